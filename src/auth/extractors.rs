@@ -1,0 +1,126 @@
+//! Extractors handlers use to learn who is asking. `CurrentOrg` is the only
+//! way to a `Tenant`; it answers "sign in" or "choose an organization" itself,
+//! and `require` checks the role matrix of `domain::roles`.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use crate::auth::middleware::Identity;
+use crate::db::context::{OrgContext, SessionContext};
+use crate::db::Tenant;
+use crate::domain::roles::{self, Action, Role};
+use crate::error::AppError;
+use crate::ids::{OrgId, UserId};
+
+fn identity(req: &HttpRequest) -> Result<Identity, AppError> {
+    req.extensions()
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| AppError::unexpected("identity middleware not installed"))
+}
+
+/// Anyone; carries the session when there is one, and the CSRF token for forms.
+#[derive(Debug, Clone)]
+pub struct MaybeUser {
+    pub session: Option<SessionContext>,
+    pub csrf: String,
+}
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identity(req).map(|id| MaybeUser {
+            session: id.session,
+            csrf: id.csrf_token,
+        }))
+    }
+}
+
+/// A signed-in user (organization not required).
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub session: SessionContext,
+    pub csrf: String,
+}
+
+impl CurrentUser {
+    pub fn id(&self) -> UserId {
+        self.session.user_id()
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identity(req).and_then(|id| match id.session {
+            Some(session) => Ok(CurrentUser {
+                session,
+                csrf: id.csrf_token,
+            }),
+            None => Err(AppError::Unauthenticated),
+        }))
+    }
+}
+
+/// A signed-in member working in their current organization.
+#[derive(Debug, Clone)]
+pub struct CurrentOrg {
+    pub user: CurrentUser,
+    pub ctx: OrgContext,
+}
+
+impl CurrentOrg {
+    pub fn tenant(&self) -> Tenant {
+        self.ctx.tenant
+    }
+
+    pub fn org_id(&self) -> OrgId {
+        self.ctx.tenant.org_id()
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user.id()
+    }
+
+    pub fn role(&self) -> Role {
+        self.ctx.member.role()
+    }
+
+    pub fn can(&self, action: Action) -> bool {
+        roles::allows(self.role(), self.ctx.member.flags(), action)
+    }
+
+    /// 403 with a clear message unless the role matrix allows `action`.
+    pub fn require(&self, action: Action) -> Result<(), AppError> {
+        if self.can(action) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(roles::denial_message(action)))
+        }
+    }
+}
+
+impl FromRequest for CurrentOrg {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(identity(req).and_then(|id| {
+            let session = id.session.ok_or(AppError::Unauthenticated)?;
+            let ctx = session.org.clone().ok_or(AppError::NoOrganization)?;
+            Ok(CurrentOrg {
+                user: CurrentUser {
+                    session,
+                    csrf: id.csrf_token,
+                },
+                ctx,
+            })
+        }))
+    }
+}

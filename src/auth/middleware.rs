@@ -1,0 +1,202 @@
+//! The identity middleware: loads the session context (one query), enforces
+//! CSRF on every state-changing request, and issues the anonymous CSRF cookie
+//! that protects the sign-in and sign-up forms.
+//!
+//! CSRF is a synchronizer token: the session row holds it; forms send it as
+//! the `csrf_token` field, HTMX as the `X-CSRF-Token` header (set through
+//! `hx-headers` on <body>), multipart forms as a `csrf_token` query parameter.
+//! Signed-out forms use a double-submit cookie (`ld_csrf`).
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::HttpMessage;
+
+use crate::app::AppState;
+use crate::auth::tokens;
+use crate::db::context::{self, SessionContext};
+use crate::db::sessions;
+use crate::error::AppError;
+
+pub const SESSION_COOKIE: &str = "ld_session";
+pub const CSRF_COOKIE: &str = "ld_csrf";
+pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// Who is asking, stored in the request extensions for the extractors.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub session: Option<SessionContext>,
+    /// The token forms on this page must send back.
+    pub csrf_token: String,
+}
+
+/// Paths that never touch sessions: static assets and the health probe.
+fn is_sessionless(path: &str) -> bool {
+    path.starts_with("/assets/") || path == "/healthz" || path == "/favicon.ico"
+}
+
+/// Endpoints authenticated by something other than the session cookie
+/// (a provider's signature, an API key), so CSRF does not apply.
+pub fn csrf_exempt(path: &str) -> bool {
+    path == "/billing/webhook" || path.starts_with("/api/")
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+pub async fn identity(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if is_sessionless(req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    // Errors here become responses directly (outer middleware expect Ok).
+    let prepared = match prepare(&mut req).await {
+        Ok(p) => p,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(token) = prepared.new_anon_csrf {
+        let cookie = build_cookie(CSRF_COOKIE, token, prepared.secure, None);
+        res.response_mut().add_cookie(&cookie).ok();
+    }
+    if prepared.stale_cookie {
+        res.response_mut()
+            .add_removal_cookie(&Cookie::new(SESSION_COOKIE, ""))
+            .ok();
+    }
+    Ok(res)
+}
+
+/// What `identity` must do to the response once the handler has run.
+struct Prepared {
+    new_anon_csrf: Option<String>,
+    stale_cookie: bool,
+    secure: bool,
+}
+
+/// Loads the session, checks CSRF and stores the `Identity`.
+async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::unexpected("application state missing"))?;
+    let cookie_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+    let session = match &cookie_token {
+        Some(token) => load_session(&state, token.clone()).await?,
+        None => None,
+    };
+    let anon_cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string());
+    let (csrf_token, new_anon_csrf) = match (&session, anon_cookie) {
+        (Some(s), _) => (s.csrf_token.clone(), None),
+        (None, Some(existing)) if existing.len() == 43 => (existing, None),
+        (None, _) => {
+            let fresh = tokens::random_token();
+            (fresh.clone(), Some(fresh))
+        }
+    };
+    if is_unsafe(req.method()) && !csrf_exempt(req.path()) {
+        check_csrf(req, &csrf_token).await?;
+    }
+    let stale_cookie = cookie_token.is_some() && session.is_none();
+    req.extensions_mut().insert(Identity {
+        session,
+        csrf_token,
+    });
+    Ok(Prepared {
+        new_anon_csrf,
+        stale_cookie,
+        secure: state.config.secure_cookies,
+    })
+}
+
+async fn load_session(state: &AppState, token: String) -> Result<Option<SessionContext>, AppError> {
+    let idle =
+        chrono::Duration::from_std(state.config.session_idle).unwrap_or(chrono::Duration::hours(2));
+    state
+        .db
+        .run(move |conn| {
+            let ctx = context::load(conn, &token, idle)?;
+            if let Some(ctx) = &ctx {
+                if chrono::Utc::now() - ctx.last_seen_at > chrono::Duration::seconds(60) {
+                    sessions::touch(conn, ctx.session_id)?;
+                }
+            }
+            Ok(ctx)
+        })
+        .await
+}
+
+/// Compares the token the request carries with the expected one; 403 on mismatch.
+async fn check_csrf(req: &mut ServiceRequest, expected: &str) -> Result<(), AppError> {
+    let sent = match header_token(req) {
+        Some(t) => Some(t),
+        None => body_or_query_token(req).await?,
+    };
+    match sent {
+        Some(t) if tokens::same(&t, expected) => Ok(()),
+        _ => Err(AppError::forbidden(
+            "This form has expired or did not come from this site. Reload the page and try again.",
+        )),
+    }
+}
+
+fn header_token(req: &ServiceRequest) -> Option<String> {
+    req.headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Reads `csrf_token` from a urlencoded body (putting the body back for the
+/// handler) or, for other content types, from the query string.
+async fn body_or_query_token(req: &mut ServiceRequest) -> Result<Option<String>, AppError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok(find_field(req.query_string().as_bytes()));
+    }
+    let body = req
+        .extract::<Bytes>()
+        .await
+        .map_err(|_| AppError::validation("The request body is too large or malformed."))?;
+    let token = find_field(&body);
+    req.set_payload(actix_web::dev::Payload::from(body));
+    Ok(token)
+}
+
+fn find_field(encoded: &[u8]) -> Option<String> {
+    form_urlencoded::parse(encoded)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// HttpOnly, SameSite=Lax cookie for the whole site; Secure behind HTTPS.
+pub fn build_cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age: Option<std::time::Duration>,
+) -> Cookie<'static> {
+    let mut cookie = Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish();
+    if let Some(age) = max_age {
+        cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
+            age.as_secs() as i64
+        ));
+    }
+    cookie
+}

@@ -1,0 +1,131 @@
+//! Database access: the r2d2 pool, embedded migrations (run under an advisory
+//! lock so several instances may start at once), and `Db::run`, the one way
+//! handlers reach PostgreSQL (off the async threads, via `web::block`).
+//! Tenant data is only reachable through functions that take a `Tenant`.
+
+pub mod local_pg;
+pub mod schema;
+pub mod tenant;
+
+pub mod accounts;
+pub mod context;
+pub mod demo;
+pub mod models;
+pub mod notices;
+pub mod orgs;
+pub mod rate_limit;
+pub mod sessions;
+
+use std::time::Duration;
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+pub use tenant::Tenant;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Arbitrary constant naming the advisory lock held while migrating.
+const MIGRATION_LOCK_KEY: i64 = 0x1ead_da5b;
+
+/// Handle to the pool; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Builds the pool without connecting eagerly, so the app starts (and
+    /// answers 503) even while the database is down.
+    pub fn connect(url: &str, size: u32, timeout: Duration) -> Db {
+        let manager = ConnectionManager::<PgConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(timeout)
+            .test_on_check_out(true)
+            .build_unchecked(manager);
+        Db { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A connection for blocking code (jobs, CLI). Handlers use `run`.
+    pub fn get(&self) -> AppResult<Conn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` on a pooled connection in the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Like `run`, inside one transaction.
+    pub async fn tx<T, F>(&self, work: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(work)).await
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// Applies pending migrations while holding a session advisory lock.
+pub fn migrate(conn: &mut PgConnection) -> Result<(), String> {
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+        .execute(conn)
+        .map_err(|e| e.to_string())?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|applied| {
+            for m in applied {
+                tracing::info!(migration = %m, "applied migration");
+            }
+        })
+        .map_err(|e| e.to_string());
+    let _ =
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn);
+    result
+}
+
+/// Maps a unique-constraint violation to `Ok(None)` so callers can turn it
+/// into a field error; other errors pass through.
+pub fn unique_violation<T>(res: QueryResult<T>) -> AppResult<Option<T>> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Ok(None)
+        }
+        Err(e) => Err(AppError::from(e)),
+    }
+}
+
+use diesel::result::DatabaseErrorKind;

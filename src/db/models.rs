@@ -1,0 +1,114 @@
+//! Row types shared by several features: users, organizations, memberships
+//! and subscriptions. Feature-specific rows live in their feature module.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{organization_members, organizations, subscriptions, users};
+use crate::domain::plans::Plan;
+use crate::domain::roles::{MemberFlags, Role};
+use crate::domain::subscription::Status;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub time_zone: String,
+    pub brand_name: Option<String>,
+    pub brand_color: Option<String>,
+    pub logo_content_type: Option<String>,
+    pub deletion_scheduled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Organization {
+    /// The organization's time zone; UTC when the stored name is unknown.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organization_members)]
+pub struct Member {
+    pub organization_id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+    pub can_manage_leads: bool,
+    pub can_send_messages: bool,
+    pub can_manage_templates: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl Member {
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Viewer)
+    }
+
+    pub fn flags(&self) -> MemberFlags {
+        MemberFlags {
+            can_manage_leads: self.can_manage_leads,
+            can_send_messages: self.can_send_messages,
+            can_manage_templates: self.can_manage_templates,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = subscriptions)]
+pub struct Subscription {
+    pub organization_id: Uuid,
+    pub plan: String,
+    pub status: String,
+    pub billing_interval: String,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub past_due_since: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    pub scheduled_plan: Option<String>,
+    pub has_payment_method: bool,
+    pub provider: String,
+}
+
+impl Subscription {
+    /// The subscribed plan (CHECK constraints keep the text valid).
+    pub fn plan(&self) -> Plan {
+        self.plan.parse().unwrap_or(Plan::Free)
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.parse().unwrap_or(Status::Expired)
+    }
+
+    /// The plan whose limits and features apply now (SPEC §5).
+    pub fn effective_plan(&self, now: DateTime<Utc>) -> Plan {
+        crate::domain::subscription::effective_plan(
+            self.plan(),
+            self.status(),
+            self.past_due_since,
+            now,
+        )
+    }
+
+    pub fn trial_days_left(&self, now: DateTime<Utc>) -> i64 {
+        if self.status() != Status::Trial {
+            return 0;
+        }
+        crate::domain::subscription::trial_days_left(self.trial_ends_at, now)
+    }
+}

@@ -1,0 +1,168 @@
+//! Organizations: creation (with subscription and OWNER membership), the
+//! user's list for the switcher, and the dashboard figures. Slugs are unique
+//! and URL-safe; a taken one gets a numeric suffix.
+
+use chrono::{Duration, Months, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::models::{Organization, Subscription};
+use crate::db::schema::{leads, organization_members, organizations, subscriptions};
+use crate::db::Tenant;
+use crate::domain::plans::Plan;
+use crate::domain::roles::Role;
+use crate::domain::subscription::{Status, TRIAL_DAYS};
+use crate::ids::{OrgId, UserId};
+
+/// "Behar" → "Behar's Organization".
+pub fn default_name(user_name: &str) -> String {
+    format!("{}'s Organization", user_name.trim())
+}
+
+/// "Behar's Organization" → "behar-s-organization": lowercase ASCII letters
+/// and digits separated by single dashes.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(50).collect();
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.is_empty() {
+        "org".into()
+    } else {
+        slug
+    }
+}
+
+/// First free slug among `base`, `base-2`, `base-3`, …
+fn free_slug(conn: &mut PgConnection, base: &str) -> QueryResult<String> {
+    let taken: Vec<String> = organizations::table
+        .filter(organizations::slug.like(format!("{base}%")))
+        .select(organizations::slug)
+        .load(conn)?;
+    if !taken.iter().any(|s| s == base) {
+        return Ok(base.to_string());
+    }
+    let n = (2..)
+        .find(|n| !taken.contains(&format!("{base}-{n}")))
+        .unwrap_or(2);
+    Ok(format!("{base}-{n}"))
+}
+
+/// Creates an organization on FREE with a 14-day trial, owned by `owner`.
+/// Run inside a transaction.
+pub fn create(conn: &mut PgConnection, owner: UserId, name: &str) -> QueryResult<OrgId> {
+    let id = Uuid::now_v7();
+    let slug = free_slug(conn, &slugify(name))?;
+    diesel::insert_into(organizations::table)
+        .values((
+            organizations::id.eq(id),
+            organizations::name.eq(name),
+            organizations::slug.eq(&slug),
+        ))
+        .execute(conn)?;
+    let now = Utc::now();
+    diesel::insert_into(subscriptions::table)
+        .values((
+            subscriptions::organization_id.eq(id),
+            subscriptions::plan.eq(Plan::Free.as_str()),
+            subscriptions::status.eq(Status::Trial.as_str()),
+            subscriptions::trial_ends_at.eq(Some(now + Duration::days(TRIAL_DAYS))),
+            subscriptions::current_period_start.eq(now),
+            subscriptions::current_period_end.eq(now + Months::new(1)),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(organization_members::table)
+        .values((
+            organization_members::organization_id.eq(id),
+            organization_members::user_id.eq(owner.uuid()),
+            organization_members::role.eq(Role::Owner.as_str()),
+        ))
+        .execute(conn)?;
+    Ok(OrgId(id))
+}
+
+/// One organization in the user's list.
+#[derive(Debug, Clone, Queryable)]
+pub struct Membership {
+    pub org_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub role: String,
+    pub plan: String,
+}
+
+/// The organizations `user` belongs to, by name.
+pub fn memberships(conn: &mut PgConnection, user: UserId) -> QueryResult<Vec<Membership>> {
+    organization_members::table
+        .inner_join(organizations::table)
+        .inner_join(
+            subscriptions::table
+                .on(subscriptions::organization_id.eq(organization_members::organization_id)),
+        )
+        .filter(organization_members::user_id.eq(user.uuid()))
+        .order((organizations::name.asc(), organizations::id.asc()))
+        .select((
+            organizations::id,
+            organizations::name,
+            organizations::slug,
+            organization_members::role,
+            subscriptions::plan,
+        ))
+        .load(conn)
+}
+
+/// True when `user` is a member of `org`.
+pub fn is_member(conn: &mut PgConnection, user: UserId, org: OrgId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        organization_members::table.find((org.uuid(), user.uuid())),
+    ))
+    .get_result(conn)
+}
+
+/// Figures for the dashboard.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub members: i64,
+    pub leads: i64,
+}
+
+pub fn overview(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Overview> {
+    let org = tenant.org_id().uuid();
+    let members = organization_members::table
+        .filter(organization_members::organization_id.eq(org))
+        .count()
+        .get_result(conn)?;
+    let leads = leads::table
+        .filter(leads::organization_id.eq(org))
+        .count()
+        .get_result(conn)?;
+    Ok(Overview { members, leads })
+}
+
+/// The organization and subscription of a tenant (fresh from the database).
+pub fn load(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(Organization, Subscription)> {
+    organizations::table
+        .inner_join(subscriptions::table)
+        .filter(organizations::id.eq(tenant.org_id().uuid()))
+        .select((Organization::as_select(), Subscription::as_select()))
+        .first(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(slugify("Behar's Organization"), "behar-s-organization");
+        assert_eq!(slugify("  ACME  GmbH & Co. KG "), "acme-gmbh-co-kg");
+        assert_eq!(slugify("Ünïcødé"), "n-c-d");
+        assert_eq!(slugify("!!!"), "org");
+    }
+}

@@ -1,0 +1,50 @@
+//! Fixed-window rate limits kept in PostgreSQL, so every app instance sees
+//! the same counts. Used for sign-in attempts and account mail.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text, Timestamptz};
+
+#[derive(QueryableByName)]
+struct Hits {
+    #[diesel(sql_type = Integer)]
+    hits: i32,
+}
+
+/// Counts one hit in `bucket` and returns the hits in the current window
+/// (including this one). A window older than `window` starts over.
+pub fn hit(conn: &mut PgConnection, bucket: &str, window: Duration) -> QueryResult<i32> {
+    let now = Utc::now();
+    diesel::sql_query(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+         ON CONFLICT (bucket) DO UPDATE SET
+           hits = CASE WHEN rate_limits.window_start < $3 THEN 1 ELSE rate_limits.hits + 1 END,
+           window_start = CASE WHEN rate_limits.window_start < $3 THEN $2 ELSE rate_limits.window_start END
+         RETURNING hits",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - window)
+    .get_result::<Hits>(conn)
+    .map(|h| h.hits)
+}
+
+/// Hits already counted in the current window of `bucket`, without adding one.
+pub fn current(conn: &mut PgConnection, bucket: &str, window: Duration) -> QueryResult<i32> {
+    use crate::db::schema::rate_limits::dsl as r;
+    let since = Utc::now() - window;
+    let row = r::rate_limits
+        .filter(r::bucket.eq(bucket))
+        .filter(r::window_start.ge(since))
+        .select(r::hits)
+        .first::<i32>(conn)
+        .optional()?;
+    Ok(row.unwrap_or(0))
+}
+
+/// Forgets a bucket (e.g. after a successful sign-in).
+pub fn clear(conn: &mut PgConnection, bucket: &str) -> QueryResult<()> {
+    use crate::db::schema::rate_limits::dsl as r;
+    diesel::delete(r::rate_limits.filter(r::bucket.eq(bucket))).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,386 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    account_tokens (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        purpose -> Text,
+        new_email -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Bytea,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_events (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Int8,
+        actor_user_id -> Nullable<Uuid>,
+        actor_label -> Text,
+        action -> Text,
+        target -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invitations (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        email -> Text,
+        role -> Text,
+        token_hash -> Bytea,
+        invited_by -> Nullable<Uuid>,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+        accepted_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_lines (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        invoice_id -> Uuid,
+        description -> Text,
+        quantity -> Int4,
+        unit_cents -> Int8,
+        amount_cents -> Int8,
+    }
+}
+
+diesel::table! {
+    invoices (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        number -> Text,
+        year -> Int4,
+        seq -> Int4,
+        status -> Text,
+        currency -> Text,
+        total_cents -> Int8,
+        period_start -> Timestamptz,
+        period_end -> Timestamptz,
+        customer -> Jsonb,
+        provider_invoice_id -> Nullable<Text>,
+        issued_at -> Nullable<Timestamptz>,
+        paid_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    leads (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        first_name -> Text,
+        last_name -> Text,
+        email -> Text,
+        company -> Text,
+        title -> Text,
+        phone -> Text,
+        status -> Text,
+        tags -> Array<Nullable<Text>>,
+        notes -> Text,
+        owner_user_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    limit_overrides (organization_id, limit_kind) {
+        organization_id -> Uuid,
+        limit_kind -> Text,
+        value -> Nullable<Int8>,
+        ends_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Uuid,
+        organization_id -> Nullable<Uuid>,
+        message_id -> Nullable<Uuid>,
+        kind -> Text,
+        to_email -> Text,
+        subject -> Text,
+        body_text -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    message_templates (owner_key, id) {
+        organization_id -> Nullable<Uuid>,
+        owner_key -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        lead_id -> Uuid,
+        template_owner_key -> Nullable<Uuid>,
+        template_id -> Nullable<Uuid>,
+        enrollment_id -> Nullable<Uuid>,
+        step_position -> Nullable<Int4>,
+        to_email -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        sender_user_id -> Nullable<Uuid>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notices (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        message -> Text,
+        dedupe_key -> Text,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organization_members (organization_id, user_id) {
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        can_manage_leads -> Bool,
+        can_send_messages -> Bool,
+        can_manage_templates -> Bool,
+        joined_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Text,
+        slug -> Text,
+        time_zone -> Text,
+        brand_name -> Nullable<Text>,
+        brand_color -> Nullable<Text>,
+        logo_content_type -> Nullable<Text>,
+        logo_data -> Nullable<Bytea>,
+        billing_company -> Nullable<Text>,
+        billing_address -> Nullable<Text>,
+        billing_vat_id -> Nullable<Text>,
+        deletion_scheduled_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
+    }
+}
+
+diesel::table! {
+    sequence_enrollments (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        lead_id -> Uuid,
+        sequence_owner_key -> Uuid,
+        sequence_id -> Uuid,
+        next_step -> Int4,
+        status -> Text,
+        next_run_at -> Nullable<Timestamptz>,
+        enrolled_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sequence_steps (owner_key, id) {
+        organization_id -> Nullable<Uuid>,
+        owner_key -> Uuid,
+        id -> Uuid,
+        sequence_id -> Uuid,
+        position -> Int4,
+        template_owner_key -> Uuid,
+        template_id -> Uuid,
+        delay_days -> Int4,
+    }
+}
+
+diesel::table! {
+    sequences (owner_key, id) {
+        organization_id -> Nullable<Uuid>,
+        owner_key -> Uuid,
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        current_org_id -> Nullable<Uuid>,
+        csrf_token -> Text,
+        user_agent -> Text,
+        ip -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    subscriptions (organization_id) {
+        organization_id -> Uuid,
+        plan -> Text,
+        status -> Text,
+        billing_interval -> Text,
+        trial_ends_at -> Nullable<Timestamptz>,
+        current_period_start -> Timestamptz,
+        current_period_end -> Timestamptz,
+        past_due_since -> Nullable<Timestamptz>,
+        cancel_at_period_end -> Bool,
+        scheduled_plan -> Nullable<Text>,
+        has_payment_method -> Bool,
+        provider -> Text,
+        provider_customer_id -> Nullable<Text>,
+        provider_subscription_id -> Nullable<Text>,
+        provider_state_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    usage_counters (organization_id, kind, period, period_start) {
+        organization_id -> Uuid,
+        kind -> Text,
+        period -> Text,
+        period_start -> Date,
+        count -> Int8,
+    }
+}
+
+diesel::table! {
+    usage_records (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Int8,
+        kind -> Text,
+        user_id -> Nullable<Uuid>,
+        resource_id -> Nullable<Uuid>,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        email_verified_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::joinable!(api_keys -> users (created_by));
+diesel::joinable!(audit_events -> organizations (organization_id));
+diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(invoices -> organizations (organization_id));
+diesel::joinable!(leads -> organizations (organization_id));
+diesel::joinable!(leads -> users (owner_user_id));
+diesel::joinable!(limit_overrides -> organizations (organization_id));
+diesel::joinable!(mail_outbox -> organizations (organization_id));
+diesel::joinable!(message_templates -> organizations (organization_id));
+diesel::joinable!(messages -> organizations (organization_id));
+diesel::joinable!(messages -> users (sender_user_id));
+diesel::joinable!(notices -> organizations (organization_id));
+diesel::joinable!(notices -> users (user_id));
+diesel::joinable!(organization_members -> organizations (organization_id));
+diesel::joinable!(organization_members -> users (user_id));
+diesel::joinable!(sequence_enrollments -> organizations (organization_id));
+diesel::joinable!(sequence_enrollments -> users (enrolled_by));
+diesel::joinable!(sequence_steps -> organizations (organization_id));
+diesel::joinable!(sequences -> organizations (organization_id));
+diesel::joinable!(sessions -> organizations (current_org_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(subscriptions -> organizations (organization_id));
+diesel::joinable!(usage_counters -> organizations (organization_id));
+diesel::joinable!(usage_records -> organizations (organization_id));
+diesel::joinable!(usage_records -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
+    api_keys,
+    audit_events,
+    invitations,
+    invoice_lines,
+    invoices,
+    leads,
+    limit_overrides,
+    mail_outbox,
+    message_templates,
+    messages,
+    notices,
+    organization_members,
+    organizations,
+    rate_limits,
+    sequence_enrollments,
+    sequence_steps,
+    sequences,
+    sessions,
+    subscriptions,
+    usage_counters,
+    usage_records,
+    users,
+);

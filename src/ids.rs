@@ -1,0 +1,69 @@
+//! Typed ids: an `OrgId` cannot be passed where a `LeadId` is expected.
+//! They wrap uuids (v7 for new rows, so ids sort by creation time).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($($name:ident),* $(,)?) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh time-ordered id.
+            pub fn new() -> Self {
+                $name(Uuid::now_v7())
+            }
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                $name(u)
+            }
+        }
+    )*};
+}
+
+typed_id!(
+    UserId,
+    OrgId,
+    SessionId,
+    LeadId,
+    TemplateId,
+    SequenceId,
+    StepId,
+    EnrollmentId,
+    MessageId,
+    InvitationId,
+    InvoiceId,
+    ApiKeyId,
+    NoticeId,
+);
+
+/// Owner key of global templates and sequences (see the schema notes).
+pub const GLOBAL_OWNER: Uuid = Uuid::nil();

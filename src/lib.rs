@@ -1,0 +1,20 @@
+//! Lead Dashboard: a multi-tenant SaaS for B2B lead outreach.
+//!
+//! Layout (see ARCHITECTURE.md): `routes` parse, authorize and pick a page or
+//! fragment; `views` render; `db` queries (tenant data only through a
+//! `Tenant`); `domain` holds the pure rules; `jobs` the background work.
+
+pub mod app;
+pub mod assets;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod forms;
+pub mod ids;
+pub mod jobs;
+pub mod routes;
+pub mod server;
+pub mod views;

@@ -1,0 +1,306 @@
+//! Sign-up, sign-in and sign-out. Sign-in answers the same, in the same
+//! time, for an unknown email and a wrong password, is rate-limited per
+//! account and per address, and always starts a fresh session (new id).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::middleware::{build_cookie, SESSION_COOKIE};
+use crate::auth::{password, MaybeUser};
+use crate::db::accounts::{self, SignUp};
+use crate::db::{orgs, rate_limit, sessions};
+use crate::error::{AppError, AppResult};
+use crate::forms::{self, FieldErrors};
+use crate::ids::{OrgId, UserId};
+use crate::routes::{client_info, client_ip, html_response, see_other};
+use crate::views::auth::{self as view, SignupValues};
+
+route_table! {
+    GET "/signup" => signup_form,
+    POST "/signup" => signup,
+    GET "/login" => login_form,
+    POST "/login" => login,
+    POST "/logout" => logout,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    invitation: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+async fn signup_form(who: MaybeUser, req: HttpRequest) -> AppResult<HttpResponse> {
+    if who.session.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    let values = SignupValues::default();
+    Ok(html_response(
+        &req,
+        view::signup_page(&who.csrf, &values, &FieldErrors::new()),
+    ))
+}
+
+struct ValidSignup {
+    name: String,
+    email: String,
+    password: String,
+}
+
+fn validate_signup(form: &SignupForm) -> Result<ValidSignup, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = forms::text(&form.name, "Name", 1, 100);
+    let email = forms::email(&form.email);
+    if let Err(e) = &name {
+        errors.add("name", e.clone());
+    }
+    if let Err(e) = &email {
+        errors.add("email", e.clone());
+    }
+    if let Some(e) = password::validate_new(&form.password) {
+        errors.add("password", e);
+    }
+    match (name, email) {
+        (Ok(name), Ok(email)) if errors.is_empty() => Ok(ValidSignup {
+            name,
+            email,
+            password: form.password.clone(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+async fn signup(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    form: web::Form<SignupForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let values = SignupValues {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        invitation_token: form.invitation.clone(),
+    };
+    let valid = match validate_signup(&form) {
+        Ok(v) => v,
+        Err(errors) => return Ok(rerender_signup(&who, &values, &errors)),
+    };
+    let hash = web::block(move || password::hash(&valid.password)).await?;
+    let (name, email) = (valid.name, valid.email);
+    let outcome = state
+        .db
+        .tx(move |conn| Ok(accounts::sign_up(conn, &name, &email, &hash)?))
+        .await?;
+    match outcome {
+        SignUp::EmailTaken => {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "email",
+                "An account with this email already exists. Sign in instead.",
+            );
+            Ok(rerender_signup(&who, &values, &errors))
+        }
+        SignUp::Created { user, org } => {
+            tracing::info!(user = %user, org = %org, "signed up");
+            start_session(&state, &req, &who, user, Some(org), "/dashboard").await
+        }
+    }
+}
+
+fn rerender_signup(who: &MaybeUser, values: &SignupValues, errors: &FieldErrors) -> HttpResponse {
+    HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY)
+        .content_type("text/html; charset=utf-8")
+        .body(view::signup_page(&who.csrf, values, errors).into_string())
+}
+
+async fn login_form(
+    who: MaybeUser,
+    req: HttpRequest,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
+    if who.session.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    let next = query.next.as_deref().filter(|n| is_local_path(n));
+    Ok(html_response(
+        &req,
+        view::login_page(&who.csrf, "", &FieldErrors::new(), next),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Only same-site paths are followed after sign-in (no open redirect).
+fn is_local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')
+}
+
+const LOGIN_WINDOW_MINUTES: i64 = 15;
+
+async fn login(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let email = form.email.trim().to_lowercase();
+    let buckets = [
+        format!("login:account:{email}"),
+        format!("login:ip:{}", client_ip(&req)),
+    ];
+    let limit = state.config.login_attempts_per_window;
+    let window = chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
+    let checked = buckets.clone();
+    let blocked = state
+        .db
+        .run(move |conn| {
+            for b in &checked {
+                if rate_limit::current(conn, b, window)? >= limit {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await?;
+    let next = form.next.clone().filter(|n| is_local_path(n));
+    if blocked {
+        return Ok(login_failed(
+            &who,
+            &email,
+            next.as_deref(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts. Please wait 15 minutes and try again.",
+        ));
+    }
+    let lookup_email = email.clone();
+    let user = state
+        .db
+        .run(move |conn| Ok(accounts::find_by_email(conn, &lookup_email)?))
+        .await?;
+    let password = form.password;
+    let verified = web::block(move || match &user {
+        Some(u) if password::verify(&password, &u.password_hash) => Some(UserId(u.id)),
+        Some(_) => None,
+        None => {
+            password::verify_dummy(&password);
+            None
+        }
+    })
+    .await?;
+    let Some(user) = verified else {
+        state
+            .db
+            .run(move |conn| {
+                for b in &buckets {
+                    rate_limit::hit(conn, b, window)?;
+                }
+                Ok(())
+            })
+            .await?;
+        return Ok(login_failed(
+            &who,
+            &email,
+            next.as_deref(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Email or password is incorrect.",
+        ));
+    };
+    let account_bucket = format!("login:account:{email}");
+    let first_org = state
+        .db
+        .run(move |conn| {
+            rate_limit::clear(conn, &account_bucket)?;
+            Ok(orgs::memberships(conn, user)?
+                .first()
+                .map(|m| OrgId(m.org_id)))
+        })
+        .await?;
+    let target = next.unwrap_or_else(|| "/dashboard".into());
+    start_session(&state, &req, &who, user, first_org, &target).await
+}
+
+fn login_failed(
+    who: &MaybeUser,
+    email: &str,
+    next: Option<&str>,
+    status: StatusCode,
+    message: &str,
+) -> HttpResponse {
+    let mut errors = FieldErrors::new();
+    errors.add("_form", message);
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(view::login_page(&who.csrf, email, &errors, next).into_string())
+}
+
+/// Creates a fresh session (ending any previous one of this browser), sets
+/// the cookie and redirects.
+async fn start_session(
+    state: &AppState,
+    req: &HttpRequest,
+    who: &MaybeUser,
+    user: UserId,
+    org: Option<OrgId>,
+    location: &str,
+) -> AppResult<HttpResponse> {
+    let client = client_info(req);
+    let previous = who.session.as_ref().map(|s| s.session_id);
+    let lifetime =
+        chrono::Duration::from_std(state.config.session_lifetime).map_err(AppError::unexpected)?;
+    let token = state
+        .db
+        .run(move |conn| {
+            if let Some(old) = previous {
+                sessions::delete(conn, old)?;
+            }
+            Ok(sessions::create(conn, user, org, &client, lifetime)?)
+        })
+        .await?;
+    let cookie = build_cookie(
+        SESSION_COOKIE,
+        token,
+        state.config.secure_cookies,
+        Some(state.config.session_lifetime),
+    );
+    let mut res = see_other(location);
+    res.add_cookie(&cookie).map_err(AppError::unexpected)?;
+    Ok(res)
+}
+
+async fn logout(state: web::Data<AppState>, who: MaybeUser) -> AppResult<HttpResponse> {
+    if let Some(session) = who.session {
+        let id = session.session_id;
+        state
+            .db
+            .run(move |conn| Ok(sessions::delete(conn, id)?))
+            .await?;
+    }
+    let mut res = see_other("/");
+    res.add_removal_cookie(
+        &actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
+            .path("/")
+            .finish(),
+    )
+    .ok();
+    Ok(res)
+}

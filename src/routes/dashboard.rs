@@ -1,0 +1,38 @@
+//! The dashboard of the current organization.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::orgs;
+use crate::error::AppResult;
+use crate::routes::page;
+use crate::views::dashboard::{self, DashboardData};
+use crate::views::layout::Nav;
+
+route_table! {
+    GET "/dashboard" => show,
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant();
+    let overview = state
+        .db
+        .run(move |conn| Ok(orgs::overview(conn, &tenant)?))
+        .await?;
+    let now = chrono::Utc::now();
+    let sub = &cur.ctx.subscription;
+    let data = DashboardData {
+        org: &cur.ctx.org,
+        subscription: sub,
+        overview: &overview,
+        effective_plan: sub.effective_plan(now),
+        trial_days_left: sub.trial_days_left(now),
+    };
+    let body = dashboard::body(&data);
+    page(&state, &cur, &req, Nav::Dashboard, "Dashboard", body).await
+}

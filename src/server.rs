@@ -1,0 +1,83 @@
+//! Start-up: find or start the database, migrate, seed the demo on a fresh
+//! local database, then serve until interrupted (stopping the local
+//! PostgreSQL the app started).
+
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpServer};
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::db::local_pg::LocalPostgres;
+use crate::db::{demo, Db};
+
+/// The database URL to use, and the local server when the app started one.
+pub fn resolve_database(config: &Config) -> Result<(String, Option<LocalPostgres>), String> {
+    match &config.database_url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            tracing::info!(dir = %config.var_dir.display(), "DATABASE_URL not set: using a local PostgreSQL");
+            let local = LocalPostgres::start(&config.var_dir).map_err(|e| e.to_string())?;
+            Ok((local.database_url(), Some(local)))
+        }
+    }
+}
+
+/// Connects (waiting up to `wait` for the server) and applies migrations.
+pub fn connect_and_migrate(url: &str, config: &Config, wait: Duration) -> Result<Db, String> {
+    let db = Db::connect(url, config.pool_size, config.pool_timeout);
+    let deadline = Instant::now() + wait;
+    loop {
+        match db.get() {
+            Ok(mut conn) => {
+                crate::db::migrate(&mut conn)?;
+                return Ok(db);
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
+            Err(e) => return Err(format!("cannot reach the database: {e:?}")),
+        }
+    }
+}
+
+/// Seeds the demo when the database has no users yet; prints the password.
+fn seed_demo_if_empty(db: &Db) -> Result<(), String> {
+    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+    if !demo::is_empty(&mut conn).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    if let demo::Seeded::Created { password } = demo::seed(&mut conn).map_err(|e| e.to_string())? {
+        print_demo_credentials(&password);
+    }
+    Ok(())
+}
+
+pub fn print_demo_credentials(password: &str) {
+    println!();
+    println!("  Demo account ready — sign in with:");
+    println!("    email:    {}", demo::DEMO_EMAIL);
+    println!("    password: {password}");
+    println!("  (run `lead-dashboard demo` to reset it)");
+    println!();
+}
+
+/// Runs the web server until Ctrl-C / SIGTERM.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let (url, local) = resolve_database(&config)?;
+    let db = connect_and_migrate(&url, &config, Duration::from_secs(30))?;
+    if local.is_some() {
+        seed_demo_if_empty(&db)?;
+    }
+    let bind = config.bind.clone();
+    let state = web::Data::new(AppState::new(db, config));
+    crate::jobs::spawn(state.clone().into_inner());
+    tracing::info!(address = %bind, "serving on http://{bind}");
+    println!("Lead Dashboard is running on http://{bind}");
+    HttpServer::new(move || app::build(state.clone()))
+        .bind(&bind)
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?
+        .run()
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(local);
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! maud views: one module per feature, each exposing `page`/`body` and the
+//! fragments it is built from. Views never query the database.
+
+pub mod auth;
+pub mod components;
+pub mod dashboard;
+pub mod errors;
+pub mod home;
+pub mod layout;
+pub mod orgs;

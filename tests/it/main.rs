@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per feature. Each test runs a
+//! real server against its own PostgreSQL database (see `common`).
+
+mod common;
+
+mod binary;
+mod foundation;
