@@ -8,13 +8,16 @@ pub mod schema;
 pub mod tenant;
 
 pub mod accounts;
+pub mod audit;
 pub mod context;
 pub mod demo;
 pub mod models;
 pub mod notices;
 pub mod orgs;
+pub mod outbox;
 pub mod rate_limit;
 pub mod sessions;
+pub mod usage;
 
 use std::time::Duration;
 

@@ -1,0 +1,273 @@
+//! Usage accounting and plan limits. `consume` is the one way to perform a
+//! counted action: inside the caller's transaction it checks the effective
+//! limit, bumps the per-period counter with a conditional upsert (race-free:
+//! no check-then-insert) and writes the usage record. `guard_count_limit`
+//! serialises creations limited by a row count (members, templates,
+//! sequences) on the organization's subscription row.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::db::models::{Organization, Subscription};
+use crate::db::schema::{
+    invitations, limit_overrides, message_templates, organization_members, organizations,
+    sequences, subscriptions, usage_counters, usage_records,
+};
+use crate::db::Tenant;
+use crate::domain::plans::{format_limit, Limit, LimitKind, Limits, Plan};
+use crate::domain::subscription::{day_start, month_start};
+use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
+
+/// Kinds of counted actions (SPEC §5), as stored in `usage_records.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageKind {
+    LeadCreated,
+    MessageSent,
+    ApiCall,
+}
+
+impl UsageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageKind::LeadCreated => "lead_created",
+            UsageKind::MessageSent => "message_sent",
+            UsageKind::ApiCall => "api_call",
+        }
+    }
+
+    /// The plan limit this kind counts against, if any.
+    pub fn limit_kind(self) -> Option<LimitKind> {
+        match self {
+            UsageKind::LeadCreated => Some(LimitKind::LeadsPerMonth),
+            UsageKind::MessageSent => Some(LimitKind::MessagesPerDay),
+            UsageKind::ApiCall => None,
+        }
+    }
+}
+
+/// The plan and limits in force for an organization right now: the
+/// effective plan's limits with unexpired per-organization overrides applied.
+#[derive(Debug, Clone)]
+pub struct EffectiveLimits {
+    pub plan: Plan,
+    pub limits: Limits,
+}
+
+/// Loads organization and subscription of a tenant (one query).
+pub fn org_and_subscription(
+    conn: &mut PgConnection,
+    org: OrgId,
+) -> QueryResult<(Organization, Subscription)> {
+    organizations::table
+        .inner_join(subscriptions::table)
+        .filter(organizations::id.eq(org.uuid()))
+        .select((Organization::as_select(), Subscription::as_select()))
+        .first(conn)
+}
+
+/// Effective plan limits plus active overrides.
+pub fn effective_limits(
+    conn: &mut PgConnection,
+    org: OrgId,
+    sub: &Subscription,
+    now: DateTime<Utc>,
+) -> QueryResult<EffectiveLimits> {
+    let plan = sub.effective_plan(now);
+    let mut limits = plan.spec().limits.clone();
+    let overrides: Vec<(String, Option<i64>)> = limit_overrides::table
+        .filter(limit_overrides::organization_id.eq(org.uuid()))
+        .filter(
+            limit_overrides::ends_at
+                .is_null()
+                .or(limit_overrides::ends_at.gt(now)),
+        )
+        .select((limit_overrides::limit_kind, limit_overrides::value))
+        .load(conn)?;
+    for (kind, value) in overrides {
+        if let Ok(kind) = kind.parse::<LimitKind>() {
+            limits.set(kind, value);
+        }
+    }
+    Ok(EffectiveLimits { plan, limits })
+}
+
+/// The period a counter row covers: (period, first local date).
+fn period_of(kind: UsageKind, tz: chrono_tz::Tz, now: DateTime<Utc>) -> (&'static str, NaiveDate) {
+    match kind {
+        UsageKind::LeadCreated => ("month", month_start(tz, now)),
+        UsageKind::MessageSent | UsageKind::ApiCall => ("day", day_start(tz, now)),
+    }
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Adds one to a counter unless it has reached `limit`; returns the new
+/// count, or `None` when the limit stopped it. Race-free: the row update is
+/// conditional, and concurrent first inserts meet in ON CONFLICT.
+fn bump_counter(
+    conn: &mut PgConnection,
+    org: OrgId,
+    kind: UsageKind,
+    period: (&str, NaiveDate),
+    limit: Limit,
+) -> QueryResult<Option<i64>> {
+    if limit.is_some_and(|l| l <= 0) {
+        return Ok(None);
+    }
+    diesel::sql_query(
+        "INSERT INTO usage_counters (organization_id, kind, period, period_start, count)
+         VALUES ($1, $2, $3, $4, 1)
+         ON CONFLICT (organization_id, kind, period, period_start)
+         DO UPDATE SET count = usage_counters.count + 1
+         WHERE $5::bigint IS NULL OR usage_counters.count < $5::bigint
+         RETURNING count",
+    )
+    .bind::<SqlUuid, _>(org.uuid())
+    .bind::<Text, _>(kind.as_str())
+    .bind::<Text, _>(period.0)
+    .bind::<Date, _>(period.1)
+    .bind::<Nullable<BigInt>, _>(limit)
+    .get_result::<CountRow>(conn)
+    .optional()
+    .map(|row| row.map(|r| r.count))
+}
+
+/// What a successful `consume` counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Consumed {
+    /// The period's count after this action.
+    pub count: i64,
+    pub limit: Limit,
+}
+
+/// Performs the accounting of one counted action inside the caller's
+/// transaction: limit check + counter + usage record, or `LimitReached` with
+/// nothing written (the caller's transaction then rolls back its own work).
+pub fn consume(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: UsageKind,
+    resource: Option<Uuid>,
+) -> AppResult<Consumed> {
+    let now = Utc::now();
+    let org = tenant.org_id();
+    let (organization, sub) = org_and_subscription(conn, org)?;
+    let tz = organization.tz();
+    let effective = effective_limits(conn, org, &sub, now)?;
+    let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
+    let period = period_of(kind, tz, now);
+    let count = bump_counter(conn, org, kind, period, limit)?
+        .ok_or_else(|| limit_reached(kind.limit_kind(), effective.plan, limit))?;
+    if kind == UsageKind::LeadCreated {
+        // Daily lead counts feed the usage chart; they carry no limit.
+        bump_counter(conn, org, kind, ("day", day_start(tz, now)), None)?;
+    }
+    diesel::insert_into(usage_records::table)
+        .values((
+            usage_records::organization_id.eq(org.uuid()),
+            usage_records::kind.eq(kind.as_str()),
+            usage_records::user_id.eq(tenant.user_id().map(|u| u.uuid())),
+            usage_records::resource_id.eq(resource),
+            usage_records::occurred_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(Consumed { count, limit })
+}
+
+/// The "limit reached" error with a message that says what to do.
+pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> AppError {
+    let what = kind.map(LimitKind::label).unwrap_or("Usage");
+    AppError::LimitReached(format!(
+        "{what}: your {} plan allows {}, and that is used up. Upgrade your plan to add more.",
+        plan.name(),
+        format_limit(limit)
+    ))
+}
+
+/// For creations limited by a row count (members incl. pending invitations,
+/// own templates, own sequences): locks the organization's subscription row
+/// for the rest of the transaction, then refuses with `LimitReached` when one
+/// more would exceed the effective limit. Every creator of such rows calls
+/// this first, so concurrent creations are serialised and cannot overshoot.
+pub fn guard_count_limit(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: LimitKind,
+) -> AppResult<()> {
+    let org = tenant.org_id();
+    let now = Utc::now();
+    let sub: Subscription = subscriptions::table
+        .find(org.uuid())
+        .select(Subscription::as_select())
+        .for_update()
+        .first(conn)?;
+    let effective = effective_limits(conn, org, &sub, now)?;
+    let limit = effective.limits.get(kind);
+    let used = used(conn, org, kind, now)?;
+    if crate::domain::plans::allows_one_more(used, limit) {
+        Ok(())
+    } else {
+        Err(limit_reached(Some(kind), effective.plan, limit))
+    }
+}
+
+/// Current use of one limit: counters for the periodic limits (constant
+/// cost however long the history), row counts for the others.
+pub fn used(
+    conn: &mut PgConnection,
+    org: OrgId,
+    kind: LimitKind,
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
+    let o = org.uuid();
+    match kind {
+        LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
+            let tz: String = organizations::table
+                .find(o)
+                .select(organizations::time_zone)
+                .first(conn)?;
+            let tz = tz.parse().unwrap_or(chrono_tz::UTC);
+            let usage = if kind == LimitKind::LeadsPerMonth {
+                UsageKind::LeadCreated
+            } else {
+                UsageKind::MessageSent
+            };
+            let (period, start) = period_of(usage, tz, now);
+            let count: Option<i64> = usage_counters::table
+                .find((o, usage.as_str(), period, start))
+                .select(usage_counters::count)
+                .first(conn)
+                .optional()?;
+            Ok(count.unwrap_or(0))
+        }
+        LimitKind::Users => {
+            let members: i64 = organization_members::table
+                .filter(organization_members::organization_id.eq(o))
+                .count()
+                .get_result(conn)?;
+            let pending: i64 = invitations::table
+                .filter(invitations::organization_id.eq(o))
+                .filter(invitations::accepted_at.is_null())
+                .filter(invitations::revoked_at.is_null())
+                .filter(invitations::expires_at.gt(now))
+                .count()
+                .get_result(conn)?;
+            Ok(members + pending)
+        }
+        LimitKind::Templates => message_templates::table
+            .filter(message_templates::organization_id.eq(o))
+            .count()
+            .get_result(conn),
+        LimitKind::Sequences => sequences::table
+            .filter(sequences::organization_id.eq(o))
+            .count()
+            .get_result(conn),
+    }
+}
