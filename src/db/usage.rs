@@ -76,7 +76,7 @@ pub fn effective_limits(
     now: DateTime<Utc>,
 ) -> QueryResult<EffectiveLimits> {
     let plan = sub.effective_plan(now);
-    let mut limits = plan.spec().limits.clone();
+    let mut limits = plan.spec().limits;
     let overrides: Vec<(String, Option<i64>)> = limit_overrides::table
         .filter(limit_overrides::organization_id.eq(org.uuid()))
         .filter(
