@@ -1,15 +1,53 @@
 //! Background work run inside each app instance (when `RUN_JOBS` is on).
 //! Every job claims its rows with `FOR UPDATE SKIP LOCKED`, so any number of
-//! instances can run them without doing anything twice.
+//! instances can run them without doing anything twice. A job is a plain
+//! function over a connection, so tests call it directly.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::PgConnection;
 
 use crate::app::AppState;
+use crate::config::Config;
+
+/// One pass of a job: returns how many items it handled.
+pub type JobFn = fn(&mut PgConnection, &Config) -> Result<usize, String>;
+
+/// The jobs this instance runs, with their intervals.
+fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
+    vec![]
+}
 
 /// Starts the background workers of this instance.
 pub fn spawn(state: Arc<AppState>) {
     if !state.config.run_jobs {
         return;
     }
-    tracing::debug!("background jobs started");
+    for (name, every, job) in schedule() {
+        let state = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(every);
+            loop {
+                tick.tick().await;
+                run_once(&state, name, job).await;
+            }
+        });
+    }
+}
+
+async fn run_once(state: &Arc<AppState>, name: &'static str, job: JobFn) {
+    let db = state.db.clone();
+    let config = state.config.clone();
+    let outcome = actix_web::web::block(move || {
+        let mut conn = db.get().map_err(|e| e.to_string())?;
+        job(&mut conn, &config)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(job = name, handled = n, "job pass"),
+        Ok(Err(e)) => tracing::warn!(job = name, error = %e, "job failed"),
+        Err(e) => tracing::warn!(job = name, error = %e, "job panicked"),
+    }
 }
