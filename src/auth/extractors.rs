@@ -96,6 +96,18 @@ impl CurrentOrg {
         roles::allows(self.role(), self.ctx.member.flags(), action)
     }
 
+    /// 403 unless the user has confirmed their email address: nobody may
+    /// invite others or send mail from an unverified address.
+    pub fn require_verified_email(&self) -> Result<(), AppError> {
+        if self.user.session.user.email_verified_at.is_some() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "Please confirm your email address first: use the link we sent you, or resend it from your account page.",
+            ))
+        }
+    }
+
     /// 403 with a clear message unless the role matrix allows `action`.
     pub fn require(&self, action: Action) -> Result<(), AppError> {
         if self.can(action) {

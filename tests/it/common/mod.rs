@@ -230,6 +230,25 @@ impl TestApp {
         c
     }
 
+    /// Marks an account's email as confirmed (what the verification link does).
+    pub fn verify_email(&self, email: &str) {
+        diesel::sql_query(format!(
+            "UPDATE users SET email_verified_at = now() WHERE email = '{email}'"
+        ))
+        .execute(&mut self.conn())
+        .unwrap();
+    }
+
+    /// Adds an existing account to the organization with `slug` in `role`.
+    pub fn add_member(&self, slug: &str, email: &str, role: &str) {
+        diesel::sql_query(format!(
+            "INSERT INTO organization_members (organization_id, user_id, role) \
+             SELECT o.id, u.id, '{role}' FROM organizations o, users u WHERE o.slug = '{slug}' AND u.email = '{email}'"
+        ))
+        .execute(&mut self.conn())
+        .unwrap();
+    }
+
     pub async fn stop(&self) {
         self.server.stop(false).await;
     }
