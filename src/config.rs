@@ -17,7 +17,7 @@ pub struct Config {
     pub bind: String,
     /// `PUBLIC_URL` (default `http://127.0.0.1:8080`): base of links in mail.
     pub public_url: String,
-    /// `DB_POOL_SIZE` (default 16) and `DB_POOL_TIMEOUT_MS` (default 2000).
+    /// `DB_POOL_SIZE` (default 16) and `DB_POOL_TIMEOUT_MS` (default 1500).
     pub pool_size: u32,
     pub pool_timeout: Duration,
     /// `SECURE_COOKIES=1` marks cookies Secure (set it behind HTTPS).
@@ -68,7 +68,7 @@ impl Config {
             public_url: var("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             bind,
             pool_size: parse_or("DB_POOL_SIZE", 16),
-            pool_timeout: Duration::from_millis(parse_or("DB_POOL_TIMEOUT_MS", 2000)),
+            pool_timeout: Duration::from_millis(parse_or("DB_POOL_TIMEOUT_MS", 1500)),
             secure_cookies: flag("SECURE_COOKIES", false),
             session_idle: Duration::from_secs(60 * parse_or("SESSION_IDLE_MINUTES", 120)),
             session_lifetime: Duration::from_secs(3600 * parse_or("SESSION_MAX_HOURS", 336)),

@@ -4,5 +4,6 @@
 mod common;
 
 mod binary;
+mod faults;
 mod foundation;
 mod schema;

@@ -10,13 +10,25 @@ use diesel::sql_types::{Bool, Text};
 use crate::common::TestDb;
 
 /// Tables that hold no tenant data (accounts and the organizations themselves).
-const PLATFORM: &[&str] = &["users", "sessions", "rate_limits", "account_tokens", "organizations", "__diesel_schema_migrations"];
+const PLATFORM: &[&str] = &[
+    "users",
+    "sessions",
+    "rate_limits",
+    "account_tokens",
+    "organizations",
+    "__diesel_schema_migrations",
+];
 /// Tables whose rows may be global (organization_id NULL): keyed by owner_key instead.
 const GLOBAL_CAPABLE: &[&str] = &["message_templates", "sequences", "sequence_steps"];
 /// Platform mail belongs to no organization (see docs/decisions.md).
 const NULLABLE_ORG: &[&str] = &["mail_outbox"];
 /// Columns that name the owning organization in a composite reference.
-const OWNER_COLUMNS: &[&str] = &["organization_id", "owner_key", "template_owner_key", "sequence_owner_key"];
+const OWNER_COLUMNS: &[&str] = &[
+    "organization_id",
+    "owner_key",
+    "template_owner_key",
+    "sequence_owner_key",
+];
 
 #[derive(QueryableByName, Debug)]
 struct Table {
@@ -53,13 +65,15 @@ struct ForeignKey {
 }
 
 fn tenant_tables(conn: &mut PgConnection) -> Vec<String> {
-    diesel::sql_query("SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        .load::<Table>(conn)
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .filter(|n| !PLATFORM.contains(&n.as_str()))
-        .collect()
+    diesel::sql_query(
+        "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .load::<Table>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|t| t.name)
+    .filter(|n| !PLATFORM.contains(&n.as_str()))
+    .collect()
 }
 
 #[test]
@@ -69,7 +83,11 @@ fn every_tenant_table_is_keyed_and_referenced_by_organization() {
     let tables = tenant_tables(&mut conn);
     assert!(tables.len() >= 15, "tenant tables found: {tables:?}");
     let problems = violations(&mut conn);
-    assert!(problems.is_empty(), "tenancy rule violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "tenancy rule violations:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -89,9 +107,18 @@ fn the_check_catches_a_table_that_breaks_the_rules() {
     )
     .unwrap();
     let problems = violations(&mut conn).join("\n");
-    assert!(problems.contains("notes_bad: organization_id is nullable"), "{problems}");
-    assert!(problems.contains("notes_bad: no index leads with organization_id"), "{problems}");
-    assert!(problems.contains("no_org: no organization_id column"), "{problems}");
+    assert!(
+        problems.contains("notes_bad: organization_id is nullable"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("notes_bad: no index leads with organization_id"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("no_org: no organization_id column"),
+        "{problems}"
+    );
 }
 
 /// Every rule violation found in the live catalogue.
@@ -132,13 +159,30 @@ fn violations(conn: &mut PgConnection) -> Vec<String> {
             }
             _ => {}
         }
-        let key = if global { "owner_key" } else { "organization_id" };
-        if !leading.iter().any(|i| &i.table_name == table && i.first_column == key) {
+        let key = if global {
+            "owner_key"
+        } else {
+            "organization_id"
+        };
+        if !leading
+            .iter()
+            .any(|i| &i.table_name == table && i.first_column == key)
+        {
             problems.push(format!("{table}: no index leads with {key}"));
         }
-        for fk in fks.iter().filter(|f| &f.table_name == table && tables.contains(&f.referenced)) {
-            if !fk.columns.iter().any(|c| OWNER_COLUMNS.contains(&c.as_str())) {
-                problems.push(format!("{table}: foreign key {} to {} is not composite with the organization", fk.name, fk.referenced));
+        for fk in fks
+            .iter()
+            .filter(|f| &f.table_name == table && tables.contains(&f.referenced))
+        {
+            if !fk
+                .columns
+                .iter()
+                .any(|c| OWNER_COLUMNS.contains(&c.as_str()))
+            {
+                problems.push(format!(
+                    "{table}: foreign key {} to {} is not composite with the organization",
+                    fk.name, fk.referenced
+                ));
             }
         }
     }
@@ -156,13 +200,23 @@ fn a_step_cannot_use_another_organizations_template() {
            ('00000000-0000-0000-0000-00000000000b', '00000000-0000-0000-0000-00000000000b', '00000000-0000-0000-0000-0000000000b1', 'B only', 's', 'b');
          INSERT INTO sequences (organization_id, owner_key, id, name) VALUES
            ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-0000000000a1', 'A seq');").unwrap();
-    let step = |owner: &str| format!(
+    let step = |owner: &str| {
+        format!(
         "INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
          VALUES ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000a', gen_random_uuid(),
-                 '00000000-0000-0000-0000-0000000000a1', 1, '{owner}', '00000000-0000-0000-0000-0000000000b1', 0)");
+                 '00000000-0000-0000-0000-0000000000a1', 1, '{owner}', '00000000-0000-0000-0000-0000000000b1', 0)")
+    };
     // Naming B as the template's owner breaks the CHECK; naming A breaks the foreign key.
-    assert!(diesel::sql_query(step("00000000-0000-0000-0000-00000000000b")).execute(&mut conn).is_err());
-    assert!(diesel::sql_query(step("00000000-0000-0000-0000-00000000000a")).execute(&mut conn).is_err());
+    assert!(
+        diesel::sql_query(step("00000000-0000-0000-0000-00000000000b"))
+            .execute(&mut conn)
+            .is_err()
+    );
+    assert!(
+        diesel::sql_query(step("00000000-0000-0000-0000-00000000000a"))
+            .execute(&mut conn)
+            .is_err()
+    );
     // A global template is fine.
     let global = "INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
          VALUES ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000a', gen_random_uuid(),
