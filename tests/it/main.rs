@@ -6,4 +6,5 @@ mod common;
 mod binary;
 mod faults;
 mod foundation;
+mod isolation;
 mod schema;
