@@ -9,8 +9,10 @@ pub mod tenant;
 
 pub mod accounts;
 pub mod audit;
+pub mod billing;
 pub mod context;
 pub mod demo;
+pub mod invoices;
 pub mod models;
 pub mod notices;
 pub mod orgs;

@@ -83,6 +83,7 @@ pub struct Subscription {
     pub scheduled_plan: Option<String>,
     pub has_payment_method: bool,
     pub provider: String,
+    pub provider_customer_id: Option<String>,
 }
 
 impl Subscription {

@@ -213,6 +213,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    payment_events (event_id) {
+        event_id -> Text,
+        organization_id -> Nullable<Uuid>,
+        #[sql_name = "type"]
+        type_ -> Text,
+        provider_created_at -> Timestamptz,
+        processed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rate_limits (bucket) {
         bucket -> Text,
         window_start -> Timestamptz,
@@ -348,6 +359,7 @@ diesel::joinable!(notices -> organizations (organization_id));
 diesel::joinable!(notices -> users (user_id));
 diesel::joinable!(organization_members -> organizations (organization_id));
 diesel::joinable!(organization_members -> users (user_id));
+diesel::joinable!(payment_events -> organizations (organization_id));
 diesel::joinable!(sequence_enrollments -> organizations (organization_id));
 diesel::joinable!(sequence_enrollments -> users (enrolled_by));
 diesel::joinable!(sequence_steps -> organizations (organization_id));
@@ -374,6 +386,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notices,
     organization_members,
     organizations,
+    payment_events,
     rate_limits,
     sequence_enrollments,
     sequence_steps,

@@ -36,6 +36,7 @@ macro_rules! route_table {
 }
 
 pub mod auth;
+pub mod billing;
 pub mod dashboard;
 pub mod orgs;
 pub mod system;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     orgs::configure(cfg);
     dashboard::configure(cfg);
+    billing::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.

@@ -2,6 +2,7 @@
 //! fragments it is built from. Views never query the database.
 
 pub mod auth;
+pub mod billing;
 pub mod components;
 pub mod dashboard;
 pub mod errors;

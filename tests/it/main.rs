@@ -3,6 +3,7 @@
 
 mod common;
 
+mod billing;
 mod binary;
 mod faults;
 mod foundation;

@@ -20,8 +20,9 @@ const PLATFORM: &[&str] = &[
 ];
 /// Tables whose rows may be global (organization_id NULL): keyed by owner_key instead.
 const GLOBAL_CAPABLE: &[&str] = &["message_templates", "sequences", "sequence_steps"];
-/// Platform mail belongs to no organization (see docs/decisions.md).
-const NULLABLE_ORG: &[&str] = &["mail_outbox"];
+/// Platform mail and provider events for unknown customers belong to no
+/// organization (see docs/decisions.md).
+const NULLABLE_ORG: &[&str] = &["mail_outbox", "payment_events"];
 /// Columns that name the owning organization in a composite reference.
 const OWNER_COLUMNS: &[&str] = &[
     "organization_id",

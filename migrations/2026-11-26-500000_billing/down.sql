@@ -1,0 +1,1 @@
+DROP TABLE payment_events; DROP INDEX subscriptions_provider_customer;

@@ -1,0 +1,224 @@
+//! Invoices: one per paid period, numbered per organization and year without
+//! gaps (`BEH-2026-0001`). The number is taken while holding the
+//! organization row lock, inside the transaction that inserts the invoice,
+//! so concurrent creations get consecutive numbers and a rolled-back
+//! creation leaves no hole.
+
+use chrono::{DateTime, Datelike, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::schema::{invoice_lines, invoices, organizations};
+use crate::db::Tenant;
+use crate::ids::InvoiceId;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invoices)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub number: String,
+    pub status: String,
+    pub currency: String,
+    pub total_cents: i64,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub customer: Value,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invoice_lines)]
+pub struct InvoiceLine {
+    pub description: String,
+    pub quantity: i32,
+    pub unit_cents: i64,
+    pub amount_cents: i64,
+}
+
+/// A line to bill.
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    pub description: String,
+    pub quantity: i32,
+    pub unit_cents: i64,
+}
+
+/// Invoice status as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    Draft,
+    Open,
+    Paid,
+    Void,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+}
+
+/// "behar-s-organization" → "BEH" (letters and digits, padded with X).
+pub fn number_prefix(slug: &str) -> String {
+    let mut prefix: String = slug
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(3)
+        .collect::<String>()
+        .to_uppercase();
+    while prefix.len() < 3 {
+        prefix.push('X');
+    }
+    prefix
+}
+
+/// Creates an invoice with the next number. Run inside a transaction.
+pub fn create(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    lines: &[NewLine],
+    period: (DateTime<Utc>, DateTime<Utc>),
+    status: InvoiceStatus,
+    provider_invoice_id: Option<&str>,
+) -> QueryResult<Invoice> {
+    let org = tenant.org_id().uuid();
+    // The organization row lock serialises numbering per organization.
+    let (slug, name, company, address, vat): (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = organizations::table
+        .find(org)
+        .select((
+            organizations::slug,
+            organizations::name,
+            organizations::billing_company,
+            organizations::billing_address,
+            organizations::billing_vat_id,
+        ))
+        .for_no_key_update()
+        .first(conn)?;
+    let now = Utc::now();
+    let year = period.0.year();
+    let last: Option<i32> = invoices::table
+        .filter(invoices::organization_id.eq(org))
+        .filter(invoices::year.eq(year))
+        .select(diesel::dsl::max(invoices::seq))
+        .first(conn)?;
+    let seq = last.unwrap_or(0) + 1;
+    let number = format!("{}-{year}-{seq:04}", number_prefix(&slug));
+    let total: i64 = lines
+        .iter()
+        .map(|l| l.unit_cents * i64::from(l.quantity))
+        .sum();
+    let id = Uuid::now_v7();
+    let customer = serde_json::json!({
+        "name": company.unwrap_or(name), "address": address, "vat_id": vat,
+    });
+    diesel::insert_into(invoices::table)
+        .values((
+            invoices::organization_id.eq(org),
+            invoices::id.eq(id),
+            invoices::number.eq(&number),
+            invoices::year.eq(year),
+            invoices::seq.eq(seq),
+            invoices::status.eq(status.as_str()),
+            invoices::total_cents.eq(total),
+            invoices::period_start.eq(period.0),
+            invoices::period_end.eq(period.1),
+            invoices::customer.eq(customer),
+            invoices::provider_invoice_id.eq(provider_invoice_id),
+            invoices::issued_at.eq((status != InvoiceStatus::Draft).then_some(now)),
+            invoices::paid_at.eq((status == InvoiceStatus::Paid).then_some(now)),
+        ))
+        .execute(conn)?;
+    for line in lines {
+        diesel::insert_into(invoice_lines::table)
+            .values((
+                invoice_lines::organization_id.eq(org),
+                invoice_lines::id.eq(Uuid::now_v7()),
+                invoice_lines::invoice_id.eq(id),
+                invoice_lines::description.eq(&line.description),
+                invoice_lines::quantity.eq(line.quantity),
+                invoice_lines::unit_cents.eq(line.unit_cents),
+                invoice_lines::amount_cents.eq(line.unit_cents * i64::from(line.quantity)),
+            ))
+            .execute(conn)?;
+    }
+    find(conn, tenant, InvoiceId(id))
+}
+
+/// The tenant's invoices, newest first.
+pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Invoice>> {
+    invoices::table
+        .filter(invoices::organization_id.eq(tenant.org_id().uuid()))
+        .order((invoices::created_at.desc(), invoices::id.desc()))
+        .select(Invoice::as_select())
+        .limit(200)
+        .load(conn)
+}
+
+/// One invoice of the tenant; NotFound for another organization's.
+pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: InvoiceId) -> QueryResult<Invoice> {
+    invoices::table
+        .find((tenant.org_id().uuid(), id.uuid()))
+        .select(Invoice::as_select())
+        .first(conn)
+}
+
+pub fn lines(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: InvoiceId,
+) -> QueryResult<Vec<InvoiceLine>> {
+    invoice_lines::table
+        .filter(invoice_lines::organization_id.eq(tenant.org_id().uuid()))
+        .filter(invoice_lines::invoice_id.eq(id.uuid()))
+        .order(invoice_lines::id.asc())
+        .select(InvoiceLine::as_select())
+        .load(conn)
+}
+
+/// Marks the invoice known to the provider under `provider_id` with `status`;
+/// returns false when there is none.
+pub fn set_status_by_provider_id(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    provider_id: &str,
+    status: InvoiceStatus,
+) -> QueryResult<bool> {
+    let paid_at = (status == InvoiceStatus::Paid).then(Utc::now);
+    let n = diesel::update(
+        invoices::table
+            .filter(invoices::organization_id.eq(tenant.org_id().uuid()))
+            .filter(invoices::provider_invoice_id.eq(provider_id)),
+    )
+    .set((
+        invoices::status.eq(status.as_str()),
+        invoices::paid_at.eq(paid_at),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_prefix;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(number_prefix("behar-s-organization"), "BEH");
+        assert_eq!(number_prefix("a-b"), "ABX");
+        assert_eq!(number_prefix("x"), "XXX");
+    }
+}

@@ -1,0 +1,168 @@
+//! Billing pages: subscription and payment method, billing details, the
+//! invoice list, and the printable invoice (an A4 page with print styles).
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::assets;
+use crate::db::invoices::{Invoice, InvoiceLine};
+use crate::db::models::{Organization, Subscription};
+use crate::domain::plans::format_euros;
+use crate::forms::FieldErrors;
+use crate::views::components::{csrf, form_errors, Field};
+
+pub struct BillingPage<'a> {
+    pub org: &'a Organization,
+    pub subscription: &'a Subscription,
+    pub details: (&'a str, &'a str, &'a str),
+    pub invoices: &'a [Invoice],
+    pub can_manage: bool,
+    pub stripe: bool,
+    pub csrf: &'a str,
+}
+
+pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
+    html! {
+        div.page-head { h1 { "Billing" } }
+        @if !p.can_manage { div.banner.banner-info role="status" { "Only owners can change billing. You can view it." } }
+        div.grid.grid-2 {
+            (subscription_card(p))
+            (details_form(p, errors))
+        }
+        (invoice_table(p.invoices))
+    }
+}
+
+fn subscription_card(p: &BillingPage) -> Markup {
+    let s = p.subscription;
+    html! {
+        section.card {
+            h2 { "Subscription" }
+            dl.kv {
+                dt { "Plan" } dd { (s.plan().name()) " · billed " (if s.billing_interval == "year" { "yearly" } else { "monthly" }) }
+                dt { "Status" } dd { (s.status().label()) }
+                dt { "Current period ends" } dd { (s.current_period_end.format("%e %B %Y")) }
+                dt { "Payment method" } dd { @if s.has_payment_method { "On file" } @else { "None yet" } }
+            }
+            @if p.can_manage {
+                form method="post" action="/billing/payment-method" {
+                    (csrf(p.csrf))
+                    button.btn type="submit" {
+                        @if p.stripe { "Manage payment methods" } @else if s.has_payment_method { "Replace payment method" } @else { "Add payment method" }
+                    }
+                }
+                p.small.muted { a href="/plans" { "Change plan" } }
+            }
+        }
+    }
+}
+
+fn details_form(p: &BillingPage, errors: &FieldErrors) -> Markup {
+    let (company, address, vat) = p.details;
+    html! {
+        section.card #billing-details {
+            h2 { "Billing details" }
+            p.small.muted { "Shown on your invoices." }
+            form.stack method="post" action="/billing/details" hx-post="/billing/details" hx-target="#billing-details" hx-swap="outerHTML" {
+                (csrf(p.csrf))
+                (form_errors(errors))
+                @if p.can_manage {
+                    (Field::new("company", "Company name", company).autocomplete("organization").render(errors))
+                    div.field.has-error[errors.get("address").is_some()] {
+                        label for="f-address" { "Address" }
+                        textarea #f-address name="address" rows="3" { (address) }
+                        @if let Some(e) = errors.get("address") { p.field-error { (e) } }
+                    }
+                    (Field::new("vat_id", "VAT id", vat).hint("For example DE123456789.").render(errors))
+                    button.btn.btn-primary type="submit" { "Save details" }
+                } @else {
+                    dl.kv { dt { "Company" } dd { (company) } dt { "Address" } dd { (address) } dt { "VAT id" } dd { (vat) } }
+                }
+            }
+        }
+    }
+}
+
+/// The billing details card alone (HTMX swap after saving).
+pub fn details_fragment(p: &BillingPage, errors: &FieldErrors) -> Markup {
+    details_form(p, errors)
+}
+
+fn status_badge(status: &str) -> Markup {
+    let class = match status {
+        "paid" => "badge badge-green",
+        "open" => "badge badge-amber",
+        "void" => "badge badge-gray",
+        _ => "badge badge-blue",
+    };
+    html! { span class=(class) { (status) } }
+}
+
+fn invoice_table(invoices: &[Invoice]) -> Markup {
+    html! {
+        section.card.flush {
+            div.card-head { h2 { "Invoices" } }
+            @if invoices.is_empty() {
+                div.empty { p { "No invoices yet. They appear here for every paid period." } }
+            } @else {
+                div.table-wrap { table.data {
+                    thead { tr { th { "Number" } th { "Period" } th.num { "Total" } th { "Status" } th { span.sr-only { "Open" } } } }
+                    tbody {
+                        @for i in invoices {
+                            tr {
+                                td.mono { (i.number) }
+                                td { (i.period_start.format("%e %b %Y")) " – " (i.period_end.format("%e %b %Y")) }
+                                td.num { (format_euros(i.total_cents)) }
+                                td { (status_badge(&i.status)) }
+                                td.actions { a href={ "/billing/invoices/" (i.id) } { "View" } }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// A standalone printable invoice.
+pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]) -> Markup {
+    let customer = &invoice.customer;
+    let text = |k: &str| {
+        customer
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Invoice " (invoice.number) }
+                link rel="stylesheet" href=(assets::url("app.css"));
+            }
+            body.public {
+                main.invoice #main {
+                    p.no-print { a href="/billing" { "← Back to billing" } }
+                    header.invoice-head {
+                        div { h1 { "Invoice" } p.mono { (invoice.number) } }
+                        div { strong { "Lead Dashboard" } br; "Outreach software" }
+                    }
+                    dl.kv {
+                        dt { "Billed to" } dd { (text("name")) br; (text("address")) @if !text("vat_id").is_empty() { br; "VAT " (text("vat_id")) } }
+                        dt { "Organization" } dd { (org.name) }
+                        dt { "Issued" } dd { (invoice.issued_at.unwrap_or(invoice.created_at).format("%e %B %Y")) }
+                        dt { "Period" } dd { (invoice.period_start.format("%e %B %Y")) " – " (invoice.period_end.format("%e %B %Y")) }
+                        dt { "Status" } dd { (status_badge(&invoice.status)) }
+                    }
+                    div.table-wrap { table.data {
+                        thead { tr { th { "Description" } th.num { "Qty" } th.num { "Unit price" } th.num { "Amount" } } }
+                        tbody { @for l in lines { tr { td.wrap { (l.description) } td.num { (l.quantity) } td.num { (format_euros(l.unit_cents)) } td.num { (format_euros(l.amount_cents)) } } } }
+                        tfoot { tr { th colspan="3" { "Total (" (invoice.currency) ")" } th.num { (format_euros(invoice.total_cents)) } } }
+                    } }
+                }
+            }
+        }
+    }
+}

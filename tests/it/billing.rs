@@ -1,0 +1,440 @@
+//! Billing: Stripe webhook signatures, exactly-once and in-order event
+//! handling, the checkout flow against a local Stripe stub, gap-free invoice
+//! numbering under concurrency, and the billing pages' roles and tenancy.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use diesel::prelude::*;
+use futures_util::future::join_all;
+use lead_dashboard::billing::signature::sign;
+use lead_dashboard::db::Tenant;
+
+use crate::common::{self, TestApp};
+
+const WEBHOOK_SECRET: &str = "whsec_test_secret";
+
+type Recorded = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// A stand-in for api.stripe.com that records requests and answers like Stripe.
+fn start_stripe_stub() -> (String, Recorded) {
+    let recorded: Recorded = Arc::new(Mutex::new(Vec::new()));
+    let rec = recorded.clone();
+    let server = HttpServer::new(move || {
+        let rec = rec.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let rec = rec.clone();
+            async move {
+                let auth = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                rec.lock().unwrap().push((
+                    req.path().to_string(),
+                    String::from_utf8_lossy(&body).into_owned(),
+                    auth,
+                ));
+                let kind = if req.path().contains("portal") {
+                    "bps"
+                } else {
+                    "cs"
+                };
+                HttpResponse::Ok().json(serde_json::json!({
+                    "id": format!("{kind}_test_123"), "object": "checkout.session",
+                    "url": format!("https://stripe.test/{kind}/123"),
+                }))
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}", server.addrs()[0]);
+    actix_rt::spawn(server.run());
+    (url, recorded)
+}
+
+async fn stripe_app(stub: &str) -> TestApp {
+    let stub = stub.to_string();
+    TestApp::with_config(move |c| {
+        c.stripe_secret_key = Some("sk_test_123".into());
+        c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
+        c.stripe_api_base = stub;
+    })
+    .await
+}
+
+fn event(id: &str, kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "id": id, "type": kind, "created": created, "data": { "object": object } })).unwrap()
+}
+
+async fn deliver(app: &TestApp, body: &[u8], signature: Option<String>) -> u16 {
+    let c = app.client();
+    let headers: Vec<(&str, &str)> = signature
+        .as_deref()
+        .map(|s| vec![("Stripe-Signature", s)])
+        .unwrap_or_default();
+    c.post_body(
+        "/billing/webhook",
+        "application/json",
+        body.to_vec(),
+        &headers,
+    )
+    .await
+    .status
+}
+
+fn org_id(app: &TestApp, slug: &str) -> uuid::Uuid {
+    common::uuid_of(
+        &mut app.conn(),
+        &format!("SELECT id FROM organizations WHERE slug = '{slug}'"),
+    )
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[actix_web::test]
+async fn webhook_signatures_are_checked_before_anything_changes() {
+    let (stub, _) = start_stripe_stub();
+    let app = stripe_app(&stub).await;
+    app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization");
+    let body = event(
+        "evt_sig",
+        "customer.subscription.updated",
+        now(),
+        serde_json::json!({
+        "object": "subscription", "status": "past_due", "metadata": { "organization_id": org.to_string() } }),
+    );
+    let t = now();
+    assert_eq!(deliver(&app, &body, None).await, 400, "missing header");
+    assert_eq!(
+        deliver(&app, &body, Some(sign(&body, "whsec_wrong", t))).await,
+        400,
+        "wrong secret"
+    );
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    assert_eq!(
+        deliver(&app, &tampered, Some(sign(&body, WEBHOOK_SECRET, t))).await,
+        400,
+        "tampered body"
+    );
+    assert_eq!(
+        deliver(&app, &body, Some(sign(&body, WEBHOOK_SECRET, t - 600))).await,
+        400,
+        "stale"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM payment_events"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM subscriptions WHERE status = 'PAST_DUE'"),
+        0
+    );
+    // A valid one (no session, no CSRF token) is accepted.
+    let sig = sign(&body, WEBHOOK_SECRET, t);
+    let several = format!("{sig},v1={}", "ab".repeat(32));
+    assert_eq!(deliver(&app, &body, Some(several)).await, 200);
+    assert_eq!(app.count("SELECT count(*) FROM subscriptions WHERE status = 'PAST_DUE' AND past_due_since IS NOT NULL"), 1);
+}
+
+#[actix_web::test]
+async fn the_same_event_delivered_twice_at_once_has_one_effect() {
+    let (stub, _) = start_stripe_stub();
+    let app = stripe_app(&stub).await;
+    app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization");
+    diesel::sql_query(format!(
+        "UPDATE subscriptions SET provider_customer_id = 'cus_1' WHERE organization_id = '{org}'"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let body = event(
+        "evt_paid_1",
+        "invoice.paid",
+        now(),
+        serde_json::json!({
+        "id": "in_1", "object": "invoice", "customer": "cus_1", "amount_due": 4900,
+        "lines": { "data": [{ "description": "Starter (monthly)", "amount": 4900, "quantity": 1 }] } }),
+    );
+    let sig = sign(&body, WEBHOOK_SECRET, now());
+    let deliveries = (0..6).map(|_| deliver(&app, &body, Some(sig.clone())));
+    let statuses = join_all(deliveries).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM payment_events WHERE event_id = 'evt_paid_1'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM invoices WHERE provider_invoice_id = 'in_1'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'billing.invoice.paid'"),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn an_older_subscription_event_never_rolls_the_state_back() {
+    let (stub, _) = start_stripe_stub();
+    let app = stripe_app(&stub).await;
+    app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization").to_string();
+    let t = now();
+    let newer = event(
+        "evt_new",
+        "customer.subscription.updated",
+        t - 10,
+        serde_json::json!({
+        "status": "canceled", "metadata": { "organization_id": org, "plan": "STARTER" } }),
+    );
+    let older = event(
+        "evt_old",
+        "customer.subscription.updated",
+        t - 100,
+        serde_json::json!({
+        "status": "active", "metadata": { "organization_id": org, "plan": "PROFESSIONAL" } }),
+    );
+    assert_eq!(
+        deliver(&app, &newer, Some(sign(&newer, WEBHOOK_SECRET, t))).await,
+        200
+    );
+    assert_eq!(
+        deliver(&app, &older, Some(sign(&older, WEBHOOK_SECRET, t))).await,
+        200
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM subscriptions WHERE status = 'CANCELED' AND plan = 'STARTER'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM payment_events"),
+        2,
+        "both recorded, only the newest applied"
+    );
+}
+
+#[actix_web::test]
+async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoices() {
+    let (stub, recorded) = start_stripe_stub();
+    let app = stripe_app(&stub).await;
+    let ann = app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization");
+    let r = ann
+        .post(
+            "/billing/checkout",
+            &[("plan", "STARTER"), ("interval", "month")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), Some("https://stripe.test/cs/123"));
+    let (path, body, auth) = recorded.lock().unwrap()[0].clone();
+    assert_eq!(path, "/v1/checkout/sessions");
+    assert_eq!(auth, "Bearer sk_test_123");
+    let sent: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let expect = |k: &str, v: &str| {
+        assert!(
+            sent.contains(&(k.to_string(), v.to_string())),
+            "{k}={v} missing in {sent:?}"
+        )
+    };
+    expect("mode", "subscription");
+    expect("client_reference_id", &org.to_string());
+    expect("line_items[0][price_data][currency]", "eur");
+    expect("line_items[0][price_data][unit_amount]", "4900");
+    expect("line_items[0][price_data][recurring][interval]", "month");
+    expect("line_items[0][quantity]", "1");
+    expect("customer_email", "ann@example.com");
+    expect("metadata[plan]", "STARTER");
+    expect(
+        "subscription_data[metadata][organization_id]",
+        &org.to_string(),
+    );
+    assert!(sent
+        .iter()
+        .any(|(k, v)| k == "success_url" && v.ends_with("/billing?checkout=success")));
+    assert!(sent
+        .iter()
+        .any(|(k, v)| k == "cancel_url" && v.contains("/plans")));
+
+    let completed = event(
+        "evt_cs",
+        "checkout.session.completed",
+        now(),
+        serde_json::json!({
+        "id": "cs_test_123", "object": "checkout.session", "client_reference_id": org.to_string(),
+        "customer": "cus_ann", "subscription": "sub_ann", "metadata": { "plan": "STARTER", "interval": "month" } }),
+    );
+    assert_eq!(
+        deliver(
+            &app,
+            &completed,
+            Some(sign(&completed, WEBHOOK_SECRET, now()))
+        )
+        .await,
+        200
+    );
+    assert_eq!(app.count("SELECT count(*) FROM subscriptions WHERE plan = 'STARTER' AND status = 'ACTIVE' AND provider = 'stripe' AND has_payment_method"), 1);
+    let paid = event(
+        "evt_in",
+        "invoice.paid",
+        now() + 1,
+        serde_json::json!({
+        "id": "in_ann_1", "object": "invoice", "customer": "cus_ann", "subscription": "sub_ann",
+        "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": 4900, "quantity": 1 }] } }),
+    );
+    assert_eq!(
+        deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now()))).await,
+        200
+    );
+    let year = chrono::Utc::now().format("%Y");
+    let billing = ann.get("/billing").await;
+    assert_eq!(billing.status, 200);
+    assert!(
+        billing.body.contains(&format!("ANN-{year}-0001")),
+        "numbered invoice listed"
+    );
+    assert!(billing.body.contains("€49"));
+    // The portal opens for the now-known customer.
+    let r = ann.post("/billing/payment-method", &[]).await;
+    assert_eq!(r.location(), Some("https://stripe.test/bps/123"));
+}
+
+#[actix_web::test]
+async fn concurrent_invoices_get_consecutive_numbers() {
+    let app = TestApp::new().await;
+    app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization");
+    let user = common::uuid_of(
+        &mut app.conn(),
+        "SELECT id FROM users WHERE email = 'ann@example.com'",
+    );
+    let url = app.db.url.clone();
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut conn = PgConnection::establish(&url).unwrap();
+                let tenant = Tenant::for_member(&mut conn, org.into(), user.into()).unwrap();
+                conn.transaction(|conn| {
+                    let lines = [lead_dashboard::db::invoices::NewLine {
+                        description: "Starter".into(),
+                        quantity: 1,
+                        unit_cents: 4900,
+                    }];
+                    let now = chrono::Utc::now();
+                    lead_dashboard::db::invoices::create(
+                        conn,
+                        &tenant,
+                        &lines,
+                        (now, now),
+                        lead_dashboard::db::invoices::InvoiceStatus::Open,
+                        None,
+                    )
+                })
+                .unwrap()
+                .number
+            })
+        })
+        .collect();
+    let mut numbers: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    numbers.sort();
+    let year = chrono::Utc::now().format("%Y");
+    let expected: Vec<String> = (1..=20).map(|n| format!("ANN-{year}-{n:04}")).collect();
+    assert_eq!(numbers, expected);
+}
+
+#[actix_web::test]
+async fn billing_pages_follow_the_role_matrix_and_tenancy() {
+    let app = TestApp::new().await;
+    let owner = app.signup("Ann", "ann@example.com").await;
+    for (name, role) in [("Adam", "ADMIN"), ("Mia", "MEMBER"), ("Vic", "VIEWER")] {
+        let email = format!("{}@example.com", name.to_lowercase());
+        app.signup(name, &email).await;
+        app.add_member("ann-s-organization", &email, role);
+    }
+    let org = org_id(&app, "ann-s-organization");
+    let org_s = org.to_string();
+    let admin = app.login("adam@example.com").await;
+    admin.post("/orgs/switch", &[("org_id", &org_s)]).await;
+    let member = app.login("mia@example.com").await;
+    member.post("/orgs/switch", &[("org_id", &org_s)]).await;
+    let viewer = app.login("vic@example.com").await;
+    viewer.post("/orgs/switch", &[("org_id", &org_s)]).await;
+    let page = owner.get("/billing").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Save details"));
+    let page = admin.get("/billing").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains("Save details"),
+        "admins see billing read-only"
+    );
+    assert_eq!(member.get("/billing").await.status, 403);
+    assert_eq!(viewer.get("/billing").await.status, 403);
+    for c in [&admin, &member, &viewer] {
+        c.get("/dashboard").await;
+        assert_eq!(
+            c.post("/billing/details", &[("company", "Hijack")])
+                .await
+                .status,
+            403
+        );
+        assert_eq!(c.post("/billing/payment-method", &[]).await.status, 403);
+        assert_eq!(
+            c.post("/billing/checkout", &[("plan", "STARTER")])
+                .await
+                .status,
+            403
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM organizations WHERE billing_company IS NOT NULL"),
+        0
+    );
+    // Owner: plain form → 303; HTMX → fragment; bad VAT → 422, nothing stored.
+    let r = owner
+        .post(
+            "/billing/details",
+            &[
+                ("company", "Ann GmbH"),
+                ("address", "Main St 1"),
+                ("vat_id", "DE123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = owner
+        .post_htmx(
+            "/billing/details",
+            &[("company", "Ann AG"), ("address", ""), ("vat_id", "DE 1;")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("only letters and digits"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM organizations WHERE billing_company = 'Ann GmbH'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE action = 'billing.details_updated'"),
+        1
+    );
+    // Another organization's invoice is a 404.
+    app.signup("Bob", "bob@example.com").await;
+    let bob_org = org_id(&app, "bob-s-organization");
+    diesel::sql_query(format!("INSERT INTO invoices (organization_id, id, number, year, seq, total_cents, period_start, period_end) VALUES ('{bob_org}', '{}', 'BOB-2026-0001', 2026, 1, 100, now(), now())", uuid::Uuid::nil()))
+        .execute(&mut app.conn()).unwrap();
+    let r = owner
+        .get(&format!("/billing/invoices/{}", uuid::Uuid::nil()))
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(!r.body.contains("BOB-2026"));
+}
