@@ -3,5 +3,6 @@
 
 mod common;
 
+mod accounts;
 mod binary;
 mod foundation;
