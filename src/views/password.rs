@@ -28,7 +28,7 @@ pub fn forgot_card(token: &str, email: &str, errors: &FieldErrors) -> Markup {
                 (Field::new("email", "Email", email).kind("email").required().autocomplete("username").render(errors))
                 button.btn.btn-primary type="submit" { "Send reset link" }
             }
-            p.small.muted { "Remembered it? " a href="/login" { "Sign in" } }
+            p.auth-alt { "Remembered it? " a href="/login" { "Sign in" } }
         }
     }
 }

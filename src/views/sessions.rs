@@ -1,7 +1,7 @@
 //! The user's sessions: where they are signed in (browser and system in
-//! words, address, sign-in and last activity), the current one marked, a
-//! button to end each other one and one to end all others. `#sessions-card`
-//! is also the fragment every form here swaps.
+//! words, address, sign-in and last activity, in one cell that wraps on
+//! phones), the current one marked, a button to end each other one and one
+//! to end all others. `#sessions-card` is the fragment every form swaps.
 
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
@@ -36,14 +36,13 @@ pub fn card(rows: &[SessionRow], current: uuid::Uuid, token: &str) -> Markup {
                         button.btn.btn-sm.btn-danger-outline type="submit"
                             data-confirm="Sign out every other session?" { "Sign out all other sessions" }
                     }
+                } @else {
+                    span.small.muted { "You are signed in on this device only." }
                 }
             }
             div.table-wrap {
                 table.data {
-                    thead { tr {
-                        th { "Device" } th { "Address" } th { "Signed in" } th { "Last active" }
-                        th { span.sr-only { "Action" } }
-                    } }
+                    thead { tr { th { "Session" } th { span.sr-only { "Action" } } } }
                     tbody { @for row in rows { (session_row(row, row.id == current, token)) } }
                 }
             }
@@ -62,13 +61,16 @@ fn session_row(row: &SessionRow, is_current: bool, token: &str) -> Markup {
     let now = Utc::now();
     html! {
         tr.is-selected[is_current] {
-            td {
+            td.wrap {
                 strong { (user_agent::describe(&row.user_agent)) }
                 @if is_current { " " span.badge.badge-green { "This device" } }
+                span.cell-sub { "Address " span.mono { (row.ip) } }
+                span.cell-sub {
+                    "Signed in " (when(row.created_at, now))
+                    " · last active "
+                    @if is_current { "now" } @else { (when(row.last_seen_at, now)) }
+                }
             }
-            td.mono { (row.ip) }
-            td { (when(row.created_at, now)) }
-            td { @if is_current { "Now" } @else { (when(row.last_seen_at, now)) } }
             td.actions {
                 @if !is_current {
                     form.inline-form method="post" action=(action) hx-post=(action)
@@ -112,7 +114,7 @@ pub fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         }
     };
     match secs {
-        0..=59 => "Just now".into(),
+        0..=59 => "just now".into(),
         60..=3599 => plural(secs / 60, "minute"),
         3600..=86_399 => plural(secs / 3600, "hour"),
         _ => plural(secs / 86_400, "day"),
@@ -127,11 +129,11 @@ mod tests {
     #[test]
     fn relative_times() {
         let now = Utc::now();
-        assert_eq!(ago(now, now), "Just now");
+        assert_eq!(ago(now, now), "just now");
         assert_eq!(ago(now - Duration::minutes(1), now), "1 minute ago");
         assert_eq!(ago(now - Duration::minutes(59), now), "59 minutes ago");
         assert_eq!(ago(now - Duration::hours(3), now), "3 hours ago");
         assert_eq!(ago(now - Duration::days(2), now), "2 days ago");
-        assert_eq!(ago(now + Duration::minutes(5), now), "Just now");
+        assert_eq!(ago(now + Duration::minutes(5), now), "just now");
     }
 }
