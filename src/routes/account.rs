@@ -16,7 +16,7 @@ use crate::db::{account_deletion, accounts, rate_limit, sessions};
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::UserId;
-use crate::routes::{fragment, invalid, see_other_with_flash, user_page, wants_fragment};
+use crate::routes::{fragment, see_other_with_flash, user_page, wants_fragment};
 use crate::views::account::{self as view, AccountData, Card, Outcome};
 use crate::views::account_mail::{self, MailText};
 use crate::views::layout::Nav;
@@ -40,7 +40,7 @@ async fn show(
 }
 
 /// Everything the account page shows, fresh from the database.
-pub(crate) async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
+async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
     let idle = idle_timeout(state);
     state
         .db
@@ -71,12 +71,7 @@ pub(crate) async fn respond(
     let data = load(state, user.id()).await?;
     let failed = !outcome.errors.is_empty();
     if wants_fragment(req) {
-        let markup = view::card(&data, &user.csrf, &outcome);
-        let mut res = if failed {
-            invalid(markup)
-        } else {
-            fragment(markup)
-        };
+        let mut res = fragment(view::card(&data, &user.csrf, &outcome));
         if failed {
             *res.status_mut() = error_status;
         }

@@ -42,17 +42,19 @@ pub struct EmailForm {
     email_password: String,
 }
 
-async fn request_email_change(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    req: HttpRequest,
-    form: web::Form<EmailForm>,
-) -> AppResult<HttpResponse> {
-    let form = form.into_inner();
-    let fail = |errors: FieldErrors| Outcome::failed(Card::Email, errors, &form.new_email);
+/// Why a request was refused: the errors to show, and the status.
+type Refusal = (FieldErrors, StatusCode);
+
+fn one_error(field: &str, message: &str, status: StatusCode) -> Refusal {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    (errors, status)
+}
+
+fn validate_email_change(form: &EmailForm, current: &str) -> Result<String, FieldErrors> {
     let mut errors = FieldErrors::new();
     let email = match forms::email(&form.new_email) {
-        Ok(e) if e == user.session.user.email => {
+        Ok(e) if e == current => {
             errors.add("new_email", "This is already your address.");
             None
         }
@@ -65,81 +67,88 @@ async fn request_email_change(
     if form.email_password.is_empty() {
         errors.add("email_password", "Enter your current password.");
     }
-    let Some(email) = email.filter(|_| errors.is_empty()) else {
-        return respond(
-            &state,
-            &user,
-            &req,
-            fail(errors),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    email.filter(|_| errors.is_empty()).ok_or(errors)
+}
+
+/// Checks the form, the current password and the hourly limit; the new
+/// address when all pass.
+async fn vet_email_change(
+    state: &AppState,
+    user: &CurrentUser,
+    form: &EmailForm,
+) -> AppResult<Result<String, Refusal>> {
+    let email = match validate_email_change(form, &user.session.user.email) {
+        Ok(e) => e,
+        Err(errors) => return Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY))),
     };
-    let check = reauthenticate(&state, &user, form.email_password.clone()).await?;
+    let check = reauthenticate(state, user, form.email_password.clone()).await?;
     if check != Reauth::Confirmed {
-        let (errors, status) = reauth_error(check, "email_password");
-        return respond(&state, &user, &req, fail(errors), status).await;
+        return Ok(Err(reauth_error(check, "email_password")));
     }
     let bucket = vec![format!("email-change:{}", user.id())];
-    if over_limit(
-        &state,
-        bucket,
-        EMAIL_CHANGES_PER_HOUR,
-        chrono::Duration::hours(1),
-    )
-    .await?
-    {
-        let mut errors = FieldErrors::new();
-        errors.add(
+    let hour = chrono::Duration::hours(1);
+    if over_limit(state, bucket, EMAIL_CHANGES_PER_HOUR, hour).await? {
+        return Ok(Err(one_error(
             "_form",
             "You asked for several address changes already. Please try again in an hour.",
-        );
-        return respond(
-            &state,
-            &user,
-            &req,
-            fail(errors),
             StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await;
+        )));
     }
+    Ok(Ok(email))
+}
+
+/// Issues the link and queues it to the new address; false when another
+/// account uses that address.
+async fn queue_email_change(
+    state: &AppState,
+    user: &CurrentUser,
+    email: String,
+) -> AppResult<bool> {
     let (id, name) = (user.id(), user.session.user.name.clone());
     let public_url = state.config.public_url.clone();
-    let target = email.clone();
-    let sent = state
+    state
         .db
         .tx(move |conn| {
-            if accounts::email_taken(conn, &target)? {
+            if accounts::email_taken(conn, &email)? {
                 return Ok(false);
             }
-            let token = account_tokens::issue(conn, id, Purpose::ChangeEmail, Some(&target))?;
-            let text = account_mail::confirm_new_email(&public_url, &name, &token);
-            send(conn, &target, text)?;
+            let token = account_tokens::issue(conn, id, Purpose::ChangeEmail, Some(&email))?;
+            send(
+                conn,
+                &email,
+                account_mail::confirm_new_email(&public_url, &name, &token),
+            )?;
             Ok(true)
         })
-        .await?;
-    if !sent {
-        let mut errors = FieldErrors::new();
-        errors.add("new_email", "Another account already uses this address.");
-        return respond(
-            &state,
-            &user,
-            &req,
-            fail(errors),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let notice =
-        format!("We sent a confirmation link to {email}. Your address changes when you open it.");
-    respond(
-        &state,
-        &user,
-        &req,
-        Outcome::done(Card::Email, &notice),
-        StatusCode::OK,
-    )
-    .await
+        .await
+}
+
+async fn request_email_change(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    form: web::Form<EmailForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let typed = form.new_email.clone();
+    let (outcome, status) = match vet_email_change(&state, &user, &form).await? {
+        Err((errors, status)) => (Outcome::failed(Card::Email, errors, &typed), status),
+        Ok(email) if queue_email_change(&state, &user, email.clone()).await? => {
+            let notice = format!(
+                "We sent a confirmation link to {email}. Your address changes when you open it."
+            );
+            (Outcome::done(Card::Email, &notice), StatusCode::OK)
+        }
+        Ok(_) => {
+            let (errors, status) = one_error(
+                "new_email",
+                "Another account already uses this address.",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+            (Outcome::failed(Card::Email, errors, &typed), status)
+        }
+    };
+    respond(&state, &user, &req, outcome, status).await
 }
 
 /// What opening an email-change link did.

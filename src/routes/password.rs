@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::{password, tokens, CurrentUser, MaybeUser};
 use crate::db::account_tokens::{self, Purpose};
+use crate::db::models::User;
 use crate::db::{accounts, orgs, rate_limit, sessions};
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
@@ -91,8 +92,7 @@ async fn change(
     }
     let new_password = form.new_password;
     let hash = web::block(move || password::hash(&new_password)).await?;
-    let (id, name) = (user.id(), user.session.user.name.clone());
-    let email = user.session.user.email.clone();
+    let id = user.id();
     let org = user.session.org.as_ref().map(|o| o.tenant.org_id());
     let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
     let csrf = user.csrf.clone();
@@ -100,17 +100,18 @@ async fn change(
     let token = state
         .db
         .tx(move |conn| {
-            accounts::set_password_hash(conn, id, &hash)?;
-            // ASVS 7.4.3: every session ends; this browser gets a new one.
-            sessions::delete_all(conn, id)?;
-            let token = sessions::renew(conn, None, id, org, &client, lifetime, Some(&csrf))?;
-            account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
-            send(
+            let account = accounts::find(conn, id)?;
+            store_password(conn, &account, &hash, &public_url)?;
+            // This browser stays signed in, under a new session id and token.
+            Ok(sessions::renew(
                 conn,
-                &email,
-                account_mail::password_changed(&public_url, &name),
-            )?;
-            Ok(token)
+                None,
+                id,
+                org,
+                &client,
+                lifetime,
+                Some(&csrf),
+            )?)
         })
         .await?;
     let notice = "Your password is changed. Every other session was signed out.";
@@ -281,17 +282,7 @@ async fn reset(
 ) -> AppResult<HttpResponse> {
     let token = token.into_inner();
     if let Some(problem) = password::validate_new(&form.password) {
-        let Some(email) = reset_target(&state, token.clone()).await? else {
-            return Ok(reset_link_invalid(&req));
-        };
-        let mut errors = FieldErrors::new();
-        errors.add("password", problem);
-        let markup = if crate::routes::wants_fragment(&req) {
-            view::reset_card(&who.csrf, &token, &email, &errors)
-        } else {
-            view::reset_page(&who.csrf, &token, &email, &errors)
-        };
-        return Ok(crate::routes::invalid(markup));
+        return reset_form_again(&state, &who, &req, token, &problem).await;
     }
     let new_password = form.into_inner().password;
     let hash = web::block(move || password::hash(&new_password)).await?;
@@ -304,21 +295,14 @@ async fn reset(
             let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset)? else {
                 return Ok(None);
             };
-            let user = accounts::find(conn, found.user)?;
-            let id = UserId(user.id);
-            accounts::set_password_hash(conn, id, &hash)?;
-            sessions::delete_all(conn, id)?;
-            account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
+            let account = accounts::find(conn, found.user)?;
+            let id = UserId(account.id);
+            store_password(conn, &account, &hash, &public_url)?;
             // The link proved control of the mailbox it was sent to.
             if let Some(sent_to) = &found.email {
                 accounts::mark_verified(conn, id, sent_to)?;
             }
-            rate_limit::clear(conn, &format!("login:account:{}", user.email))?;
-            send(
-                conn,
-                &user.email,
-                account_mail::password_changed(&public_url, &user.name),
-            )?;
+            rate_limit::clear(conn, &format!("login:account:{}", account.email))?;
             let org = orgs::memberships(conn, id)?
                 .first()
                 .map(|m| OrgId(m.org_id));
@@ -339,9 +323,46 @@ async fn reset(
     Ok(res)
 }
 
+/// The reset form with the problem of the password it was sent.
+async fn reset_form_again(
+    state: &AppState,
+    who: &MaybeUser,
+    req: &HttpRequest,
+    token: String,
+    problem: &str,
+) -> AppResult<HttpResponse> {
+    let Some(email) = reset_target(state, token.clone()).await? else {
+        return Ok(reset_link_invalid(req));
+    };
+    let mut errors = FieldErrors::new();
+    errors.add("password", problem);
+    let markup = if crate::routes::wants_fragment(req) {
+        view::reset_card(&who.csrf, &token, &email, &errors)
+    } else {
+        view::reset_page(&who.csrf, &token, &email, &errors)
+    };
+    Ok(crate::routes::invalid(markup))
+}
+
+/// Stores a new password: every session of the account ends (ASVS 7.4.3),
+/// unused reset links die, and the account's address is told.
+fn store_password(
+    conn: &mut diesel::PgConnection,
+    account: &User,
+    hash: &str,
+    public_url: &str,
+) -> diesel::QueryResult<()> {
+    let id = UserId(account.id);
+    accounts::set_password_hash(conn, id, hash)?;
+    sessions::delete_all(conn, id)?;
+    account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
+    let notice = account_mail::password_changed(public_url, &account.name);
+    send(conn, &account.email, notice)
+}
+
 /// A 303 with a flash message; for HTMX, the same cookies with
 /// `HX-Redirect`, since a followed 303 would be swapped into the form.
-pub(crate) fn redirect_with_flash(req: &HttpRequest, location: &str, text: &str) -> HttpResponse {
+fn redirect_with_flash(req: &HttpRequest, location: &str, text: &str) -> HttpResponse {
     let mut res = see_other_with_flash(location, text);
     if crate::routes::wants_fragment(req) {
         *res.status_mut() = StatusCode::OK;
