@@ -81,6 +81,16 @@ pub fn email(value: &str) -> Result<String, String> {
     }
 }
 
+/// Refuses text that looks like HTML markup (angle brackets), for fields
+/// such as names that never need it.
+pub fn no_markup(value: &str, label: &str) -> Result<(), String> {
+    if value.contains(['<', '>']) {
+        Err(format!("{label} cannot contain < or >."))
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +111,7 @@ mod tests {
         assert!(text("   ", "Name", 1, 10).is_err());
         assert!(text("a\0b", "Name", 1, 10).is_err());
         assert!(text(&"x".repeat(11), "Name", 1, 10).is_err());
+        assert!(no_markup("<b>Ann</b>", "Name").is_err());
+        assert!(no_markup("Ann-Marie O'Neil", "Name").is_ok());
     }
 }

@@ -1,7 +1,9 @@
 //! Users and sign-up. Sign-up writes the user, their first organization, its
 //! subscription and the OWNER membership in one transaction (the caller's).
 
+use chrono::Utc;
 use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
 use uuid::Uuid;
 
 use crate::db::models::User;
@@ -73,4 +75,87 @@ pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<User> {
         .find(id.uuid())
         .select(User::as_select())
         .first(conn)
+}
+
+/// Changes the user's display name.
+pub fn set_name(conn: &mut PgConnection, user: UserId, name: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user.uuid()))
+        .set((users::name.eq(name), users::updated_at.eq(Utc::now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a new password hash.
+pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user.uuid()))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks `email` as confirmed — only while it is still the user's address,
+/// so a link sent to an old address cannot confirm a new one. True when the
+/// address is (now) confirmed.
+pub fn mark_verified(conn: &mut PgConnection, user: UserId, email: &str) -> QueryResult<bool> {
+    let now = Utc::now();
+    let changed = diesel::update(
+        users::table
+            .find(user.uuid())
+            .filter(users::email.eq(email)),
+    )
+    .set((
+        users::email_verified_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("coalesce(email_verified_at, now())")),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// True when some account uses `email`.
+pub fn email_taken(conn: &mut PgConnection, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email.eq(email)),
+    ))
+    .get_result(conn)
+}
+
+/// Switches the user to a confirmed new address. `Ok(None)` when another
+/// account took the address in the meantime; otherwise the old address.
+pub fn change_email(
+    conn: &mut PgConnection,
+    user: UserId,
+    new_email: &str,
+) -> QueryResult<Option<String>> {
+    let old: String = users::table
+        .find(user.uuid())
+        .select(users::email)
+        .for_update()
+        .first(conn)?;
+    if email_taken(conn, new_email)? {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    // A savepoint, so a lost race on the unique address leaves the caller's
+    // transaction usable.
+    let updated = conn.transaction(|conn| {
+        diesel::update(users::table.find(user.uuid()))
+            .set((
+                users::email.eq(new_email),
+                users::email_verified_at.eq(Some(now)),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match updated {
+        Ok(_) => Ok(Some(old)),
+        Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }

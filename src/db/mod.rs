@@ -7,6 +7,8 @@ pub mod local_pg;
 pub mod schema;
 pub mod tenant;
 
+pub mod account_deletion;
+pub mod account_tokens;
 pub mod accounts;
 pub mod audit;
 pub mod billing;

@@ -37,15 +37,53 @@ pub fn create(
     client: &ClientInfo,
     lifetime: Duration,
 ) -> QueryResult<String> {
+    create_with_csrf(
+        conn,
+        user,
+        current_org,
+        client,
+        lifetime,
+        &tokens::random_token(),
+    )
+}
+
+/// Ends `previous` (when given) and starts a fresh session in its place: a
+/// new id and cookie token. `keep_csrf` carries the page's CSRF token over
+/// when the same browser stays signed in (a password change), so forms that
+/// are already open keep working.
+pub fn renew(
+    conn: &mut PgConnection,
+    previous: Option<SessionId>,
+    user: UserId,
+    current_org: Option<OrgId>,
+    client: &ClientInfo,
+    lifetime: Duration,
+    keep_csrf: Option<&str>,
+) -> QueryResult<String> {
+    if let Some(old) = previous {
+        delete(conn, old)?;
+    }
+    let fresh = tokens::random_token();
+    let csrf = keep_csrf.unwrap_or(&fresh);
+    create_with_csrf(conn, user, current_org, client, lifetime, csrf)
+}
+
+fn create_with_csrf(
+    conn: &mut PgConnection,
+    user: UserId,
+    current_org: Option<OrgId>,
+    client: &ClientInfo,
+    lifetime: Duration,
+    csrf: &str,
+) -> QueryResult<String> {
     let token = tokens::random_token();
-    let csrf = tokens::random_token();
     diesel::insert_into(sessions::table)
         .values(NewSession {
             id: Uuid::now_v7(),
             token_hash: tokens::hash(&token),
             user_id: user.uuid(),
             current_org_id: current_org.map(OrgId::uuid),
-            csrf_token: &csrf,
+            csrf_token: csrf,
             user_agent: &truncate(&client.user_agent, 300),
             ip: &truncate(&client.ip, 64),
             expires_at: Utc::now() + lifetime,
@@ -97,4 +135,62 @@ pub fn touch(conn: &mut PgConnection, id: SessionId) -> QueryResult<()> {
     .set(sessions::last_seen_at.eq(now))
     .execute(conn)?;
     Ok(())
+}
+
+/// A session as its user sees it in the list.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The user's live sessions (not expired, not idle longer than `idle`),
+/// most recently used first.
+pub fn list_live(
+    conn: &mut PgConnection,
+    user: UserId,
+    idle: Duration,
+) -> QueryResult<Vec<SessionRow>> {
+    let now = Utc::now();
+    sessions::table
+        .filter(sessions::user_id.eq(user.uuid()))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now - idle))
+        .order((sessions::last_seen_at.desc(), sessions::id.desc()))
+        .select(SessionRow::as_select())
+        .load(conn)
+}
+
+/// Ends one of `user`'s sessions; 0 when `id` is not theirs (or gone).
+pub fn delete_own(conn: &mut PgConnection, user: UserId, id: SessionId) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::id.eq(id.uuid()))
+            .filter(sessions::user_id.eq(user.uuid())),
+    )
+    .execute(conn)
+}
+
+/// Ends every session of `user` (password reset).
+pub fn delete_all(conn: &mut PgConnection, user: UserId) -> QueryResult<usize> {
+    delete_others(conn, user, None)
+}
+
+/// Deletes sessions past their lifetime or idle longer than `idle`
+/// (housekeeping: the context loader already refuses them).
+pub fn purge_expired(conn: &mut PgConnection, idle: Duration) -> QueryResult<usize> {
+    let now = Utc::now();
+    diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::last_seen_at.le(now - idle)),
+        ),
+    )
+    .execute(conn)
 }

@@ -4,6 +4,7 @@
 pub mod plans;
 pub mod roles;
 pub mod subscription;
+pub mod user_agent;
 
 use std::fmt;
 

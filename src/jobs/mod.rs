@@ -3,6 +3,8 @@
 //! instances can run them without doing anything twice. A job is a plain
 //! function over a connection, so tests call it directly.
 
+pub mod account_cleanup;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,11 @@ pub type JobFn = fn(&mut PgConnection, &Config) -> Result<usize, String>;
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
-    vec![]
+    vec![(
+        "account_cleanup",
+        Duration::from_secs(15 * 60),
+        account_cleanup::run,
+    )]
 }
 
 /// Starts the background workers of this instance.

@@ -2,6 +2,7 @@
 //! time, for an unknown email and a wrong password, is rate-limited per
 //! account and per address, and always starts a fresh session (new id).
 
+use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -13,7 +14,8 @@ use crate::db::accounts::{self, SignUp};
 use crate::db::{orgs, rate_limit, sessions};
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, SessionId, UserId};
+use crate::routes::account::send_verification;
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::views::auth::{self as view, SignupValues};
 
@@ -60,7 +62,8 @@ struct ValidSignup {
 
 fn validate_signup(form: &SignupForm) -> Result<ValidSignup, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = forms::text(&form.name, "Name", 1, 100);
+    let name = forms::text(&form.name, "Name", 1, 100)
+        .and_then(|n| forms::no_markup(&n, "Name").map(|_| n));
     let email = forms::email(&form.email);
     if let Err(e) = &name {
         errors.add("name", e.clone());
@@ -99,9 +102,16 @@ async fn signup(
     };
     let hash = web::block(move || password::hash(&valid.password)).await?;
     let (name, email) = (valid.name, valid.email);
+    let public_url = state.config.public_url.clone();
     let outcome = state
         .db
-        .tx(move |conn| Ok(accounts::sign_up(conn, &name, &email, &hash)?))
+        .tx(move |conn| {
+            let outcome = accounts::sign_up(conn, &name, &email, &hash)?;
+            if let SignUp::Created { user, .. } = &outcome {
+                send_verification(conn, &public_url, *user, &name, &email)?;
+            }
+            Ok(outcome)
+        })
         .await?;
     match outcome {
         SignUp::EmailTaken => {
@@ -263,28 +273,48 @@ async fn start_session(
     org: Option<OrgId>,
     location: &str,
 ) -> AppResult<HttpResponse> {
-    let client = client_info(req);
     let previous = who.session.as_ref().map(|s| s.session_id);
-    let lifetime =
-        chrono::Duration::from_std(state.config.session_lifetime).map_err(AppError::unexpected)?;
+    let cookie = begin_session(state, req, previous, user, org).await?;
+    let mut res = see_other(location);
+    res.add_cookie(&cookie).map_err(AppError::unexpected)?;
+    Ok(res)
+}
+
+/// Starts a fresh session for `user` in place of `previous` (new id, new
+/// token) and returns the cookie that carries it.
+async fn begin_session(
+    state: &AppState,
+    req: &HttpRequest,
+    previous: Option<SessionId>,
+    user: UserId,
+    org: Option<OrgId>,
+) -> AppResult<Cookie<'static>> {
+    let client = client_info(req);
+    let lifetime = session_lifetime(state)?;
     let token = state
         .db
         .run(move |conn| {
-            if let Some(old) = previous {
-                sessions::delete(conn, old)?;
-            }
-            Ok(sessions::create(conn, user, org, &client, lifetime)?)
+            Ok(sessions::renew(
+                conn, previous, user, org, &client, lifetime, None,
+            )?)
         })
         .await?;
-    let cookie = build_cookie(
+    Ok(session_cookie(state, token))
+}
+
+/// The configured absolute lifetime of a session.
+pub(crate) fn session_lifetime(state: &AppState) -> AppResult<chrono::Duration> {
+    chrono::Duration::from_std(state.config.session_lifetime).map_err(AppError::unexpected)
+}
+
+/// The `ld_session` cookie for a session token.
+pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    build_cookie(
         SESSION_COOKIE,
         token,
         state.config.secure_cookies,
         Some(state.config.session_lifetime),
-    );
-    let mut res = see_other(location);
-    res.add_cookie(&cookie).map_err(AppError::unexpected)?;
-    Ok(res)
+    )
 }
 
 async fn logout(state: web::Data<AppState>, who: MaybeUser) -> AppResult<HttpResponse> {

@@ -35,10 +35,15 @@ macro_rules! route_table {
     };
 }
 
+pub mod account;
+pub mod account_deletion;
+pub mod account_email;
 pub mod auth;
 pub mod billing;
 pub mod dashboard;
 pub mod orgs;
+pub mod password;
+pub mod sessions;
 pub mod system;
 
 /// Registers every feature's routes.
@@ -48,6 +53,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orgs::configure(cfg);
     dashboard::configure(cfg);
     billing::configure(cfg);
+    account::configure(cfg);
+    account_email::configure(cfg);
+    password::configure(cfg);
+    sessions::configure(cfg);
+    account_deletion::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -57,6 +67,12 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         auth::ROUTES,
         orgs::ROUTES,
         dashboard::ROUTES,
+        account::ROUTES,
+        account_email::ROUTES,
+        password::ROUTES,
+        sessions::ROUTES,
+        account_deletion::ROUTES,
+        billing::ROUTES,
     ]
     .concat()
 }

@@ -39,6 +39,7 @@ pub enum Nav {
     Settings,
     Audit,
     Account,
+    Sessions,
     None,
 }
 
@@ -51,6 +52,12 @@ const NAV_ITEMS: &[(Nav, &str, &str)] = &[
     (Nav::Team, "/team", "Team"),
     (Nav::Usage, "/usage", "Usage & plan"),
     (Nav::Settings, "/settings", "Settings"),
+];
+
+/// The signed-in user's own pages, below the organization's.
+const ACCOUNT_NAV_ITEMS: &[(Nav, &str, &str)] = &[
+    (Nav::Account, "/account", "Account"),
+    (Nav::Sessions, "/account/sessions", "Sessions"),
 ];
 
 /// The current organization as the shell shows it.
@@ -196,6 +203,12 @@ fn sidenav(active: Nav) -> Markup {
         nav.sidenav aria-label="Main" {
             ul {
                 @for (nav, href, label) in NAV_ITEMS {
+                    li { a href=(href) aria-current=[(*nav == active).then_some("page")] { (label) } }
+                }
+            }
+            p.nav-section { "Your account" }
+            ul {
+                @for (nav, href, label) in ACCOUNT_NAV_ITEMS {
                     li { a href=(href) aria-current=[(*nav == active).then_some("page")] { (label) } }
                 }
             }

@@ -1,6 +1,8 @@
 //! maud views: one module per feature, each exposing `page`/`body` and the
 //! fragments it is built from. Views never query the database.
 
+pub mod account;
+pub mod account_mail;
 pub mod auth;
 pub mod billing;
 pub mod components;
@@ -9,3 +11,5 @@ pub mod errors;
 pub mod home;
 pub mod layout;
 pub mod orgs;
+pub mod password;
+pub mod sessions;

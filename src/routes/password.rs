@@ -1,0 +1,379 @@
+//! Passwords: change (current password required; every other session ends
+//! and the current one is renewed), and forgotten-password reset by a
+//! single-use one-hour link. "Forgot password" answers the same, in about
+//! the same time, whether or not the address has an account.
+
+use std::time::{Duration as StdDuration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::{password, tokens, CurrentUser, MaybeUser};
+use crate::db::account_tokens::{self, Purpose};
+use crate::db::models::User;
+use crate::db::{accounts, orgs, rate_limit, sessions};
+use crate::error::{AppError, AppResult};
+use crate::forms::{self, FieldErrors};
+use crate::ids::{OrgId, UserId};
+use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, send, Reauth};
+use crate::routes::auth::{session_cookie, session_lifetime};
+use crate::routes::{client_info, client_ip, html_response, see_other, see_other_with_flash};
+use crate::views::account::{Card, Outcome};
+use crate::views::account_mail;
+use crate::views::password as view;
+
+route_table! {
+    POST "/account/password" => change,
+    GET "/password/forgot" => forgot_form,
+    POST "/password/forgot" => forgot,
+    GET "/password/forgot/sent" => forgot_sent,
+    GET "/password/reset/{token}" => reset_form,
+    POST "/password/reset/{token}" => reset,
+}
+
+/// Reset links one address may be sent per hour.
+const RESETS_PER_EMAIL_PER_HOUR: i32 = 5;
+/// Reset requests one network address may make per hour.
+const RESETS_PER_IP_PER_HOUR: i32 = 20;
+/// Every "forgot password" answer takes at least this long, so the time
+/// does not tell whether mail was queued.
+const FORGOT_MIN_DURATION: StdDuration = StdDuration::from_millis(300);
+
+#[derive(Debug, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+fn validate_change(form: &ChangeForm) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    if form.current_password.is_empty() {
+        errors.add("current_password", "Enter your current password.");
+    }
+    if let Some(e) = password::validate_new(&form.new_password) {
+        errors.add("new_password", e);
+    } else if form.new_password == form.current_password {
+        errors.add(
+            "new_password",
+            "Choose a password different from the current one.",
+        );
+    }
+    errors
+}
+
+async fn change(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    form: web::Form<ChangeForm>,
+) -> AppResult<HttpResponse> {
+    let form = form.into_inner();
+    let errors = validate_change(&form);
+    if !errors.is_empty() {
+        let outcome = Outcome::failed(Card::Password, errors, "");
+        return respond(
+            &state,
+            &user,
+            &req,
+            outcome,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let check = reauthenticate(&state, &user, form.current_password).await?;
+    if check != Reauth::Confirmed {
+        let (errors, status) = reauth_error(check, "current_password");
+        let outcome = Outcome::failed(Card::Password, errors, "");
+        return respond(&state, &user, &req, outcome, status).await;
+    }
+    let new_password = form.new_password;
+    let hash = web::block(move || password::hash(&new_password)).await?;
+    let id = user.id();
+    let org = user.session.org.as_ref().map(|o| o.tenant.org_id());
+    let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
+    let csrf = user.csrf.clone();
+    let public_url = state.config.public_url.clone();
+    let token = state
+        .db
+        .tx(move |conn| {
+            let account = accounts::find(conn, id)?;
+            store_password(conn, &account, &hash, &public_url)?;
+            // This browser stays signed in, under a new session id and token.
+            Ok(sessions::renew(
+                conn,
+                None,
+                id,
+                org,
+                &client,
+                lifetime,
+                Some(&csrf),
+            )?)
+        })
+        .await?;
+    let notice = "Your password is changed. Every other session was signed out.";
+    let outcome = Outcome::done(Card::Password, notice);
+    let mut res = respond(&state, &user, &req, outcome, StatusCode::OK).await?;
+    res.add_cookie(&session_cookie(&state, token))
+        .map_err(AppError::unexpected)?;
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+async fn forgot_form(who: MaybeUser, req: HttpRequest) -> AppResult<HttpResponse> {
+    Ok(html_response(
+        &req,
+        view::forgot_page(&who.csrf, "", &FieldErrors::new()),
+    ))
+}
+
+async fn forgot_sent(req: HttpRequest) -> AppResult<HttpResponse> {
+    Ok(html_response(&req, view::sent_page()))
+}
+
+/// The forgot form again, with `errors`, as card (HTMX) or page.
+fn forgot_again(
+    who: &MaybeUser,
+    req: &HttpRequest,
+    email: &str,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> HttpResponse {
+    let markup = if crate::routes::wants_fragment(req) {
+        view::forgot_card(&who.csrf, email, errors)
+    } else {
+        view::forgot_page(&who.csrf, email, errors)
+    };
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+async fn forgot(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    form: web::Form<ForgotForm>,
+) -> AppResult<HttpResponse> {
+    let started = Instant::now();
+    let email = match forms::email(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            let mut errors = FieldErrors::new();
+            errors.add("email", e);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(forgot_again(&who, &req, &form.email, &errors, status));
+        }
+    };
+    if reset_rate_limited(&state, &email, &client_ip(&req)).await? {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "_form",
+            "Too many reset requests. Please check your inbox, or try again in an hour.",
+        );
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(forgot_again(&who, &req, &email, &errors, status));
+    }
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .tx(move |conn| Ok(send_reset_link(conn, &public_url, &email)?))
+        .await?;
+    if let Some(rest) = FORGOT_MIN_DURATION.checked_sub(started.elapsed()) {
+        actix_web::rt::time::sleep(rest).await;
+    }
+    if crate::routes::wants_fragment(&req) {
+        return Ok(crate::routes::fragment(view::sent_card()));
+    }
+    Ok(see_other("/password/forgot/sent"))
+}
+
+/// Counts the request per address and per network address.
+async fn reset_rate_limited(state: &AppState, email: &str, ip: &str) -> AppResult<bool> {
+    let hour = chrono::Duration::hours(1);
+    let per_email = vec![format!("reset:email:{email}")];
+    let per_ip = vec![format!("reset:ip:{ip}")];
+    let email_over = over_limit(state, per_email, RESETS_PER_EMAIL_PER_HOUR, hour).await?;
+    let ip_over = over_limit(state, per_ip, RESETS_PER_IP_PER_HOUR, hour).await?;
+    Ok(email_over || ip_over)
+}
+
+/// Queues a reset link when `email` has an account. An unknown address
+/// costs the same token and text work, so both take about as long.
+fn send_reset_link(
+    conn: &mut diesel::PgConnection,
+    public_url: &str,
+    email: &str,
+) -> diesel::QueryResult<()> {
+    match accounts::find_by_email(conn, email)? {
+        Some(user) => {
+            let token =
+                account_tokens::issue(conn, UserId(user.id), Purpose::PasswordReset, Some(email))?;
+            send(
+                conn,
+                email,
+                account_mail::password_reset(public_url, &user.name, &token),
+            )
+        }
+        None => {
+            let token = tokens::random_token();
+            let _ = tokens::hash(&token);
+            let _ = account_mail::password_reset(public_url, "", &token);
+            Ok(())
+        }
+    }
+}
+
+fn reset_link_invalid(req: &HttpRequest) -> HttpResponse {
+    let markup =
+        view::link_invalid_page("password reset", "/password/forgot", "Ask for a new link");
+    let mut res = html_response(req, markup);
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
+/// The address a live reset token belongs to.
+async fn reset_target(state: &AppState, token: String) -> AppResult<Option<String>> {
+    state
+        .db
+        .run(move |conn| {
+            let Some(found) = account_tokens::check(conn, &token, Purpose::PasswordReset)? else {
+                return Ok(None);
+            };
+            Ok(Some(accounts::find(conn, found.user)?.email))
+        })
+        .await
+}
+
+async fn reset_form(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    let Some(email) = reset_target(&state, token.clone()).await? else {
+        return Ok(reset_link_invalid(&req));
+    };
+    let page = view::reset_page(&who.csrf, &token, &email, &FieldErrors::new());
+    Ok(html_response(&req, page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+}
+
+async fn reset(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<ResetForm>,
+) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    if let Some(problem) = password::validate_new(&form.password) {
+        return reset_form_again(&state, &who, &req, token, &problem).await;
+    }
+    let new_password = form.into_inner().password;
+    let hash = web::block(move || password::hash(&new_password)).await?;
+    let previous = who.session.as_ref().map(|s| s.session_id);
+    let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
+    let public_url = state.config.public_url.clone();
+    let session = state
+        .db
+        .tx(move |conn| {
+            let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset)? else {
+                return Ok(None);
+            };
+            let account = accounts::find(conn, found.user)?;
+            let id = UserId(account.id);
+            store_password(conn, &account, &hash, &public_url)?;
+            // The link proved control of the mailbox it was sent to.
+            if let Some(sent_to) = &found.email {
+                accounts::mark_verified(conn, id, sent_to)?;
+            }
+            rate_limit::clear(conn, &format!("login:account:{}", account.email))?;
+            let org = orgs::memberships(conn, id)?
+                .first()
+                .map(|m| OrgId(m.org_id));
+            let token = sessions::renew(conn, previous, id, org, &client, lifetime, None)?;
+            Ok(Some(token))
+        })
+        .await?;
+    let Some(session) = session else {
+        return Ok(reset_link_invalid(&req));
+    };
+    let mut res = redirect_with_flash(
+        &req,
+        "/dashboard",
+        "Your new password is saved. Every other session was signed out.",
+    );
+    res.add_cookie(&session_cookie(&state, session))
+        .map_err(AppError::unexpected)?;
+    Ok(res)
+}
+
+/// The reset form with the problem of the password it was sent.
+async fn reset_form_again(
+    state: &AppState,
+    who: &MaybeUser,
+    req: &HttpRequest,
+    token: String,
+    problem: &str,
+) -> AppResult<HttpResponse> {
+    let Some(email) = reset_target(state, token.clone()).await? else {
+        return Ok(reset_link_invalid(req));
+    };
+    let mut errors = FieldErrors::new();
+    errors.add("password", problem);
+    let markup = if crate::routes::wants_fragment(req) {
+        view::reset_card(&who.csrf, &token, &email, &errors)
+    } else {
+        view::reset_page(&who.csrf, &token, &email, &errors)
+    };
+    Ok(crate::routes::invalid(markup))
+}
+
+/// Stores a new password: every session of the account ends (ASVS 7.4.3),
+/// unused reset links die, and the account's address is told.
+fn store_password(
+    conn: &mut diesel::PgConnection,
+    account: &User,
+    hash: &str,
+    public_url: &str,
+) -> diesel::QueryResult<()> {
+    let id = UserId(account.id);
+    accounts::set_password_hash(conn, id, hash)?;
+    sessions::delete_all(conn, id)?;
+    account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
+    let notice = account_mail::password_changed(public_url, &account.name);
+    send(conn, &account.email, notice)
+}
+
+/// A 303 with a flash message; for HTMX, the same cookies with
+/// `HX-Redirect`, since a followed 303 would be swapped into the form.
+fn redirect_with_flash(req: &HttpRequest, location: &str, text: &str) -> HttpResponse {
+    let mut res = see_other_with_flash(location, text);
+    if crate::routes::wants_fragment(req) {
+        *res.status_mut() = StatusCode::OK;
+        let headers = res.headers_mut();
+        headers.remove(actix_web::http::header::LOCATION);
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(location) {
+            headers.insert(
+                actix_web::http::header::HeaderName::from_static("hx-redirect"),
+                value,
+            );
+        }
+    }
+    res
+}
