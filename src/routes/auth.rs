@@ -173,7 +173,16 @@ async fn login(
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
-    let email = form.email.trim().to_lowercase();
+    // Control characters (NUL above all) can be in no address; PostgreSQL
+    // refuses them in text, so they are dropped before any lookup.
+    let email: String = form
+        .email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(254)
+        .collect();
     let buckets = [
         format!("login:account:{email}"),
         format!("login:ip:{}", client_ip(&req)),

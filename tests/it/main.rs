@@ -8,5 +8,6 @@ mod billing;
 mod binary;
 mod faults;
 mod foundation;
+mod hostile;
 mod isolation;
 mod schema;
