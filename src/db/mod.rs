@@ -11,12 +11,15 @@ pub mod accounts;
 pub mod audit;
 pub mod context;
 pub mod demo;
+pub mod invitations;
 pub mod models;
 pub mod notices;
 pub mod orgs;
 pub mod outbox;
 pub mod rate_limit;
 pub mod sessions;
+pub mod settings;
+pub mod team;
 pub mod usage;
 
 use std::time::Duration;
