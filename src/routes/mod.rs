@@ -35,10 +35,14 @@ macro_rules! route_table {
     };
 }
 
+pub mod audit;
 pub mod auth;
 pub mod dashboard;
+pub mod invitations;
 pub mod orgs;
+pub mod settings;
 pub mod system;
+pub mod team;
 
 /// Registers every feature's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,6 +50,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     orgs::configure(cfg);
     dashboard::configure(cfg);
+    settings::configure(cfg);
+    team::configure(cfg);
+    invitations::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -55,6 +63,10 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         auth::ROUTES,
         orgs::ROUTES,
         dashboard::ROUTES,
+        settings::ROUTES,
+        team::ROUTES,
+        invitations::ROUTES,
+        audit::ROUTES,
     ]
     .concat()
 }
@@ -157,6 +169,7 @@ fn shell_org(ctx: &OrgContext) -> ShellOrg {
         id: ctx.org.id,
         name: ctx.org.name.clone(),
         brand_name: ctx.org.brand_name.clone().filter(|_| white_label),
+        brand_color: ctx.org.brand_color.clone().filter(|_| white_label),
         role_label: role.label(),
         status_label: status.label(),
         trial_days_left: (status == Status::Trial).then(|| sub.trial_days_left(now)),

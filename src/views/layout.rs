@@ -51,6 +51,7 @@ const NAV_ITEMS: &[(Nav, &str, &str)] = &[
     (Nav::Team, "/team", "Team"),
     (Nav::Usage, "/usage", "Usage & plan"),
     (Nav::Settings, "/settings", "Settings"),
+    (Nav::Audit, "/audit", "Audit log"),
 ];
 
 /// The current organization as the shell shows it.
@@ -59,6 +60,8 @@ pub struct ShellOrg {
     pub id: uuid::Uuid,
     pub name: String,
     pub brand_name: Option<String>,
+    /// White-label colour (`#rrggbb`), served as `/brand.css`.
+    pub brand_color: Option<String>,
     pub role_label: &'static str,
     pub status_label: &'static str,
     pub trial_days_left: Option<i64>,
@@ -78,7 +81,7 @@ pub struct Shell {
     pub flash: Option<Flash>,
 }
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, brand_color: Option<&str>) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -86,6 +89,9 @@ fn head(title: &str) -> Markup {
             title { (title) " · Lead Dashboard" }
             link rel="icon" href=(assets::url("icon.svg")) type="image/svg+xml";
             link rel="stylesheet" href=(assets::url("app.css"));
+            @if let Some(color) = brand_color {
+                link rel="stylesheet" href={ "/brand.css?v=" (color.trim_start_matches('#')) };
+            }
             meta name="htmx-config" content=(HTMX_CONFIG);
             script src=(assets::url("htmx.min.js")) defer {}
             script src=(assets::url("app.js")) defer {}
@@ -102,7 +108,7 @@ pub fn app_page(shell: &Shell, nav: Nav, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, shell.org.as_ref().and_then(|o| o.brand_color.as_deref())))
             body.app hx-headers=(hx_headers(&shell.csrf)) {
                 a.skip-link href="#main" { "Skip to content" }
                 (topbar(shell))
@@ -122,7 +128,7 @@ pub fn public_page(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, None))
             body.public hx-headers=[csrf.map(hx_headers)] {
                 header.public-head {
                     a.brand href="/" { img src=(assets::url("icon.svg")) alt="" width="28" height="28"; span { "Lead Dashboard" } }

@@ -1,10 +1,14 @@
 //! maud views: one module per feature, each exposing `page`/`body` and the
 //! fragments it is built from. Views never query the database.
 
+pub mod audit;
 pub mod auth;
 pub mod components;
 pub mod dashboard;
 pub mod errors;
 pub mod home;
+pub mod invitations;
 pub mod layout;
 pub mod orgs;
+pub mod settings;
+pub mod team;
