@@ -165,7 +165,7 @@ pub fn create(
         "invitation.created",
         email,
         None,
-        Some(json!({ "email": email, "role": role.as_str(), "expires_at": expires_at })),
+        Some(json!({ "role": role.as_str(), "expires_at": expires_at })),
     )?;
     Ok(Created::Invitation {
         id,

@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::audit::AuditEvent;
+use crate::domain::roles::Role;
 use crate::views::team::date_time;
 
 pub const RESULTS_ID: &str = "audit-results";
@@ -121,17 +122,41 @@ fn row(tz: Tz, e: &AuditEvent) -> Markup {
     html! {
         tr {
             td.nowrap { time datetime=(e.created_at.to_rfc3339()) { (date_time(tz, e.created_at)) } }
-            td.wrap { (e.actor_label) }
+            td.wrap { (person(&e.actor_label)) }
             td { span.badge.badge-gray title=(e.action) { (action_label(&e.action)) } }
-            td.wrap { (e.target) }
-            td.wrap { (changes(e.before.as_ref(), e.after.as_ref())) }
+            td.wrap { (person(&e.target)) }
+            td.wrap { (changes(tz, e.before.as_ref(), e.after.as_ref())) }
         }
     }
 }
 
-fn show(v: &Value) -> String {
+/// "Name <email>" as the name with the address underneath; anything else as is.
+fn person(label: &str) -> Markup {
+    let split = label
+        .strip_suffix('>')
+        .and_then(|l| l.rsplit_once(" <"));
+    html! {
+        @match split {
+            Some((name, email)) => { (name) span.cell-sub { (email) } }
+            None => { (label) }
+        }
+    }
+}
+
+/// A stored value as people read it: times in the organization's zone,
+/// roles by their label, booleans as yes/no.
+fn show(tz: Tz, v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => {
+            if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s) {
+                date_time(tz, at.with_timezone(&chrono::Utc))
+            } else if let Ok(role) = s.parse::<Role>() {
+                role.label().to_string()
+            } else {
+                s.clone()
+            }
+        }
+        Value::Bool(b) => (if *b { "yes" } else { "no" }).into(),
         Value::Null => "—".into(),
         other => other.to_string(),
     }
@@ -155,8 +180,8 @@ fn keys<'a>(before: Option<&'a Value>, after: Option<&'a Value>) -> Vec<&'a Stri
 }
 
 /// "role: Member → Admin" lines for each changed key.
-fn changes(before: Option<&Value>, after: Option<&Value>) -> Markup {
-    let get = |side: Option<&Value>, k: &str| side.and_then(|v| v.get(k)).map(show);
+fn changes(tz: Tz, before: Option<&Value>, after: Option<&Value>) -> Markup {
+    let get = |side: Option<&Value>, k: &str| side.and_then(|v| v.get(k)).map(|v| show(tz, v));
     html! {
         ul.change-list {
             @for k in keys(before, after) {

@@ -282,7 +282,6 @@ pub fn problem_body(p: Problem) -> Markup {
     let (title, text) = p.text();
     html! {
         section.auth-card {
-            p.muted.small { "Invitation" }
             h1 { (title) }
             p { (text) }
             p { a.btn href="/" { "Go to the start page" } }

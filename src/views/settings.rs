@@ -106,7 +106,7 @@ fn summary(v: &SettingsView) -> Markup {
         section.card aria-labelledby="summary-title" {
             h2 #summary-title { "At a glance" }
             dl.kv {
-                dt { "Plan" } dd { (v.plan_name) " " a.small href="/usage" { "Usage" } }
+                dt { "Plan" } dd { (v.plan_name) }
                 dt { "Created" } dd { (v.created) }
                 dt { "Slug" } dd.mono { (v.values.slug) }
                 @if v.white_label {

@@ -91,12 +91,13 @@ pub fn body(v: &TeamView) -> Markup {
     section(v)
 }
 
-/// The `#team` fragment; `flash` is also swapped into `#flash` (out of band).
+/// The `#team` fragment; `#flash` is replaced out of band with `flash`, or
+/// emptied, so an earlier message never lingers over a new result.
 pub fn fragment(v: &TeamView, flash: Option<&Flash>) -> Markup {
     html! {
         (section(v))
-        @if let Some(f) = flash {
-            div #flash aria-live="polite" hx-swap-oob="true" { (layout::flash(f)) }
+        div #flash aria-live="polite" hx-swap-oob="true" {
+            @if let Some(f) = flash { (layout::flash(f)) }
         }
     }
 }
@@ -133,7 +134,9 @@ fn head(v: &TeamView) -> Markup {
                     @if v.manages() && pending > 0 {
                         " · " (pending) (if pending == 1 { " open invitation" } else { " open invitations" })
                     }
-                    " · " (v.seats.used) " of " (format_limit(v.seats.limit)) " seats used"
+                    @if let Some(limit) = v.seats.limit {
+                        " · " (v.seats.used) " of " (format_limit(Some(limit))) " seats used"
+                    }
                 }
             }
             @if v.manages() {
@@ -256,8 +259,9 @@ fn permissions_form(v: &TeamView, m: &MemberRow) -> Markup {
             (csrf(v.csrf))
             @for ((name, short, long), on) in FLAGS.iter().zip(flag_values(m)) {
                 label.checkbox title={ (m.name) " may " (long) } {
-                    input type="checkbox" name=(name) value="on" checked[on];
-                    span.sr-only { (m.name) " may " } (short)
+                    input type="checkbox" name=(name) value="on" checked[on]
+                        aria-label={ (m.name) " may " (long) };
+                    (short)
                 }
             }
             noscript { button.btn.btn-sm type="submit" { "Save" } }
