@@ -145,3 +145,73 @@ pub fn save(
     )?;
     Ok(Saved::Changed)
 }
+
+/// A logo as stored: content type and bytes.
+pub struct Logo {
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+fn describe(logo: Option<(&str, usize)>) -> Value {
+    match logo {
+        Some((ct, len)) => Value::from(format!("{ct}, {} KB", len.div_ceil(1024))),
+        None => Value::Null,
+    }
+}
+
+/// Replaces (or with `None` removes) the organization's logo and records it
+/// as a `settings.updated` event. Returns false when there was nothing to remove.
+pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -> AppResult<bool> {
+    let org = tenant.org_id().uuid();
+    let (old_type, old_len): (Option<String>, Option<i32>) = organizations::table
+        .find(org)
+        .select((
+            organizations::logo_content_type,
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Integer>>(
+                "octet_length(logo_data)",
+            ),
+        ))
+        .for_update()
+        .first(conn)?;
+    if logo.is_none() && old_type.is_none() {
+        return Ok(false);
+    }
+    diesel::update(organizations::table.find(org))
+        .set((
+            organizations::logo_content_type.eq(logo.map(|l| l.content_type.as_str())),
+            organizations::logo_data.eq(logo.map(|l| l.data.as_slice())),
+            organizations::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    let before = describe(
+        old_type
+            .as_deref()
+            .map(|t| (t, old_len.unwrap_or(0) as usize)),
+    );
+    let after = describe(logo.map(|l| (l.content_type.as_str(), l.data.len())));
+    let name: String = organizations::table
+        .find(org)
+        .select(organizations::name)
+        .first(conn)?;
+    audit::record(
+        conn,
+        tenant,
+        "settings.updated",
+        &name,
+        Some(serde_json::json!({ "logo": before })),
+        Some(serde_json::json!({ "logo": after })),
+    )?;
+    Ok(true)
+}
+
+/// The tenant's logo, if one is stored.
+pub fn logo(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<Logo>> {
+    let row: (Option<String>, Option<Vec<u8>>) = organizations::table
+        .find(tenant.org_id().uuid())
+        .select((organizations::logo_content_type, organizations::logo_data))
+        .first(conn)?;
+    Ok(match row {
+        (Some(content_type), Some(data)) => Some(Logo { content_type, data }),
+        _ => None,
+    })
+}

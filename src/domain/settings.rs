@@ -81,6 +81,29 @@ fn linear(c: u8) -> f64 {
     }
 }
 
+/// Largest logo accepted, in bytes.
+pub const LOGO_MAX_BYTES: usize = 256 * 1024;
+
+/// The image type of an uploaded logo, from its first bytes (never from the
+/// name or the browser's claim). PNG, JPEG and WebP only: SVG can carry script.
+pub fn sniff_logo(bytes: &[u8]) -> Result<&'static str, String> {
+    if bytes.is_empty() {
+        return Err("Choose an image file to upload.".into());
+    }
+    if bytes.len() > LOGO_MAX_BYTES {
+        return Err("The logo must be at most 256 KB.".into());
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Ok("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Ok("image/jpeg")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Ok("image/webp")
+    } else {
+        Err("Upload the logo as a PNG, JPEG or WebP image.".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +168,17 @@ mod tests {
         // #767676 is the classic lightest grey that passes 4.5:1.
         assert!(contrast_with_white("#767676").unwrap() >= 4.5);
         assert!(contrast_with_white("#777777").unwrap() < 4.5);
+    }
+
+    #[test]
+    fn logos_are_sniffed_not_trusted() {
+        assert_eq!(sniff_logo(b"\x89PNG\r\n\x1a\n...."), Ok("image/png"));
+        assert_eq!(sniff_logo(&[0xff, 0xd8, 0xff, 0xe0]), Ok("image/jpeg"));
+        assert_eq!(sniff_logo(b"RIFF\x10\0\0\0WEBPVP8 "), Ok("image/webp"));
+        assert!(sniff_logo(b"<svg onload=alert(1)>").is_err());
+        assert!(sniff_logo(b"").is_err());
+        let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+        big.resize(LOGO_MAX_BYTES + 1, 0);
+        assert!(sniff_logo(&big).unwrap_err().contains("256 KB"));
     }
 }

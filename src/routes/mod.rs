@@ -37,6 +37,7 @@ macro_rules! route_table {
 
 pub mod audit;
 pub mod auth;
+pub mod brand;
 pub mod dashboard;
 pub mod invitations;
 pub mod orgs;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     team::configure(cfg);
     invitations::configure(cfg);
     audit::configure(cfg);
+    brand::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -67,6 +69,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         team::ROUTES,
         invitations::ROUTES,
         audit::ROUTES,
+        brand::ROUTES,
     ]
     .concat()
 }
@@ -170,6 +173,7 @@ fn shell_org(ctx: &OrgContext) -> ShellOrg {
         name: ctx.org.name.clone(),
         brand_name: ctx.org.brand_name.clone().filter(|_| white_label),
         brand_color: ctx.org.brand_color.clone().filter(|_| white_label),
+        has_logo: white_label && ctx.org.logo_content_type.is_some(),
         role_label: role.label(),
         status_label: status.label(),
         trial_days_left: (status == Status::Trial).then(|| sub.trial_days_left(now)),

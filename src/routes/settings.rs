@@ -1,6 +1,6 @@
-//! Organization settings (owners and admins) and the brand stylesheet. The
-//! brand colour reaches pages as a same-origin stylesheet (`/brand.css`), never
-//! as inline CSS, and only a validated `#rrggbb` is ever written into it.
+//! Organization settings (owners and admins): name, slug, time zone and, with
+//! white label, brand name and colour. Saved inline with HTMX (errors next to
+//! the fields) or as a plain form; each save writes one audit event.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -21,10 +21,10 @@ use crate::views::team::date;
 route_table! {
     GET "/settings" => show,
     POST "/settings" => save,
-    GET "/brand.css" => brand_css,
 }
 
-fn white_label(cur: &CurrentOrg) -> bool {
+/// True when the effective plan includes white label.
+pub fn white_label(cur: &CurrentOrg) -> bool {
     let plan = cur.ctx.subscription.effective_plan(chrono::Utc::now());
     plan.spec().features.white_label
 }
@@ -39,7 +39,11 @@ fn values_of(s: &OrgSettings) -> SettingsValues {
     }
 }
 
-fn view<'a>(cur: &'a CurrentOrg, values: SettingsValues, errors: FieldErrors) -> SettingsView<'a> {
+pub fn view<'a>(
+    cur: &'a CurrentOrg,
+    values: SettingsValues,
+    errors: FieldErrors,
+) -> SettingsView<'a> {
     let now = chrono::Utc::now();
     SettingsView {
         csrf: &cur.user.csrf,
@@ -49,6 +53,8 @@ fn view<'a>(cur: &'a CurrentOrg, values: SettingsValues, errors: FieldErrors) ->
         saved: false,
         plan_name: cur.ctx.subscription.effective_plan(now).name(),
         created: date(cur.ctx.org.tz(), cur.ctx.org.created_at),
+        has_logo: cur.ctx.org.logo_content_type.is_some(),
+        logo_error: None,
     }
 }
 
@@ -58,21 +64,24 @@ async fn show(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageSettings)?;
+    current_page(&state, &cur, &req, None).await
+}
+
+/// The settings page with the stored values (and a refused logo's reason).
+pub async fn current_page(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    logo_error: Option<String>,
+) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
     let current = state
         .db
         .run(move |conn| Ok(db_settings::load(conn, &tenant)?))
         .await?;
-    let v = view(&cur, values_of(&current), FieldErrors::new());
-    page(
-        &state,
-        &cur,
-        &req,
-        Nav::Settings,
-        "Settings",
-        view::body(&v),
-    )
-    .await
+    let mut v = view(cur, values_of(&current), FieldErrors::new());
+    v.logo_error = logo_error;
+    page(state, cur, req, Nav::Settings, "Settings", view::body(&v)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,25 +225,4 @@ async fn rejected(
     let mut res = page(state, cur, req, Nav::Settings, "Settings", view::body(&v)).await?;
     *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(res)
-}
-
-/// `:root{--brand:…}` for the current organization when white label applies
-/// and a colour is set; an empty stylesheet otherwise. The layout links it
-/// with `?v=<colour>`, so a changed colour is a new URL.
-async fn brand_css(cur: CurrentOrg) -> HttpResponse {
-    let color = cur
-        .ctx
-        .org
-        .brand_color
-        .as_deref()
-        .filter(|_| white_label(&cur))
-        .and_then(|c| parse_brand_color(c).ok());
-    let body = match color {
-        Some(c) => format!(":root{{--brand:{c};--brand-ink:#fff}}\n"),
-        None => String::new(),
-    };
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"))
-        .body(body)
 }

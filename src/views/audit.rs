@@ -132,9 +132,7 @@ fn row(tz: Tz, e: &AuditEvent) -> Markup {
 
 /// "Name <email>" as the name with the address underneath; anything else as is.
 fn person(label: &str) -> Markup {
-    let split = label
-        .strip_suffix('>')
-        .and_then(|l| l.rsplit_once(" <"));
+    let split = label.strip_suffix('>').and_then(|l| l.rsplit_once(" <"));
     html! {
         @match split {
             Some((name, email)) => { (name) span.cell-sub { (email) } }

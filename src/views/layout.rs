@@ -62,6 +62,8 @@ pub struct ShellOrg {
     pub brand_name: Option<String>,
     /// White-label colour (`#rrggbb`), served as `/brand.css`.
     pub brand_color: Option<String>,
+    /// White-label logo stored (served as `/brand/logo`).
+    pub has_logo: bool,
     pub role_label: &'static str,
     pub status_label: &'static str,
     pub trial_days_left: Option<i64>,
@@ -158,7 +160,11 @@ fn topbar(shell: &Shell) -> Markup {
         .unwrap_or_else(|| "Lead Dashboard".into());
     html! {
         header.topbar {
-            a.brand href="/dashboard" { img src=(assets::url("icon.svg")) alt="" width="28" height="28"; span { (brand) } }
+            a.brand href="/dashboard" {
+                @if shell.org.as_ref().is_some_and(|o| o.has_logo) { img.brand-logo src="/brand/logo" alt=""; }
+                @else { img src=(assets::url("icon.svg")) alt="" width="28" height="28"; }
+                span { (brand) }
+            }
             (org_switcher(shell))
             div.topbar-right {
                 a.bell href="/notices" aria-label={ "Notices, " (shell.unread_notices) " unread" } {

@@ -30,6 +30,10 @@ pub struct SettingsView<'a> {
     pub saved: bool,
     pub plan_name: &'a str,
     pub created: String,
+    /// A logo is stored (shown only with white label).
+    pub has_logo: bool,
+    /// Why the last logo upload was refused.
+    pub logo_error: Option<String>,
 }
 
 pub fn body(v: &SettingsView) -> Markup {
@@ -49,7 +53,10 @@ pub fn body(v: &SettingsView) -> Markup {
                 h2 #general-title { "Organization" }
                 (form(v))
             }
-            div.stack { (summary(v)) (white_label_card(v)) }
+            div.stack {
+                (summary(v))
+                @if v.white_label { (logo_card(v)) } @else { (white_label_card(v)) }
+            }
         }
     }
 }
@@ -121,13 +128,49 @@ fn summary(v: &SettingsView) -> Markup {
     }
 }
 
-fn white_label_card(v: &SettingsView) -> Markup {
+fn white_label_card(_v: &SettingsView) -> Markup {
     html! {
-        @if !v.white_label {
-            section.card aria-labelledby="wl-title" {
-                h2 #wl-title { "White label" }
-                p.muted { "Put your own brand name and colour on every page your team sees. White label comes with the Enterprise plan." }
-                p { a.btn.btn-sm href="/plans" { "Compare plans" } }
+        section.card aria-labelledby="wl-title" {
+            h2 #wl-title { "White label" }
+            p.muted { "Put your own brand name, colour and logo on every page your team sees. White label comes with the Enterprise plan." }
+            p { a.btn.btn-sm href="/plans" { "Compare plans" } }
+        }
+    }
+}
+
+/// Element id of the logo card (its HTMX fragment).
+pub const LOGO_CARD_ID: &str = "logo-card";
+
+/// The logo card: current logo, upload form, remove button.
+pub fn logo_card(v: &SettingsView) -> Markup {
+    let error = v.logo_error.as_deref();
+    let upload = format!("/settings/logo?csrf_token={}", v.csrf);
+    let target = format!("#{LOGO_CARD_ID}");
+    html! {
+        section.card.stack #(LOGO_CARD_ID) aria-labelledby="logo-title" {
+            h2 #logo-title { "Logo" }
+            @if v.has_logo {
+                p { img.brand-logo src="/brand/logo" alt="Your current logo"; }
+            } @else {
+                p.muted { "No logo yet: the top bar shows the brand name with the product icon." }
+            }
+            form.stack method="post" action=(upload) enctype="multipart/form-data" hx-post=(upload)
+                hx-encoding="multipart/form-data" hx-target=(target) hx-swap="outerHTML" {
+                div.field.has-error[error.is_some()] {
+                    label for="f-logo" { @if v.has_logo { "Replace the logo" } @else { "Upload a logo" } }
+                    input #f-logo type="file" name="logo" accept="image/png,image/jpeg,image/webp" required
+                        aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "f-logo-error")];
+                    p.hint { "PNG, JPEG or WebP, up to 256 KB. It is shown 28 pixels high." }
+                    @if let Some(e) = error { p.field-error #f-logo-error { (e) } }
+                }
+                div.form-actions { button.btn.btn-sm.btn-primary type="submit" { "Upload logo" } }
+            }
+            @if v.has_logo {
+                form method="post" action="/settings/logo/remove" hx-post="/settings/logo/remove"
+                    hx-target=(target) hx-swap="outerHTML" data-confirm="Remove the logo?" {
+                    (csrf(v.csrf))
+                    button.btn.btn-sm.btn-danger-outline type="submit" { "Remove logo" }
+                }
             }
         }
     }

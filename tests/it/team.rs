@@ -42,6 +42,9 @@ const COVERED: &[(&str, &str)] = &[
     ("GET", "/settings"),
     ("POST", "/settings"),
     ("GET", "/brand.css"),
+    ("GET", "/brand/logo"),
+    ("POST", "/settings/logo"),
+    ("POST", "/settings/logo/remove"),
     ("GET", "/team"),
     ("POST", "/team/invitations"),
     ("POST", "/team/invitations/{id}/resend"),
@@ -57,8 +60,8 @@ const COVERED: &[(&str, &str)] = &[
 
 #[actix_web::test]
 async fn role_matrix_for_every_team_route() {
-    use lead_dashboard::routes::{audit, settings, team};
-    let mut routes = [settings::ROUTES, team::ROUTES, audit::ROUTES].concat();
+    use lead_dashboard::routes::{audit, brand, settings, team};
+    let mut routes = [settings::ROUTES, brand::ROUTES, team::ROUTES, audit::ROUTES].concat();
     routes.sort();
     let mut covered = COVERED.to_vec();
     covered.sort();
@@ -113,6 +116,25 @@ async fn role_matrix_for_every_team_route() {
         let form = [("name", name.as_str()), ("slug", ORG), ("time_zone", "UTC")];
         let sql = format!("SELECT count(*) FROM organizations WHERE name = '{name}'");
         check(app, c, who, "/settings", &form, manages, &sql).await;
+
+        // Logo: everyone sees it; owners and admins replace and remove it.
+        exec(app, "UPDATE organizations SET logo_content_type = 'image/png', logo_data = '\\x89504e470d0a1a0a' WHERE slug = 'olivia-s-organization'");
+        assert_eq!(
+            c.get("/brand/logo").await.status,
+            200,
+            "{who} GET /brand/logo"
+        );
+        let before = fingerprint(app);
+        let r = post_logo(c, &png(&format!("logo {i}")), false).await;
+        if manages {
+            assert_eq!(r.status, 303, "{who} uploads a logo: {}", r.body);
+            assert_eq!(app.count("SELECT octet_length(logo_data) FROM organizations WHERE slug = 'olivia-s-organization'"), 14);
+        } else {
+            assert_eq!(r.status, 403, "{who} uploads a logo");
+            assert_eq!(fingerprint(app), before);
+        }
+        let sql = "SELECT count(*) FROM organizations WHERE slug = 'olivia-s-organization' AND logo_data IS NULL";
+        check(app, c, who, "/settings/logo/remove", &[], manages, sql).await;
 
         let invitee = format!("new{i}@example.com");
         let form = [("email", invitee.as_str()), ("role", "MEMBER")];

@@ -230,3 +230,63 @@ async fn the_audit_log_filters_and_pages_newest_first() {
     assert_eq!(t.owner.get("/audit?after=garbage").await.status, 400);
     assert_eq!(t.owner.get("/audit?actor=nobody").await.status, 400);
 }
+
+#[actix_web::test]
+async fn the_logo_is_sniffed_stored_served_and_removed() {
+    let t = team_app("ENTERPRISE").await;
+    let app = &t.app;
+    t.owner.get("/settings").await;
+    let before = fingerprint(app);
+    let svg = post_logo(&t.owner, b"<svg onload=\"alert(1)\"/>", false).await;
+    assert_eq!(svg.status, 422);
+    assert!(svg.body.contains("PNG, JPEG or WebP") && svg.body.contains("Settings"));
+    let big = post_logo(&t.owner, &png(&"x".repeat(300 * 1024)), true).await;
+    assert_eq!(big.status, 422);
+    assert!(
+        big.body.contains("256 KB")
+            && big.body.contains("id=\"logo-card\"")
+            && !big.body.contains("<html")
+    );
+    assert_eq!(fingerprint(app), before, "refused uploads change nothing");
+    assert_eq!(t.owner.get("/brand/logo").await.status, 404);
+
+    let count = events(app);
+    let r = post_logo(&t.owner, &png("our logo"), false).await;
+    assert_eq!((r.status, r.location()), (303, Some("/settings")));
+    assert_eq!(events(app), count + 1);
+    let (action, actor, _, before, after) = last_event(app);
+    assert_eq!(
+        (action.as_str(), actor.as_str()),
+        ("settings.updated", "olivia@example.com")
+    );
+    assert!(before.contains("\"logo\": null") && after.contains("image/png, 1 KB"));
+    let served = t.owner.get("/brand/logo").await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.header("content-type"), Some("image/png"));
+    assert!(served.header("etag").is_some() && served.body.ends_with("our logo"));
+    let dash = t.owner.get("/dashboard").await;
+    assert!(dash
+        .body
+        .contains("class=\"brand-logo\" src=\"/brand/logo\""));
+
+    let r = t.owner.post_htmx("/settings/logo/remove", &[]).await;
+    assert_eq!(
+        (r.status, r.header("hx-redirect")),
+        (200, Some("/settings"))
+    );
+    assert_eq!(t.owner.get("/brand/logo").await.status, 404);
+    assert_eq!(events(app), count + 2);
+    // Without white label: no upload, no logo served.
+    set_plan(app, ORG, "STARTER");
+    exec(
+        app,
+        "UPDATE organizations SET logo_content_type = 'image/png', logo_data = '\\x89504e47'",
+    );
+    assert_eq!(t.owner.get("/brand/logo").await.status, 404);
+    let before = fingerprint(app);
+    let r = post_logo(&t.owner, &png("again"), false).await;
+    assert_eq!(r.status, 402);
+    assert!(r.body.contains("Enterprise"));
+    assert_eq!(fingerprint(app), before);
+    assert!(!t.owner.get("/dashboard").await.body.contains("/brand/logo"));
+}

@@ -166,3 +166,27 @@ pub fn mailed_token(app: &TestApp, email: &str) -> String {
     let re = regex::Regex::new(r"/invitations/([A-Za-z0-9_-]{43})").unwrap();
     re.captures(&body).expect("link in the invitation mail")[1].to_string()
 }
+
+/// Bytes that start like a PNG (the server sniffs the signature).
+pub fn png(tail: &str) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(tail.as_bytes());
+    bytes
+}
+
+/// Uploads `bytes` as the logo, as a browser's multipart form does
+/// (CSRF token in the query string), or as HTMX.
+pub async fn post_logo(c: &Client, bytes: &[u8], htmx: bool) -> crate::common::Resp {
+    let boundary = "----LeadDashboardTestBoundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"logo\"; filename=\"logo.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let path = format!("/settings/logo?csrf_token={}", c.csrf_token());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let headers: &[(&str, &str)] = if htmx { &[("HX-Request", "true")] } else { &[] };
+    c.post_body(&path, &content_type, body, headers).await
+}
