@@ -5,14 +5,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::invitations::{self, Created, Invitation};
-use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::{team, usage};
 use crate::domain::membership;
 use crate::domain::plans::LimitKind;
@@ -20,8 +19,8 @@ use crate::domain::roles::{Action, MemberFlags, Role};
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{InvitationId, UserId};
+use crate::routes::invitations::MailContext;
 use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
-use crate::views::invitations as invite_view;
 use crate::views::layout::{Flash, FlashKind, Nav};
 use crate::views::team::{self as view, InviteValues, Seats, TeamView};
 
@@ -262,59 +261,6 @@ async fn invite(
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
-}
-
-/// What an invitation email needs from the request, movable into a transaction.
-struct MailContext {
-    org: crate::ids::OrgId,
-    org_name: String,
-    inviter: String,
-    public_url: String,
-    tz: chrono_tz::Tz,
-}
-
-impl MailContext {
-    fn of(state: &AppState, cur: &CurrentOrg) -> MailContext {
-        MailContext {
-            org: cur.org_id(),
-            org_name: cur.ctx.org.name.clone(),
-            inviter: cur.user.session.user.name.clone(),
-            public_url: state.config.public_url.trim_end_matches('/').to_string(),
-            tz: cur.ctx.org.tz(),
-        }
-    }
-
-    /// Queues the invitation email in the caller's transaction.
-    fn enqueue(
-        &self,
-        conn: &mut diesel::PgConnection,
-        to: &str,
-        role: Role,
-        token: &str,
-        expires_at: DateTime<Utc>,
-    ) -> AppResult<()> {
-        let link = format!("{}/invitations/{token}", self.public_url);
-        let (subject, body) = invite_view::email(
-            &self.org_name,
-            &self.inviter,
-            role,
-            &link,
-            self.tz,
-            expires_at,
-        );
-        outbox::enqueue(
-            conn,
-            &OutgoingMail {
-                kind: MailKind::Invitation,
-                org: Some(self.org),
-                message: None,
-                to,
-                subject: &subject,
-                body: &body,
-            },
-        )?;
-        Ok(())
-    }
 }
 
 async fn resend(
