@@ -2,8 +2,10 @@
 //! transaction of the change it describes, so a change and its event are
 //! stored together or not at all.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::db::schema::{audit_events, users};
 use crate::db::Tenant;
@@ -38,4 +40,131 @@ pub fn record(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// One event as the audit page shows it.
+#[derive(Debug, Clone, Queryable)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_label: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whose events to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    /// Background jobs (no user).
+    System,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub action: Option<String>,
+    pub actor: Option<Actor>,
+}
+
+/// Keyset position: events strictly older than this one come next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn of(event: &AuditEvent) -> Cursor {
+        Cursor {
+            created_at: event.created_at,
+            id: event.id,
+        }
+    }
+
+    /// `"<microseconds>-<id>"`, the form used in page links.
+    pub fn encode(&self) -> String {
+        format!("{}-{}", self.created_at.timestamp_micros(), self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (micros, id) = s.split_once('-')?;
+        Some(Cursor {
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// Up to `limit` events of the tenant matching `filter`, newest first,
+/// older than `after` when given (keyset pagination on (created_at, id)).
+pub fn list(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    filter: &Filter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = audit_events::table
+        .filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
+        .into_boxed();
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_events::action.eq(action.clone()));
+    }
+    match filter.actor {
+        Some(Actor::User(id)) => query = query.filter(audit_events::actor_user_id.eq(id)),
+        Some(Actor::System) => query = query.filter(audit_events::actor_user_id.is_null()),
+        None => {}
+    }
+    if let Some(c) = after {
+        query = query.filter(
+            audit_events::created_at
+                .lt(c.created_at)
+                .or(audit_events::created_at
+                    .eq(c.created_at)
+                    .and(audit_events::id.lt(c.id))),
+        );
+    }
+    query
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select((
+            audit_events::id,
+            audit_events::actor_user_id,
+            audit_events::actor_label,
+            audit_events::action,
+            audit_events::target,
+            audit_events::before,
+            audit_events::after,
+            audit_events::created_at,
+        ))
+        .load(conn)
+}
+
+/// The action names the tenant's log contains, for the filter.
+pub fn actions(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<String>> {
+    audit_events::table
+        .filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
+        .select(audit_events::action)
+        .distinct()
+        .order(audit_events::action)
+        .load(conn)
+}
+
+/// Everyone who appears as an actor in the tenant's log, with their latest
+/// label (`None` id = system), for the filter.
+pub fn actors(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+) -> QueryResult<Vec<(Option<Uuid>, String)>> {
+    let mut rows: Vec<(Option<Uuid>, String)> = audit_events::table
+        .filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
+        .distinct_on(audit_events::actor_user_id)
+        .order((audit_events::actor_user_id, audit_events::created_at.desc()))
+        .select((audit_events::actor_user_id, audit_events::actor_label))
+        .load(conn)?;
+    rows.sort_by_key(|a| a.1.to_lowercase());
+    Ok(rows)
 }

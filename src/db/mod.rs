@@ -14,6 +14,7 @@ pub mod audit;
 pub mod billing;
 pub mod context;
 pub mod demo;
+pub mod invitations;
 pub mod invoices;
 pub mod models;
 pub mod notices;
@@ -21,6 +22,8 @@ pub mod orgs;
 pub mod outbox;
 pub mod rate_limit;
 pub mod sessions;
+pub mod settings;
+pub mod team;
 pub mod usage;
 
 use std::time::Duration;

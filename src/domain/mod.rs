@@ -1,8 +1,10 @@
 //! Pure business rules: plan catalogue, roles & permissions, subscription lifecycle. No I/O here.
 //! Every enum here has one canonical upper-case (or snake_case) string, the one stored in the
 //! database; `FromStr` accepts exactly that string and answers `UnknownValue` otherwise.
+pub mod membership;
 pub mod plans;
 pub mod roles;
+pub mod settings;
 pub mod subscription;
 pub mod user_agent;
 

@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, SessionId, UserId};
 use crate::routes::account::send_verification;
+use crate::routes::invitations::{self, Joined};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::views::auth::{self as view, SignupValues};
 
@@ -43,11 +44,27 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-async fn signup_form(who: MaybeUser, req: HttpRequest) -> AppResult<HttpResponse> {
+#[derive(Debug, Deserialize)]
+pub struct InvitationQuery {
+    invitation: Option<String>,
+}
+
+async fn signup_form(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    query: web::Query<InvitationQuery>,
+) -> AppResult<HttpResponse> {
     if who.session.is_some() {
         return Ok(see_other("/dashboard"));
     }
-    let values = SignupValues::default();
+    let values = match query.invitation.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => match invitations::signup_values(&state, token).await? {
+            Ok(values) => values,
+            Err(problem) => return invitations::problem_page(&state, &who, &req, problem).await,
+        },
+        None => SignupValues::default(),
+    };
     Ok(html_response(
         &req,
         view::signup_page(&who.csrf, &values, &FieldErrors::new()),
@@ -91,17 +108,27 @@ async fn signup(
     form: web::Form<SignupForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
+    let invitation = form.invitation.clone().filter(|t| !t.is_empty());
     let values = SignupValues {
         name: form.name.clone(),
         email: form.email.clone(),
-        invitation_token: form.invitation.clone(),
+        invitation_token: invitation.clone(),
     };
+    if let Some(token) = &invitation {
+        if let Err(problem) = invitations::pending(&state, token).await? {
+            return invitations::problem_page(&state, &who, &req, problem).await;
+        }
+    }
     let valid = match validate_signup(&form) {
         Ok(v) => v,
         Err(errors) => return Ok(rerender_signup(&who, &values, &errors)),
     };
     let hash = web::block(move || password::hash(&valid.password)).await?;
     let (name, email) = (valid.name, valid.email);
+    if let Some(token) = invitation {
+        let joined = invitations::sign_up_and_join(&state, token, name, email, hash).await?;
+        return join_from_invitation(&state, &who, &req, &values, joined).await;
+    }
     let public_url = state.config.public_url.clone();
     let outcome = state
         .db
@@ -127,6 +154,38 @@ async fn signup(
             start_session(&state, &req, &who, user, Some(org), "/dashboard").await
         }
     }
+}
+
+/// Finishes a sign-up from an invitation link (see `invitations::sign_up_and_join`).
+async fn join_from_invitation(
+    state: &AppState,
+    who: &MaybeUser,
+    req: &HttpRequest,
+    values: &SignupValues,
+    joined: Joined,
+) -> AppResult<HttpResponse> {
+    match joined {
+        Joined::Member { user, org } => {
+            tracing::info!(user = %user, org = %org, "signed up from an invitation");
+            start_session(state, req, who, user, Some(org), "/dashboard").await
+        }
+        Joined::EmailTaken => Ok(rerender_signup(who, values, &email_taken())),
+        Joined::WrongEmail(invited) => Ok(rerender_signup(
+            who,
+            values,
+            &invitations::wrong_email_errors(&invited),
+        )),
+        Joined::Problem(problem) => invitations::problem_page(state, who, req, problem).await,
+    }
+}
+
+fn email_taken() -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "email",
+        "An account with this email already exists. Sign in instead.",
+    );
+    errors
 }
 
 fn rerender_signup(who: &MaybeUser, values: &SignupValues, errors: &FieldErrors) -> HttpResponse {

@@ -38,13 +38,18 @@ macro_rules! route_table {
 pub mod account;
 pub mod account_deletion;
 pub mod account_email;
+pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod brand;
 pub mod dashboard;
+pub mod invitations;
 pub mod orgs;
 pub mod password;
 pub mod sessions;
+pub mod settings;
 pub mod system;
+pub mod team;
 
 /// Registers every feature's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,6 +63,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     password::configure(cfg);
     sessions::configure(cfg);
     account_deletion::configure(cfg);
+    settings::configure(cfg);
+    team::configure(cfg);
+    invitations::configure(cfg);
+    audit::configure(cfg);
+    brand::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -73,6 +83,11 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         sessions::ROUTES,
         account_deletion::ROUTES,
         billing::ROUTES,
+        settings::ROUTES,
+        team::ROUTES,
+        invitations::ROUTES,
+        audit::ROUTES,
+        brand::ROUTES,
     ]
     .concat()
 }
@@ -175,6 +190,8 @@ fn shell_org(ctx: &OrgContext) -> ShellOrg {
         id: ctx.org.id,
         name: ctx.org.name.clone(),
         brand_name: ctx.org.brand_name.clone().filter(|_| white_label),
+        brand_color: ctx.org.brand_color.clone().filter(|_| white_label),
+        has_logo: white_label && ctx.org.logo_content_type.is_some(),
         role_label: role.label(),
         status_label: status.label(),
         trial_days_left: (status == Status::Trial).then(|| sub.trial_days_left(now)),

@@ -32,7 +32,11 @@ pub fn signup_page(token: &str, values: &SignupValues, errors: &FieldErrors) -> 
         html! {
             section.auth-card {
                 h1 { "Create your account" }
-                p.muted { "14 days free on any plan. No card needed." }
+                @if email_fixed {
+                    p.muted { "One step to accept your invitation: your name and a password." }
+                } @else {
+                    p.muted { "14 days free on any plan. No card needed." }
+                }
                 form.stack method="post" action="/signup" novalidate {
                     (csrf(token))
                     @if let Some(t) = &values.invitation_token { input type="hidden" name="invitation" value=(t); }
@@ -43,10 +47,21 @@ pub fn signup_page(token: &str, values: &SignupValues, errors: &FieldErrors) -> 
                         .autocomplete("new-password").hint("At least 8 characters.").render(errors))
                     button.btn.btn-primary type="submit" { "Create account" }
                 }
-                p.small.muted { "Already have an account? " a href="/login" { "Sign in" } }
+                p.small.muted { "Already have an account? " a href=(sign_in_href(values)) { "Sign in" } }
             }
         },
     )
+}
+
+/// Sign-in link of the sign-up form; from an invitation it leads back to it.
+fn sign_in_href(values: &SignupValues) -> String {
+    match &values.invitation_token {
+        Some(t) => {
+            let t: String = form_urlencoded::byte_serialize(t.as_bytes()).collect();
+            format!("/login?next=%2Finvitations%2F{t}")
+        }
+        None => "/login".into(),
+    }
 }
 
 pub fn login_page(token: &str, email: &str, errors: &FieldErrors, next: Option<&str>) -> Markup {

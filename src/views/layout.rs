@@ -52,6 +52,7 @@ const NAV_ITEMS: &[(Nav, &str, &str)] = &[
     (Nav::Team, "/team", "Team"),
     (Nav::Usage, "/usage", "Usage & plan"),
     (Nav::Settings, "/settings", "Settings"),
+    (Nav::Audit, "/audit", "Audit log"),
 ];
 
 /// The signed-in user's own pages, below the organization's.
@@ -66,6 +67,10 @@ pub struct ShellOrg {
     pub id: uuid::Uuid,
     pub name: String,
     pub brand_name: Option<String>,
+    /// White-label colour (`#rrggbb`), served as `/brand.css`.
+    pub brand_color: Option<String>,
+    /// White-label logo stored (served as `/brand/logo`).
+    pub has_logo: bool,
     pub role_label: &'static str,
     pub status_label: &'static str,
     pub trial_days_left: Option<i64>,
@@ -85,7 +90,7 @@ pub struct Shell {
     pub flash: Option<Flash>,
 }
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, brand_color: Option<&str>) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -93,6 +98,9 @@ fn head(title: &str) -> Markup {
             title { (title) " · Lead Dashboard" }
             link rel="icon" href=(assets::url("icon.svg")) type="image/svg+xml";
             link rel="stylesheet" href=(assets::url("app.css"));
+            @if let Some(color) = brand_color {
+                link rel="stylesheet" href={ "/brand.css?v=" (color.trim_start_matches('#')) };
+            }
             meta name="htmx-config" content=(HTMX_CONFIG);
             script src=(assets::url("htmx.min.js")) defer {}
             script src=(assets::url("app.js")) defer {}
@@ -109,7 +117,7 @@ pub fn app_page(shell: &Shell, nav: Nav, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, shell.org.as_ref().and_then(|o| o.brand_color.as_deref())))
             body.app hx-headers=(hx_headers(&shell.csrf)) {
                 a.skip-link href="#main" { "Skip to content" }
                 (topbar(shell))
@@ -129,7 +137,7 @@ pub fn public_page(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, None))
             body.public hx-headers=[csrf.map(hx_headers)] {
                 header.public-head {
                     a.brand href="/" { img src=(assets::url("icon.svg")) alt="" width="28" height="28"; span { "Lead Dashboard" } }
@@ -159,7 +167,11 @@ fn topbar(shell: &Shell) -> Markup {
         .unwrap_or_else(|| "Lead Dashboard".into());
     html! {
         header.topbar {
-            a.brand href="/dashboard" { img src=(assets::url("icon.svg")) alt="" width="28" height="28"; span { (brand) } }
+            a.brand href="/dashboard" {
+                @if shell.org.as_ref().is_some_and(|o| o.has_logo) { img.brand-logo src="/brand/logo" alt=""; }
+                @else { img src=(assets::url("icon.svg")) alt="" width="28" height="28"; }
+                span { (brand) }
+            }
             (org_switcher(shell))
             div.topbar-right {
                 a.bell href="/notices" aria-label={ "Notices, " (shell.unread_notices) " unread" } {

@@ -3,13 +3,17 @@
 
 pub mod account;
 pub mod account_mail;
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod components;
 pub mod dashboard;
 pub mod errors;
 pub mod home;
+pub mod invitations;
 pub mod layout;
 pub mod orgs;
 pub mod password;
 pub mod sessions;
+pub mod settings;
+pub mod team;

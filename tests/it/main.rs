@@ -11,3 +11,4 @@ mod foundation;
 mod hostile;
 mod isolation;
 mod schema;
+mod team;

@@ -1,0 +1,330 @@
+//! Members of the current organization: listing, role and permission changes,
+//! removal, leaving, ownership. Every change runs in the caller's transaction:
+//! it locks the owner rows first (so two owners acting at once cannot remove
+//! the last one), re-reads actor and target, applies `domain::membership`,
+//! and writes its audit event.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::audit;
+use crate::db::schema::{organization_members, users};
+use crate::db::Tenant;
+use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
+use crate::domain::roles::{MemberFlags, Role};
+use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
+
+/// One member as the team page shows it.
+#[derive(Debug, Clone, Queryable)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub can_manage_leads: bool,
+    pub can_send_messages: bool,
+    pub can_manage_templates: bool,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl MemberRow {
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Viewer)
+    }
+
+    pub fn flags(&self) -> MemberFlags {
+        MemberFlags {
+            can_manage_leads: self.can_manage_leads,
+            can_send_messages: self.can_send_messages,
+            can_manage_templates: self.can_manage_templates,
+        }
+    }
+
+    /// "Name <email>", the audit target.
+    pub fn label(&self) -> String {
+        format!("{} <{}>", self.name, self.email)
+    }
+}
+
+type MemberColumns = (
+    organization_members::user_id,
+    users::name,
+    users::email,
+    organization_members::role,
+    organization_members::can_manage_leads,
+    organization_members::can_send_messages,
+    organization_members::can_manage_templates,
+    organization_members::joined_at,
+);
+
+const MEMBER_COLUMNS: MemberColumns = (
+    organization_members::user_id,
+    users::name,
+    users::email,
+    organization_members::role,
+    organization_members::can_manage_leads,
+    organization_members::can_send_messages,
+    organization_members::can_manage_templates,
+    organization_members::joined_at,
+);
+
+/// Members of the tenant's organization: owners first, then by name.
+pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<MemberRow>> {
+    let mut rows: Vec<MemberRow> = organization_members::table
+        .inner_join(users::table)
+        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .select(MEMBER_COLUMNS)
+        .load(conn)?;
+    rows.sort_by(|a, b| {
+        let rank = |r: &MemberRow| Role::ALL.iter().position(|x| *x == r.role());
+        (rank(a), a.name.to_lowercase()).cmp(&(rank(b), b.name.to_lowercase()))
+    });
+    Ok(rows)
+}
+
+/// One member of the tenant's organization, row-locked; NotFound (404) when
+/// `user` is not a member here — including members of other organizations.
+fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> AppResult<MemberRow> {
+    let row = organization_members::table
+        .inner_join(users::table)
+        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(organization_members::user_id.eq(user.uuid()))
+        .select(MEMBER_COLUMNS)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    row.ok_or(AppError::NotFound)
+}
+
+/// Locks the organization's owner rows (in a fixed order, so concurrent
+/// callers queue instead of deadlocking) and returns how many owners there are.
+fn lock_owners(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64> {
+    let owners: Vec<Uuid> = organization_members::table
+        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(organization_members::role.eq(Role::Owner.as_str()))
+        .order(organization_members::user_id)
+        .select(organization_members::user_id)
+        .for_update()
+        .load(conn)?;
+    Ok(owners.len() as i64)
+}
+
+/// The acting user's membership as it is now (it may have changed since the
+/// request started); 403 when it is gone.
+fn actor(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<MemberRow> {
+    let user = tenant
+        .user_id()
+        .ok_or_else(|| AppError::forbidden("Only a signed-in member can do this."))?;
+    locked_member(conn, tenant, user).map_err(|e| match e {
+        AppError::NotFound => {
+            AppError::forbidden("You are no longer a member of this organization.")
+        }
+        other => other,
+    })
+}
+
+/// Maps a refusal of `domain::membership` to its HTTP error.
+pub fn refused(r: Refusal) -> AppError {
+    match r {
+        Refusal::Forbidden(m) => AppError::forbidden(m),
+        Refusal::LastOwner => AppError::Conflict(r.message().into()),
+    }
+}
+
+/// The acting user's fresh role and the locked target, after locking owners.
+struct Scene {
+    owners: i64,
+    actor: MemberRow,
+    target: MemberRow,
+}
+
+fn scene(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppResult<Scene> {
+    let owners = lock_owners(conn, tenant)?;
+    let actor = actor(conn, tenant)?;
+    let target = locked_member(conn, tenant, target)?;
+    Ok(Scene {
+        owners,
+        actor,
+        target,
+    })
+}
+
+fn is_self(s: &Scene) -> bool {
+    s.actor.user_id == s.target.user_id
+}
+
+fn set_role(conn: &mut PgConnection, tenant: &Tenant, user: Uuid, role: Role) -> QueryResult<()> {
+    diesel::update(
+        organization_members::table
+            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+            .filter(organization_members::user_id.eq(user)),
+    )
+    .set(organization_members::role.eq(role.as_str()))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Gives `target` the role `new_role`. Returns false when it already had it.
+pub fn change_role(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    target: UserId,
+    new_role: Role,
+) -> AppResult<bool> {
+    let s = scene(conn, tenant, target)?;
+    let old = s.target.role();
+    membership::check_role_change(s.actor.role(), old, new_role, s.owners, is_self(&s))
+        .map_err(refused)?;
+    if old == new_role {
+        return Ok(false);
+    }
+    set_role(conn, tenant, s.target.user_id, new_role)?;
+    audit::record(
+        conn,
+        tenant,
+        "member.role_changed",
+        &s.target.label(),
+        Some(json!({ "role": old.as_str() })),
+        Some(json!({ "role": new_role.as_str() })),
+    )?;
+    Ok(true)
+}
+
+fn flags_json(f: MemberFlags) -> serde_json::Value {
+    json!({
+        "can_manage_leads": f.can_manage_leads,
+        "can_send_messages": f.can_send_messages,
+        "can_manage_templates": f.can_manage_templates,
+    })
+}
+
+/// Sets `target`'s permission flags. Returns false when nothing changed.
+pub fn set_permissions(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    target: UserId,
+    flags: MemberFlags,
+) -> AppResult<bool> {
+    let s = scene(conn, tenant, target)?;
+    membership::check_permissions(s.actor.role(), s.target.role(), is_self(&s)).map_err(refused)?;
+    let old = s.target.flags();
+    if old == flags {
+        return Ok(false);
+    }
+    diesel::update(
+        organization_members::table
+            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+            .filter(organization_members::user_id.eq(s.target.user_id)),
+    )
+    .set((
+        organization_members::can_manage_leads.eq(flags.can_manage_leads),
+        organization_members::can_send_messages.eq(flags.can_send_messages),
+        organization_members::can_manage_templates.eq(flags.can_manage_templates),
+    ))
+    .execute(conn)?;
+    audit::record(
+        conn,
+        tenant,
+        "member.permissions_changed",
+        &s.target.label(),
+        Some(flags_json(old)),
+        Some(flags_json(flags)),
+    )?;
+    Ok(true)
+}
+
+fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: Uuid) -> QueryResult<()> {
+    diesel::delete(
+        organization_members::table
+            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+            .filter(organization_members::user_id.eq(user)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Removes `target` from the organization; returns their name.
+pub fn remove(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppResult<String> {
+    let s = scene(conn, tenant, target)?;
+    let role = s.target.role();
+    membership::check_remove(s.actor.role(), role, s.owners, is_self(&s)).map_err(refused)?;
+    delete_membership(conn, tenant, s.target.user_id)?;
+    audit::record(
+        conn,
+        tenant,
+        "member.removed",
+        &s.target.label(),
+        Some(json!({ "role": role.as_str() })),
+        None,
+    )?;
+    Ok(s.target.name)
+}
+
+/// The acting user leaves the organization (never its last owner).
+pub fn leave(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<()> {
+    let owners = lock_owners(conn, tenant)?;
+    let me = actor(conn, tenant)?;
+    membership::check_leave(me.role(), owners).map_err(refused)?;
+    audit::record(
+        conn,
+        tenant,
+        "member.left",
+        &me.label(),
+        Some(json!({ "role": me.role().as_str() })),
+        None,
+    )?;
+    delete_membership(conn, tenant, me.user_id)?;
+    Ok(())
+}
+
+/// Makes `target` an owner (the acting owner stays one); returns their name.
+pub fn make_owner(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppResult<String> {
+    let s = scene(conn, tenant, target)?;
+    membership::check_make_owner(s.actor.role(), is_self(&s)).map_err(refused)?;
+    let old = s.target.role();
+    if old != Role::Owner {
+        set_role(conn, tenant, s.target.user_id, Role::Owner)?;
+        audit::record(
+            conn,
+            tenant,
+            "ownership.granted",
+            &s.target.label(),
+            Some(json!({ "role": old.as_str() })),
+            Some(json!({ "role": Role::Owner.as_str() })),
+        )?;
+    }
+    Ok(s.target.name)
+}
+
+/// The acting owner becomes an admin, if another owner remains.
+pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<()> {
+    let owners = lock_owners(conn, tenant)?;
+    let me = actor(conn, tenant)?;
+    membership::check_step_down(me.role(), owners).map_err(refused)?;
+    set_role(conn, tenant, me.user_id, STEP_DOWN_ROLE)?;
+    audit::record(
+        conn,
+        tenant,
+        "ownership.stepped_down",
+        &me.label(),
+        Some(json!({ "role": Role::Owner.as_str() })),
+        Some(json!({ "role": STEP_DOWN_ROLE.as_str() })),
+    )?;
+    Ok(())
+}
+
+/// The acting user's current role (fresh from the database).
+pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<Role> {
+    let user = tenant.user_id().ok_or(AppError::NotFound)?;
+    let role: Option<String> = organization_members::table
+        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(organization_members::user_id.eq(user.uuid()))
+        .select(organization_members::role)
+        .first(conn)
+        .optional()?;
+    role.map(|r| r.parse().unwrap_or(Role::Viewer))
+        .ok_or(AppError::NoOrganization)
+}

@@ -1,0 +1,228 @@
+//! Organization settings (owners and admins): name, slug, time zone and, with
+//! white label, brand name and colour. Saved inline with HTMX (errors next to
+//! the fields) or as a plain form; each save writes one audit event.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::settings::{self as db_settings, OrgSettings, Saved};
+use crate::domain::roles::Action;
+use crate::domain::settings::{check_slug, parse_brand_color, parse_time_zone};
+use crate::error::AppResult;
+use crate::forms::{self, FieldErrors};
+use crate::routes::{fragment, invalid, page, see_other_with_flash, wants_fragment};
+use crate::views::layout::Nav;
+use crate::views::settings::{self as view, SettingsValues, SettingsView};
+use crate::views::team::date;
+
+route_table! {
+    GET "/settings" => show,
+    POST "/settings" => save,
+}
+
+/// True when the effective plan includes white label.
+pub fn white_label(cur: &CurrentOrg) -> bool {
+    let plan = cur.ctx.subscription.effective_plan(chrono::Utc::now());
+    plan.spec().features.white_label
+}
+
+fn values_of(s: &OrgSettings) -> SettingsValues {
+    SettingsValues {
+        name: s.name.clone(),
+        slug: s.slug.clone(),
+        time_zone: s.time_zone.clone(),
+        brand_name: s.brand_name.clone().unwrap_or_default(),
+        brand_color: s.brand_color.clone().unwrap_or_default(),
+    }
+}
+
+pub fn view<'a>(
+    cur: &'a CurrentOrg,
+    values: SettingsValues,
+    errors: FieldErrors,
+) -> SettingsView<'a> {
+    let now = chrono::Utc::now();
+    SettingsView {
+        csrf: &cur.user.csrf,
+        values,
+        errors,
+        white_label: white_label(cur),
+        saved: false,
+        plan_name: cur.ctx.subscription.effective_plan(now).name(),
+        created: date(cur.ctx.org.tz(), cur.ctx.org.created_at),
+        has_logo: cur.ctx.org.logo_content_type.is_some(),
+        logo_error: None,
+    }
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageSettings)?;
+    current_page(&state, &cur, &req, None).await
+}
+
+/// The settings page with the stored values (and a refused logo's reason).
+pub async fn current_page(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    logo_error: Option<String>,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant();
+    let current = state
+        .db
+        .run(move |conn| Ok(db_settings::load(conn, &tenant)?))
+        .await?;
+    let mut v = view(cur, values_of(&current), FieldErrors::new());
+    v.logo_error = logo_error;
+    page(state, cur, req, Nav::Settings, "Settings", view::body(&v)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    time_zone: String,
+    #[serde(default)]
+    brand_name: String,
+    #[serde(default)]
+    brand_color: String,
+}
+
+/// Text shown in the product: no markup characters.
+fn plain_text(value: &str, label: &str, min: usize, max: usize) -> Result<String, String> {
+    let value = forms::text(value, label, min, max)?;
+    if value.contains(['<', '>']) {
+        return Err(format!("{label} cannot contain < or >."));
+    }
+    Ok(value)
+}
+
+fn optional(value: Result<String, String>) -> Result<Option<String>, String> {
+    value.map(|v| Some(v).filter(|v| !v.is_empty()))
+}
+
+/// Validates the form; brand fields only count with white label.
+fn validate(form: &SettingsForm, white_label: bool) -> Result<OrgSettings, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut take = |field: &str, r: Result<String, String>| {
+        r.map_err(|e| errors.add(field, e)).unwrap_or_default()
+    };
+    let name = take("name", plain_text(&form.name, "Name", 1, 100));
+    let slug = form.slug.trim().to_lowercase();
+    take("slug", check_slug(&slug).map(|_| String::new()));
+    let time_zone = take(
+        "time_zone",
+        parse_time_zone(form.time_zone.trim()).map(|tz| tz.name().to_string()),
+    );
+    let (mut brand_name, mut brand_color) = (None, None);
+    if white_label {
+        match optional(plain_text(&form.brand_name, "Brand name", 0, 60)) {
+            Ok(v) => brand_name = v,
+            Err(e) => errors.add("brand_name", e),
+        }
+        let color = form.brand_color.trim();
+        if !color.is_empty() {
+            match parse_brand_color(color) {
+                Ok(c) => brand_color = Some(c),
+                Err(e) => errors.add("brand_color", e),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(OrgSettings {
+        name,
+        slug,
+        time_zone,
+        brand_name,
+        brand_color,
+    })
+}
+
+fn typed_values(form: &SettingsForm) -> SettingsValues {
+    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    SettingsValues {
+        name: cut(&form.name, 200),
+        slug: cut(&form.slug, 100),
+        time_zone: cut(&form.time_zone, 100),
+        brand_name: cut(&form.brand_name, 200),
+        brand_color: cut(&form.brand_color, 20),
+    }
+}
+
+async fn save(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<SettingsForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageSettings)?;
+    let white_label = white_label(&cur);
+    let new = match validate(&form, white_label) {
+        Ok(new) => new,
+        Err(errors) => return rejected(&state, &cur, &req, typed_values(&form), errors).await,
+    };
+    let tenant = cur.tenant();
+    let saving = new.clone();
+    let saved = state
+        .db
+        .tx(move |conn| db_settings::save(conn, &tenant, &saving, white_label))
+        .await?;
+    if saved == Saved::SlugTaken {
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "slug",
+            "This slug is taken by another organization. Choose another.",
+        );
+        return rejected(&state, &cur, &req, typed_values(&form), errors).await;
+    }
+    let org = &cur.ctx.org;
+    let shell_changed = new.name != org.name
+        || new.brand_name != org.brand_name
+        || new.brand_color != org.brand_color;
+    if !wants_fragment(&req) {
+        return Ok(see_other_with_flash("/settings", "Settings saved."));
+    }
+    if shell_changed {
+        // Name and brand live in the page shell too: reload the whole page.
+        let mut res = see_other_with_flash("/settings", "Settings saved.");
+        *res.status_mut() = StatusCode::OK;
+        res.headers_mut().remove(header::LOCATION);
+        res.headers_mut().insert(
+            header::HeaderName::from_static("hx-redirect"),
+            header::HeaderValue::from_static("/settings"),
+        );
+        return Ok(res);
+    }
+    let mut v = view(&cur, values_of(&new), FieldErrors::new());
+    v.saved = true;
+    Ok(fragment(view::form(&v)))
+}
+
+/// The form again with its errors: 422, fragment or page.
+async fn rejected(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    values: SettingsValues,
+    errors: FieldErrors,
+) -> AppResult<HttpResponse> {
+    let v = view(cur, values, errors);
+    if wants_fragment(req) {
+        return Ok(invalid(view::form(&v)));
+    }
+    let mut res = page(state, cur, req, Nav::Settings, "Settings", view::body(&v)).await?;
+    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(res)
+}

@@ -1,0 +1,453 @@
+//! The team page and its actions: invite, resend, revoke, change role and
+//! permissions, remove, make owner, step down, leave. Each action checks the
+//! role table here and again, on fresh rows, inside its transaction; HTMX
+//! gets the re-rendered `#team` fragment, plain forms a 303 back to /team.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::invitations::{self, Created, Invitation};
+use crate::db::{team, usage};
+use crate::domain::membership;
+use crate::domain::plans::LimitKind;
+use crate::domain::roles::{Action, MemberFlags, Role};
+use crate::error::{AppError, AppResult};
+use crate::forms::{self, FieldErrors};
+use crate::ids::{InvitationId, UserId};
+use crate::routes::invitations::MailContext;
+use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::views::layout::{Flash, FlashKind, Nav};
+use crate::views::team::{self as view, InviteValues, Seats, TeamView};
+
+route_table! {
+    GET "/team" => index,
+    POST "/team/invitations" => invite,
+    POST "/team/invitations/{id}/resend" => resend,
+    POST "/team/invitations/{id}/revoke" => revoke,
+    POST "/team/members/{id}/role" => change_role,
+    POST "/team/members/{id}/permissions" => permissions,
+    POST "/team/members/{id}/remove" => remove,
+    POST "/team/members/{id}/make-owner" => make_owner,
+    POST "/team/leave" => leave,
+    POST "/team/step-down" => step_down,
+}
+
+/// What the team page shows, read in one go.
+struct TeamData {
+    members: Vec<team::MemberRow>,
+    invitations: Vec<invitations::OpenInvitation>,
+    seats: Seats,
+    my_role: Role,
+}
+
+async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
+    let tenant = cur.tenant();
+    state
+        .db
+        .run(move |conn| {
+            let now = Utc::now();
+            let org = tenant.org_id();
+            let (_, sub) = usage::org_and_subscription(conn, org)?;
+            let effective = usage::effective_limits(conn, org, &sub, now)?;
+            Ok(TeamData {
+                members: team::members(conn, &tenant)?,
+                invitations: invitations::open(conn, &tenant)?,
+                seats: Seats {
+                    used: usage::used(conn, org, LimitKind::Users, now)?,
+                    limit: effective.limits.get(LimitKind::Users),
+                    plan_name: effective.plan.name(),
+                },
+                my_role: team::my_role(conn, &tenant)?,
+            })
+        })
+        .await
+}
+
+/// Renders the team page (or its fragment) with `status`.
+async fn render(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    invite: InviteValues,
+    flash: Option<Flash>,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let data = load(state, cur).await?;
+    let v = TeamView {
+        csrf: &cur.user.csrf,
+        org_name: &cur.ctx.org.name,
+        me: cur.user_id().uuid(),
+        my_role: data.my_role,
+        email_verified: cur.user.session.user.email_verified_at.is_some(),
+        members: &data.members,
+        invitations: &data.invitations,
+        seats: data.seats.clone(),
+        tz: cur.ctx.org.tz(),
+        now: Utc::now(),
+        invite,
+    };
+    let mut res = if wants_fragment(req) {
+        fragment(view::fragment(&v, flash.as_ref()))
+    } else {
+        page(state, cur, req, Nav::Team, "Team", view::body(&v)).await?
+    };
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    render(
+        &state,
+        &cur,
+        &req,
+        InviteValues::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// After a successful action: the fragment with a success message (HTMX),
+/// or a 303 back to /team (plain form).
+async fn done(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    message: String,
+    usage_changed: bool,
+) -> AppResult<HttpResponse> {
+    if !wants_fragment(req) {
+        return Ok(see_other_with_flash("/team", &message));
+    }
+    let flash = Flash {
+        kind: FlashKind::Success,
+        text: message,
+    };
+    let mut res = render(
+        state,
+        cur,
+        req,
+        InviteValues::default(),
+        Some(flash),
+        StatusCode::OK,
+    )
+    .await?;
+    if usage_changed {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("hx-trigger"),
+            actix_web::http::header::HeaderValue::from_static("usage-changed"),
+        );
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+fn validate_invite(form: &InviteForm, actor: Role) -> Result<(String, Role), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let email = forms::email(&form.email)
+        .map_err(|e| errors.add("email", e))
+        .ok();
+    let role = match form.role.parse::<Role>() {
+        Ok(role) => membership::check_invite(actor, role)
+            .map(|_| role)
+            .map_err(|r| errors.add("role", r.message()))
+            .ok(),
+        Err(_) => {
+            errors.add("role", "Choose Admin, Member or Viewer.");
+            None
+        }
+    };
+    match (email, role) {
+        (Some(email), Some(role)) => Ok((email, role)),
+        _ => Err(errors),
+    }
+}
+
+async fn invite(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<InviteForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageMembers)?;
+    cur.require_verified_email()?;
+    let mut values = InviteValues {
+        email: form.email.chars().take(300).collect(),
+        role: form.role.chars().take(20).collect(),
+        ..InviteValues::default()
+    };
+    let (email, role) = match validate_invite(&form, cur.role()) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            values.errors = errors;
+            return render(
+                &state,
+                &cur,
+                &req,
+                values,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let (tenant, mail) = (cur.tenant(), MailContext::of(&state, &cur));
+    let to = email.clone();
+    let outcome = state
+        .db
+        .tx(move |conn| {
+            let created = invitations::create(conn, &tenant, &to, role)?;
+            if let Created::Invitation {
+                token, expires_at, ..
+            } = &created
+            {
+                mail.enqueue(conn, &to, role, token, *expires_at)?;
+            }
+            Ok(created)
+        })
+        .await;
+    let problem = match outcome {
+        Ok(Created::Invitation { .. }) => {
+            return done(
+                &state,
+                &cur,
+                &req,
+                format!("Invitation sent to {email}."),
+                true,
+            )
+            .await
+        }
+        Ok(Created::AlreadyMember) => format!("{email} is already a member of this organization."),
+        Ok(Created::AlreadyInvited) => {
+            format!("{email} already has an open invitation. Resend it from the list instead.")
+        }
+        Err(AppError::LimitReached(message)) => {
+            values.limit_message = Some(message);
+            return render(
+                &state,
+                &cur,
+                &req,
+                values,
+                None,
+                StatusCode::PAYMENT_REQUIRED,
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
+    values.errors.add("email", problem);
+    render(
+        &state,
+        &cur,
+        &req,
+        values,
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+async fn resend(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageMembers)?;
+    cur.require_verified_email()?;
+    let (tenant, mail) = (cur.tenant(), MailContext::of(&state, &cur));
+    let id = InvitationId(path.into_inner());
+    let inv: Invitation = state
+        .db
+        .tx(move |conn| {
+            let (inv, token) = invitations::resend(conn, &tenant, id)?;
+            mail.enqueue(conn, &inv.email, inv.role(), &token, inv.expires_at)?;
+            Ok(inv)
+        })
+        .await?;
+    let message = format!(
+        "A new link was sent to {}; the old one no longer works.",
+        inv.email
+    );
+    done(&state, &cur, &req, message, true).await
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageMembers)?;
+    let tenant = cur.tenant();
+    let id = InvitationId(path.into_inner());
+    let email = state
+        .db
+        .tx(move |conn| invitations::revoke(conn, &tenant, id))
+        .await?;
+    done(
+        &state,
+        &cur,
+        &req,
+        format!("The invitation for {email} was revoked."),
+        true,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+async fn change_role(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<RoleForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageMembers)?;
+    let role: Role = form
+        .role
+        .parse()
+        .map_err(|_| AppError::validation("Choose a role from the list."))?;
+    if role == Role::Owner {
+        cur.require(Action::TransferOwnership)?;
+    }
+    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    state
+        .db
+        .tx(move |conn| match role {
+            Role::Owner => team::make_owner(conn, &tenant, target).map(|_| ()),
+            _ => team::change_role(conn, &tenant, target, role).map(|_| ()),
+        })
+        .await?;
+    let message = format!("Role changed to {}.", role.label());
+    done(&state, &cur, &req, message, false).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PermissionsForm {
+    can_manage_leads: Option<String>,
+    can_send_messages: Option<String>,
+    can_manage_templates: Option<String>,
+}
+
+async fn permissions(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    form: web::Form<PermissionsForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageMembers)?;
+    let flags = MemberFlags {
+        can_manage_leads: form.can_manage_leads.is_some(),
+        can_send_messages: form.can_send_messages.is_some(),
+        can_manage_templates: form.can_manage_templates.is_some(),
+    };
+    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    state
+        .db
+        .tx(move |conn| team::set_permissions(conn, &tenant, target, flags))
+        .await?;
+    done(&state, &cur, &req, "Permissions saved.".into(), false).await
+}
+
+async fn remove(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageMembers)?;
+    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    let name = state
+        .db
+        .tx(move |conn| team::remove(conn, &tenant, target))
+        .await?;
+    let message = format!("{name} was removed from the organization.");
+    done(&state, &cur, &req, message, true).await
+}
+
+async fn make_owner(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::TransferOwnership)?;
+    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    let name = state
+        .db
+        .tx(move |conn| team::make_owner(conn, &tenant, target))
+        .await?;
+    done(
+        &state,
+        &cur,
+        &req,
+        format!("{name} is now an owner."),
+        false,
+    )
+    .await
+}
+
+async fn step_down(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::TransferOwnership)?;
+    let tenant = cur.tenant();
+    state
+        .db
+        .tx(move |conn| team::step_down(conn, &tenant))
+        .await?;
+    done(
+        &state,
+        &cur,
+        &req,
+        "You stepped down and are now an admin.".into(),
+        false,
+    )
+    .await
+}
+
+/// Leaving ends the user's access at once, so both paths go to the
+/// organization picker (HTMX through `HX-Redirect`).
+async fn leave(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant();
+    state.db.tx(move |conn| team::leave(conn, &tenant)).await?;
+    let message = format!("You left {}.", cur.ctx.org.name);
+    let mut res = see_other_with_flash("/orgs", &message);
+    if wants_fragment(&req) {
+        *res.status_mut() = StatusCode::OK;
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("hx-redirect"),
+            actix_web::http::header::HeaderValue::from_static("/orgs"),
+        );
+    }
+    Ok(res)
+}

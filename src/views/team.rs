@@ -1,0 +1,368 @@
+//! The team page: members with their roles and permissions, pending
+//! invitations, the invite form and the viewer's own membership. The whole
+//! page body is one fragment (`#team`) that every team action re-renders, so
+//! seat counts and last-owner hints never go stale after an HTMX swap.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use maud::{html, Markup};
+use uuid::Uuid;
+
+use crate::db::invitations::OpenInvitation;
+use crate::db::team::MemberRow;
+use crate::domain::plans::{format_limit, Limit};
+use crate::domain::roles::{may_manage_member, Role};
+use crate::forms::FieldErrors;
+use crate::views::components::csrf;
+use crate::views::invitations as invite_view;
+use crate::views::layout::{self, Flash};
+
+/// Element id of the fragment every team action swaps.
+pub const TEAM_ID: &str = "team";
+
+/// Seats: members plus pending invitations against the plan's user limit.
+#[derive(Debug, Clone)]
+pub struct Seats {
+    pub used: i64,
+    pub limit: Limit,
+    pub plan_name: &'static str,
+}
+
+impl Seats {
+    pub fn left(&self) -> Option<i64> {
+        self.limit.map(|l| (l - self.used).max(0))
+    }
+
+    pub fn full(&self) -> bool {
+        self.left() == Some(0)
+    }
+}
+
+/// Values and problems of the invite form.
+#[derive(Debug, Clone, Default)]
+pub struct InviteValues {
+    pub email: String,
+    pub role: String,
+    pub errors: FieldErrors,
+    /// Set when the plan's seats ran out while inviting (shown with an upgrade link).
+    pub limit_message: Option<String>,
+}
+
+/// Everything the team page shows.
+pub struct TeamView<'a> {
+    pub csrf: &'a str,
+    pub org_name: &'a str,
+    pub me: Uuid,
+    pub my_role: Role,
+    pub email_verified: bool,
+    pub members: &'a [MemberRow],
+    pub invitations: &'a [OpenInvitation],
+    pub seats: Seats,
+    pub tz: Tz,
+    pub now: DateTime<Utc>,
+    pub invite: InviteValues,
+}
+
+impl TeamView<'_> {
+    fn manages(&self) -> bool {
+        matches!(self.my_role, Role::Owner | Role::Admin)
+    }
+
+    fn owners(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|m| m.role() == Role::Owner)
+            .count()
+    }
+}
+
+/// "2 Mar 2025" in the organization's time zone.
+pub fn date(tz: Tz, at: DateTime<Utc>) -> String {
+    at.with_timezone(&tz).format("%-d %b %Y").to_string()
+}
+
+/// "2 Mar 2025, 14:05" in the organization's time zone.
+pub fn date_time(tz: Tz, at: DateTime<Utc>) -> String {
+    at.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string()
+}
+
+/// The page body: the `#team` fragment.
+pub fn body(v: &TeamView) -> Markup {
+    section(v)
+}
+
+/// The `#team` fragment; `#flash` is replaced out of band with `flash`, or
+/// emptied, so an earlier message never lingers over a new result.
+pub fn fragment(v: &TeamView, flash: Option<&Flash>) -> Markup {
+    html! {
+        (section(v))
+        div #flash aria-live="polite" hx-swap-oob="true" {
+            @if let Some(f) = flash { (layout::flash(f)) }
+        }
+    }
+}
+
+fn section(v: &TeamView) -> Markup {
+    html! {
+        div.stack-lg #(TEAM_ID) {
+            (head(v))
+            @if !v.manages() {
+                div.banner.banner-info role="status" {
+                    "You are a " strong { (v.my_role.label()) } " in " (v.org_name)
+                    ": you can see the team, but only owners and admins can change it."
+                }
+            }
+            (members_card(v))
+            @if v.manages() {
+                (invite_view::pending_card(v))
+                (invite_view::invite_card(v))
+            }
+            (own_membership_card(v))
+        }
+    }
+}
+
+fn head(v: &TeamView) -> Markup {
+    let members = v.members.len();
+    let pending = v.invitations.len();
+    html! {
+        div.page-head {
+            div {
+                h1 { "Team" }
+                p {
+                    (members) (if members == 1 { " member" } else { " members" })
+                    @if v.manages() && pending > 0 {
+                        " · " (pending) (if pending == 1 { " open invitation" } else { " open invitations" })
+                    }
+                    @if let Some(limit) = v.seats.limit {
+                        " · " (v.seats.used) " of " (format_limit(Some(limit))) " seats used"
+                    }
+                }
+            }
+            @if v.manages() {
+                div.actions { a.btn.btn-primary href="#invite" { "Invite member" } }
+            }
+        }
+    }
+}
+
+fn members_card(v: &TeamView) -> Markup {
+    html! {
+        section.card.flush aria-labelledby="members-title" {
+            div.card-head { h2 #members-title { "Members" } }
+            div.table-wrap {
+                table.data {
+                    thead { tr {
+                        th scope="col" { "Member" }
+                        th scope="col" { "Role" }
+                        th scope="col" { "Permissions" }
+                        th scope="col" { "Joined" }
+                        th scope="col" { span.sr-only { "Actions" } }
+                    } }
+                    tbody { @for m in v.members { (member_row(v, m)) } }
+                }
+            }
+        }
+    }
+}
+
+/// Element id of a member's row.
+pub fn row_id(user: Uuid) -> String {
+    format!("member-{user}")
+}
+
+fn hx_form_attrs() -> (&'static str, &'static str) {
+    ("#team", "outerHTML")
+}
+
+fn member_row(v: &TeamView, m: &MemberRow) -> Markup {
+    let is_me = m.user_id == v.me;
+    let can_manage = v.manages() && !is_me && may_manage_member(v.my_role, m.role());
+    html! {
+        tr #(row_id(m.user_id)) {
+            td {
+                strong { (m.name) }
+                @if is_me { " " span.muted.small { "(you)" } }
+                span.cell-sub { (m.email) }
+            }
+            td {
+                @if can_manage { (role_form(v, m)) } @else { (role_badge(m.role())) }
+            }
+            td {
+                @if can_manage && m.role() == Role::Member { (permissions_form(v, m)) }
+                @else { (permissions_text(m)) }
+            }
+            td.nowrap { (date(v.tz, m.joined_at)) }
+            td.actions { (row_actions(v, m, is_me, can_manage)) }
+        }
+    }
+}
+
+pub fn role_badge(role: Role) -> Markup {
+    let class = match role {
+        Role::Owner => "badge badge-brand",
+        Role::Admin => "badge badge-blue",
+        Role::Member | Role::Viewer => "badge badge-gray",
+    };
+    html! { span class=(class) { (role.label()) } }
+}
+
+fn role_form(v: &TeamView, m: &MemberRow) -> Markup {
+    let current = m.role();
+    let options: &[Role] = if current == Role::Owner {
+        &Role::ALL
+    } else {
+        &[Role::Admin, Role::Member, Role::Viewer]
+    };
+    let id = format!("role-{}", m.user_id);
+    let action = format!("/team/members/{}/role", m.user_id);
+    let (target, swap) = hx_form_attrs();
+    html! {
+        form.inline-form method="post" action=(action) hx-post=(action) hx-trigger="change"
+            hx-target=(target) hx-swap=(swap) {
+            (csrf(v.csrf))
+            label.sr-only for=(id) { "Role for " (m.name) }
+            select #(id) name="role" data-autosubmit {
+                @for r in options {
+                    option value=(r.as_str()) selected[*r == current] { (r.label()) }
+                }
+            }
+            noscript { button.btn.btn-sm type="submit" { "Change" } }
+        }
+    }
+}
+
+const FLAGS: [(&str, &str, &str); 3] = [
+    ("can_manage_leads", "Leads", "manage leads"),
+    ("can_send_messages", "Send", "send messages"),
+    (
+        "can_manage_templates",
+        "Templates",
+        "manage templates and sequences",
+    ),
+];
+
+fn flag_values(m: &MemberRow) -> [bool; 3] {
+    [
+        m.can_manage_leads,
+        m.can_send_messages,
+        m.can_manage_templates,
+    ]
+}
+
+fn permissions_form(v: &TeamView, m: &MemberRow) -> Markup {
+    let action = format!("/team/members/{}/permissions", m.user_id);
+    let (target, swap) = hx_form_attrs();
+    html! {
+        form.inline-form.perm-form method="post" action=(action) hx-post=(action) hx-trigger="change"
+            hx-target=(target) hx-swap=(swap) {
+            (csrf(v.csrf))
+            @for ((name, short, long), on) in FLAGS.iter().zip(flag_values(m)) {
+                label.checkbox title={ (m.name) " may " (long) } {
+                    input type="checkbox" name=(name) value="on" checked[on]
+                        aria-label={ (m.name) " may " (long) };
+                    (short)
+                }
+            }
+            noscript { button.btn.btn-sm type="submit" { "Save" } }
+        }
+    }
+}
+
+fn permissions_text(m: &MemberRow) -> Markup {
+    let text = match m.role() {
+        Role::Owner | Role::Admin => "All".to_string(),
+        Role::Viewer => "Read only".to_string(),
+        Role::Member => {
+            let granted: Vec<&str> = FLAGS
+                .iter()
+                .zip(flag_values(m))
+                .filter(|(_, on)| *on)
+                .map(|((_, short, _), _)| *short)
+                .collect();
+            if granted.is_empty() {
+                "Read only".into()
+            } else {
+                granted.join(", ")
+            }
+        }
+    };
+    html! { span.muted { (text) } }
+}
+
+fn row_actions(v: &TeamView, m: &MemberRow, is_me: bool, can_manage: bool) -> Markup {
+    let last_owner = m.role() == Role::Owner && v.owners() <= 1;
+    html! {
+        @if last_owner && !can_manage {
+            span.muted.small { "Last owner" }
+        }
+        @if v.my_role == Role::Owner && !is_me && m.role() != Role::Owner {
+            (action_button(v, &format!("/team/members/{}/make-owner", m.user_id), "Make owner", "btn btn-sm",
+                &format!("Make {} an owner? Owners can manage billing and other owners.", m.name)))
+        }
+        @if can_manage && !last_owner {
+            (action_button(v, &format!("/team/members/{}/remove", m.user_id), "Remove", "link danger small",
+                &format!("Remove {} from {}? They lose access at once.", m.name, v.org_name)))
+        }
+    }
+}
+
+/// A one-button form posting to `action`, confirmed first (with or without htmx).
+pub fn action_button(
+    v: &TeamView,
+    action: &str,
+    label: &str,
+    class: &str,
+    confirm: &str,
+) -> Markup {
+    let (target, swap) = hx_form_attrs();
+    html! {
+        form.inline-form method="post" action=(action) hx-post=(action) hx-target=(target)
+            hx-swap=(swap) data-confirm=(confirm) {
+            (csrf(v.csrf))
+            button class=(class) type="submit" { (label) }
+        }
+    }
+}
+
+fn own_membership_card(v: &TeamView) -> Markup {
+    let owner = v.my_role == Role::Owner;
+    let only_owner = owner && v.owners() <= 1;
+    html! {
+        section.card.stack aria-labelledby="me-title" {
+            h2 #me-title { "Your membership" }
+            p.muted {
+                "You are " (if owner { "an " } else { "a " }) strong { (v.my_role.label()) } " of " (v.org_name) "."
+                @if only_owner {
+                    " You are its only owner: make another member an owner before you step down or leave."
+                }
+            }
+            @if !only_owner {
+                div.cluster {
+                    @if owner {
+                        (action_button(v, "/team/step-down", "Step down to admin", "btn",
+                            "Step down as owner? You stay in the organization as an admin."))
+                    }
+                    (action_button(v, "/team/leave", "Leave organization", "btn btn-danger-outline",
+                        &format!("Leave {}? You lose access at once; an owner or admin can invite you again.", v.org_name)))
+                }
+            }
+        }
+    }
+}
+
+/// "in 6 days", "in 5 hours", "2 days ago".
+pub fn relative(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    let (n, unit) = match secs.abs() {
+        s if s >= 86_400 => (s / 86_400, "day"),
+        s if s >= 3_600 => (s / 3_600, "hour"),
+        s => ((s / 60).max(1), "minute"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if secs >= 0 {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
