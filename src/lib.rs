@@ -7,6 +7,7 @@
 pub mod app;
 pub mod assets;
 pub mod auth;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod db;

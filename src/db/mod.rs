@@ -11,11 +11,17 @@ pub mod accounts;
 pub mod audit;
 pub mod context;
 pub mod demo;
+pub mod lifecycle;
+pub mod meters;
 pub mod models;
 pub mod notices;
 pub mod orgs;
 pub mod outbox;
+pub mod overrides;
+pub mod payments;
+pub mod plans;
 pub mod rate_limit;
+pub mod seed;
 pub mod sessions;
 pub mod usage;
 

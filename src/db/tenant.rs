@@ -26,7 +26,6 @@ impl Tenant {
 
     /// For background jobs that act for an organization with no user
     /// (trial expiry, sequence steps, mail delivery).
-    #[allow(dead_code)] // used by the background jobs as they land
     pub(crate) fn system(org: OrgId) -> Tenant {
         Tenant { org, user: None }
     }

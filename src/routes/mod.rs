@@ -36,9 +36,13 @@ macro_rules! route_table {
 }
 
 pub mod auth;
+pub mod bench;
 pub mod dashboard;
+pub mod notices;
 pub mod orgs;
+pub mod plans;
 pub mod system;
+pub mod usage;
 
 /// Registers every feature's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,6 +50,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     orgs::configure(cfg);
     dashboard::configure(cfg);
+    usage::configure(cfg);
+    plans::configure(cfg);
+    notices::configure(cfg);
+    bench::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -55,6 +63,10 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         auth::ROUTES,
         orgs::ROUTES,
         dashboard::ROUTES,
+        usage::ROUTES,
+        plans::ROUTES,
+        notices::ROUTES,
+        bench::ROUTES,
     ]
     .concat()
 }

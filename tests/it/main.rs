@@ -5,3 +5,4 @@ mod common;
 
 mod binary;
 mod foundation;
+mod usage;
