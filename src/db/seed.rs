@@ -95,14 +95,14 @@ fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId, n: usize) ->
     .map(drop)
 }
 
-/// Usage records spread over the last 365 days (half leads, half messages),
+/// Usage records spread evenly over the last 365 days (half leads, half messages),
 /// then the day and month counters rebuilt from them (UTC days: seeded
 /// organizations keep the default time zone).
 fn insert_usage(conn: &mut PgConnection, org: OrgId, user: UserId, n: usize) -> QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO usage_records (organization_id, kind, user_id, occurred_at)
          SELECT $1, CASE WHEN g % 2 = 0 THEN 'lead_created' ELSE 'message_sent' END, $2,
-                $3 - (g % 525600) * interval '1 minute'
+                $3 - ((g - 1) * 525600 / $4) * interval '1 minute'
          FROM generate_series(1, $4) g",
     )
     .bind::<SqlUuid, _>(org.uuid())

@@ -177,7 +177,7 @@ async fn change(
         ),
         ChangeOutcome::Applied { to, .. } => format!("You are now on {}.", to.name()),
         ChangeOutcome::Scheduled { to, at } => format!(
-            "Your plan changes to {} on {}.",
+            "Downgrade to {} scheduled for {}.",
             to.name(),
             local_date(at, cur.ctx.org.tz())
         ),

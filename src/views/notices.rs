@@ -65,7 +65,7 @@ pub fn item(n: &Notice, tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
                 @if n.kind.starts_with("limit_") { " " a href="/plans" { "Compare plans" } }
             }
             @if n.read_at.is_none() {
-                form.notice-action method="post" action=(action) hx-post=(action)
+                form.notice-action.small method="post" action=(action) hx-post=(action)
                     hx-target={ "#" (id) } hx-swap="outerHTML" {
                     (csrf(token))
                     button.link.small type="submit" { "Mark read" }

@@ -147,7 +147,8 @@ fn plan_action(v: &PlansView, plan: Plan) -> Markup {
         return html! { button.btn.btn-primary type="button" disabled { "Your plan" } };
     }
     if s.scheduled_plan == Some(plan) && s.keeps_plan(Utc::now()) {
-        return html! { button.btn type="button" disabled { "Starts " (local_date(v.period_end, v.tz)) } };
+        let starts = v.period_end.with_timezone(&v.tz).format("%-d %b");
+        return html! { button.btn type="button" disabled { "Starts " (starts) } };
     }
     let upgrade = plan.rank() > v.effective.rank();
     let label = match (upgrade, in_trial) {
@@ -185,7 +186,10 @@ fn subscription_card(v: &PlansView) -> Markup {
             }
             @if can_cancel || wants_method {
                 div.card-foot.cluster {
-                    @if wants_method { (small_form("/plans/payment-method", v.csrf, "Add payment method", "btn-primary")) }
+                    @if wants_method {
+                        (small_form("/plans/payment-method", v.csrf, "Add payment method", "btn-primary"))
+                        span.muted.small { "Needed to keep " (s.plan.name()) " after " (if s.status == Status::Trial { "the trial" } else { "this period" }) "; nothing is charged now." }
+                    }
                     @if can_cancel {
                         form method="post" action="/plans/cancel" hx-post="/plans/cancel" hx-target={ "#" (BODY_ID) } hx-swap="outerHTML" {
                             (csrf(v.csrf))

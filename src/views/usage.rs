@@ -228,6 +228,7 @@ fn plan_card(p: &UsagePage) -> Markup {
                 h2 #plan-title { "Plan" }
                 a href="/plans" { "Change plan" }
             }
+            div.stack-lg {
             dl.kv {
                 dt { "Plan" }
                 dd { (plan.name()) " " (status_badge(status)) }
@@ -251,9 +252,9 @@ fn plan_card(p: &UsagePage) -> Markup {
                     dd { @if sub.has_payment_method { "On file" } @else { "None" } }
                 }
             }
-            hr.sep;
             h3 { "Included in " (effective.name()) }
             (feature_list(effective))
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ mod lifecycle;
 mod notices;
 mod overrides;
 mod routes;
+mod seed;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;

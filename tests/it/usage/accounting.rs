@@ -15,7 +15,13 @@ use lead_dashboard::error::AppError;
 use super::*;
 
 /// (plan, status, days past due, expected leads/month, expected messages/day)
-type Case = (&'static str, &'static str, Option<i64>, Option<i64>, Option<i64>);
+type Case = (
+    &'static str,
+    &'static str,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 const CASES: &[Case] = &[
     ("FREE", "TRIAL", None, Some(50), Some(10)),

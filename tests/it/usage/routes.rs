@@ -315,7 +315,10 @@ async fn a_downgrade_shows_exactly_what_exceeds_then_waits_for_the_period_end() 
         )
         .await;
     assert_eq!(r.status, 200);
-    assert!(r.body.contains("Your plan changes to Free on"));
+    assert!(
+        r.body.contains("Downgrade to Free scheduled for")
+            && r.body.contains("Your plan changes to Free on")
+    );
     assert!(
         sub_row(&app).starts_with("PROFESSIONAL|ACTIVE|month|FREE|f|t|"),
         "{}",
