@@ -22,11 +22,17 @@ const TOP: f64 = 10.0;
 const BASE: f64 = 176.0;
 const HEIGHT: f64 = 200.0;
 
-/// The smallest "nice" axis top (1, 2 or 5 × 10ⁿ per gridline, 4 gridlines) ≥ `max`.
+/// The smallest "nice" axis top (1, 2, 2.5 or 5 × 10ⁿ per gridline, 4 gridlines) ≥ `max`.
 pub fn axis_top(max: i64) -> i64 {
     let raw = (max.max(1) as f64 / 4.0).max(1.0);
     let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
+    // 2.5 only where it gives whole numbers (gridlines at 25, 250, …).
+    let multiples: &[f64] = if magnitude >= 10.0 {
+        &[1.0, 2.0, 2.5, 5.0, 10.0]
+    } else {
+        &[1.0, 2.0, 5.0, 10.0]
+    };
+    let step = multiples
         .iter()
         .map(|m| m * magnitude)
         .find(|s| *s >= raw)

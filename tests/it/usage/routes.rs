@@ -155,6 +155,20 @@ async fn every_role_reads_usage_and_plans_but_only_the_owner_changes_them() {
         ),
         before
     );
+    // The owner of another organization changes only their own.
+    let zed = app.signup("Zed", "zed@example.com").await;
+    let r = zed
+        .post(
+            "/plans/change",
+            &[("plan", "ENTERPRISE"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(sub_row(&app), before.0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM subscriptions WHERE plan = 'ENTERPRISE'"),
+        1
+    );
     let r = o
         .post(
             "/plans/change",
