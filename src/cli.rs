@@ -9,7 +9,7 @@ use diesel::PgConnection;
 use crate::db::usage::{effective_limits, org_and_subscription, used};
 use crate::db::{overrides, plans, Tenant};
 use crate::domain::plans::{format_limit, Limit, LimitKind};
-use crate::domain::subscription::local_date_start_utc;
+use crate::domain::subscription::{local_date_start_utc, Status};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -186,7 +186,7 @@ fn show(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> QueryOu
         ),
     );
     out += &line("effective plan", effective.plan.name().to_string());
-    if let Some(ends) = sub.trial_ends_at {
+    if let Some(ends) = sub.trial_ends_at.filter(|_| state.status == Status::Trial) {
         out += &line("trial ends", ends.to_rfc3339());
     }
     out += &line(

@@ -65,8 +65,11 @@ pub trait PaymentProvider: Send + Sync {
 /// The provider this instance uses. Stripe is not wired in yet: every
 /// configuration uses the local provider.
 pub fn provider(config: &Config) -> Box<dyn PaymentProvider> {
+    static WARNED: std::sync::Once = std::sync::Once::new();
     if config.stripe_secret_key.is_some() {
-        tracing::warn!("STRIPE_SECRET_KEY is set, but payments still use the local provider");
+        WARNED.call_once(|| {
+            tracing::warn!("STRIPE_SECRET_KEY is set, but payments still use the local provider")
+        });
     }
     Box::new(LocalProvider)
 }
