@@ -39,6 +39,8 @@ pub struct Config {
     pub stripe_api_base: String,
     /// `LOGIN_RATE_LIMIT` (default 10): failed sign-ins per 15 minutes per account and per address.
     pub login_attempts_per_window: i32,
+    /// `BENCH_ROUTES=1` (default off): serve `/bench/ceiling` for benchmarks.
+    pub bench_routes: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -82,6 +84,7 @@ impl Config {
             stripe_api_base: var("STRIPE_API_BASE")
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
             login_attempts_per_window: parse_or("LOGIN_RATE_LIMIT", 10),
+            bench_routes: flag("BENCH_ROUTES", false),
         }
     }
 

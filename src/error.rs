@@ -78,7 +78,7 @@ impl AppError {
                 "Choose an organization",
                 "Pick the organization you want to work in.".into(),
             ),
-            AppError::LimitReached(m) => ("Plan limit reached", m.clone()),
+            AppError::LimitReached(m) => (views::errors::LIMIT_TITLE, m.clone()),
             AppError::Validation(m) => ("Please check your input", m.clone()),
             AppError::Conflict(m) => ("Cannot do that", m.clone()),
             AppError::TooManyRequests => (

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use lead_dashboard::cli::{Cli, Command};
+use lead_dashboard::cli::{self, Cli, Command, OrgCommand, SeedArgs};
 use lead_dashboard::config::Config;
 use lead_dashboard::db::demo;
 use lead_dashboard::server;
@@ -28,6 +28,31 @@ fn run_demo(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+fn run_org(config: &Config, command: &OrgCommand) -> Result<(), String> {
+    let (url, _local) = server::resolve_database(config)?;
+    let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
+    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+    print!("{}", cli::run_org(&mut conn, command, chrono::Utc::now())?);
+    Ok(())
+}
+
+fn run_seed(config: &Config, args: SeedArgs) -> Result<(), String> {
+    let (url, _local) = server::resolve_database(config)?;
+    let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
+    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+    let seeded = lead_dashboard::db::seed::seed(
+        &mut conn,
+        args.orgs,
+        args.leads_per_org,
+        args.usage_records,
+    )
+    .map_err(|e| e.to_string())?;
+    println!("email={}", seeded.email);
+    println!("password={}", seeded.password);
+    println!("org={}", seeded.org_slug);
+    Ok(())
+}
+
 fn run_migrate(config: &Config) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
     server::connect_and_migrate(&url, config, Duration::from_secs(30)).map(|_| ())
@@ -41,6 +66,8 @@ fn main() -> ExitCode {
         Command::Serve => actix_web::rt::System::new().block_on(server::serve(config)),
         Command::Demo => run_demo(&config),
         Command::Migrate => run_migrate(&config),
+        Command::Org(command) => run_org(&config, &command),
+        Command::Seed(args) => run_seed(&config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,9 @@
 //! limit, bumps the per-period counter with a conditional upsert (race-free:
 //! no check-then-insert) and writes the usage record. `guard_count_limit`
 //! serialises creations limited by a row count (members, templates,
-//! sequences) on the organization's subscription row.
+//! sequences) on the organization's subscription row. Crossing 80% or 100% of
+//! a limit gives owners and admins one notice (deduplicated per period and limit).
+//! Meters read counters and row counts only: their cost does not grow with history.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -11,12 +13,15 @@ use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::db::models::{Organization, Subscription};
+use crate::db::notices;
 use crate::db::schema::{
     invitations, limit_overrides, message_templates, organization_members, organizations,
     sequences, subscriptions, usage_counters, usage_records,
 };
 use crate::db::Tenant;
-use crate::domain::plans::{format_limit, Limit, LimitKind, Limits, Plan};
+use crate::domain::plans::{
+    format_limit, threshold_crossed, Limit, LimitKind, Limits, Plan, UsageLevel,
+};
 use crate::domain::subscription::{day_start, month_start};
 use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
@@ -54,6 +59,16 @@ impl UsageKind {
 pub struct EffectiveLimits {
     pub plan: Plan,
     pub limits: Limits,
+    /// The negotiated overrides in force, with their end (if any).
+    pub overrides: Vec<ActiveOverride>,
+}
+
+/// A per-organization limit in force instead of the plan's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveOverride {
+    pub kind: LimitKind,
+    pub value: Limit,
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 /// Loads organization and subscription of a tenant (one query).
@@ -77,25 +92,43 @@ pub fn effective_limits(
 ) -> QueryResult<EffectiveLimits> {
     let plan = sub.effective_plan(now);
     let mut limits = plan.spec().limits;
-    let overrides: Vec<(String, Option<i64>)> = limit_overrides::table
+    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = limit_overrides::table
         .filter(limit_overrides::organization_id.eq(org.uuid()))
         .filter(
             limit_overrides::ends_at
                 .is_null()
                 .or(limit_overrides::ends_at.gt(now)),
         )
-        .select((limit_overrides::limit_kind, limit_overrides::value))
+        .select((
+            limit_overrides::limit_kind,
+            limit_overrides::value,
+            limit_overrides::ends_at,
+        ))
         .load(conn)?;
-    for (kind, value) in overrides {
+    let mut overrides = Vec::new();
+    for (kind, value, ends_at) in rows {
         if let Ok(kind) = kind.parse::<LimitKind>() {
             limits.set(kind, value);
+            overrides.push(ActiveOverride {
+                kind,
+                value,
+                ends_at,
+            });
         }
     }
-    Ok(EffectiveLimits { plan, limits })
+    Ok(EffectiveLimits {
+        plan,
+        limits,
+        overrides,
+    })
 }
 
 /// The period a counter row covers: (period, first local date).
-fn period_of(kind: UsageKind, tz: chrono_tz::Tz, now: DateTime<Utc>) -> (&'static str, NaiveDate) {
+pub(crate) fn period_of(
+    kind: UsageKind,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> (&'static str, NaiveDate) {
     match kind {
         UsageKind::LeadCreated => ("month", month_start(tz, now)),
         UsageKind::MessageSent | UsageKind::ApiCall => ("day", day_start(tz, now)),
@@ -156,7 +189,19 @@ pub fn consume(
     kind: UsageKind,
     resource: Option<Uuid>,
 ) -> AppResult<Consumed> {
-    let now = Utc::now();
+    consume_at(conn, tenant, kind, resource, Utc::now())
+}
+
+/// `consume` at an explicit instant: `now` picks the organization's local day
+/// and month (and the effective plan), so period boundaries are testable.
+/// The count that reaches 80% or 100% of the limit also writes the notice.
+pub fn consume_at(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: UsageKind,
+    resource: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<Consumed> {
     let org = tenant.org_id();
     let (organization, sub) = org_and_subscription(conn, org)?;
     let tz = organization.tz();
@@ -178,7 +223,92 @@ pub fn consume(
             usage_records::occurred_at.eq(now),
         ))
         .execute(conn)?;
+    if let Some(limit_kind) = kind.limit_kind() {
+        let crossing = Crossing {
+            kind: limit_kind,
+            plan: effective.plan,
+            before: count - 1,
+            after: count,
+            limit,
+        };
+        notify_crossing(conn, org, &crossing, &period_key(period))?;
+    }
     Ok(Consumed { count, limit })
+}
+
+/// "2026-11" for a month counter, "2026-11-26" for a day counter.
+fn period_key((period, start): (&str, NaiveDate)) -> String {
+    if period == "month" {
+        start.format("%Y-%m").to_string()
+    } else {
+        start.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// One step of use of a limit, from `before` to `after`.
+struct Crossing {
+    kind: LimitKind,
+    plan: Plan,
+    before: i64,
+    after: i64,
+    limit: Limit,
+}
+
+/// Writes the 80% / 100% notice when this step crosses a threshold. The key
+/// (e.g. `leads_per_month:2026-11:80:50`) names limit, period, threshold and
+/// limit value: one notice per crossing, and a new one after the limit changes.
+fn notify_crossing(
+    conn: &mut PgConnection,
+    org: OrgId,
+    c: &Crossing,
+    period: &str,
+) -> QueryResult<()> {
+    let (Some(level), Some(limit)) = (threshold_crossed(c.before, c.after, c.limit), c.limit)
+    else {
+        return Ok(());
+    };
+    let (notice_kind, pct, message) = match level {
+        UsageLevel::Ok => return Ok(()),
+        UsageLevel::Warning => ("limit_warning", 80, warning_text(c, limit)),
+        UsageLevel::Full => ("limit_reached", 100, full_text(c, limit)),
+    };
+    let key = format!("{}:{period}:{pct}:{limit}", c.kind.as_str());
+    notices::notify_admins(conn, org, notice_kind, &message, &key)?;
+    Ok(())
+}
+
+fn noun(kind: LimitKind) -> &'static str {
+    match kind {
+        LimitKind::LeadsPerMonth => "new leads this month",
+        LimitKind::MessagesPerDay => "messages today",
+        LimitKind::Users => "member seats (members and pending invitations)",
+        LimitKind::Templates => "templates",
+        LimitKind::Sequences => "sequences",
+    }
+}
+
+fn warning_text(c: &Crossing, limit: i64) -> String {
+    format!(
+        "You have used {} of {} {} on the {} plan. Upgrade before you reach the limit.",
+        format_limit(Some(c.after)),
+        format_limit(Some(limit)),
+        noun(c.kind),
+        c.plan.name()
+    )
+}
+
+fn full_text(c: &Crossing, limit: i64) -> String {
+    let what_now = match c.kind {
+        LimitKind::LeadsPerMonth => "New leads are refused until next month.",
+        LimitKind::MessagesPerDay => "Sending pauses until midnight.",
+        _ => "Nothing more can be added.",
+    };
+    format!(
+        "You have used all {} {} on the {} plan. {what_now} Upgrade your plan to add more.",
+        format_limit(Some(limit)),
+        noun(c.kind),
+        c.plan.name()
+    )
 }
 
 /// The "limit reached" error with a message that says what to do.
@@ -196,6 +326,8 @@ pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> AppEr
 /// for the rest of the transaction, then refuses with `LimitReached` when one
 /// more would exceed the effective limit. Every creator of such rows calls
 /// this first, so concurrent creations are serialised and cannot overshoot.
+/// Call it right before the insert: when the new row reaches 80% or 100% of
+/// the limit, the notice is written in the same transaction.
 pub fn guard_count_limit(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -211,11 +343,18 @@ pub fn guard_count_limit(
     let effective = effective_limits(conn, org, &sub, now)?;
     let limit = effective.limits.get(kind);
     let used = used(conn, org, kind, now)?;
-    if crate::domain::plans::allows_one_more(used, limit) {
-        Ok(())
-    } else {
-        Err(limit_reached(Some(kind), effective.plan, limit))
+    if !crate::domain::plans::allows_one_more(used, limit) {
+        return Err(limit_reached(Some(kind), effective.plan, limit));
     }
+    let crossing = Crossing {
+        kind,
+        plan: effective.plan,
+        before: used,
+        after: used + 1,
+        limit,
+    };
+    notify_crossing(conn, org, &crossing, "all")?;
+    Ok(())
 }
 
 /// Current use of one limit: counters for the periodic limits (constant
@@ -226,14 +365,30 @@ pub fn used(
     kind: LimitKind,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
+    let tz = match kind {
+        LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
+            let name: String = organizations::table
+                .find(org.uuid())
+                .select(organizations::time_zone)
+                .first(conn)?;
+            name.parse().unwrap_or(chrono_tz::UTC)
+        }
+        _ => chrono_tz::UTC,
+    };
+    used_in(conn, org, tz, kind, now)
+}
+
+/// `used` for an organization whose time zone is already known.
+pub(crate) fn used_in(
+    conn: &mut PgConnection,
+    org: OrgId,
+    tz: chrono_tz::Tz,
+    kind: LimitKind,
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
     let o = org.uuid();
     match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
-            let tz: String = organizations::table
-                .find(o)
-                .select(organizations::time_zone)
-                .first(conn)?;
-            let tz = tz.parse().unwrap_or(chrono_tz::UTC);
             let usage = if kind == LimitKind::LeadsPerMonth {
                 UsageKind::LeadCreated
             } else {
@@ -270,4 +425,16 @@ pub fn used(
             .count()
             .get_result(conn),
     }
+}
+
+/// SPEC §5 `can_add_lead` & co.: true when one more fits the effective limit
+/// right now (for showing or hiding buttons; creation itself still goes
+/// through `consume` / `guard_count_limit`).
+pub fn can_add(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> QueryResult<bool> {
+    let now = Utc::now();
+    let org = tenant.org_id();
+    let (organization, sub) = org_and_subscription(conn, org)?;
+    let limit = effective_limits(conn, org, &sub, now)?.limits.get(kind);
+    let used = used_in(conn, org, organization.tz(), kind, now)?;
+    Ok(crate::domain::plans::allows_one_more(used, limit))
 }

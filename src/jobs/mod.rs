@@ -13,16 +13,25 @@ use diesel::PgConnection;
 use crate::app::AppState;
 use crate::config::Config;
 
+pub mod lifecycle;
+
 /// One pass of a job: returns how many items it handled.
 pub type JobFn = fn(&mut PgConnection, &Config) -> Result<usize, String>;
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
-    vec![(
-        "account_cleanup",
-        Duration::from_secs(15 * 60),
-        account_cleanup::run,
-    )]
+    vec![
+        (
+            "account_cleanup",
+            Duration::from_secs(15 * 60),
+            account_cleanup::run,
+        ),
+        (
+            "subscription lifecycle",
+            Duration::from_secs(60),
+            lifecycle::run,
+        ),
+    ]
 }
 
 /// Starts the background workers of this instance.

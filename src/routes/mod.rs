@@ -40,16 +40,20 @@ pub mod account_deletion;
 pub mod account_email;
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod billing;
 pub mod brand;
 pub mod dashboard;
 pub mod invitations;
+pub mod notices;
 pub mod orgs;
 pub mod password;
+pub mod plans;
 pub mod sessions;
 pub mod settings;
 pub mod system;
 pub mod team;
+pub mod usage;
 
 /// Registers every feature's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -68,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     invitations::configure(cfg);
     audit::configure(cfg);
     brand::configure(cfg);
+    usage::configure(cfg);
+    plans::configure(cfg);
+    notices::configure(cfg);
+    bench::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -88,6 +96,10 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         invitations::ROUTES,
         audit::ROUTES,
         brand::ROUTES,
+        usage::ROUTES,
+        plans::ROUTES,
+        notices::ROUTES,
+        bench::ROUTES,
     ]
     .concat()
 }
@@ -180,7 +192,7 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
     })
 }
 
-fn shell_org(ctx: &OrgContext) -> ShellOrg {
+pub(crate) fn shell_org(ctx: &OrgContext) -> ShellOrg {
     let now = chrono::Utc::now();
     let sub = &ctx.subscription;
     let status = sub.status();

@@ -2,8 +2,9 @@
 
 use maud::{html, Markup};
 
-use crate::domain::plans::{format_euros, format_limit, LimitKind, Plan};
+use crate::domain::billing::Interval;
 use crate::views::layout;
+use crate::views::plans::{billing_toggle, plan_cards};
 
 pub fn page() -> Markup {
     layout::public_page(
@@ -13,36 +14,27 @@ pub fn page() -> Markup {
             section.hero {
                 h1 { "Outreach your whole team can run" }
                 p.lead { "Keep your leads, write templates, run multi-step sequences and send messages — with clear plans, live usage and your data kept apart from everyone else's." }
-                p { a.btn.btn-primary href="/signup" { "Start your 14-day free trial" } " " a.btn href="/login" { "Sign in" } }
+                div.hero-actions { a.btn.btn-primary href="/signup" { "Start your 14-day free trial" } a.btn href="/login" { "Sign in" } }
             }
-            section.pricing aria-labelledby="pricing-title" {
-                h2 #pricing-title { "Pricing" }
-                (plans_grid(None))
+            section.pricing.billing aria-labelledby="pricing-title" {
+                div.pricing-head {
+                    h2 #pricing-title { "Pricing" }
+                    p { "Every plan starts with a 14-day free trial of any plan you like. Prices in euro, excl. VAT." }
+                    (billing_toggle(Interval::Monthly))
+                }
+                (plans_grid())
             }
         },
     )
 }
 
-/// The four plans side by side; `current` is marked.
-pub fn plans_grid(current: Option<Plan>) -> Markup {
-    html! {
-        div.plans {
-            @for plan in Plan::ALL {
-                @let spec = plan.spec();
-                article.plan.is-current[current == Some(plan)] {
-                    h3 { (plan.name()) }
-                    p.plan-price { (format_euros(spec.monthly_cents)) span.per { " / month" } }
-                    p.small.muted { (format_euros(spec.yearly_cents)) " billed yearly" }
-                    ul.features {
-                        @for kind in LimitKind::ALL {
-                            li.yes { (format_limit(plan.limit(kind))) " " (kind.label().to_lowercase()) }
-                        }
-                        @for (label, has) in spec.features.list() {
-                            li.yes[has].no[!has] { (label) }
-                        }
-                    }
-                }
+/// The four plans side by side, each with a sign-up button.
+pub fn plans_grid() -> Markup {
+    plan_cards(None, |plan| {
+        html! {
+            a.btn.btn-primary[plan.is_paid()] href="/signup" {
+                @if plan.is_paid() { "Start free trial" } @else { "Sign up free" }
             }
         }
-    }
+    })
 }

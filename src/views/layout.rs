@@ -174,10 +174,7 @@ fn topbar(shell: &Shell) -> Markup {
             }
             (org_switcher(shell))
             div.topbar-right {
-                a.bell href="/notices" aria-label={ "Notices, " (shell.unread_notices) " unread" } {
-                    (PreEscaped(BELL_SVG))
-                    @if shell.unread_notices > 0 { span.bell-count { (shell.unread_notices) } }
-                }
+                (bell(shell.unread_notices, false))
                 div.user-menu {
                     a href="/account" { (shell.user_name) }
                     form method="post" action="/logout" {
@@ -186,6 +183,18 @@ fn topbar(shell: &Shell) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The notices bell with the unread count; `oob` marks it for an HTMX
+/// out-of-band swap (answers that change the count send it along).
+pub fn bell(unread: i64, oob: bool) -> Markup {
+    html! {
+        a.bell #bell href="/notices" aria-label={ "Notices, " (unread) " unread" }
+            hx-swap-oob=[oob.then_some("true")] {
+            (PreEscaped(BELL_SVG))
+            @if unread > 0 { span.bell-count { (unread) } }
         }
     }
 }

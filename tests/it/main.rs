@@ -12,3 +12,4 @@ mod hostile;
 mod isolation;
 mod schema;
 mod team;
+mod usage;

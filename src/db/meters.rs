@@ -1,0 +1,125 @@
+//! What the usage page reads: the five meters of an organization (from the
+//! per-period counters and row counts, so their cost does not grow with the
+//! usage history) and the daily history for the chart (from the daily counters).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use crate::db::models::{Organization, Subscription};
+use crate::db::schema::usage_counters;
+use crate::db::usage::{
+    effective_limits, org_and_subscription, used_in, EffectiveLimits, UsageKind,
+};
+use crate::db::Tenant;
+use crate::domain::plans::{Limit, LimitKind};
+use crate::domain::subscription::day_start;
+
+/// One meter: how much of a limit is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meter {
+    pub kind: LimitKind,
+    pub used: i64,
+    pub limit: Limit,
+}
+
+/// The order of the meters on the page (SPEC §5 lists them so).
+pub const METER_ORDER: [LimitKind; 5] = [
+    LimitKind::LeadsPerMonth,
+    LimitKind::MessagesPerDay,
+    LimitKind::Users,
+    LimitKind::Templates,
+    LimitKind::Sequences,
+];
+
+/// Everything the usage page shows about plan and limits, read at `now`.
+#[derive(Debug, Clone)]
+pub struct UsageSnapshot {
+    pub organization: Organization,
+    pub subscription: Subscription,
+    pub effective: EffectiveLimits,
+    /// In `METER_ORDER`.
+    pub meters: Vec<Meter>,
+}
+
+/// Plan, effective limits and the five meters of the tenant's organization.
+pub fn snapshot(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> QueryResult<UsageSnapshot> {
+    let org = tenant.org_id();
+    let (organization, subscription) = org_and_subscription(conn, org)?;
+    let effective = effective_limits(conn, org, &subscription, now)?;
+    let tz = organization.tz();
+    let meters = METER_ORDER
+        .into_iter()
+        .map(|kind| {
+            Ok(Meter {
+                kind,
+                used: used_in(conn, org, tz, kind, now)?,
+                limit: effective.limits.get(kind),
+            })
+        })
+        .collect::<QueryResult<Vec<_>>>()?;
+    Ok(UsageSnapshot {
+        organization,
+        subscription,
+        effective,
+        meters,
+    })
+}
+
+/// Leads created and messages sent on one local day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayUsage {
+    pub date: NaiveDate,
+    pub leads: i64,
+    pub messages: i64,
+}
+
+/// The last `days` local days up to today (oldest first, days without use
+/// included as zeros), read from the daily counters.
+pub fn daily_history(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    days: u32,
+) -> QueryResult<Vec<DayUsage>> {
+    let today = day_start(tz, now);
+    let first = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
+    let rows: Vec<(String, NaiveDate, i64)> = usage_counters::table
+        .filter(usage_counters::organization_id.eq(tenant.org_id().uuid()))
+        .filter(usage_counters::kind.eq_any([
+            UsageKind::LeadCreated.as_str(),
+            UsageKind::MessageSent.as_str(),
+        ]))
+        .filter(usage_counters::period.eq("day"))
+        .filter(usage_counters::period_start.between(first, today))
+        .select((
+            usage_counters::kind,
+            usage_counters::period_start,
+            usage_counters::count,
+        ))
+        .load(conn)?;
+    let mut out: Vec<DayUsage> = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .map(|date| DayUsage {
+            date,
+            leads: 0,
+            messages: 0,
+        })
+        .collect();
+    for (kind, date, count) in rows {
+        let Some(day) = out.iter_mut().find(|d| d.date == date) else {
+            continue;
+        };
+        if kind == UsageKind::LeadCreated.as_str() {
+            day.leads = count;
+        } else {
+            day.messages = count;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,129 @@
+//! Negotiated per-organization limits (SPEC §4): one override per limit,
+//! replacing the plan's value until an optional end. Setting and removing one
+//! is audited (`limit.overridden`, `limit.override_removed`) in the same transaction.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::schema::{limit_overrides, organizations};
+use crate::db::{audit, Tenant};
+use crate::domain::plans::{format_limit, Limit, LimitKind};
+use crate::ids::OrgId;
+
+/// The organization with this slug (operators name organizations by slug).
+pub fn org_by_slug(conn: &mut PgConnection, slug: &str) -> QueryResult<Option<OrgId>> {
+    organizations::table
+        .filter(organizations::slug.eq(slug))
+        .select(organizations::id)
+        .first(conn)
+        .optional()
+        .map(|id| id.map(OrgId))
+}
+
+/// A stored override, whether or not it is still in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOverride {
+    pub kind: LimitKind,
+    pub value: Limit,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// Every override of the tenant's organization, expired ones included.
+pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<StoredOverride>> {
+    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = limit_overrides::table
+        .filter(limit_overrides::organization_id.eq(tenant.org_id().uuid()))
+        .order(limit_overrides::limit_kind)
+        .select((
+            limit_overrides::limit_kind,
+            limit_overrides::value,
+            limit_overrides::ends_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, value, ends_at)| {
+            Some(StoredOverride {
+                kind: kind.parse().ok()?,
+                value,
+                ends_at,
+            })
+        })
+        .collect())
+}
+
+fn describe(value: Limit, ends_at: Option<DateTime<Utc>>) -> serde_json::Value {
+    json!({ "value": format_limit(value), "until": ends_at })
+}
+
+/// Sets (or replaces) the override of `kind`; `value` None = unlimited.
+pub fn set(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: LimitKind,
+    value: Limit,
+    ends_at: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let before = find(conn, tenant, kind)?.map(|o| describe(o.value, o.ends_at));
+        diesel::insert_into(limit_overrides::table)
+            .values((
+                limit_overrides::organization_id.eq(tenant.org_id().uuid()),
+                limit_overrides::limit_kind.eq(kind.as_str()),
+                limit_overrides::value.eq(value),
+                limit_overrides::ends_at.eq(ends_at),
+                limit_overrides::created_at.eq(Utc::now()),
+            ))
+            .on_conflict((
+                limit_overrides::organization_id,
+                limit_overrides::limit_kind,
+            ))
+            .do_update()
+            .set((
+                limit_overrides::value.eq(value),
+                limit_overrides::ends_at.eq(ends_at),
+                limit_overrides::created_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        let after = describe(value, ends_at);
+        audit::record(
+            conn,
+            tenant,
+            "limit.overridden",
+            kind.as_str(),
+            before,
+            Some(after),
+        )
+    })
+}
+
+/// Removes the override of `kind` (the plan's limit applies again); false when there was none.
+pub fn clear(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let Some(old) = find(conn, tenant, kind)? else {
+            return Ok(false);
+        };
+        diesel::delete(
+            limit_overrides::table.find((tenant.org_id().uuid(), kind.as_str().to_string())),
+        )
+        .execute(conn)?;
+        let before = describe(old.value, old.ends_at);
+        audit::record(
+            conn,
+            tenant,
+            "limit.override_removed",
+            kind.as_str(),
+            Some(before),
+            None,
+        )?;
+        Ok(true)
+    })
+}
+
+fn find(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: LimitKind,
+) -> QueryResult<Option<StoredOverride>> {
+    Ok(list(conn, tenant)?.into_iter().find(|o| o.kind == kind))
+}

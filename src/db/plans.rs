@@ -1,0 +1,329 @@
+//! The owner's plan changes (SPEC §5): upgrade at once (through the payment
+//! provider, free during the trial), downgrade at the end of the period,
+//! cancel at period end, resume. Each runs in the caller's transaction with
+//! the subscription row locked, and writes exactly one audit event.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
+use crate::db::models::Subscription;
+use crate::db::schema::subscriptions;
+use crate::db::usage::{effective_limits, org_and_subscription, used_in};
+use crate::db::{audit, Tenant};
+use crate::domain::billing::{
+    decide_change, downgrade_impact, ChangeDecision, Excess, Interval, SubscriptionState,
+    DOWNGRADE_CHECKS,
+};
+use crate::domain::plans::Plan;
+use crate::domain::subscription::Status;
+use crate::error::{AppError, AppResult};
+
+/// The subscription as the pure rules see it.
+pub fn state_of(sub: &Subscription) -> SubscriptionState {
+    SubscriptionState {
+        plan: sub.plan(),
+        status: sub.status(),
+        interval: interval_of(sub),
+        trial_ends_at: sub.trial_ends_at,
+        current_period_end: sub.current_period_end,
+        past_due_since: sub.past_due_since,
+        cancel_at_period_end: sub.cancel_at_period_end,
+        scheduled_plan: sub.scheduled_plan.as_deref().and_then(|p| p.parse().ok()),
+        has_payment_method: sub.has_payment_method,
+    }
+}
+
+pub fn interval_of(sub: &Subscription) -> Interval {
+    sub.billing_interval.parse().unwrap_or(Interval::Monthly)
+}
+
+/// The tenant's subscription, locked for the rest of the transaction.
+pub fn lock(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Subscription> {
+    subscriptions::table
+        .find(tenant.org_id().uuid())
+        .select(Subscription::as_select())
+        .for_update()
+        .first(conn)
+}
+
+/// The fields an audit event shows before and after a change.
+pub fn audit_json(sub: &SubscriptionState) -> serde_json::Value {
+    json!({
+        "plan": sub.plan.as_str(),
+        "status": sub.status.as_str(),
+        "interval": sub.interval.as_str(),
+        "scheduled_plan": sub.scheduled_plan.map(Plan::as_str),
+        "cancel_at_period_end": sub.cancel_at_period_end,
+    })
+}
+
+/// What `change_plan` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// The new plan is in force now.
+    Applied { from: Plan, to: Plan },
+    /// The downgrade happens at `at` (the end of the current period).
+    Scheduled { to: Plan, at: DateTime<Utc> },
+    /// Nothing to change.
+    Unchanged,
+    /// Payment continues on the provider's page.
+    Redirect(String),
+}
+
+/// Moves the tenant to `target` billed every `interval`, per `decide_change`.
+/// A downgrade must have been confirmed by the caller.
+pub fn change_plan(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    provider: &dyn PaymentProvider,
+    target: Plan,
+    interval: Interval,
+    now: DateTime<Utc>,
+) -> AppResult<ChangeOutcome> {
+    let sub = lock(conn, tenant)?;
+    let before = state_of(&sub);
+    match decide_change(&before, target, interval, now) {
+        ChangeDecision::Unchanged => Ok(ChangeOutcome::Unchanged),
+        ChangeDecision::ScheduleAtPeriodEnd => schedule_downgrade(conn, tenant, &before, target),
+        ChangeDecision::ApplyNow { payment } => {
+            let mut after = SubscriptionState {
+                plan: target,
+                interval,
+                scheduled_plan: None,
+                cancel_at_period_end: false,
+                ..before
+            };
+            if before.status == Status::Trial {
+                set_plan_in_trial(conn, tenant, &after)?;
+            } else {
+                let start = now;
+                let purchase = Purchase {
+                    plan: target,
+                    interval,
+                    period_start: start,
+                    period_end: interval.period_end(start),
+                    charge_now: true,
+                };
+                if payment {
+                    if let CheckoutOutcome::Redirect(url) =
+                        provider.start_checkout(conn, tenant, &purchase)?
+                    {
+                        return Ok(ChangeOutcome::Redirect(url));
+                    }
+                }
+                after.status = Status::Active;
+                after.past_due_since = None;
+                start_new_period(conn, tenant, &after, &purchase)?;
+            }
+            let (b, a) = (audit_json(&before), audit_json(&after));
+            audit::record(
+                conn,
+                tenant,
+                "plan.changed",
+                "subscription",
+                Some(b),
+                Some(a),
+            )?;
+            Ok(ChangeOutcome::Applied {
+                from: before.plan,
+                to: target,
+            })
+        }
+    }
+}
+
+fn set_plan_in_trial(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    after: &SubscriptionState,
+) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+        .set((
+            subscriptions::plan.eq(after.plan.as_str()),
+            subscriptions::billing_interval.eq(after.interval.as_str()),
+            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::cancel_at_period_end.eq(false),
+            subscriptions::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+fn start_new_period(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    after: &SubscriptionState,
+    purchase: &Purchase,
+) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+        .set((
+            subscriptions::plan.eq(after.plan.as_str()),
+            subscriptions::status.eq(after.status.as_str()),
+            subscriptions::billing_interval.eq(after.interval.as_str()),
+            subscriptions::current_period_start.eq(purchase.period_start),
+            subscriptions::current_period_end.eq(purchase.period_end),
+            subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
+            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::cancel_at_period_end.eq(false),
+            subscriptions::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+fn schedule_downgrade(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    before: &SubscriptionState,
+    target: Plan,
+) -> AppResult<ChangeOutcome> {
+    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+        .set((
+            subscriptions::scheduled_plan.eq(Some(target.as_str())),
+            subscriptions::cancel_at_period_end.eq(false),
+            subscriptions::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    let after = SubscriptionState {
+        scheduled_plan: Some(target),
+        cancel_at_period_end: false,
+        ..*before
+    };
+    let mut a = audit_json(&after);
+    a["effective_at"] = json!(before.current_period_end);
+    let b = audit_json(before);
+    audit::record(
+        conn,
+        tenant,
+        "plan.downgrade_scheduled",
+        "subscription",
+        Some(b),
+        Some(a),
+    )?;
+    Ok(ChangeOutcome::Scheduled {
+        to: target,
+        at: before.current_period_end,
+    })
+}
+
+/// Cancels at the end of the period (a paid plan that is running); a
+/// scheduled downgrade is dropped, since the subscription ends instead.
+pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<DateTime<Utc>> {
+    let before = state_of(&lock(conn, tenant)?);
+    let running = matches!(before.status, Status::Active | Status::PastDue);
+    if !running || !before.plan.is_paid() {
+        return Err(AppError::Conflict(
+            "Only a running paid subscription can be canceled.".into(),
+        ));
+    }
+    if before.cancel_at_period_end {
+        return Ok(before.current_period_end);
+    }
+    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+        .set((
+            subscriptions::cancel_at_period_end.eq(true),
+            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    let after = SubscriptionState {
+        cancel_at_period_end: true,
+        scheduled_plan: None,
+        ..before
+    };
+    let (b, a) = (audit_json(&before), audit_json(&after));
+    audit::record(
+        conn,
+        tenant,
+        "plan.canceled",
+        "subscription",
+        Some(b),
+        Some(a),
+    )?;
+    Ok(before.current_period_end)
+}
+
+/// Withdraws a pending cancellation or scheduled downgrade; false when there was none.
+pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<bool> {
+    let before = state_of(&lock(conn, tenant)?);
+    if !before.cancel_at_period_end && before.scheduled_plan.is_none() {
+        return Ok(false);
+    }
+    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+        .set((
+            subscriptions::cancel_at_period_end.eq(false),
+            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    let after = SubscriptionState {
+        cancel_at_period_end: false,
+        scheduled_plan: None,
+        ..before
+    };
+    let (b, a) = (audit_json(&before), audit_json(&after));
+    audit::record(
+        conn,
+        tenant,
+        "plan.resumed",
+        "subscription",
+        Some(b),
+        Some(a),
+    )?;
+    Ok(true)
+}
+
+/// Puts a payment method on file for the current plan without charging (the
+/// charge comes at the end of the trial or period).
+pub fn add_payment_method(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    provider: &dyn PaymentProvider,
+) -> AppResult<CheckoutOutcome> {
+    let sub = lock(conn, tenant)?;
+    let state = state_of(&sub);
+    let purchase = Purchase {
+        plan: state.plan,
+        interval: state.interval,
+        period_start: sub.current_period_start,
+        period_end: sub.current_period_end,
+        charge_now: false,
+    };
+    let outcome = provider.start_checkout(conn, tenant, &purchase)?;
+    if outcome == CheckoutOutcome::Completed && !sub.has_payment_method {
+        let after = json!({ "has_payment_method": true });
+        let before = json!({ "has_payment_method": false });
+        audit::record(
+            conn,
+            tenant,
+            "billing.payment_method_added",
+            "subscription",
+            Some(before),
+            Some(after),
+        )?;
+    }
+    Ok(outcome)
+}
+
+/// What exceeds `target`'s limits (with this organization's overrides) right now.
+pub fn downgrade_impact_of(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    target: Plan,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Excess>> {
+    let org = tenant.org_id();
+    let (organization, sub) = org_and_subscription(conn, org)?;
+    let mut limits = target.spec().limits;
+    for o in effective_limits(conn, org, &sub, now)?.overrides {
+        limits.set(o.kind, o.value);
+    }
+    let tz = organization.tz();
+    let used = DOWNGRADE_CHECKS
+        .into_iter()
+        .map(|kind| Ok((kind, used_in(conn, org, tz, kind, now)?)))
+        .collect::<QueryResult<Vec<_>>>()?;
+    Ok(downgrade_impact(&used, &limits))
+}

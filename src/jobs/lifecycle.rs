@@ -1,0 +1,23 @@
+//! The subscription lifecycle job: every pass applies the transitions that are
+//! due (trial end, grace expiry, cancellation, scheduled downgrade, period
+//! roll-over) through `db::lifecycle`, which makes it safe on many instances.
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+
+use crate::config::Config;
+
+/// One pass at the current time (the scheduled `JobFn`).
+pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
+    run_at(conn, config, Utc::now())
+}
+
+/// One pass as if it were `now`.
+pub fn run_at(
+    conn: &mut PgConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let provider = crate::billing::provider(config);
+    crate::db::lifecycle::advance_due(conn, provider.as_ref(), now).map_err(|e| e.to_string())
+}

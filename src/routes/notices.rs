@@ -1,0 +1,82 @@
+//! The bell's notices: list, mark all read, mark one read. Every query is
+//! scoped to the signed-in user in the current organization, so another
+//! user's or organization's notice id answers 404.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use maud::html;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::notices;
+use crate::domain::roles::Action;
+use crate::error::{AppError, AppResult};
+use crate::ids::NoticeId;
+use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::views::layout::Nav;
+use crate::views::notices as view;
+
+route_table! {
+    GET "/notices" => index,
+    POST "/notices/read" => read_all,
+    POST "/notices/{id}/read" => read_one,
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant();
+    let list = state
+        .db
+        .run(move |conn| Ok(notices::list(conn, &tenant)?))
+        .await?;
+    let body = view::body(&list, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
+    page(&state, &cur, &req, Nav::None, "Notices", body).await
+}
+
+async fn read_all(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant();
+    let list = state
+        .db
+        .tx(move |conn| {
+            notices::mark_all_read(conn, &tenant)?;
+            Ok(notices::list(conn, &tenant)?)
+        })
+        .await?;
+    if !wants_fragment(&req) {
+        return Ok(see_other_with_flash("/notices", "All notices marked read."));
+    }
+    let list = view::list(&list, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
+    Ok(fragment(html! { (list) (view::bell_oob(0)) }))
+}
+
+async fn read_one(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let id: NoticeId = path.parse().map_err(|_| AppError::NotFound)?;
+    let tenant = cur.tenant();
+    let (notice, unread) = state
+        .db
+        .tx(move |conn| {
+            let notice = notices::mark_read(conn, &tenant, id)?;
+            Ok((notice, notices::unread_count(conn, &tenant)?))
+        })
+        .await?;
+    if !wants_fragment(&req) {
+        return Ok(see_other_with_flash("/notices", "Notice marked read."));
+    }
+    let item = view::item(&notice, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
+    Ok(fragment(html! { (item) (view::bell_oob(unread)) }))
+}

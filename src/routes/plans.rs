@@ -1,0 +1,275 @@
+//! Plans: everyone may compare them; only an OWNER changes plan, cancels,
+//! resumes or adds a payment method (`Action::ManageBilling`). A downgrade is
+//! shown with its impact and needs a second, confirming POST. Plain forms get
+//! a 303 with a flash; HTMX gets `#plans-body` again and `usage-changed`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use maud::Markup;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::billing::{self, CheckoutOutcome};
+use crate::db::plans::{self as db_plans, ChangeOutcome};
+use crate::db::{orgs, Tenant};
+use crate::domain::billing::{decide_change, is_downgrade, ChangeDecision, Interval};
+use crate::domain::plans::Plan;
+use crate::domain::roles::Action;
+use crate::domain::subscription::Status;
+use crate::error::AppResult;
+use crate::routes::{fragment, page, see_other, see_other_with_flash, wants_fragment};
+use crate::views::layout::Nav;
+use crate::views::plans::{self as view, DowngradeView, PlansView};
+use crate::views::usage::local_date;
+
+route_table! {
+    GET "/plans" => index,
+    POST "/plans/change" => change,
+    POST "/plans/cancel" => cancel,
+    POST "/plans/resume" => resume,
+    POST "/plans/payment-method" => payment_method,
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let body = plans_body(&state, &cur, None, None).await?;
+    page(&state, &cur, &req, Nav::Usage, "Plans", body).await
+}
+
+/// `#plans-body` from fresh rows, with an optional flash or error on top.
+async fn plans_body(
+    state: &AppState,
+    cur: &CurrentOrg,
+    flash: Option<String>,
+    error: Option<String>,
+) -> AppResult<Markup> {
+    let tenant = cur.tenant();
+    let (org, sub) = state
+        .db
+        .run(move |conn| Ok(orgs::load(conn, &tenant)?))
+        .await?;
+    let now = Utc::now();
+    let provider = billing::provider(&state.config);
+    let view = PlansView {
+        state: db_plans::state_of(&sub),
+        effective: sub.effective_plan(now),
+        trial_days_left: sub.trial_days_left(now),
+        period_end: sub.current_period_end,
+        tz: org.tz(),
+        role_label: cur.role().label(),
+        can_manage: cur.can(Action::ManageBilling),
+        can_view_billing: cur.can(Action::ViewBilling),
+        portal_url: provider.portal_url(&tenant),
+        csrf: &cur.user.csrf,
+        flash,
+        error,
+    };
+    Ok(view::body(&view))
+}
+
+/// After a change: plain forms go back to `/plans` with a flash; HTMX gets
+/// the new `#plans-body` and the meters hear `usage-changed`.
+async fn done(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    message: String,
+) -> AppResult<HttpResponse> {
+    if !wants_fragment(req) {
+        return Ok(see_other_with_flash("/plans", &message));
+    }
+    let body = plans_body(state, cur, Some(message), None).await?;
+    let mut res = fragment(body);
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("hx-trigger"),
+        actix_web::http::header::HeaderValue::from_static("usage-changed"),
+    );
+    Ok(res)
+}
+
+/// Sends the browser to the payment provider's page.
+fn redirect(req: &HttpRequest, url: &str) -> HttpResponse {
+    if wants_fragment(req) {
+        HttpResponse::Ok()
+            .insert_header(("HX-Redirect", url))
+            .finish()
+    } else {
+        see_other(url)
+    }
+}
+
+/// A page or fragment for HTMX (422 for errors, 200 for the confirmation).
+async fn respond(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    body: Markup,
+    status_invalid: bool,
+) -> AppResult<HttpResponse> {
+    let mut res = if wants_fragment(req) {
+        fragment(body)
+    } else {
+        page(state, cur, req, Nav::Usage, "Plans", body).await?
+    };
+    if status_invalid {
+        *res.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    interval: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn change(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<ChangeForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageBilling)?;
+    let sub = &cur.ctx.subscription;
+    let current = db_plans::state_of(sub);
+    let target = form.plan.parse::<Plan>().ok();
+    let interval = match form.interval.as_str() {
+        "" => Some(current.interval),
+        v => Interval::from_form(v),
+    };
+    let (Some(target), Some(interval)) = (target, interval) else {
+        let error = "Choose one of the four plans, billed monthly or yearly.".to_string();
+        let body = plans_body(&state, &cur, None, Some(error)).await?;
+        return respond(&state, &cur, &req, body, true).await;
+    };
+    let now = Utc::now();
+    let effective = sub.effective_plan(now);
+    let decision = decide_change(&current, target, interval, now);
+    let needs_confirmation = is_downgrade(effective, target)
+        && decision != ChangeDecision::Unchanged
+        && form.confirm != "yes";
+    if needs_confirmation {
+        let body = confirmation(&state, &cur, target, interval).await?;
+        return respond(&state, &cur, &req, body, false).await;
+    }
+    let (tenant, provider) = (cur.tenant(), billing::provider(&state.config));
+    let outcome = state
+        .db
+        .tx(move |conn| {
+            db_plans::change_plan(conn, &tenant, provider.as_ref(), target, interval, now)
+        })
+        .await?;
+    let in_trial = current.status == Status::Trial;
+    let message = match outcome {
+        ChangeOutcome::Redirect(url) => return Ok(redirect(&req, &url)),
+        ChangeOutcome::Applied { to, .. } if in_trial && to.is_paid() => format!(
+            "You are now trying {} — free until your trial ends.",
+            to.name()
+        ),
+        ChangeOutcome::Applied { to, .. } => format!("You are now on {}.", to.name()),
+        ChangeOutcome::Scheduled { to, at } => format!(
+            "Downgrade to {} scheduled for {}.",
+            to.name(),
+            local_date(at, cur.ctx.org.tz())
+        ),
+        ChangeOutcome::Unchanged => format!(
+            "You are already on {}, billed {}.",
+            target.name(),
+            interval.label().to_lowercase()
+        ),
+    };
+    done(&state, &cur, &req, message).await
+}
+
+async fn confirmation(
+    state: &AppState,
+    cur: &CurrentOrg,
+    target: Plan,
+    interval: Interval,
+) -> AppResult<Markup> {
+    let tenant: Tenant = cur.tenant();
+    let now = Utc::now();
+    let impact = state
+        .db
+        .run(move |conn| Ok(db_plans::downgrade_impact_of(conn, &tenant, target, now)?))
+        .await?;
+    let sub = &cur.ctx.subscription;
+    Ok(view::confirm_downgrade(&DowngradeView {
+        from: sub.effective_plan(now),
+        to: target,
+        interval,
+        in_trial: sub.status() == Status::Trial,
+        effective_at: sub.current_period_end,
+        tz: cur.ctx.org.tz(),
+        impact: &impact,
+        csrf: &cur.user.csrf,
+    }))
+}
+
+async fn cancel(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageBilling)?;
+    let tenant = cur.tenant();
+    let ends = state
+        .db
+        .tx(move |conn| db_plans::cancel(conn, &tenant))
+        .await?;
+    let message = format!(
+        "Your subscription ends on {}. You can resume it until then.",
+        local_date(ends, cur.ctx.org.tz())
+    );
+    done(&state, &cur, &req, message).await
+}
+
+async fn resume(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageBilling)?;
+    let tenant = cur.tenant();
+    let resumed = state
+        .db
+        .tx(move |conn| db_plans::resume(conn, &tenant))
+        .await?;
+    let plan = cur.ctx.subscription.plan().name();
+    let message = if resumed {
+        format!("Your {plan} subscription continues.")
+    } else {
+        "There was no pending change to withdraw.".to_string()
+    };
+    done(&state, &cur, &req, message).await
+}
+
+async fn payment_method(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageBilling)?;
+    let (tenant, provider) = (cur.tenant(), billing::provider(&state.config));
+    let outcome = state
+        .db
+        .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref()))
+        .await?;
+    match outcome {
+        CheckoutOutcome::Redirect(url) => Ok(redirect(&req, &url)),
+        CheckoutOutcome::Completed => {
+            let message =
+                "Payment method added. You will be charged when the current trial or period ends.";
+            done(&state, &cur, &req, message.to_string()).await
+        }
+    }
+}

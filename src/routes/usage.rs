@@ -1,0 +1,71 @@
+//! The usage & plan page and its self-refreshing meters fragment. Every role
+//! may read them; the figures come from `db::meters` (counters, constant cost).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::meters;
+use crate::domain::roles::Action;
+use crate::error::AppResult;
+use crate::routes::{fragment, html_response, shell};
+use crate::views::layout::{self, Nav};
+use crate::views::usage::{self as view, UsagePage};
+
+route_table! {
+    GET "/usage" => show,
+    GET "/usage/meters" => meters_fragment,
+}
+
+/// Days in the usage chart.
+const HISTORY_DAYS: u32 = 30;
+
+async fn show(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant();
+    let now = Utc::now();
+    let (snapshot, history) = state
+        .db
+        .run(move |conn| {
+            let snapshot = meters::snapshot(conn, &tenant, now)?;
+            let tz = snapshot.organization.tz();
+            let history = meters::daily_history(conn, &tenant, tz, now, HISTORY_DAYS)?;
+            Ok((snapshot, history))
+        })
+        .await?;
+    let page = UsagePage {
+        snapshot: &snapshot,
+        history: &history,
+        now,
+        can_manage_billing: cur.can(Action::ManageBilling),
+        can_view_billing: cur.can(Action::ViewBilling),
+        csrf: &cur.user.csrf,
+    };
+    let body = view::body(&page);
+    let mut shell = shell(&state, &cur.user, &req).await?;
+    if let Some(org) = shell.org.as_mut() {
+        // In its last days the page shows its own, more detailed trial banner.
+        org.trial_days_left = org.trial_days_left.filter(|d| *d > 3);
+    }
+    Ok(html_response(
+        &req,
+        layout::app_page(&shell, Nav::Usage, "Usage & plan", body),
+    ))
+}
+
+/// The meters alone (`hx-get` on `usage-changed` and every 60 s).
+async fn meters_fragment(state: web::Data<AppState>, cur: CurrentOrg) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant();
+    let now = Utc::now();
+    let snapshot = state
+        .db
+        .run(move |conn| Ok(meters::snapshot(conn, &tenant, now)?))
+        .await?;
+    Ok(fragment(view::meters(&snapshot, now)))
+}

@@ -1,0 +1,106 @@
+//! The notices page: the signed-in user's notices in the current organization,
+//! newest first, with "mark read" per notice and for all. Marking answers the
+//! changed list or row plus the bell (out-of-band), so the count stays right.
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use maud::{html, Markup};
+
+use crate::db::notices::Notice;
+use crate::views::components::{csrf, empty_state};
+use crate::views::layout;
+
+pub const LIST_ID: &str = "notice-list";
+
+pub fn body(notices: &[Notice], tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
+    html! {
+        div.page-head {
+            div {
+                h1 { "Notices" }
+                p { "Plan limit warnings and other news for you in this organization." }
+            }
+        }
+        (list(notices, tz, now, token))
+    }
+}
+
+/// The card with all notices (the "mark all read" target).
+pub fn list(notices: &[Notice], tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
+    let unread = notices.iter().any(|n| n.read_at.is_none());
+    html! {
+        section.card #(LIST_ID) aria-labelledby="notices-title" {
+            div.card-head {
+                h2 #notices-title { "All notices" }
+                @if unread {
+                    form method="post" action="/notices/read" hx-post="/notices/read"
+                        hx-target={ "#" (LIST_ID) } hx-swap="outerHTML" {
+                        (csrf(token))
+                        button.link.small type="submit" { "Mark all read" }
+                    }
+                }
+            }
+            @if notices.is_empty() {
+                (empty_state("No notices yet. Owners and admins hear here when usage reaches 80% and 100% of a plan limit.", None))
+            } @else {
+                ul.notice-list { @for n in notices { (item(n, tz, now, token)) } }
+            }
+        }
+    }
+}
+
+pub fn item_id(id: uuid::Uuid) -> String {
+    format!("notice-{id}")
+}
+
+/// One notice (the "mark read" target).
+pub fn item(n: &Notice, tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
+    let id = item_id(n.id);
+    let action = format!("/notices/{}/read", n.id);
+    html! {
+        li.is-unread[n.read_at.is_none()] #(id) {
+            span.notice-title { (title(&n.kind)) }
+            span.notice-time { time datetime=(n.created_at.to_rfc3339()) { (ago(n.created_at, tz, now)) } }
+            p.notice-body {
+                (n.message)
+                @if n.kind.starts_with("limit_") { " " a href="/plans" { "Compare plans" } }
+            }
+            @if n.read_at.is_none() {
+                form.notice-action.small method="post" action=(action) hx-post=(action)
+                    hx-target={ "#" (id) } hx-swap="outerHTML" {
+                    (csrf(token))
+                    button.link.small type="submit" { "Mark read" }
+                }
+            }
+        }
+    }
+}
+
+fn title(kind: &str) -> &'static str {
+    match kind {
+        "limit_warning" => "Approaching a plan limit",
+        "limit_reached" => "Plan limit reached",
+        _ => "Notice",
+    }
+}
+
+/// "just now", "12 min ago", "3 h ago", "Yesterday", "3 Nov", "3 Nov 2025".
+pub fn ago(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds().max(0);
+    let (local, today) = (
+        t.with_timezone(&tz).date_naive(),
+        now.with_timezone(&tz).date_naive(),
+    );
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        _ if local == today => format!("{} h ago", secs / 3600),
+        _ if today.pred_opt() == Some(local) => "Yesterday".into(),
+        _ if local.year() == today.year() => local.format("%-d %b").to_string(),
+        _ => local.format("%-d %b %Y").to_string(),
+    }
+}
+
+/// The bell with its new count, swapped in out-of-band.
+pub fn bell_oob(unread: i64) -> Markup {
+    layout::bell(unread, true)
+}

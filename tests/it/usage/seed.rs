@@ -1,0 +1,72 @@
+//! Benchmark seeding, and the property the benchmark measures: meters read
+//! the per-period counters, never the usage records.
+
+use chrono::Utc;
+use lead_dashboard::db::meters::{daily_history, snapshot};
+use lead_dashboard::db::seed::seed;
+use lead_dashboard::domain::plans::LimitKind;
+
+use super::*;
+
+#[test]
+fn seeded_counters_match_the_records_and_meters_never_read_records() {
+    let db = db();
+    let mut conn = db.conn();
+    let seeded = seed(&mut conn, 3, 20, 5_000).unwrap();
+    assert!(seeded.email.starts_with("bench-") && seeded.password.len() == 16);
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM organizations"), 3);
+    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM leads"), 60);
+    assert_eq!(
+        scalar(&mut conn, "SELECT count(*) FROM usage_records"),
+        5_000
+    );
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT sum(count) FROM usage_counters WHERE period = 'day'"
+        ),
+        5_000
+    );
+    assert_eq!(
+        scalar(
+            &mut conn,
+            "SELECT sum(count) FROM usage_counters WHERE period = 'month'"
+        ),
+        2_500,
+        "months count leads only"
+    );
+    let org = OrgId(crate::common::uuid_of(
+        &mut conn,
+        &format!(
+            "SELECT id FROM organizations WHERE slug = '{}'",
+            seeded.org_slug
+        ),
+    ));
+    let owner = UserId(crate::common::uuid_of(
+        &mut conn,
+        &format!("SELECT id FROM users WHERE email = '{}'", seeded.email),
+    ));
+    let tenant = Tenant::for_member(&mut conn, org, owner).unwrap();
+    let now = Utc::now();
+    let read = |conn: &mut PgConnection| {
+        let s = snapshot(conn, &tenant, now).unwrap();
+        let h = daily_history(conn, &tenant, chrono_tz::UTC, now, 30).unwrap();
+        (s.meters, h)
+    };
+    let before = read(&mut conn);
+    let leads = before
+        .0
+        .iter()
+        .find(|m| m.kind == LimitKind::LeadsPerMonth)
+        .unwrap();
+    assert!(
+        leads.used > 0 && leads.limit.is_none(),
+        "the measured organization is on Enterprise"
+    );
+    exec(&mut conn, "DELETE FROM usage_records");
+    assert_eq!(
+        read(&mut conn),
+        before,
+        "meters and chart come from the counters"
+    );
+}
