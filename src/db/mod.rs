@@ -11,12 +11,18 @@ pub mod accounts;
 pub mod audit;
 pub mod context;
 pub mod demo;
+pub mod enrollments;
+pub mod lead_imports;
+pub mod leads;
+pub mod messages;
 pub mod models;
 pub mod notices;
 pub mod orgs;
 pub mod outbox;
 pub mod rate_limit;
+pub mod sequences;
 pub mod sessions;
+pub mod templates;
 pub mod usage;
 
 use std::time::Duration;

@@ -11,12 +11,18 @@ use diesel::PgConnection;
 use crate::app::AppState;
 use crate::config::Config;
 
+pub mod mail;
+pub mod sequences;
+
 /// One pass of a job: returns how many items it handled.
 pub type JobFn = fn(&mut PgConnection, &Config) -> Result<usize, String>;
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
-    vec![]
+    vec![
+        ("mail", Duration::from_secs(10), mail::run),
+        ("sequences", Duration::from_secs(60), sequences::run),
+    ]
 }
 
 /// Starts the background workers of this instance.

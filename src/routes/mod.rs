@@ -37,8 +37,11 @@ macro_rules! route_table {
 
 pub mod auth;
 pub mod dashboard;
+pub mod leads;
+pub mod messages;
 pub mod orgs;
 pub mod system;
+pub mod templates;
 
 /// Registers every feature's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,6 +49,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     orgs::configure(cfg);
     dashboard::configure(cfg);
+    leads::configure(cfg);
+    templates::configure(cfg);
+    messages::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -55,6 +61,9 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         auth::ROUTES,
         orgs::ROUTES,
         dashboard::ROUTES,
+        leads::ROUTES,
+        templates::ROUTES,
+        messages::ROUTES,
     ]
     .concat()
 }
