@@ -5,3 +5,5 @@ mod common;
 
 mod binary;
 mod foundation;
+mod workspace_leads;
+mod workspace_support;
