@@ -40,6 +40,7 @@ pub mod dashboard;
 pub mod leads;
 pub mod messages;
 pub mod orgs;
+pub mod sequences;
 pub mod system;
 pub mod templates;
 
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     leads::configure(cfg);
     templates::configure(cfg);
     messages::configure(cfg);
+    sequences::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -64,6 +66,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         leads::ROUTES,
         templates::ROUTES,
         messages::ROUTES,
+        sequences::ROUTES,
     ]
     .concat()
 }

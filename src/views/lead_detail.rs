@@ -109,6 +109,7 @@ fn enrol_form(lead_id: Uuid, sequences: &[(Uuid, String)], token: &str) -> Marku
             form.inline-form method="post" action="/sequences/enrol" {
                 (csrf(token))
                 input type="hidden" name="lead_id" value=(lead_id);
+                input type="hidden" name="return_to" value={ "/leads/" (lead_id) };
                 label.sr-only for="enrol-sequence" { "Sequence" }
                 select #enrol-sequence name="sequence_id" {
                     @for (id, name) in sequences { option value=(id) { (name) } }
@@ -120,15 +121,17 @@ fn enrol_form(lead_id: Uuid, sequences: &[(Uuid, String)], token: &str) -> Marku
 }
 
 /// Pause or resume buttons for an enrolment row.
-pub fn pause_resume(e: &EnrollmentRow, token: &str) -> Markup {
+pub fn pause_resume(e: &EnrollmentRow, token: &str, return_to: &str) -> Markup {
     let id = e.enrollment.id;
     html! {
         @match e.enrollment.status.as_str() {
             "active" => form.inline-form method="post" action={ "/enrollments/" (id) "/pause" } {
-                (csrf(token)) button.btn.btn-sm type="submit" { "Pause" }
+                (csrf(token)) input type="hidden" name="return_to" value=(return_to);
+                button.btn.btn-sm type="submit" { "Pause" }
             },
             "paused" => form.inline-form method="post" action={ "/enrollments/" (id) "/resume" } {
-                (csrf(token)) button.btn.btn-sm type="submit" { "Resume" }
+                (csrf(token)) input type="hidden" name="return_to" value=(return_to);
+                button.btn.btn-sm type="submit" { "Resume" }
             },
             _ => span.muted.small { "—" },
         }
@@ -138,10 +141,7 @@ pub fn pause_resume(e: &EnrollmentRow, token: &str) -> Markup {
 fn enrollments(p: &DetailPage) -> Markup {
     html! {
         section.card aria-labelledby="enrol-title" {
-            div.card-head {
-                h2 #enrol-title { "Sequences" }
-                @if p.perms.send { (enrol_form(p.lead.id, p.sequences, p.csrf)) }
-            }
+            h2 #enrol-title { "Sequences" }
             @if p.enrollments.is_empty() {
                 p.muted { "Not enrolled in any sequence." }
             } @else {
@@ -156,10 +156,11 @@ fn enrollments(p: &DetailPage) -> Markup {
                                 _ => span.muted { "—" },
                             }
                         }
-                        td.actions { @if p.perms.send { (pause_resume(e, p.csrf)) } }
+                        td.actions { @if p.perms.send { (pause_resume(e, p.csrf, &format!("/leads/{}", p.lead.id))) } }
                     } } }
                 } }
             }
+            @if p.perms.send { div.bulk-bar.enrol-bar { "Enrol in" (enrol_form(p.lead.id, p.sequences, p.csrf)) } }
         }
     }
 }

@@ -228,12 +228,12 @@ fn toolbar(filter: &LeadFilter) -> Markup {
 fn bulk_enrol(p: &ListPage) -> Markup {
     html! {
         @if p.perms.send && !p.leads.is_empty() {
-            form.inline-form #(BULK_FORM_ID) method="post" action="/sequences/enrol" {
+            form.inline-form.bulk-bar #(BULK_FORM_ID) method="post" action="/sequences/enrol" {
                 (csrf(p.csrf))
                 @if p.sequences.is_empty() {
                     span.muted.small { "Create a sequence to enrol leads in it." }
                 } @else {
-                    label.sr-only for="bulk-sequence" { "Sequence" }
+                    label for="bulk-sequence" { "Selected leads:" }
                     select #bulk-sequence name="sequence_id" {
                         @for (id, name) in p.sequences { option value=(id) { (name) } }
                     }

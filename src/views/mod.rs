@@ -11,5 +11,6 @@ pub mod lead_detail;
 pub mod leads;
 pub mod messages;
 pub mod orgs;
+pub mod sequences;
 pub mod templates;
 pub mod workspace;

@@ -131,7 +131,7 @@ pub fn editor_form(e: &Editor, token: &str) -> Markup {
             @if let Some(id) = e.id { input type="hidden" name="template_id" value=(id); }
             (form_problems(e.errors, e.limit))
             (Field::new("name", "Name", e.name).required().autocomplete("off").render(e.errors))
-            div hx-post="/templates/preview" hx-trigger=(trigger) hx-target="#template-preview" hx-include="closest form" {
+            div.stack hx-post="/templates/preview" hx-trigger=(trigger) hx-target="#template-preview" hx-include="closest form" {
                 (Field::new("subject", "Subject", e.subject).required().autocomplete("off").render(e.errors))
                 (textarea("body", "Body", e.body, Some(&format!("Placeholders: {}.", known_list())), e.errors))
             }
