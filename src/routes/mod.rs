@@ -40,6 +40,7 @@ pub mod dashboard;
 pub mod leads;
 pub mod messages;
 pub mod orgs;
+pub mod outbox;
 pub mod sequences;
 pub mod system;
 pub mod templates;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     templates::configure(cfg);
     messages::configure(cfg);
     sequences::configure(cfg);
+    outbox::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -67,6 +69,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         templates::ROUTES,
         messages::ROUTES,
         sequences::ROUTES,
+        outbox::ROUTES,
     ]
     .concat()
 }

@@ -11,6 +11,7 @@ pub mod lead_detail;
 pub mod leads;
 pub mod messages;
 pub mod orgs;
+pub mod outbox;
 pub mod sequences;
 pub mod templates;
 pub mod workspace;

@@ -7,3 +7,4 @@ mod binary;
 mod foundation;
 mod workspace_leads;
 mod workspace_support;
+mod workspace_templates;
