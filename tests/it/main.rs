@@ -6,5 +6,7 @@ mod common;
 mod binary;
 mod foundation;
 mod workspace_leads;
+mod workspace_mail;
+mod workspace_messages;
 mod workspace_support;
 mod workspace_templates;
