@@ -8,5 +8,6 @@ mod foundation;
 mod workspace_leads;
 mod workspace_mail;
 mod workspace_messages;
+mod workspace_sequences;
 mod workspace_support;
 mod workspace_templates;
