@@ -102,8 +102,9 @@ pub fn parse(text: &str) -> Result<Vec<Segment<'_>>, PlaceholderError> {
             .ok_or(PlaceholderError::Unclosed {
                 line: line_of(text, open),
             })?;
-        let name = text[inner_start..close].trim();
-        if name.contains("{{") || name.contains('\n') {
+        let inner = &text[inner_start..close];
+        let name = inner.trim();
+        if inner.contains("{{") || inner.contains('\n') {
             return Err(PlaceholderError::Unclosed {
                 line: line_of(text, open),
             });

@@ -37,6 +37,7 @@ macro_rules! route_table {
 
 pub mod auth;
 pub mod dashboard;
+pub mod lead_csv;
 pub mod leads;
 pub mod messages;
 pub mod orgs;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     orgs::configure(cfg);
     dashboard::configure(cfg);
+    lead_csv::configure(cfg);
     leads::configure(cfg);
     templates::configure(cfg);
     messages::configure(cfg);
@@ -65,6 +67,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         auth::ROUTES,
         orgs::ROUTES,
         dashboard::ROUTES,
+        lead_csv::ROUTES,
         leads::ROUTES,
         templates::ROUTES,
         messages::ROUTES,

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod errors;
 pub mod home;
 pub mod layout;
+pub mod lead_csv;
 pub mod lead_detail;
 pub mod leads;
 pub mod messages;
