@@ -5,6 +5,7 @@ mod common;
 
 mod binary;
 mod foundation;
+mod workspace_csv;
 mod workspace_leads;
 mod workspace_mail;
 mod workspace_messages;
