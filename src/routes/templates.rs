@@ -157,6 +157,13 @@ async fn preview_leads(
         .await
 }
 
+/// What the editor shows besides the form values.
+struct Shown<'a> {
+    errors: &'a FieldErrors,
+    limit: Option<&'a str>,
+    status: StatusCode,
+}
+
 /// The editor page with its preview; `status` 422/402 after a failed save.
 async fn render_editor(
     state: &AppState,
@@ -164,10 +171,13 @@ async fn render_editor(
     req: &HttpRequest,
     existing: Option<&Template>,
     form: &TemplateForm,
-    errors: &FieldErrors,
-    limit: Option<&str>,
-    status: StatusCode,
+    shown: Shown<'_>,
 ) -> AppResult<HttpResponse> {
+    let Shown {
+        errors,
+        limit,
+        status,
+    } = shown;
     let (recent, lead) = preview_leads(state, cur, &form.lead_id).await?;
     let editor = Editor {
         id: existing.map(|t| t.id),
@@ -209,9 +219,11 @@ async fn new_form(
         &req,
         None,
         &form,
-        &errors,
-        None,
-        StatusCode::OK,
+        Shown {
+            errors: &errors,
+            limit: None,
+            status: StatusCode::OK,
+        },
     )
     .await
 }
@@ -243,7 +255,19 @@ async fn create(
         Ok(f) => f,
         Err(errors) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_editor(&state, &cur, &req, None, &form, &errors, None, status).await;
+            return render_editor(
+                &state,
+                &cur,
+                &req,
+                None,
+                &form,
+                Shown {
+                    errors: &errors,
+                    limit: None,
+                    status,
+                },
+            )
+            .await;
         }
     };
     let tenant = cur.tenant();
@@ -265,9 +289,11 @@ async fn create(
                 &req,
                 None,
                 &form,
-                &errors,
-                Some(&message),
-                status,
+                Shown {
+                    errors: &errors,
+                    limit: Some(&message),
+                    status,
+                },
             )
             .await
         }
@@ -303,9 +329,11 @@ async fn show(
             &req,
             Some(&t),
             &form,
-            &errors,
-            None,
-            StatusCode::OK,
+            Shown {
+                errors: &errors,
+                limit: None,
+                status: StatusCode::OK,
+            },
         )
         .await;
     }
@@ -335,7 +363,19 @@ async fn update(
                 .run(move |conn| Ok(templates::find_own(conn, &tenant, id)?))
                 .await?;
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_editor(&state, &cur, &req, Some(&t), &form, &errors, None, status).await;
+            return render_editor(
+                &state,
+                &cur,
+                &req,
+                Some(&t),
+                &form,
+                Shown {
+                    errors: &errors,
+                    limit: None,
+                    status,
+                },
+            )
+            .await;
         }
     };
     let t = state
@@ -426,9 +466,11 @@ async fn preview(
         &req,
         existing.as_ref(),
         &form,
-        &errors,
-        None,
-        StatusCode::OK,
+        Shown {
+            errors: &errors,
+            limit: None,
+            status: StatusCode::OK,
+        },
     )
     .await
 }
