@@ -37,6 +37,7 @@ macro_rules! route_table {
 
 pub mod auth;
 pub mod dashboard;
+pub mod enrollments;
 pub mod lead_csv;
 pub mod leads;
 pub mod messages;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     leads::configure(cfg);
     templates::configure(cfg);
     messages::configure(cfg);
+    enrollments::configure(cfg);
     sequences::configure(cfg);
     outbox::configure(cfg);
 }
@@ -71,6 +73,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         leads::ROUTES,
         templates::ROUTES,
         messages::ROUTES,
+        enrollments::ROUTES,
         sequences::ROUTES,
         outbox::ROUTES,
     ]

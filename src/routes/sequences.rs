@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
@@ -17,7 +16,7 @@ use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
-use crate::ids::{EnrollmentId, SequenceId, StepId, TemplateId};
+use crate::ids::{SequenceId, StepId, TemplateId};
 use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
@@ -25,7 +24,6 @@ use crate::views::sequences::{self as view, DetailPage, ListPage};
 route_table! {
     GET "/sequences" => index,
     POST "/sequences" => create,
-    POST "/sequences/enrol" => enrol,
     GET "/sequences/{id}" => show,
     POST "/sequences/{id}" => rename,
     POST "/sequences/{id}/delete" => delete,
@@ -34,11 +32,9 @@ route_table! {
     POST "/steps/{id}/up" => step_up,
     POST "/steps/{id}/down" => step_down,
     POST "/steps/{id}/delete" => remove_step,
-    POST "/enrollments/{id}/pause" => pause,
-    POST "/enrollments/{id}/resume" => resume,
 }
 
-fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
+pub(crate) fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
     s.parse().map_err(|_| AppError::NotFound)
 }
 
@@ -238,30 +234,7 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
     let id = parse_id(&path)?;
-    // A plain GET always wants the whole page.
-    let errors = FieldErrors::new();
-    let (seq, steps, tpls, enrolled) = detail(&state, &cur, id).await?;
-    let p = DetailPage {
-        sequence: &seq,
-        steps: &steps,
-        templates: &tpls,
-        enrollments: &enrolled,
-        editable: !seq.is_global() && cur.can(Action::ManageTemplates),
-        can_manage: cur.can(Action::ManageTemplates),
-        can_send: cur.can(Action::SendMessages),
-        tz: cur.ctx.org.tz(),
-        csrf: &cur.user.csrf,
-        errors: &errors,
-    };
-    page(
-        &state,
-        &cur,
-        &req,
-        Nav::Sequences,
-        &seq.name,
-        view::detail_page(&p),
-    )
-    .await
+    render_detail(&state, &cur, &req, id, &FieldErrors::new(), StatusCode::OK).await
 }
 
 async fn rename(
@@ -440,104 +413,4 @@ async fn remove_step(
     p: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     change_step(s, c, r, p, StepChange::Remove).await
-}
-
-/// Where to return after enrolling or pausing: a lead or sequence page, or the lead list.
-fn return_to(fields: &[(String, String)], fallback: &str) -> String {
-    fields
-        .iter()
-        .find(|(k, _)| k == "return_to")
-        .map(|(_, v)| v.clone())
-        .filter(|v| {
-            (v.starts_with("/leads") || v.starts_with("/sequences/"))
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "/-".contains(c))
-        })
-        .unwrap_or_else(|| fallback.to_string())
-}
-
-/// Enrols the selected leads (repeated `lead_id` fields) in a sequence.
-async fn enrol(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    body: web::Bytes,
-) -> AppResult<HttpResponse> {
-    cur.require(Action::SendMessages)?;
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let value = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    let seq: SequenceId = parse_id(value("sequence_id").unwrap_or(""))?;
-    let leads: Vec<Uuid> = fields
-        .iter()
-        .filter(|(k, _)| k == "lead_id")
-        .filter_map(|(_, v)| v.parse().ok())
-        .collect();
-    let back = return_to(&fields, "/leads");
-    if leads.is_empty() {
-        return Err(AppError::validation("Select at least one lead to enrol."));
-    }
-    let tenant = cur.tenant();
-    let (added, already) = state
-        .db
-        .tx(move |conn| {
-            let seq = sequences::find(conn, &tenant, seq)?;
-            enrollments::enrol(conn, &tenant, &seq, &leads, Utc::now())
-        })
-        .await?;
-    let mut message = format!(
-        "Enrolled {added} lead{}.",
-        if added == 1 { "" } else { "s" }
-    );
-    if already > 0 {
-        message.push_str(&format!(" {already} already enrolled."));
-    }
-    Ok(see_other_with_flash(&back, &message))
-}
-
-async fn set_paused(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    path: web::Path<String>,
-    body: web::Bytes,
-    paused: bool,
-) -> AppResult<HttpResponse> {
-    cur.require(Action::SendMessages)?;
-    let id: EnrollmentId = parse_id(&path)?;
-    let tenant = cur.tenant();
-    let e = state
-        .db
-        .tx(move |conn| Ok(enrollments::set_paused(conn, &tenant, id, paused)?))
-        .await?;
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let back = return_to(&fields, &format!("/leads/{}", e.lead_id));
-    Ok(see_other_with_flash(
-        &back,
-        if paused {
-            "Enrolment paused."
-        } else {
-            "Enrolment resumed."
-        },
-    ))
-}
-
-async fn pause(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    p: web::Path<String>,
-    b: web::Bytes,
-) -> AppResult<HttpResponse> {
-    set_paused(s, c, p, b, true).await
-}
-
-async fn resume(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    p: web::Path<String>,
-    b: web::Bytes,
-) -> AppResult<HttpResponse> {
-    set_paused(s, c, p, b, false).await
 }
