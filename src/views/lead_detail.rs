@@ -201,15 +201,13 @@ pub fn page(p: &DetailPage) -> Markup {
                 }
             }
         }
-        div.grid-2 {
-            div.stack {
+        div.stack {
+            div.grid-2 {
                 (details(lead, p.tz))
-                (messages(p))
-            }
-            div.stack {
                 @if p.perms.send { (send_form(lead.id, p.templates, p.csrf)) }
-                (enrollments(p))
             }
+            (messages(p))
+            (enrollments(p))
         }
     }
 }

@@ -281,6 +281,8 @@ fn table(p: &ListPage) -> Markup {
 pub fn list_page(p: &ListPage) -> Markup {
     let (used, limit) = p.leads_this_month;
     let f = p.filter;
+    // Open when it has something to show, or when the list is empty anyway.
+    let open_form = !p.form.errors.is_empty() || p.form.limit.is_some() || p.leads.is_empty();
     let status = f.status.map(LeadStatus::as_str).unwrap_or("");
     let tag = f.tag.as_deref().unwrap_or("");
     let export = format!(
@@ -304,8 +306,8 @@ pub fn list_page(p: &ListPage) -> Markup {
         }
         div.stack {
             @if p.perms.manage {
-                section.card aria-labelledby="add-lead-title" {
-                    h2 #add-lead-title { "Add a lead" }
+                details.card.add-lead open[open_form] {
+                    summary { h2 { "Add a lead" } }
                     (create_form(&p.form, p.csrf))
                 }
             }

@@ -104,19 +104,24 @@ fn step_button(step: &StepView, action: &str, label: &str, disabled: bool) -> Ma
 }
 
 fn add_step_form(p: &DetailPage) -> Markup {
+    let action = format!("/sequences/{}/steps", p.sequence.id);
+    let error = p.errors.get("template_id");
     html! {
-        form.form-row method="post" action={ "/sequences/" (p.sequence.id) "/steps" } novalidate
-            hx-post={ "/sequences/" (p.sequence.id) "/steps" } hx-target="#steps" hx-swap="outerHTML" {
-            (crate::views::components::csrf(p.csrf))
-            div.field.has-error[p.errors.get("template_id").is_some()] {
-                label for="f-template_id" { "Template" }
-                select #f-template_id name="template_id" {
-                    @for t in p.templates { option value=(t.id) { (t.name) @if t.is_global() { " (global)" } } }
+        form.stack.add-step method="post" action=(action) novalidate
+            hx-post=(action) hx-target="#steps" hx-swap="outerHTML" {
+            (csrf(p.csrf))
+            h3 { "Add a step" }
+            div.form-row {
+                div.field.has-error[error.is_some()] {
+                    label for="f-template_id" { "Template" }
+                    select #f-template_id name="template_id" {
+                        @for t in p.templates { option value=(t.id) { (t.name) @if t.is_global() { " (global)" } } }
+                    }
+                    @if let Some(e) = error { p.field-error { (e) } }
                 }
-                @if let Some(e) = p.errors.get("template_id") { p.field-error { (e) } }
+                (Field::new("delay_days", "Wait (days)", "1").kind("number").hint("After the previous step, or after enrolling for the first.").render(p.errors))
             }
-            (Field::new("delay_days", "Wait (days)", "1").kind("number").hint("After the previous step (or the enrolment).").render(p.errors))
-            div.field { span.sr-only { "Add" } button.btn type="submit" { "Add step" } }
+            div.form-actions { button.btn type="submit" { "Add step" } }
         }
     }
 }
