@@ -508,3 +508,79 @@ async fn a_step_over_the_daily_limit_is_sent_the_next_local_day() {
     assert_eq!(app.count("SELECT count(*) FROM usage_counters WHERE kind = 'message_sent' AND period_start = '2031-01-16' AND count = 1"), 1);
     assert_eq!(app.count("SELECT count(*) FROM usage_counters WHERE kind = 'message_sent' AND period_start = '2031-01-15' AND count = 2"), 1);
 }
+
+#[actix_web::test]
+async fn step_changes_copies_and_deletes_follow_the_role_matrix() {
+    let app = TestApp::new().await;
+    let o = owner(&app).await;
+    set_plan(&app, OWNER_SLUG, "ENTERPRISE");
+    for (i, (who, c, allowed)) in role_matrix(&app, 2).await.into_iter().enumerate() {
+        let seq = new_sequence(&app, &o, &format!("Seq{i}")).await;
+        assert_eq!(add_step(&o, seq, GLOBAL_INTRO, "0").await, 303);
+        assert_eq!(
+            add_step(&o, seq, "00000000-0000-7000-8000-000000000002", "1").await,
+            303
+        );
+        let second = uuid_of(
+            &mut app.conn(),
+            &format!("SELECT id FROM sequence_steps WHERE sequence_id = '{seq}' AND position = 2"),
+        );
+        let expected = if allowed { 303 } else { 403 };
+        for action in ["up", "down"] {
+            assert_eq!(
+                c.post(&format!("/steps/{second}/{action}"), &[])
+                    .await
+                    .status,
+                expected,
+                "{who} {action}"
+            );
+        }
+        let r = c.post_htmx(&format!("/steps/{second}/up"), &[]).await;
+        assert_eq!(r.status, if allowed { 200 } else { 403 }, "{who} up (HTMX)");
+        let moved = app.count(&format!(
+            "SELECT count(*) FROM sequence_steps WHERE id = '{second}' AND position = 1"
+        ));
+        assert_eq!(
+            moved,
+            i64::from(allowed),
+            "{who}: the step moved only when allowed"
+        );
+        assert_eq!(
+            c.post(&format!("/steps/{second}/delete"), &[]).await.status,
+            expected,
+            "{who} removes"
+        );
+        let steps = app.count(&format!(
+            "SELECT count(*) FROM sequence_steps WHERE sequence_id = '{seq}'"
+        ));
+        assert_eq!(steps, if allowed { 1 } else { 2 });
+        let copies = app
+            .count("SELECT count(*) FROM sequences WHERE name LIKE 'Classic three-touch (copy)%'");
+        assert_eq!(
+            c.post(&format!("/sequences/{GLOBAL_SEQUENCE}/copy"), &[])
+                .await
+                .status,
+            expected,
+            "{who} copies"
+        );
+        assert_eq!(
+            app.count(
+                "SELECT count(*) FROM sequences WHERE name LIKE 'Classic three-touch (copy)%'"
+            ),
+            copies + i64::from(allowed)
+        );
+        assert_eq!(
+            c.post(&format!("/sequences/{seq}/delete"), &[])
+                .await
+                .status,
+            expected,
+            "{who} deletes"
+        );
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM sequences WHERE id = '{seq}'"
+            )),
+            i64::from(!allowed)
+        );
+    }
+}
