@@ -303,11 +303,13 @@ async fn concurrent_creations_never_pass_the_templates_limit() {
     let c = owner(&app).await;
     let clients: Vec<_> = (0..8).map(|_| c.clone_session()).collect();
     let names: Vec<String> = (0..8).map(|i| format!("Race {i}")).collect();
-    let results =
-        futures_util::future::join_all(clients.iter().zip(&names).map(|(cl, n)| async move {
-            cl.post(&"/templates".to_string(), &form(n, "S", "B")).await
-        }))
-        .await;
+    let results = futures_util::future::join_all(
+        clients
+            .iter()
+            .zip(&names)
+            .map(|(cl, n)| async move { cl.post("/templates", &form(n, "S", "B")).await }),
+    )
+    .await;
     assert_eq!(results.iter().filter(|r| r.status == 303).count(), 3);
     assert!(results.iter().all(|r| r.status == 303 || r.status == 402));
     assert_eq!(
