@@ -1,6 +1,6 @@
 //! CSV imports. The uploaded file is kept between the preview and the
 //! import: one row per upload, scoped to the organization, expiring after an
-//! hour (expired rows are removed whenever a new file is uploaded). The
+//! hour (expired rows are removed by a job, and on the next upload). The
 //! import counts every lead and stops at the monthly limit.
 
 use std::collections::HashSet;
@@ -36,7 +36,12 @@ pub fn store(
     content: &[u8],
 ) -> QueryResult<Uuid> {
     let now = Utc::now();
-    diesel::delete(lead_imports::table.filter(lead_imports::expires_at.lt(now))).execute(conn)?;
+    diesel::delete(
+        lead_imports::table
+            .filter(lead_imports::organization_id.eq(tenant.org_id().uuid()))
+            .filter(lead_imports::expires_at.lt(now)),
+    )
+    .execute(conn)?;
     let id = Uuid::new_v4();
     diesel::insert_into(lead_imports::table)
         .values((
@@ -49,6 +54,12 @@ pub fn store(
         ))
         .execute(conn)?;
     Ok(id)
+}
+
+/// Housekeeping for every organization: removes expired uploads (a job).
+pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::delete(lead_imports::table.filter(lead_imports::expires_at.lt(Utc::now())))
+        .execute(conn)
 }
 
 /// A live upload of the tenant; NotFound when expired or foreign.

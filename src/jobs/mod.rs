@@ -22,7 +22,13 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
     vec![
         ("mail", Duration::from_secs(10), mail::run),
         ("sequences", Duration::from_secs(60), sequences::run),
+        ("lead-imports", Duration::from_secs(600), purge_lead_imports),
     ]
+}
+
+/// Removes uploaded CSV files whose preview was never imported.
+fn purge_lead_imports(conn: &mut PgConnection, _: &Config) -> Result<usize, String> {
+    crate::db::lead_imports::purge_expired(conn).map_err(|e| e.to_string())
 }
 
 /// Starts the background workers of this instance.

@@ -236,8 +236,9 @@ fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpRespo
     };
     let markup = html! {
         (view::create_form(&state, &cur.user.csrf))
-        tbody hx-swap-oob="afterbegin:#lead-rows" { (view::row(lead, cur.ctx.org.tz(), perms(cur))) }
-        tr #leads-empty hx-swap-oob="delete" {}
+        // Table rows only parse inside <template> in a fragment that starts with a form.
+        template { tbody hx-swap-oob="afterbegin:#lead-rows" { (view::row(lead, cur.ctx.org.tz(), perms(cur))) } }
+        template { tr #leads-empty hx-swap-oob="delete" {} }
         div #flash hx-swap-oob="innerHTML" { div.flash.flash-success role="status" { "Lead added." } }
     };
     usage_changed(fragment(markup))

@@ -105,7 +105,7 @@ fn lead_picker(e: &Editor) -> Markup {
         div.field {
             label for="f-lead_id" { "Preview for" }
             select #f-lead_id name="lead_id" hx-post="/templates/preview" hx-trigger="change"
-                hx-target="#template-preview" hx-include="closest form" {
+                hx-target="#template-preview" hx-swap="innerHTML" hx-include="closest form" {
                 @if e.leads.is_empty() { option value="" { "A sample lead (Anna Berger, Northwind)" } }
                 @for l in e.leads {
                     option value=(l.id) selected[Some(l.id) == e.lead_id] {
@@ -131,7 +131,7 @@ pub fn editor_form(e: &Editor, token: &str) -> Markup {
             @if let Some(id) = e.id { input type="hidden" name="template_id" value=(id); }
             (form_problems(e.errors, e.limit))
             (Field::new("name", "Name", e.name).required().autocomplete("off").render(e.errors))
-            div.stack hx-post="/templates/preview" hx-trigger=(trigger) hx-target="#template-preview" hx-include="closest form" {
+            div.stack hx-post="/templates/preview" hx-trigger=(trigger) hx-target="#template-preview" hx-swap="innerHTML" hx-include="closest form" {
                 (Field::new("subject", "Subject", e.subject).required().autocomplete("off").render(e.errors))
                 (textarea("body", "Body", e.body, Some(&format!("Placeholders: {}.", known_list())), e.errors))
             }
