@@ -260,6 +260,23 @@ async fn another_organizations_upload_is_not_found() {
         "their upload is untouched"
     );
     assert_eq!(c.post("/leads/import/not-a-uuid", &[]).await.status, 404);
+    // An expired upload is gone for its owner too.
+    exec(
+        &app,
+        "UPDATE lead_imports SET expires_at = now() - interval '1 minute'",
+    );
+    assert_eq!(
+        bob.post(&format!("/leads/import/{theirs}"), &[])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 0);
+    let mut conn = app.conn();
+    assert_eq!(
+        lead_dashboard::db::lead_imports::purge_expired(&mut conn).unwrap(),
+        1
+    );
 }
 
 #[actix_web::test]
