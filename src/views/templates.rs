@@ -138,7 +138,8 @@ pub fn editor_form(e: &Editor, token: &str) -> Markup {
             (lead_picker(e))
             div.form-actions {
                 button.btn.btn-primary type="submit" { "Save template" }
-                button.btn type="submit" formaction="/templates/preview" { "Preview" }
+                button.btn type="submit" formaction="/templates/preview"
+                    hx-post="/templates/preview" hx-target="#template-preview" hx-swap="innerHTML" { "Preview" }
                 a.btn.btn-ghost href="/templates" { "Cancel" }
                 span.htmx-indicator { span.spinner {} }
             }
