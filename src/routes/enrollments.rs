@@ -42,6 +42,8 @@ async fn enrol(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::SendMessages)?;
+    // Enrolling sends messages in the enrolling user's name.
+    cur.require_verified_email()?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let value = |key: &str| {
         fields

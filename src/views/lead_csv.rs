@@ -89,10 +89,12 @@ fn rows_table(parsed: &Parsed) -> Markup {
 pub fn problems(list: &[(u64, String)]) -> Markup {
     html! {
         @if !list.is_empty() {
-            h3 { (list.len()) (if list.len() == 1 { " row is" } else { " rows are" }) " skipped" }
-            ul.problems {
-                @for (line, reason) in list.iter().take(LISTED_PROBLEMS) { li { "Line " (line) ": " (reason) } }
-                @if list.len() > LISTED_PROBLEMS { li.muted { "… and " (list.len() - LISTED_PROBLEMS) " more." } }
+            div {
+                h3 { (list.len()) (if list.len() == 1 { " row is" } else { " rows are" }) " skipped" }
+                ul.problems {
+                    @for (line, reason) in list.iter().take(LISTED_PROBLEMS) { li { "Line " (line) ": " (reason) } }
+                    @if list.len() > LISTED_PROBLEMS { li.muted { "… and " (list.len() - LISTED_PROBLEMS) " more." } }
+                }
             }
         }
     }
@@ -122,18 +124,18 @@ pub fn preview(
         .map(|l| (l - allowance.used).max(0) as usize);
     let over = room.map_or(0, |r| valid.saturating_sub(r));
     html! {
-        section.card {
-            div.card-head { h2 { "Preview of " (filename) } }
+        section.card.stack {
+            h2 { "Preview of " (filename) }
             p { strong { (valid) } " of " (parsed.rows.len()) " rows can be imported. "
                 "This month: " (allowance.used) " of " (format_limit(allowance.limit)) " new leads used." }
             @if over > 0 {
                 (upgrade_prompt(&format!("Only {} more leads fit in this month's limit: {over} valid rows would be left.", room.unwrap_or(0))))
             }
-            div.grid {
-                div { h3 { "Columns" } (mapping_table(parsed)) }
+            div.stack {
                 div { h3 { "First rows" } (rows_table(parsed)) }
+                div { h3 { "Columns" } (mapping_table(parsed)) }
+                (problems(&skipped))
             }
-            (problems(&skipped))
             form.form-actions method="post" action={ "/leads/import/" (upload) }
                 hx-post={ "/leads/import/" (upload) } hx-target="#import-area" hx-swap="innerHTML" {
                 (csrf(token))
@@ -147,7 +149,7 @@ pub fn preview(
 
 pub fn report(r: &ImportReport) -> Markup {
     html! {
-        section.card {
+        section.card.stack {
             h2 { "Import finished" }
             div.flash.flash-success role="status" {
                 "Imported " (r.imported) (if r.imported == 1 { " lead." } else { " leads." })
