@@ -89,6 +89,15 @@ async fn an_unconfirmed_address_cannot_send() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("confirm your email"));
     assert_eq!(app.count("SELECT count(*) FROM messages"), 0);
+    let lead_s = lead.to_string();
+    let r = c
+        .post(
+            "/sequences/enrol",
+            &[("sequence_id", GLOBAL_SEQUENCE), ("lead_id", &lead_s)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "enrolling sends mail too");
+    assert_eq!(app.count("SELECT count(*) FROM sequence_enrollments"), 0);
 }
 
 #[actix_web::test]
