@@ -52,3 +52,45 @@ pub fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> QueryResult<Uuid
         .execute(conn)?;
     Ok(id)
 }
+
+/// An outbox row as the development page shows it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+pub struct OutboxMail {
+    pub id: Uuid,
+    pub kind: String,
+    pub to_email: String,
+    pub subject: String,
+    pub body_text: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The newest mail a signed-in user may read on `/dev/outbox`: mail
+/// addressed to them, and message mail of their current organization.
+/// Invitations and account mail to other people (they carry sign-in links)
+/// never show.
+pub fn visible_to(
+    conn: &mut PgConnection,
+    email: &str,
+    org: Option<OrgId>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxMail>> {
+    let own = mail_outbox::to_email.eq(email.to_string());
+    let query = mail_outbox::table.into_boxed();
+    let query = match org {
+        Some(org) => query.filter(
+            own.or(mail_outbox::kind
+                .eq(MailKind::Message.as_str())
+                .and(mail_outbox::organization_id.eq(org.uuid()))),
+        ),
+        None => query.filter(own),
+    };
+    query
+        .order((mail_outbox::created_at.desc(), mail_outbox::id.desc()))
+        .limit(limit)
+        .select(OutboxMail::as_select())
+        .load(conn)
+}

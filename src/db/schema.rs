@@ -89,6 +89,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    lead_imports (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        created_by -> Nullable<Uuid>,
+        filename -> Text,
+        content -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     leads (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -348,6 +360,8 @@ diesel::joinable!(audit_events -> organizations (organization_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(invoices -> organizations (organization_id));
+diesel::joinable!(lead_imports -> organizations (organization_id));
+diesel::joinable!(lead_imports -> users (created_by));
 diesel::joinable!(leads -> organizations (organization_id));
 diesel::joinable!(leads -> users (owner_user_id));
 diesel::joinable!(limit_overrides -> organizations (organization_id));
@@ -378,6 +392,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     invoice_lines,
     invoices,
+    lead_imports,
     leads,
     limit_overrides,
     mail_outbox,

@@ -438,3 +438,83 @@ pub fn can_add(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> Que
     let used = used_in(conn, org, organization.tz(), kind, now)?;
     Ok(crate::domain::plans::allows_one_more(used, limit))
 }
+
+/// Like `consume` for up to `resources.len()` actions at once (CSV imports):
+/// takes as many as the limit leaves — locking the period's counter row, so
+/// concurrent callers cannot overshoot — writes one record per granted
+/// resource, and returns how many were granted (the first ones).
+pub fn consume_up_to(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: UsageKind,
+    resources: &[Uuid],
+) -> AppResult<usize> {
+    let now = Utc::now();
+    let org = tenant.org_id();
+    let (organization, sub) = org_and_subscription(conn, org)?;
+    let tz = organization.tz();
+    let effective = effective_limits(conn, org, &sub, now)?;
+    let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
+    let (period, start) = period_of(kind, tz, now);
+    diesel::insert_into(usage_counters::table)
+        .values((
+            usage_counters::organization_id.eq(org.uuid()),
+            usage_counters::kind.eq(kind.as_str()),
+            usage_counters::period.eq(period),
+            usage_counters::period_start.eq(start),
+            usage_counters::count.eq(0),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    let key = (org.uuid(), kind.as_str(), period, start);
+    let used: i64 = usage_counters::table
+        .find(key)
+        .select(usage_counters::count)
+        .for_update()
+        .first(conn)?;
+    let room = limit.map_or(resources.len() as i64, |l| (l - used).max(0));
+    let granted = resources.len().min(room as usize);
+    if granted == 0 {
+        return Ok(0);
+    }
+    diesel::update(usage_counters::table.find(key))
+        .set(usage_counters::count.eq(usage_counters::count + granted as i64))
+        .execute(conn)?;
+    if kind == UsageKind::LeadCreated {
+        diesel::insert_into(usage_counters::table)
+            .values((
+                usage_counters::organization_id.eq(org.uuid()),
+                usage_counters::kind.eq(kind.as_str()),
+                usage_counters::period.eq("day"),
+                usage_counters::period_start.eq(day_start(tz, now)),
+                usage_counters::count.eq(granted as i64),
+            ))
+            .on_conflict((
+                usage_counters::organization_id,
+                usage_counters::kind,
+                usage_counters::period,
+                usage_counters::period_start,
+            ))
+            .do_update()
+            .set(usage_counters::count.eq(usage_counters::count + granted as i64))
+            .execute(conn)?;
+    }
+    let records: Vec<_> = resources[..granted]
+        .iter()
+        .map(|r| {
+            (
+                usage_records::organization_id.eq(org.uuid()),
+                usage_records::kind.eq(kind.as_str()),
+                usage_records::user_id.eq(tenant.user_id().map(|u| u.uuid())),
+                usage_records::resource_id.eq(Some(*r)),
+                usage_records::occurred_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in records.chunks(5000) {
+        diesel::insert_into(usage_records::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(granted)
+}

@@ -2,7 +2,10 @@
 //! Every enum here has one canonical upper-case (or snake_case) string, the one stored in the
 //! database; `FromStr` accepts exactly that string and answers `UnknownValue` otherwise.
 pub mod billing;
+pub mod csv_import;
+pub mod leads;
 pub mod membership;
+pub mod placeholders;
 pub mod plans;
 pub mod roles;
 pub mod settings;

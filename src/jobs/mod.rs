@@ -14,6 +14,8 @@ use crate::app::AppState;
 use crate::config::Config;
 
 pub mod lifecycle;
+pub mod mail;
+pub mod sequences;
 
 /// One pass of a job: returns how many items it handled.
 pub type JobFn = fn(&mut PgConnection, &Config) -> Result<usize, String>;
@@ -31,7 +33,15 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
             Duration::from_secs(60),
             lifecycle::run,
         ),
+        ("mail", Duration::from_secs(10), mail::run),
+        ("sequences", Duration::from_secs(60), sequences::run),
+        ("lead-imports", Duration::from_secs(600), purge_lead_imports),
     ]
+}
+
+/// Removes uploaded CSV files whose preview was never imported.
+fn purge_lead_imports(conn: &mut PgConnection, _: &Config) -> Result<usize, String> {
+    crate::db::lead_imports::purge_expired(conn).map_err(|e| e.to_string())
 }
 
 /// Starts the background workers of this instance.

@@ -44,15 +44,22 @@ pub mod bench;
 pub mod billing;
 pub mod brand;
 pub mod dashboard;
+pub mod enrollments;
 pub mod invitations;
+pub mod lead_csv;
+pub mod leads;
+pub mod messages;
 pub mod notices;
 pub mod orgs;
+pub mod outbox;
 pub mod password;
 pub mod plans;
+pub mod sequences;
 pub mod sessions;
 pub mod settings;
 pub mod system;
 pub mod team;
+pub mod templates;
 pub mod usage;
 
 /// Registers every feature's routes.
@@ -76,6 +83,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     plans::configure(cfg);
     notices::configure(cfg);
     bench::configure(cfg);
+    lead_csv::configure(cfg);
+    leads::configure(cfg);
+    templates::configure(cfg);
+    messages::configure(cfg);
+    enrollments::configure(cfg);
+    sequences::configure(cfg);
+    outbox::configure(cfg);
 }
 
 /// Every registered (method, path), for tests and docs.
@@ -100,6 +114,13 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         plans::ROUTES,
         notices::ROUTES,
         bench::ROUTES,
+        lead_csv::ROUTES,
+        leads::ROUTES,
+        templates::ROUTES,
+        messages::ROUTES,
+        enrollments::ROUTES,
+        sequences::ROUTES,
+        outbox::ROUTES,
     ]
     .concat()
 }

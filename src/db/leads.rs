@@ -1,0 +1,368 @@
+//! Leads of one organization: keyset-paginated list with search and filters,
+//! create (counted as `lead_created`), edit, delete. Every query starts from
+//! `scoped(tenant)`; an id of another organization matches nothing.
+
+use chrono::{DateTime, Utc};
+use diesel::deserialize::FromSql;
+use diesel::dsl::sql;
+use diesel::pg::{Pg, PgValue};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::db::schema::leads;
+use crate::db::usage::{self, UsageKind};
+use crate::db::{unique_violation, Tenant};
+use crate::domain::leads::{LeadFields, LeadStatus};
+use crate::error::AppResult;
+use crate::forms::FieldErrors;
+use crate::ids::LeadId;
+
+/// Leads per page.
+pub const PAGE_SIZE: i64 = 50;
+
+/// The searched text; must match the expression of the `leads_search` index.
+const SEARCH_EXPR: &str = "lower(first_name || ' ' || last_name || ' ' || email || ' ' || company)";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = leads, check_for_backend(Pg))]
+pub struct Lead {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: String,
+    pub title: String,
+    pub phone: String,
+    pub status: String,
+    #[diesel(deserialize_as = TagList)]
+    pub tags: Vec<String>,
+    pub notes: String,
+    pub owner_user_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `text[]` as stored (elements are never NULL; any that were would be skipped).
+#[derive(Debug, Clone, Default, diesel::deserialize::FromSqlRow)]
+pub struct TagList(Vec<String>);
+
+impl FromSql<Array<Nullable<Text>>, Pg> for TagList {
+    fn from_sql(bytes: PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let raw: Vec<Option<String>> = FromSql::<Array<Nullable<Text>>, Pg>::from_sql(bytes)?;
+        Ok(TagList(raw.into_iter().flatten().collect()))
+    }
+}
+
+impl From<TagList> for Vec<String> {
+    fn from(t: TagList) -> Vec<String> {
+        t.0
+    }
+}
+
+impl Lead {
+    pub fn lead_id(&self) -> LeadId {
+        LeadId(self.id)
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
+    }
+
+    pub fn status(&self) -> LeadStatus {
+        self.status.parse().unwrap_or(LeadStatus::New)
+    }
+
+    /// The position of this lead in the newest-first order.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// What the list shows: search text and filters (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadFilter {
+    pub q: String,
+    pub status: Option<LeadStatus>,
+    pub tag: Option<String>,
+}
+
+/// A keyset position: the list continues after (created_at, id), newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// `<microseconds since epoch>.<uuid>` for the query string.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at.timestamp_micros(), self.id)
+    }
+
+    /// `None` for anything malformed (the list then starts at the top).
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (micros, id) = s.split_once('.')?;
+        Some(Cursor {
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+fn scoped<'a>(tenant: &Tenant) -> leads::BoxedQuery<'a, Pg> {
+    leads::table
+        .filter(leads::organization_id.eq(tenant.org_id().uuid()))
+        .into_boxed()
+}
+
+/// `%text%` for LIKE, with the wildcard characters of `text` escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn filtered<'a>(tenant: &Tenant, filter: &LeadFilter) -> leads::BoxedQuery<'a, Pg> {
+    let mut query = scoped(tenant);
+    let q = filter.q.trim();
+    if !q.is_empty() {
+        query = query.filter(
+            sql::<Bool>(&format!("{SEARCH_EXPR} LIKE "))
+                .bind::<Text, _>(like_pattern(q))
+                .sql(" ESCAPE '\\'"),
+        );
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(leads::status.eq(status.as_str()));
+    }
+    if let Some(tag) = &filter.tag {
+        query = query.filter(leads::tags.contains(vec![tag.clone()]));
+    }
+    query
+}
+
+/// One page of leads, newest first, after `cursor`. Returns up to `limit`
+/// rows plus whether more follow. The row comparison `(created_at, id) < …`
+/// is an index condition on `leads_newest` / `leads_status`, so a deep page
+/// costs the same as the first.
+pub fn list(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    filter: &LeadFilter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<(Vec<Lead>, bool)> {
+    let mut query = filtered(tenant, filter);
+    if let Some(c) = after {
+        query = query.filter(
+            sql::<Bool>("(leads.created_at, leads.id) < (")
+                .bind::<Timestamptz, _>(c.created_at)
+                .sql(", ")
+                .bind::<SqlUuid, _>(c.id)
+                .sql(")"),
+        );
+    }
+    let mut rows: Vec<Lead> = query
+        .order((leads::created_at.desc(), leads::id.desc()))
+        .limit(limit + 1)
+        .select(Lead::as_select())
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+/// One lead of the tenant; NotFound for other organizations' ids.
+pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResult<Lead> {
+    scoped(tenant)
+        .filter(leads::id.eq(id.uuid()))
+        .select(Lead::as_select())
+        .first(conn)
+}
+
+/// Leads by id (for bulk actions); ids of other organizations are skipped.
+pub fn find_many(conn: &mut PgConnection, tenant: &Tenant, ids: &[Uuid]) -> QueryResult<Vec<Lead>> {
+    scoped(tenant)
+        .filter(leads::id.eq_any(ids.to_vec()))
+        .select(Lead::as_select())
+        .load(conn)
+}
+
+/// A few leads to preview templates against (newest first).
+pub fn recent(conn: &mut PgConnection, tenant: &Tenant, limit: i64) -> QueryResult<Vec<Lead>> {
+    scoped(tenant)
+        .order((leads::created_at.desc(), leads::id.desc()))
+        .limit(limit)
+        .select(Lead::as_select())
+        .load(conn)
+}
+
+fn duplicate_email() -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "email",
+        "A lead with this email already exists in your organization.",
+    );
+    errors
+}
+
+/// Creates a lead and counts it (`lead_created`); run inside a transaction.
+/// A duplicate email is a field error; the monthly limit is `LimitReached`
+/// (the caller's transaction then rolls back).
+pub fn create(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    fields: &LeadFields,
+) -> AppResult<Result<Lead, FieldErrors>> {
+    let id = Uuid::now_v7();
+    let owner = tenant.user_id().map(|u| u.uuid());
+    // A savepoint, so a duplicate leaves the surrounding transaction usable.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(leads::table)
+            .values((
+                leads::organization_id.eq(tenant.org_id().uuid()),
+                leads::id.eq(id),
+                leads::owner_user_id.eq(owner),
+                values(fields),
+            ))
+            .returning(Lead::as_returning())
+            .get_result(conn)
+    });
+    let Some(lead) = unique_violation(inserted)? else {
+        return Ok(Err(duplicate_email()));
+    };
+    usage::consume(conn, tenant, UsageKind::LeadCreated, Some(lead.id))?;
+    Ok(Ok(lead))
+}
+
+type Values<'a> = (
+    diesel::dsl::Eq<leads::first_name, &'a str>,
+    diesel::dsl::Eq<leads::last_name, &'a str>,
+    diesel::dsl::Eq<leads::email, &'a str>,
+    diesel::dsl::Eq<leads::company, &'a str>,
+    diesel::dsl::Eq<leads::title, &'a str>,
+    diesel::dsl::Eq<leads::phone, &'a str>,
+    diesel::dsl::Eq<leads::status, &'a str>,
+    diesel::dsl::Eq<leads::tags, &'a Vec<String>>,
+    diesel::dsl::Eq<leads::notes, &'a str>,
+);
+
+fn values(f: &LeadFields) -> Values<'_> {
+    (
+        leads::first_name.eq(f.first_name.as_str()),
+        leads::last_name.eq(f.last_name.as_str()),
+        leads::email.eq(f.email.as_str()),
+        leads::company.eq(f.company.as_str()),
+        leads::title.eq(f.title.as_str()),
+        leads::phone.eq(f.phone.as_str()),
+        leads::status.eq(f.status.as_str()),
+        leads::tags.eq(&f.tags),
+        leads::notes.eq(f.notes.as_str()),
+    )
+}
+
+/// Replaces a lead's fields; NotFound for other organizations' ids, a field
+/// error for an email another lead of the organization already has.
+pub fn update(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: LeadId,
+    fields: &LeadFields,
+) -> AppResult<Result<Lead, FieldErrors>> {
+    let org = tenant.org_id().uuid();
+    let updated = conn.transaction(|conn| {
+        diesel::update(leads::table.find((org, id.uuid())))
+            .set((values(fields), leads::updated_at.eq(Utc::now())))
+            .returning(Lead::as_returning())
+            .get_result(conn)
+    });
+    Ok(match unique_violation(updated)? {
+        Some(lead) => Ok(lead),
+        None => Err(duplicate_email()),
+    })
+}
+
+/// Deletes a lead (its messages and enrolments go with it); NotFound when
+/// the id is not one of the tenant's leads.
+pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResult<Lead> {
+    let org = tenant.org_id().uuid();
+    diesel::delete(leads::table.find((org, id.uuid())))
+        .returning(Lead::as_returning())
+        .get_result(conn)
+}
+
+/// The subset of `emails` that leads of the organization already use.
+pub fn existing_emails(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    emails: &[String],
+) -> QueryResult<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in emails.chunks(5000) {
+        let mut part: Vec<String> = scoped(tenant)
+            .filter(leads::email.eq_any(chunk.to_vec()))
+            .select(leads::email)
+            .load(conn)?;
+        found.append(&mut part);
+    }
+    Ok(found)
+}
+
+/// Inserts already validated, already counted leads (CSV import).
+pub fn insert_counted(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    rows: &[(Uuid, LeadFields)],
+) -> QueryResult<usize> {
+    let org = tenant.org_id().uuid();
+    let owner = tenant.user_id().map(|u| u.uuid());
+    let mut inserted = 0;
+    for chunk in rows.chunks(1000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(id, f)| {
+                (
+                    leads::organization_id.eq(org),
+                    leads::id.eq(*id),
+                    leads::owner_user_id.eq(owner),
+                    values(f),
+                )
+            })
+            .collect();
+        inserted += diesel::insert_into(leads::table)
+            .values(values)
+            .execute(conn)?;
+    }
+    Ok(inserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in ["", "x.y", "1.", "abc.00000000-0000-0000-0000-000000000000"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("A_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+}

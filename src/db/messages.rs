@@ -1,0 +1,291 @@
+//! Messages: rendering a template for a lead, storing the message with its
+//! `message_sent` usage and its outbox mail in one transaction, and the
+//! keyset-paginated history. Delivery updates the status (jobs/mail.rs).
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::db::leads::{Cursor, Lead};
+use crate::db::outbox::{self, MailKind, OutgoingMail};
+use crate::db::schema::{leads, messages, organizations, users};
+use crate::db::templates::Template;
+use crate::db::usage::{self, UsageKind};
+use crate::db::Tenant;
+use crate::domain::placeholders::{self, Values};
+use crate::error::{AppError, AppResult};
+use crate::ids::{LeadId, MessageId, OrgId};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    pub template_id: Option<Uuid>,
+    pub enrollment_id: Option<Uuid>,
+    pub step_position: Option<i32>,
+    pub to_email: String,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub sender_user_id: Option<Uuid>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A message with who it went to and who sent it, for lists.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub message: Message,
+    pub lead_name: String,
+    pub sender_name: Option<String>,
+}
+
+/// Subject and body of a template rendered for one lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Renders `subject`/`body` for `lead` as `sender` of `organization`.
+pub fn render(
+    subject: &str,
+    body: &str,
+    lead: &Lead,
+    sender: &str,
+    organization: &str,
+) -> Result<Rendered, placeholders::PlaceholderError> {
+    let values = Values {
+        first_name: &lead.first_name,
+        last_name: &lead.last_name,
+        company: &lead.company,
+        title: &lead.title,
+        sender_name: sender,
+        organization,
+    };
+    Ok(Rendered {
+        subject: placeholders::render(subject, &values)?,
+        body: placeholders::render(body, &values)?,
+    })
+}
+
+/// The names a message is signed with: the sender's and the organization's.
+pub fn signature(
+    conn: &mut PgConnection,
+    org: OrgId,
+    sender: Option<Uuid>,
+) -> QueryResult<(String, String)> {
+    let organization: String = organizations::table
+        .find(org.uuid())
+        .select(organizations::name)
+        .first(conn)?;
+    let sender_name = match sender {
+        Some(id) => users::table
+            .find(id)
+            .select(users::name)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok((
+        sender_name.unwrap_or_else(|| organization.clone()),
+        organization,
+    ))
+}
+
+/// Where a new message comes from.
+pub struct Origin {
+    pub template: Option<(Uuid, Uuid)>,
+    pub step: Option<(Uuid, i32)>,
+    pub sender: Option<Uuid>,
+}
+
+/// Stores a queued message, counts it (`message_sent` at `now`) and queues
+/// its mail — all inside the caller's transaction. `LimitReached` writes
+/// nothing. A step already sent for an enrolment is `Conflict`.
+pub fn queue(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    lead: &Lead,
+    rendered: &Rendered,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> AppResult<Message> {
+    let id = Uuid::now_v7();
+    usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id), now)?;
+    let org = tenant.org_id();
+    let inserted: Option<Message> = diesel::insert_into(messages::table)
+        .values((
+            messages::organization_id.eq(org.uuid()),
+            messages::id.eq(id),
+            messages::lead_id.eq(lead.id),
+            messages::template_owner_key.eq(origin.template.map(|t| t.0)),
+            messages::template_id.eq(origin.template.map(|t| t.1)),
+            messages::enrollment_id.eq(origin.step.map(|s| s.0)),
+            messages::step_position.eq(origin.step.map(|s| s.1)),
+            messages::to_email.eq(&lead.email),
+            messages::subject.eq(&rendered.subject),
+            messages::body.eq(&rendered.body),
+            messages::sender_user_id.eq(origin.sender),
+            messages::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .returning(Message::as_returning())
+        .get_result(conn)
+        .optional()?;
+    let message =
+        inserted.ok_or_else(|| AppError::Conflict("This step was already sent.".into()))?;
+    outbox::enqueue(
+        conn,
+        &OutgoingMail {
+            kind: MailKind::Message,
+            org: Some(org),
+            message: Some(MessageId(id)),
+            to: &lead.email,
+            subject: &rendered.subject,
+            body: &rendered.body,
+        },
+    )?;
+    Ok(message)
+}
+
+/// Sends `template` to `lead` now, as the acting user (see `queue`).
+pub fn send(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    lead: &Lead,
+    template: &Template,
+) -> AppResult<Message> {
+    let sender = tenant.user_id().map(|u| u.uuid());
+    let (sender_name, organization) = signature(conn, tenant.org_id(), sender)?;
+    let rendered = render(
+        &template.subject,
+        &template.body,
+        lead,
+        &sender_name,
+        &organization,
+    )
+    .map_err(|e| AppError::validation(e.to_string()))?;
+    let origin = Origin {
+        template: Some((template.owner_key, template.id)),
+        step: None,
+        sender,
+    };
+    queue(conn, tenant, lead, &rendered, &origin, Utc::now())
+}
+
+type Joined = (Message, String, String, Option<String>);
+
+fn into_row((message, first, last, sender_name): Joined) -> MessageRow {
+    MessageRow {
+        message,
+        lead_name: format!("{first} {last}").trim().to_string(),
+        sender_name,
+    }
+}
+
+/// One page of the organization's messages, newest first, after `cursor`.
+pub fn list(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<(Vec<MessageRow>, bool)> {
+    let org = tenant.org_id().uuid();
+    let mut query = messages::table
+        .inner_join(
+            leads::table.on(leads::organization_id
+                .eq(messages::organization_id)
+                .and(leads::id.eq(messages::lead_id))),
+        )
+        .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
+        .filter(messages::organization_id.eq(org))
+        .into_boxed();
+    if let Some(c) = after {
+        query = query.filter(
+            sql::<Bool>("(messages.created_at, messages.id) < (")
+                .bind::<Timestamptz, _>(c.created_at)
+                .sql(", ")
+                .bind::<SqlUuid, _>(c.id)
+                .sql(")"),
+        );
+    }
+    let mut rows: Vec<Joined> = query
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .limit(limit + 1)
+        .select((
+            Message::as_select(),
+            leads::first_name,
+            leads::last_name,
+            users::name.nullable(),
+        ))
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows.into_iter().map(into_row).collect(), more))
+}
+
+/// The messages of one lead, newest first.
+pub fn for_lead(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    lead: LeadId,
+) -> QueryResult<Vec<Message>> {
+    messages::table
+        .filter(messages::organization_id.eq(tenant.org_id().uuid()))
+        .filter(messages::lead_id.eq(lead.uuid()))
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .select(Message::as_select())
+        .load(conn)
+}
+
+/// One message of the tenant, with lead and sender names.
+pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryResult<MessageRow> {
+    messages::table
+        .inner_join(
+            leads::table.on(leads::organization_id
+                .eq(messages::organization_id)
+                .and(leads::id.eq(messages::lead_id))),
+        )
+        .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
+        .filter(messages::organization_id.eq(tenant.org_id().uuid()))
+        .filter(messages::id.eq(id.uuid()))
+        .select((
+            Message::as_select(),
+            leads::first_name,
+            leads::last_name,
+            users::name.nullable(),
+        ))
+        .first::<Joined>(conn)
+        .map(into_row)
+}
+
+/// Delivery outcome of a message's mail (called by the mail worker).
+pub fn mark_delivery(
+    conn: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+    outcome: Result<DateTime<Utc>, &str>,
+) -> QueryResult<()> {
+    let target = messages::table.find((org, id));
+    match outcome {
+        Ok(at) => diesel::update(target)
+            .set((
+                messages::status.eq("sent"),
+                messages::sent_at.eq(Some(at)),
+                messages::error.eq(None::<String>),
+            ))
+            .execute(conn)?,
+        Err(error) => diesel::update(target)
+            .set((
+                messages::status.eq("failed"),
+                messages::error.eq(Some(error)),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Sequences and their steps: own (editable, count-limited) or global (read
+//! only). A step may use an own or a global template — `templates::find`
+//! answers NotFound for any other, and the composite key refuses it anyway.
+//! Positions are renumbered in one transaction (the unique key is deferred).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps, sequences};
+use crate::db::{templates, usage, Tenant};
+use crate::domain::plans::LimitKind;
+use crate::error::{AppError, AppResult};
+use crate::ids::{SequenceId, StepId, TemplateId, GLOBAL_OWNER};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sequences)]
+pub struct Sequence {
+    pub owner_key: Uuid,
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Sequence {
+    pub fn is_global(&self) -> bool {
+        self.owner_key == GLOBAL_OWNER
+    }
+}
+
+/// A step with its template's name.
+#[derive(Debug, Clone)]
+pub struct StepView {
+    pub id: Uuid,
+    pub position: i32,
+    pub delay_days: i32,
+    pub template_id: Uuid,
+    pub template_name: String,
+    pub template_global: bool,
+}
+
+/// A sequence in the list, with its size and activity.
+#[derive(Debug, Clone)]
+pub struct SequenceSummary {
+    pub sequence: Sequence,
+    pub steps: i64,
+    pub active: i64,
+}
+
+fn visible<'a>(tenant: &Tenant) -> sequences::BoxedQuery<'a, Pg> {
+    sequences::table
+        .filter(sequences::owner_key.eq_any(vec![tenant.org_id().uuid(), GLOBAL_OWNER]))
+        .into_boxed()
+}
+
+/// Own sequences first, then global ones, each by name, with counts.
+pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<SequenceSummary>> {
+    let mut rows: Vec<Sequence> = visible(tenant)
+        .order((sequences::name.asc(), sequences::id.asc()))
+        .select(Sequence::as_select())
+        .load(conn)?;
+    rows.sort_by_key(|s| s.is_global());
+    let org = tenant.org_id().uuid();
+    rows.into_iter()
+        .map(|sequence| {
+            let steps = sequence_steps::table
+                .filter(sequence_steps::owner_key.eq(sequence.owner_key))
+                .filter(sequence_steps::sequence_id.eq(sequence.id))
+                .count()
+                .get_result(conn)?;
+            let active = sequence_enrollments::table
+                .filter(sequence_enrollments::organization_id.eq(org))
+                .filter(sequence_enrollments::sequence_id.eq(sequence.id))
+                .filter(sequence_enrollments::status.eq("active"))
+                .count()
+                .get_result(conn)?;
+            Ok(SequenceSummary {
+                sequence,
+                steps,
+                active,
+            })
+        })
+        .collect()
+}
+
+/// (id, name) of every visible sequence, for pickers.
+pub fn options(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<(Uuid, String)>> {
+    Ok(list(conn, tenant)?
+        .into_iter()
+        .map(|s| (s.sequence.id, s.sequence.name))
+        .collect())
+}
+
+/// An own or global sequence; NotFound for any other.
+pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
+    visible(tenant)
+        .filter(sequences::id.eq(id.uuid()))
+        .select(Sequence::as_select())
+        .first(conn)
+}
+
+/// An own sequence (editable); global and foreign ones are NotFound.
+pub fn find_own(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
+    sequences::table
+        .find((tenant.org_id().uuid(), id.uuid()))
+        .select(Sequence::as_select())
+        .first(conn)
+}
+
+/// The steps of a visible sequence, in order.
+pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepView>> {
+    let rows: Vec<(Uuid, i32, i32, Uuid, Uuid, String)> = sequence_steps::table
+        .inner_join(
+            message_templates::table.on(message_templates::owner_key
+                .eq(sequence_steps::template_owner_key)
+                .and(message_templates::id.eq(sequence_steps::template_id))),
+        )
+        .filter(sequence_steps::owner_key.eq(seq.owner_key))
+        .filter(sequence_steps::sequence_id.eq(seq.id))
+        .order(sequence_steps::position.asc())
+        .select((
+            sequence_steps::id,
+            sequence_steps::position,
+            sequence_steps::delay_days,
+            sequence_steps::template_owner_key,
+            message_templates::id,
+            message_templates::name,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, position, delay_days, owner, template_id, name)| StepView {
+                id,
+                position,
+                delay_days,
+                template_id,
+                template_name: name,
+                template_global: owner == GLOBAL_OWNER,
+            },
+        )
+        .collect())
+}
+
+/// Creates an own sequence within the sequences limit. In a transaction.
+pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> AppResult<Sequence> {
+    usage::guard_count_limit(conn, tenant, LimitKind::Sequences)?;
+    let org = tenant.org_id().uuid();
+    Ok(diesel::insert_into(sequences::table)
+        .values((
+            sequences::organization_id.eq(Some(org)),
+            sequences::owner_key.eq(org),
+            sequences::id.eq(Uuid::now_v7()),
+            sequences::name.eq(name),
+        ))
+        .returning(Sequence::as_returning())
+        .get_result(conn)?)
+}
+
+pub fn rename(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: SequenceId,
+    name: &str,
+) -> QueryResult<Sequence> {
+    diesel::update(sequences::table.find((tenant.org_id().uuid(), id.uuid())))
+        .set((
+            sequences::name.eq(name),
+            sequences::updated_at.eq(Utc::now()),
+        ))
+        .returning(Sequence::as_returning())
+        .get_result(conn)
+}
+
+/// Deletes an own sequence with its steps and enrolments.
+pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
+    diesel::delete(sequences::table.find((tenant.org_id().uuid(), id.uuid())))
+        .returning(Sequence::as_returning())
+        .get_result(conn)
+}
+
+/// Appends a step using an own or global template (NotFound otherwise).
+pub fn add_step(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    seq: SequenceId,
+    template: TemplateId,
+    delay_days: i32,
+) -> AppResult<()> {
+    let seq = find_own(conn, tenant, seq)?;
+    let template = templates::find(conn, tenant, template)?;
+    let last: Option<i32> = sequence_steps::table
+        .filter(sequence_steps::owner_key.eq(seq.owner_key))
+        .filter(sequence_steps::sequence_id.eq(seq.id))
+        .select(diesel::dsl::max(sequence_steps::position))
+        .first(conn)?;
+    insert_step(conn, &seq, last.unwrap_or(0) + 1, &template, delay_days)?;
+    Ok(())
+}
+
+fn insert_step(
+    conn: &mut PgConnection,
+    seq: &Sequence,
+    position: i32,
+    template: &templates::Template,
+    delay_days: i32,
+) -> QueryResult<usize> {
+    let org = (seq.owner_key != GLOBAL_OWNER).then_some(seq.owner_key);
+    diesel::insert_into(sequence_steps::table)
+        .values((
+            sequence_steps::organization_id.eq(org),
+            sequence_steps::owner_key.eq(seq.owner_key),
+            sequence_steps::id.eq(Uuid::now_v7()),
+            sequence_steps::sequence_id.eq(seq.id),
+            sequence_steps::position.eq(position),
+            sequence_steps::template_owner_key.eq(template.owner_key),
+            sequence_steps::template_id.eq(template.id),
+            sequence_steps::delay_days.eq(delay_days),
+        ))
+        .execute(conn)
+}
+
+/// The own sequence a step belongs to; NotFound for global or foreign steps.
+pub fn sequence_of_step(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    step: StepId,
+) -> QueryResult<Sequence> {
+    let seq_id: Uuid = sequence_steps::table
+        .find((tenant.org_id().uuid(), step.uuid()))
+        .select(sequence_steps::sequence_id)
+        .first(conn)?;
+    find_own(conn, tenant, SequenceId(seq_id))
+}
+
+/// Writes positions 1..n in the given order (one transaction; the unique
+/// key is checked at commit).
+fn renumber(conn: &mut PgConnection, org: Uuid, ordered: &[Uuid]) -> QueryResult<()> {
+    for (i, id) in ordered.iter().enumerate() {
+        diesel::update(sequence_steps::table.find((org, *id)))
+            .set(sequence_steps::position.eq(i as i32 + 1))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Removes a step of an own sequence and closes the gap.
+pub fn remove_step(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    step: StepId,
+) -> QueryResult<Sequence> {
+    let seq = sequence_of_step(conn, tenant, step)?;
+    let org = tenant.org_id().uuid();
+    diesel::delete(sequence_steps::table.find((org, step.uuid()))).execute(conn)?;
+    let rest: Vec<Uuid> = steps(conn, &seq)?.into_iter().map(|s| s.id).collect();
+    renumber(conn, org, &rest)?;
+    Ok(seq)
+}
+
+/// Moves a step of an own sequence one place up or down.
+pub fn move_step(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    step: StepId,
+    up: bool,
+) -> QueryResult<Sequence> {
+    let seq = sequence_of_step(conn, tenant, step)?;
+    let mut order: Vec<Uuid> = steps(conn, &seq)?.into_iter().map(|s| s.id).collect();
+    if let Some(i) = order.iter().position(|id| *id == step.uuid()) {
+        let j = if up { i.checked_sub(1) } else { Some(i + 1) };
+        if let Some(j) = j.filter(|j| *j < order.len()) {
+            order.swap(i, j);
+            renumber(conn, tenant.org_id().uuid(), &order)?;
+        }
+    }
+    Ok(seq)
+}
+
+/// Copies a visible sequence (usually a global one) with its steps into the
+/// organization, within the sequences limit.
+pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> AppResult<Sequence> {
+    let source = find(conn, tenant, id)?;
+    let name: String = format!("{} (copy)", source.name)
+        .chars()
+        .take(120)
+        .collect();
+    let copy = create(conn, tenant, &name)?;
+    for step in steps(conn, &source)? {
+        let template = templates::find(conn, tenant, TemplateId(step.template_id))?;
+        insert_step(conn, &copy, step.position, &template, step.delay_days)?;
+    }
+    Ok(copy)
+}
+
+/// When the first step of `seq` is due for an enrolment made at `now`.
+pub fn first_run_at(
+    conn: &mut PgConnection,
+    seq: &Sequence,
+    now: DateTime<Utc>,
+) -> AppResult<DateTime<Utc>> {
+    let delay: Option<i32> = sequence_steps::table
+        .filter(sequence_steps::owner_key.eq(seq.owner_key))
+        .filter(sequence_steps::sequence_id.eq(seq.id))
+        .filter(sequence_steps::position.eq(1))
+        .select(sequence_steps::delay_days)
+        .first(conn)
+        .optional()?;
+    let delay = delay.ok_or_else(|| {
+        AppError::validation("This sequence has no steps yet. Add a step before enrolling leads.")
+    })?;
+    Ok(now + Duration::days(i64::from(delay)))
+}

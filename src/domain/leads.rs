@@ -1,0 +1,252 @@
+//! Lead rules shared by the form and the CSV import: statuses, tags and the
+//! validation of one lead's fields. Pure: the caller checks uniqueness.
+
+use crate::forms::{self, FieldErrors};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeadStatus {
+    New,
+    Contacted,
+    Replied,
+    Qualified,
+    Lost,
+}
+
+impl LeadStatus {
+    pub const ALL: [LeadStatus; 5] = [
+        LeadStatus::New,
+        LeadStatus::Contacted,
+        LeadStatus::Replied,
+        LeadStatus::Qualified,
+        LeadStatus::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::New => "new",
+            LeadStatus::Contacted => "contacted",
+            LeadStatus::Replied => "replied",
+            LeadStatus::Qualified => "qualified",
+            LeadStatus::Lost => "lost",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LeadStatus::New => "New",
+            LeadStatus::Contacted => "Contacted",
+            LeadStatus::Replied => "Replied",
+            LeadStatus::Qualified => "Qualified",
+            LeadStatus::Lost => "Lost",
+        }
+    }
+
+    /// Badge colour class for lists.
+    pub fn badge(self) -> &'static str {
+        match self {
+            LeadStatus::New => "badge-blue",
+            LeadStatus::Contacted => "badge-gray",
+            LeadStatus::Replied => "badge-green",
+            LeadStatus::Qualified => "badge-brand",
+            LeadStatus::Lost => "badge-red",
+        }
+    }
+}
+
+super::canonical_str!(LeadStatus, "lead status");
+
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_LEN: usize = 40;
+pub const MAX_NOTES: usize = 2000;
+
+/// A lead as typed in (form) or read (CSV): every field as text.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct LeadInput {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: String,
+    pub title: String,
+    pub phone: String,
+    pub status: String,
+    pub tags: String,
+    pub notes: String,
+}
+
+/// A validated lead, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadFields {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: String,
+    pub title: String,
+    pub phone: String,
+    pub status: LeadStatus,
+    pub tags: Vec<String>,
+    pub notes: String,
+}
+
+/// A short text field: trimmed, bounded, free of control characters and of
+/// markup (`<`, `>`), which has no place in a name and is refused, not stored.
+fn short_text(value: &str, label: &str, min: usize, max: usize) -> Result<String, String> {
+    let value = forms::text(value, label, min, max)?;
+    if value.contains(['<', '>']) {
+        return Err(format!("{label} must not contain < or >."));
+    }
+    if value.contains(['\n', '\r']) {
+        return Err(format!("{label} must be on one line."));
+    }
+    Ok(value)
+}
+
+fn phone(value: &str) -> Result<String, String> {
+    let value = short_text(value, "Phone", 0, 40)?;
+    if value
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
+    {
+        Ok(value)
+    } else {
+        Err("Phone may contain digits, spaces and + - ( ) . / only.".into())
+    }
+}
+
+/// Parses a status; empty means `new`. Case-insensitive for imports.
+pub fn status(value: &str) -> Result<LeadStatus, String> {
+    let v = value.trim().to_lowercase();
+    if v.is_empty() {
+        return Ok(LeadStatus::New);
+    }
+    v.parse().map_err(|_| {
+        format!(
+            "Status must be one of: {}.",
+            LeadStatus::ALL.map(LeadStatus::as_str).join(", ")
+        )
+    })
+}
+
+/// Splits tags on `separator`: trimmed, empty ones dropped, duplicates removed.
+pub fn tags(value: &str, separator: char) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in value
+        .split(separator)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let tag = short_text(tag, "A tag", 1, MAX_TAG_LEN)
+            .map_err(|_| format!("Each tag must be 1–{MAX_TAG_LEN} characters of plain text."))?;
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!("At most {MAX_TAGS} tags."));
+    }
+    Ok(out)
+}
+
+/// Validates every field; errors are keyed by field name.
+pub fn validate(input: &LeadInput, tag_separator: char) -> Result<LeadFields, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut take = |field: &str, r: Result<String, String>| match r {
+        Ok(v) => v,
+        Err(e) => {
+            errors.add(field, e);
+            String::new()
+        }
+    };
+    let first_name = take(
+        "first_name",
+        short_text(&input.first_name, "First name", 1, 100),
+    );
+    let last_name = take(
+        "last_name",
+        short_text(&input.last_name, "Last name", 0, 100),
+    );
+    let email = take("email", forms::email(&input.email));
+    let company = take("company", short_text(&input.company, "Company", 0, 200));
+    let title = take("title", short_text(&input.title, "Title", 0, 120));
+    let phone = take("phone", phone(&input.phone));
+    let notes = take("notes", forms::text(&input.notes, "Notes", 0, MAX_NOTES));
+    let status = status(&input.status).unwrap_or_else(|e| {
+        errors.add("status", e);
+        LeadStatus::New
+    });
+    let tags = tags(&input.tags, tag_separator).unwrap_or_else(|e| {
+        errors.add("tags", e);
+        Vec::new()
+    });
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(LeadFields {
+        first_name,
+        last_name,
+        email,
+        company,
+        title,
+        phone,
+        status,
+        tags,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> LeadInput {
+        LeadInput {
+            first_name: " Anna ".into(),
+            email: "Anna@Example.com".into(),
+            tags: "vip, berlin,vip".into(),
+            ..LeadInput::default()
+        }
+    }
+
+    #[test]
+    fn a_minimal_lead_is_valid_and_normalised() {
+        let lead = validate(&input(), ',').unwrap();
+        assert_eq!(lead.first_name, "Anna");
+        assert_eq!(lead.email, "anna@example.com");
+        assert_eq!(lead.status, LeadStatus::New);
+        assert_eq!(lead.tags, vec!["vip", "berlin"]);
+    }
+
+    #[test]
+    fn bad_fields_are_reported_by_name() {
+        let bad = LeadInput {
+            first_name: "".into(),
+            email: "nope".into(),
+            company: "<script>".into(),
+            status: "won".into(),
+            phone: "call me".into(),
+            ..LeadInput::default()
+        };
+        let errors = validate(&bad, ',').unwrap_err();
+        for field in ["first_name", "email", "company", "status", "phone"] {
+            assert!(errors.get(field).is_some(), "{field} reported");
+        }
+    }
+
+    #[test]
+    fn statuses_parse_case_insensitively_for_imports() {
+        assert_eq!(status("Qualified").unwrap(), LeadStatus::Qualified);
+        assert_eq!(status("").unwrap(), LeadStatus::New);
+        assert!(status("won").is_err());
+    }
+
+    #[test]
+    fn tags_are_bounded() {
+        let many = (0..21)
+            .map(|i| format!("t{i}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        assert!(tags(&many, ';').is_err());
+        assert!(tags(&"x".repeat(41), ';').is_err());
+        assert_eq!(tags(" a ; ;b", ';').unwrap(), vec!["a", "b"]);
+    }
+}

@@ -1,0 +1,182 @@
+//! Mail delivery: sends pending outbox rows over SMTP (`SMTP_URL`). Each row
+//! is claimed with `FOR UPDATE SKIP LOCKED` and stays locked while it is
+//! sent, so concurrent runners never send one twice; failures back off
+//! exponentially and the row (and its message) is `failed` after the last try.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{Message, SmtpTransport, Transport};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::db::messages;
+use crate::db::schema::mail_outbox;
+
+/// Tries per mail before it is marked failed.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// Mails sent per pass at most (the next pass continues).
+const BATCH: usize = 50;
+/// How long one SMTP conversation may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+struct Pending {
+    id: Uuid,
+    organization_id: Option<Uuid>,
+    message_id: Option<Uuid>,
+    to_email: String,
+    subject: String,
+    body_text: String,
+    attempts: i32,
+}
+
+/// Wait before try `attempts + 1`: 1, 2, 4, 8 … minutes, at most an hour.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let minutes = 1i64 << attempts.clamp(0, 6);
+    chrono::Duration::minutes(minutes.min(60))
+}
+
+/// The job: one delivery pass now.
+pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
+    deliver_due(conn, config, Utc::now())
+}
+
+/// Sends every mail due at `now` (up to a batch). Without `SMTP_URL` mail
+/// stays in the outbox (see `/dev/outbox`) and nothing happens.
+pub fn deliver_due(
+    conn: &mut PgConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let Some(url) = config.smtp_url.as_deref() else {
+        return Ok(0);
+    };
+    let transport = SmtpTransport::from_url(url)
+        .map_err(|e| format!("SMTP_URL is not usable: {e}"))?
+        .timeout(Some(SMTP_TIMEOUT))
+        .build();
+    let from: Mailbox = config
+        .mail_from
+        .parse()
+        .map_err(|e| format!("MAIL_FROM is not a valid address: {e}"))?;
+    let mut handled = 0;
+    while handled < BATCH {
+        let delivered = conn
+            .transaction(|conn| deliver_one(conn, &transport, &from, now))
+            .map_err(|e| e.to_string())?;
+        if !delivered {
+            break;
+        }
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+/// Claims one due mail and sends it; false when none is due.
+fn deliver_one(
+    conn: &mut PgConnection,
+    transport: &SmtpTransport,
+    from: &Mailbox,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let claimed: Option<Pending> = mail_outbox::table
+        .filter(mail_outbox::status.eq("pending"))
+        .filter(mail_outbox::next_attempt_at.le(now))
+        .order(mail_outbox::next_attempt_at.asc())
+        .select(Pending::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .optional()?;
+    let Some(mail) = claimed else {
+        return Ok(false);
+    };
+    match send(transport, from, &mail) {
+        Ok(()) => record_sent(conn, &mail, now)?,
+        Err(Failure::Permanent(e)) => record_failure(conn, &mail, &e, now, true)?,
+        Err(Failure::Temporary(e)) => record_failure(conn, &mail, &e, now, false)?,
+    }
+    Ok(true)
+}
+
+enum Failure {
+    /// The mail itself is unusable (bad address): retrying cannot help.
+    Permanent(String),
+    Temporary(String),
+}
+
+fn send(transport: &SmtpTransport, from: &Mailbox, mail: &Pending) -> Result<(), Failure> {
+    let to: Mailbox = mail
+        .to_email
+        .parse()
+        .map_err(|e| Failure::Permanent(format!("invalid recipient address: {e}")))?;
+    let message = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.as_str())
+        .header(ContentType::TEXT_PLAIN)
+        .body(mail.body_text.clone())
+        .map_err(|e| Failure::Permanent(format!("cannot build the mail: {e}")))?;
+    transport
+        .send(&message)
+        .map(|_| ())
+        .map_err(|e| Failure::Temporary(e.to_string()))
+}
+
+fn record_sent(conn: &mut PgConnection, mail: &Pending, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(mail.id))
+        .set((
+            mail_outbox::status.eq("sent"),
+            mail_outbox::attempts.eq(mail.attempts + 1),
+            mail_outbox::sent_at.eq(Some(now)),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
+        messages::mark_delivery(conn, org, message, Ok(now))?;
+    }
+    Ok(())
+}
+
+fn record_failure(
+    conn: &mut PgConnection,
+    mail: &Pending,
+    error: &str,
+    now: DateTime<Utc>,
+    permanent: bool,
+) -> QueryResult<()> {
+    let attempts = mail.attempts + 1;
+    let error: String = error.chars().take(500).collect();
+    let last = permanent || attempts >= MAX_ATTEMPTS;
+    tracing::warn!(mail = %mail.id, attempts, last, error = %error, "mail delivery failed");
+    diesel::update(mail_outbox::table.find(mail.id))
+        .set((
+            mail_outbox::status.eq(if last { "failed" } else { "pending" }),
+            mail_outbox::attempts.eq(attempts),
+            mail_outbox::next_attempt_at.eq(now + backoff(attempts - 1)),
+            mail_outbox::last_error.eq(Some(&error)),
+        ))
+        .execute(conn)?;
+    if let (true, Some(org), Some(message)) = (last, mail.organization_id, mail.message_id) {
+        messages::mark_delivery(conn, org, message, Err(&error))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(0), chrono::Duration::minutes(1));
+        assert_eq!(backoff(1), chrono::Duration::minutes(2));
+        assert_eq!(backoff(3), chrono::Duration::minutes(8));
+        assert_eq!(backoff(10), chrono::Duration::minutes(60));
+    }
+}

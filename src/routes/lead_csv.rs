@@ -1,0 +1,316 @@
+//! CSV import (upload → preview → import, the file kept in `lead_imports`
+//! in between) and streamed CSV export of the current list filter. Imports
+//! need `can_manage_leads`; export is reading.
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use maud::Markup;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::leads::{self, Cursor, Lead, LeadFilter};
+use crate::db::{lead_imports, usage};
+use crate::domain::csv_import;
+use crate::domain::plans::LimitKind;
+use crate::domain::roles::Action;
+use crate::error::{AppError, AppResult};
+use crate::routes::leads::parse_filter;
+use crate::routes::{fragment, page, wants_fragment};
+use crate::views::layout::Nav;
+use crate::views::lead_csv::{self as view, Allowance};
+
+route_table! {
+    GET "/leads/export" => export,
+    GET "/leads/import" => upload_page,
+    POST "/leads/import" => upload,
+    POST "/leads/import/{id}" => import,
+}
+
+/// The import area as a fragment (HTMX) or inside the page.
+async fn respond(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    area: Markup,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let mut res = if wants_fragment(req) {
+        fragment(area)
+    } else {
+        page(
+            state,
+            cur,
+            req,
+            Nav::Leads,
+            "Import leads",
+            view::page(area),
+        )
+        .await?
+    };
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn upload_page(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageLeads)?;
+    let area = view::upload_area(&cur.user.csrf, state.config.max_upload_bytes, None);
+    respond(&state, &cur, &req, area, StatusCode::OK).await
+}
+
+/// Why an upload is refused before it is read.
+enum Refused {
+    TooLarge,
+    NoFile,
+    Unreadable,
+}
+
+/// Reads the `file` part of the form, refusing bodies over `max` bytes.
+async fn read_file(mut form: Multipart, max: usize) -> Result<(String, Vec<u8>), Refused> {
+    while let Some(part) = form.next().await {
+        let mut part = part.map_err(|_| Refused::Unreadable)?;
+        if part.name() != Some("file") {
+            continue;
+        }
+        let name = part
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .unwrap_or("upload.csv")
+            .chars()
+            .take(200)
+            .collect();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk.map_err(|_| Refused::Unreadable)?;
+            if bytes.len() + chunk.len() > max {
+                return Err(Refused::TooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok((name, bytes));
+    }
+    Err(Refused::NoFile)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn allowance(state: &AppState, cur: &CurrentOrg) -> AppResult<Allowance> {
+    let (org, sub) = (cur.org_id(), cur.ctx.subscription.clone());
+    state
+        .db
+        .run(move |conn| {
+            let now = chrono::Utc::now();
+            let limits = usage::effective_limits(conn, org, &sub, now)?;
+            Ok(Allowance {
+                used: usage::used(conn, org, LimitKind::LeadsPerMonth, now)?,
+                limit: limits.limits.get(LimitKind::LeadsPerMonth),
+            })
+        })
+        .await
+}
+
+async fn upload(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: Multipart,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageLeads)?;
+    let max = state.config.max_upload_bytes;
+    let mb = max / (1024 * 1024);
+    let refused = |message: String, status| {
+        let area = view::upload_area(&cur.user.csrf, max, Some(&message));
+        respond(&state, &cur, &req, area, status)
+    };
+    // The multipart envelope adds a little; the file itself must fit `max`.
+    if declared_length(&req).is_some_and(|n| n > max + 64 * 1024) {
+        return refused(
+            format!("The file is larger than {mb} MB. Split it into smaller files."),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
+        .await;
+    }
+    let (filename, bytes) = match read_file(form, max).await {
+        Ok(file) => file,
+        Err(Refused::TooLarge) => {
+            return refused(
+                format!("The file is larger than {mb} MB. Split it into smaller files."),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            )
+            .await
+        }
+        Err(Refused::NoFile) => {
+            return refused(
+                "Choose a CSV file to upload.".into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(Refused::Unreadable) => {
+            return refused(
+                "The upload could not be read. Please try again.".into(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    };
+    let mut parsed = match csv_import::parse(&bytes) {
+        Ok(p) => p,
+        Err(e) => return refused(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let tenant = cur.tenant();
+    let name = filename.clone();
+    let (id, parsed) = state
+        .db
+        .tx(move |conn| {
+            lead_imports::mark_existing(conn, &tenant, &mut parsed.rows)?;
+            let id = lead_imports::store(conn, &tenant, &name, &bytes)?;
+            Ok((id, parsed))
+        })
+        .await?;
+    let allowance = allowance(&state, &cur).await?;
+    let area = view::preview(id, &filename, &parsed, &allowance, &cur.user.csrf);
+    respond(&state, &cur, &req, area, StatusCode::OK).await
+}
+
+async fn import(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageLeads)?;
+    let id: Uuid = path.parse().map_err(|_| AppError::NotFound)?;
+    let tenant = cur.tenant();
+    let report = state
+        .db
+        .tx(move |conn| {
+            let upload = lead_imports::take(conn, &tenant, id)?;
+            // Stored files were parsed at upload time; a file that no longer
+            // parses cannot occur, but is refused rather than trusted.
+            let parsed = csv_import::parse(&upload.content)
+                .map_err(|e| AppError::validation(e.to_string()))?;
+            lead_imports::import(conn, &tenant, parsed.rows)
+        })
+        .await?;
+    let mut res = respond(&state, &cur, &req, view::report(&report), StatusCode::OK).await?;
+    res.headers_mut().insert(
+        header::HeaderName::from_static("hx-trigger"),
+        header::HeaderValue::from_static("usage-changed"),
+    );
+    Ok(res)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportQuery {
+    q: String,
+    status: String,
+    tag: String,
+}
+
+/// Leads per database round trip while exporting.
+const EXPORT_BATCH: i64 = 1000;
+
+const HEADER: [&str; 10] = [
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "title",
+    "phone",
+    "status",
+    "tags",
+    "notes",
+    "created_at",
+];
+
+fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| AppError::unexpected(e);
+    if with_header {
+        w.write_record(HEADER).map_err(fail)?;
+    }
+    for l in rows {
+        let tags = l.tags.join(";");
+        let created = l.created_at.to_rfc3339();
+        w.write_record([
+            &l.first_name,
+            &l.last_name,
+            &l.email,
+            &l.company,
+            &l.title,
+            &l.phone,
+            &l.status,
+            &tags,
+            &l.notes,
+            &created,
+        ])
+        .map_err(fail)?;
+    }
+    w.into_inner()
+        .map(Bytes::from)
+        .map_err(|e| AppError::unexpected(e.to_string()))
+}
+
+enum ExportState {
+    Start,
+    After(Cursor),
+    Done,
+}
+
+/// Streams the leads of the current filter as CSV, a batch at a time.
+async fn export(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    query: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let filter: LeadFilter = parse_filter(&query.q, &query.status, &query.tag)?;
+    let (db, tenant) = (state.db.clone(), cur.tenant());
+    let stream = futures_util::stream::unfold(ExportState::Start, move |at| {
+        let (db, filter) = (db.clone(), filter.clone());
+        async move {
+            let after = match at {
+                ExportState::Start => None,
+                ExportState::After(c) => Some(c),
+                ExportState::Done => return None,
+            };
+            let batch = db
+                .run(move |conn| Ok(leads::list(conn, &tenant, &filter, after, EXPORT_BATCH)?))
+                .await;
+            let (rows, more) = match batch {
+                Ok(b) => b,
+                Err(e) => return Some((Err(actix_web::Error::from(e)), ExportState::Done)),
+            };
+            let next = match rows.last() {
+                Some(last) if more => ExportState::After(last.cursor()),
+                _ => ExportState::Done,
+            };
+            Some((
+                csv_chunk(&rows, after.is_none()).map_err(actix_web::Error::from),
+                next,
+            ))
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"leads.csv\"",
+        ))
+        .streaming(stream))
+}

@@ -1,0 +1,183 @@
+//! Messages: preview a template for a lead, send it (stored, counted against
+//! messages/day and queued for delivery in one transaction), and the history.
+//! Sending needs `can_send_messages` and a confirmed email address.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::leads::{self, Cursor};
+use crate::db::{messages, templates};
+use crate::domain::roles::Action;
+use crate::error::{AppError, AppResult};
+use crate::ids::{LeadId, MessageId, TemplateId};
+use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::views::layout::Nav;
+use crate::views::messages::{self as view, ListPage};
+use crate::views::workspace::upgrade_prompt;
+
+route_table! {
+    GET "/messages" => index,
+    POST "/messages" => send,
+    POST "/messages/preview" => preview,
+    GET "/messages/{id}" => show,
+}
+
+/// Messages per page.
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    after: String,
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let after = Cursor::decode(&query.after);
+    let tenant = cur.tenant();
+    let (rows, more) = state
+        .db
+        .run(move |conn| Ok(messages::list(conn, &tenant, after, PAGE_SIZE)?))
+        .await?;
+    let next_href = more.then(|| rows.last()).flatten().map(|r| {
+        let c = Cursor {
+            created_at: r.message.created_at,
+            id: r.message.id,
+        };
+        format!("/messages?after={}", c.encode())
+    });
+    let body = view::list_page(&ListPage {
+        rows: &rows,
+        next_href,
+        on_first: after.is_none(),
+        tz: cur.ctx.org.tz(),
+    });
+    page(&state, &cur, &req, Nav::Messages, "Messages", body).await
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let id: MessageId = path.parse().map_err(|_| AppError::NotFound)?;
+    let tenant = cur.tenant();
+    let row = state
+        .db
+        .run(move |conn| Ok(messages::find(conn, &tenant, id)?))
+        .await?;
+    let body = view::detail_page(&row, cur.ctx.org.tz());
+    page(&state, &cur, &req, Nav::Messages, "Message", body).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SendForm {
+    lead_id: String,
+    template_id: String,
+}
+
+/// The lead and template a send form names; 404 unless both are visible.
+async fn lead_and_template(
+    state: &AppState,
+    cur: &CurrentOrg,
+    form: &SendForm,
+) -> AppResult<(leads::Lead, templates::Template)> {
+    let lead: LeadId = form.lead_id.parse().map_err(|_| AppError::NotFound)?;
+    let template: TemplateId = form.template_id.parse().map_err(|_| AppError::NotFound)?;
+    let tenant = cur.tenant();
+    state
+        .db
+        .run(move |conn| {
+            Ok((
+                leads::find(conn, &tenant, lead)?,
+                templates::find(conn, &tenant, template)?,
+            ))
+        })
+        .await
+}
+
+async fn preview(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<SendForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::SendMessages)?;
+    let (lead, template) = lead_and_template(&state, &cur, &form).await?;
+    let rendered = messages::render(
+        &template.subject,
+        &template.body,
+        &lead,
+        &cur.user.session.user.name,
+        &cur.ctx.org.name,
+    )
+    .map_err(|e| AppError::validation(e.to_string()))?;
+    let markup = view::send_preview(&lead, &template, &rendered, &cur.user.csrf);
+    if wants_fragment(&req) {
+        return Ok(fragment(markup));
+    }
+    let body = view::send_page(&lead, markup);
+    page(&state, &cur, &req, Nav::Leads, "Send a message", body).await
+}
+
+async fn send(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<SendForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::SendMessages)?;
+    cur.require_verified_email()?;
+    let (lead, template) = lead_and_template(&state, &cur, &form).await?;
+    let tenant = cur.tenant();
+    let lead_id = lead.id;
+    let outcome = state
+        .db
+        .tx(move |conn| messages::send(conn, &tenant, &lead, &template))
+        .await;
+    match outcome {
+        Ok(_) => {
+            let note = "Message queued for delivery.";
+            let mut res = if wants_fragment(&req) {
+                fragment(view::send_result(Ok(note)))
+            } else {
+                see_other_with_flash(&format!("/leads/{lead_id}"), note)
+            };
+            res.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("hx-trigger"),
+                actix_web::http::header::HeaderValue::from_static("usage-changed"),
+            );
+            Ok(res)
+        }
+        Err(AppError::LimitReached(message)) => {
+            let markup = if wants_fragment(&req) {
+                view::send_result(Err(&message))
+            } else {
+                let tenant = cur.tenant();
+                let lead = state
+                    .db
+                    .run(move |conn| Ok(leads::find(conn, &tenant, LeadId(lead_id))?))
+                    .await?;
+                let body = view::send_page(&lead, upgrade_prompt(&message));
+                let mut res = page(&state, &cur, &req, Nav::Leads, "Send a message", body).await?;
+                *res.status_mut() = StatusCode::PAYMENT_REQUIRED;
+                return Ok(res);
+            };
+            let mut res = fragment(markup);
+            *res.status_mut() = StatusCode::PAYMENT_REQUIRED;
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
+}

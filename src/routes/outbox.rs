@@ -1,0 +1,41 @@
+//! `GET /dev/outbox`: the development view of outgoing mail. It exists only
+//! while no SMTP server is configured, and shows a signed-in user only mail
+//! addressed to them and message mail of their current organization.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db::outbox;
+use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
+use crate::routes::user_page;
+use crate::views::layout::Nav;
+
+route_table! {
+    GET "/dev/outbox" => index,
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    if state.config.smtp_url.is_some() {
+        return Err(AppError::NotFound);
+    }
+    let email = user.session.user.email.clone();
+    let org = user.session.org.as_ref().map(|o| OrgId(o.org.id));
+    let tz = user
+        .session
+        .org
+        .as_ref()
+        .map(|o| o.org.tz())
+        .unwrap_or(chrono_tz::UTC);
+    let mails = state
+        .db
+        .run(move |conn| Ok(outbox::visible_to(conn, &email, org, 100)?))
+        .await?;
+    let body = crate::views::outbox::page(&mails, tz);
+    user_page(&state, &user, &req, Nav::None, "Outbox", body).await
+}

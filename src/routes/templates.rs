@@ -1,0 +1,476 @@
+//! Message templates: list (own + global), create within the templates limit,
+//! edit own ones, copy a global one, delete, and the live preview against a
+//! lead. Changing templates needs `can_manage_templates`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use maud::Markup;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::CurrentOrg;
+use crate::db::leads::{self, Lead};
+use crate::db::templates::{self, Template, TemplateFields};
+use crate::db::{messages, usage};
+use crate::domain::placeholders;
+use crate::domain::plans::LimitKind;
+use crate::domain::roles::Action;
+use crate::error::{AppError, AppResult};
+use crate::forms::{self, FieldErrors};
+use crate::ids::{LeadId, TemplateId};
+use crate::routes::{fragment, page, see_other, see_other_with_flash, wants_fragment};
+use crate::views::layout::Nav;
+use crate::views::templates::{self as view, Editor, ListPage};
+
+route_table! {
+    GET "/templates" => index,
+    GET "/templates/new" => new_form,
+    POST "/templates" => create,
+    POST "/templates/preview" => preview,
+    GET "/templates/{id}" => show,
+    POST "/templates/{id}" => update,
+    POST "/templates/{id}/delete" => delete,
+    POST "/templates/{id}/copy" => copy,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct TemplateForm {
+    name: String,
+    subject: String,
+    body: String,
+    lead_id: String,
+    template_id: String,
+}
+
+fn template_id(s: &str) -> AppResult<TemplateId> {
+    s.parse().map_err(|_| AppError::NotFound)
+}
+
+/// Name, subject and body, with every placeholder known and closed.
+pub fn validate(form: &TemplateForm) -> Result<TemplateFields, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = forms::text(&form.name, "Name", 1, 120);
+    let subject = forms::text(&form.subject, "Subject", 1, 200).and_then(|s| {
+        if s.contains(['\n', '\r']) {
+            return Err("Subject must be on one line.".to_string());
+        }
+        placeholders::parse(&s).map_err(|e| e.to_string())?;
+        Ok(s)
+    });
+    let body = forms::text(&form.body, "Body", 1, 10_000).and_then(|b| {
+        placeholders::parse(&b)
+            .map(|_| b.clone())
+            .map_err(|e| e.to_string())
+    });
+    match (name, subject, body) {
+        (Ok(name), Ok(subject), Ok(body)) => Ok(TemplateFields {
+            name,
+            subject,
+            body,
+        }),
+        (name, subject, body) => {
+            errors.check("name", name.map(|_| ()));
+            errors.check("subject", subject.map(|_| ()));
+            errors.check("body", body.map(|_| ()));
+            Err(errors)
+        }
+    }
+}
+
+/// A made-up lead for previews when the organization has none yet.
+fn sample_lead() -> Lead {
+    Lead {
+        id: Uuid::nil(),
+        first_name: "Anna".into(),
+        last_name: "Berger".into(),
+        email: "anna.berger@northwind.example".into(),
+        company: "Northwind".into(),
+        title: "Head of Sales".into(),
+        phone: String::new(),
+        status: "new".into(),
+        tags: Vec::new(),
+        notes: String::new(),
+        owner_user_id: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+/// Renders subject and body for a lead as the current user would send them.
+fn render_preview(cur: &CurrentOrg, lead: &Lead, subject: &str, body: &str) -> Markup {
+    let sender = &cur.user.session.user.name;
+    let result = messages::render(subject, body, lead, sender, &cur.ctx.org.name);
+    view::preview(result.map_err(|e| e.to_string()))
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
+    let (list, own, limit) = state
+        .db
+        .run(move |conn| {
+            let now = Utc::now();
+            let list = templates::list(conn, &tenant)?;
+            let own = usage::used(conn, org, LimitKind::Templates, now)?;
+            let limit = usage::effective_limits(conn, org, &sub, now)?
+                .limits
+                .templates;
+            Ok((list, own, limit))
+        })
+        .await?;
+    let body = view::list_page(&ListPage {
+        templates: &list,
+        own_count: own,
+        limit,
+        can_manage: cur.can(Action::ManageTemplates),
+        tz: cur.ctx.org.tz(),
+        csrf: &cur.user.csrf,
+    });
+    page(&state, &cur, &req, Nav::Templates, "Templates", body).await
+}
+
+/// The leads a preview can use, and the one chosen (or the first).
+async fn preview_leads(
+    state: &AppState,
+    cur: &CurrentOrg,
+    chosen: &str,
+) -> AppResult<(Vec<Lead>, Lead)> {
+    let tenant = cur.tenant();
+    let chosen: Option<LeadId> = chosen.parse().ok();
+    state
+        .db
+        .run(move |conn| {
+            let recent = leads::recent(conn, &tenant, 25)?;
+            let lead = match chosen {
+                Some(id) => Some(leads::find(conn, &tenant, id)?),
+                None => recent.first().cloned(),
+            };
+            Ok((recent, lead.unwrap_or_else(sample_lead)))
+        })
+        .await
+}
+
+/// What the editor shows besides the form values.
+struct Shown<'a> {
+    errors: &'a FieldErrors,
+    limit: Option<&'a str>,
+    status: StatusCode,
+}
+
+/// The editor page with its preview; `status` 422/402 after a failed save.
+async fn render_editor(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    existing: Option<&Template>,
+    form: &TemplateForm,
+    shown: Shown<'_>,
+) -> AppResult<HttpResponse> {
+    let Shown {
+        errors,
+        limit,
+        status,
+    } = shown;
+    let (recent, lead) = preview_leads(state, cur, &form.lead_id).await?;
+    let editor = Editor {
+        id: existing.map(|t| t.id),
+        name: &form.name,
+        subject: &form.subject,
+        body: &form.body,
+        lead_id: Some(lead.id),
+        leads: &recent,
+        errors,
+        limit,
+        preview: render_preview(cur, &lead, &form.subject, &form.body),
+    };
+    if wants_fragment(req) && status != StatusCode::OK {
+        let mut res = fragment(view::editor_form(&editor, &cur.user.csrf));
+        *res.status_mut() = status;
+        return Ok(res);
+    }
+    let body = view::editor_page(editor, existing, &cur.user.csrf);
+    let mut res = page(state, cur, req, Nav::Templates, "Template", body).await?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+async fn new_form(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageTemplates)?;
+    let form = TemplateForm {
+        subject: "Quick question, {{first_name}}".into(),
+        body: "Hi {{first_name}},\n\n\n\nBest,\n{{sender_name}}".into(),
+        ..TemplateForm::default()
+    };
+    let errors = FieldErrors::new();
+    render_editor(
+        &state,
+        &cur,
+        &req,
+        None,
+        &form,
+        Shown {
+            errors: &errors,
+            limit: None,
+            status: StatusCode::OK,
+        },
+    )
+    .await
+}
+
+/// Where to go after a save: HTMX follows `HX-Redirect`, browsers a 303.
+fn saved(req: &HttpRequest, location: &str, message: &str) -> HttpResponse {
+    let mut res = see_other_with_flash(location, message);
+    if wants_fragment(req) {
+        *res.status_mut() = StatusCode::OK;
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("hx-redirect"),
+            actix_web::http::header::HeaderValue::from_str(location).unwrap_or(
+                actix_web::http::header::HeaderValue::from_static("/templates"),
+            ),
+        );
+    }
+    res
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<TemplateForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageTemplates)?;
+    let form = form.into_inner();
+    let fields = match validate(&form) {
+        Ok(f) => f,
+        Err(errors) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_editor(
+                &state,
+                &cur,
+                &req,
+                None,
+                &form,
+                Shown {
+                    errors: &errors,
+                    limit: None,
+                    status,
+                },
+            )
+            .await;
+        }
+    };
+    let tenant = cur.tenant();
+    match state
+        .db
+        .tx(move |conn| templates::create(conn, &tenant, &fields))
+        .await
+    {
+        Ok(t) => Ok(saved(
+            &req,
+            &format!("/templates/{}", t.id),
+            "Template saved.",
+        )),
+        Err(AppError::LimitReached(message)) => {
+            let (errors, status) = (FieldErrors::new(), StatusCode::PAYMENT_REQUIRED);
+            render_editor(
+                &state,
+                &cur,
+                &req,
+                None,
+                &form,
+                Shown {
+                    errors: &errors,
+                    limit: Some(&message),
+                    status,
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let id = template_id(&path)?;
+    let tenant = cur.tenant();
+    let t = state
+        .db
+        .run(move |conn| Ok(templates::find(conn, &tenant, id)?))
+        .await?;
+    let form = TemplateForm {
+        name: t.name.clone(),
+        subject: t.subject.clone(),
+        body: t.body.clone(),
+        ..TemplateForm::default()
+    };
+    let can_manage = cur.can(Action::ManageTemplates);
+    if !t.is_global() && can_manage {
+        let errors = FieldErrors::new();
+        return render_editor(
+            &state,
+            &cur,
+            &req,
+            Some(&t),
+            &form,
+            Shown {
+                errors: &errors,
+                limit: None,
+                status: StatusCode::OK,
+            },
+        )
+        .await;
+    }
+    let (_, lead) = preview_leads(&state, &cur, "").await?;
+    let preview = render_preview(&cur, &lead, &t.subject, &t.body);
+    let body = view::read_only_page(&t, can_manage, preview, &cur.user.csrf);
+    page(&state, &cur, &req, Nav::Templates, &t.name, body).await
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<TemplateForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageTemplates)?;
+    let id = template_id(&path)?;
+    let form = form.into_inner();
+    let tenant = cur.tenant();
+    let fields = match validate(&form) {
+        Ok(f) => f,
+        Err(errors) => {
+            // Only an own template can be edited: 404 for any other.
+            let t = state
+                .db
+                .run(move |conn| Ok(templates::find_own(conn, &tenant, id)?))
+                .await?;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_editor(
+                &state,
+                &cur,
+                &req,
+                Some(&t),
+                &form,
+                Shown {
+                    errors: &errors,
+                    limit: None,
+                    status,
+                },
+            )
+            .await;
+        }
+    };
+    let t = state
+        .db
+        .tx(move |conn| Ok(templates::update(conn, &tenant, id, &fields)?))
+        .await?;
+    Ok(saved(
+        &req,
+        &format!("/templates/{}", t.id),
+        "Template saved.",
+    ))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageTemplates)?;
+    let id = template_id(&path)?;
+    let tenant = cur.tenant();
+    let t = state
+        .db
+        .tx(move |conn| templates::delete(conn, &tenant, id))
+        .await?;
+    Ok(see_other_with_flash(
+        "/templates",
+        &format!("Template “{}” deleted.", t.name),
+    ))
+}
+
+async fn copy(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageTemplates)?;
+    let id = template_id(&path)?;
+    let tenant = cur.tenant();
+    let t = state
+        .db
+        .tx(move |conn| templates::copy(conn, &tenant, id))
+        .await?;
+    Ok(see_other_with_flash(
+        &format!("/templates/{}", t.id),
+        "Copied to your organization. You can edit it now.",
+    ))
+}
+
+/// Live preview (HTMX fragment), or the editor page with the preview
+/// filled in for a browser without JavaScript.
+async fn preview(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    form: web::Form<TemplateForm>,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ReadWorkspace)?;
+    let form = form.into_inner();
+    if wants_fragment(&req) {
+        let (_, lead) = preview_leads(&state, &cur, &form.lead_id).await?;
+        return Ok(fragment(render_preview(
+            &cur,
+            &lead,
+            &form.subject,
+            &form.body,
+        )));
+    }
+    if form.name.is_empty() && form.subject.is_empty() && form.body.is_empty() {
+        return Ok(see_other("/templates/new"));
+    }
+    let existing = match form.template_id.parse::<TemplateId>() {
+        Ok(id) => {
+            let tenant = cur.tenant();
+            Some(
+                state
+                    .db
+                    .run(move |conn| Ok(templates::find_own(conn, &tenant, id)?))
+                    .await?,
+            )
+        }
+        Err(_) => None,
+    };
+    let errors = FieldErrors::new();
+    render_editor(
+        &state,
+        &cur,
+        &req,
+        existing.as_ref(),
+        &form,
+        Shown {
+            errors: &errors,
+            limit: None,
+            status: StatusCode::OK,
+        },
+    )
+    .await
+}

@@ -1,0 +1,213 @@
+//! The lead detail page: the lead's fields, its messages, its sequence
+//! enrolments (pause/resume), and the forms to send a message or enrol it.
+
+use chrono_tz::Tz;
+use maud::{html, Markup};
+use uuid::Uuid;
+
+use crate::db::enrollments::EnrollmentRow;
+use crate::db::leads::Lead;
+use crate::db::messages::Message;
+use crate::db::templates::Template;
+use crate::views::components::csrf;
+use crate::views::leads::{delete_button, Perms};
+use crate::views::workspace::{date, date_time};
+
+pub struct DetailPage<'a> {
+    pub lead: &'a Lead,
+    pub messages: &'a [Message],
+    pub enrollments: &'a [EnrollmentRow],
+    pub templates: &'a [Template],
+    pub sequences: &'a [(Uuid, String)],
+    pub perms: Perms,
+    pub tz: Tz,
+    pub csrf: &'a str,
+}
+
+/// Badge for a message status.
+pub fn message_status(status: &str) -> Markup {
+    let (class, label) = match status {
+        "sent" => ("badge-green", "Sent"),
+        "failed" => ("badge-red", "Failed"),
+        _ => ("badge-amber", "Queued"),
+    };
+    html! { span.badge.(class) { (label) } }
+}
+
+/// Badge for an enrolment status.
+pub fn enrollment_status(status: &str) -> Markup {
+    let (class, label) = match status {
+        "active" => ("badge-green", "Active"),
+        "paused" => ("badge-amber", "Paused"),
+        "completed" => ("badge-blue", "Completed"),
+        _ => ("badge-gray", "Stopped"),
+    };
+    html! { span.badge.(class) { (label) } }
+}
+
+fn details(lead: &Lead, tz: Tz) -> Markup {
+    let status = lead.status();
+    html! {
+        section.card aria-labelledby="lead-details" {
+            h2 #lead-details { "Details" }
+            dl.kv {
+                dt { "Email" } dd { (lead.email) }
+                dt { "Company" } dd { @if lead.company.is_empty() { span.muted { "—" } } @else { (lead.company) } }
+                dt { "Title" } dd { @if lead.title.is_empty() { span.muted { "—" } } @else { (lead.title) } }
+                dt { "Phone" } dd { @if lead.phone.is_empty() { span.muted { "—" } } @else { (lead.phone) } }
+                dt { "Status" } dd { span.badge.(status.badge()) { (status.label()) } }
+                dt { "Tags" } dd {
+                    @if lead.tags.is_empty() { span.muted { "—" } }
+                    @for t in &lead.tags { span.badge.badge-gray { (t) } " " }
+                }
+                dt { "Added" } dd { (date(lead.created_at, tz)) }
+            }
+            @if !lead.notes.is_empty() {
+                h3 { "Notes" }
+                p.prewrap { (lead.notes) }
+            }
+        }
+    }
+}
+
+/// Choose a template, preview it for this lead, then send.
+pub fn send_form(lead_id: Uuid, templates: &[Template], token: &str) -> Markup {
+    html! {
+        section.card aria-labelledby="send-title" {
+            h2 #send-title { "Send a message" }
+            @if templates.is_empty() {
+                p.muted { "No templates yet. " a href="/templates/new" { "Write one" } "." }
+            } @else {
+                form.stack method="post" action="/messages/preview"
+                    hx-post="/messages/preview" hx-target="#send-preview" hx-swap="innerHTML" {
+                    (csrf(token))
+                    input type="hidden" name="lead_id" value=(lead_id);
+                    div.field {
+                        label for="send-template" { "Template" }
+                        select #send-template name="template_id" {
+                            @for t in templates {
+                                option value=(t.id) { (t.name) @if t.is_global() { " (global)" } }
+                            }
+                        }
+                    }
+                    div.form-actions {
+                        button.btn type="submit" { "Preview" }
+                        span.htmx-indicator { span.spinner {} }
+                    }
+                }
+                div #send-preview aria-live="polite" {}
+            }
+        }
+    }
+}
+
+fn enrol_form(lead_id: Uuid, sequences: &[(Uuid, String)], token: &str) -> Markup {
+    html! {
+        @if sequences.is_empty() {
+            p.muted.small { "No sequences yet. " a href="/sequences" { "Build one" } "." }
+        } @else {
+            form.inline-form method="post" action="/sequences/enrol" {
+                (csrf(token))
+                input type="hidden" name="lead_id" value=(lead_id);
+                input type="hidden" name="return_to" value={ "/leads/" (lead_id) };
+                label.sr-only for="enrol-sequence" { "Sequence" }
+                select #enrol-sequence name="sequence_id" {
+                    @for (id, name) in sequences { option value=(id) { (name) } }
+                }
+                button.btn.btn-sm type="submit" { "Enrol" }
+            }
+        }
+    }
+}
+
+/// Pause or resume buttons for an enrolment row.
+pub fn pause_resume(e: &EnrollmentRow, token: &str, return_to: &str) -> Markup {
+    let id = e.enrollment.id;
+    html! {
+        @match e.enrollment.status.as_str() {
+            "active" => form.inline-form method="post" action={ "/enrollments/" (id) "/pause" } {
+                (csrf(token)) input type="hidden" name="return_to" value=(return_to);
+                button.btn.btn-sm type="submit" { "Pause" }
+            },
+            "paused" => form.inline-form method="post" action={ "/enrollments/" (id) "/resume" } {
+                (csrf(token)) input type="hidden" name="return_to" value=(return_to);
+                button.btn.btn-sm type="submit" { "Resume" }
+            },
+            _ => span.muted.small { "—" },
+        }
+    }
+}
+
+fn enrollments(p: &DetailPage) -> Markup {
+    html! {
+        section.card aria-labelledby="enrol-title" {
+            h2 #enrol-title { "Sequences" }
+            @if p.enrollments.is_empty() {
+                p.muted { "Not enrolled in any sequence." }
+            } @else {
+                div.table-wrap { table.data {
+                    thead { tr { th scope="col" { "Sequence" } th scope="col" { "Status" } th scope="col" { "Next step" } th scope="col" { span.sr-only { "Actions" } } } }
+                    tbody { @for e in p.enrollments { tr {
+                        td { a href={ "/sequences/" (e.enrollment.sequence_id) } { (e.label) } }
+                        td { (enrollment_status(&e.enrollment.status)) }
+                        td {
+                            @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
+                                ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },
+                                _ => span.muted { "—" },
+                            }
+                        }
+                        td.actions { @if p.perms.send { (pause_resume(e, p.csrf, &format!("/leads/{}", p.lead.id))) } }
+                    } } }
+                } }
+            }
+            @if p.perms.send { div.bulk-bar.enrol-bar { "Enrol in" (enrol_form(p.lead.id, p.sequences, p.csrf)) } }
+        }
+    }
+}
+
+fn messages(p: &DetailPage) -> Markup {
+    html! {
+        section.card aria-labelledby="messages-title" {
+            h2 #messages-title { "Messages" }
+            @if p.messages.is_empty() {
+                p.muted { "No messages sent to this lead yet." }
+            } @else {
+                div.table-wrap { table.data {
+                    thead { tr { th scope="col" { "Subject" } th scope="col" { "Status" } th scope="col" { "Created" } } }
+                    tbody { @for m in p.messages { tr {
+                        td.wrap { a href={ "/messages/" (m.id) } { (m.subject) } }
+                        td { (message_status(&m.status)) }
+                        td { (date_time(m.created_at, p.tz)) }
+                    } } }
+                } }
+            }
+        }
+    }
+}
+
+pub fn page(p: &DetailPage) -> Markup {
+    let lead = p.lead;
+    html! {
+        div.page-head {
+            div {
+                h1 { (lead.full_name()) }
+                p.muted { (lead.email) @if !lead.company.is_empty() { " · " (lead.company) } }
+            }
+            div.actions {
+                a.btn href="/leads" { "All leads" }
+                @if p.perms.manage {
+                    a.btn href={ "/leads/" (lead.id) "/edit" } { "Edit" }
+                    (delete_button(lead, false))
+                }
+            }
+        }
+        div.stack {
+            div.grid-2 {
+                (details(lead, p.tz))
+                @if p.perms.send { (send_form(lead.id, p.templates, p.csrf)) }
+            }
+            (messages(p))
+            (enrollments(p))
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Lead pages: the list (search, filters, inline create and edit, bulk
+//! enrolment), the detail page and the edit page. Row and form fragments are
+//! what HTMX swaps; the pages are built from the same fragments.
+
+use chrono_tz::Tz;
+use maud::{html, Markup};
+use uuid::Uuid;
+
+use crate::db::leads::{Lead, LeadFilter};
+use crate::domain::leads::{LeadInput, LeadStatus};
+use crate::domain::plans::{format_limit, Limit};
+use crate::forms::FieldErrors;
+use crate::views::components::{csrf, Field};
+use crate::views::workspace::{self, date, form_problems, pagination, query_string, select};
+
+/// What the current member may do here (buttons are shown accordingly).
+#[derive(Debug, Clone, Copy)]
+pub struct Perms {
+    pub manage: bool,
+    pub send: bool,
+}
+
+/// A lead form's state: what was typed, and what is wrong with it.
+pub struct FormState<'a> {
+    pub input: &'a LeadInput,
+    pub errors: &'a FieldErrors,
+    pub limit: Option<&'a str>,
+}
+
+pub struct ListPage<'a> {
+    pub leads: &'a [Lead],
+    pub filter: &'a LeadFilter,
+    pub next_href: Option<String>,
+    pub on_first: bool,
+    pub tz: Tz,
+    pub perms: Perms,
+    pub csrf: &'a str,
+    pub sequences: &'a [(Uuid, String)],
+    pub leads_this_month: (i64, Limit),
+    pub form: FormState<'a>,
+}
+
+pub fn row_id(id: Uuid) -> String {
+    format!("lead-{id}")
+}
+
+pub const FORM_ID: &str = "lead-form";
+const BULK_FORM_ID: &str = "bulk-enrol";
+
+/// The lead fields as the form shows them.
+pub fn input_of(lead: &Lead) -> LeadInput {
+    LeadInput {
+        first_name: lead.first_name.clone(),
+        last_name: lead.last_name.clone(),
+        email: lead.email.clone(),
+        company: lead.company.clone(),
+        title: lead.title.clone(),
+        phone: lead.phone.clone(),
+        status: lead.status.clone(),
+        tags: lead.tags.join(", "),
+        notes: lead.notes.clone(),
+    }
+}
+
+fn status_options(with_all: bool) -> Vec<(String, String)> {
+    let mut options = Vec::new();
+    if with_all {
+        options.push((String::new(), "All statuses".to_string()));
+    }
+    options.extend(
+        LeadStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), s.label().to_string())),
+    );
+    options
+}
+
+/// The fields shared by the create and edit forms.
+fn fields(input: &LeadInput, errors: &FieldErrors, with_notes: bool) -> Markup {
+    let status = if input.status.is_empty() {
+        "new"
+    } else {
+        &input.status
+    };
+    html! {
+        div.form-row {
+            (Field::new("first_name", "First name", &input.first_name).required().autocomplete("off").render(errors))
+            (Field::new("last_name", "Last name", &input.last_name).autocomplete("off").render(errors))
+            (Field::new("email", "Email", &input.email).kind("email").required().autocomplete("off").render(errors))
+        }
+        div.form-row {
+            (Field::new("company", "Company", &input.company).autocomplete("off").render(errors))
+            (Field::new("title", "Title", &input.title).autocomplete("off").render(errors))
+            (Field::new("phone", "Phone", &input.phone).kind("tel").autocomplete("off").render(errors))
+        }
+        div.form-row {
+            (select("status", "Status", &status_options(false), status, errors))
+            (Field::new("tags", "Tags", &input.tags).hint("Separate tags with commas.").render(errors))
+        }
+        @if with_notes {
+            (workspace::textarea("notes", "Notes", &input.notes, Some("Only your team sees notes. Up to 2,000 characters."), errors))
+        }
+    }
+}
+
+/// The "add a lead" form (HTMX swaps it with itself).
+pub fn create_form(state: &FormState, token: &str) -> Markup {
+    html! {
+        form.stack #(FORM_ID) method="post" action="/leads" novalidate
+            hx-post="/leads" hx-target="this" hx-swap="outerHTML" {
+            (csrf(token))
+            (form_problems(state.errors, state.limit))
+            (fields(state.input, state.errors, false))
+            div.form-actions {
+                button.btn.btn-primary type="submit" { "Add lead" }
+                span.htmx-indicator { span.spinner {} " Saving…" }
+            }
+        }
+    }
+}
+
+fn tag_list(tags: &[String]) -> Markup {
+    html! {
+        @for tag in tags { span.badge.badge-gray { (tag) } " " }
+    }
+}
+
+/// One row of the list.
+pub fn row(lead: &Lead, tz: Tz, perms: Perms) -> Markup {
+    let id = lead.id;
+    let status = lead.status();
+    html! {
+        tr #(row_id(id)) {
+            @if perms.send {
+                td {
+                    label.sr-only for={ "pick-" (id) } { "Select " (lead.full_name()) }
+                    input #{ "pick-" (id) } type="checkbox" name="lead_id" value=(id) form=(BULK_FORM_ID);
+                }
+            }
+            td { a href={ "/leads/" (id) } { (lead.full_name()) } span.cell-sub { (lead.email) } }
+            td { (lead.company) @if !lead.title.is_empty() { span.cell-sub { (lead.title) } } }
+            td { span.badge.(status.badge()) { (status.label()) } }
+            td { (tag_list(&lead.tags)) }
+            td { (date(lead.created_at, tz)) }
+            td.actions {
+                @if perms.manage {
+                    a.btn.btn-sm href={ "/leads/" (id) "/edit" } hx-get={ "/leads/" (id) "/edit" }
+                        hx-target={ "#" (row_id(id)) } hx-swap="outerHTML" { "Edit" }
+                    " "
+                    (delete_button(lead, true))
+                } @else {
+                    a.btn.btn-sm href={ "/leads/" (id) } { "Open" }
+                }
+            }
+        }
+    }
+}
+
+/// Delete with confirmation; `in_row` removes the row via HTMX.
+pub fn delete_button(lead: &Lead, in_row: bool) -> Markup {
+    let action = format!("/leads/{}/delete", lead.id);
+    let confirm = format!(
+        "Delete {}? Their messages and sequence enrolments are deleted too.",
+        lead.full_name()
+    );
+    html! {
+        form.inline-form method="post" action=(action) {
+            @if in_row {
+                button.btn.btn-sm.btn-danger-outline type="submit" data-confirm=(confirm)
+                    hx-post=(action) hx-target={ "#" (row_id(lead.id)) } hx-swap="outerHTML" { "Delete" }
+            } @else {
+                button.btn.btn-danger-outline type="submit" data-confirm=(confirm) { "Delete lead" }
+            }
+        }
+    }
+}
+
+/// The row in edit mode (HTMX inline edit).
+pub fn edit_row(id: Uuid, state: &FormState, colspan: u8) -> Markup {
+    html! {
+        tr #(row_id(id)) .is-selected {
+            td colspan=(colspan) {
+                form.stack method="post" action={ "/leads/" (id) } novalidate
+                    hx-post={ "/leads/" (id) } hx-target={ "#" (row_id(id)) } hx-swap="outerHTML" {
+                    (form_problems(state.errors, state.limit))
+                    (fields(state.input, state.errors, false))
+                    div.form-actions {
+                        button.btn.btn-primary type="submit" { "Save" }
+                        a.btn.btn-ghost href="/leads" hx-get={ "/leads/" (id) "/row" }
+                            hx-target={ "#" (row_id(id)) } hx-swap="outerHTML" { "Cancel" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn columns(perms: Perms) -> u8 {
+    if perms.send {
+        7
+    } else {
+        6
+    }
+}
+
+fn toolbar(filter: &LeadFilter) -> Markup {
+    let status = filter.status.map(LeadStatus::as_str).unwrap_or("");
+    let no_errors = FieldErrors::new();
+    html! {
+        form.toolbar method="get" action="/leads" role="search" {
+            div.field.toolbar-grow {
+                label for="q" { "Search" }
+                input #q type="search" name="q" value=(filter.q) placeholder="Name, email or company";
+            }
+            (select("status", "Status", &status_options(true), status, &no_errors))
+            div.field {
+                label for="tag" { "Tag" }
+                input #tag name="tag" value=(filter.tag.as_deref().unwrap_or("")) placeholder="Any tag";
+            }
+            div.toolbar-end {
+                button.btn type="submit" { "Filter" }
+                @if *filter != LeadFilter::default() { a.btn.btn-ghost href="/leads" { "Clear" } }
+            }
+        }
+    }
+}
+
+fn bulk_enrol(p: &ListPage) -> Markup {
+    html! {
+        @if p.perms.send && !p.leads.is_empty() {
+            form.inline-form.bulk-bar #(BULK_FORM_ID) method="post" action="/sequences/enrol" {
+                (csrf(p.csrf))
+                @if p.sequences.is_empty() {
+                    span.muted.small { "Create a sequence to enrol leads in it." }
+                } @else {
+                    label for="bulk-sequence" { "Selected leads:" }
+                    select #bulk-sequence name="sequence_id" {
+                        @for (id, name) in p.sequences { option value=(id) { (name) } }
+                    }
+                    button.btn.btn-sm type="submit" { "Enrol selected in sequence…" }
+                }
+            }
+        }
+    }
+}
+
+fn table(p: &ListPage) -> Markup {
+    let cols = columns(p.perms);
+    html! {
+        div.table-wrap {
+            table.data {
+                caption.sr-only { "Leads, newest first" }
+                thead { tr {
+                    @if p.perms.send { th scope="col" { span.sr-only { "Select" } } }
+                    th scope="col" { "Name" } th scope="col" { "Company" } th scope="col" { "Status" }
+                    th scope="col" { "Tags" } th scope="col" aria-sort="descending" { "Added" }
+                    th scope="col" { span.sr-only { "Actions" } }
+                } }
+                tbody #lead-rows {
+                    @for lead in p.leads { (row(lead, p.tz, p.perms)) }
+                    @if p.leads.is_empty() {
+                        tr #leads-empty { td colspan=(cols) {
+                            div.empty {
+                                @if *p.filter == LeadFilter::default() {
+                                    h3 { "No leads yet" }
+                                    p { "Add your first lead above, or import a CSV file." }
+                                } @else {
+                                    h3 { "No leads match" }
+                                    p { "Try another search or " a href="/leads" { "clear the filters" } "." }
+                                }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole list page body.
+pub fn list_page(p: &ListPage) -> Markup {
+    let (used, limit) = p.leads_this_month;
+    let f = p.filter;
+    // Open when it has something to show, or when the list is empty anyway.
+    let open_form = !p.form.errors.is_empty() || p.form.limit.is_some() || p.leads.is_empty();
+    let status = f.status.map(LeadStatus::as_str).unwrap_or("");
+    let tag = f.tag.as_deref().unwrap_or("");
+    let export = format!(
+        "/leads/export{}",
+        query_string(&[("q", &f.q), ("status", status), ("tag", tag)])
+    );
+    let first = format!(
+        "/leads{}",
+        query_string(&[("q", &f.q), ("status", status), ("tag", tag)])
+    );
+    html! {
+        div.page-head {
+            div {
+                h1 { "Leads" }
+                p.muted { (used) " of " (format_limit(limit)) " new leads used this month · newest first" }
+            }
+            div.actions {
+                a.btn href=(export) { "Export CSV" }
+                @if p.perms.manage { a.btn href="/leads/import" { "Import CSV" } }
+            }
+        }
+        div.stack {
+            @if p.perms.manage {
+                details.card.add-lead open[open_form] {
+                    summary { h2 { "Add a lead" } }
+                    (create_form(&p.form, p.csrf))
+                }
+            }
+            (toolbar(f))
+            (bulk_enrol(p))
+            (table(p))
+            (pagination(&first, p.next_href.as_deref(), p.on_first, p.leads.len()))
+        }
+    }
+}
+
+/// The edit page (without JavaScript, or from the detail page).
+pub fn edit_form(id: Uuid, state: &FormState, token: &str) -> Markup {
+    html! {
+        form.stack #lead-edit method="post" action={ "/leads/" (id) } novalidate
+            hx-post={ "/leads/" (id) } hx-target="this" hx-swap="outerHTML" {
+            (csrf(token))
+            (form_problems(state.errors, state.limit))
+            (fields(state.input, state.errors, true))
+            div.form-actions {
+                button.btn.btn-primary type="submit" { "Save changes" }
+                a.btn.btn-ghost href={ "/leads/" (id) } { "Cancel" }
+                span.htmx-indicator { span.spinner {} " Saving…" }
+            }
+        }
+    }
+}
+
+pub fn edit_page(lead: &Lead, state: &FormState, token: &str) -> Markup {
+    html! {
+        div.page-head {
+            div { h1 { "Edit " (lead.full_name()) } p.muted { (lead.email) } }
+            div.actions { a.btn href={ "/leads/" (lead.id) } { "Back to lead" } }
+        }
+        section.card { (edit_form(lead.id, state, token)) }
+    }
+}

@@ -1,0 +1,222 @@
+//! Sequence pages: the list (own and global, with the create form), and one
+//! sequence with its ordered steps (add, remove, reorder) and enrolments
+//! (pause, resume). The steps card is the fragment HTMX swaps.
+
+use chrono_tz::Tz;
+use maud::{html, Markup};
+
+use crate::db::enrollments::EnrollmentRow;
+use crate::db::sequences::{Sequence, SequenceSummary, StepView};
+use crate::db::templates::Template;
+use crate::domain::plans::{format_limit, Limit};
+use crate::forms::FieldErrors;
+use crate::views::components::{csrf, Field};
+use crate::views::lead_detail::{enrollment_status, pause_resume};
+use crate::views::workspace::{date_time, form_problems};
+
+pub struct ListPage<'a> {
+    pub sequences: &'a [SequenceSummary],
+    pub own_count: i64,
+    pub limit: Limit,
+    pub can_manage: bool,
+    pub csrf: &'a str,
+    pub name: &'a str,
+    pub errors: &'a FieldErrors,
+    pub limit_message: Option<&'a str>,
+}
+
+pub fn create_form(p: &ListPage) -> Markup {
+    html! {
+        form.stack #sequence-form method="post" action="/sequences" novalidate
+            hx-post="/sequences" hx-target="this" hx-swap="outerHTML" {
+            (csrf(p.csrf))
+            (form_problems(p.errors, p.limit_message))
+            div.form-row {
+                (Field::new("name", "Name", p.name).required().autocomplete("off").render(p.errors))
+            }
+            div.form-actions { button.btn.btn-primary type="submit" { "Create sequence" } }
+        }
+    }
+}
+
+fn copy_button(s: &Sequence, token: &str) -> Markup {
+    html! {
+        form.inline-form method="post" action={ "/sequences/" (s.id) "/copy" } {
+            (csrf(token)) button.btn.btn-sm type="submit" { "Copy to my organization" }
+        }
+    }
+}
+
+pub fn list_page(p: &ListPage) -> Markup {
+    html! {
+        div.page-head {
+            div {
+                h1 { "Sequences" }
+                p.muted { (p.own_count) " of " (format_limit(p.limit)) " own sequences · global sequences are free" }
+            }
+        }
+        div.stack {
+            @if p.can_manage {
+                section.card aria-labelledby="new-seq" { h2 #new-seq { "New sequence" } (create_form(p)) }
+            }
+            div.table-wrap { table.data {
+                caption.sr-only { "Sequences" }
+                thead { tr { th scope="col" { "Sequence" } th scope="col" { "Kind" } th.num scope="col" { "Steps" } th.num scope="col" { "Active enrolments" } th scope="col" { span.sr-only { "Actions" } } } }
+                tbody {
+                    @for s in p.sequences { tr {
+                        td { a href={ "/sequences/" (s.sequence.id) } { (s.sequence.name) } }
+                        td { @if s.sequence.is_global() { span.badge.badge-blue { "Global" } } @else { span.badge.badge-gray { "Own" } } }
+                        td.num { (s.steps) }
+                        td.num { (s.active) }
+                        td.actions {
+                            a.btn.btn-sm href={ "/sequences/" (s.sequence.id) } { "Open" } " "
+                            @if s.sequence.is_global() && p.can_manage { (copy_button(&s.sequence, p.csrf)) }
+                        }
+                    } }
+                }
+            } }
+        }
+    }
+}
+
+pub struct DetailPage<'a> {
+    pub sequence: &'a Sequence,
+    pub steps: &'a [StepView],
+    pub templates: &'a [Template],
+    pub enrollments: &'a [EnrollmentRow],
+    pub editable: bool,
+    pub can_manage: bool,
+    pub can_send: bool,
+    pub tz: Tz,
+    pub csrf: &'a str,
+    pub errors: &'a FieldErrors,
+}
+
+fn step_button(step: &StepView, action: &str, label: &str, disabled: bool) -> Markup {
+    let url = format!("/steps/{}/{action}", step.id);
+    html! {
+        form.inline-form method="post" action=(url) {
+            button.btn.btn-sm.btn-ghost[action != "delete"].btn-danger-outline[action == "delete"] type="submit" disabled[disabled]
+                hx-post=(url) hx-target="#steps" hx-swap="outerHTML"
+                aria-label={ (label) " step " (step.position) } { (label) }
+        }
+    }
+}
+
+fn add_step_form(p: &DetailPage) -> Markup {
+    let action = format!("/sequences/{}/steps", p.sequence.id);
+    let error = p.errors.get("template_id");
+    html! {
+        form.stack.add-step method="post" action=(action) novalidate
+            hx-post=(action) hx-target="#steps" hx-swap="outerHTML" {
+            (csrf(p.csrf))
+            h3 { "Add a step" }
+            div.form-row {
+                div.field.has-error[error.is_some()] {
+                    label for="f-template_id" { "Template" }
+                    select #f-template_id name="template_id" {
+                        @for t in p.templates { option value=(t.id) { (t.name) @if t.is_global() { " (global)" } } }
+                    }
+                    @if let Some(e) = error { p.field-error { (e) } }
+                }
+                (Field::new("delay_days", "Wait (days)", "1").kind("number").hint("After the previous step, or after enrolling for the first.").render(p.errors))
+            }
+            div.form-actions { button.btn type="submit" { "Add step" } }
+        }
+    }
+}
+
+/// The steps card (HTMX fragment).
+pub fn steps_card(p: &DetailPage) -> Markup {
+    let last = p.steps.len();
+    html! {
+        section.card #steps aria-labelledby="steps-title" {
+            h2 #steps-title { "Steps" }
+            (form_problems(p.errors, None))
+            @if p.steps.is_empty() {
+                p.muted { "No steps yet. Add the first message below." }
+            } @else {
+                div.table-wrap { table.data {
+                    thead { tr { th.num scope="col" { "#" } th scope="col" { "Template" } th scope="col" { "Wait" } @if p.editable { th scope="col" { span.sr-only { "Actions" } } } } }
+                    tbody { @for (i, s) in p.steps.iter().enumerate() { tr {
+                        td.num { (s.position) }
+                        td { a href={ "/templates/" (s.template_id) } { (s.template_name) } @if s.template_global { " " span.badge.badge-blue { "Global" } } }
+                        td { @if s.delay_days == 0 { "Right away" } @else { (s.delay_days) (if s.delay_days == 1 { " day" } else { " days" }) } }
+                        @if p.editable { td.actions {
+                            (step_button(s, "up", "Up", i == 0)) " "
+                            (step_button(s, "down", "Down", i + 1 == last)) " "
+                            (step_button(s, "delete", "Remove", false))
+                        } }
+                    } } }
+                } }
+            }
+            @if p.editable { (add_step_form(p)) }
+        }
+    }
+}
+
+fn enrollments_card(p: &DetailPage) -> Markup {
+    html! {
+        section.card aria-labelledby="enrolled-title" {
+            h2 #enrolled-title { "Enrolled leads" }
+            @if p.enrollments.is_empty() {
+                p.muted { "Nobody is enrolled yet. Select leads on the " a href="/leads" { "lead list" } " and choose “Enrol selected in sequence…”." }
+            } @else {
+                div.table-wrap { table.data {
+                    thead { tr { th scope="col" { "Lead" } th scope="col" { "Status" } th scope="col" { "Next step" } th scope="col" { span.sr-only { "Actions" } } } }
+                    tbody { @for e in p.enrollments { tr {
+                        td { a href={ "/leads/" (e.enrollment.lead_id) } { (e.label) } span.cell-sub { (e.sub) } }
+                        td { (enrollment_status(&e.enrollment.status)) }
+                        td { @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
+                            ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },
+                            _ => span.muted { "—" },
+                        } }
+                        td.actions { @if p.can_send { (pause_resume(e, p.csrf, &format!("/sequences/{}", p.sequence.id))) } }
+                    } } }
+                } }
+            }
+        }
+    }
+}
+
+pub fn detail_page(p: &DetailPage) -> Markup {
+    let s = p.sequence;
+    html! {
+        div.page-head {
+            div {
+                h1 { (s.name) }
+                p.muted { @if s.is_global() { "A global sequence, provided to every organization. Copy it to change it." } @else { "Each step waits its delay after the one before, then sends its template." } }
+            }
+            div.actions {
+                a.btn href="/sequences" { "All sequences" }
+                @if s.is_global() && p.can_manage { (copy_button(s, p.csrf)) }
+            }
+        }
+        div.grid-2 {
+            div.stack {
+                (steps_card(p))
+                (enrollments_card(p))
+            }
+            @if p.editable {
+                div.stack {
+                    section.card {
+                        h2 { "Rename" }
+                        form.stack method="post" action={ "/sequences/" (s.id) } {
+                            (csrf(p.csrf))
+                            (Field::new("name", "Name", &s.name).required().render(&FieldErrors::new()))
+                            div.form-actions { button.btn type="submit" { "Save name" } }
+                        }
+                    }
+                    section.card.card-danger {
+                        h2 { "Delete this sequence" }
+                        p.muted { "Its steps and enrolments are deleted; messages already sent stay." }
+                        form method="post" action={ "/sequences/" (s.id) "/delete" } {
+                            (csrf(p.csrf))
+                            button.btn.btn-danger-outline type="submit" data-confirm={ "Delete the sequence “" (s.name) "”?" } { "Delete sequence" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

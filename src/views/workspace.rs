@@ -1,0 +1,120 @@
+//! Small pieces the workspace pages (leads, templates, sequences, messages)
+//! share: dates in the organization's time zone, select fields, textareas,
+//! the upgrade prompt and the keyset "next page" navigation.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use maud::{html, Markup};
+
+use crate::forms::FieldErrors;
+
+/// "26 Nov 2026" in the organization's time zone.
+pub fn date(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%-d %b %Y").to_string()
+}
+
+/// "26 Nov 2026, 14:05" in the organization's time zone.
+pub fn date_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string()
+}
+
+/// A labelled `<select>` with its error; `options` are (value, label).
+pub fn select(
+    name: &str,
+    label: &str,
+    options: &[(String, String)],
+    selected: &str,
+    errors: &FieldErrors,
+) -> Markup {
+    let id = format!("f-{name}");
+    let error = errors.get(name);
+    let err_id = format!("{id}-error");
+    html! {
+        div.field.has-error[error.is_some()] {
+            label for=(id) { (label) }
+            select #(id) name=(name) aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| err_id.as_str())] {
+                @for (value, text) in options {
+                    option value=(value) selected[value == selected] { (text) }
+                }
+            }
+            @if let Some(e) = error { p.field-error #(err_id) { (e) } }
+        }
+    }
+}
+
+/// A labelled `<textarea>` with hint and error.
+pub fn textarea(
+    name: &str,
+    label: &str,
+    value: &str,
+    hint: Option<&str>,
+    errors: &FieldErrors,
+) -> Markup {
+    let id = format!("f-{name}");
+    let error = errors.get(name);
+    let err_id = format!("{id}-error");
+    html! {
+        div.field.has-error[error.is_some()] {
+            label for=(id) { (label) }
+            textarea #(id) name=(name) rows="6" aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| err_id.as_str())] { (value) }
+            @if let Some(h) = hint { p.hint { (h) } }
+            @if let Some(e) = error { p.field-error #(err_id) { (e) } }
+        }
+    }
+}
+
+/// The box shown when a plan limit stopped an action, with the way out.
+pub fn upgrade_prompt(message: &str) -> Markup {
+    html! {
+        div.form-errors.upgrade-prompt role="alert" tabindex="-1" {
+            strong { "Plan limit reached" }
+            (message) " "
+            a href="/plans" { "Compare plans and upgrade" }
+        }
+    }
+}
+
+/// Errors that belong to no single field (key `_form`), or the upgrade
+/// prompt when a limit was reached.
+pub fn form_problems(errors: &FieldErrors, limit: Option<&str>) -> Markup {
+    html! {
+        @if let Some(message) = limit { (upgrade_prompt(message)) }
+        (crate::views::components::form_errors(errors))
+    }
+}
+
+/// Keyset pagination: "Newest" back to the first page, "Next" when more follow.
+pub fn pagination(
+    first_href: &str,
+    next_href: Option<&str>,
+    on_first: bool,
+    shown: usize,
+) -> Markup {
+    html! {
+        nav.pagination aria-label="Pagination" {
+            span.page-info { (shown) (if shown == 1 { " item" } else { " items" }) " on this page" }
+            span.page-links {
+                @if on_first { span aria-disabled="true" { "← Newest" } }
+                @else { a href=(first_href) rel="first" { "← Newest" } }
+                @if let Some(href) = next_href { a href=(href) rel="next" { "Older →" } }
+                @else { span aria-disabled="true" { "Older →" } }
+            }
+        }
+    }
+}
+
+/// A query string from (key, value) pairs, skipping empty values.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        ser.append_pair(k, v);
+    }
+    let s = ser.finish();
+    if s.is_empty() {
+        s
+    } else {
+        format!("?{s}")
+    }
+}
