@@ -6,6 +6,7 @@ mod common;
 mod accounts;
 mod billing;
 mod binary;
+mod browser;
 mod faults;
 mod foundation;
 mod hostile;

@@ -1,0 +1,194 @@
+// One step of a browser flow in real Chromium (Debian's /usr/bin/chromium),
+// driven by tests/it/browser.rs. The browser's cookies persist between steps
+// in a state file, so a flow is a series of processes like a user's visits.
+//   node steps.mjs <step> --base URL --state FILE --shots DIR [--no-js] [--arg value]...
+// Exits non-zero with a message when an expectation fails.
+import { chromium } from "playwright-core";
+import { existsSync, mkdirSync } from "node:fs";
+
+const [step, ...rest] = process.argv.slice(2);
+const opts = {};
+for (let i = 0; i < rest.length; i++) {
+  if (!rest[i].startsWith("--")) continue;
+  const key = rest[i].slice(2);
+  const next = rest[i + 1];
+  if (next === undefined || next.startsWith("--")) opts[key] = true;
+  else { opts[key] = next; i++; }
+}
+const base = opts.base;
+const js = !opts["no-js"];
+
+function expect(condition, message) {
+  if (!condition) throw new Error(`expectation failed: ${message}`);
+}
+
+async function text(page) {
+  return (await page.locator("body").innerText()).replace(/\s+/g, " ");
+}
+
+async function submit(page, locator) {
+  await Promise.all([page.waitForLoadState("load"), locator.click()]);
+  await page.waitForLoadState("networkidle");
+}
+
+const steps = {
+  // Visitor → pricing → sign-up form → dashboard with the trial banner.
+  async signup(page) {
+    await page.goto(`${base}/`);
+    await submit(page, page.getByRole("link", { name: /Start your 14-day free trial/ }));
+    await page.fill("#f-name", opts.name);
+    await page.fill("#f-email", opts.email);
+    await page.fill("#f-password", opts.password);
+    await submit(page, page.getByRole("button", { name: "Create account" }));
+    expect(page.url().endsWith("/dashboard"), `landed on ${page.url()}`);
+    const banner = await page.locator("#trial-banner").innerText();
+    expect(banner.includes("14 days left"), `trial banner: ${banner}`);
+  },
+
+  // Opens a link (e.g. from an email) and expects some text.
+  async open(page) {
+    await page.goto(opts.url);
+    const body = await text(page);
+    expect(body.includes(opts.expect), `page at ${opts.url} lacks "${opts.expect}": ${body.slice(0, 300)}`);
+  },
+
+  // Owner invites someone from the team page.
+  async invite(page) {
+    await page.goto(`${base}/team`);
+    await page.fill("#f-email", opts.email);
+    await page.selectOption("#f-role", opts.role);
+    await submit(page, page.getByRole("button", { name: "Send invitation" }));
+    await page.goto(`${base}/team`);
+    const body = await text(page);
+    expect(body.includes(opts.email), "the pending invitation is listed");
+  },
+
+  // The invitee opens the link in a fresh browser and creates an account.
+  async accept(page) {
+    await page.goto(opts.url);
+    await submit(page, page.getByRole("link", { name: "Create an account" }));
+    const email = await page.inputValue("#f-email");
+    expect(email === opts.email, `email fixed to the invitation: ${email}`);
+    await page.fill("#f-name", opts.name);
+    await page.fill("#f-password", opts.password);
+    await submit(page, page.getByRole("button", { name: "Create account" }));
+    const body = await text(page);
+    expect(body.includes(opts.org), `the new member is in ${opts.org}: ${body.slice(0, 200)}`);
+  },
+
+  // Owner changes a member's role inline (htmx on change; a button without JS).
+  async "change-role"(page) {
+    await page.goto(`${base}/team`);
+    const select = page.getByLabel(`Role for ${opts.member}`);
+    if (js) {
+      const response = page.waitForResponse((r) => r.url().includes("/role") && r.request().method() === "POST");
+      await select.selectOption(opts.role);
+      const r = await response;
+      expect(r.status() === 200, `inline role change answered ${r.status()}`);
+      await page.waitForLoadState("networkidle");
+      expect(page.url().endsWith("/team"), "no page load: the row was swapped in place");
+    } else {
+      await select.selectOption(opts.role);
+      const form = select.locator("xpath=ancestor::form");
+      await submit(page, form.getByRole("button", { name: "Change" }));
+    }
+    await page.goto(`${base}/team`);
+    const value = await page.getByLabel(`Role for ${opts.member}`).inputValue();
+    expect(value === opts.role, `role is now ${value}`);
+  },
+
+  // A viewer: pages read-only, and a crafted write is refused by the server.
+  async "viewer-readonly"(page) {
+    await page.goto(`${base}/team`);
+    const body = await text(page);
+    expect(!body.includes("Send invitation"), "no invite form for a viewer");
+    expect((await page.locator("select[name=role]").count()) === 0, "no role selects for a viewer");
+    const csrf = await page.evaluate(() => document.querySelector("input[name=csrf_token]")?.value
+      ?? JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"]).catch(() => null);
+    const token = csrf ?? (await page.locator("input[name=csrf_token]").first().getAttribute("value"));
+    const r = await page.request.post(`${base}/team/invitations`, {
+      form: { email: "sneaky@example.com", role: "ADMIN", csrf_token: token }, maxRedirects: 0,
+    });
+    expect(r.status() === 403, `crafted invite as viewer answered ${r.status()}`);
+  },
+};
+
+Object.assign(steps, {
+  // Adds one lead through the lead form; `--expect` is text the page must show after.
+  async "add-lead"(page) {
+    await page.goto(`${base}/leads`);
+    const summary = page.locator("details.add-lead > summary");
+    if (await summary.count() && !(await page.locator("details.add-lead[open]").count())) await summary.click();
+    await page.fill("#f-first_name", opts.first);
+    await page.fill("#f-email", opts.email);
+    await submit(page, page.getByRole("button", { name: "Add lead" }));
+    // With htmx the answer is swapped in after the request: wait for it.
+    await page.waitForFunction((t) => document.body.innerText.includes(t), opts.expect, { timeout: 10000 }).catch(() => {});
+    const body = await text(page);
+    expect(body.includes(opts.expect), `after adding ${opts.email}: "${opts.expect}" missing in ${body.slice(0, 400)}`);
+  },
+
+  // The usage page: the meter of `--limit` has the `--class` modifier.
+  async meter(page) {
+    await page.goto(`${base}/usage`);
+    const meter = page.locator(`.meter[data-limit=${opts.limit}]`);
+    const classes = await meter.getAttribute("class");
+    expect(classes.includes(opts.class), `meter ${opts.limit} classes: ${classes}`);
+  },
+
+  // The owner tries a paid plan from the plans page (applies at once in the trial).
+  async upgrade(page) {
+    await page.goto(`${base}/plans`);
+    await submit(page, page.getByRole("button", { name: `Try ${opts.plan}` }).first());
+    await page.goto(`${base}/usage`);
+    const body = await text(page);
+    expect(body.includes(opts.plan), `usage page after the upgrade: ${body.slice(0, 300)}`);
+  },
+
+  // Uploads a CSV, previews it and imports; the report lists the bad rows by line.
+  async "import-csv"(page) {
+    await page.goto(`${base}/leads/import`);
+    await page.setInputFiles("#f-file", opts.file);
+    await submit(page, page.getByRole("button", { name: "Upload and preview" }));
+    await page.waitForLoadState("networkidle");
+    let body = await text(page);
+    expect(body.includes(opts.problem), `preview lists "${opts.problem}": ${body.slice(0, 500)}`);
+    await submit(page, page.getByRole("button", { name: /^Import \d+ leads$/ }));
+    await page.waitForLoadState("networkidle");
+    body = await text(page);
+    expect(body.includes(opts.done), `import report says "${opts.done}": ${body.slice(0, 500)}`);
+  },
+});
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({
+    javaScriptEnabled: js,
+    viewport: { width: 1280, height: 900 },
+    storageState: opts.state && existsSync(opts.state) ? opts.state : undefined,
+  });
+  const page = await context.newPage();
+  const run = steps[step];
+  if (!run) throw new Error(`unknown step ${step}`);
+  try {
+    await run(page);
+  } finally {
+    if (opts.shots) {
+      mkdirSync(opts.shots, { recursive: true });
+      await page.screenshot({ path: `${opts.shots}/${opts.tag || step}${js ? "" : "-nojs"}.png`, fullPage: true }).catch(() => {});
+    }
+  }
+  if (opts.state) await context.storageState({ path: opts.state });
+  console.log(`ok ${step}${js ? "" : " (no JavaScript)"}`);
+} catch (e) {
+  console.error(`FAILED ${step}: ${e.message}`);
+  failed = true;
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
