@@ -480,6 +480,16 @@ pub fn consume_up_to(
     diesel::update(usage_counters::table.find(key))
         .set(usage_counters::count.eq(usage_counters::count + granted as i64))
         .execute(conn)?;
+    if let Some(limit_kind) = kind.limit_kind() {
+        let crossing = Crossing {
+            kind: limit_kind,
+            plan: effective.plan,
+            before: used,
+            after: used + granted as i64,
+            limit,
+        };
+        notify_crossing(conn, org, &crossing, &period_key((period, start)))?;
+    }
     if kind == UsageKind::LeadCreated {
         diesel::insert_into(usage_counters::table)
             .values((

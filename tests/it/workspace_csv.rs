@@ -206,6 +206,11 @@ async fn the_monthly_limit_stops_an_import_with_exact_counts() {
         "file order kept"
     );
     assert_eq!(app.count("SELECT count(*) FROM usage_records"), 50);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notices WHERE kind = 'limit_reached'"),
+        1,
+        "the import that fills the limit tells the owner once"
+    );
     // At the limit nothing more goes in.
     let id = upload_id(&upload(&c, rows(5, 100).as_bytes()).await);
     let r = c.post(&format!("/leads/import/{id}"), &[]).await;
