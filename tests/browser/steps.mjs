@@ -26,6 +26,11 @@ async function text(page) {
   return (await page.locator("body").innerText()).replace(/\s+/g, " ");
 }
 
+// With htmx an answer is swapped in after the request: wait for its text.
+async function waitText(page, t) {
+  await page.waitForFunction((t) => document.body.innerText.includes(t), t, { timeout: 15000 }).catch(() => {});
+}
+
 async function submit(page, locator) {
   await Promise.all([page.waitForLoadState("load"), locator.click()]);
   await page.waitForLoadState("networkidle");
@@ -58,6 +63,7 @@ const steps = {
     await page.fill("#f-email", opts.email);
     await page.selectOption("#f-role", opts.role);
     await submit(page, page.getByRole("button", { name: "Send invitation" }));
+    await waitText(page, opts.email);
     await page.goto(`${base}/team`);
     const body = await text(page);
     expect(body.includes(opts.email), "the pending invitation is listed");
@@ -122,8 +128,7 @@ Object.assign(steps, {
     await page.fill("#f-first_name", opts.first);
     await page.fill("#f-email", opts.email);
     await submit(page, page.getByRole("button", { name: "Add lead" }));
-    // With htmx the answer is swapped in after the request: wait for it.
-    await page.waitForFunction((t) => document.body.innerText.includes(t), opts.expect, { timeout: 10000 }).catch(() => {});
+    await waitText(page, opts.expect);
     const body = await text(page);
     expect(body.includes(opts.expect), `after adding ${opts.email}: "${opts.expect}" missing in ${body.slice(0, 400)}`);
   },
@@ -139,7 +144,16 @@ Object.assign(steps, {
   // The owner tries a paid plan from the plans page (applies at once in the trial).
   async upgrade(page) {
     await page.goto(`${base}/plans`);
-    await submit(page, page.getByRole("button", { name: `Try ${opts.plan}` }).first());
+    const button = page.getByRole("button", { name: `Try ${opts.plan}` }).first();
+    if (js) {
+      const answered = page.waitForResponse((r) => r.url().includes("/plans/change") && r.request().method() === "POST");
+      await button.click();
+      const r = await answered;
+      expect(r.status() < 400, `plan change answered ${r.status()}`);
+      await page.waitForLoadState("networkidle");
+    } else {
+      await submit(page, button);
+    }
     await page.goto(`${base}/usage`);
     const body = await text(page);
     expect(body.includes(opts.plan), `usage page after the upgrade: ${body.slice(0, 300)}`);
@@ -150,11 +164,11 @@ Object.assign(steps, {
     await page.goto(`${base}/leads/import`);
     await page.setInputFiles("#f-file", opts.file);
     await submit(page, page.getByRole("button", { name: "Upload and preview" }));
-    await page.waitForLoadState("networkidle");
+    await waitText(page, opts.problem);
     let body = await text(page);
     expect(body.includes(opts.problem), `preview lists "${opts.problem}": ${body.slice(0, 500)}`);
     await submit(page, page.getByRole("button", { name: /^Import \d+ leads$/ }));
-    await page.waitForLoadState("networkidle");
+    await waitText(page, opts.done);
     body = await text(page);
     expect(body.includes(opts.done), `import report says "${opts.done}": ${body.slice(0, 500)}`);
   },
