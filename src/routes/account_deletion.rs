@@ -13,7 +13,7 @@ use crate::db::account_deletion::{self, Deleted, Fate};
 use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::routes::account::{reauth_error, reauthenticate, respond, Reauth};
-use crate::routes::{html_response, see_other, wants_fragment};
+use crate::routes::html_response;
 use crate::views::account::{self as view, Card, Outcome};
 
 route_table! {
@@ -85,13 +85,7 @@ async fn delete(
 
 /// Redirect (HTMX: `HX-Redirect`) that also drops the session cookie.
 pub(crate) fn signed_out_to(req: &HttpRequest, location: &str) -> HttpResponse {
-    let mut res = if wants_fragment(req) {
-        HttpResponse::Ok()
-            .insert_header(("HX-Redirect", location))
-            .finish()
-    } else {
-        see_other(location)
-    };
+    let mut res = crate::routes::redirect(req, location);
     res.add_removal_cookie(
         &actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
             .path("/")

@@ -16,7 +16,7 @@ use crate::domain::roles::Action;
 use crate::domain::settings::{parse_brand_color, sniff_logo, LOGO_MAX_BYTES};
 use crate::error::{AppError, AppResult};
 use crate::routes::settings::{current_page, view, white_label};
-use crate::routes::{invalid, see_other_with_flash, wants_fragment};
+use crate::routes::{invalid, wants_fragment};
 use crate::views::settings::{logo_card, SettingsValues};
 
 route_table! {
@@ -158,16 +158,7 @@ async fn remove_logo(
 /// The logo is in the page shell: after a change the whole settings page
 /// loads again (303, or `HX-Redirect` for HTMX).
 fn reload(req: &HttpRequest, message: &str) -> HttpResponse {
-    let mut res = see_other_with_flash("/settings", message);
-    if wants_fragment(req) {
-        *res.status_mut() = StatusCode::OK;
-        res.headers_mut().remove(header::LOCATION);
-        res.headers_mut().insert(
-            header::HeaderName::from_static("hx-redirect"),
-            header::HeaderValue::from_static("/settings"),
-        );
-    }
-    res
+    crate::routes::redirect_with_flash(req, "/settings", message)
 }
 
 /// A refused upload: the logo card (HTMX) or the settings page, with the reason, 422.

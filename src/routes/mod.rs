@@ -146,6 +146,31 @@ pub fn see_other_with_flash(location: &str, message: &str) -> HttpResponse {
     res
 }
 
+/// After a change that needs a whole new page: a 303 for browsers; for HTMX
+/// a 200 with `HX-Redirect`, since a followed 303 would be swapped into the
+/// form. The flash cookie rides along either way.
+pub fn redirect_with_flash(req: &HttpRequest, location: &str, message: &str) -> HttpResponse {
+    as_hx_redirect(req, location, see_other_with_flash(location, message))
+}
+
+/// Like `redirect_with_flash`, without a message.
+pub fn redirect(req: &HttpRequest, location: &str) -> HttpResponse {
+    as_hx_redirect(req, location, see_other(location))
+}
+
+fn as_hx_redirect(req: &HttpRequest, location: &str, mut res: HttpResponse) -> HttpResponse {
+    if !wants_fragment(req) {
+        return res;
+    }
+    *res.status_mut() = actix_web::http::StatusCode::OK;
+    let headers = res.headers_mut();
+    headers.remove(header::LOCATION);
+    if let Ok(value) = header::HeaderValue::from_str(location) {
+        headers.insert(header::HeaderName::from_static("hx-redirect"), value);
+    }
+    res
+}
+
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -19,7 +19,7 @@ use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
 use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, send, Reauth};
 use crate::routes::auth::{session_cookie, session_lifetime};
-use crate::routes::{client_info, client_ip, html_response, see_other, see_other_with_flash};
+use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::views::account::{Card, Outcome};
 use crate::views::account_mail;
 use crate::views::password as view;
@@ -313,7 +313,7 @@ async fn reset(
     let Some(session) = session else {
         return Ok(reset_link_invalid(&req));
     };
-    let mut res = redirect_with_flash(
+    let mut res = crate::routes::redirect_with_flash(
         &req,
         "/dashboard",
         "Your new password is saved. Every other session was signed out.",
@@ -358,22 +358,4 @@ fn store_password(
     account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
     let notice = account_mail::password_changed(public_url, &account.name);
     send(conn, &account.email, notice)
-}
-
-/// A 303 with a flash message; for HTMX, the same cookies with
-/// `HX-Redirect`, since a followed 303 would be swapped into the form.
-fn redirect_with_flash(req: &HttpRequest, location: &str, text: &str) -> HttpResponse {
-    let mut res = see_other_with_flash(location, text);
-    if crate::routes::wants_fragment(req) {
-        *res.status_mut() = StatusCode::OK;
-        let headers = res.headers_mut();
-        headers.remove(actix_web::http::header::LOCATION);
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(location) {
-            headers.insert(
-                actix_web::http::header::HeaderName::from_static("hx-redirect"),
-                value,
-            );
-        }
-    }
-    res
 }

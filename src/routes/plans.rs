@@ -18,7 +18,7 @@ use crate::domain::plans::Plan;
 use crate::domain::roles::Action;
 use crate::domain::subscription::Status;
 use crate::error::AppResult;
-use crate::routes::{fragment, page, see_other, see_other_with_flash, wants_fragment};
+use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
 use crate::views::layout::Nav;
 use crate::views::plans::{self as view, DowngradeView, PlansView};
 use crate::views::usage::local_date;
@@ -92,17 +92,6 @@ async fn done(
     Ok(res)
 }
 
-/// Sends the browser to the payment provider's page.
-fn redirect(req: &HttpRequest, url: &str) -> HttpResponse {
-    if wants_fragment(req) {
-        HttpResponse::Ok()
-            .insert_header(("HX-Redirect", url))
-            .finish()
-    } else {
-        see_other(url)
-    }
-}
-
 /// A page or fragment for HTMX (422 for errors, 200 for the confirmation).
 async fn respond(
     state: &AppState,
@@ -170,7 +159,7 @@ async fn change(
         .await?;
     let in_trial = current.status == Status::Trial;
     let message = match outcome {
-        ChangeOutcome::Redirect(url) => return Ok(redirect(&req, &url)),
+        ChangeOutcome::Redirect(url) => return Ok(crate::routes::redirect(&req, &url)),
         ChangeOutcome::Applied { to, .. } if in_trial && to.is_paid() => format!(
             "You are now trying {} — free until your trial ends.",
             to.name()
@@ -265,7 +254,7 @@ async fn payment_method(
         .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref()))
         .await?;
     match outcome {
-        CheckoutOutcome::Redirect(url) => Ok(redirect(&req, &url)),
+        CheckoutOutcome::Redirect(url) => Ok(crate::routes::redirect(&req, &url)),
         CheckoutOutcome::Completed => {
             let message =
                 "Payment method added. You will be charged when the current trial or period ends.";

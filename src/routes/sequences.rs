@@ -112,21 +112,6 @@ async fn render_list(
     Ok(res)
 }
 
-/// 303 for browsers; HTMX follows `HX-Redirect`.
-fn go_to(req: &HttpRequest, location: &str, message: &str) -> HttpResponse {
-    let mut res = see_other_with_flash(location, message);
-    if wants_fragment(req) {
-        *res.status_mut() = StatusCode::OK;
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(location) {
-            res.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static("hx-redirect"),
-                v,
-            );
-        }
-    }
-    res
-}
-
 async fn create(
     state: web::Data<AppState>,
     cur: CurrentOrg,
@@ -149,7 +134,7 @@ async fn create(
         .tx(move |conn| sequences::create(conn, &tenant, &name))
         .await
     {
-        Ok(s) => Ok(go_to(
+        Ok(s) => Ok(crate::routes::redirect_with_flash(
             &req,
             &format!("/sequences/{}", s.id),
             "Sequence created. Add its steps.",
@@ -288,7 +273,7 @@ async fn copy(
         .db
         .tx(move |conn| sequences::copy(conn, &tenant, id))
         .await?;
-    Ok(go_to(
+    Ok(crate::routes::redirect_with_flash(
         &req,
         &format!("/sequences/{}", s.id),
         "Copied to your organization.",

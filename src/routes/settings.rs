@@ -2,7 +2,7 @@
 //! white label, brand name and colour. Saved inline with HTMX (errors next to
 //! the fields) or as a plain form; each save writes one audit event.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -196,14 +196,11 @@ async fn save(
     }
     if shell_changed {
         // Name and brand live in the page shell too: reload the whole page.
-        let mut res = see_other_with_flash("/settings", "Settings saved.");
-        *res.status_mut() = StatusCode::OK;
-        res.headers_mut().remove(header::LOCATION);
-        res.headers_mut().insert(
-            header::HeaderName::from_static("hx-redirect"),
-            header::HeaderValue::from_static("/settings"),
-        );
-        return Ok(res);
+        return Ok(crate::routes::redirect_with_flash(
+            &req,
+            "/settings",
+            "Settings saved.",
+        ));
     }
     let mut v = view(&cur, values_of(&new), FieldErrors::new());
     v.saved = true;

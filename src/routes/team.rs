@@ -441,13 +441,5 @@ async fn leave(
     let tenant = cur.tenant();
     state.db.tx(move |conn| team::leave(conn, &tenant)).await?;
     let message = format!("You left {}.", cur.ctx.org.name);
-    let mut res = see_other_with_flash("/orgs", &message);
-    if wants_fragment(&req) {
-        *res.status_mut() = StatusCode::OK;
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("hx-redirect"),
-            actix_web::http::header::HeaderValue::from_static("/orgs"),
-        );
-    }
-    Ok(res)
+    Ok(crate::routes::redirect_with_flash(&req, "/orgs", &message))
 }

@@ -228,21 +228,6 @@ async fn new_form(
     .await
 }
 
-/// Where to go after a save: HTMX follows `HX-Redirect`, browsers a 303.
-fn saved(req: &HttpRequest, location: &str, message: &str) -> HttpResponse {
-    let mut res = see_other_with_flash(location, message);
-    if wants_fragment(req) {
-        *res.status_mut() = StatusCode::OK;
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("hx-redirect"),
-            actix_web::http::header::HeaderValue::from_str(location).unwrap_or(
-                actix_web::http::header::HeaderValue::from_static("/templates"),
-            ),
-        );
-    }
-    res
-}
-
 async fn create(
     state: web::Data<AppState>,
     cur: CurrentOrg,
@@ -276,7 +261,7 @@ async fn create(
         .tx(move |conn| templates::create(conn, &tenant, &fields))
         .await
     {
-        Ok(t) => Ok(saved(
+        Ok(t) => Ok(crate::routes::redirect_with_flash(
             &req,
             &format!("/templates/{}", t.id),
             "Template saved.",
@@ -382,7 +367,7 @@ async fn update(
         .db
         .tx(move |conn| Ok(templates::update(conn, &tenant, id, &fields)?))
         .await?;
-    Ok(saved(
+    Ok(crate::routes::redirect_with_flash(
         &req,
         &format!("/templates/{}", t.id),
         "Template saved.",
