@@ -139,6 +139,7 @@ Object.assign(steps, {
     const meter = page.locator(`.meter[data-limit=${opts.limit}]`);
     const classes = await meter.getAttribute("class");
     expect(classes.includes(opts.class), `meter ${opts.limit} classes: ${classes}`);
+    if (opts.not) expect(!classes.includes(opts.not), `meter ${opts.limit} should not be ${opts.not}: ${classes}`);
   },
 
   // The owner tries a paid plan from the plans page (applies at once in the trial).
