@@ -8,16 +8,21 @@ use actix_web::{web, HttpServer};
 
 use crate::app::{self, AppState};
 use crate::config::Config;
-use crate::db::local_pg::LocalPostgres;
 use crate::db::{demo, Db};
+use crate::local_pg::{LocalPostgres, VarDir};
 
 /// The database URL to use, and the local server when the app started one.
 pub fn resolve_database(config: &Config) -> Result<(String, Option<LocalPostgres>), String> {
     match &config.database_url {
         Some(url) => Ok((url.clone(), None)),
         None => {
-            tracing::info!(dir = %config.var_dir.display(), "DATABASE_URL not set: using a local PostgreSQL");
-            let local = LocalPostgres::start(&config.var_dir).map_err(|e| e.to_string())?;
+            let var_dir = VarDir::resolve(config.var_dir.as_deref()).map_err(|e| e.to_string())?;
+            if let Some(notice) = var_dir.notice() {
+                println!("{notice}");
+            }
+            let dir = var_dir.path();
+            tracing::info!(dir = %dir.display(), "DATABASE_URL not set: using a local PostgreSQL");
+            let local = LocalPostgres::start(dir).map_err(|e| e.to_string())?;
             Ok((local.database_url(), Some(local)))
         }
     }

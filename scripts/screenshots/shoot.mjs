@@ -1,6 +1,6 @@
 // Screenshots pages of a running Lead Dashboard, signed in, with Debian's
 // Chromium. Usage:
-//   (cd scripts/screenshots && npm install)
+//   (cd scripts/screenshots && npm ci)
 //   node scripts/screenshots/shoot.mjs --base http://127.0.0.1:8080 \
 //     --email behar@example.com --password PW --out /tmp/shots [--width 390] /dashboard /leads
 import { chromium } from "playwright-core";

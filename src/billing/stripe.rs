@@ -3,6 +3,7 @@
 //! form-encoded as Stripe documents; the base URL is configurable so tests
 //! point it at a local stub that records what was sent.
 
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -35,7 +36,7 @@ impl StripeClient {
         match (&config.stripe_secret_key, &config.stripe_webhook_secret) {
             (Some(key), Some(_)) => Some(StripeClient {
                 base: config.stripe_api_base.trim_end_matches('/').to_string(),
-                secret_key: key.clone(),
+                secret_key: key.expose_secret().to_owned(),
             }),
             _ => None,
         }

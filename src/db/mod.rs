@@ -3,7 +3,6 @@
 //! handlers reach PostgreSQL (off the async threads, via `web::block`).
 //! Tenant data is only reachable through functions that take a `Tenant`.
 
-pub mod local_pg;
 pub mod schema;
 pub mod tenant;
 

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{Message, SmtpTransport, Transport};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -53,7 +54,7 @@ pub fn deliver_due(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
-    let Some(url) = config.smtp_url.as_deref() else {
+    let Some(url) = config.smtp_url.as_ref().map(|url| url.expose_secret()) else {
         return Ok(0);
     };
     let transport = SmtpTransport::from_url(url)

@@ -3,6 +3,7 @@
 //! webhook — authenticated by its signature, not a session or CSRF token.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -287,7 +288,7 @@ async fn webhook(
         .get("Stripe-Signature")
         .and_then(|v| v.to_str().ok());
     let now = chrono::Utc::now().timestamp();
-    if let Err(e) = signature::verify(header, &body, &secret, now) {
+    if let Err(e) = signature::verify(header, &body, secret.expose_secret(), now) {
         tracing::warn!(error = %e, "webhook refused");
         return Ok(HttpResponse::BadRequest().body(format!("invalid signature: {e}")));
     }

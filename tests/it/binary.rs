@@ -1,8 +1,11 @@
 //! The binary as a newcomer runs it: no DATABASE_URL, so it creates and
 //! starts its own PostgreSQL under a fresh var dir, seeds the demo, serves,
-//! and stops the database again on Ctrl-C.
+//! and stops the database again on Ctrl-C; as root from a checkout the
+//! `postgres` user cannot enter, it keeps the cluster under /var/lib instead.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,11 +19,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(var_dir: &std::path::Path, port: u16) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lead-dashboard"))
-        .env_remove("DATABASE_URL")
-        .env("LD_VAR_DIR", var_dir)
-        .env("BIND", format!("127.0.0.1:{port}"))
+fn start(var_dir: &Path, port: u16) -> (Child, std::sync::mpsc::Receiver<String>) {
+    spawn(binary(port).env("LD_VAR_DIR", var_dir))
+}
+
+/// The binary without DATABASE_URL or LD_VAR_DIR, serving on `port`.
+fn binary(port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lead-dashboard"));
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("LD_VAR_DIR")
+        .env("BIND", format!("127.0.0.1:{port}"));
+    cmd
+}
+
+/// Starts `cmd`, handing its stdout lines over a channel.
+fn spawn(cmd: &mut Command) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -55,7 +69,8 @@ async fn wait_healthy(port: u16, within: Duration) -> Duration {
 }
 
 fn interrupt_and_wait(child: &mut Child) {
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
@@ -69,10 +84,7 @@ fn interrupt_and_wait(child: &mut Child) {
 
 #[actix_web::test]
 async fn runs_on_its_own_postgres_with_a_demo_to_sign_in_to() {
-    let var_dir = std::env::temp_dir().join(format!(
-        "ld-bin-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    ));
+    let var_dir = temp_path("ld-bin");
     let port = free_port();
     let (mut child, lines) = start(&var_dir, port);
     let cold = wait_healthy(port, Duration::from_secs(120)).await;
@@ -113,4 +125,50 @@ async fn runs_on_its_own_postgres_with_a_demo_to_sign_in_to() {
     interrupt_and_wait(&mut child);
     println!("start-up to healthy: cold {cold:?}, warm {warm:?}");
     std::fs::remove_dir_all(&var_dir).ok();
+}
+
+/// A fresh path under the system temp dir (not created).
+fn temp_path(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ))
+}
+
+#[actix_web::test]
+async fn a_private_checkout_keeps_its_cluster_under_var_lib() {
+    // Only root hits this: PostgreSQL then runs as `postgres`, who cannot enter
+    // a mode 0700 directory such as a `mktemp -d` or a clone under /root.
+    if !nix::unistd::Uid::effective().is_root() {
+        return;
+    }
+    let checkout = temp_path("ld-checkout");
+    std::fs::create_dir(&checkout).unwrap();
+    std::fs::set_permissions(&checkout, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let port = free_port();
+    let (mut child, lines) = spawn(binary(port).current_dir(&checkout));
+    wait_healthy(port, Duration::from_secs(120)).await;
+    let notice = lines
+        .iter()
+        .take(50)
+        .find(|l| l.contains("/var/lib/lead-dashboard/"))
+        .expect("where the cluster lives is printed");
+    assert!(
+        notice.contains("cannot be entered by user `postgres`"),
+        "{notice}"
+    );
+    let data_dir = notice
+        .split_whitespace()
+        .find(|word| word.starts_with("/var/lib/lead-dashboard/"))
+        .map(PathBuf::from)
+        .unwrap();
+    assert!(data_dir.join("PG_VERSION").exists(), "{notice}");
+    assert!(
+        !checkout.join("var").exists(),
+        "nothing is left in the checkout"
+    );
+    interrupt_and_wait(&mut child);
+    assert!(!data_dir.join("postmaster.pid").exists());
+    std::fs::remove_dir_all(data_dir.parent().unwrap()).ok();
+    std::fs::remove_dir_all(&checkout).ok();
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpServer};
 use lead_dashboard::app::{self, AppState};
 use lead_dashboard::config::Config;
-use lead_dashboard::db::local_pg::LocalPostgres;
+use lead_dashboard::local_pg::LocalPostgres;
 
 use crate::common::{Client, PASSWORD};
 

@@ -86,7 +86,7 @@ impl Drop for SmtpSink {
 
 fn config_for(app: &TestApp, smtp_url: &str) -> Config {
     let mut config = (*app.state.config).clone();
-    config.smtp_url = Some(smtp_url.to_string());
+    config.smtp_url = Some(smtp_url.into());
     config
 }
 
