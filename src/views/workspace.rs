@@ -1,22 +1,10 @@
 //! Small pieces the workspace pages (leads, templates, sequences, messages)
-//! share: dates in the organization's time zone, select fields, textareas,
+//! share: select fields, textareas,
 //! the upgrade prompt and the keyset "next page" navigation.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::forms::FieldErrors;
-
-/// "26 Nov 2026" in the organization's time zone.
-pub fn date(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%-d %b %Y").to_string()
-}
-
-/// "26 Nov 2026, 14:05" in the organization's time zone.
-pub fn date_time(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string()
-}
 
 /// A labelled `<select>` with its error; `options` are (value, label).
 pub fn select(
