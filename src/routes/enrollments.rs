@@ -16,8 +16,8 @@ use crate::routes::{form_id, redirect_with_flash};
 
 route_table! {
     POST "/sequences/enrol" => enrol,
-    POST "/enrollments/{id}/pause" => pause,
-    POST "/enrollments/{id}/resume" => resume,
+    POST "/enrollments/{id}/pause" => set_paused::<true>,
+    POST "/enrollments/{id}/resume" => set_paused::<false>,
 }
 
 /// Where to return after enrolling or pausing: a lead or sequence page, or the lead list.
@@ -79,14 +79,15 @@ async fn enrol(
     Ok(redirect_with_flash(&req, &back, &message))
 }
 
-async fn set_paused(
+/// Pauses (`PAUSED`) or resumes an enrolment.
+async fn set_paused<const PAUSED: bool>(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<EnrollmentId>,
     body: web::Bytes,
-    paused: bool,
 ) -> AppResult<HttpResponse> {
+    let paused = PAUSED;
     cur.require(Action::SendMessages)?;
     let id = path.into_inner();
     let tenant = cur.tenant();
@@ -105,24 +106,4 @@ async fn set_paused(
             "Enrolment resumed."
         },
     ))
-}
-
-async fn pause(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<EnrollmentId>,
-    b: web::Bytes,
-) -> AppResult<HttpResponse> {
-    set_paused(s, c, r, p, b, true).await
-}
-
-async fn resume(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<EnrollmentId>,
-    b: web::Bytes,
-) -> AppResult<HttpResponse> {
-    set_paused(s, c, r, p, b, false).await
 }

@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
+use crate::db::lead_imports;
 use crate::db::leads::{self, Cursor, Lead, LeadFilter};
-use crate::db::{lead_imports, usage};
 use crate::domain::lead_import;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
-use crate::routes::{lead_filter, usage_changed, Part, Reply};
+use crate::routes::{lead_filter, usage_changed, usage_of, Part, Reply};
 use crate::views::layout::Nav;
 use crate::views::lead_import::{self as view, Allowance};
 
@@ -99,18 +99,12 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 }
 
 async fn allowance(state: &AppState, cur: &CurrentOrg) -> AppResult<Allowance> {
-    let (org, sub) = (cur.org_id(), cur.ctx.subscription.clone());
-    state
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (used, limit) = state
         .db
-        .run(move |conn| {
-            let now = chrono::Utc::now();
-            let limits = usage::effective_limits(conn, org, &sub, now)?;
-            Ok(Allowance {
-                used: usage::used(conn, org, LimitKind::LeadsPerMonth, now)?,
-                limit: limits.limits.get(LimitKind::LeadsPerMonth),
-            })
-        })
-        .await
+        .run(move |conn| usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth))
+        .await?;
+    Ok(Allowance { used, limit })
 }
 
 async fn upload(
@@ -210,24 +204,12 @@ pub struct ExportQuery {
 /// Leads per database round trip while exporting.
 const EXPORT_BATCH: i64 = 1000;
 
-const HEADER: [&str; 10] = [
-    "first_name",
-    "last_name",
-    "email",
-    "company",
-    "title",
-    "phone",
-    "status",
-    "tags",
-    "notes",
-    "created_at",
-];
-
 fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| AppError::unexpected(e);
     if with_header {
-        w.write_record(HEADER).map_err(fail)?;
+        let header = lead_import::FIELDS.iter().copied().chain(["created_at"]);
+        w.write_record(header).map_err(fail)?;
     }
     for l in rows {
         let tags = l.tags.join(";");

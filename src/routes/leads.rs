@@ -9,15 +9,16 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter};
-use crate::db::{enrollments, messages, sequences, templates, usage};
+use crate::db::{enrollments, messages, sequences, templates};
 use crate::domain::leads::{validate, LeadInput, LeadStatus};
-use crate::domain::plans::{Limit, LimitKind};
+use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::ids::LeadId;
 use crate::routes::{
-    fragment, lead_filter, page, redirect_with_flash, usage_changed, wants_fragment, Reply,
+    fragment, lead_filter, page, redirect_with_flash, usage_changed, usage_of, wants_fragment,
+    Reply,
 };
 use crate::views::layout::{flash_oob, Nav};
 use crate::views::lead_detail::{self, DetailPage};
@@ -50,16 +51,6 @@ pub fn perms(cur: &CurrentOrg) -> Perms {
     }
 }
 
-/// Leads created this month and the limit.
-fn month_usage(conn: &mut diesel::PgConnection, cur: &CurrentOrg) -> AppResult<(i64, Limit)> {
-    let now = chrono::Utc::now();
-    let org = cur.org_id();
-    let sub = &cur.ctx.subscription;
-    let limits = usage::effective_limits(conn, org, sub, now)?;
-    let used = usage::used(conn, org, LimitKind::LeadsPerMonth, now)?;
-    Ok((used, limits.limits.get(LimitKind::LeadsPerMonth)))
-}
-
 async fn index(
     state: web::Data<AppState>,
     cur: CurrentOrg,
@@ -85,7 +76,7 @@ async fn render_list(
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
     let perms = perms(cur);
-    let (f, c) = (filter.clone(), cur.clone());
+    let (f, sub) = (filter.clone(), cur.ctx.subscription.clone());
     let ((rows, more), seqs, month) = state
         .db
         .run(move |conn| {
@@ -95,7 +86,8 @@ async fn render_list(
             } else {
                 Vec::new()
             };
-            Ok((page, seqs, month_usage(conn, &c)?))
+            let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth)?;
+            Ok((page, seqs, month))
         })
         .await?;
     let next_href = more
@@ -246,12 +238,7 @@ async fn edit(
     path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageLeads)?;
-    let id = path.into_inner();
-    let tenant = cur.tenant();
-    let lead = state
-        .db
-        .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-        .await?;
+    let lead = find(&state, &cur, path.into_inner()).await?;
     let input = view::input_of(&lead);
     let errors = FieldErrors::new();
     let form = FormState {
@@ -277,13 +264,17 @@ async fn row(
     path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id = path.into_inner();
+    let lead = find(&state, &cur, path.into_inner()).await?;
+    Ok(fragment(view::row(&lead, cur.ctx.org.tz(), perms(&cur))))
+}
+
+/// One lead of the current organization (404 for any other).
+async fn find(state: &AppState, cur: &CurrentOrg, id: LeadId) -> AppResult<leads::Lead> {
     let tenant = cur.tenant();
-    let lead = state
+    state
         .db
         .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-        .await?;
-    Ok(fragment(view::row(&lead, cur.ctx.org.tz(), perms(&cur))))
+        .await
 }
 
 /// True when HTMX targets the list row (inline edit), not the edit page form.
@@ -307,10 +298,7 @@ async fn update(
     let mut input = form.into_inner();
     if targets_row(&req) {
         // The inline row form has no notes field: keep the stored notes.
-        let stored = state
-            .db
-            .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-            .await?;
+        let stored = find(&state, &cur, id).await?;
         input.notes = stored.notes;
     }
     let result = match validate(&input, ',') {
@@ -338,11 +326,7 @@ async fn update(
             if wants_fragment(&req) {
                 return Ok(reply.fragment(view::edit_form(id.uuid(), &form, &cur.user.csrf)));
             }
-            let tenant = cur.tenant();
-            let lead = state
-                .db
-                .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-                .await?;
+            let lead = find(&state, &cur, id).await?;
             let body = view::edit_page(&lead, &form, &cur.user.csrf);
             reply
                 .page(&state, &cur.user, &req, Nav::Leads, "Edit lead", body)

@@ -11,8 +11,11 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::context::OrgContext;
 use crate::db::leads::LeadFilter;
+use crate::db::models::Subscription;
 use crate::db::sessions::ClientInfo;
+use crate::db::Tenant;
 use crate::domain::leads::LeadStatus;
+use crate::domain::plans::{Limit, LimitKind};
 use crate::domain::roles;
 use crate::domain::roles::Action;
 use crate::domain::subscription::Status;
@@ -101,6 +104,19 @@ fn take_flash(req: &HttpRequest) -> Option<Flash> {
         kind: FlashKind::Success,
         text,
     })
+}
+
+/// What the organization uses of `kind` now, and its effective limit.
+pub fn usage_of(
+    conn: &mut diesel::PgConnection,
+    tenant: &Tenant,
+    sub: &Subscription,
+    kind: LimitKind,
+) -> AppResult<(i64, Limit)> {
+    let (org, now) = (tenant.org_id(), chrono::Utc::now());
+    let limits = crate::db::usage::effective_limits(conn, org, sub, now)?;
+    let used = crate::db::usage::used(conn, org, kind, now)?;
+    Ok((used, limits.limits.get(kind)))
 }
 
 /// An id named in a form field; a malformed one is as unknown as a missing

@@ -4,19 +4,18 @@
 //! `can_manage_templates`; enrolling and pausing need `can_send_messages`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
-use crate::db::{enrollments, templates, usage};
+use crate::db::{enrollments, templates};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
-use crate::routes::{form_id, redirect_with_flash, wants_fragment, Part, Reply};
+use crate::routes::{form_id, redirect_with_flash, usage_of, wants_fragment, Part, Reply};
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
 
@@ -28,9 +27,9 @@ route_table! {
     POST "/sequences/{id}/delete" => delete,
     POST "/sequences/{id}/copy" => copy,
     POST "/sequences/{id}/steps" => add_step,
-    POST "/steps/{id}/up" => step_up,
-    POST "/steps/{id}/down" => step_down,
-    POST "/steps/{id}/delete" => remove_step,
+    POST "/steps/{id}/up" => change_step::<STEP_UP>,
+    POST "/steps/{id}/down" => change_step::<STEP_DOWN>,
+    POST "/steps/{id}/delete" => change_step::<STEP_REMOVE>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,17 +56,12 @@ async fn render_list(
     limit_message: Option<&str>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
-    let (list, own, limit) = state
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (list, (own, limit)) = state
         .db
         .run(move |conn| {
-            let now = Utc::now();
             let list = sequences::list(conn, &tenant)?;
-            let own = usage::used(conn, org, LimitKind::Sequences, now)?;
-            let limit = usage::effective_limits(conn, org, &sub, now)?
-                .limits
-                .sequences;
-            Ok((list, own, limit))
+            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences)?))
         })
         .await?;
     let p = ListPage {
@@ -319,18 +313,16 @@ async fn after_step_change(
     ))
 }
 
-enum StepChange {
-    Up,
-    Down,
-    Remove,
-}
+/// What a step button does: the const parameter of `change_step`.
+const STEP_UP: u8 = 0;
+const STEP_DOWN: u8 = 1;
+const STEP_REMOVE: u8 = 2;
 
-async fn change_step(
+async fn change_step<const CHANGE: u8>(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<StepId>,
-    change: StepChange,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
     let step = path.into_inner();
@@ -338,39 +330,11 @@ async fn change_step(
     let seq = state
         .db
         .tx(move |conn| {
-            Ok(match change {
-                StepChange::Up => sequences::move_step(conn, &tenant, step, true)?,
-                StepChange::Down => sequences::move_step(conn, &tenant, step, false)?,
-                StepChange::Remove => sequences::remove_step(conn, &tenant, step)?,
+            Ok(match CHANGE {
+                STEP_REMOVE => sequences::remove_step(conn, &tenant, step)?,
+                _ => sequences::move_step(conn, &tenant, step, CHANGE == STEP_UP)?,
             })
         })
         .await?;
     after_step_change(&state, &cur, &req, SequenceId(seq.id)).await
-}
-
-async fn step_up(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<StepId>,
-) -> AppResult<HttpResponse> {
-    change_step(s, c, r, p, StepChange::Up).await
-}
-
-async fn step_down(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<StepId>,
-) -> AppResult<HttpResponse> {
-    change_step(s, c, r, p, StepChange::Down).await
-}
-
-async fn remove_step(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<StepId>,
-) -> AppResult<HttpResponse> {
-    change_step(s, c, r, p, StepChange::Remove).await
 }

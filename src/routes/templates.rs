@@ -11,15 +11,17 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Lead};
+use crate::db::messages;
 use crate::db::templates::{self, Template, TemplateFields};
-use crate::db::{messages, usage};
 use crate::domain::placeholders;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{LeadId, TemplateId};
-use crate::routes::{fragment, page, redirect, redirect_with_flash, wants_fragment, Part, Reply};
+use crate::routes::{
+    fragment, page, redirect, redirect_with_flash, usage_of, wants_fragment, Part, Reply,
+};
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
 
@@ -30,8 +32,8 @@ route_table! {
     POST "/templates/preview" => preview,
     GET "/templates/{id}" => show,
     POST "/templates/{id}" => update,
-    POST "/templates/{id}/delete" => delete,
-    POST "/templates/{id}/copy" => copy,
+    POST "/templates/{id}/delete" => delete_or_copy::<false>,
+    POST "/templates/{id}/copy" => delete_or_copy::<true>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -107,17 +109,12 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
-    let (list, own, limit) = state
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (list, (own, limit)) = state
         .db
         .run(move |conn| {
-            let now = Utc::now();
             let list = templates::list(conn, &tenant)?;
-            let own = usage::used(conn, org, LimitKind::Templates, now)?;
-            let limit = usage::effective_limits(conn, org, &sub, now)?
-                .limits
-                .templates;
-            Ok((list, own, limit))
+            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Templates)?))
         })
         .await?;
     let body = view::list_page(&ListPage {
@@ -376,44 +373,34 @@ async fn update(
     ))
 }
 
-async fn delete(
+/// Deletes an own template, or (`COPY`) copies one into the organization.
+async fn delete_or_copy<const COPY: bool>(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id = path.into_inner();
-    let tenant = cur.tenant();
+    let (id, tenant) = (path.into_inner(), cur.tenant());
     let t = state
         .db
-        .tx(move |conn| templates::delete(conn, &tenant, id))
+        .tx(move |conn| match COPY {
+            true => templates::copy(conn, &tenant, id),
+            false => templates::delete(conn, &tenant, id),
+        })
         .await?;
-    Ok(redirect_with_flash(
-        &req,
-        "/templates",
-        &format!("Template “{}” deleted.", t.name),
-    ))
-}
-
-async fn copy(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    req: HttpRequest,
-    path: web::Path<TemplateId>,
-) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
-    let id = path.into_inner();
-    let tenant = cur.tenant();
-    let t = state
-        .db
-        .tx(move |conn| templates::copy(conn, &tenant, id))
-        .await?;
-    Ok(redirect_with_flash(
-        &req,
-        &format!("/templates/{}", t.id),
-        "Copied to your organization. You can edit it now.",
-    ))
+    Ok(match COPY {
+        true => redirect_with_flash(
+            &req,
+            &format!("/templates/{}", t.id),
+            "Copied to your organization. You can edit it now.",
+        ),
+        false => redirect_with_flash(
+            &req,
+            "/templates",
+            &format!("Template “{}” deleted.", t.name),
+        ),
+    })
 }
 
 /// Live preview (HTMX fragment), or the editor page with the preview
