@@ -2,7 +2,7 @@
 //! Every enum here has one canonical upper-case (or snake_case) string, the one stored in the
 //! database; `FromStr` accepts exactly that string and answers `UnknownValue` otherwise.
 pub mod billing;
-pub mod csv_import;
+pub mod lead_import;
 pub mod leads;
 pub mod membership;
 pub mod placeholders;
@@ -11,6 +11,8 @@ pub mod roles;
 pub mod settings;
 pub mod subscription;
 pub mod user_agent;
+// The old name of `lead_import`, until `db` imports the new one.
+pub use lead_import as csv_import;
 
 use std::fmt;
 

@@ -10,7 +10,7 @@ use crate::auth::CurrentOrg;
 use crate::db::audit::{self, Actor, Cursor, Filter};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
-use crate::routes::{fragment, page, wants_fragment};
+use crate::routes::{Part, Reply};
 use crate::views::audit::{self as view, AuditView};
 use crate::views::layout::Nav;
 
@@ -95,8 +95,16 @@ async fn index(
         older,
         paged: after.is_some(),
     };
-    if wants_fragment(&req) {
-        return Ok(fragment(view::results(&v)));
-    }
-    page(&state, &cur, &req, Nav::Audit, "Audit log", view::body(&v)).await
+    Reply::Ok
+        .page_or_fragment(
+            &state,
+            &cur,
+            &req,
+            (Nav::Audit, "Audit log"),
+            |part| match part {
+                Part::Fragment => view::results(&v),
+                Part::Page => view::body(&v),
+            },
+        )
+        .await
 }

@@ -17,9 +17,7 @@ use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::InvoiceId;
-use crate::routes::{
-    fragment, html_response, invalid, page, see_other, see_other_with_flash, wants_fragment,
-};
+use crate::routes::{html_response, redirect, redirect_with_flash, wants_fragment, Part, Reply};
 use crate::views::billing::{self as view, BillingPage};
 use crate::views::layout::Nav;
 
@@ -71,30 +69,23 @@ async fn render(
         stripe: StripeClient::from_config(&state.config).is_some(),
         csrf: &cur.user.csrf,
     };
-    if wants_fragment(req) {
-        let markup = view::details_fragment(&p, errors);
-        return Ok(if errors.is_empty() {
-            fragment(markup)
-        } else {
-            invalid(markup)
-        });
-    }
-    let res = page(
-        state,
-        cur,
-        req,
-        Nav::Billing,
-        "Billing",
-        view::body(&p, errors),
-    )
-    .await?;
-    if errors.is_empty() {
-        Ok(res)
+    let reply = if errors.is_empty() {
+        Reply::Ok
     } else {
-        let mut res = res;
-        *res.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-        Ok(res)
-    }
+        Reply::Invalid
+    };
+    reply
+        .page_or_fragment(
+            state,
+            cur,
+            req,
+            (Nav::Billing, "Billing"),
+            |part| match part {
+                Part::Fragment => view::details_fragment(&p, errors),
+                Part::Page => view::body(&p, errors),
+            },
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -163,11 +154,19 @@ async fn save_details(
     if wants_fragment(&req) {
         return render(&state, &cur, &req, &FieldErrors::new(), None).await;
     }
-    Ok(see_other_with_flash("/billing", "Billing details saved."))
+    Ok(redirect_with_flash(
+        &req,
+        "/billing",
+        "Billing details saved.",
+    ))
 }
 
 /// Local provider: records a payment method. Stripe: opens the customer portal.
-async fn payment_method(state: web::Data<AppState>, cur: CurrentOrg) -> AppResult<HttpResponse> {
+async fn payment_method(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
     cur.require(Action::ManageBilling)?;
     if let Some(stripe) = StripeClient::from_config(&state.config) {
         let customer = cur
@@ -184,7 +183,7 @@ async fn payment_method(state: web::Data<AppState>, cur: CurrentOrg) -> AppResul
         let url = web::block(move || stripe.create_portal_session(&customer, &return_url))
             .await?
             .map_err(AppError::unexpected)?;
-        return Ok(see_other(&url));
+        return Ok(redirect(&req, &url));
     }
     let tenant = cur.tenant();
     state
@@ -202,7 +201,11 @@ async fn payment_method(state: web::Data<AppState>, cur: CurrentOrg) -> AppResul
             Ok(())
         })
         .await?;
-    Ok(see_other_with_flash("/billing", "Payment method saved."))
+    Ok(redirect_with_flash(
+        &req,
+        "/billing",
+        "Payment method saved.",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +220,7 @@ pub struct CheckoutForm {
 async fn checkout(
     state: web::Data<AppState>,
     cur: CurrentOrg,
+    req: HttpRequest,
     form: web::Form<CheckoutForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageBilling)?;
@@ -233,7 +237,7 @@ async fn checkout(
         _ => return Err(AppError::validation("Choose monthly or yearly billing.")),
     };
     let Some(stripe) = StripeClient::from_config(&state.config) else {
-        return Ok(see_other("/plans"));
+        return Ok(redirect(&req, "/plans"));
     };
     let request = CheckoutRequest {
         org: cur.org_id(),
@@ -247,17 +251,17 @@ async fn checkout(
     let url = web::block(move || stripe.create_checkout_session(&request))
         .await?
         .map_err(AppError::unexpected)?;
-    Ok(see_other(&url))
+    Ok(redirect(&req, &url))
 }
 
 async fn invoice(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    id: web::Path<String>,
+    id: web::Path<InvoiceId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ViewBilling)?;
-    let id: InvoiceId = id.parse().map_err(|_| AppError::NotFound)?;
+    let id = id.into_inner();
     let tenant = cur.tenant();
     let (inv, lines) = state
         .db

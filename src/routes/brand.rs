@@ -1,29 +1,22 @@
 //! White label in the page: the brand stylesheet (`/brand.css`, the colour
-//! as a same-origin stylesheet, never inline CSS) and the logo — served,
-//! uploaded and removed. Only a validated `#rrggbb` is ever written into CSS,
-//! and only sniffed PNG/JPEG/WebP bytes are stored and served as a logo.
+//! as a same-origin stylesheet, never inline CSS) and the logo as served.
+//! Only a validated `#rrggbb` is ever written into CSS; uploading and
+//! removing the logo are settings actions (`routes::settings`).
 
-use actix_multipart::Multipart;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::settings::{self as db_settings, Logo};
-use crate::domain::roles::Action;
-use crate::domain::settings::{parse_brand_color, sniff_logo, LOGO_MAX_BYTES};
+use crate::db::settings as db_settings;
+use crate::domain::settings::parse_brand_color;
 use crate::error::{AppError, AppResult};
-use crate::routes::settings::{current_page, view, white_label};
-use crate::routes::{invalid, wants_fragment};
-use crate::views::settings::{logo_card, SettingsValues};
+use crate::routes::white_label;
 
 route_table! {
     GET "/brand.css" => brand_css,
     GET "/brand/logo" => logo,
-    POST "/settings/logo" => upload_logo,
-    POST "/settings/logo/remove" => remove_logo,
 }
 
 /// `:root{--brand:…}` for the current organization when white label applies
@@ -35,7 +28,7 @@ async fn brand_css(cur: CurrentOrg) -> HttpResponse {
         .org
         .brand_color
         .as_deref()
-        .filter(|_| white_label(&cur))
+        .filter(|_| white_label(&cur.ctx))
         .and_then(|c| parse_brand_color(c).ok());
     let body = match color {
         Some(c) => format!(":root{{--brand:{c};--brand-ink:#fff}}\n"),
@@ -54,7 +47,7 @@ async fn logo(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    if !white_label(&cur) {
+    if !white_label(&cur.ctx) {
         return Err(AppError::NotFound);
     }
     let tenant = cur.tenant();
@@ -81,99 +74,4 @@ async fn logo(
         .insert_header(cache)
         .insert_header((header::ETAG, etag))
         .body(logo.data))
-}
-
-/// The bytes of the `logo` file field; an error message when there is none,
-/// it is too large, or the body cannot be read.
-async fn read_logo(mut payload: Multipart) -> Result<Vec<u8>, String> {
-    let unreadable = |_| "The upload could not be read. Choose the file again.".to_string();
-    while let Some(mut field) = payload.try_next().await.map_err(unreadable)? {
-        if field.name() != Some("logo") {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            bytes.extend_from_slice(&chunk.map_err(unreadable)?);
-            if bytes.len() > LOGO_MAX_BYTES {
-                return Err("The logo must be at most 256 KB.".into());
-            }
-        }
-        return Ok(bytes);
-    }
-    Err("Choose an image file to upload.".into())
-}
-
-/// White label is a plan feature: without it, a 402 with the way to upgrade.
-fn require_white_label(cur: &CurrentOrg) -> AppResult<()> {
-    if white_label(cur) {
-        Ok(())
-    } else {
-        Err(AppError::LimitReached(
-            "Brand name, colour and logo come with white label, on the Enterprise plan. Upgrade to use them.".into(),
-        ))
-    }
-}
-
-async fn upload_logo(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    req: HttpRequest,
-    payload: Multipart,
-) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageSettings)?;
-    require_white_label(&cur)?;
-    let checked = read_logo(payload)
-        .await
-        .and_then(|data| sniff_logo(&data).map(|t| (t, data)));
-    let (content_type, data) = match checked {
-        Ok(ok) => ok,
-        Err(message) => return rejected(&state, &cur, &req, message).await,
-    };
-    let tenant = cur.tenant();
-    let logo = Logo {
-        content_type: content_type.to_string(),
-        data,
-    };
-    state
-        .db
-        .tx(move |conn| db_settings::set_logo(conn, &tenant, Some(&logo)))
-        .await?;
-    Ok(reload(&req, "Logo saved."))
-}
-
-async fn remove_logo(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageSettings)?;
-    let tenant = cur.tenant();
-    state
-        .db
-        .tx(move |conn| db_settings::set_logo(conn, &tenant, None))
-        .await?;
-    Ok(reload(&req, "Logo removed."))
-}
-
-/// The logo is in the page shell: after a change the whole settings page
-/// loads again (303, or `HX-Redirect` for HTMX).
-fn reload(req: &HttpRequest, message: &str) -> HttpResponse {
-    crate::routes::redirect_with_flash(req, "/settings", message)
-}
-
-/// A refused upload: the logo card (HTMX) or the settings page, with the reason, 422.
-async fn rejected(
-    state: &AppState,
-    cur: &CurrentOrg,
-    req: &HttpRequest,
-    message: String,
-) -> AppResult<HttpResponse> {
-    if wants_fragment(req) {
-        let mut v = view(cur, SettingsValues::default(), Default::default());
-        v.logo_error = Some(message);
-        return Ok(invalid(logo_card(&v)));
-    }
-    let mut res = current_page(state, cur, req, Some(message)).await?;
-    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    Ok(res)
 }

@@ -2,7 +2,7 @@
 //! lead's page), pause and resume. Needs `can_send_messages`; leads and
 //! enrolments of other organizations match nothing.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -12,13 +12,12 @@ use crate::db::{enrollments, sequences};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::{EnrollmentId, SequenceId};
-use crate::routes::see_other_with_flash;
-use crate::routes::sequences::parse_id;
+use crate::routes::{form_id, redirect_with_flash};
 
 route_table! {
     POST "/sequences/enrol" => enrol,
-    POST "/enrollments/{id}/pause" => pause,
-    POST "/enrollments/{id}/resume" => resume,
+    POST "/enrollments/{id}/pause" => set_paused::<true>,
+    POST "/enrollments/{id}/resume" => set_paused::<false>,
 }
 
 /// Where to return after enrolling or pausing: a lead or sequence page, or the lead list.
@@ -39,6 +38,7 @@ fn return_to(fields: &[(String, String)], fallback: &str) -> String {
 async fn enrol(
     state: web::Data<AppState>,
     cur: CurrentOrg,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::SendMessages)?;
@@ -51,7 +51,7 @@ async fn enrol(
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     };
-    let seq: SequenceId = parse_id(value("sequence_id").unwrap_or(""))?;
+    let seq: SequenceId = form_id(value("sequence_id").unwrap_or(""))?;
     let leads: Vec<Uuid> = fields
         .iter()
         .filter(|(k, _)| k == "lead_id")
@@ -76,18 +76,20 @@ async fn enrol(
     if already > 0 {
         message.push_str(&format!(" {already} already enrolled."));
     }
-    Ok(see_other_with_flash(&back, &message))
+    Ok(redirect_with_flash(&req, &back, &message))
 }
 
-async fn set_paused(
+/// Pauses (`PAUSED`) or resumes an enrolment.
+async fn set_paused<const PAUSED: bool>(
     state: web::Data<AppState>,
     cur: CurrentOrg,
-    path: web::Path<String>,
+    req: HttpRequest,
+    path: web::Path<EnrollmentId>,
     body: web::Bytes,
-    paused: bool,
 ) -> AppResult<HttpResponse> {
+    let paused = PAUSED;
     cur.require(Action::SendMessages)?;
-    let id: EnrollmentId = parse_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let e = state
         .db
@@ -95,7 +97,8 @@ async fn set_paused(
         .await?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let back = return_to(&fields, &format!("/leads/{}", e.lead_id));
-    Ok(see_other_with_flash(
+    Ok(redirect_with_flash(
+        &req,
         &back,
         if paused {
             "Enrolment paused."
@@ -103,22 +106,4 @@ async fn set_paused(
             "Enrolment resumed."
         },
     ))
-}
-
-async fn pause(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    p: web::Path<String>,
-    b: web::Bytes,
-) -> AppResult<HttpResponse> {
-    set_paused(s, c, p, b, true).await
-}
-
-async fn resume(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    p: web::Path<String>,
-    b: web::Bytes,
-) -> AppResult<HttpResponse> {
-    set_paused(s, c, p, b, false).await
 }

@@ -2,23 +2,25 @@
 //! delete, and the detail page. Creating counts against leads/month; viewers
 //! read only, members need `can_manage_leads` to change anything.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter};
-use crate::db::{enrollments, messages, sequences, templates, usage};
+use crate::db::{enrollments, messages, sequences, templates};
 use crate::domain::leads::{validate, LeadInput, LeadStatus};
-use crate::domain::plans::{Limit, LimitKind};
+use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::ids::LeadId;
-use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
-use crate::views::layout::Nav;
+use crate::routes::{
+    fragment, lead_filter, page, redirect_with_flash, usage_changed, usage_of, wants_fragment,
+    Reply,
+};
+use crate::views::layout::{flash_oob, Nav};
 use crate::views::lead_detail::{self, DetailPage};
 use crate::views::leads::{self as view, FormState, ListPage, Perms};
 use crate::views::workspace::query_string;
@@ -42,40 +44,11 @@ pub struct ListQuery {
     after: String,
 }
 
-/// The list filter of a query string; an unknown status is a clear 400.
-pub fn parse_filter(q: &str, status: &str, tag: &str) -> AppResult<LeadFilter> {
-    let status = match status.trim() {
-        "" => None,
-        s => Some(s.parse::<LeadStatus>().map_err(|_| {
-            AppError::validation(format!(
-                "Unknown status. Use one of: {}.",
-                LeadStatus::ALL.map(LeadStatus::as_str).join(", ")
-            ))
-        })?),
-    };
-    let tag = Some(tag.trim().to_string()).filter(|t| !t.is_empty());
-    Ok(LeadFilter {
-        q: q.trim().chars().take(200).collect(),
-        status,
-        tag,
-    })
-}
-
 pub fn perms(cur: &CurrentOrg) -> Perms {
     Perms {
         manage: cur.can(Action::ManageLeads),
         send: cur.can(Action::SendMessages),
     }
-}
-
-/// Leads created this month and the limit.
-fn month_usage(conn: &mut diesel::PgConnection, cur: &CurrentOrg) -> AppResult<(i64, Limit)> {
-    let now = chrono::Utc::now();
-    let org = cur.org_id();
-    let sub = &cur.ctx.subscription;
-    let limits = usage::effective_limits(conn, org, sub, now)?;
-    let used = usage::used(conn, org, LimitKind::LeadsPerMonth, now)?;
-    Ok((used, limits.limits.get(LimitKind::LeadsPerMonth)))
 }
 
 async fn index(
@@ -85,10 +58,10 @@ async fn index(
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let filter = parse_filter(&query.q, &query.status, &query.tag)?;
+    let filter = lead_filter(&query.q, &query.status, &query.tag)?;
     let after = Cursor::decode(&query.after);
     let empty = (LeadInput::default(), FieldErrors::new(), None);
-    render_list(&state, &cur, &req, filter, after, empty, StatusCode::OK).await
+    render_list(&state, &cur, &req, filter, after, empty, Reply::Ok).await
 }
 
 /// The list page, with the create form in the given state.
@@ -99,11 +72,11 @@ async fn render_list(
     filter: LeadFilter,
     after: Option<Cursor>,
     form: (LeadInput, FieldErrors, Option<String>),
-    status: StatusCode,
+    reply: Reply,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
     let perms = perms(cur);
-    let (f, c) = (filter.clone(), cur.clone());
+    let (f, sub) = (filter.clone(), cur.ctx.subscription.clone());
     let ((rows, more), seqs, month) = state
         .db
         .run(move |conn| {
@@ -113,7 +86,8 @@ async fn render_list(
             } else {
                 Vec::new()
             };
-            Ok((page, seqs, month_usage(conn, &c)?))
+            let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth)?;
+            Ok((page, seqs, month))
         })
         .await?;
     let next_href = more
@@ -135,9 +109,9 @@ async fn render_list(
             limit: form.2.as_deref(),
         },
     });
-    let mut res = page(state, cur, req, Nav::Leads, "Leads", body).await?;
-    *res.status_mut() = status;
-    Ok(res)
+    reply
+        .page(state, &cur.user, req, Nav::Leads, "Leads", body)
+        .await
 }
 
 fn next_href(filter: &LeadFilter, cursor: Cursor) -> String {
@@ -153,21 +127,6 @@ fn next_href(filter: &LeadFilter, cursor: Cursor) -> String {
             ("after", &after)
         ])
     )
-}
-
-/// HX-Trigger after a change to usage, so meters refresh themselves.
-fn usage_changed(mut res: HttpResponse) -> HttpResponse {
-    res.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static("hx-trigger"),
-        actix_web::http::header::HeaderValue::from_static("usage-changed"),
-    );
-    res
-}
-
-fn with_status(markup: Markup, status: StatusCode) -> HttpResponse {
-    let mut res = fragment(markup);
-    *res.status_mut() = status;
-    res
 }
 
 async fn create(
@@ -194,10 +153,10 @@ async fn create(
             }
         }
     };
-    let status = if limit.is_some() {
-        StatusCode::PAYMENT_REQUIRED
+    let reply = if limit.is_some() {
+        Reply::OverLimit
     } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+        Reply::Invalid
     };
     if wants_fragment(&req) {
         let state = FormState {
@@ -205,27 +164,15 @@ async fn create(
             errors: &errors,
             limit: limit.as_deref(),
         };
-        return Ok(with_status(
-            view::create_form(&state, &cur.user.csrf),
-            status,
-        ));
+        return Ok(reply.fragment(view::create_form(&state, &cur.user.csrf)));
     }
     let form = (input, errors, limit);
-    render_list(
-        &state,
-        &cur,
-        &req,
-        LeadFilter::default(),
-        None,
-        form,
-        status,
-    )
-    .await
+    render_list(&state, &cur, &req, LeadFilter::default(), None, form, reply).await
 }
 
 fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpResponse {
     if !wants_fragment(req) {
-        return usage_changed(see_other_with_flash("/leads", "Lead added."));
+        return usage_changed(redirect_with_flash(req, "/leads", "Lead added."));
     }
     let blank = LeadInput::default();
     let no_errors = FieldErrors::new();
@@ -239,23 +186,19 @@ fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpRespo
         // Table rows only parse inside <template> in a fragment that starts with a form.
         template { tbody hx-swap-oob="afterbegin:#lead-rows" { (view::row(lead, cur.ctx.org.tz(), perms(cur))) } }
         template { tr #leads-empty hx-swap-oob="delete" {} }
-        div #flash hx-swap-oob="innerHTML" { div.flash.flash-success role="status" { "Lead added." } }
+        (flash_oob("Lead added."))
     };
     usage_changed(fragment(markup))
-}
-
-fn lead_id(path: &str) -> AppResult<LeadId> {
-    path.parse().map_err(|_| AppError::NotFound)
 }
 
 async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id = lead_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let perms = perms(&cur);
     let (lead, msgs, enrolled, tpls, seqs) = state
@@ -292,15 +235,10 @@ async fn edit(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageLeads)?;
-    let id = lead_id(&path)?;
-    let tenant = cur.tenant();
-    let lead = state
-        .db
-        .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-        .await?;
+    let lead = find(&state, &cur, path.into_inner()).await?;
     let input = view::input_of(&lead);
     let errors = FieldErrors::new();
     let form = FormState {
@@ -323,16 +261,20 @@ async fn edit(
 async fn row(
     state: web::Data<AppState>,
     cur: CurrentOrg,
-    path: web::Path<String>,
+    path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id = lead_id(&path)?;
+    let lead = find(&state, &cur, path.into_inner()).await?;
+    Ok(fragment(view::row(&lead, cur.ctx.org.tz(), perms(&cur))))
+}
+
+/// One lead of the current organization (404 for any other).
+async fn find(state: &AppState, cur: &CurrentOrg, id: LeadId) -> AppResult<leads::Lead> {
     let tenant = cur.tenant();
-    let lead = state
+    state
         .db
         .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-        .await?;
-    Ok(fragment(view::row(&lead, cur.ctx.org.tz(), perms(&cur))))
+        .await
 }
 
 /// True when HTMX targets the list row (inline edit), not the edit page form.
@@ -347,19 +289,16 @@ async fn update(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<LeadId>,
     form: web::Form<LeadInput>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageLeads)?;
-    let id = lead_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let mut input = form.into_inner();
     if targets_row(&req) {
         // The inline row form has no notes field: keep the stored notes.
-        let stored = state
-            .db
-            .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-            .await?;
+        let stored = find(&state, &cur, id).await?;
         input.notes = stored.notes;
     }
     let result = match validate(&input, ',') {
@@ -379,26 +318,19 @@ async fn update(
                 errors: &errors,
                 limit: None,
             };
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let reply = Reply::Invalid;
             if targets_row(&req) {
                 let cols = view::columns(perms(&cur));
-                return Ok(with_status(view::edit_row(id.uuid(), &form, cols), status));
+                return Ok(reply.fragment(view::edit_row(id.uuid(), &form, cols)));
             }
             if wants_fragment(&req) {
-                return Ok(with_status(
-                    view::edit_form(id.uuid(), &form, &cur.user.csrf),
-                    status,
-                ));
+                return Ok(reply.fragment(view::edit_form(id.uuid(), &form, &cur.user.csrf)));
             }
-            let tenant = cur.tenant();
-            let lead = state
-                .db
-                .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
-                .await?;
+            let lead = find(&state, &cur, id).await?;
             let body = view::edit_page(&lead, &form, &cur.user.csrf);
-            let mut res = page(&state, &cur, &req, Nav::Leads, "Edit lead", body).await?;
-            *res.status_mut() = status;
-            Ok(res)
+            reply
+                .page(&state, &cur.user, &req, Nav::Leads, "Edit lead", body)
+                .await
         }
     }
 }
@@ -417,20 +349,20 @@ fn updated(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpRespo
         };
         return fragment(html! {
             (view::edit_form(lead.id, &form, &cur.user.csrf))
-            div #flash hx-swap-oob="innerHTML" { div.flash.flash-success role="status" { "Lead saved." } }
+            (flash_oob("Lead saved."))
         });
     }
-    see_other_with_flash(&format!("/leads/{}", lead.id), "Lead saved.")
+    redirect_with_flash(req, &format!("/leads/{}", lead.id), "Lead saved.")
 }
 
 async fn delete(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageLeads)?;
-    let id = lead_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let lead = state
         .db
@@ -439,8 +371,8 @@ async fn delete(
     let message = format!("{} was deleted.", lead.full_name());
     if wants_fragment(&req) {
         return Ok(fragment(html! {
-            div #flash hx-swap-oob="innerHTML" { div.flash.flash-success role="status" { (message) } }
+            (flash_oob(&message))
         }));
     }
-    Ok(see_other_with_flash("/leads", &message))
+    Ok(redirect_with_flash(&req, "/leads", &message))
 }

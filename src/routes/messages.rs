@@ -2,7 +2,6 @@
 //! messages/day and queued for delivery in one transaction), and the history.
 //! Sending needs `can_send_messages` and a confirmed email address.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -13,7 +12,9 @@ use crate::db::{messages, templates};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::{LeadId, MessageId, TemplateId};
-use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::routes::{
+    form_id, fragment, page, redirect_with_flash, usage_changed, wants_fragment, Reply,
+};
 use crate::views::layout::Nav;
 use crate::views::messages::{self as view, ListPage};
 use crate::views::workspace::upgrade_prompt;
@@ -67,10 +68,10 @@ async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<MessageId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id: MessageId = path.parse().map_err(|_| AppError::NotFound)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let row = state
         .db
@@ -93,8 +94,8 @@ async fn lead_and_template(
     cur: &CurrentOrg,
     form: &SendForm,
 ) -> AppResult<(leads::Lead, templates::Template)> {
-    let lead: LeadId = form.lead_id.parse().map_err(|_| AppError::NotFound)?;
-    let template: TemplateId = form.template_id.parse().map_err(|_| AppError::NotFound)?;
+    let lead: LeadId = form_id(&form.lead_id)?;
+    let template: TemplateId = form_id(&form.template_id)?;
     let tenant = cur.tenant();
     state
         .db
@@ -149,34 +150,26 @@ async fn send(
     match outcome {
         Ok(_) => {
             let note = "Message queued for delivery.";
-            let mut res = if wants_fragment(&req) {
+            Ok(usage_changed(if wants_fragment(&req) {
                 fragment(view::send_result(Ok(note)))
             } else {
-                see_other_with_flash(&format!("/leads/{lead_id}"), note)
-            };
-            res.headers_mut().insert(
-                actix_web::http::header::HeaderName::from_static("hx-trigger"),
-                actix_web::http::header::HeaderValue::from_static("usage-changed"),
-            );
-            Ok(res)
+                redirect_with_flash(&req, &format!("/leads/{lead_id}"), note)
+            }))
         }
         Err(AppError::LimitReached(message)) => {
-            let markup = if wants_fragment(&req) {
-                view::send_result(Err(&message))
-            } else {
-                let tenant = cur.tenant();
-                let lead = state
-                    .db
-                    .run(move |conn| Ok(leads::find(conn, &tenant, LeadId(lead_id))?))
-                    .await?;
-                let body = view::send_page(&lead, upgrade_prompt(&message));
-                let mut res = page(&state, &cur, &req, Nav::Leads, "Send a message", body).await?;
-                *res.status_mut() = StatusCode::PAYMENT_REQUIRED;
-                return Ok(res);
-            };
-            let mut res = fragment(markup);
-            *res.status_mut() = StatusCode::PAYMENT_REQUIRED;
-            Ok(res)
+            let reply = Reply::OverLimit;
+            if wants_fragment(&req) {
+                return Ok(reply.fragment(view::send_result(Err(&message))));
+            }
+            let tenant = cur.tenant();
+            let lead = state
+                .db
+                .run(move |conn| Ok(leads::find(conn, &tenant, LeadId(lead_id))?))
+                .await?;
+            let body = view::send_page(&lead, upgrade_prompt(&message));
+            reply
+                .page(&state, &cur.user, &req, Nav::Leads, "Send a message", body)
+                .await
         }
         Err(e) => Err(e),
     }

@@ -1,22 +1,26 @@
 //! HTTP handlers, one module per feature. Each module declares its routes
-//! with `route_table!`, which produces both the registration and a readable
-//! `ROUTES` list (the tenant-isolation sweep walks `all_routes()`, so a new
-//! route cannot be left out of it).
+//! with `route_table!`, and `features!` lists the modules once: the same list
+//! registers them and feeds `all_routes()`, which the tenant-isolation sweep
+//! walks, so no route can be served without being swept. Feature modules
+//! share helpers from here and `respond`, never from each other.
 
-use actix_web::cookie::Cookie;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use maud::Markup;
+use actix_web::{web, HttpRequest};
 
 use crate::app::AppState;
-use crate::auth::{CurrentOrg, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::db::context::OrgContext;
+use crate::db::leads::LeadFilter;
+use crate::db::models::Subscription;
 use crate::db::sessions::ClientInfo;
+use crate::db::Tenant;
+use crate::domain::leads::LeadStatus;
+use crate::domain::plans::{Limit, LimitKind};
 use crate::domain::roles;
 use crate::domain::roles::Action;
 use crate::domain::subscription::Status;
-use crate::error::AppResult;
-use crate::views::layout::{self, Flash, FlashKind, Nav, Shell, ShellOrg};
+use crate::error::{AppError, AppResult};
+use crate::views::layout::{Flash, FlashKind, Shell, ShellOrg};
 
 /// Declares a feature's routes: `GET "/path" => handler, ...`.
 macro_rules! route_table {
@@ -35,145 +39,61 @@ macro_rules! route_table {
     };
 }
 
-pub mod account;
-pub mod account_deletion;
-pub mod account_email;
-pub mod audit;
-pub mod auth;
-pub mod bench;
-pub mod billing;
-pub mod brand;
-pub mod dashboard;
-pub mod enrollments;
-pub mod invitations;
-pub mod lead_csv;
-pub mod leads;
-pub mod messages;
-pub mod notices;
-pub mod orgs;
-pub mod outbox;
-pub mod password;
-pub mod plans;
-pub mod sequences;
-pub mod sessions;
-pub mod settings;
-pub mod system;
-pub mod team;
-pub mod templates;
-pub mod usage;
+/// Declares the feature modules once: each is registered by `configure` and
+/// walked by `all_routes`, so no module can be served outside the sweep.
+macro_rules! features {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
 
-/// Registers every feature's routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    system::configure(cfg);
-    auth::configure(cfg);
-    orgs::configure(cfg);
-    dashboard::configure(cfg);
-    billing::configure(cfg);
-    account::configure(cfg);
-    account_email::configure(cfg);
-    password::configure(cfg);
-    sessions::configure(cfg);
-    account_deletion::configure(cfg);
-    settings::configure(cfg);
-    team::configure(cfg);
-    invitations::configure(cfg);
-    audit::configure(cfg);
-    brand::configure(cfg);
-    usage::configure(cfg);
-    plans::configure(cfg);
-    notices::configure(cfg);
-    bench::configure(cfg);
-    lead_csv::configure(cfg);
-    leads::configure(cfg);
-    templates::configure(cfg);
-    messages::configure(cfg);
-    enrollments::configure(cfg);
-    sequences::configure(cfg);
-    outbox::configure(cfg);
+        /// Registers every feature's routes.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $($module::configure(cfg);)*
+        }
+
+        /// Every registered (method, path), for tests and docs.
+        pub fn all_routes() -> Vec<(&'static str, &'static str)> {
+            [$($module::ROUTES),*].concat()
+        }
+    };
 }
 
-/// Every registered (method, path), for tests and docs.
-pub fn all_routes() -> Vec<(&'static str, &'static str)> {
-    [
-        system::ROUTES,
-        auth::ROUTES,
-        orgs::ROUTES,
-        dashboard::ROUTES,
-        account::ROUTES,
-        account_email::ROUTES,
-        password::ROUTES,
-        sessions::ROUTES,
-        account_deletion::ROUTES,
-        billing::ROUTES,
-        settings::ROUTES,
-        team::ROUTES,
-        invitations::ROUTES,
-        audit::ROUTES,
-        brand::ROUTES,
-        usage::ROUTES,
-        plans::ROUTES,
-        notices::ROUTES,
-        bench::ROUTES,
-        lead_csv::ROUTES,
-        leads::ROUTES,
-        templates::ROUTES,
-        messages::ROUTES,
-        enrollments::ROUTES,
-        sequences::ROUTES,
-        outbox::ROUTES,
-    ]
-    .concat()
-}
+mod respond;
+use respond::FLASH_COOKIE;
+pub use respond::{
+    fragment, html_response, invalid, page, redirect, redirect_with_flash, see_other,
+    see_other_with_flash, usage_changed, user_page, wants_fragment, Part, Reply,
+};
 
-const FLASH_COOKIE: &str = "ld_flash";
-
-/// 303 to `location` (after a plain-form POST).
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
-/// 303 to `location`, with a success message shown on the next page.
-pub fn see_other_with_flash(location: &str, message: &str) -> HttpResponse {
-    let cookie = Cookie::build(FLASH_COOKIE, urlencode(message))
-        .path("/")
-        .http_only(true)
-        .same_site(actix_web::cookie::SameSite::Lax)
-        .finish();
-    let mut res = see_other(location);
-    res.add_cookie(&cookie).ok();
-    res
-}
-
-/// After a change that needs a whole new page: a 303 for browsers; for HTMX
-/// a 200 with `HX-Redirect`, since a followed 303 would be swapped into the
-/// form. The flash cookie rides along either way.
-pub fn redirect_with_flash(req: &HttpRequest, location: &str, message: &str) -> HttpResponse {
-    as_hx_redirect(req, location, see_other_with_flash(location, message))
-}
-
-/// Like `redirect_with_flash`, without a message.
-pub fn redirect(req: &HttpRequest, location: &str) -> HttpResponse {
-    as_hx_redirect(req, location, see_other(location))
-}
-
-fn as_hx_redirect(req: &HttpRequest, location: &str, mut res: HttpResponse) -> HttpResponse {
-    if !wants_fragment(req) {
-        return res;
-    }
-    *res.status_mut() = actix_web::http::StatusCode::OK;
-    let headers = res.headers_mut();
-    headers.remove(header::LOCATION);
-    if let Ok(value) = header::HeaderValue::from_str(location) {
-        headers.insert(header::HeaderName::from_static("hx-redirect"), value);
-    }
-    res
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+// Registration order matters where paths overlap: `lead_import` serves
+// `/leads/import` and `/leads/export` before `leads` matches `/leads/{id}`.
+features![
+    system,
+    auth,
+    orgs,
+    dashboard,
+    billing,
+    account,
+    account_email,
+    password,
+    sessions,
+    account_deletion,
+    settings,
+    team,
+    invitations,
+    audit,
+    brand,
+    usage,
+    plans,
+    notices,
+    bench,
+    lead_import,
+    leads,
+    templates,
+    messages,
+    enrollments,
+    sequences,
+    outbox,
+];
 
 fn take_flash(req: &HttpRequest) -> Option<Flash> {
     let raw = req.cookie(FLASH_COOKIE)?;
@@ -183,6 +103,44 @@ fn take_flash(req: &HttpRequest) -> Option<Flash> {
     (!text.is_empty()).then_some(Flash {
         kind: FlashKind::Success,
         text,
+    })
+}
+
+/// What the organization uses of `kind` now, and its effective limit.
+pub fn usage_of(
+    conn: &mut diesel::PgConnection,
+    tenant: &Tenant,
+    sub: &Subscription,
+    kind: LimitKind,
+) -> AppResult<(i64, Limit)> {
+    let (org, now) = (tenant.org_id(), chrono::Utc::now());
+    let limits = crate::db::usage::effective_limits(conn, org, sub, now)?;
+    let used = crate::db::usage::used(conn, org, kind, now)?;
+    Ok((used, limits.limits.get(kind)))
+}
+
+/// An id named in a form field; a malformed one is as unknown as a missing
+/// row: 404. (Path ids are typed extractors; `PathConfig` maps theirs to 404.)
+pub fn form_id<T: std::str::FromStr>(value: &str) -> AppResult<T> {
+    value.parse().map_err(|_| AppError::NotFound)
+}
+
+/// The list filter of a query string; an unknown status is a clear 400.
+pub fn lead_filter(q: &str, status: &str, tag: &str) -> AppResult<LeadFilter> {
+    let status = match status.trim() {
+        "" => None,
+        s => Some(s.parse::<LeadStatus>().map_err(|_| {
+            AppError::validation(format!(
+                "Unknown status. Use one of: {}.",
+                LeadStatus::ALL.map(LeadStatus::as_str).join(", ")
+            ))
+        })?),
+    };
+    let tag = Some(tag.trim().to_string()).filter(|t| !t.is_empty());
+    Ok(LeadFilter {
+        q: q.trim().chars().take(200).collect(),
+        status,
+        tag,
     })
 }
 
@@ -204,11 +162,6 @@ pub fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// True when the request wants a fragment (HTMX, not boosted).
-pub fn wants_fragment(req: &HttpRequest) -> bool {
-    crate::error::is_fragment_request(req)
 }
 
 /// Builds the shell of a signed-in page (organization part when the
@@ -238,11 +191,17 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
     })
 }
 
+/// True when the organization's effective plan includes white label.
+pub fn white_label(ctx: &OrgContext) -> bool {
+    let plan = ctx.subscription.effective_plan(chrono::Utc::now());
+    plan.spec().features.white_label
+}
+
 pub(crate) fn shell_org(ctx: &OrgContext) -> ShellOrg {
     let now = chrono::Utc::now();
     let sub = &ctx.subscription;
     let status = sub.status();
-    let white_label = sub.effective_plan(now).spec().features.white_label;
+    let white_label = white_label(ctx);
     let role = ctx.member.role();
     ShellOrg {
         id: ctx.org.id,
@@ -256,57 +215,4 @@ pub(crate) fn shell_org(ctx: &OrgContext) -> ShellOrg {
         past_due: status == Status::PastDue,
         can_manage_billing: roles::allows(role, ctx.member.flags(), Action::ManageBilling),
     }
-}
-
-/// A full signed-in page as an HTML response (clears a shown flash).
-pub async fn page(
-    state: &AppState,
-    cur: &CurrentOrg,
-    req: &HttpRequest,
-    nav: Nav,
-    title: &str,
-    body: Markup,
-) -> AppResult<HttpResponse> {
-    user_page(state, &cur.user, req, nav, title, body).await
-}
-
-/// Like `page`, for pages that need no current organization.
-pub async fn user_page(
-    state: &AppState,
-    user: &CurrentUser,
-    req: &HttpRequest,
-    nav: Nav,
-    title: &str,
-    body: Markup,
-) -> AppResult<HttpResponse> {
-    let shell = shell(state, user, req).await?;
-    Ok(html_response(
-        req,
-        layout::app_page(&shell, nav, title, body),
-    ))
-}
-
-/// 200 text/html, removing the flash cookie when one was shown.
-pub fn html_response(req: &HttpRequest, markup: Markup) -> HttpResponse {
-    let mut res = HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(markup.into_string());
-    if req.cookie(FLASH_COOKIE).is_some() {
-        res.add_removal_cookie(&Cookie::new(FLASH_COOKIE, "")).ok();
-    }
-    res
-}
-
-/// An HTML fragment (HTMX swap).
-pub fn fragment(markup: Markup) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(markup.into_string())
-}
-
-/// A form re-rendered with errors: 422 so HTMX and browsers both show it.
-pub fn invalid(markup: Markup) -> HttpResponse {
-    HttpResponse::UnprocessableEntity()
-        .content_type("text/html; charset=utf-8")
-        .body(markup.into_string())
 }

@@ -10,9 +10,9 @@ use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::notices;
 use crate::domain::roles::Action;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ids::NoticeId;
-use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::routes::{fragment, page, redirect_with_flash, wants_fragment};
 use crate::views::layout::Nav;
 use crate::views::notices as view;
 
@@ -52,7 +52,11 @@ async fn read_all(
         })
         .await?;
     if !wants_fragment(&req) {
-        return Ok(see_other_with_flash("/notices", "All notices marked read."));
+        return Ok(redirect_with_flash(
+            &req,
+            "/notices",
+            "All notices marked read.",
+        ));
     }
     let list = view::list(&list, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
     Ok(fragment(html! { (list) (view::bell_oob(0)) }))
@@ -62,10 +66,10 @@ async fn read_one(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<NoticeId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id: NoticeId = path.parse().map_err(|_| AppError::NotFound)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let (notice, unread) = state
         .db
@@ -75,7 +79,7 @@ async fn read_one(
         })
         .await?;
     if !wants_fragment(&req) {
-        return Ok(see_other_with_flash("/notices", "Notice marked read."));
+        return Ok(redirect_with_flash(&req, "/notices", "Notice marked read."));
     }
     let item = view::item(&notice, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
     Ok(fragment(html! { (item) (view::bell_oob(unread)) }))

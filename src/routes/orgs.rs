@@ -10,7 +10,7 @@ use crate::db::{orgs, sessions};
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::OrgId;
-use crate::routes::{see_other, see_other_with_flash, user_page};
+use crate::routes::{see_other, see_other_with_flash, Reply};
 use crate::views::layout::Nav;
 
 route_table! {
@@ -41,11 +41,14 @@ async fn render(
         .await?;
     let current = user.session.org.as_ref().map(|o| o.org.id);
     let body = crate::views::orgs::body(&list, current, &user.csrf, errors, name);
-    let mut res = user_page(state, user, req, Nav::None, "Organizations", body).await?;
-    if !errors.is_empty() {
-        *res.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    let reply = if errors.is_empty() {
+        Reply::Ok
+    } else {
+        Reply::Invalid
+    };
+    reply
+        .page(state, user, req, Nav::None, "Organizations", body)
+        .await
 }
 
 #[derive(Debug, Deserialize)]

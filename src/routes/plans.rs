@@ -18,10 +18,12 @@ use crate::domain::plans::Plan;
 use crate::domain::roles::Action;
 use crate::domain::subscription::Status;
 use crate::error::AppResult;
-use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::routes::{
+    fragment, page, redirect, redirect_with_flash, usage_changed, wants_fragment, Reply,
+};
+use crate::views::format::local_date;
 use crate::views::layout::Nav;
 use crate::views::plans::{self as view, DowngradeView, PlansView};
-use crate::views::usage::local_date;
 
 route_table! {
     GET "/plans" => index,
@@ -81,34 +83,10 @@ async fn done(
     message: String,
 ) -> AppResult<HttpResponse> {
     if !wants_fragment(req) {
-        return Ok(see_other_with_flash("/plans", &message));
+        return Ok(redirect_with_flash(req, "/plans", &message));
     }
     let body = plans_body(state, cur, Some(message), None).await?;
-    let mut res = fragment(body);
-    res.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static("hx-trigger"),
-        actix_web::http::header::HeaderValue::from_static("usage-changed"),
-    );
-    Ok(res)
-}
-
-/// A page or fragment for HTMX (422 for errors, 200 for the confirmation).
-async fn respond(
-    state: &AppState,
-    cur: &CurrentOrg,
-    req: &HttpRequest,
-    body: Markup,
-    status_invalid: bool,
-) -> AppResult<HttpResponse> {
-    let mut res = if wants_fragment(req) {
-        fragment(body)
-    } else {
-        page(state, cur, req, Nav::Usage, "Plans", body).await?
-    };
-    if status_invalid {
-        *res.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    Ok(usage_changed(fragment(body)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,7 +116,9 @@ async fn change(
     let (Some(target), Some(interval)) = (target, interval) else {
         let error = "Choose one of the four plans, billed monthly or yearly.".to_string();
         let body = plans_body(&state, &cur, None, Some(error)).await?;
-        return respond(&state, &cur, &req, body, true).await;
+        return Reply::Invalid
+            .page_or_fragment(&state, &cur, &req, (Nav::Usage, "Plans"), |_| body)
+            .await;
     };
     let now = Utc::now();
     let effective = sub.effective_plan(now);
@@ -148,7 +128,9 @@ async fn change(
         && form.confirm != "yes";
     if needs_confirmation {
         let body = confirmation(&state, &cur, target, interval).await?;
-        return respond(&state, &cur, &req, body, false).await;
+        return Reply::Ok
+            .page_or_fragment(&state, &cur, &req, (Nav::Usage, "Plans"), |_| body)
+            .await;
     }
     let (tenant, provider) = (cur.tenant(), billing::provider(&state.config));
     let outcome = state
@@ -159,7 +141,7 @@ async fn change(
         .await?;
     let in_trial = current.status == Status::Trial;
     let message = match outcome {
-        ChangeOutcome::Redirect(url) => return Ok(crate::routes::redirect(&req, &url)),
+        ChangeOutcome::Redirect(url) => return Ok(redirect(&req, &url)),
         ChangeOutcome::Applied { to, .. } if in_trial && to.is_paid() => format!(
             "You are now trying {} — free until your trial ends.",
             to.name()
@@ -254,7 +236,7 @@ async fn payment_method(
         .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref()))
         .await?;
     match outcome {
-        CheckoutOutcome::Redirect(url) => Ok(crate::routes::redirect(&req, &url)),
+        CheckoutOutcome::Redirect(url) => Ok(redirect(&req, &url)),
         CheckoutOutcome::Completed => {
             let message =
                 "Payment method added. You will be charged when the current trial or period ends.";

@@ -3,21 +3,19 @@
 //! only), enrol leads, pause and resume enrolments. Editing needs
 //! `can_manage_templates`; enrolling and pausing need `can_send_messages`.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
-use crate::db::{enrollments, templates, usage};
+use crate::db::{enrollments, templates};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
-use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::routes::{form_id, redirect_with_flash, usage_of, wants_fragment, Part, Reply};
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
 
@@ -29,13 +27,9 @@ route_table! {
     POST "/sequences/{id}/delete" => delete,
     POST "/sequences/{id}/copy" => copy,
     POST "/sequences/{id}/steps" => add_step,
-    POST "/steps/{id}/up" => step_up,
-    POST "/steps/{id}/down" => step_down,
-    POST "/steps/{id}/delete" => remove_step,
-}
-
-pub(crate) fn parse_id<T: std::str::FromStr>(s: &str) -> AppResult<T> {
-    s.parse().map_err(|_| AppError::NotFound)
+    POST "/steps/{id}/up" => change_step::<STEP_UP>,
+    POST "/steps/{id}/down" => change_step::<STEP_DOWN>,
+    POST "/steps/{id}/delete" => change_step::<STEP_REMOVE>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,16 +44,7 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    render_list(
-        &state,
-        &cur,
-        &req,
-        "",
-        &FieldErrors::new(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    render_list(&state, &cur, &req, "", &FieldErrors::new(), None, Reply::Ok).await
 }
 
 async fn render_list(
@@ -69,19 +54,14 @@ async fn render_list(
     name: &str,
     errors: &FieldErrors,
     limit_message: Option<&str>,
-    status: StatusCode,
+    reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
-    let (list, own, limit) = state
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (list, (own, limit)) = state
         .db
         .run(move |conn| {
-            let now = Utc::now();
             let list = sequences::list(conn, &tenant)?;
-            let own = usage::used(conn, org, LimitKind::Sequences, now)?;
-            let limit = usage::effective_limits(conn, org, &sub, now)?
-                .limits
-                .sequences;
-            Ok((list, own, limit))
+            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences)?))
         })
         .await?;
     let p = ListPage {
@@ -94,22 +74,18 @@ async fn render_list(
         errors,
         limit_message,
     };
-    if wants_fragment(req) && status != StatusCode::OK {
-        let mut res = fragment(view::create_form(&p));
-        *res.status_mut() = status;
-        return Ok(res);
+    let page = (Nav::Sequences, "Sequences");
+    if reply == Reply::Ok {
+        return reply
+            .page(state, &cur.user, req, page.0, page.1, view::list_page(&p))
+            .await;
     }
-    let mut res = page(
-        state,
-        cur,
-        req,
-        Nav::Sequences,
-        "Sequences",
-        view::list_page(&p),
-    )
-    .await?;
-    *res.status_mut() = status;
-    Ok(res)
+    reply
+        .page_or_fragment(state, cur, req, page, |part| match part {
+            Part::Fragment => view::create_form(&p),
+            Part::Page => view::list_page(&p),
+        })
+        .await
 }
 
 async fn create(
@@ -124,8 +100,8 @@ async fn create(
         Err(e) => {
             let mut errors = FieldErrors::new();
             errors.add("name", e);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_list(&state, &cur, &req, &form.name, &errors, None, status).await;
+            let reply = Reply::Invalid;
+            return render_list(&state, &cur, &req, &form.name, &errors, None, reply).await;
         }
     };
     let tenant = cur.tenant();
@@ -134,14 +110,14 @@ async fn create(
         .tx(move |conn| sequences::create(conn, &tenant, &name))
         .await
     {
-        Ok(s) => Ok(crate::routes::redirect_with_flash(
+        Ok(s) => Ok(redirect_with_flash(
             &req,
             &format!("/sequences/{}", s.id),
             "Sequence created. Add its steps.",
         )),
         Err(AppError::LimitReached(m)) => {
-            let (errors, status) = (FieldErrors::new(), StatusCode::PAYMENT_REQUIRED);
-            render_list(&state, &cur, &req, &form.name, &errors, Some(&m), status).await
+            let (errors, reply) = (FieldErrors::new(), Reply::OverLimit);
+            render_list(&state, &cur, &req, &form.name, &errors, Some(&m), reply).await
         }
         Err(e) => Err(e),
     }
@@ -178,7 +154,7 @@ async fn render_detail(
     req: &HttpRequest,
     id: SequenceId,
     errors: &FieldErrors,
-    status: StatusCode,
+    reply: Reply,
 ) -> AppResult<HttpResponse> {
     let (seq, steps, tpls, enrolled) = detail(state, cur, id).await?;
     let p = DetailPage {
@@ -193,50 +169,48 @@ async fn render_detail(
         csrf: &cur.user.csrf,
         errors,
     };
-    if wants_fragment(req) {
-        let mut res = fragment(view::steps_card(&p));
-        *res.status_mut() = status;
-        return Ok(res);
-    }
-    let mut res = page(
-        state,
-        cur,
-        req,
-        Nav::Sequences,
-        &seq.name,
-        view::detail_page(&p),
-    )
-    .await?;
-    *res.status_mut() = status;
-    Ok(res)
+    reply
+        .page_or_fragment(
+            state,
+            cur,
+            req,
+            (Nav::Sequences, &seq.name),
+            |part| match part {
+                Part::Fragment => view::steps_card(&p),
+                Part::Page => view::detail_page(&p),
+            },
+        )
+        .await
 }
 
 async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id = parse_id(&path)?;
-    render_detail(&state, &cur, &req, id, &FieldErrors::new(), StatusCode::OK).await
+    let id = path.into_inner();
+    render_detail(&state, &cur, &req, id, &FieldErrors::new(), Reply::Ok).await
 }
 
 async fn rename(
     state: web::Data<AppState>,
     cur: CurrentOrg,
-    path: web::Path<String>,
+    req: HttpRequest,
+    path: web::Path<SequenceId>,
     form: web::Form<NameForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id: SequenceId = parse_id(&path)?;
+    let id = path.into_inner();
     let name = forms::text(&form.name, "Name", 1, 120).map_err(AppError::Validation)?;
     let tenant = cur.tenant();
     state
         .db
         .tx(move |conn| Ok(sequences::rename(conn, &tenant, id, &name)?))
         .await?;
-    Ok(see_other_with_flash(
+    Ok(redirect_with_flash(
+        &req,
         &format!("/sequences/{id}"),
         "Sequence renamed.",
     ))
@@ -245,16 +219,18 @@ async fn rename(
 async fn delete(
     state: web::Data<AppState>,
     cur: CurrentOrg,
-    path: web::Path<String>,
+    req: HttpRequest,
+    path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id: SequenceId = parse_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let s = state
         .db
         .tx(move |conn| Ok(sequences::delete(conn, &tenant, id)?))
         .await?;
-    Ok(see_other_with_flash(
+    Ok(redirect_with_flash(
+        &req,
         "/sequences",
         &format!("Sequence “{}” deleted.", s.name),
     ))
@@ -264,16 +240,16 @@ async fn copy(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id: SequenceId = parse_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let s = state
         .db
         .tx(move |conn| sequences::copy(conn, &tenant, id))
         .await?;
-    Ok(crate::routes::redirect_with_flash(
+    Ok(redirect_with_flash(
         &req,
         &format!("/sequences/{}", s.id),
         "Copied to your organization.",
@@ -291,12 +267,12 @@ async fn add_step(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<SequenceId>,
     form: web::Form<StepForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id: SequenceId = parse_id(&path)?;
-    let template: TemplateId = parse_id(&form.template_id)?;
+    let id = path.into_inner();
+    let template: TemplateId = form_id(&form.template_id)?;
     let delay = form
         .delay_days
         .trim()
@@ -311,15 +287,7 @@ async fn add_step(
             .db
             .run(move |conn| Ok(sequences::find_own(conn, &tenant, id)?))
             .await?;
-        return render_detail(
-            &state,
-            &cur,
-            &req,
-            id,
-            &errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return render_detail(&state, &cur, &req, id, &errors, Reply::Invalid).await;
     };
     let tenant = cur.tenant();
     state
@@ -336,66 +304,37 @@ async fn after_step_change(
     id: SequenceId,
 ) -> AppResult<HttpResponse> {
     if wants_fragment(req) {
-        return render_detail(state, cur, req, id, &FieldErrors::new(), StatusCode::OK).await;
+        return render_detail(state, cur, req, id, &FieldErrors::new(), Reply::Ok).await;
     }
-    Ok(see_other_with_flash(
+    Ok(redirect_with_flash(
+        req,
         &format!("/sequences/{id}"),
         "Steps saved.",
     ))
 }
 
-enum StepChange {
-    Up,
-    Down,
-    Remove,
-}
+/// What a step button does: the const parameter of `change_step`.
+const STEP_UP: u8 = 0;
+const STEP_DOWN: u8 = 1;
+const STEP_REMOVE: u8 = 2;
 
-async fn change_step(
+async fn change_step<const CHANGE: u8>(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
-    change: StepChange,
+    path: web::Path<StepId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let step: StepId = parse_id(&path)?;
+    let step = path.into_inner();
     let tenant = cur.tenant();
     let seq = state
         .db
         .tx(move |conn| {
-            Ok(match change {
-                StepChange::Up => sequences::move_step(conn, &tenant, step, true)?,
-                StepChange::Down => sequences::move_step(conn, &tenant, step, false)?,
-                StepChange::Remove => sequences::remove_step(conn, &tenant, step)?,
+            Ok(match CHANGE {
+                STEP_REMOVE => sequences::remove_step(conn, &tenant, step)?,
+                _ => sequences::move_step(conn, &tenant, step, CHANGE == STEP_UP)?,
             })
         })
         .await?;
     after_step_change(&state, &cur, &req, SequenceId(seq.id)).await
-}
-
-async fn step_up(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    change_step(s, c, r, p, StepChange::Up).await
-}
-
-async fn step_down(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    change_step(s, c, r, p, StepChange::Down).await
-}
-
-async fn remove_step(
-    s: web::Data<AppState>,
-    c: CurrentOrg,
-    r: HttpRequest,
-    p: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    change_step(s, c, r, p, StepChange::Remove).await
 }

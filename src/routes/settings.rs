@@ -1,32 +1,34 @@
 //! Organization settings (owners and admins): name, slug, time zone and, with
-//! white label, brand name and colour. Saved inline with HTMX (errors next to
-//! the fields) or as a plain form; each save writes one audit event.
+//! white label, brand name, colour and logo. Saved inline with HTMX (errors
+//! next to the fields) or as a plain form; each save writes one audit event.
+//! Only sniffed PNG/JPEG/WebP bytes are stored as a logo.
 
-use actix_web::http::StatusCode;
+use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::settings::{self as db_settings, OrgSettings, Saved};
+use crate::db::settings::{self as db_settings, Logo, OrgSettings, Saved};
 use crate::domain::roles::Action;
-use crate::domain::settings::{check_slug, parse_brand_color, parse_time_zone};
-use crate::error::AppResult;
+use crate::domain::settings::{
+    check_slug, parse_brand_color, parse_time_zone, sniff_logo, LOGO_MAX_BYTES,
+};
+use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
-use crate::routes::{fragment, invalid, page, see_other_with_flash, wants_fragment};
+use crate::routes::{
+    fragment, page, redirect_with_flash, wants_fragment, white_label, Part, Reply,
+};
+use crate::views::format::date;
 use crate::views::layout::Nav;
-use crate::views::settings::{self as view, SettingsValues, SettingsView};
-use crate::views::team::date;
+use crate::views::settings::{self as view, logo_card, SettingsValues, SettingsView};
 
 route_table! {
     GET "/settings" => show,
     POST "/settings" => save,
-}
-
-/// True when the effective plan includes white label.
-pub fn white_label(cur: &CurrentOrg) -> bool {
-    let plan = cur.ctx.subscription.effective_plan(chrono::Utc::now());
-    plan.spec().features.white_label
+    POST "/settings/logo" => upload_logo,
+    POST "/settings/logo/remove" => remove_logo,
 }
 
 fn values_of(s: &OrgSettings) -> SettingsValues {
@@ -39,20 +41,16 @@ fn values_of(s: &OrgSettings) -> SettingsValues {
     }
 }
 
-pub fn view<'a>(
-    cur: &'a CurrentOrg,
-    values: SettingsValues,
-    errors: FieldErrors,
-) -> SettingsView<'a> {
+fn view<'a>(cur: &'a CurrentOrg, values: SettingsValues, errors: FieldErrors) -> SettingsView<'a> {
     let now = chrono::Utc::now();
     SettingsView {
         csrf: &cur.user.csrf,
         values,
         errors,
-        white_label: white_label(cur),
+        white_label: white_label(&cur.ctx),
         saved: false,
         plan_name: cur.ctx.subscription.effective_plan(now).name(),
-        created: date(cur.ctx.org.tz(), cur.ctx.org.created_at),
+        created: date(cur.ctx.org.created_at, cur.ctx.org.tz()),
         has_logo: cur.ctx.org.logo_content_type.is_some(),
         logo_error: None,
     }
@@ -68,7 +66,7 @@ async fn show(
 }
 
 /// The settings page with the stored values (and a refused logo's reason).
-pub async fn current_page(
+async fn current_page(
     state: &AppState,
     cur: &CurrentOrg,
     req: &HttpRequest,
@@ -168,7 +166,7 @@ async fn save(
     form: web::Form<SettingsForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageSettings)?;
-    let white_label = white_label(&cur);
+    let white_label = white_label(&cur.ctx);
     let new = match validate(&form, white_label) {
         Ok(new) => new,
         Err(errors) => return rejected(&state, &cur, &req, typed_values(&form), errors).await,
@@ -191,16 +189,9 @@ async fn save(
     let shell_changed = new.name != org.name
         || new.brand_name != org.brand_name
         || new.brand_color != org.brand_color;
-    if !wants_fragment(&req) {
-        return Ok(see_other_with_flash("/settings", "Settings saved."));
-    }
-    if shell_changed {
-        // Name and brand live in the page shell too: reload the whole page.
-        return Ok(crate::routes::redirect_with_flash(
-            &req,
-            "/settings",
-            "Settings saved.",
-        ));
+    // Name and brand live in the page shell too: then reload the whole page.
+    if !wants_fragment(&req) || shell_changed {
+        return Ok(redirect_with_flash(&req, "/settings", "Settings saved."));
     }
     let mut v = view(&cur, values_of(&new), FieldErrors::new());
     v.saved = true;
@@ -216,10 +207,109 @@ async fn rejected(
     errors: FieldErrors,
 ) -> AppResult<HttpResponse> {
     let v = view(cur, values, errors);
-    if wants_fragment(req) {
-        return Ok(invalid(view::form(&v)));
+    Reply::Invalid
+        .page_or_fragment(
+            state,
+            cur,
+            req,
+            (Nav::Settings, "Settings"),
+            |part| match part {
+                Part::Fragment => view::form(&v),
+                Part::Page => view::body(&v),
+            },
+        )
+        .await
+}
+
+/// The bytes of the `logo` file field; an error message when there is none,
+/// it is too large, or the body cannot be read.
+async fn read_logo(mut payload: Multipart) -> Result<Vec<u8>, String> {
+    let unreadable = |_| "The upload could not be read. Choose the file again.".to_string();
+    while let Some(mut field) = payload.try_next().await.map_err(unreadable)? {
+        if field.name() != Some("logo") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            bytes.extend_from_slice(&chunk.map_err(unreadable)?);
+            if bytes.len() > LOGO_MAX_BYTES {
+                return Err("The logo must be at most 256 KB.".into());
+            }
+        }
+        return Ok(bytes);
     }
-    let mut res = page(state, cur, req, Nav::Settings, "Settings", view::body(&v)).await?;
-    *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    Ok(res)
+    Err("Choose an image file to upload.".into())
+}
+
+/// White label is a plan feature: without it, a 402 with the way to upgrade.
+fn require_white_label(cur: &CurrentOrg) -> AppResult<()> {
+    if white_label(&cur.ctx) {
+        Ok(())
+    } else {
+        Err(AppError::LimitReached(
+            "Brand name, colour and logo come with white label, on the Enterprise plan. Upgrade to use them.".into(),
+        ))
+    }
+}
+
+async fn upload_logo(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    payload: Multipart,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageSettings)?;
+    require_white_label(&cur)?;
+    let checked = read_logo(payload)
+        .await
+        .and_then(|data| sniff_logo(&data).map(|t| (t, data)));
+    let (content_type, data) = match checked {
+        Ok(ok) => ok,
+        Err(message) => return logo_rejected(&state, &cur, &req, message).await,
+    };
+    let tenant = cur.tenant();
+    let logo = Logo {
+        content_type: content_type.to_string(),
+        data,
+    };
+    state
+        .db
+        .tx(move |conn| db_settings::set_logo(conn, &tenant, Some(&logo)))
+        .await?;
+    Ok(reload(&req, "Logo saved."))
+}
+
+async fn remove_logo(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    cur.require(Action::ManageSettings)?;
+    let tenant = cur.tenant();
+    state
+        .db
+        .tx(move |conn| db_settings::set_logo(conn, &tenant, None))
+        .await?;
+    Ok(reload(&req, "Logo removed."))
+}
+
+/// The logo is in the page shell: after a change the whole settings page
+/// loads again (303, or `HX-Redirect` for HTMX).
+fn reload(req: &HttpRequest, message: &str) -> HttpResponse {
+    redirect_with_flash(req, "/settings", message)
+}
+
+/// A refused upload: the logo card (HTMX) or the settings page, with the reason, 422.
+async fn logo_rejected(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    message: String,
+) -> AppResult<HttpResponse> {
+    if wants_fragment(req) {
+        let mut v = view(cur, SettingsValues::default(), Default::default());
+        v.logo_error = Some(message);
+        return Ok(Reply::Invalid.fragment(logo_card(&v)));
+    }
+    Ok(Reply::Invalid.apply(current_page(state, cur, req, Some(message)).await?))
 }

@@ -3,11 +3,9 @@
 //! role table here and again, on fresh rows, inside its transaction; HTMX
 //! gets the re-rendered `#team` fragment, plain forms a 303 back to /team.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
@@ -20,7 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{InvitationId, UserId};
 use crate::routes::invitations::MailContext;
-use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
+use crate::routes::{redirect_with_flash, usage_changed, wants_fragment, Part, Reply};
 use crate::views::layout::{Flash, FlashKind, Nav};
 use crate::views::team::{self as view, InviteValues, Seats, TeamView};
 
@@ -68,14 +66,14 @@ async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
         .await
 }
 
-/// Renders the team page (or its fragment) with `status`.
+/// Renders the team page (or its `#team` fragment).
 async fn render(
     state: &AppState,
     cur: &CurrentOrg,
     req: &HttpRequest,
     invite: InviteValues,
     flash: Option<Flash>,
-    status: StatusCode,
+    reply: Reply,
 ) -> AppResult<HttpResponse> {
     let data = load(state, cur).await?;
     let v = TeamView {
@@ -91,13 +89,12 @@ async fn render(
         now: Utc::now(),
         invite,
     };
-    let mut res = if wants_fragment(req) {
-        fragment(view::fragment(&v, flash.as_ref()))
-    } else {
-        page(state, cur, req, Nav::Team, "Team", view::body(&v)).await?
-    };
-    *res.status_mut() = status;
-    Ok(res)
+    reply
+        .page_or_fragment(state, cur, req, (Nav::Team, "Team"), |part| match part {
+            Part::Fragment => view::fragment(&v, flash.as_ref()),
+            Part::Page => view::body(&v),
+        })
+        .await
 }
 
 async fn index(
@@ -105,15 +102,7 @@ async fn index(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    render(
-        &state,
-        &cur,
-        &req,
-        InviteValues::default(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    render(&state, &cur, &req, InviteValues::default(), None, Reply::Ok).await
 }
 
 /// After a successful action: the fragment with a success message (HTMX),
@@ -123,31 +112,29 @@ async fn done(
     cur: &CurrentOrg,
     req: &HttpRequest,
     message: String,
-    usage_changed: bool,
+    seats_changed: bool,
 ) -> AppResult<HttpResponse> {
     if !wants_fragment(req) {
-        return Ok(see_other_with_flash("/team", &message));
+        return Ok(redirect_with_flash(req, "/team", &message));
     }
     let flash = Flash {
         kind: FlashKind::Success,
         text: message,
     };
-    let mut res = render(
+    let res = render(
         state,
         cur,
         req,
         InviteValues::default(),
         Some(flash),
-        StatusCode::OK,
+        Reply::Ok,
     )
     .await?;
-    if usage_changed {
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("hx-trigger"),
-            actix_web::http::header::HeaderValue::from_static("usage-changed"),
-        );
-    }
-    Ok(res)
+    Ok(if seats_changed {
+        usage_changed(res)
+    } else {
+        res
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,15 +183,7 @@ async fn invite(
         Ok(valid) => valid,
         Err(errors) => {
             values.errors = errors;
-            return render(
-                &state,
-                &cur,
-                &req,
-                values,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return render(&state, &cur, &req, values, None, Reply::Invalid).await;
         }
     };
     let (tenant, mail) = (cur.tenant(), MailContext::of(&state, &cur));
@@ -239,40 +218,24 @@ async fn invite(
         }
         Err(AppError::LimitReached(message)) => {
             values.limit_message = Some(message);
-            return render(
-                &state,
-                &cur,
-                &req,
-                values,
-                None,
-                StatusCode::PAYMENT_REQUIRED,
-            )
-            .await;
+            return render(&state, &cur, &req, values, None, Reply::OverLimit).await;
         }
         Err(e) => return Err(e),
     };
     values.errors.add("email", problem);
-    render(
-        &state,
-        &cur,
-        &req,
-        values,
-        None,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    render(&state, &cur, &req, values, None, Reply::Invalid).await
 }
 
 async fn resend(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<InvitationId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageMembers)?;
     cur.require_verified_email()?;
     let (tenant, mail) = (cur.tenant(), MailContext::of(&state, &cur));
-    let id = InvitationId(path.into_inner());
+    let id = path.into_inner();
     let inv: Invitation = state
         .db
         .tx(move |conn| {
@@ -292,11 +255,11 @@ async fn revoke(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<InvitationId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageMembers)?;
     let tenant = cur.tenant();
-    let id = InvitationId(path.into_inner());
+    let id = path.into_inner();
     let email = state
         .db
         .tx(move |conn| invitations::revoke(conn, &tenant, id))
@@ -321,7 +284,7 @@ async fn change_role(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<UserId>,
     form: web::Form<RoleForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageMembers)?;
@@ -332,7 +295,7 @@ async fn change_role(
     if role == Role::Owner {
         cur.require(Action::TransferOwnership)?;
     }
-    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    let (tenant, target) = (cur.tenant(), path.into_inner());
     state
         .db
         .tx(move |conn| match role {
@@ -355,7 +318,7 @@ async fn permissions(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<UserId>,
     form: web::Form<PermissionsForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageMembers)?;
@@ -364,7 +327,7 @@ async fn permissions(
         can_send_messages: form.can_send_messages.is_some(),
         can_manage_templates: form.can_manage_templates.is_some(),
     };
-    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    let (tenant, target) = (cur.tenant(), path.into_inner());
     state
         .db
         .tx(move |conn| team::set_permissions(conn, &tenant, target, flags))
@@ -376,10 +339,10 @@ async fn remove(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<UserId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageMembers)?;
-    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    let (tenant, target) = (cur.tenant(), path.into_inner());
     let name = state
         .db
         .tx(move |conn| team::remove(conn, &tenant, target))
@@ -392,10 +355,10 @@ async fn make_owner(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<UserId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::TransferOwnership)?;
-    let (tenant, target) = (cur.tenant(), UserId(path.into_inner()));
+    let (tenant, target) = (cur.tenant(), path.into_inner());
     let name = state
         .db
         .tx(move |conn| team::make_owner(conn, &tenant, target))
@@ -441,5 +404,5 @@ async fn leave(
     let tenant = cur.tenant();
     state.db.tx(move |conn| team::leave(conn, &tenant)).await?;
     let message = format!("You left {}.", cur.ctx.org.name);
-    Ok(crate::routes::redirect_with_flash(&req, "/orgs", &message))
+    Ok(redirect_with_flash(&req, "/orgs", &message))
 }

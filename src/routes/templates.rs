@@ -2,7 +2,6 @@
 //! edit own ones, copy a global one, delete, and the live preview against a
 //! lead. Changing templates needs `can_manage_templates`.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::Markup;
@@ -12,15 +11,17 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Lead};
+use crate::db::messages;
 use crate::db::templates::{self, Template, TemplateFields};
-use crate::db::{messages, usage};
 use crate::domain::placeholders;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{LeadId, TemplateId};
-use crate::routes::{fragment, page, see_other, see_other_with_flash, wants_fragment};
+use crate::routes::{
+    fragment, page, redirect, redirect_with_flash, usage_of, wants_fragment, Part, Reply,
+};
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
 
@@ -31,8 +32,8 @@ route_table! {
     POST "/templates/preview" => preview,
     GET "/templates/{id}" => show,
     POST "/templates/{id}" => update,
-    POST "/templates/{id}/delete" => delete,
-    POST "/templates/{id}/copy" => copy,
+    POST "/templates/{id}/delete" => delete_or_copy::<false>,
+    POST "/templates/{id}/copy" => delete_or_copy::<true>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -43,10 +44,6 @@ pub struct TemplateForm {
     body: String,
     lead_id: String,
     template_id: String,
-}
-
-fn template_id(s: &str) -> AppResult<TemplateId> {
-    s.parse().map_err(|_| AppError::NotFound)
 }
 
 /// Name, subject and body, with every placeholder known and closed.
@@ -112,17 +109,12 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
-    let (list, own, limit) = state
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (list, (own, limit)) = state
         .db
         .run(move |conn| {
-            let now = Utc::now();
             let list = templates::list(conn, &tenant)?;
-            let own = usage::used(conn, org, LimitKind::Templates, now)?;
-            let limit = usage::effective_limits(conn, org, &sub, now)?
-                .limits
-                .templates;
-            Ok((list, own, limit))
+            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Templates)?))
         })
         .await?;
     let body = view::list_page(&ListPage {
@@ -161,10 +153,11 @@ async fn preview_leads(
 struct Shown<'a> {
     errors: &'a FieldErrors,
     limit: Option<&'a str>,
-    status: StatusCode,
+    reply: Reply,
 }
 
-/// The editor page with its preview; `status` 422/402 after a failed save.
+/// The editor page with its preview; after a failed save (422/402) HTMX
+/// gets only the form.
 async fn render_editor(
     state: &AppState,
     cur: &CurrentOrg,
@@ -176,7 +169,7 @@ async fn render_editor(
     let Shown {
         errors,
         limit,
-        status,
+        reply,
     } = shown;
     let (recent, lead) = preview_leads(state, cur, &form.lead_id).await?;
     let editor = Editor {
@@ -190,15 +183,23 @@ async fn render_editor(
         limit,
         preview: render_preview(cur, &lead, &form.subject, &form.body),
     };
-    if wants_fragment(req) && status != StatusCode::OK {
-        let mut res = fragment(view::editor_form(&editor, &cur.user.csrf));
-        *res.status_mut() = status;
-        return Ok(res);
+    let csrf = &cur.user.csrf;
+    if reply == Reply::Ok {
+        let body = view::editor_page(editor, existing, csrf);
+        return page(state, cur, req, Nav::Templates, "Template", body).await;
     }
-    let body = view::editor_page(editor, existing, &cur.user.csrf);
-    let mut res = page(state, cur, req, Nav::Templates, "Template", body).await?;
-    *res.status_mut() = status;
-    Ok(res)
+    reply
+        .page_or_fragment(
+            state,
+            cur,
+            req,
+            (Nav::Templates, "Template"),
+            |part| match part {
+                Part::Fragment => view::editor_form(&editor, csrf),
+                Part::Page => view::editor_page(editor, existing, csrf),
+            },
+        )
+        .await
 }
 
 async fn new_form(
@@ -222,7 +223,7 @@ async fn new_form(
         Shown {
             errors: &errors,
             limit: None,
-            status: StatusCode::OK,
+            reply: Reply::Ok,
         },
     )
     .await
@@ -239,7 +240,6 @@ async fn create(
     let fields = match validate(&form) {
         Ok(f) => f,
         Err(errors) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render_editor(
                 &state,
                 &cur,
@@ -249,7 +249,7 @@ async fn create(
                 Shown {
                     errors: &errors,
                     limit: None,
-                    status,
+                    reply: Reply::Invalid,
                 },
             )
             .await;
@@ -261,13 +261,13 @@ async fn create(
         .tx(move |conn| templates::create(conn, &tenant, &fields))
         .await
     {
-        Ok(t) => Ok(crate::routes::redirect_with_flash(
+        Ok(t) => Ok(redirect_with_flash(
             &req,
             &format!("/templates/{}", t.id),
             "Template saved.",
         )),
         Err(AppError::LimitReached(message)) => {
-            let (errors, status) = (FieldErrors::new(), StatusCode::PAYMENT_REQUIRED);
+            let errors = FieldErrors::new();
             render_editor(
                 &state,
                 &cur,
@@ -277,7 +277,7 @@ async fn create(
                 Shown {
                     errors: &errors,
                     limit: Some(&message),
-                    status,
+                    reply: Reply::OverLimit,
                 },
             )
             .await
@@ -290,10 +290,10 @@ async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let id = template_id(&path)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let t = state
         .db
@@ -317,7 +317,7 @@ async fn show(
             Shown {
                 errors: &errors,
                 limit: None,
-                status: StatusCode::OK,
+                reply: Reply::Ok,
             },
         )
         .await;
@@ -332,11 +332,11 @@ async fn update(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<TemplateId>,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id = template_id(&path)?;
+    let id = path.into_inner();
     let form = form.into_inner();
     let tenant = cur.tenant();
     let fields = match validate(&form) {
@@ -347,7 +347,6 @@ async fn update(
                 .db
                 .run(move |conn| Ok(templates::find_own(conn, &tenant, id)?))
                 .await?;
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render_editor(
                 &state,
                 &cur,
@@ -357,7 +356,7 @@ async fn update(
                 Shown {
                     errors: &errors,
                     limit: None,
-                    status,
+                    reply: Reply::Invalid,
                 },
             )
             .await;
@@ -367,47 +366,41 @@ async fn update(
         .db
         .tx(move |conn| Ok(templates::update(conn, &tenant, id, &fields)?))
         .await?;
-    Ok(crate::routes::redirect_with_flash(
+    Ok(redirect_with_flash(
         &req,
         &format!("/templates/{}", t.id),
         "Template saved.",
     ))
 }
 
-async fn delete(
+/// Deletes an own template, or (`COPY`) copies one into the organization.
+async fn delete_or_copy<const COPY: bool>(
     state: web::Data<AppState>,
     cur: CurrentOrg,
-    path: web::Path<String>,
+    req: HttpRequest,
+    path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageTemplates)?;
-    let id = template_id(&path)?;
-    let tenant = cur.tenant();
+    let (id, tenant) = (path.into_inner(), cur.tenant());
     let t = state
         .db
-        .tx(move |conn| templates::delete(conn, &tenant, id))
+        .tx(move |conn| match COPY {
+            true => templates::copy(conn, &tenant, id),
+            false => templates::delete(conn, &tenant, id),
+        })
         .await?;
-    Ok(see_other_with_flash(
-        "/templates",
-        &format!("Template “{}” deleted.", t.name),
-    ))
-}
-
-async fn copy(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
-    let id = template_id(&path)?;
-    let tenant = cur.tenant();
-    let t = state
-        .db
-        .tx(move |conn| templates::copy(conn, &tenant, id))
-        .await?;
-    Ok(see_other_with_flash(
-        &format!("/templates/{}", t.id),
-        "Copied to your organization. You can edit it now.",
-    ))
+    Ok(match COPY {
+        true => redirect_with_flash(
+            &req,
+            &format!("/templates/{}", t.id),
+            "Copied to your organization. You can edit it now.",
+        ),
+        false => redirect_with_flash(
+            &req,
+            "/templates",
+            &format!("Template “{}” deleted.", t.name),
+        ),
+    })
 }
 
 /// Live preview (HTMX fragment), or the editor page with the preview
@@ -430,7 +423,7 @@ async fn preview(
         )));
     }
     if form.name.is_empty() && form.subject.is_empty() && form.body.is_empty() {
-        return Ok(see_other("/templates/new"));
+        return Ok(redirect(&req, "/templates/new"));
     }
     let existing = match form.template_id.parse::<TemplateId>() {
         Ok(id) => {
@@ -454,7 +447,7 @@ async fn preview(
         Shown {
             errors: &errors,
             limit: None,
-            status: StatusCode::OK,
+            reply: Reply::Ok,
         },
     )
     .await

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::audit::AuditEvent;
 use crate::domain::roles::Role;
-use crate::views::team::date_time;
+use crate::views::format::date_time;
 
 pub const RESULTS_ID: &str = "audit-results";
 
@@ -121,7 +121,7 @@ pub fn results(v: &AuditView) -> Markup {
 fn row(tz: Tz, e: &AuditEvent) -> Markup {
     html! {
         tr {
-            td.nowrap { time datetime=(e.created_at.to_rfc3339()) { (date_time(tz, e.created_at)) } }
+            td.nowrap { time datetime=(e.created_at.to_rfc3339()) { (date_time(e.created_at, tz)) } }
             td.wrap { (person(&e.actor_label)) }
             td { span.badge.badge-gray title=(e.action) { (action_label(&e.action)) } }
             td.wrap { (person(&e.target)) }
@@ -147,7 +147,7 @@ fn show(tz: Tz, v: &Value) -> String {
     match v {
         Value::String(s) => {
             if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s) {
-                date_time(tz, at.with_timezone(&chrono::Utc))
+                date_time(at.with_timezone(&chrono::Utc), tz)
             } else if let Ok(role) = s.parse::<Role>() {
                 role.label().to_string()
             } else {

@@ -1,137 +1,18 @@
-//! Invitations: the open-invitations table and invite form of the team page,
-//! the invitation email, and the pages behind an invitation link (accept,
-//! sign in or sign up, and the clear "this link no longer works" pages).
+//! Invitations: the invitation email and the pages behind an invitation link
+//! (accept, sign in or sign up, and the clear "this link no longer works"
+//! pages). The team page's invitation cards are in `views::team`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 
-use crate::db::invitations::{OpenInvitation, State};
-use crate::domain::membership::INVITABLE;
-use crate::domain::plans::format_limit;
 use crate::domain::roles::Role;
-use crate::views::components::{csrf, form_errors, Field};
-use crate::views::team::{action_button, date, relative, role_badge, TeamView};
+use crate::views::components::csrf;
+use crate::views::format;
 
-/// The "Open invitations" card (owners and admins).
-pub fn pending_card(v: &TeamView) -> Markup {
-    html! {
-        @if !v.invitations.is_empty() {
-            section.card.flush #invitations aria-labelledby="invitations-title" {
-                div.card-head { h2 #invitations-title { "Open invitations" } }
-                div.table-wrap {
-                    table.data {
-                        thead { tr {
-                            th scope="col" { "Email" }
-                            th scope="col" { "Role" }
-                            th scope="col" { "Expires" }
-                            th scope="col" { span.sr-only { "Actions" } }
-                        } }
-                        tbody { @for i in v.invitations { (pending_row(v, i)) } }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn pending_row(v: &TeamView, open: &OpenInvitation) -> Markup {
-    let inv = &open.invitation;
-    let expired = inv.state(v.now) == State::Expired;
-    let base = format!("/team/invitations/{}", inv.id);
-    html! {
-        tr #{ "invitation-" (inv.id) } {
-            td {
-                (inv.email)
-                @if let Some(by) = &open.inviter { span.cell-sub { "Invited by " (by) } }
-            }
-            td { (role_badge(inv.role())) }
-            td.nowrap {
-                @if expired { span.badge.badge-amber { "Expired" } }
-                @else { span title=(date(v.tz, inv.expires_at)) { (relative(v.now, inv.expires_at)) } }
-            }
-            td.actions {
-                (action_button(v, &format!("{base}/resend"), "Resend", "btn btn-sm",
-                    &format!("Send {} a new link? The old link stops working.", inv.email)))
-                (action_button(v, &format!("{base}/revoke"), "Revoke", "btn btn-sm btn-ghost",
-                    &format!("Revoke the invitation for {}?", inv.email)))
-            }
-        }
-    }
-}
-
-/// The "Invite a member" card: seats left, then the form — or the upgrade
-/// prompt when no seat is left, or a note when the inviter's email is unconfirmed.
-pub fn invite_card(v: &TeamView) -> Markup {
-    let seats = &v.seats;
-    html! {
-        section.card.stack #invite aria-labelledby="invite-title" {
-            div.card-head {
-                h2 #invite-title { "Invite a member" }
-                span.muted.small {
-                    @match seats.left() {
-                        Some(left) => { (left) (if left == 1 { " seat" } else { " seats" }) " left of " (format_limit(seats.limit)) }
-                        None => { "Unlimited seats" }
-                    }
-                }
-            }
-            @if let Some(message) = v.invite.limit_message.as_deref().or(seats.full().then_some("")) {
-                div.banner.banner-warn role="status" {
-                    div {
-                        strong { "No seats left." }
-                        " "
-                        @if message.is_empty() {
-                            "Your " (seats.plan_name) " plan includes " (format_limit(seats.limit))
-                            " seats, and members plus open invitations use them all. Upgrade to invite more, or revoke an open invitation."
-                        } @else { (message) }
-                    }
-                    div.banner-actions { a.btn.btn-sm.btn-primary href="/plans" { "Upgrade plan" } }
-                }
-            } @else if !v.email_verified {
-                div.banner.banner-info role="status" {
-                    "Please confirm your email address before inviting others. "
-                    a href="/account" { "Resend the confirmation link" }
-                }
-            } @else {
-                (invite_form(v))
-            }
-        }
-    }
-}
-
-fn invite_form(v: &TeamView) -> Markup {
-    let errors = &v.invite.errors;
-    let role_error = errors.get("role");
-    let chosen = if v.invite.role.is_empty() {
-        Role::Member.as_str()
-    } else {
-        v.invite.role.as_str()
-    };
-    html! {
-        form.stack method="post" action="/team/invitations" hx-post="/team/invitations"
-            hx-target="#team" hx-swap="outerHTML" novalidate {
-            (csrf(v.csrf))
-            (form_errors(errors))
-            div.form-row {
-                (Field::new("email", "Email address", &v.invite.email).kind("email").required()
-                    .autocomplete("off").render(errors))
-                div.field.has-error[role_error.is_some()] {
-                    label for="f-role" { "Role" }
-                    select #f-role name="role" aria-invalid=[role_error.map(|_| "true")]
-                        aria-describedby=[role_error.map(|_| "f-role-error")] {
-                        @for r in INVITABLE {
-                            option value=(r.as_str()) selected[r.as_str() == chosen] { (r.label()) }
-                        }
-                    }
-                    @if let Some(e) = role_error { p.field-error #f-role-error { (e) } }
-                }
-            }
-            div.form-actions {
-                button.btn.btn-primary type="submit" { "Send invitation" }
-                span.muted.small { "The link is valid for 7 days. Admins manage members; members work with leads; viewers only read." }
-            }
-        }
-    }
+/// The expiry date as the invitation email words it.
+fn date(tz: Tz, at: DateTime<Utc>) -> String {
+    format::date(at, tz)
 }
 
 /// Subject and text of the invitation email.

@@ -152,6 +152,11 @@ pub fn public_page(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
     }
 }
 
+/// A success message swapped into `#flash` out of band, beside a fragment.
+pub fn flash_oob(text: &str) -> Markup {
+    html! { div #flash hx-swap-oob="innerHTML" { div.flash.flash-success role="status" { (text) } } }
+}
+
 pub fn flash(f: &Flash) -> Markup {
     match f.kind {
         FlashKind::Success => html! { div.flash.flash-success role="status" { (f.text) } },

@@ -10,8 +10,8 @@ use crate::db::leads::Lead;
 use crate::db::messages::Message;
 use crate::db::templates::Template;
 use crate::views::components::csrf;
+use crate::views::format::{date, date_time};
 use crate::views::leads::{delete_button, Perms};
-use crate::views::workspace::{date, date_time};
 
 pub struct DetailPage<'a> {
     pub lead: &'a Lead,

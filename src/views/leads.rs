@@ -11,7 +11,8 @@ use crate::domain::leads::{LeadInput, LeadStatus};
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, Field};
-use crate::views::workspace::{self, date, form_problems, pagination, query_string, select};
+use crate::views::format::date;
+use crate::views::workspace::{self, form_problems, pagination, query_string, select};
 
 /// What the current member may do here (buttons are shown accordingly).
 #[derive(Debug, Clone, Copy)]

@@ -9,8 +9,9 @@ use crate::db::leads::Lead;
 use crate::db::messages::{MessageRow, Rendered};
 use crate::db::templates::Template;
 use crate::views::components::csrf;
+use crate::views::format::date_time;
 use crate::views::lead_detail::message_status;
-use crate::views::workspace::{date_time, pagination, upgrade_prompt};
+use crate::views::workspace::{pagination, upgrade_prompt};
 
 pub struct ListPage<'a> {
     pub rows: &'a [MessageRow],

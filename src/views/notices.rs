@@ -2,12 +2,13 @@
 //! newest first, with "mark read" per notice and for all. Marking answers the
 //! changed list or row plus the bell (out-of-band), so the count stays right.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::db::notices::Notice;
 use crate::views::components::{csrf, empty_state};
+use crate::views::format::ago;
 use crate::views::layout;
 
 pub const LIST_ID: &str = "notice-list";
@@ -59,7 +60,7 @@ pub fn item(n: &Notice, tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
     html! {
         li.is-unread[n.read_at.is_none()] #(id) {
             span.notice-title { (title(&n.kind)) }
-            span.notice-time { time datetime=(n.created_at.to_rfc3339()) { (ago(n.created_at, tz, now)) } }
+            span.notice-time { time datetime=(n.created_at.to_rfc3339()) { (ago(n.created_at, now, tz)) } }
             p.notice-body {
                 (n.message)
                 @if n.kind.starts_with("limit_") { " " a href="/plans" { "Compare plans" } }
@@ -80,23 +81,6 @@ fn title(kind: &str) -> &'static str {
         "limit_warning" => "Approaching a plan limit",
         "limit_reached" => "Plan limit reached",
         _ => "Notice",
-    }
-}
-
-/// "just now", "12 min ago", "3 h ago", "Yesterday", "3 Nov", "3 Nov 2025".
-pub fn ago(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
-    let secs = (now - t).num_seconds().max(0);
-    let (local, today) = (
-        t.with_timezone(&tz).date_naive(),
-        now.with_timezone(&tz).date_naive(),
-    );
-    match secs {
-        0..=59 => "just now".into(),
-        60..=3599 => format!("{} min ago", secs / 60),
-        _ if local == today => format!("{} h ago", secs / 3600),
-        _ if today.pred_opt() == Some(local) => "Yesterday".into(),
-        _ if local.year() == today.year() => local.format("%-d %b").to_string(),
-        _ => local.format("%-d %b %Y").to_string(),
     }
 }
 

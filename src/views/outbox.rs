@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::db::outbox::OutboxMail;
-use crate::views::workspace::date_time;
+use crate::views::format::date_time;
 
 /// The http(s) links in a plain-text body.
 pub fn links(body: &str) -> Vec<&str> {

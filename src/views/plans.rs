@@ -11,7 +11,8 @@ use crate::domain::billing::{Excess, Interval, SubscriptionState};
 use crate::domain::plans::{format_euros, format_limit, Feature, LimitKind, Plan};
 use crate::domain::subscription::Status;
 use crate::views::components::csrf;
-use crate::views::usage::{local_date, price_line, status_badge};
+use crate::views::format::{local_date, status_badge};
+use crate::views::usage::price_line;
 
 /// The id every plan form targets.
 pub const BODY_ID: &str = "plans-body";

@@ -11,8 +11,9 @@ use crate::db::templates::Template;
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, Field};
+use crate::views::format::date_time;
 use crate::views::lead_detail::{enrollment_status, pause_resume};
-use crate::views::workspace::{date_time, form_problems};
+use crate::views::workspace::form_problems;
 
 pub struct ListPage<'a> {
     pub sequences: &'a [SequenceSummary],

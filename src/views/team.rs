@@ -8,13 +8,14 @@ use chrono_tz::Tz;
 use maud::{html, Markup};
 use uuid::Uuid;
 
-use crate::db::invitations::OpenInvitation;
+use crate::db::invitations::{OpenInvitation, State};
 use crate::db::team::MemberRow;
+use crate::domain::membership::INVITABLE;
 use crate::domain::plans::{format_limit, Limit};
 use crate::domain::roles::{may_manage_member, Role};
 use crate::forms::FieldErrors;
-use crate::views::components::csrf;
-use crate::views::invitations as invite_view;
+use crate::views::components::{csrf, form_errors, Field};
+use crate::views::format::{date, relative, role_badge};
 use crate::views::layout::{self, Flash};
 
 /// Element id of the fragment every team action swaps.
@@ -76,16 +77,6 @@ impl TeamView<'_> {
     }
 }
 
-/// "2 Mar 2025" in the organization's time zone.
-pub fn date(tz: Tz, at: DateTime<Utc>) -> String {
-    at.with_timezone(&tz).format("%-d %b %Y").to_string()
-}
-
-/// "2 Mar 2025, 14:05" in the organization's time zone.
-pub fn date_time(tz: Tz, at: DateTime<Utc>) -> String {
-    at.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string()
-}
-
 /// The page body: the `#team` fragment.
 pub fn body(v: &TeamView) -> Markup {
     section(v)
@@ -114,8 +105,8 @@ fn section(v: &TeamView) -> Markup {
             }
             (members_card(v))
             @if v.manages() {
-                (invite_view::pending_card(v))
-                (invite_view::invite_card(v))
+                (pending_card(v))
+                (invite_card(v))
             }
             (own_membership_card(v))
         }
@@ -192,19 +183,10 @@ fn member_row(v: &TeamView, m: &MemberRow) -> Markup {
                 @if can_manage && m.role() == Role::Member { (permissions_form(v, m)) }
                 @else { (permissions_text(m)) }
             }
-            td.nowrap { (date(v.tz, m.joined_at)) }
+            td.nowrap { (date(m.joined_at, v.tz)) }
             td.actions { (row_actions(v, m, is_me, can_manage)) }
         }
     }
-}
-
-pub fn role_badge(role: Role) -> Markup {
-    let class = match role {
-        Role::Owner => "badge badge-brand",
-        Role::Admin => "badge badge-blue",
-        Role::Member | Role::Viewer => "badge badge-gray",
-    };
-    html! { span class=(class) { (role.label()) } }
 }
 
 fn role_form(v: &TeamView, m: &MemberRow) -> Markup {
@@ -351,18 +333,123 @@ fn own_membership_card(v: &TeamView) -> Markup {
     }
 }
 
-/// "in 6 days", "in 5 hours", "2 days ago".
-pub fn relative(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
-    let secs = (at - now).num_seconds();
-    let (n, unit) = match secs.abs() {
-        s if s >= 86_400 => (s / 86_400, "day"),
-        s if s >= 3_600 => (s / 3_600, "hour"),
-        s => ((s / 60).max(1), "minute"),
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    if secs >= 0 {
-        format!("in {n} {unit}{plural}")
+/// The "Open invitations" card (owners and admins).
+pub fn pending_card(v: &TeamView) -> Markup {
+    html! {
+        @if !v.invitations.is_empty() {
+            section.card.flush #invitations aria-labelledby="invitations-title" {
+                div.card-head { h2 #invitations-title { "Open invitations" } }
+                div.table-wrap {
+                    table.data {
+                        thead { tr {
+                            th scope="col" { "Email" }
+                            th scope="col" { "Role" }
+                            th scope="col" { "Expires" }
+                            th scope="col" { span.sr-only { "Actions" } }
+                        } }
+                        tbody { @for i in v.invitations { (pending_row(v, i)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn pending_row(v: &TeamView, open: &OpenInvitation) -> Markup {
+    let inv = &open.invitation;
+    let expired = inv.state(v.now) == State::Expired;
+    let base = format!("/team/invitations/{}", inv.id);
+    html! {
+        tr #{ "invitation-" (inv.id) } {
+            td {
+                (inv.email)
+                @if let Some(by) = &open.inviter { span.cell-sub { "Invited by " (by) } }
+            }
+            td { (role_badge(inv.role())) }
+            td.nowrap {
+                @if expired { span.badge.badge-amber { "Expired" } }
+                @else { span title=(date(inv.expires_at, v.tz)) { (relative(inv.expires_at, v.now)) } }
+            }
+            td.actions {
+                (action_button(v, &format!("{base}/resend"), "Resend", "btn btn-sm",
+                    &format!("Send {} a new link? The old link stops working.", inv.email)))
+                (action_button(v, &format!("{base}/revoke"), "Revoke", "btn btn-sm btn-ghost",
+                    &format!("Revoke the invitation for {}?", inv.email)))
+            }
+        }
+    }
+}
+
+/// The "Invite a member" card: seats left, then the form — or the upgrade
+/// prompt when no seat is left, or a note when the inviter's email is unconfirmed.
+pub fn invite_card(v: &TeamView) -> Markup {
+    let seats = &v.seats;
+    html! {
+        section.card.stack #invite aria-labelledby="invite-title" {
+            div.card-head {
+                h2 #invite-title { "Invite a member" }
+                span.muted.small {
+                    @match seats.left() {
+                        Some(left) => { (left) (if left == 1 { " seat" } else { " seats" }) " left of " (format_limit(seats.limit)) }
+                        None => { "Unlimited seats" }
+                    }
+                }
+            }
+            @if let Some(message) = v.invite.limit_message.as_deref().or(seats.full().then_some("")) {
+                div.banner.banner-warn role="status" {
+                    div {
+                        strong { "No seats left." }
+                        " "
+                        @if message.is_empty() {
+                            "Your " (seats.plan_name) " plan includes " (format_limit(seats.limit))
+                            " seats, and members plus open invitations use them all. Upgrade to invite more, or revoke an open invitation."
+                        } @else { (message) }
+                    }
+                    div.banner-actions { a.btn.btn-sm.btn-primary href="/plans" { "Upgrade plan" } }
+                }
+            } @else if !v.email_verified {
+                div.banner.banner-info role="status" {
+                    "Please confirm your email address before inviting others. "
+                    a href="/account" { "Resend the confirmation link" }
+                }
+            } @else {
+                (invite_form(v))
+            }
+        }
+    }
+}
+
+fn invite_form(v: &TeamView) -> Markup {
+    let errors = &v.invite.errors;
+    let role_error = errors.get("role");
+    let chosen = if v.invite.role.is_empty() {
+        Role::Member.as_str()
     } else {
-        format!("{n} {unit}{plural} ago")
+        v.invite.role.as_str()
+    };
+    html! {
+        form.stack method="post" action="/team/invitations" hx-post="/team/invitations"
+            hx-target="#team" hx-swap="outerHTML" novalidate {
+            (csrf(v.csrf))
+            (form_errors(errors))
+            div.form-row {
+                (Field::new("email", "Email address", &v.invite.email).kind("email").required()
+                    .autocomplete("off").render(errors))
+                div.field.has-error[role_error.is_some()] {
+                    label for="f-role" { "Role" }
+                    select #f-role name="role" aria-invalid=[role_error.map(|_| "true")]
+                        aria-describedby=[role_error.map(|_| "f-role-error")] {
+                        @for r in INVITABLE {
+                            option value=(r.as_str()) selected[r.as_str() == chosen] { (r.label()) }
+                        }
+                    }
+                    @if let Some(e) = role_error { p.field-error #f-role-error { (e) } }
+                }
+            }
+            div.form-actions {
+                button.btn.btn-primary type="submit" { "Send invitation" }
+                span.muted.small { "The link is valid for 7 days. Admins manage members; members work with leads; viewers only read." }
+            }
+        }
     }
 }

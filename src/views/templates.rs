@@ -14,7 +14,8 @@ use crate::domain::placeholders::known_list;
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, Field};
-use crate::views::workspace::{date, form_problems, textarea};
+use crate::views::format::date;
+use crate::views::workspace::{form_problems, textarea};
 
 pub struct ListPage<'a> {
     pub templates: &'a [Template],

@@ -2,7 +2,7 @@
 //! refreshes itself on `usage-changed` and every minute), the plan's features
 //! and the 30-day history chart. Dates and periods are the organization's.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 
@@ -15,6 +15,7 @@ use crate::domain::plans::{
 use crate::domain::subscription::Status;
 use crate::views::charts::{self, DayPoint};
 use crate::views::components::csrf;
+use crate::views::format::{local_date, long_date, status_badge};
 
 /// Everything the page shows.
 pub struct UsagePage<'a> {
@@ -52,18 +53,6 @@ pub fn body(p: &UsagePage) -> Markup {
         }
         (history_card(p.history, s.organization.tz()))
     }
-}
-
-/// A subscription status as a coloured badge.
-pub fn status_badge(status: Status) -> Markup {
-    let colour = match status {
-        Status::Trial => "badge-blue",
-        Status::Active => "badge-green",
-        Status::PastDue => "badge-amber",
-        Status::Canceled => "badge-gray",
-        Status::Expired => "badge-red",
-    };
-    html! { span.badge.dot.(colour) { (status.label()) } }
 }
 
 /// The id of the meters fragment (the `hx-get` swaps it whole).
@@ -152,15 +141,6 @@ fn next_month_start(tz: Tz, now: DateTime<Utc>) -> String {
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(start);
     next.format("%-d %B").to_string()
-}
-
-pub fn long_date(d: NaiveDate) -> String {
-    d.format("%-d %B %Y").to_string()
-}
-
-/// An instant as a local date: "1 December 2026".
-pub fn local_date(t: DateTime<Utc>, tz: Tz) -> String {
-    long_date(t.with_timezone(&tz).date_naive())
 }
 
 fn trial_banner(p: &UsagePage) -> Markup {

@@ -1,22 +1,10 @@
 //! Small pieces the workspace pages (leads, templates, sequences, messages)
-//! share: dates in the organization's time zone, select fields, textareas,
+//! share: select fields, textareas,
 //! the upgrade prompt and the keyset "next page" navigation.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::forms::FieldErrors;
-
-/// "26 Nov 2026" in the organization's time zone.
-pub fn date(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%-d %b %Y").to_string()
-}
-
-/// "26 Nov 2026, 14:05" in the organization's time zone.
-pub fn date_time(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string()
-}
 
 /// A labelled `<select>` with its error; `options` are (value, label).
 pub fn select(
@@ -26,21 +14,16 @@ pub fn select(
     selected: &str,
     errors: &FieldErrors,
 ) -> Markup {
-    let id = format!("f-{name}");
-    let error = errors.get(name);
-    let err_id = format!("{id}-error");
-    html! {
-        div.field.has-error[error.is_some()] {
-            label for=(id) { (label) }
-            select #(id) name=(name) aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[error.map(|_| err_id.as_str())] {
+    labelled(name, label, None, errors, |id, described| {
+        html! {
+            select #(id) name=(name) aria-invalid=[described.map(|_| "true")]
+                aria-describedby=[described] {
                 @for (value, text) in options {
                     option value=(value) selected[value == selected] { (text) }
                 }
             }
-            @if let Some(e) = error { p.field-error #(err_id) { (e) } }
         }
-    }
+    })
 }
 
 /// A labelled `<textarea>` with hint and error.
@@ -51,14 +34,30 @@ pub fn textarea(
     hint: Option<&str>,
     errors: &FieldErrors,
 ) -> Markup {
+    labelled(name, label, hint, errors, |id, described| {
+        html! {
+            textarea #(id) name=(name) rows="6" aria-invalid=[described.map(|_| "true")]
+                aria-describedby=[described] { (value) }
+        }
+    })
+}
+
+/// A field: label, the control, hint and error. `control` gets the element
+/// id and, when there is an error, the id of the error that describes it.
+fn labelled(
+    name: &str,
+    label: &str,
+    hint: Option<&str>,
+    errors: &FieldErrors,
+    control: impl FnOnce(&str, Option<&str>) -> Markup,
+) -> Markup {
     let id = format!("f-{name}");
     let error = errors.get(name);
     let err_id = format!("{id}-error");
     html! {
         div.field.has-error[error.is_some()] {
             label for=(id) { (label) }
-            textarea #(id) name=(name) rows="6" aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[error.map(|_| err_id.as_str())] { (value) }
+            (control(&id, error.map(|_| err_id.as_str())))
             @if let Some(h) = hint { p.hint { (h) } }
             @if let Some(e) = error { p.field-error #(err_id) { (e) } }
         }

@@ -14,7 +14,7 @@ mod isolation;
 mod schema;
 mod team;
 mod usage;
-mod workspace_csv;
+mod workspace_lead_import;
 mod workspace_leads;
 mod workspace_mail;
 mod workspace_messages;

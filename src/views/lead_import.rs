@@ -5,7 +5,7 @@ use maud::{html, Markup};
 use uuid::Uuid;
 
 use crate::db::lead_imports::ImportReport;
-use crate::domain::csv_import::{Parsed, FIELDS};
+use crate::domain::lead_import::{Parsed, FIELDS};
 use crate::domain::plans::{format_limit, Limit};
 use crate::views::components::csrf;
 use crate::views::workspace::upgrade_prompt;

@@ -1,9 +1,9 @@
-//! CSV import (upload → preview → import, the file kept in `lead_imports`
-//! in between) and streamed CSV export of the current list filter. Imports
-//! need `can_manage_leads`; export is reading.
+//! Lead import from CSV (upload → preview → import, the file kept in
+//! `lead_imports` in between) and streamed CSV export of the current list
+//! filter. Imports need `can_manage_leads`; export is reading.
 
 use actix_multipart::Multipart;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -13,16 +13,15 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
+use crate::db::lead_imports;
 use crate::db::leads::{self, Cursor, Lead, LeadFilter};
-use crate::db::{lead_imports, usage};
-use crate::domain::csv_import;
+use crate::domain::lead_import;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
-use crate::routes::leads::parse_filter;
-use crate::routes::{fragment, page, wants_fragment};
+use crate::routes::{lead_filter, usage_changed, usage_of, Part, Reply};
 use crate::views::layout::Nav;
-use crate::views::lead_csv::{self as view, Allowance};
+use crate::views::lead_import::{self as view, Allowance};
 
 route_table! {
     GET "/leads/export" => export,
@@ -32,28 +31,20 @@ route_table! {
 }
 
 /// The import area as a fragment (HTMX) or inside the page.
-async fn respond(
+async fn show_area(
     state: &AppState,
     cur: &CurrentOrg,
     req: &HttpRequest,
     area: Markup,
-    status: StatusCode,
+    reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let mut res = if wants_fragment(req) {
-        fragment(area)
-    } else {
-        page(
-            state,
-            cur,
-            req,
-            Nav::Leads,
-            "Import leads",
-            view::page(area),
-        )
-        .await?
-    };
-    *res.status_mut() = status;
-    Ok(res)
+    let page = (Nav::Leads, "Import leads");
+    reply
+        .page_or_fragment(state, cur, req, page, |part| match part {
+            Part::Fragment => area,
+            Part::Page => view::page(area),
+        })
+        .await
 }
 
 async fn upload_page(
@@ -63,7 +54,7 @@ async fn upload_page(
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageLeads)?;
     let area = view::upload_area(&cur.user.csrf, state.config.max_upload_bytes, None);
-    respond(&state, &cur, &req, area, StatusCode::OK).await
+    show_area(&state, &cur, &req, area, Reply::Ok).await
 }
 
 /// Why an upload is refused before it is read.
@@ -108,18 +99,12 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 }
 
 async fn allowance(state: &AppState, cur: &CurrentOrg) -> AppResult<Allowance> {
-    let (org, sub) = (cur.org_id(), cur.ctx.subscription.clone());
-    state
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (used, limit) = state
         .db
-        .run(move |conn| {
-            let now = chrono::Utc::now();
-            let limits = usage::effective_limits(conn, org, &sub, now)?;
-            Ok(Allowance {
-                used: usage::used(conn, org, LimitKind::LeadsPerMonth, now)?,
-                limit: limits.limits.get(LimitKind::LeadsPerMonth),
-            })
-        })
-        .await
+        .run(move |conn| usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth))
+        .await?;
+    Ok(Allowance { used, limit })
 }
 
 async fn upload(
@@ -131,15 +116,15 @@ async fn upload(
     cur.require(Action::ManageLeads)?;
     let max = state.config.max_upload_bytes;
     let mb = max / (1024 * 1024);
-    let refused = |message: String, status| {
+    let refused = |message: String, reply| {
         let area = view::upload_area(&cur.user.csrf, max, Some(&message));
-        respond(&state, &cur, &req, area, status)
+        show_area(&state, &cur, &req, area, reply)
     };
     // The multipart envelope adds a little; the file itself must fit `max`.
     if declared_length(&req).is_some_and(|n| n > max + 64 * 1024) {
         return refused(
             format!("The file is larger than {mb} MB. Split it into smaller files."),
-            StatusCode::PAYLOAD_TOO_LARGE,
+            Reply::TooLarge,
         )
         .await;
     }
@@ -148,28 +133,24 @@ async fn upload(
         Err(Refused::TooLarge) => {
             return refused(
                 format!("The file is larger than {mb} MB. Split it into smaller files."),
-                StatusCode::PAYLOAD_TOO_LARGE,
+                Reply::TooLarge,
             )
             .await
         }
         Err(Refused::NoFile) => {
-            return refused(
-                "Choose a CSV file to upload.".into(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            return refused("Choose a CSV file to upload.".into(), Reply::Invalid).await
         }
         Err(Refused::Unreadable) => {
             return refused(
                 "The upload could not be read. Please try again.".into(),
-                StatusCode::BAD_REQUEST,
+                Reply::Unreadable,
             )
             .await
         }
     };
-    let mut parsed = match csv_import::parse(&bytes) {
+    let mut parsed = match lead_import::parse(&bytes) {
         Ok(p) => p,
-        Err(e) => return refused(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => return refused(e.to_string(), Reply::Invalid).await,
     };
     let tenant = cur.tenant();
     let name = filename.clone();
@@ -183,17 +164,17 @@ async fn upload(
         .await?;
     let allowance = allowance(&state, &cur).await?;
     let area = view::preview(id, &filename, &parsed, &allowance, &cur.user.csrf);
-    respond(&state, &cur, &req, area, StatusCode::OK).await
+    show_area(&state, &cur, &req, area, Reply::Ok).await
 }
 
 async fn import(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageLeads)?;
-    let id: Uuid = path.parse().map_err(|_| AppError::NotFound)?;
+    let id = path.into_inner();
     let tenant = cur.tenant();
     let report = state
         .db
@@ -201,17 +182,15 @@ async fn import(
             let upload = lead_imports::take(conn, &tenant, id)?;
             // Stored files were parsed at upload time; a file that no longer
             // parses cannot occur, but is refused rather than trusted.
-            let parsed = csv_import::parse(&upload.content)
+            let parsed = lead_import::parse(&upload.content)
                 .map_err(|e| AppError::validation(e.to_string()))?;
             lead_imports::import(conn, &tenant, parsed.rows)
         })
         .await?;
-    let mut res = respond(&state, &cur, &req, view::report(&report), StatusCode::OK).await?;
-    res.headers_mut().insert(
-        header::HeaderName::from_static("hx-trigger"),
-        header::HeaderValue::from_static("usage-changed"),
-    );
-    Ok(res)
+    let area = view::report(&report);
+    Ok(usage_changed(
+        show_area(&state, &cur, &req, area, Reply::Ok).await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,24 +204,12 @@ pub struct ExportQuery {
 /// Leads per database round trip while exporting.
 const EXPORT_BATCH: i64 = 1000;
 
-const HEADER: [&str; 10] = [
-    "first_name",
-    "last_name",
-    "email",
-    "company",
-    "title",
-    "phone",
-    "status",
-    "tags",
-    "notes",
-    "created_at",
-];
-
 fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| AppError::unexpected(e);
     if with_header {
-        w.write_record(HEADER).map_err(fail)?;
+        let header = lead_import::FIELDS.iter().copied().chain(["created_at"]);
+        w.write_record(header).map_err(fail)?;
     }
     for l in rows {
         let tags = l.tags.join(";");
@@ -279,7 +246,7 @@ async fn export(
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let filter: LeadFilter = parse_filter(&query.q, &query.status, &query.tag)?;
+    let filter: LeadFilter = lead_filter(&query.q, &query.status, &query.tag)?;
     let (db, tenant) = (state.db.clone(), cur.tenant());
     let stream = futures_util::stream::unfold(ExportState::Start, move |at| {
         let (db, filter) = (db.clone(), filter.clone());
