@@ -16,6 +16,8 @@ pub mod error;
 pub mod forms;
 pub mod ids;
 pub mod jobs;
+pub mod password;
 pub mod routes;
 pub mod server;
+pub mod tokens;
 pub mod views;

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::auth::tokens;
+use crate::tokens;
 use crate::db::schema::account_tokens;
 use crate::ids::UserId;
 

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::{password, tokens};
+use crate::{password, tokens};
 use crate::db::schema::{leads, users};
 use crate::db::{accounts, orgs};
 use crate::ids::{OrgId, UserId};

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::tokens;
+use crate::tokens;
 use crate::db::schema::{invitations, organization_members, organizations, users};
 use crate::db::{audit, usage, Tenant};
 use crate::domain::plans::LimitKind;

@@ -7,7 +7,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
 
-use crate::auth::{password, tokens};
+use crate::{password, tokens};
 use crate::db::schema::{subscriptions, users};
 use crate::db::{accounts, orgs};
 use crate::domain::plans::Plan;

@@ -9,13 +9,15 @@ use diesel::PgConnection;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::{password, CurrentUser};
+use crate::auth::session::idle_timeout;
+use crate::auth::CurrentUser;
 use crate::db::account_tokens::{self, Purpose};
 use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::{account_deletion, accounts, rate_limit, sessions};
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::UserId;
+use crate::password;
 use crate::routes::{fragment, see_other_with_flash, user_page, wants_fragment};
 use crate::views::account::{self as view, AccountData, Card, Outcome};
 use crate::views::account_mail::{self, MailText};
@@ -41,7 +43,7 @@ async fn show(
 
 /// Everything the account page shows, fresh from the database.
 async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
-    let idle = idle_timeout(state);
+    let idle = idle_timeout(&state.config);
     state
         .db
         .run(move |conn| {
@@ -53,10 +55,6 @@ async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
             })
         })
         .await
-}
-
-pub(crate) fn idle_timeout(state: &AppState) -> chrono::Duration {
-    chrono::Duration::from_std(state.config.session_idle).unwrap_or(chrono::Duration::hours(2))
 }
 
 /// Answers a card's form: the card (HTMX), the page with the errors, or a

@@ -2,12 +2,13 @@
 //! while the user is the last OWNER of an organization that has other
 //! members; organizations where they are the only member go with them.
 
+use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::middleware::SESSION_COOKIE;
+use crate::auth::session as auth_session;
 use crate::auth::CurrentUser;
 use crate::db::account_deletion::{self, Deleted, Fate};
 use crate::error::AppResult;
@@ -31,6 +32,7 @@ async fn delete(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
+    session: Session,
     form: web::Form<DeleteForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
@@ -78,21 +80,10 @@ async fn delete(
         }
         Deleted::Done => {
             tracing::info!(user = %id, "account deleted");
-            Ok(signed_out_to(&req, "/account/deleted"))
+            auth_session::end(&session);
+            Ok(crate::routes::redirect(&req, "/account/deleted"))
         }
     }
-}
-
-/// Redirect (HTMX: `HX-Redirect`) that also drops the session cookie.
-pub(crate) fn signed_out_to(req: &HttpRequest, location: &str) -> HttpResponse {
-    let mut res = crate::routes::redirect(req, location);
-    res.add_removal_cookie(
-        &actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
-            .path("/")
-            .finish(),
-    )
-    .ok();
-    res
 }
 
 async fn deleted(req: HttpRequest) -> AppResult<HttpResponse> {

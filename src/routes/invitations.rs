@@ -4,16 +4,18 @@
 //! the link is queued from here (`MailContext`). An expired, revoked, used or
 //! unknown link, or another signed-in address, changes nothing.
 
+use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use maud::Markup;
 
 use crate::app::AppState;
+use crate::auth::session as auth_session;
 use crate::auth::{CurrentOrg, CurrentUser, MaybeUser};
+use crate::db::accounts;
 use crate::db::invitations::{self, Found, Invitation, State};
 use crate::db::outbox::{self, MailKind, OutgoingMail};
-use crate::db::{accounts, sessions};
 use crate::domain::roles::Role;
 use crate::error::AppResult;
 use crate::forms::FieldErrors;
@@ -134,7 +136,7 @@ async fn show(
 
 /// What accepting did.
 enum Accepted {
-    Joined,
+    Joined(OrgId),
     Problem(Problem),
     WrongEmail,
 }
@@ -143,6 +145,7 @@ async fn accept(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
+    session: Session,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let token = path.into_inner();
@@ -154,11 +157,7 @@ async fn accept(
         Ok(found) => found,
         Err(problem) => return problem_page(&state, &who, &req, problem).await,
     };
-    let (user_id, email, session) = (
-        user.id(),
-        user.session.user.email.clone(),
-        user.session.session_id,
-    );
+    let (user_id, email) = (user.id(), user.session.user.email.clone());
     let locked_token = token.clone();
     let outcome = state
         .db
@@ -173,15 +172,17 @@ async fn accept(
                 return Ok(Accepted::WrongEmail);
             }
             let org = invitations::accept(conn, &inv, user_id)?;
-            sessions::set_current_org(conn, session, org)?;
-            Ok(Accepted::Joined)
+            Ok(Accepted::Joined(org))
         })
         .await?;
     match outcome {
-        Accepted::Joined => Ok(see_other_with_flash(
-            "/dashboard",
-            &format!("Welcome to {}.", found.org_name),
-        )),
+        Accepted::Joined(org) => {
+            auth_session::set_org(&session, org)?;
+            Ok(see_other_with_flash(
+                "/dashboard",
+                &format!("Welcome to {}.", found.org_name),
+            ))
+        }
         Accepted::Problem(problem) => problem_page(&state, &who, &req, problem).await,
         Accepted::WrongEmail => {
             let body = view::wrong_email_body(&link_view(&token, &found), &user.session.user.email);

@@ -5,21 +5,24 @@
 
 use std::time::{Duration as StdDuration, Instant};
 
+use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::{password, tokens, CurrentUser, MaybeUser};
+use crate::auth::session as auth_session;
+use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::account_tokens::{self, Purpose};
 use crate::db::models::User;
 use crate::db::{accounts, orgs, rate_limit, sessions};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
+use crate::password;
 use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, send, Reauth};
-use crate::routes::auth::{session_cookie, session_lifetime};
 use crate::routes::{client_info, client_ip, html_response, see_other};
+use crate::tokens;
 use crate::views::account::{Card, Outcome};
 use crate::views::account_mail;
 use crate::views::password as view;
@@ -69,6 +72,7 @@ async fn change(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
+    session: Session,
     form: web::Form<ChangeForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
@@ -94,7 +98,7 @@ async fn change(
     let hash = web::block(move || password::hash(&new_password)).await?;
     let id = user.id();
     let org = user.session.org.as_ref().map(|o| o.tenant.org_id());
-    let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
+    let (client, lifetime) = (client_info(&req), auth_session::lifetime(&state.config)?);
     let csrf = user.csrf.clone();
     let public_url = state.config.public_url.clone();
     let token = state
@@ -107,7 +111,6 @@ async fn change(
                 conn,
                 None,
                 id,
-                org,
                 &client,
                 lifetime,
                 Some(&csrf),
@@ -116,10 +119,8 @@ async fn change(
         .await?;
     let notice = "Your password is changed. Every other session was signed out.";
     let outcome = Outcome::done(Card::Password, notice);
-    let mut res = respond(&state, &user, &req, outcome, StatusCode::OK).await?;
-    res.add_cookie(&session_cookie(&state, token))
-        .map_err(AppError::unexpected)?;
-    Ok(res)
+    auth_session::begin(&session, token, org)?;
+    respond(&state, &user, &req, outcome, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,6 +278,7 @@ async fn reset(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
+    session: Session,
     token: web::Path<String>,
     form: web::Form<ResetForm>,
 ) -> AppResult<HttpResponse> {
@@ -287,9 +289,9 @@ async fn reset(
     let new_password = form.into_inner().password;
     let hash = web::block(move || password::hash(&new_password)).await?;
     let previous = who.session.as_ref().map(|s| s.session_id);
-    let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
+    let (client, lifetime) = (client_info(&req), auth_session::lifetime(&state.config)?);
     let public_url = state.config.public_url.clone();
-    let session = state
+    let started = state
         .db
         .tx(move |conn| {
             let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset)? else {
@@ -306,21 +308,19 @@ async fn reset(
             let org = orgs::memberships(conn, id)?
                 .first()
                 .map(|m| OrgId(m.org_id));
-            let token = sessions::renew(conn, previous, id, org, &client, lifetime, None)?;
-            Ok(Some(token))
+            let token = sessions::renew(conn, previous, id, &client, lifetime, None)?;
+            Ok(Some((token, org)))
         })
         .await?;
-    let Some(session) = session else {
+    let Some((token, org)) = started else {
         return Ok(reset_link_invalid(&req));
     };
-    let mut res = crate::routes::redirect_with_flash(
+    auth_session::begin(&session, token, org)?;
+    Ok(crate::routes::redirect_with_flash(
         &req,
         "/dashboard",
         "Your new password is saved. Every other session was signed out.",
-    );
-    res.add_cookie(&session_cookie(&state, session))
-        .map_err(AppError::unexpected)?;
-    Ok(res)
+    ))
 }
 
 /// The reset form with the problem of the password it was sent.
