@@ -16,6 +16,7 @@ pub mod error;
 pub mod forms;
 pub mod ids;
 pub mod jobs;
+pub mod mail;
 pub mod password;
 pub mod routes;
 pub mod server;

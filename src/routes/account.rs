@@ -1,18 +1,15 @@
 //! The account page and what its forms share: loading the page, answering
 //! a card's form (fragment, page or redirect), re-entering the current
-//! password before a sensitive change, rate limits, and queuing account mail
-//! in the transaction of the change that causes it.
+//! password before a sensitive change, and rate limits.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::PgConnection;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::session::idle_timeout;
 use crate::auth::CurrentUser;
-use crate::db::account_tokens::{self, Purpose};
-use crate::db::outbox::{self, MailKind, OutgoingMail};
+use crate::db::account_tokens;
 use crate::db::{account_deletion, accounts, rate_limit, sessions};
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
@@ -20,7 +17,6 @@ use crate::ids::UserId;
 use crate::password;
 use crate::routes::{fragment, see_other_with_flash, user_page, wants_fragment};
 use crate::views::account::{self as view, AccountData, Card, Outcome};
-use crate::views::account_mail::{self, MailText};
 use crate::views::layout::Nav;
 
 route_table! {
@@ -197,37 +193,4 @@ pub(crate) async fn over_limit(
             Ok(over)
         })
         .await
-}
-
-/// Issues a verification token for `email` and queues the link (used at
-/// sign-up, inside its transaction, and by "resend").
-pub(crate) fn send_verification(
-    conn: &mut PgConnection,
-    public_url: &str,
-    user: UserId,
-    name: &str,
-    email: &str,
-) -> diesel::QueryResult<()> {
-    let token = account_tokens::issue(conn, user, Purpose::VerifyEmail, Some(email))?;
-    send(
-        conn,
-        email,
-        account_mail::verify_email(public_url, name, &token),
-    )
-}
-
-/// Queues one account email (no organization).
-pub(crate) fn send(conn: &mut PgConnection, to: &str, text: MailText) -> diesel::QueryResult<()> {
-    outbox::enqueue(
-        conn,
-        &OutgoingMail {
-            kind: MailKind::Account,
-            org: None,
-            message: None,
-            to,
-            subject: &text.subject,
-            body: &text.body,
-        },
-    )?;
-    Ok(())
 }

@@ -14,12 +14,10 @@ use crate::db::accounts;
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::UserId;
-use crate::routes::account::{
-    over_limit, reauth_error, reauthenticate, respond, send, send_verification, Reauth,
-};
+use crate::mail::{account as mail, queue_account};
+use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, Reauth};
 use crate::routes::{html_response, see_other_with_flash};
 use crate::views::account::{Card, Outcome};
-use crate::views::account_mail;
 use crate::views::password::{email_confirmed_page, link_invalid_page};
 
 route_table! {
@@ -113,10 +111,10 @@ async fn queue_email_change(
                 return Ok(false);
             }
             let token = account_tokens::issue(conn, id, Purpose::ChangeEmail, Some(&email))?;
-            send(
+            queue_account(
                 conn,
                 &email,
-                account_mail::confirm_new_email(&public_url, &name, &token),
+                mail::confirm_new_email(&public_url, &name, &token),
             )?;
             Ok(true)
         })
@@ -180,10 +178,10 @@ async fn confirm_email_change(
                 return Ok(EmailChange::Taken);
             };
             let name = accounts::find(conn, user)?.name;
-            send(
+            queue_account(
                 conn,
                 &old_email,
-                account_mail::email_changed(&public_url, &name, &new_email),
+                mail::email_changed(&public_url, &name, &new_email),
             )?;
             // Links sent to the old address must not act on the new one.
             account_tokens::drop_unused(conn, user, Purpose::VerifyEmail)?;
@@ -287,7 +285,15 @@ async fn resend_verification(
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| Ok(send_verification(conn, &public_url, id, &name, &email)?))
+        .tx(move |conn| {
+            Ok(mail::queue_verification(
+                conn,
+                &public_url,
+                id,
+                &name,
+                &email,
+            )?)
+        })
         .await?;
     let notice = format!("We sent a new confirmation link to {}.", account.email);
     respond(

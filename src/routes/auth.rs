@@ -15,8 +15,8 @@ use crate::db::{orgs, rate_limit, sessions};
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
+use crate::mail::account::queue_verification;
 use crate::password;
-use crate::routes::account::send_verification;
 use crate::routes::invitations::{self, Joined};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::views::auth::{self as view, SignupValues};
@@ -137,7 +137,7 @@ async fn signup(
         .tx(move |conn| {
             let outcome = accounts::sign_up(conn, &name, &email, &hash)?;
             if let SignUp::Created { user, .. } = &outcome {
-                send_verification(conn, &public_url, *user, &name, &email)?;
+                queue_verification(conn, &public_url, *user, &name, &email)?;
             }
             Ok(outcome)
         })

@@ -1,22 +1,20 @@
 //! Invitation links: `GET /invitations/{token}` shows what the link offers
 //! (accept, or sign in / sign up with the invited address), `POST` accepts it.
-//! Sign-up from a link also ends here (`sign_up_and_join`), and the mail with
-//! the link is queued from here (`MailContext`). An expired, revoked, used or
+//! Sign-up from a link also ends here (`sign_up_and_join`); the mail with the
+//! link is composed in `mail::invitations`. An expired, revoked, used or
 //! unknown link, or another signed-in address, changes nothing.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use maud::Markup;
 
 use crate::app::AppState;
 use crate::auth::session as auth_session;
-use crate::auth::{CurrentOrg, CurrentUser, MaybeUser};
+use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::accounts;
 use crate::db::invitations::{self, Found, Invitation, State};
-use crate::db::outbox::{self, MailKind, OutgoingMail};
-use crate::domain::roles::Role;
 use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::ids::{OrgId, UserId};
@@ -258,57 +256,4 @@ pub fn wrong_email_errors(invited: &str) -> FieldErrors {
         format!("This invitation is for {invited}; sign up with that address."),
     );
     errors
-}
-
-/// What an invitation email needs from the request, movable into a transaction.
-pub struct MailContext {
-    org: crate::ids::OrgId,
-    org_name: String,
-    inviter: String,
-    public_url: String,
-    tz: chrono_tz::Tz,
-}
-
-impl MailContext {
-    pub fn of(state: &AppState, cur: &CurrentOrg) -> MailContext {
-        MailContext {
-            org: cur.org_id(),
-            org_name: cur.ctx.org.name.clone(),
-            inviter: cur.user.session.user.name.clone(),
-            public_url: state.config.public_url.trim_end_matches('/').to_string(),
-            tz: cur.ctx.org.tz(),
-        }
-    }
-
-    /// Queues the invitation email in the caller's transaction.
-    pub fn enqueue(
-        &self,
-        conn: &mut diesel::PgConnection,
-        to: &str,
-        role: Role,
-        token: &str,
-        expires_at: DateTime<Utc>,
-    ) -> AppResult<()> {
-        let link = format!("{}/invitations/{token}", self.public_url);
-        let (subject, body) = view::email(
-            &self.org_name,
-            &self.inviter,
-            role,
-            &link,
-            self.tz,
-            expires_at,
-        );
-        outbox::enqueue(
-            conn,
-            &OutgoingMail {
-                kind: MailKind::Invitation,
-                org: Some(self.org),
-                message: None,
-                to,
-                subject: &subject,
-                body: &body,
-            },
-        )?;
-        Ok(())
-    }
 }

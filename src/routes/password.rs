@@ -19,12 +19,12 @@ use crate::db::{accounts, orgs, rate_limit, sessions};
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
+use crate::mail::{account as mail, queue_account};
 use crate::password;
-use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, send, Reauth};
+use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, Reauth};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::tokens;
 use crate::views::account::{Card, Outcome};
-use crate::views::account_mail;
 use crate::views::password as view;
 
 route_table! {
@@ -218,16 +218,16 @@ fn send_reset_link(
         Some(user) => {
             let token =
                 account_tokens::issue(conn, UserId(user.id), Purpose::PasswordReset, Some(email))?;
-            send(
+            queue_account(
                 conn,
                 email,
-                account_mail::password_reset(public_url, &user.name, &token),
+                mail::password_reset(public_url, &user.name, &token),
             )
         }
         None => {
             let token = tokens::random_token();
             let _ = tokens::hash(&token);
-            let _ = account_mail::password_reset(public_url, "", &token);
+            let _ = mail::password_reset(public_url, "", &token);
             Ok(())
         }
     }
@@ -356,6 +356,6 @@ fn store_password(
     accounts::set_password_hash(conn, id, hash)?;
     sessions::delete_all(conn, id)?;
     account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
-    let notice = account_mail::password_changed(public_url, &account.name);
-    send(conn, &account.email, notice)
+    let notice = mail::password_changed(public_url, &account.name);
+    queue_account(conn, &account.email, notice)
 }

@@ -19,7 +19,7 @@ use crate::domain::roles::{Action, MemberFlags, Role};
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{InvitationId, UserId};
-use crate::routes::invitations::MailContext;
+use crate::mail::invitations::MailContext;
 use crate::routes::{fragment, page, see_other_with_flash, wants_fragment};
 use crate::views::layout::{Flash, FlashKind, Nav};
 use crate::views::team::{self as view, InviteValues, Seats, TeamView};

@@ -1,9 +1,7 @@
 //! Invitations: the open-invitations table and invite form of the team page,
-//! the invitation email, and the pages behind an invitation link (accept,
-//! sign in or sign up, and the clear "this link no longer works" pages).
+//! and the pages behind an invitation link (accept, sign in or sign up, and
+//! the clear "this link no longer works" pages).
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::db::invitations::{OpenInvitation, State};
@@ -132,27 +130,6 @@ fn invite_form(v: &TeamView) -> Markup {
             }
         }
     }
-}
-
-/// Subject and text of the invitation email.
-pub fn email(
-    org: &str,
-    inviter: &str,
-    role: Role,
-    link: &str,
-    tz: Tz,
-    expires_at: DateTime<Utc>,
-) -> (String, String) {
-    let subject = format!("{inviter} invited you to {org} on Lead Dashboard");
-    let body = format!(
-        "Hello,\n\n{inviter} invited you to join {org} on Lead Dashboard as {role}.\n\n\
-         Accept the invitation:\n{link}\n\n\
-         The link works once and until {until}. If you were not expecting this \
-         invitation, you can ignore this email.\n",
-        role = role.label().to_lowercase(),
-        until = date(tz, expires_at),
-    );
-    (subject, body)
 }
 
 /// What the person behind an invitation link is shown.
