@@ -4,7 +4,9 @@
 //! live below (`crate::tokens`, `crate::password`) so `db` need not import `auth`.
 
 pub mod extractors;
+pub mod limits;
 pub mod middleware;
+pub mod reauth;
 pub mod session;
 
 pub use extractors::{CurrentOrg, CurrentUser, MaybeUser};

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel::PgConnection;
 
-use super::{link, MailText};
+use super::{link, queue, MailText};
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::outbox::{self, MailKind, OutgoingMail};
+use crate::db::outbox::MailKind;
 use crate::domain::roles::Role;
 use crate::error::AppResult;
 use crate::ids::OrgId;
@@ -74,17 +74,7 @@ impl MailContext {
             self.tz,
             expires_at,
         );
-        outbox::enqueue(
-            conn,
-            &OutgoingMail {
-                kind: MailKind::Invitation,
-                org: Some(self.org),
-                message: None,
-                to,
-                subject: &text.subject,
-                body: &text.body,
-            },
-        )?;
+        queue(conn, MailKind::Invitation, Some(self.org), to, &text)?;
         Ok(())
     }
 }

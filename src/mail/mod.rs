@@ -5,9 +5,10 @@
 pub mod account;
 pub mod invitations;
 
-use diesel::PgConnection;
+use diesel::{PgConnection, QueryResult};
 
 use crate::db::outbox::{self, MailKind, OutgoingMail};
+use crate::ids::OrgId;
 
 /// Subject and body of one email.
 pub struct MailText {
@@ -21,12 +22,23 @@ fn link(public_url: &str, path: &str) -> String {
 }
 
 /// Queues one account email (no organization) in the caller's transaction.
-pub fn queue_account(conn: &mut PgConnection, to: &str, text: MailText) -> diesel::QueryResult<()> {
+pub fn queue_account(conn: &mut PgConnection, to: &str, text: MailText) -> QueryResult<()> {
+    queue(conn, MailKind::Account, None, to, &text)
+}
+
+/// Queues `text` to `to` in the caller's transaction.
+fn queue(
+    conn: &mut PgConnection,
+    kind: MailKind,
+    org: Option<OrgId>,
+    to: &str,
+    text: &MailText,
+) -> QueryResult<()> {
     outbox::enqueue(
         conn,
         &OutgoingMail {
-            kind: MailKind::Account,
-            org: None,
+            kind,
+            org,
             message: None,
             to,
             subject: &text.subject,

@@ -8,14 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::reauth;
 use crate::auth::session as auth_session;
 use crate::auth::CurrentUser;
 use crate::db::account_deletion::{self, Deleted, Fate};
 use crate::error::AppResult;
-use crate::forms::FieldErrors;
-use crate::routes::account::{reauth_error, reauthenticate, respond, Reauth};
+use crate::routes::account_card::{one_error, Answer};
 use crate::routes::html_response;
-use crate::views::account::{self as view, Card, Outcome};
+use crate::views::account::{self as view, Card};
 
 route_table! {
     POST "/account/delete" => delete,
@@ -35,25 +35,15 @@ async fn delete(
     session: Session,
     form: web::Form<DeleteForm>,
 ) -> AppResult<HttpResponse> {
+    let answer = Answer::new(&state, &user, &req);
     let form = form.into_inner();
     if form.password.is_empty() {
-        let mut errors = FieldErrors::new();
-        errors.add("password", "Enter your password to delete your account.");
-        let outcome = Outcome::failed(Card::Delete, errors, "");
-        return respond(
-            &state,
-            &user,
-            &req,
-            outcome,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let message = "Enter your password to delete your account.";
+        let refusal = one_error("password", message, StatusCode::UNPROCESSABLE_ENTITY);
+        return answer.refused(Card::Delete, refusal).await;
     }
-    let check = reauthenticate(&state, &user, form.password).await?;
-    if check != Reauth::Confirmed {
-        let (errors, status) = reauth_error(check, "password");
-        let outcome = Outcome::failed(Card::Delete, errors, "");
-        return respond(&state, &user, &req, outcome, status).await;
+    if let Err(refusal) = reauth::confirm(&state, &user, form.password, "password").await? {
+        return answer.refused(Card::Delete, refusal).await;
     }
     let id = user.id();
     let result = state
@@ -67,16 +57,12 @@ async fn delete(
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect();
-            let mut errors = FieldErrors::new();
-            errors.add(
-                "_form",
-                format!(
-                    "Your account was not deleted: you are the last owner of {}. Make another member an owner first.",
-                    names.join(", ")
-                ),
+            let message = format!(
+                "Your account was not deleted: you are the last owner of {}. Make another member an owner first.",
+                names.join(", ")
             );
-            let outcome = Outcome::failed(Card::Delete, errors, "");
-            respond(&state, &user, &req, outcome, StatusCode::CONFLICT).await
+            let refusal = one_error("_form", &message, StatusCode::CONFLICT);
+            answer.refused(Card::Delete, refusal).await
         }
         Deleted::Done => {
             tracing::info!(user = %id, "account deleted");

@@ -11,6 +11,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::limits::{RESETS_PER_EMAIL, RESETS_PER_IP};
+use crate::auth::reauth;
 use crate::auth::session as auth_session;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::account_tokens::{self, Purpose};
@@ -21,10 +23,10 @@ use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
 use crate::mail::{account as mail, queue_account};
 use crate::password;
-use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, Reauth};
+use crate::routes::account_card::{one_error, Answer};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::tokens;
-use crate::views::account::{Card, Outcome};
+use crate::views::account::Card;
 use crate::views::password as view;
 
 route_table! {
@@ -36,10 +38,6 @@ route_table! {
     POST "/password/reset/{token}" => reset,
 }
 
-/// Reset links one address may be sent per hour.
-const RESETS_PER_EMAIL_PER_HOUR: i32 = 5;
-/// Reset requests one network address may make per hour.
-const RESETS_PER_IP_PER_HOUR: i32 = 20;
 /// Every "forgot password" answer takes at least this long, so the time
 /// does not tell whether mail was queued.
 const FORGOT_MIN_DURATION: StdDuration = StdDuration::from_millis(300);
@@ -75,24 +73,16 @@ async fn change(
     session: Session,
     form: web::Form<ChangeForm>,
 ) -> AppResult<HttpResponse> {
+    let answer = Answer::new(&state, &user, &req);
     let form = form.into_inner();
     let errors = validate_change(&form);
     if !errors.is_empty() {
-        let outcome = Outcome::failed(Card::Password, errors, "");
-        return respond(
-            &state,
-            &user,
-            &req,
-            outcome,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let refusal = (errors, StatusCode::UNPROCESSABLE_ENTITY);
+        return answer.refused(Card::Password, refusal).await;
     }
-    let check = reauthenticate(&state, &user, form.current_password).await?;
-    if check != Reauth::Confirmed {
-        let (errors, status) = reauth_error(check, "current_password");
-        let outcome = Outcome::failed(Card::Password, errors, "");
-        return respond(&state, &user, &req, outcome, status).await;
+    let candidate = form.current_password;
+    if let Err(refusal) = reauth::confirm(&state, &user, candidate, "current_password").await? {
+        return answer.refused(Card::Password, refusal).await;
     }
     let new_password = form.new_password;
     let hash = web::block(move || password::hash(&new_password)).await?;
@@ -117,10 +107,9 @@ async fn change(
             )?)
         })
         .await?;
-    let notice = "Your password is changed. Every other session was signed out.";
-    let outcome = Outcome::done(Card::Password, notice);
     auth_session::begin(&session, token, org)?;
-    respond(&state, &user, &req, outcome, StatusCode::OK).await
+    let notice = "Your password is changed. Every other session was signed out.";
+    answer.done(Card::Password, notice).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,13 +134,12 @@ fn forgot_again(
     who: &MaybeUser,
     req: &HttpRequest,
     email: &str,
-    errors: &FieldErrors,
-    status: StatusCode,
+    (errors, status): (FieldErrors, StatusCode),
 ) -> HttpResponse {
     let markup = if crate::routes::wants_fragment(req) {
-        view::forgot_card(&who.csrf, email, errors)
+        view::forgot_card(&who.csrf, email, &errors)
     } else {
-        view::forgot_page(&who.csrf, email, errors)
+        view::forgot_page(&who.csrf, email, &errors)
     };
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -168,20 +156,14 @@ async fn forgot(
     let email = match forms::email(&form.email) {
         Ok(e) => e,
         Err(e) => {
-            let mut errors = FieldErrors::new();
-            errors.add("email", e);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(forgot_again(&who, &req, &form.email, &errors, status));
+            let refusal = one_error("email", &e, StatusCode::UNPROCESSABLE_ENTITY);
+            return Ok(forgot_again(&who, &req, &form.email, refusal));
         }
     };
     if reset_rate_limited(&state, &email, &client_ip(&req)).await? {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "_form",
-            "Too many reset requests. Please check your inbox, or try again in an hour.",
-        );
-        let status = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(forgot_again(&who, &req, &email, &errors, status));
+        let message = "Too many reset requests. Please check your inbox, or try again in an hour.";
+        let refusal = one_error("_form", message, StatusCode::TOO_MANY_REQUESTS);
+        return Ok(forgot_again(&who, &req, &email, refusal));
     }
     let public_url = state.config.public_url.clone();
     state
@@ -199,11 +181,8 @@ async fn forgot(
 
 /// Counts the request per address and per network address.
 async fn reset_rate_limited(state: &AppState, email: &str, ip: &str) -> AppResult<bool> {
-    let hour = chrono::Duration::hours(1);
-    let per_email = vec![format!("reset:email:{email}")];
-    let per_ip = vec![format!("reset:ip:{ip}")];
-    let email_over = over_limit(state, per_email, RESETS_PER_EMAIL_PER_HOUR, hour).await?;
-    let ip_over = over_limit(state, per_ip, RESETS_PER_IP_PER_HOUR, hour).await?;
+    let email_over = RESETS_PER_EMAIL.exceeded(state, email).await?;
+    let ip_over = RESETS_PER_IP.exceeded(state, ip).await?;
     Ok(email_over || ip_over)
 }
 
