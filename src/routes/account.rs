@@ -11,7 +11,7 @@ use crate::auth::CurrentUser;
 use crate::db::accounts;
 use crate::error::AppResult;
 use crate::forms;
-use crate::routes::account_card::{load, one_error, Answer};
+use crate::routes::shared::account_card::{load, one_error, Answer};
 use crate::routes::user_page;
 use crate::views::account::{self as view, Card, Outcome};
 use crate::views::layout::Nav;

@@ -17,7 +17,7 @@ use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::UserId;
 use crate::mail::{account as mail, queue_account};
-use crate::routes::account_card::{one_error, Answer, Refusal};
+use crate::routes::shared::account_card::{one_error, Answer, Refusal};
 use crate::routes::{html_response, see_other_with_flash};
 use crate::views::account::{Card, Outcome};
 use crate::views::password::{email_confirmed_page, link_invalid_page};

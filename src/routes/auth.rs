@@ -17,7 +17,7 @@ use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
 use crate::mail::account::queue_verification;
 use crate::password;
-use crate::routes::invitations::{self, Joined};
+use crate::routes::shared::invitation_link::{self as invitations, Joined};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::views::auth::{self as view, SignupValues};
 

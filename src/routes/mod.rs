@@ -36,7 +36,7 @@ macro_rules! route_table {
 }
 
 pub mod account;
-pub mod account_card;
+pub mod shared;
 pub mod account_deletion;
 pub mod account_email;
 pub mod audit;

@@ -23,7 +23,7 @@ use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
 use crate::mail::{account as mail, queue_account};
 use crate::password;
-use crate::routes::account_card::{one_error, Answer};
+use crate::routes::shared::account_card::{one_error, Answer};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::tokens;
 use crate::views::account::Card;
