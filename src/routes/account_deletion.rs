@@ -13,8 +13,8 @@ use crate::auth::session as auth_session;
 use crate::auth::CurrentUser;
 use crate::db::account_deletion::{self, Deleted, Fate};
 use crate::error::AppResult;
-use crate::routes::shared::account_card::{one_error, Answer};
 use crate::routes::html_response;
+use crate::routes::shared::account_card::{one_error, Answer};
 use crate::views::account::{self as view, Card};
 
 route_table! {

@@ -36,7 +36,6 @@ macro_rules! route_table {
 }
 
 pub mod account;
-pub mod shared;
 pub mod account_deletion;
 pub mod account_email;
 pub mod audit;
@@ -58,6 +57,7 @@ pub mod plans;
 pub mod sequences;
 pub mod sessions;
 pub mod settings;
+pub mod shared;
 pub mod system;
 pub mod team;
 pub mod templates;
