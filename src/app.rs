@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
+use actix_web::cookie::Key;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse};
 
 use crate::auth::middleware::identity;
+use crate::auth::session;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{htmx_errors, AppError};
@@ -18,12 +20,15 @@ use crate::error::{htmx_errors, AppError};
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Encrypts the session cookie; one per process, shared by all workers.
+    pub session_key: Key,
 }
 
 impl AppState {
     pub fn new(db: Db, config: Config) -> AppState {
         AppState {
             db,
+            session_key: session::key(&config),
             config: Arc::new(config),
         }
     }
@@ -97,6 +102,7 @@ pub fn build(
     >,
 > {
     let max_body = state.config.max_upload_bytes;
+    let sessions = session::middleware(&state);
     App::new()
         .app_data(state)
         .app_data(form_config())
@@ -108,6 +114,7 @@ pub fn build(
             Err::<HttpResponse, _>(AppError::NotFound)
         }))
         .wrap(from_fn(identity))
+        .wrap(sessions)
         .wrap(from_fn(htmx_errors))
         .wrap(security_headers())
         .wrap(from_fn(access_log))

@@ -29,6 +29,9 @@ pub struct Config {
     /// `SESSION_IDLE_MINUTES` (default 120) and `SESSION_MAX_HOURS` (default 336 = 14 days).
     pub session_idle: Duration,
     pub session_lifetime: Duration,
+    /// `SESSION_KEY`: secret the session cookie is encrypted with; unset, one
+    /// is generated and kept in `LD_VAR_DIR/session.key`.
+    pub session_key: Option<SecretString>,
     /// `SMTP_URL`, e.g. `smtp://user:pass@host:587`; unset keeps mail in the outbox.
     pub smtp_url: Option<SecretString>,
     /// `MAIL_FROM` (default `Lead Dashboard <no-reply@localhost>`).
@@ -96,6 +99,7 @@ impl Config {
             secure_cookies: vars.flag("SECURE_COOKIES", false),
             session_idle: Duration::from_secs(60 * vars.parse_or("SESSION_IDLE_MINUTES", 120)),
             session_lifetime: Duration::from_secs(3600 * vars.parse_or("SESSION_MAX_HOURS", 336)),
+            session_key: vars.secret("SESSION_KEY"),
             smtp_url: vars.secret("SMTP_URL"),
             mail_from: vars
                 .get("MAIL_FROM")
@@ -120,6 +124,7 @@ impl Config {
             database_url: Some(database_url.to_string()),
             run_jobs: false,
             pool_size: 8,
+            session_key: Some(crate::tokens::random_token().into()),
             ..Config::from_lookup(|_| None)
         }
     }

@@ -1,12 +1,14 @@
-//! The identity middleware: loads the session context (one query), enforces
-//! CSRF on every state-changing request, and issues the anonymous CSRF cookie
-//! that protects the sign-in and sign-up forms.
+//! The identity middleware: loads the session context (one query) for the
+//! token and organization the session cookie carries (`auth::session`),
+//! enforces CSRF on every state-changing request, and issues the anonymous
+//! CSRF cookie that protects the sign-in and sign-up forms.
 //!
 //! CSRF is a synchronizer token: the session row holds it; forms send it as
 //! the `csrf_token` field, HTMX as the `X-CSRF-Token` header (set through
 //! `hx-headers` on <body>), multipart forms as a `csrf_token` query parameter.
 //! Signed-out forms use a double-submit cookie (`ld_csrf`).
 
+use actix_session::{Session, SessionExt, SessionStatus};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,12 +18,12 @@ use actix_web::web::{self, Bytes};
 use actix_web::HttpMessage;
 
 use crate::app::AppState;
-use crate::auth::tokens;
+use crate::auth::session::{self, Carried, SESSION_COOKIE};
 use crate::db::context::{self, SessionContext};
 use crate::db::sessions;
 use crate::error::AppError;
+use crate::tokens;
 
-pub const SESSION_COOKIE: &str = "ld_session";
 pub const CSRF_COOKIE: &str = "ld_csrf";
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -66,10 +68,8 @@ pub async fn identity(
         let cookie = build_cookie(CSRF_COOKIE, token, prepared.secure, None);
         res.response_mut().add_cookie(&cookie).ok();
     }
-    if prepared.stale_cookie {
-        res.response_mut()
-            .add_removal_cookie(&Cookie::new(SESSION_COOKIE, ""))
-            .ok();
+    if let Some(stale) = prepared.stale {
+        drop_stale(&mut res, &stale);
     }
     Ok(res)
 }
@@ -77,8 +77,27 @@ pub async fn identity(
 /// What `identity` must do to the response once the handler has run.
 struct Prepared {
     new_anon_csrf: Option<String>,
-    stale_cookie: bool,
+    /// The session cookie names no live session: drop it, unless the handler
+    /// started a new one.
+    stale: Option<Stale>,
     secure: bool,
+}
+
+struct Stale {
+    session: Session,
+    /// Whether the cookie could be read at all (else actix-session ignores it).
+    readable: bool,
+}
+
+fn drop_stale(res: &mut ServiceResponse<BoxBody>, stale: &Stale) {
+    match (stale.session.status(), stale.readable) {
+        (SessionStatus::Unchanged, true) => session::end(&stale.session),
+        (SessionStatus::Unchanged | SessionStatus::Purged, false) => {
+            let removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+            res.response_mut().add_removal_cookie(&removal).ok();
+        }
+        _ => {}
+    }
 }
 
 /// Loads the session, checks CSRF and stores the `Identity`.
@@ -87,9 +106,12 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| AppError::unexpected("application state missing"))?;
-    let cookie_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-    let session = match &cookie_token {
-        Some(token) => load_session(&state, token.clone()).await?,
+    let cookie_sent = req.cookie(SESSION_COOKIE).is_some();
+    let cookie_session = req.get_session();
+    let carried = session::carried(&cookie_session);
+    let readable = carried.is_some();
+    let session = match carried {
+        Some(carried) => load_session(&state, carried).await?,
         None => None,
     };
     let anon_cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string());
@@ -104,25 +126,30 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
     if is_unsafe(req.method()) && !csrf_exempt(req.path()) {
         check_csrf(req, &csrf_token).await?;
     }
-    let stale_cookie = cookie_token.is_some() && session.is_none();
+    let stale = (cookie_sent && session.is_none()).then_some(Stale {
+        session: cookie_session,
+        readable,
+    });
     req.extensions_mut().insert(Identity {
         session,
         csrf_token,
     });
     Ok(Prepared {
         new_anon_csrf,
-        stale_cookie,
+        stale,
         secure: state.config.secure_cookies,
     })
 }
 
-async fn load_session(state: &AppState, token: String) -> Result<Option<SessionContext>, AppError> {
-    let idle =
-        chrono::Duration::from_std(state.config.session_idle).unwrap_or(chrono::Duration::hours(2));
+async fn load_session(
+    state: &AppState,
+    carried: Carried,
+) -> Result<Option<SessionContext>, AppError> {
+    let idle = session::idle_timeout(&state.config);
     state
         .db
         .run(move |conn| {
-            let ctx = context::load(conn, &token, idle)?;
+            let ctx = context::load(conn, &carried.token, carried.org, idle)?;
             if let Some(ctx) = &ctx {
                 if chrono::Utc::now() - ctx.last_seen_at > chrono::Duration::seconds(60) {
                     sessions::touch(conn, ctx.session_id)?;

@@ -1,9 +1,12 @@
-//! Accounts and request identity: password hashing, random tokens, the
-//! session/CSRF middleware and the `CurrentUser` / `CurrentOrg` extractors.
+//! Request identity: the session/CSRF middleware, the session cookie
+//! (actix-session), re-authentication before sensitive changes, and the
+//! `CurrentUser` / `CurrentOrg` extractors. Token and password primitives
+//! live below (`crate::tokens`, `crate::password`) so `db` need not import `auth`.
 
 pub mod extractors;
+pub mod limits;
 pub mod middleware;
-pub mod password;
-pub mod tokens;
+pub mod reauth;
+pub mod session;
 
 pub use extractors::{CurrentOrg, CurrentUser, MaybeUser};

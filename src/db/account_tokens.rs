@@ -6,9 +6,9 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::auth::tokens;
 use crate::db::schema::account_tokens;
 use crate::ids::UserId;
+use crate::tokens;
 
 /// What a token is for, as stored in `account_tokens.purpose`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The per-request context: session, user, and — when the session has a
+//! The per-request context: session, user, and — when the cookie names a
 //! current organization the user still belongs to — membership, organization
 //! and subscription, all in ONE query. A removed member simply gets no
 //! organization here and is sent to the organization picker.
@@ -7,11 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::tokens;
 use crate::db::models::{Member, Organization, Subscription, User};
 use crate::db::schema::{organization_members, organizations, sessions, subscriptions, users};
 use crate::db::Tenant;
 use crate::ids::{OrgId, SessionId, UserId};
+use crate::tokens;
 
 /// A signed-in session as loaded for one request.
 #[derive(Debug, Clone)]
@@ -47,19 +47,22 @@ type Row = (
 );
 
 /// Loads the live session for a cookie token: not expired, not idle longer
-/// than `idle`. `Ok(None)` when there is no such session.
+/// than `idle`; with `org` when the user is a member of it. `Ok(None)` when
+/// there is no such session.
 pub fn load(
     conn: &mut PgConnection,
     token: &str,
+    org: Option<OrgId>,
     idle: Duration,
 ) -> QueryResult<Option<SessionContext>> {
     let now = Utc::now();
+    // The nil id belongs to no organization: no current organization.
+    let org = org.map(OrgId::uuid).unwrap_or(Uuid::nil());
     let row: Option<Row> = sessions::table
         .inner_join(users::table)
         .left_join(
             organization_members::table.on(organization_members::organization_id
-                .nullable()
-                .eq(sessions::current_org_id)
+                .eq(org)
                 .and(organization_members::user_id.eq(sessions::user_id))),
         )
         .left_join(

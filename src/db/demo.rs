@@ -6,10 +6,10 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::{password, tokens};
 use crate::db::schema::{leads, users};
 use crate::db::{accounts, orgs};
 use crate::ids::{OrgId, UserId};
+use crate::{password, tokens};
 
 pub const DEMO_EMAIL: &str = "behar@example.com";
 pub const DEMO_NAME: &str = "Behar";

@@ -8,13 +8,13 @@ use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::tokens;
 use crate::db::schema::{invitations, organization_members, organizations, users};
 use crate::db::{audit, usage, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Role;
 use crate::error::{AppError, AppResult};
 use crate::ids::{InvitationId, OrgId, UserId};
+use crate::tokens;
 
 /// How long a link stays valid.
 pub const VALID_DAYS: i64 = 7;

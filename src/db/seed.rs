@@ -7,12 +7,12 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
 
-use crate::auth::{password, tokens};
 use crate::db::schema::{subscriptions, users};
 use crate::db::{accounts, orgs};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::Status;
 use crate::ids::{OrgId, UserId};
+use crate::{password, tokens};
 
 /// What `seed` created: the sign-in of the measured organization's owner.
 #[derive(Debug, Clone)]

@@ -1,14 +1,15 @@
-//! Server-side sessions. The cookie carries a random token; only its SHA-256
-//! hash is stored, so a database leak does not yield usable cookies.
-//! Deleting the row ends the session at once.
+//! Server-side sessions: the revocation list and the user's session list.
+//! The cookie carries a random token; only its SHA-256 hash is stored, so a
+//! database leak does not yield usable cookies. Deleting the row ends the
+//! session at once. The current organization lives in the cookie.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::tokens;
 use crate::db::schema::sessions;
-use crate::ids::{OrgId, SessionId, UserId};
+use crate::ids::{SessionId, UserId};
+use crate::tokens;
 
 #[derive(Insertable)]
 #[diesel(table_name = sessions)]
@@ -16,7 +17,6 @@ struct NewSession<'a> {
     id: Uuid,
     token_hash: Vec<u8>,
     user_id: Uuid,
-    current_org_id: Option<Uuid>,
     csrf_token: &'a str,
     user_agent: &'a str,
     ip: &'a str,
@@ -33,18 +33,10 @@ pub struct ClientInfo {
 pub fn create(
     conn: &mut PgConnection,
     user: UserId,
-    current_org: Option<OrgId>,
     client: &ClientInfo,
     lifetime: Duration,
 ) -> QueryResult<String> {
-    create_with_csrf(
-        conn,
-        user,
-        current_org,
-        client,
-        lifetime,
-        &tokens::random_token(),
-    )
+    create_with_csrf(conn, user, client, lifetime, &tokens::random_token())
 }
 
 /// Ends `previous` (when given) and starts a fresh session in its place: a
@@ -55,7 +47,6 @@ pub fn renew(
     conn: &mut PgConnection,
     previous: Option<SessionId>,
     user: UserId,
-    current_org: Option<OrgId>,
     client: &ClientInfo,
     lifetime: Duration,
     keep_csrf: Option<&str>,
@@ -65,13 +56,12 @@ pub fn renew(
     }
     let fresh = tokens::random_token();
     let csrf = keep_csrf.unwrap_or(&fresh);
-    create_with_csrf(conn, user, current_org, client, lifetime, csrf)
+    create_with_csrf(conn, user, client, lifetime, csrf)
 }
 
 fn create_with_csrf(
     conn: &mut PgConnection,
     user: UserId,
-    current_org: Option<OrgId>,
     client: &ClientInfo,
     lifetime: Duration,
     csrf: &str,
@@ -82,7 +72,6 @@ fn create_with_csrf(
             id: Uuid::now_v7(),
             token_hash: tokens::hash(&token),
             user_id: user.uuid(),
-            current_org_id: current_org.map(OrgId::uuid),
             csrf_token: csrf,
             user_agent: &truncate(&client.user_agent, 300),
             ip: &truncate(&client.ip, 64),
@@ -114,14 +103,6 @@ pub fn delete_others(
             .filter(sessions::id.ne(keep)),
     )
     .execute(conn)
-}
-
-/// Stores the organization the session works in.
-pub fn set_current_org(conn: &mut PgConnection, id: SessionId, org: OrgId) -> QueryResult<()> {
-    diesel::update(sessions::table.find(id.uuid()))
-        .set(sessions::current_org_id.eq(Some(org.uuid())))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// Records activity at most once a minute per session, to keep reads cheap.

@@ -8,18 +8,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::limits::{EMAIL_CHANGES, VERIFY_RESENDS};
+use crate::auth::reauth;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::account_tokens::{self, Purpose};
 use crate::db::accounts;
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::UserId;
-use crate::routes::account::{
-    over_limit, reauth_error, reauthenticate, respond, send, send_verification, Reauth,
-};
+use crate::mail::{account as mail, queue_account};
+use crate::routes::shared::account_card::{one_error, Answer, Refusal};
 use crate::routes::{html_response, see_other_with_flash};
 use crate::views::account::{Card, Outcome};
-use crate::views::account_mail;
 use crate::views::password::{email_confirmed_page, link_invalid_page};
 
 route_table! {
@@ -29,26 +29,12 @@ route_table! {
     POST "/account/verify/resend" => resend_verification,
 }
 
-/// Verification links one user may ask for per hour.
-const RESEND_PER_HOUR: i32 = 3;
-/// Email-change links one user may ask for per hour.
-const EMAIL_CHANGES_PER_HOUR: i32 = 5;
-
 #[derive(Debug, Deserialize)]
 pub struct EmailForm {
     #[serde(default)]
     new_email: String,
     #[serde(default)]
     email_password: String,
-}
-
-/// Why a request was refused: the errors to show, and the status.
-type Refusal = (FieldErrors, StatusCode);
-
-fn one_error(field: &str, message: &str, status: StatusCode) -> Refusal {
-    let mut errors = FieldErrors::new();
-    errors.add(field, message);
-    (errors, status)
 }
 
 fn validate_email_change(form: &EmailForm, current: &str) -> Result<String, FieldErrors> {
@@ -81,13 +67,14 @@ async fn vet_email_change(
         Ok(e) => e,
         Err(errors) => return Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY))),
     };
-    let check = reauthenticate(state, user, form.email_password.clone()).await?;
-    if check != Reauth::Confirmed {
-        return Ok(Err(reauth_error(check, "email_password")));
+    let candidate = form.email_password.clone();
+    if let Err(refusal) = reauth::confirm(state, user, candidate, "email_password").await? {
+        return Ok(Err(refusal));
     }
-    let bucket = vec![format!("email-change:{}", user.id())];
-    let hour = chrono::Duration::hours(1);
-    if over_limit(state, bucket, EMAIL_CHANGES_PER_HOUR, hour).await? {
+    if EMAIL_CHANGES
+        .exceeded(state, &user.id().to_string())
+        .await?
+    {
         return Ok(Err(one_error(
             "_form",
             "You asked for several address changes already. Please try again in an hour.",
@@ -113,10 +100,10 @@ async fn queue_email_change(
                 return Ok(false);
             }
             let token = account_tokens::issue(conn, id, Purpose::ChangeEmail, Some(&email))?;
-            send(
+            queue_account(
                 conn,
                 &email,
-                account_mail::confirm_new_email(&public_url, &name, &token),
+                mail::confirm_new_email(&public_url, &name, &token),
             )?;
             Ok(true)
         })
@@ -148,7 +135,7 @@ async fn request_email_change(
             (Outcome::failed(Card::Email, errors, &typed), status)
         }
     };
-    respond(&state, &user, &req, outcome, status).await
+    Answer::new(&state, &user, &req).with(outcome, status).await
 }
 
 /// What opening an email-change link did.
@@ -180,10 +167,10 @@ async fn confirm_email_change(
                 return Ok(EmailChange::Taken);
             };
             let name = accounts::find(conn, user)?.name;
-            send(
+            queue_account(
                 conn,
                 &old_email,
-                account_mail::email_changed(&public_url, &name, &new_email),
+                mail::email_changed(&public_url, &name, &new_email),
             )?;
             // Links sent to the old address must not act on the new one.
             account_tokens::drop_unused(conn, user, Purpose::VerifyEmail)?;
@@ -268,34 +255,35 @@ async fn resend_verification(
     user: CurrentUser,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    let answer = Answer::new(&state, &user, &req);
     let account = &user.session.user;
     if account.email_verified_at.is_some() {
-        let outcome = Outcome::done(Card::Email, "Your address is already confirmed.");
-        return respond(&state, &user, &req, outcome, StatusCode::OK).await;
+        return answer
+            .done(Card::Email, "Your address is already confirmed.")
+            .await;
     }
-    let bucket = vec![format!("verify-resend:{}", user.id())];
-    if over_limit(&state, bucket, RESEND_PER_HOUR, chrono::Duration::hours(1)).await? {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "_form",
-            "We already sent you several links. Please check your inbox (and spam folder), or try again in an hour.",
-        );
-        let outcome = Outcome::failed(Card::Email, errors, "");
-        return respond(&state, &user, &req, outcome, StatusCode::TOO_MANY_REQUESTS).await;
+    if VERIFY_RESENDS
+        .exceeded(&state, &user.id().to_string())
+        .await?
+    {
+        let message = "We already sent you several links. Please check your inbox (and spam folder), or try again in an hour.";
+        let refusal = one_error("_form", message, StatusCode::TOO_MANY_REQUESTS);
+        return answer.refused(Card::Email, refusal).await;
     }
     let (id, name, email) = (user.id(), account.name.clone(), account.email.clone());
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| Ok(send_verification(conn, &public_url, id, &name, &email)?))
+        .tx(move |conn| {
+            Ok(mail::queue_verification(
+                conn,
+                &public_url,
+                id,
+                &name,
+                &email,
+            )?)
+        })
         .await?;
     let notice = format!("We sent a new confirmation link to {}.", account.email);
-    respond(
-        &state,
-        &user,
-        &req,
-        Outcome::done(Card::Email, &notice),
-        StatusCode::OK,
-    )
-    .await
+    answer.done(Card::Email, &notice).await
 }

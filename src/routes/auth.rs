@@ -2,21 +2,22 @@
 //! time, for an unknown email and a wrong password, is rate-limited per
 //! account and per address, and always starts a fresh session (new id).
 
-use actix_web::cookie::Cookie;
+use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::middleware::{build_cookie, SESSION_COOKIE};
-use crate::auth::{password, MaybeUser};
+use crate::auth::session as auth_session;
+use crate::auth::MaybeUser;
 use crate::db::accounts::{self, SignUp};
 use crate::db::{orgs, rate_limit, sessions};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
-use crate::ids::{OrgId, SessionId, UserId};
-use crate::routes::account::send_verification;
-use crate::routes::invitations::{self, Joined};
+use crate::ids::{OrgId, UserId};
+use crate::mail::account::queue_verification;
+use crate::password;
+use crate::routes::shared::invitation_link::{self as invitations, Joined};
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::views::auth::{self as view, SignupValues};
 
@@ -105,6 +106,7 @@ async fn signup(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
+    session: Session,
     form: web::Form<SignupForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
@@ -127,7 +129,7 @@ async fn signup(
     let (name, email) = (valid.name, valid.email);
     if let Some(token) = invitation {
         let joined = invitations::sign_up_and_join(&state, token, name, email, hash).await?;
-        return join_from_invitation(&state, &who, &req, &values, joined).await;
+        return join_from_invitation(&state, &who, &req, &session, &values, joined).await;
     }
     let public_url = state.config.public_url.clone();
     let outcome = state
@@ -135,7 +137,7 @@ async fn signup(
         .tx(move |conn| {
             let outcome = accounts::sign_up(conn, &name, &email, &hash)?;
             if let SignUp::Created { user, .. } = &outcome {
-                send_verification(conn, &public_url, *user, &name, &email)?;
+                queue_verification(conn, &public_url, *user, &name, &email)?;
             }
             Ok(outcome)
         })
@@ -151,7 +153,7 @@ async fn signup(
         }
         SignUp::Created { user, org } => {
             tracing::info!(user = %user, org = %org, "signed up");
-            start_session(&state, &req, &who, user, Some(org), "/dashboard").await
+            start_session(&state, &req, &who, &session, user, Some(org), "/dashboard").await
         }
     }
 }
@@ -161,13 +163,14 @@ async fn join_from_invitation(
     state: &AppState,
     who: &MaybeUser,
     req: &HttpRequest,
+    session: &Session,
     values: &SignupValues,
     joined: Joined,
 ) -> AppResult<HttpResponse> {
     match joined {
         Joined::Member { user, org } => {
             tracing::info!(user = %user, org = %org, "signed up from an invitation");
-            start_session(state, req, who, user, Some(org), "/dashboard").await
+            start_session(state, req, who, session, user, Some(org), "/dashboard").await
         }
         Joined::EmailTaken => Ok(rerender_signup(who, values, &email_taken())),
         Joined::WrongEmail(invited) => Ok(rerender_signup(
@@ -229,6 +232,7 @@ async fn login(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
+    session: Session,
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.into_inner();
@@ -314,7 +318,7 @@ async fn login(
         })
         .await?;
     let target = next.unwrap_or_else(|| "/dashboard".into());
-    start_session(&state, &req, &who, user, first_org, &target).await
+    start_session(&state, &req, &who, &session, user, first_org, &target).await
 }
 
 fn login_failed(
@@ -331,74 +335,34 @@ fn login_failed(
         .body(view::login_page(&who.csrf, email, &errors, next).into_string())
 }
 
-/// Creates a fresh session (ending any previous one of this browser), sets
-/// the cookie and redirects.
+/// Creates a fresh session (ending any previous one of this browser), puts
+/// it into the cookie and redirects.
 async fn start_session(
     state: &AppState,
     req: &HttpRequest,
     who: &MaybeUser,
+    session: &Session,
     user: UserId,
     org: Option<OrgId>,
     location: &str,
 ) -> AppResult<HttpResponse> {
     let previous = who.session.as_ref().map(|s| s.session_id);
-    let cookie = begin_session(state, req, previous, user, org).await?;
-    let mut res = see_other(location);
-    res.add_cookie(&cookie).map_err(AppError::unexpected)?;
-    Ok(res)
+    auth_session::start(state, session, client_info(req), previous, user, org).await?;
+    Ok(see_other(location))
 }
 
-/// Starts a fresh session for `user` in place of `previous` (new id, new
-/// token) and returns the cookie that carries it.
-async fn begin_session(
-    state: &AppState,
-    req: &HttpRequest,
-    previous: Option<SessionId>,
-    user: UserId,
-    org: Option<OrgId>,
-) -> AppResult<Cookie<'static>> {
-    let client = client_info(req);
-    let lifetime = session_lifetime(state)?;
-    let token = state
-        .db
-        .run(move |conn| {
-            Ok(sessions::renew(
-                conn, previous, user, org, &client, lifetime, None,
-            )?)
-        })
-        .await?;
-    Ok(session_cookie(state, token))
-}
-
-/// The configured absolute lifetime of a session.
-pub(crate) fn session_lifetime(state: &AppState) -> AppResult<chrono::Duration> {
-    chrono::Duration::from_std(state.config.session_lifetime).map_err(AppError::unexpected)
-}
-
-/// The `ld_session` cookie for a session token.
-pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
-    build_cookie(
-        SESSION_COOKIE,
-        token,
-        state.config.secure_cookies,
-        Some(state.config.session_lifetime),
-    )
-}
-
-async fn logout(state: web::Data<AppState>, who: MaybeUser) -> AppResult<HttpResponse> {
-    if let Some(session) = who.session {
-        let id = session.session_id;
+async fn logout(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    session: Session,
+) -> AppResult<HttpResponse> {
+    if let Some(current) = who.session {
+        let id = current.session_id;
         state
             .db
             .run(move |conn| Ok(sessions::delete(conn, id)?))
             .await?;
     }
-    let mut res = see_other("/");
-    res.add_removal_cookie(
-        &actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
-            .path("/")
-            .finish(),
-    )
-    .ok();
-    Ok(res)
+    auth_session::end(&session);
+    Ok(see_other("/"))
 }

@@ -58,6 +58,8 @@ macro_rules! features {
 }
 
 mod respond;
+/// Handler pieces shared by several features (declares no routes).
+pub mod shared;
 use respond::FLASH_COOKIE;
 pub use respond::{
     fragment, html_response, invalid, page, redirect, redirect_with_flash, see_other,

@@ -1,12 +1,13 @@
 //! Picking, creating and switching organizations. The switch is stored in the
 //! session and only succeeds for an organization the user belongs to.
 
+use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::CurrentUser;
-use crate::db::{orgs, sessions};
+use crate::auth::{session as auth_session, CurrentUser};
+use crate::db::orgs;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::OrgId;
@@ -61,6 +62,7 @@ async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
+    session: Session,
     form: web::Form<CreateForm>,
 ) -> AppResult<HttpResponse> {
     let name = match forms::text(&form.name, "Organization name", 1, 100) {
@@ -71,15 +73,12 @@ async fn create(
             return render(&state, &user, &req, &errors, &form.name).await;
         }
     };
-    let (owner, session) = (user.id(), user.session.session_id);
-    state
+    let owner = user.id();
+    let org = state
         .db
-        .tx(move |conn| {
-            let org = orgs::create(conn, owner, &name)?;
-            sessions::set_current_org(conn, session, org)?;
-            Ok(())
-        })
+        .tx(move |conn| Ok(orgs::create(conn, owner, &name)?))
         .await?;
+    auth_session::set_org(&session, org)?;
     Ok(see_other_with_flash("/dashboard", "Organization created."))
 }
 
@@ -92,19 +91,18 @@ pub struct SwitchForm {
 async fn switch(
     state: web::Data<AppState>,
     user: CurrentUser,
+    session: Session,
     form: web::Form<SwitchForm>,
 ) -> AppResult<HttpResponse> {
     let org: OrgId = form.org_id.trim().parse().map_err(|_| AppError::NotFound)?;
-    let (user_id, session) = (user.id(), user.session.session_id);
-    state
+    let user_id = user.id();
+    let member = state
         .db
-        .tx(move |conn| {
-            if !orgs::is_member(conn, user_id, org)? {
-                return Err(AppError::NotFound);
-            }
-            sessions::set_current_org(conn, session, org)?;
-            Ok(())
-        })
+        .run(move |conn| Ok(orgs::is_member(conn, user_id, org)?))
         .await?;
+    if !member {
+        return Err(AppError::NotFound);
+    }
+    auth_session::set_org(&session, org)?;
     Ok(see_other("/dashboard"))
 }

@@ -5,23 +5,28 @@
 
 use std::time::{Duration as StdDuration, Instant};
 
+use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::{password, tokens, CurrentUser, MaybeUser};
+use crate::auth::limits::{RESETS_PER_EMAIL, RESETS_PER_IP};
+use crate::auth::reauth;
+use crate::auth::session as auth_session;
+use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::account_tokens::{self, Purpose};
 use crate::db::models::User;
 use crate::db::{accounts, orgs, rate_limit, sessions};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{OrgId, UserId};
-use crate::routes::account::{over_limit, reauth_error, reauthenticate, respond, send, Reauth};
-use crate::routes::auth::{session_cookie, session_lifetime};
+use crate::mail::{account as mail, queue_account};
+use crate::password;
+use crate::routes::shared::account_card::{one_error, Answer};
 use crate::routes::{client_info, client_ip, html_response, see_other};
-use crate::views::account::{Card, Outcome};
-use crate::views::account_mail;
+use crate::tokens;
+use crate::views::account::Card;
 use crate::views::password as view;
 
 route_table! {
@@ -33,10 +38,6 @@ route_table! {
     POST "/password/reset/{token}" => reset,
 }
 
-/// Reset links one address may be sent per hour.
-const RESETS_PER_EMAIL_PER_HOUR: i32 = 5;
-/// Reset requests one network address may make per hour.
-const RESETS_PER_IP_PER_HOUR: i32 = 20;
 /// Every "forgot password" answer takes at least this long, so the time
 /// does not tell whether mail was queued.
 const FORGOT_MIN_DURATION: StdDuration = StdDuration::from_millis(300);
@@ -69,32 +70,25 @@ async fn change(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
+    session: Session,
     form: web::Form<ChangeForm>,
 ) -> AppResult<HttpResponse> {
+    let answer = Answer::new(&state, &user, &req);
     let form = form.into_inner();
     let errors = validate_change(&form);
     if !errors.is_empty() {
-        let outcome = Outcome::failed(Card::Password, errors, "");
-        return respond(
-            &state,
-            &user,
-            &req,
-            outcome,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let refusal = (errors, StatusCode::UNPROCESSABLE_ENTITY);
+        return answer.refused(Card::Password, refusal).await;
     }
-    let check = reauthenticate(&state, &user, form.current_password).await?;
-    if check != Reauth::Confirmed {
-        let (errors, status) = reauth_error(check, "current_password");
-        let outcome = Outcome::failed(Card::Password, errors, "");
-        return respond(&state, &user, &req, outcome, status).await;
+    let candidate = form.current_password;
+    if let Err(refusal) = reauth::confirm(&state, &user, candidate, "current_password").await? {
+        return answer.refused(Card::Password, refusal).await;
     }
     let new_password = form.new_password;
     let hash = web::block(move || password::hash(&new_password)).await?;
     let id = user.id();
     let org = user.session.org.as_ref().map(|o| o.tenant.org_id());
-    let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
+    let (client, lifetime) = (client_info(&req), auth_session::lifetime(&state.config)?);
     let csrf = user.csrf.clone();
     let public_url = state.config.public_url.clone();
     let token = state
@@ -107,19 +101,15 @@ async fn change(
                 conn,
                 None,
                 id,
-                org,
                 &client,
                 lifetime,
                 Some(&csrf),
             )?)
         })
         .await?;
+    auth_session::begin(&session, token, org)?;
     let notice = "Your password is changed. Every other session was signed out.";
-    let outcome = Outcome::done(Card::Password, notice);
-    let mut res = respond(&state, &user, &req, outcome, StatusCode::OK).await?;
-    res.add_cookie(&session_cookie(&state, token))
-        .map_err(AppError::unexpected)?;
-    Ok(res)
+    answer.done(Card::Password, notice).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,13 +134,12 @@ fn forgot_again(
     who: &MaybeUser,
     req: &HttpRequest,
     email: &str,
-    errors: &FieldErrors,
-    status: StatusCode,
+    (errors, status): (FieldErrors, StatusCode),
 ) -> HttpResponse {
     let markup = if crate::routes::wants_fragment(req) {
-        view::forgot_card(&who.csrf, email, errors)
+        view::forgot_card(&who.csrf, email, &errors)
     } else {
-        view::forgot_page(&who.csrf, email, errors)
+        view::forgot_page(&who.csrf, email, &errors)
     };
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -167,20 +156,14 @@ async fn forgot(
     let email = match forms::email(&form.email) {
         Ok(e) => e,
         Err(e) => {
-            let mut errors = FieldErrors::new();
-            errors.add("email", e);
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(forgot_again(&who, &req, &form.email, &errors, status));
+            let refusal = one_error("email", &e, StatusCode::UNPROCESSABLE_ENTITY);
+            return Ok(forgot_again(&who, &req, &form.email, refusal));
         }
     };
     if reset_rate_limited(&state, &email, &client_ip(&req)).await? {
-        let mut errors = FieldErrors::new();
-        errors.add(
-            "_form",
-            "Too many reset requests. Please check your inbox, or try again in an hour.",
-        );
-        let status = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(forgot_again(&who, &req, &email, &errors, status));
+        let message = "Too many reset requests. Please check your inbox, or try again in an hour.";
+        let refusal = one_error("_form", message, StatusCode::TOO_MANY_REQUESTS);
+        return Ok(forgot_again(&who, &req, &email, refusal));
     }
     let public_url = state.config.public_url.clone();
     state
@@ -198,11 +181,8 @@ async fn forgot(
 
 /// Counts the request per address and per network address.
 async fn reset_rate_limited(state: &AppState, email: &str, ip: &str) -> AppResult<bool> {
-    let hour = chrono::Duration::hours(1);
-    let per_email = vec![format!("reset:email:{email}")];
-    let per_ip = vec![format!("reset:ip:{ip}")];
-    let email_over = over_limit(state, per_email, RESETS_PER_EMAIL_PER_HOUR, hour).await?;
-    let ip_over = over_limit(state, per_ip, RESETS_PER_IP_PER_HOUR, hour).await?;
+    let email_over = RESETS_PER_EMAIL.exceeded(state, email).await?;
+    let ip_over = RESETS_PER_IP.exceeded(state, ip).await?;
     Ok(email_over || ip_over)
 }
 
@@ -217,16 +197,16 @@ fn send_reset_link(
         Some(user) => {
             let token =
                 account_tokens::issue(conn, UserId(user.id), Purpose::PasswordReset, Some(email))?;
-            send(
+            queue_account(
                 conn,
                 email,
-                account_mail::password_reset(public_url, &user.name, &token),
+                mail::password_reset(public_url, &user.name, &token),
             )
         }
         None => {
             let token = tokens::random_token();
             let _ = tokens::hash(&token);
-            let _ = account_mail::password_reset(public_url, "", &token);
+            let _ = mail::password_reset(public_url, "", &token);
             Ok(())
         }
     }
@@ -277,6 +257,7 @@ async fn reset(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
+    session: Session,
     token: web::Path<String>,
     form: web::Form<ResetForm>,
 ) -> AppResult<HttpResponse> {
@@ -287,9 +268,9 @@ async fn reset(
     let new_password = form.into_inner().password;
     let hash = web::block(move || password::hash(&new_password)).await?;
     let previous = who.session.as_ref().map(|s| s.session_id);
-    let (client, lifetime) = (client_info(&req), session_lifetime(&state)?);
+    let (client, lifetime) = (client_info(&req), auth_session::lifetime(&state.config)?);
     let public_url = state.config.public_url.clone();
-    let session = state
+    let started = state
         .db
         .tx(move |conn| {
             let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset)? else {
@@ -306,21 +287,19 @@ async fn reset(
             let org = orgs::memberships(conn, id)?
                 .first()
                 .map(|m| OrgId(m.org_id));
-            let token = sessions::renew(conn, previous, id, org, &client, lifetime, None)?;
-            Ok(Some(token))
+            let token = sessions::renew(conn, previous, id, &client, lifetime, None)?;
+            Ok(Some((token, org)))
         })
         .await?;
-    let Some(session) = session else {
+    let Some((token, org)) = started else {
         return Ok(reset_link_invalid(&req));
     };
-    let mut res = crate::routes::redirect_with_flash(
+    auth_session::begin(&session, token, org)?;
+    Ok(crate::routes::redirect_with_flash(
         &req,
         "/dashboard",
         "Your new password is saved. Every other session was signed out.",
-    );
-    res.add_cookie(&session_cookie(&state, session))
-        .map_err(AppError::unexpected)?;
-    Ok(res)
+    ))
 }
 
 /// The reset form with the problem of the password it was sent.
@@ -356,6 +335,6 @@ fn store_password(
     accounts::set_password_hash(conn, id, hash)?;
     sessions::delete_all(conn, id)?;
     account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
-    let notice = account_mail::password_changed(public_url, &account.name);
-    send(conn, &account.email, notice)
+    let notice = mail::password_changed(public_url, &account.name);
+    queue_account(conn, &account.email, notice)
 }

@@ -2,16 +2,16 @@
 //! id of another user matches nothing (404), exactly like a missing one;
 //! ending a session deletes its row, so its cookie stops working at once.
 
+use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::app::AppState;
+use crate::auth::session::{self as auth_session, idle_timeout};
 use crate::auth::CurrentUser;
 use crate::db::sessions;
 use crate::error::{AppError, AppResult};
 use crate::ids::SessionId;
-use crate::routes::account::idle_timeout;
-use crate::routes::account_deletion::signed_out_to;
-use crate::routes::{fragment, see_other_with_flash, user_page, wants_fragment};
+use crate::routes::{fragment, redirect, see_other_with_flash, user_page, wants_fragment};
 use crate::views::layout::Nav;
 use crate::views::sessions as view;
 
@@ -22,7 +22,7 @@ route_table! {
 }
 
 async fn list(state: &AppState, user: &CurrentUser) -> AppResult<Vec<sessions::SessionRow>> {
-    let (id, idle) = (user.id(), idle_timeout(state));
+    let (id, idle) = (user.id(), idle_timeout(&state.config));
     state
         .db
         .run(move |conn| Ok(sessions::list_live(conn, id, idle)?))
@@ -61,6 +61,7 @@ async fn end_one(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
+    session: Session,
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let target = SessionId(id.into_inner());
@@ -74,7 +75,8 @@ async fn end_one(
     }
     if target == user.session.session_id {
         // Ending this very session is signing out.
-        return Ok(signed_out_to(&req, "/login"));
+        auth_session::end(&session);
+        return Ok(redirect(&req, "/login"));
     }
     changed(&state, &user, &req, "That session is signed out.").await
 }

@@ -17,7 +17,7 @@ use crate::domain::roles::{Action, MemberFlags, Role};
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{InvitationId, UserId};
-use crate::routes::invitations::MailContext;
+use crate::mail::invitations::MailContext;
 use crate::routes::{redirect_with_flash, usage_changed, wants_fragment, Part, Reply};
 use crate::views::layout::{Flash, FlashKind, Nav};
 use crate::views::team::{self as view, InviteValues, Seats, TeamView};

@@ -134,25 +134,42 @@ fn form_attrs(card: Card) -> (String, &'static str) {
     (card.target(), "outerHTML")
 }
 
+/// A card that is one form: heading (id, text), the outcome's notice and
+/// errors, then `fields` posted to `action`.
+fn form_card(
+    card: Card,
+    (heading_id, heading): (&str, &str),
+    action: &str,
+    o: Option<&Outcome>,
+    token: &str,
+    fields: Markup,
+) -> Markup {
+    let (target, swap) = form_attrs(card);
+    html! {
+        section.card #(card.id()) aria-labelledby=(heading_id) {
+            h2 id=(heading_id) { (heading) }
+            (notice(o))
+            form.stack method="post" action=(action) hx-post=(action) hx-target=(target) hx-swap=(swap) novalidate {
+                (csrf(token))
+                (fields)
+            }
+        }
+    }
+}
+
 fn profile_card(user: &User, token: &str, outcome: Option<&Outcome>) -> Markup {
     let o = outcome_for(outcome, Card::Profile);
     let errors = o.map(|o| o.errors.clone()).unwrap_or_default();
     let name = o
         .filter(|o| !o.errors.is_empty())
         .map_or(user.name.as_str(), |o| o.value.as_str());
-    let (target, swap) = form_attrs(Card::Profile);
-    html! {
-        section.card #(Card::Profile.id()) aria-labelledby="profile-title" {
-            h2 #profile-title { "Profile" }
-            (notice(o))
-            form.stack method="post" action="/account" hx-post="/account" hx-target=(target) hx-swap=(swap) novalidate {
-                (csrf(token))
-                (Field::new("name", "Your name", name).required().autocomplete("name")
-                    .hint("Shown to your team and in the audit log.").render(&errors))
-                div.form-actions { button.btn.btn-primary type="submit" { "Save name" } }
-            }
-        }
-    }
+    let fields = html! {
+        (Field::new("name", "Your name", name).required().autocomplete("name")
+            .hint("Shown to your team and in the audit log.").render(&errors))
+        div.form-actions { button.btn.btn-primary type="submit" { "Save name" } }
+    };
+    let heading = ("profile-title", "Profile");
+    form_card(Card::Profile, heading, "/account", o, token, fields)
 }
 
 fn email_status(user: &User) -> Markup {
@@ -221,25 +238,26 @@ fn email_card(data: &AccountData, token: &str, outcome: Option<&Outcome>) -> Mar
 fn password_card(token: &str, outcome: Option<&Outcome>) -> Markup {
     let o = outcome_for(outcome, Card::Password);
     let errors = o.map(|o| o.errors.clone()).unwrap_or_default();
-    let (target, swap) = form_attrs(Card::Password);
-    html! {
-        section.card #(Card::Password.id()) aria-labelledby="password-title" {
-            h2 #password-title { "Password" }
-            (notice(o))
-            form.stack method="post" action="/account/password" hx-post="/account/password" hx-target=(target) hx-swap=(swap) novalidate {
-                (csrf(token))
-                (Field::new("current_password", "Current password", "").kind("password").required()
-                    .autocomplete("current-password").render(&errors))
-                (Field::new("new_password", "New password", "").kind("password").required()
-                    .autocomplete("new-password")
-                    .hint("At least 8 characters. Your other sessions will be signed out.").render(&errors))
-                div.form-actions {
-                    button.btn.btn-primary type="submit" { "Change password" }
-                    a.small href="/password/forgot" { "Forgot your current password?" }
-                }
-            }
+    let fields = html! {
+        (Field::new("current_password", "Current password", "").kind("password").required()
+            .autocomplete("current-password").render(&errors))
+        (Field::new("new_password", "New password", "").kind("password").required()
+            .autocomplete("new-password")
+            .hint("At least 8 characters. Your other sessions will be signed out.").render(&errors))
+        div.form-actions {
+            button.btn.btn-primary type="submit" { "Change password" }
+            a.small href="/password/forgot" { "Forgot your current password?" }
         }
-    }
+    };
+    let heading = ("password-title", "Password");
+    form_card(
+        Card::Password,
+        heading,
+        "/account/password",
+        o,
+        token,
+        fields,
+    )
 }
 
 fn sessions_card(live: usize) -> Markup {

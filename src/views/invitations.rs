@@ -1,40 +1,11 @@
-//! Invitations: the invitation email and the pages behind an invitation link
-//! (accept, sign in or sign up, and the clear "this link no longer works"
-//! pages). The team page's invitation cards are in `views::team`.
+//! Invitations: the pages behind an invitation link (accept, sign in or
+//! sign up, and the clear "this link no longer works" pages). The team
+//! page's invitation cards are in `views::team`; the email in `mail::invitations`.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::domain::roles::Role;
 use crate::views::components::csrf;
-use crate::views::format;
-
-/// The expiry date as the invitation email words it.
-fn date(tz: Tz, at: DateTime<Utc>) -> String {
-    format::date(at, tz)
-}
-
-/// Subject and text of the invitation email.
-pub fn email(
-    org: &str,
-    inviter: &str,
-    role: Role,
-    link: &str,
-    tz: Tz,
-    expires_at: DateTime<Utc>,
-) -> (String, String) {
-    let subject = format!("{inviter} invited you to {org} on Lead Dashboard");
-    let body = format!(
-        "Hello,\n\n{inviter} invited you to join {org} on Lead Dashboard as {role}.\n\n\
-         Accept the invitation:\n{link}\n\n\
-         The link works once and until {until}. If you were not expecting this \
-         invitation, you can ignore this email.\n",
-        role = role.label().to_lowercase(),
-        until = date(tz, expires_at),
-    );
-    (subject, body)
-}
 
 /// What the person behind an invitation link is shown.
 pub struct LinkView<'a> {

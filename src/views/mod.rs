@@ -2,7 +2,6 @@
 //! fragments it is built from. Views never query the database.
 
 pub mod account;
-pub mod account_mail;
 pub mod audit;
 pub mod auth;
 pub mod billing;

@@ -83,8 +83,24 @@ fn with_cookie(app: &TestApp, cookie: &str) -> Client {
     c
 }
 
+/// The session token inside a client's (encrypted) session cookie.
+fn session_token(app: &TestApp, c: &Client) -> String {
+    use actix_web::cookie::{Cookie, CookieJar};
+    let sealed = c.cookie("ld_session").expect("session cookie");
+    let mut jar = CookieJar::new();
+    let sent = Cookie::parse_encoded(format!("ld_session={sealed}")).expect("a cookie");
+    jar.add_original(sent.into_owned());
+    let opened = jar
+        .private(&app.state.session_key)
+        .get("ld_session")
+        .expect("a session cookie sealed with the app's key");
+    let state: std::collections::HashMap<String, String> =
+        serde_json::from_str(opened.value()).expect("session state");
+    serde_json::from_str(&state["token"]).expect("a token in the session")
+}
+
 fn session_id_of(app: &TestApp, c: &Client) -> uuid::Uuid {
-    let cookie = c.cookie("ld_session").expect("session cookie");
+    let cookie = session_token(app, c);
     common::uuid_of(
         &mut app.conn(),
         &format!(

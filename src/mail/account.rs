@@ -1,16 +1,12 @@
-//! Texts of account mail (plain text): verification, email change, password
-//! reset and the notices that follow a change. Links are absolute, built on
-//! `PUBLIC_URL`; tokens appear only in the link, never elsewhere.
+//! Account mail (plain text): verification, email change, password reset and
+//! the notices that follow a change. Tokens appear only in the link, never
+//! elsewhere.
 
-/// Subject and body of one email.
-pub struct MailText {
-    pub subject: String,
-    pub body: String,
-}
+use diesel::PgConnection;
 
-fn link(public_url: &str, path: &str) -> String {
-    format!("{}{}", public_url.trim_end_matches('/'), path)
-}
+use super::{link, queue_account, MailText};
+use crate::db::account_tokens::{self, Purpose};
+use crate::ids::UserId;
 
 const SIGNATURE: &str = "— Lead Dashboard";
 
@@ -62,4 +58,17 @@ pub fn email_changed(public_url: &str, name: &str, new_email: &str) -> MailText 
             link(public_url, "/password/forgot"),
         ),
     }
+}
+
+/// Issues a verification token for `email` and queues the link (at sign-up,
+/// inside its transaction, and on "resend").
+pub fn queue_verification(
+    conn: &mut PgConnection,
+    public_url: &str,
+    user: UserId,
+    name: &str,
+    email: &str,
+) -> diesel::QueryResult<()> {
+    let token = account_tokens::issue(conn, user, Purpose::VerifyEmail, Some(email))?;
+    queue_account(conn, email, verify_email(public_url, name, &token))
 }

@@ -1,5 +1,6 @@
 //! Random tokens (sessions, CSRF, invitations, resets) and their hashes.
-//! Tokens are 32 random bytes in URL-safe base64; only SHA-256 hashes are stored.
+//! Tokens are 32 random bytes in URL-safe base64; only SHA-256 hashes are
+//! stored. Below `auth` and `db`, which both need them.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,0 +1,155 @@
+//! The session cookie, carried by actix-session's cookie store: a private
+//! (encrypted, authenticated) cookie holding the session token and the current
+//! organization. The `sessions` row stays the authority — a cookie whose row is
+//! gone, expired or idle signs nobody in — so sign-out ends a session on the server.
+
+use secrecy::ExposeSecret;
+use std::path::Path;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::{Session, SessionMiddleware};
+use actix_web::cookie::{Key, SameSite};
+use sha2::{Digest, Sha512};
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::db::sessions::{self, ClientInfo};
+use crate::error::{AppError, AppResult};
+use crate::ids::{OrgId, SessionId, UserId};
+
+pub const SESSION_COOKIE: &str = "ld_session";
+const TOKEN: &str = "token";
+const ORG: &str = "org";
+/// Where a generated key is kept when `SESSION_KEY` is unset.
+const KEY_FILE: &str = "session.key";
+
+/// What the cookie carries: the session token and the current organization.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub token: String,
+    pub org: Option<OrgId>,
+}
+
+/// The session layer: HttpOnly, SameSite=Lax, Secure behind HTTPS, lasting
+/// the session's absolute lifetime (idle expiry is the row's).
+pub fn middleware(state: &AppState) -> SessionMiddleware<CookieSessionStore> {
+    let ttl =
+        actix_web::cookie::time::Duration::seconds(state.config.session_lifetime.as_secs() as i64);
+    SessionMiddleware::builder(CookieSessionStore::default(), state.session_key.clone())
+        .cookie_name(SESSION_COOKIE.to_string())
+        .cookie_path("/".to_string())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(state.config.secure_cookies)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(PersistentSession::default().session_ttl(ttl))
+        .build()
+}
+
+/// The token and organization the request's cookie carries, if any.
+pub fn carried(session: &Session) -> Option<Carried> {
+    let token = session.get::<String>(TOKEN).ok().flatten()?;
+    let org = session.get::<OrgId>(ORG).ok().flatten();
+    Some(Carried { token, org })
+}
+
+/// Puts a fresh session into the cookie (renewed: a new cookie value).
+pub fn begin(session: &Session, token: String, org: Option<OrgId>) -> AppResult<()> {
+    session.renew();
+    session.clear();
+    session.insert(TOKEN, token).map_err(AppError::unexpected)?;
+    if let Some(org) = org {
+        set_org(session, org)?;
+    }
+    Ok(())
+}
+
+/// Makes `org` the organization this browser works in (membership is
+/// checked on every request by the context query).
+pub fn set_org(session: &Session, org: OrgId) -> AppResult<()> {
+    session.insert(ORG, org).map_err(AppError::unexpected)
+}
+
+/// Drops the cookie (sign-out; the caller deletes the row).
+pub fn end(session: &Session) {
+    session.purge();
+}
+
+/// Creates a session row for `user` in place of `previous` (new id, new
+/// token) and puts it into the cookie.
+pub async fn start(
+    state: &AppState,
+    session: &Session,
+    client: ClientInfo,
+    previous: Option<SessionId>,
+    user: UserId,
+    org: Option<OrgId>,
+) -> AppResult<()> {
+    let lifetime = lifetime(&state.config)?;
+    let token = state
+        .db
+        .run(move |conn| {
+            Ok(sessions::renew(
+                conn, previous, user, &client, lifetime, None,
+            )?)
+        })
+        .await?;
+    begin(session, token, org)
+}
+
+/// The configured absolute lifetime of a session.
+pub fn lifetime(config: &Config) -> AppResult<chrono::Duration> {
+    chrono::Duration::from_std(config.session_lifetime).map_err(AppError::unexpected)
+}
+
+/// The configured idle timeout of a session.
+pub fn idle_timeout(config: &Config) -> chrono::Duration {
+    chrono::Duration::from_std(config.session_idle).unwrap_or(chrono::Duration::hours(2))
+}
+
+/// The cookie key: derived from `SESSION_KEY`, or generated once and kept in
+/// `LD_VAR_DIR/session.key` so a restart does not sign everybody out.
+pub fn key(config: &Config) -> Key {
+    match &config.session_key {
+        Some(secret) => derive(secret.expose_secret()),
+        // Beside the local cluster's default home (`LD_VAR_DIR`, else `./var`).
+        None => stored_key(config.var_dir.as_deref().unwrap_or(Path::new("var"))),
+    }
+}
+
+fn derive(secret: &str) -> Key {
+    if secret.len() < 32 {
+        tracing::warn!("SESSION_KEY is shorter than 32 characters; use a long random value");
+    }
+    Key::from(&Sha512::digest(secret.as_bytes()))
+}
+
+fn stored_key(dir: &Path) -> Key {
+    let path = dir.join(KEY_FILE);
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        if !secret.trim().is_empty() {
+            return derive(secret.trim());
+        }
+    }
+    let secret = crate::tokens::random_token();
+    if let Err(e) = write_private(&path, &secret) {
+        tracing::warn!(path = %path.display(), error = %e,
+            "cannot keep the session key; sessions end when the server restarts (set SESSION_KEY)");
+    }
+    derive(&secret)
+}
+
+fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(secret.as_bytes())
+}
