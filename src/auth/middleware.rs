@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::auth::tokens;
 use crate::db::context::{self, SessionContext};
 use crate::db::sessions;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 
 pub const SESSION_COOKIE: &str = "ld_session";
 pub const CSRF_COOKIE: &str = "ld_csrf";
@@ -121,7 +121,7 @@ async fn load_session(state: &AppState, token: String) -> Result<Option<SessionC
         chrono::Duration::from_std(state.config.session_idle).unwrap_or(chrono::Duration::hours(2));
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let ctx = context::load(conn, &token, idle)?;
             if let Some(ctx) = &ctx {
                 if chrono::Utc::now() - ctx.last_seen_at > chrono::Duration::seconds(60) {

@@ -5,14 +5,14 @@ use diesel::prelude::*;
 
 use super::{CheckoutOutcome, PaymentProvider, Purchase};
 use crate::db::schema::subscriptions;
+use crate::db::DbResult;
 use crate::db::{payments, Tenant};
-use crate::error::AppResult;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalProvider;
 
 impl LocalProvider {
-    fn charge(conn: &mut PgConnection, tenant: &Tenant, purchase: &Purchase) -> AppResult<()> {
+    fn charge(conn: &mut PgConnection, tenant: &Tenant, purchase: &Purchase) -> DbResult<()> {
         if purchase.interval.price_cents(purchase.plan) > 0 {
             payments::record_payment(conn, tenant, purchase)?;
         }
@@ -26,7 +26,7 @@ impl PaymentProvider for LocalProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<CheckoutOutcome> {
+    ) -> DbResult<CheckoutOutcome> {
         diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
             .set(subscriptions::has_payment_method.eq(true))
             .execute(conn)?;
@@ -41,7 +41,7 @@ impl PaymentProvider for LocalProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<bool> {
+    ) -> DbResult<bool> {
         if purchase.interval.price_cents(purchase.plan) == 0 {
             return Ok(true);
         }

@@ -10,7 +10,7 @@ use crate::billing::stripe::{CheckoutRequest, StripeClient};
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
 use crate::db::schema::{subscriptions, users};
 use crate::db::Tenant;
-use crate::error::{AppError, AppResult};
+use crate::db::{DbError, DbResult};
 
 pub struct StripeProvider {
     pub client: StripeClient,
@@ -23,7 +23,7 @@ impl PaymentProvider for StripeProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<CheckoutOutcome> {
+    ) -> DbResult<CheckoutOutcome> {
         let org = tenant.org_id();
         let customer: Option<String> = subscriptions::table
             .find(org.uuid())
@@ -48,11 +48,11 @@ impl PaymentProvider for StripeProvider {
         let url = self
             .client
             .create_checkout_session(&request)
-            .map_err(AppError::unexpected)?;
+            .map_err(|e| DbError::Upstream(e.to_string()))?;
         Ok(CheckoutOutcome::Redirect(url))
     }
 
-    fn collect_renewal(&self, _: &mut PgConnection, _: &Tenant, _: &Purchase) -> AppResult<bool> {
+    fn collect_renewal(&self, _: &mut PgConnection, _: &Tenant, _: &Purchase) -> DbResult<bool> {
         // Stripe charges the renewal; a failure arrives as a webhook event.
         Ok(true)
     }

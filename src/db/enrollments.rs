@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::error::DbResult;
 use crate::db::schema::{leads, sequence_enrollments, sequences};
 use crate::db::sequences::{self as seqs, Sequence};
 use crate::db::Tenant;
-use crate::error::AppResult;
 use crate::ids::{EnrollmentId, LeadId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -43,7 +43,7 @@ pub fn enrol(
     seq: &Sequence,
     lead_ids: &[Uuid],
     now: DateTime<Utc>,
-) -> AppResult<(usize, usize)> {
+) -> DbResult<(usize, usize)> {
     let first_run = seqs::first_run_at(conn, seq, now)?;
     let org = tenant.org_id().uuid();
     let leads = crate::db::leads::find_many(conn, tenant, lead_ids)?;

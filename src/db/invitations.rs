@@ -9,11 +9,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::tokens;
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{invitations, organization_members, organizations, users};
 use crate::db::{audit, usage, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Role;
-use crate::error::{AppError, AppResult};
 use crate::ids::{InvitationId, OrgId, UserId};
 
 /// How long a link stays valid.
@@ -133,7 +133,7 @@ pub fn create(
     tenant: &Tenant,
     email: &str,
     role: Role,
-) -> AppResult<Created> {
+) -> DbResult<Created> {
     usage::guard_count_limit(conn, tenant, LimitKind::Users)?;
     if is_member_email(conn, tenant, email)? {
         return Ok(Created::AlreadyMember);
@@ -187,23 +187,23 @@ fn set_revoked(
 }
 
 /// One invitation of the tenant, row-locked; 404 for other organizations' ids.
-fn locked(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> AppResult<Invitation> {
+fn locked(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<Invitation> {
     invitations::table
         .find((tenant.org_id().uuid(), id.uuid()))
         .select(Invitation::as_select())
         .for_update()
         .first(conn)
         .optional()?
-        .ok_or(AppError::NotFound)
+        .ok_or(DbError::NotFound)
 }
 
-fn still_open(inv: &Invitation, now: DateTime<Utc>) -> AppResult<()> {
+fn still_open(inv: &Invitation, now: DateTime<Utc>) -> DbResult<()> {
     match inv.state(now) {
         State::Pending | State::Expired => Ok(()),
-        State::Accepted => Err(AppError::Conflict(
+        State::Accepted => Err(DbError::Conflict(
             "This invitation has already been accepted.".into(),
         )),
-        State::Revoked => Err(AppError::Conflict(
+        State::Revoked => Err(DbError::Conflict(
             "This invitation has been revoked.".into(),
         )),
     }
@@ -215,7 +215,7 @@ pub fn resend(
     conn: &mut PgConnection,
     tenant: &Tenant,
     id: InvitationId,
-) -> AppResult<(Invitation, String)> {
+) -> DbResult<(Invitation, String)> {
     let now = Utc::now();
     // The seat lock comes before the row lock, in the same order as `create`.
     let peek: Option<DateTime<Utc>> = invitations::table
@@ -223,7 +223,7 @@ pub fn resend(
         .select(invitations::expires_at)
         .first(conn)
         .optional()?;
-    if peek.ok_or(AppError::NotFound)? <= now {
+    if peek.ok_or(DbError::NotFound)? <= now {
         usage::guard_count_limit(conn, tenant, LimitKind::Users)?;
     }
     let inv = locked(conn, tenant, id)?;
@@ -248,7 +248,7 @@ pub fn resend(
 }
 
 /// Revokes an open invitation; its link stops working and its seat frees up.
-pub fn revoke(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> AppResult<String> {
+pub fn revoke(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<String> {
     let now = Utc::now();
     let inv = locked(conn, tenant, id)?;
     still_open(&inv, now)?;

@@ -9,12 +9,12 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::lead_imports;
 use crate::db::usage::{self, UsageKind};
 use crate::db::{leads, unique_violation, Tenant};
 use crate::domain::csv_import::Row;
 use crate::domain::leads::LeadFields;
-use crate::error::{AppError, AppResult};
 
 /// How long an upload waits for its import.
 pub const KEEP_FOR_MINUTES: i64 = 60;
@@ -125,7 +125,7 @@ pub fn import(
     conn: &mut PgConnection,
     tenant: &Tenant,
     mut rows: Vec<Row>,
-) -> AppResult<ImportReport> {
+) -> DbResult<ImportReport> {
     mark_existing(conn, tenant, &mut rows)?;
     let mut report = ImportReport::default();
     let mut good: Vec<(Uuid, LeadFields)> = Vec::new();
@@ -141,7 +141,7 @@ pub fn import(
     good.truncate(granted);
     let inserted = conn.transaction(|conn| leads::insert_counted(conn, tenant, &good));
     report.imported = unique_violation(inserted)?.ok_or_else(|| {
-        AppError::Conflict(
+        DbError::Conflict(
             "A lead with one of these emails was added while the file was imported. Nothing was imported; please try again.".into(),
         )
     })?;

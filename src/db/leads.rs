@@ -10,11 +10,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::error::DbResult;
 use crate::db::schema::leads;
 use crate::db::usage::{self, UsageKind};
 use crate::db::{unique_violation, Tenant};
 use crate::domain::leads::{LeadFields, LeadStatus};
-use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::ids::LeadId;
 
@@ -222,7 +222,7 @@ pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
     fields: &LeadFields,
-) -> AppResult<Result<Lead, FieldErrors>> {
+) -> DbResult<Result<Lead, FieldErrors>> {
     let id = Uuid::now_v7();
     let owner = tenant.user_id().map(|u| u.uuid());
     // A savepoint, so a duplicate leaves the surrounding transaction usable.
@@ -277,7 +277,7 @@ pub fn update(
     tenant: &Tenant,
     id: LeadId,
     fields: &LeadFields,
-) -> AppResult<Result<Lead, FieldErrors>> {
+) -> DbResult<Result<Lead, FieldErrors>> {
     let org = tenant.org_id().uuid();
     let updated = conn.transaction(|conn| {
         diesel::update(leads::table.find((org, id.uuid())))

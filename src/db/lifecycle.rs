@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::billing::{PaymentProvider, Purchase};
+use crate::db::error::DbResult;
 use crate::db::models::Subscription;
 use crate::db::plans::{audit_json, state_of};
 use crate::db::schema::subscriptions;
@@ -15,7 +16,6 @@ use crate::db::{audit, Tenant};
 use crate::domain::billing::{due_transition, SubscriptionState, Transition};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::{Status, GRACE_DAYS};
-use crate::error::AppResult;
 use crate::ids::OrgId;
 
 /// Rows claimed per transaction.
@@ -29,7 +29,7 @@ pub fn advance_due(
     conn: &mut PgConnection,
     provider: &dyn PaymentProvider,
     now: DateTime<Utc>,
-) -> AppResult<usize> {
+) -> DbResult<usize> {
     let mut total = 0;
     for _ in 0..MAX_BATCHES {
         let applied = conn.transaction(|conn| advance_batch(conn, provider, now))?;
@@ -45,7 +45,7 @@ fn advance_batch(
     conn: &mut PgConnection,
     provider: &dyn PaymentProvider,
     now: DateTime<Utc>,
-) -> AppResult<usize> {
+) -> DbResult<usize> {
     let grace_cutoff = now - Duration::days(GRACE_DAYS);
     let due: Vec<Subscription> = subscriptions::table
         .filter(
@@ -89,7 +89,7 @@ fn apply(
     before: &SubscriptionState,
     step: Transition,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> DbResult<()> {
     let tenant = Tenant::system(OrgId(sub.organization_id));
     let change = match step {
         Transition::TrialEnded { to: Status::Active } => {
@@ -150,7 +150,7 @@ fn renew(
     plan: Plan,
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> AppResult<Change> {
+) -> DbResult<Change> {
     let purchase = Purchase {
         plan,
         interval: before.interval,

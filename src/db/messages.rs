@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::leads::{Cursor, Lead};
 use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::schema::{leads, messages, organizations, users};
@@ -15,7 +16,6 @@ use crate::db::templates::Template;
 use crate::db::usage::{self, UsageKind};
 use crate::db::Tenant;
 use crate::domain::placeholders::{self, Values};
-use crate::error::{AppError, AppResult};
 use crate::ids::{LeadId, MessageId, OrgId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -114,7 +114,7 @@ pub fn queue(
     rendered: &Rendered,
     origin: &Origin,
     now: DateTime<Utc>,
-) -> AppResult<Message> {
+) -> DbResult<Message> {
     let id = Uuid::now_v7();
     usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id), now)?;
     let org = tenant.org_id();
@@ -138,7 +138,7 @@ pub fn queue(
         .get_result(conn)
         .optional()?;
     let message =
-        inserted.ok_or_else(|| AppError::Conflict("This step was already sent.".into()))?;
+        inserted.ok_or_else(|| DbError::Conflict("This step was already sent.".into()))?;
     outbox::enqueue(
         conn,
         &OutgoingMail {
@@ -159,7 +159,7 @@ pub fn send(
     tenant: &Tenant,
     lead: &Lead,
     template: &Template,
-) -> AppResult<Message> {
+) -> DbResult<Message> {
     let sender = tenant.user_id().map(|u| u.uuid());
     let (sender_name, organization) = signature(conn, tenant.org_id(), sender)?;
     let rendered = render(
@@ -169,7 +169,7 @@ pub fn send(
         &sender_name,
         &organization,
     )
-    .map_err(|e| AppError::validation(e.to_string()))?;
+    .map_err(|e| DbError::invalid(e.to_string()))?;
     let origin = Origin {
         template: Some((template.owner_key, template.id)),
         step: None,

@@ -8,10 +8,10 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps, sequences};
 use crate::db::{templates, usage, Tenant};
 use crate::domain::plans::LimitKind;
-use crate::error::{AppError, AppResult};
 use crate::ids::{SequenceId, StepId, TemplateId, GLOBAL_OWNER};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -144,7 +144,7 @@ pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepVie
 }
 
 /// Creates an own sequence within the sequences limit. In a transaction.
-pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> AppResult<Sequence> {
+pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> DbResult<Sequence> {
     usage::guard_count_limit(conn, tenant, LimitKind::Sequences)?;
     let org = tenant.org_id().uuid();
     Ok(diesel::insert_into(sequences::table)
@@ -187,7 +187,7 @@ pub fn add_step(
     seq: SequenceId,
     template: TemplateId,
     delay_days: i32,
-) -> AppResult<()> {
+) -> DbResult<()> {
     let seq = find_own(conn, tenant, seq)?;
     let template = templates::find(conn, tenant, template)?;
     let last: Option<i32> = sequence_steps::table
@@ -280,7 +280,7 @@ pub fn move_step(
 
 /// Copies a visible sequence (usually a global one) with its steps into the
 /// organization, within the sequences limit.
-pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> AppResult<Sequence> {
+pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> DbResult<Sequence> {
     let source = find(conn, tenant, id)?;
     let name: String = format!("{} (copy)", source.name)
         .chars()
@@ -299,7 +299,7 @@ pub fn first_run_at(
     conn: &mut PgConnection,
     seq: &Sequence,
     now: DateTime<Utc>,
-) -> AppResult<DateTime<Utc>> {
+) -> DbResult<DateTime<Utc>> {
     let delay: Option<i32> = sequence_steps::table
         .filter(sequence_steps::owner_key.eq(seq.owner_key))
         .filter(sequence_steps::sequence_id.eq(seq.id))
@@ -308,7 +308,7 @@ pub fn first_run_at(
         .first(conn)
         .optional()?;
     let delay = delay.ok_or_else(|| {
-        AppError::validation("This sequence has no steps yet. Add a step before enrolling leads.")
+        DbError::invalid("This sequence has no steps yet. Add a step before enrolling leads.")
     })?;
     Ok(now + Duration::days(i64::from(delay)))
 }

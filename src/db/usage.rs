@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::models::{Organization, Subscription};
 use crate::db::notices;
 use crate::db::schema::{
@@ -23,7 +24,6 @@ use crate::domain::plans::{
     format_limit, threshold_crossed, Limit, LimitKind, Limits, Plan, UsageLevel,
 };
 use crate::domain::subscription::{day_start, month_start};
-use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 
 /// Kinds of counted actions (SPEC §5), as stored in `usage_records.kind`.
@@ -188,7 +188,7 @@ pub fn consume(
     tenant: &Tenant,
     kind: UsageKind,
     resource: Option<Uuid>,
-) -> AppResult<Consumed> {
+) -> DbResult<Consumed> {
     consume_at(conn, tenant, kind, resource, Utc::now())
 }
 
@@ -201,7 +201,7 @@ pub fn consume_at(
     kind: UsageKind,
     resource: Option<Uuid>,
     now: DateTime<Utc>,
-) -> AppResult<Consumed> {
+) -> DbResult<Consumed> {
     let org = tenant.org_id();
     let (organization, sub) = org_and_subscription(conn, org)?;
     let tz = organization.tz();
@@ -312,9 +312,9 @@ fn full_text(c: &Crossing, limit: i64) -> String {
 }
 
 /// The "limit reached" error with a message that says what to do.
-pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> AppError {
+pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> DbError {
     let what = kind.map(LimitKind::label).unwrap_or("Usage");
-    AppError::LimitReached(format!(
+    DbError::LimitReached(format!(
         "{what}: your {} plan allows {}, and that is used up. Upgrade your plan to add more.",
         plan.name(),
         format_limit(limit)
@@ -332,7 +332,7 @@ pub fn guard_count_limit(
     conn: &mut PgConnection,
     tenant: &Tenant,
     kind: LimitKind,
-) -> AppResult<()> {
+) -> DbResult<()> {
     let org = tenant.org_id();
     let now = Utc::now();
     let sub: Subscription = subscriptions::table
@@ -448,7 +448,7 @@ pub fn consume_up_to(
     tenant: &Tenant,
     kind: UsageKind,
     resources: &[Uuid],
-) -> AppResult<usize> {
+) -> DbResult<usize> {
     let now = Utc::now();
     let org = tenant.org_id();
     let (organization, sub) = org_and_subscription(conn, org)?;

@@ -15,8 +15,8 @@ use crate::db::messages::{self, Origin};
 use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps};
 use crate::db::usage;
 use crate::db::Tenant;
+use crate::db::{DbError, DbResult};
 use crate::domain::subscription::{day_start, local_date_start_utc};
-use crate::error::{AppError, AppResult};
 use crate::ids::{LeadId, OrgId};
 
 /// Enrolments handled per pass at most (the next pass continues).
@@ -88,7 +88,7 @@ fn delay_of(conn: &mut PgConnection, e: &Enrollment, position: i32) -> QueryResu
 }
 
 /// Claims one due enrolment and sends its step; false when none is due.
-fn advance_one(conn: &mut PgConnection, now: DateTime<Utc>) -> AppResult<bool> {
+fn advance_one(conn: &mut PgConnection, now: DateTime<Utc>) -> DbResult<bool> {
     let claimed: Option<(Uuid, Enrollment)> = sequence_enrollments::table
         .filter(sequence_enrollments::status.eq("active"))
         .filter(sequence_enrollments::next_run_at.le(now))
@@ -125,8 +125,8 @@ fn advance_one(conn: &mut PgConnection, now: DateTime<Utc>) -> AppResult<bool> {
     let queued =
         conn.transaction(|conn| messages::queue(conn, &tenant, &lead, &rendered, &origin, now));
     match queued {
-        Ok(_) | Err(AppError::Conflict(_)) => advance(conn, org, &e, now)?,
-        Err(AppError::LimitReached(_)) => wait_for_next_day(conn, org, &e, now)?,
+        Ok(_) | Err(DbError::Conflict(_)) => advance(conn, org, &e, now)?,
+        Err(DbError::LimitReached(_)) => wait_for_next_day(conn, org, &e, now)?,
         Err(other) => return Err(other),
     }
     Ok(true)
@@ -174,7 +174,7 @@ fn wait_for_next_day(
     org: Uuid,
     e: &Enrollment,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> DbResult<()> {
     let (organization, _) = usage::org_and_subscription(conn, OrgId(org))?;
     let tz = organization.tz();
     let tomorrow = day_start(tz, now) + Days::new(1);

@@ -44,7 +44,7 @@ async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
     let idle = idle_timeout(state);
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok(AccountData {
                 user: accounts::find(conn, user)?,
                 pending_email: account_tokens::pending_email_change(conn, user)?,
@@ -120,7 +120,7 @@ async fn update_name(
     let id = user.id();
     state
         .db
-        .run(move |conn| Ok(accounts::set_name(conn, id, &name)?))
+        .run(move |conn| accounts::set_name(conn, id, &name))
         .await?;
     let outcome = Outcome::done(Card::Profile, "Your name is saved.");
     respond(&state, &user, &req, outcome, StatusCode::OK).await
@@ -148,7 +148,7 @@ pub(crate) async fn reauthenticate(
     let checked = bucket.clone();
     let used = state
         .db
-        .run(move |conn| Ok(rate_limit::current(conn, &checked, window)?))
+        .run(move |conn| rate_limit::current(conn, &checked, window))
         .await?;
     if used >= limit {
         return Ok(Reauth::Locked);
@@ -159,7 +159,7 @@ pub(crate) async fn reauthenticate(
     }
     state
         .db
-        .run(move |conn| Ok(rate_limit::hit(conn, &bucket, window)?))
+        .run(move |conn| rate_limit::hit(conn, &bucket, window))
         .await?;
     Ok(Reauth::Wrong)
 }
@@ -191,7 +191,7 @@ pub(crate) async fn over_limit(
 ) -> AppResult<bool> {
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let mut over = false;
             for bucket in &buckets {
                 over |= rate_limit::hit(conn, bucket, window)? > limit;

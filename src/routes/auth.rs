@@ -132,7 +132,7 @@ async fn signup(
     let public_url = state.config.public_url.clone();
     let outcome = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let outcome = accounts::sign_up(conn, &name, &email, &hash)?;
             if let SignUp::Created { user, .. } = &outcome {
                 send_verification(conn, &public_url, *user, &name, &email)?;
@@ -251,7 +251,7 @@ async fn login(
     let checked = buckets.clone();
     let blocked = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             for b in &checked {
                 if rate_limit::current(conn, b, window)? >= limit {
                     return Ok(true);
@@ -273,7 +273,7 @@ async fn login(
     let lookup_email = email.clone();
     let user = state
         .db
-        .run(move |conn| Ok(accounts::find_by_email(conn, &lookup_email)?))
+        .run(move |conn| accounts::find_by_email(conn, &lookup_email))
         .await?;
     let password = form.password;
     let verified = web::block(move || match &user {
@@ -288,7 +288,7 @@ async fn login(
     let Some(user) = verified else {
         state
             .db
-            .run(move |conn| {
+            .run(move |conn| -> AppResult<_> {
                 for b in &buckets {
                     rate_limit::hit(conn, b, window)?;
                 }
@@ -306,7 +306,7 @@ async fn login(
     let account_bucket = format!("login:account:{email}");
     let first_org = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             rate_limit::clear(conn, &account_bucket)?;
             Ok(orgs::memberships(conn, user)?
                 .first()
@@ -361,7 +361,7 @@ async fn begin_session(
     let lifetime = session_lifetime(state)?;
     let token = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok(sessions::renew(
                 conn, previous, user, org, &client, lifetime, None,
             )?)
@@ -388,10 +388,7 @@ pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static>
 async fn logout(state: web::Data<AppState>, who: MaybeUser) -> AppResult<HttpResponse> {
     if let Some(session) = who.session {
         let id = session.session_id;
-        state
-            .db
-            .run(move |conn| Ok(sessions::delete(conn, id)?))
-            .await?;
+        state.db.run(move |conn| sessions::delete(conn, id)).await?;
     }
     let mut res = see_other("/");
     res.add_removal_cookie(

@@ -111,7 +111,7 @@ async fn allowance(state: &AppState, cur: &CurrentOrg) -> AppResult<Allowance> {
     let (org, sub) = (cur.org_id(), cur.ctx.subscription.clone());
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let now = chrono::Utc::now();
             let limits = usage::effective_limits(conn, org, &sub, now)?;
             Ok(Allowance {
@@ -175,7 +175,7 @@ async fn upload(
     let name = filename.clone();
     let (id, parsed) = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             lead_imports::mark_existing(conn, &tenant, &mut parsed.rows)?;
             let id = lead_imports::store(conn, &tenant, &name, &bytes)?;
             Ok((id, parsed))
@@ -197,13 +197,13 @@ async fn import(
     let tenant = cur.tenant();
     let report = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let upload = lead_imports::take(conn, &tenant, id)?;
             // Stored files were parsed at upload time; a file that no longer
             // parses cannot occur, but is refused rather than trusted.
             let parsed = csv_import::parse(&upload.content)
                 .map_err(|e| AppError::validation(e.to_string()))?;
-            lead_imports::import(conn, &tenant, parsed.rows)
+            Ok(lead_imports::import(conn, &tenant, parsed.rows)?)
         })
         .await?;
     let mut res = respond(&state, &cur, &req, view::report(&report), StatusCode::OK).await?;
@@ -290,11 +290,11 @@ async fn export(
                 ExportState::Done => return None,
             };
             let batch = db
-                .run(move |conn| Ok(leads::list(conn, &tenant, &filter, after, EXPORT_BATCH)?))
+                .run(move |conn| leads::list(conn, &tenant, &filter, after, EXPORT_BATCH))
                 .await;
             let (rows, more) = match batch {
                 Ok(b) => b,
-                Err(e) => return Some((Err(actix_web::Error::from(e)), ExportState::Done)),
+                Err(e) => return Some((Err(AppError::from(e).into()), ExportState::Done)),
             };
             let next = match rows.last() {
                 Some(last) if more => ExportState::After(last.cursor()),

@@ -106,7 +106,7 @@ async fn render_list(
     let (f, c) = (filter.clone(), cur.clone());
     let ((rows, more), seqs, month) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let page = leads::list(conn, &tenant, &f, after, leads::PAGE_SIZE)?;
             let seqs = if perms.send {
                 sequences::options(conn, &tenant)?
@@ -185,7 +185,8 @@ async fn create(
             let outcome = state
                 .db
                 .tx(move |conn| leads::create(conn, &tenant, &fields))
-                .await;
+                .await
+                .map_err(AppError::from);
             match outcome {
                 Ok(Ok(lead)) => return Ok(created(&cur, &req, &lead)),
                 Ok(Err(errors)) => (errors, None),
@@ -260,7 +261,7 @@ async fn show(
     let perms = perms(&cur);
     let (lead, msgs, enrolled, tpls, seqs) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let lead = leads::find(conn, &tenant, id)?;
             let msgs = messages::for_lead(conn, &tenant, id)?;
             let enrolled = enrollments::for_lead(conn, &tenant, id)?;
@@ -299,7 +300,7 @@ async fn edit(
     let tenant = cur.tenant();
     let lead = state
         .db
-        .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
+        .run(move |conn| leads::find(conn, &tenant, id))
         .await?;
     let input = view::input_of(&lead);
     let errors = FieldErrors::new();
@@ -330,7 +331,7 @@ async fn row(
     let tenant = cur.tenant();
     let lead = state
         .db
-        .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
+        .run(move |conn| leads::find(conn, &tenant, id))
         .await?;
     Ok(fragment(view::row(&lead, cur.ctx.org.tz(), perms(&cur))))
 }
@@ -358,7 +359,7 @@ async fn update(
         // The inline row form has no notes field: keep the stored notes.
         let stored = state
             .db
-            .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
+            .run(move |conn| leads::find(conn, &tenant, id))
             .await?;
         input.notes = stored.notes;
     }
@@ -393,7 +394,7 @@ async fn update(
             let tenant = cur.tenant();
             let lead = state
                 .db
-                .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
+                .run(move |conn| leads::find(conn, &tenant, id))
                 .await?;
             let body = view::edit_page(&lead, &form, &cur.user.csrf);
             let mut res = page(&state, &cur, &req, Nav::Leads, "Edit lead", body).await?;
@@ -434,7 +435,7 @@ async fn delete(
     let tenant = cur.tenant();
     let lead = state
         .db
-        .tx(move |conn| Ok(leads::delete(conn, &tenant, id)?))
+        .tx(move |conn| leads::delete(conn, &tenant, id))
         .await?;
     let message = format!("{} was deleted.", lead.full_name());
     if wants_fragment(&req) {

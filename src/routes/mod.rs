@@ -218,7 +218,7 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
     let tenant = user.session.org.as_ref().map(|o| o.tenant);
     let (orgs, unread) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let orgs = crate::db::orgs::memberships(conn, user_id)?;
             let unread = match &tenant {
                 Some(t) => crate::db::notices::unread_count(conn, t)?,

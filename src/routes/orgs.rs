@@ -37,7 +37,7 @@ async fn render(
     let id = user.id();
     let list = state
         .db
-        .run(move |conn| Ok(orgs::memberships(conn, id)?))
+        .run(move |conn| orgs::memberships(conn, id))
         .await?;
     let current = user.session.org.as_ref().map(|o| o.org.id);
     let body = crate::views::orgs::body(&list, current, &user.csrf, errors, name);
@@ -71,7 +71,7 @@ async fn create(
     let (owner, session) = (user.id(), user.session.session_id);
     state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let org = orgs::create(conn, owner, &name)?;
             sessions::set_current_org(conn, session, org)?;
             Ok(())

@@ -34,7 +34,7 @@ async fn index(
         .unwrap_or(chrono_tz::UTC);
     let mails = state
         .db
-        .run(move |conn| Ok(outbox::visible_to(conn, &email, org, 100)?))
+        .run(move |conn| outbox::visible_to(conn, &email, org, 100))
         .await?;
     let body = crate::views::outbox::page(&mails, tz);
     user_page(&state, &user, &req, Nav::None, "Outbox", body).await

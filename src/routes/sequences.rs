@@ -74,7 +74,7 @@ async fn render_list(
     let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
     let (list, own, limit) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let now = Utc::now();
             let list = sequences::list(conn, &tenant)?;
             let own = usage::used(conn, org, LimitKind::Sequences, now)?;
@@ -133,6 +133,7 @@ async fn create(
         .db
         .tx(move |conn| sequences::create(conn, &tenant, &name))
         .await
+        .map_err(AppError::from)
     {
         Ok(s) => Ok(crate::routes::redirect_with_flash(
             &req,
@@ -161,7 +162,7 @@ async fn detail(
     let tenant = cur.tenant();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let seq = sequences::find(conn, &tenant, id)?;
             let steps = sequences::steps(conn, &seq)?;
             let tpls = templates::list(conn, &tenant)?;
@@ -234,7 +235,7 @@ async fn rename(
     let tenant = cur.tenant();
     state
         .db
-        .tx(move |conn| Ok(sequences::rename(conn, &tenant, id, &name)?))
+        .tx(move |conn| sequences::rename(conn, &tenant, id, &name))
         .await?;
     Ok(see_other_with_flash(
         &format!("/sequences/{id}"),
@@ -252,7 +253,7 @@ async fn delete(
     let tenant = cur.tenant();
     let s = state
         .db
-        .tx(move |conn| Ok(sequences::delete(conn, &tenant, id)?))
+        .tx(move |conn| sequences::delete(conn, &tenant, id))
         .await?;
     Ok(see_other_with_flash(
         "/sequences",
@@ -309,7 +310,7 @@ async fn add_step(
         let tenant = cur.tenant();
         state
             .db
-            .run(move |conn| Ok(sequences::find_own(conn, &tenant, id)?))
+            .run(move |conn| sequences::find_own(conn, &tenant, id))
             .await?;
         return render_detail(
             &state,
@@ -362,7 +363,7 @@ async fn change_step(
     let tenant = cur.tenant();
     let seq = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             Ok(match change {
                 StepChange::Up => sequences::move_step(conn, &tenant, step, true)?,
                 StepChange::Down => sequences::move_step(conn, &tenant, step, false)?,

@@ -49,7 +49,7 @@ async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
     let tenant = cur.tenant();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let now = Utc::now();
             let org = tenant.org_id();
             let (_, sub) = usage::org_and_subscription(conn, org)?;
@@ -211,7 +211,7 @@ async fn invite(
     let to = email.clone();
     let outcome = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let created = invitations::create(conn, &tenant, &to, role)?;
             if let Created::Invitation {
                 token, expires_at, ..
@@ -275,7 +275,7 @@ async fn resend(
     let id = InvitationId(path.into_inner());
     let inv: Invitation = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let (inv, token) = invitations::resend(conn, &tenant, id)?;
             mail.enqueue(conn, &inv.email, inv.role(), &token, inv.expires_at)?;
             Ok(inv)
