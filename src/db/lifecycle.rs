@@ -12,7 +12,7 @@ use crate::db::error::DbResult;
 use crate::db::models::Subscription;
 use crate::db::plans::{audit_json, state_of};
 use crate::db::schema::subscriptions;
-use crate::db::{audit, Tenant};
+use crate::db::{audit, SystemAccess, Tenant};
 use crate::domain::billing::{due_transition, SubscriptionState, Transition};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::{Status, GRACE_DAYS};
@@ -27,12 +27,13 @@ const MAX_BATCHES: usize = 200;
 /// Applies every transition due at `now`; returns how many were applied.
 pub fn advance_due(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     provider: &dyn PaymentProvider,
     now: DateTime<Utc>,
 ) -> DbResult<usize> {
     let mut total = 0;
     for _ in 0..MAX_BATCHES {
-        let applied = conn.transaction(|conn| advance_batch(conn, provider, now))?;
+        let applied = conn.transaction(|conn| advance_batch(conn, access, provider, now))?;
         total += applied;
         if applied == 0 {
             break;
@@ -43,6 +44,7 @@ pub fn advance_due(
 
 fn advance_batch(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     provider: &dyn PaymentProvider,
     now: DateTime<Utc>,
 ) -> DbResult<usize> {
@@ -69,7 +71,15 @@ fn advance_batch(
     for sub in &due {
         let state = state_of(sub);
         if let Some(step) = due_transition(&state, now) {
-            apply(conn, provider, sub, &state, step, now)?;
+            apply(
+                conn,
+                &access.tenant(OrgId(sub.organization_id)),
+                provider,
+                sub,
+                &state,
+                step,
+                now,
+            )?;
             applied += 1;
         }
     }
@@ -84,13 +94,13 @@ struct Change {
 
 fn apply(
     conn: &mut PgConnection,
+    tenant: &Tenant,
     provider: &dyn PaymentProvider,
     sub: &Subscription,
     before: &SubscriptionState,
     step: Transition,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    let tenant = Tenant::system(OrgId(sub.organization_id));
     let change = match step {
         Transition::TrialEnded { to: Status::Active } => {
             let start = before.trial_ends_at.unwrap_or(now);

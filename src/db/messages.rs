@@ -16,7 +16,7 @@ use crate::db::templates::Template;
 use crate::db::usage::{self, UsageKind};
 use crate::db::Tenant;
 use crate::domain::placeholders::{self, Values};
-use crate::ids::{LeadId, MessageId, OrgId};
+use crate::ids::{LeadId, MessageId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = messages)]
@@ -76,11 +76,11 @@ pub fn render(
 /// The names a message is signed with: the sender's and the organization's.
 pub fn signature(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     sender: Option<Uuid>,
 ) -> QueryResult<(String, String)> {
     let organization: String = organizations::table
-        .find(org.uuid())
+        .find(tenant.org_id().uuid())
         .select(organizations::name)
         .first(conn)?;
     let sender_name = match sender {
@@ -161,7 +161,7 @@ pub fn send(
     template: &Template,
 ) -> DbResult<Message> {
     let sender = tenant.user_id().map(|u| u.uuid());
-    let (sender_name, organization) = signature(conn, tenant.org_id(), sender)?;
+    let (sender_name, organization) = signature(conn, tenant, sender)?;
     let rendered = render(
         &template.subject,
         &template.body,
@@ -267,11 +267,11 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryRes
 /// Delivery outcome of a message's mail (called by the mail worker).
 pub fn mark_delivery(
     conn: &mut PgConnection,
-    org: Uuid,
-    id: Uuid,
+    tenant: &Tenant,
+    id: MessageId,
     outcome: Result<DateTime<Utc>, &str>,
 ) -> QueryResult<()> {
-    let target = messages::table.find((org, id));
+    let target = messages::table.find((tenant.org_id().uuid(), id.uuid()));
     match outcome {
         Ok(at) => diesel::update(target)
             .set((

@@ -47,16 +47,15 @@ pub fn snapshot(
     tenant: &Tenant,
     now: DateTime<Utc>,
 ) -> QueryResult<UsageSnapshot> {
-    let org = tenant.org_id();
-    let (organization, subscription) = org_and_subscription(conn, org)?;
-    let effective = effective_limits(conn, org, &subscription, now)?;
+    let (organization, subscription) = org_and_subscription(conn, tenant)?;
+    let effective = effective_limits(conn, tenant, &subscription, now)?;
     let tz = organization.tz();
     let meters = METER_ORDER
         .into_iter()
         .map(|kind| {
             Ok(Meter {
                 kind,
-                used: used_in(conn, org, tz, kind, now)?,
+                used: used_in(conn, tenant, tz, kind, now)?,
                 limit: effective.limits.get(kind),
             })
         })

@@ -47,7 +47,7 @@ use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use error::{DbError, DbResult};
-pub use tenant::Tenant;
+pub use tenant::{SystemAccess, Tenant};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::db::schema::notices;
 use crate::db::Tenant;
 use crate::domain::roles::Role;
-use crate::ids::{NoticeId, OrgId};
+use crate::ids::NoticeId;
 
 /// Notices shown on the list page, newest first.
 pub const LIST_LIMIT: i64 = 100;
@@ -89,7 +89,7 @@ pub fn mark_read(conn: &mut PgConnection, tenant: &Tenant, id: NoticeId) -> Quer
 /// Returns how many notices were new.
 pub fn notify_admins(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     kind: &str,
     message: &str,
     dedupe_key: &str,
@@ -101,7 +101,7 @@ pub fn notify_admins(
          WHERE m.organization_id = $1 AND m.role IN ($5, $6)
          ON CONFLICT (organization_id, user_id, dedupe_key) DO NOTHING",
     )
-    .bind::<SqlUuid, _>(org.uuid())
+    .bind::<SqlUuid, _>(tenant.org_id().uuid())
     .bind::<Text, _>(kind)
     .bind::<Text, _>(message)
     .bind::<Text, _>(dedupe_key)

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::mail_outbox;
+use crate::db::Tenant;
 use crate::ids::{MessageId, OrgId};
 
 /// What kind of mail, as stored in `mail_outbox.kind`.
@@ -75,12 +76,12 @@ pub struct OutboxMail {
 pub fn visible_to(
     conn: &mut PgConnection,
     email: &str,
-    org: Option<OrgId>,
+    tenant: Option<&Tenant>,
     limit: i64,
 ) -> QueryResult<Vec<OutboxMail>> {
     let own = mail_outbox::to_email.eq(email.to_string());
     let query = mail_outbox::table.into_boxed();
-    let query = match org {
+    let query = match tenant.map(Tenant::org_id) {
         Some(org) => query.filter(
             own.or(mail_outbox::kind
                 .eq(MailKind::Message.as_str())

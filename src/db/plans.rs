@@ -314,16 +314,15 @@ pub fn downgrade_impact_of(
     target: Plan,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<Excess>> {
-    let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
     let mut limits = target.spec().limits;
-    for o in effective_limits(conn, org, &sub, now)?.overrides {
+    for o in effective_limits(conn, tenant, &sub, now)?.overrides {
         limits.set(o.kind, o.value);
     }
     let tz = organization.tz();
     let used = DOWNGRADE_CHECKS
         .into_iter()
-        .map(|kind| Ok((kind, used_in(conn, org, tz, kind, now)?)))
+        .map(|kind| Ok((kind, used_in(conn, tenant, tz, kind, now)?)))
         .collect::<QueryResult<Vec<_>>>()?;
     Ok(downgrade_impact(&used, &limits))
 }

@@ -109,7 +109,11 @@ pub fn find_own(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> Que
 }
 
 /// The steps of a visible sequence, in order.
-pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepView>> {
+pub fn steps(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    seq: &Sequence,
+) -> QueryResult<Vec<StepView>> {
     let rows: Vec<(Uuid, i32, i32, Uuid, Uuid, String)> = sequence_steps::table
         .inner_join(
             message_templates::table.on(message_templates::owner_key
@@ -117,6 +121,7 @@ pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepVie
                 .and(message_templates::id.eq(sequence_steps::template_id))),
         )
         .filter(sequence_steps::owner_key.eq(seq.owner_key))
+        .filter(sequence_steps::owner_key.eq_any([tenant.org_id().uuid(), GLOBAL_OWNER]))
         .filter(sequence_steps::sequence_id.eq(seq.id))
         .order(sequence_steps::position.asc())
         .select((
@@ -254,7 +259,10 @@ pub fn remove_step(
     let seq = sequence_of_step(conn, tenant, step)?;
     let org = tenant.org_id().uuid();
     diesel::delete(sequence_steps::table.find((org, step.uuid()))).execute(conn)?;
-    let rest: Vec<Uuid> = steps(conn, &seq)?.into_iter().map(|s| s.id).collect();
+    let rest: Vec<Uuid> = steps(conn, tenant, &seq)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     renumber(conn, org, &rest)?;
     Ok(seq)
 }
@@ -267,7 +275,10 @@ pub fn move_step(
     up: bool,
 ) -> QueryResult<Sequence> {
     let seq = sequence_of_step(conn, tenant, step)?;
-    let mut order: Vec<Uuid> = steps(conn, &seq)?.into_iter().map(|s| s.id).collect();
+    let mut order: Vec<Uuid> = steps(conn, tenant, &seq)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     if let Some(i) = order.iter().position(|id| *id == step.uuid()) {
         let j = if up { i.checked_sub(1) } else { Some(i + 1) };
         if let Some(j) = j.filter(|j| *j < order.len()) {
@@ -287,7 +298,7 @@ pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> DbResul
         .take(120)
         .collect();
     let copy = create(conn, tenant, &name)?;
-    for step in steps(conn, &source)? {
+    for step in steps(conn, tenant, &source)? {
         let template = templates::find(conn, tenant, TemplateId(step.template_id))?;
         insert_step(conn, &copy, step.position, &template, step.delay_days)?;
     }

@@ -74,11 +74,11 @@ pub struct ActiveOverride {
 /// Loads organization and subscription of a tenant (one query).
 pub fn org_and_subscription(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
 ) -> QueryResult<(Organization, Subscription)> {
     organizations::table
         .inner_join(subscriptions::table)
-        .filter(organizations::id.eq(org.uuid()))
+        .filter(organizations::id.eq(tenant.org_id().uuid()))
         .select((Organization::as_select(), Subscription::as_select()))
         .first(conn)
 }
@@ -86,14 +86,14 @@ pub fn org_and_subscription(
 /// Effective plan limits plus active overrides.
 pub fn effective_limits(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     sub: &Subscription,
     now: DateTime<Utc>,
 ) -> QueryResult<EffectiveLimits> {
     let plan = sub.effective_plan(now);
     let mut limits = plan.spec().limits;
     let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = limit_overrides::table
-        .filter(limit_overrides::organization_id.eq(org.uuid()))
+        .filter(limit_overrides::organization_id.eq(tenant.org_id().uuid()))
         .filter(
             limit_overrides::ends_at
                 .is_null()
@@ -203,9 +203,9 @@ pub fn consume_at(
     now: DateTime<Utc>,
 ) -> DbResult<Consumed> {
     let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
     let tz = organization.tz();
-    let effective = effective_limits(conn, org, &sub, now)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
     let period = period_of(kind, tz, now);
     let count = bump_counter(conn, org, kind, period, limit)?
@@ -231,7 +231,7 @@ pub fn consume_at(
             after: count,
             limit,
         };
-        notify_crossing(conn, org, &crossing, &period_key(period))?;
+        notify_crossing(conn, tenant, &crossing, &period_key(period))?;
     }
     Ok(Consumed { count, limit })
 }
@@ -259,7 +259,7 @@ struct Crossing {
 /// limit value: one notice per crossing, and a new one after the limit changes.
 fn notify_crossing(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     c: &Crossing,
     period: &str,
 ) -> QueryResult<()> {
@@ -273,7 +273,7 @@ fn notify_crossing(
         UsageLevel::Full => ("limit_reached", 100, full_text(c, limit)),
     };
     let key = format!("{}:{period}:{pct}:{limit}", c.kind.as_str());
-    notices::notify_admins(conn, org, notice_kind, &message, &key)?;
+    notices::notify_admins(conn, tenant, notice_kind, &message, &key)?;
     Ok(())
 }
 
@@ -340,9 +340,9 @@ pub fn guard_count_limit(
         .select(Subscription::as_select())
         .for_update()
         .first(conn)?;
-    let effective = effective_limits(conn, org, &sub, now)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let limit = effective.limits.get(kind);
-    let used = used(conn, org, kind, now)?;
+    let used = used(conn, tenant, kind, now)?;
     if !crate::domain::plans::allows_one_more(used, limit) {
         return Err(limit_reached(Some(kind), effective.plan, limit));
     }
@@ -353,7 +353,7 @@ pub fn guard_count_limit(
         after: used + 1,
         limit,
     };
-    notify_crossing(conn, org, &crossing, "all")?;
+    notify_crossing(conn, tenant, &crossing, "all")?;
     Ok(())
 }
 
@@ -361,32 +361,32 @@ pub fn guard_count_limit(
 /// cost however long the history), row counts for the others.
 pub fn used(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     kind: LimitKind,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
     let tz = match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
             let name: String = organizations::table
-                .find(org.uuid())
+                .find(tenant.org_id().uuid())
                 .select(organizations::time_zone)
                 .first(conn)?;
             name.parse().unwrap_or(chrono_tz::UTC)
         }
         _ => chrono_tz::UTC,
     };
-    used_in(conn, org, tz, kind, now)
+    used_in(conn, tenant, tz, kind, now)
 }
 
 /// `used` for an organization whose time zone is already known.
 pub(crate) fn used_in(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     tz: chrono_tz::Tz,
     kind: LimitKind,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
-    let o = org.uuid();
+    let o = tenant.org_id().uuid();
     match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
             let usage = if kind == LimitKind::LeadsPerMonth {
@@ -432,10 +432,9 @@ pub(crate) fn used_in(
 /// through `consume` / `guard_count_limit`).
 pub fn can_add(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> QueryResult<bool> {
     let now = Utc::now();
-    let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
-    let limit = effective_limits(conn, org, &sub, now)?.limits.get(kind);
-    let used = used_in(conn, org, organization.tz(), kind, now)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
+    let limit = effective_limits(conn, tenant, &sub, now)?.limits.get(kind);
+    let used = used_in(conn, tenant, organization.tz(), kind, now)?;
     Ok(crate::domain::plans::allows_one_more(used, limit))
 }
 
@@ -451,9 +450,9 @@ pub fn consume_up_to(
 ) -> DbResult<usize> {
     let now = Utc::now();
     let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
     let tz = organization.tz();
-    let effective = effective_limits(conn, org, &sub, now)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
     let (period, start) = period_of(kind, tz, now);
     diesel::insert_into(usage_counters::table)
@@ -488,7 +487,7 @@ pub fn consume_up_to(
             after: used + granted as i64,
             limit,
         };
-        notify_crossing(conn, org, &crossing, &period_key((period, start)))?;
+        notify_crossing(conn, tenant, &crossing, &period_key((period, start)))?;
     }
     if kind == UsageKind::LeadCreated {
         diesel::insert_into(usage_counters::table)

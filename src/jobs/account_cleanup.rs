@@ -7,10 +7,11 @@
 use diesel::prelude::*;
 
 use crate::config::Config;
+use crate::db::SystemAccess;
 use crate::db::{account_tokens, sessions};
 
 /// One pass; returns the number of rows removed.
-pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
+pub fn run(conn: &mut PgConnection, config: &Config, _: &SystemAccess) -> Result<usize, String> {
     let idle = chrono::Duration::from_std(config.session_idle).map_err(|e| e.to_string())?;
     let sessions = sessions::purge_expired(conn, idle).map_err(|e| e.to_string())?;
     let tokens = account_tokens::purge_expired(conn).map_err(|e| e.to_string())?;

@@ -13,8 +13,9 @@ use lettre::{Message, SmtpTransport, Transport};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::db::messages;
 use crate::db::schema::mail_outbox;
+use crate::db::{messages, SystemAccess};
+use crate::ids::{MessageId, OrgId};
 
 /// Tries per mail before it is marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -42,14 +43,19 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 }
 
 /// The job: one delivery pass now.
-pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
-    deliver_due(conn, config, Utc::now())
+pub fn run(
+    conn: &mut PgConnection,
+    config: &Config,
+    access: &SystemAccess,
+) -> Result<usize, String> {
+    deliver_due(conn, access, config, Utc::now())
 }
 
 /// Sends every mail due at `now` (up to a batch). Without `SMTP_URL` mail
 /// stays in the outbox (see `/dev/outbox`) and nothing happens.
 pub fn deliver_due(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
@@ -67,7 +73,7 @@ pub fn deliver_due(
     let mut handled = 0;
     while handled < BATCH {
         let delivered = conn
-            .transaction(|conn| deliver_one(conn, &transport, &from, now))
+            .transaction(|conn| deliver_one(conn, access, &transport, &from, now))
             .map_err(|e| e.to_string())?;
         if !delivered {
             break;
@@ -80,6 +86,7 @@ pub fn deliver_due(
 /// Claims one due mail and sends it; false when none is due.
 fn deliver_one(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     transport: &SmtpTransport,
     from: &Mailbox,
     now: DateTime<Utc>,
@@ -97,9 +104,9 @@ fn deliver_one(
         return Ok(false);
     };
     match send(transport, from, &mail) {
-        Ok(()) => record_sent(conn, &mail, now)?,
-        Err(Failure::Permanent(e)) => record_failure(conn, &mail, &e, now, true)?,
-        Err(Failure::Temporary(e)) => record_failure(conn, &mail, &e, now, false)?,
+        Ok(()) => record_sent(conn, access, &mail, now)?,
+        Err(Failure::Permanent(e)) => record_failure(conn, access, &mail, &e, now, true)?,
+        Err(Failure::Temporary(e)) => record_failure(conn, access, &mail, &e, now, false)?,
     }
     Ok(true)
 }
@@ -128,7 +135,12 @@ fn send(transport: &SmtpTransport, from: &Mailbox, mail: &Pending) -> Result<(),
         .map_err(|e| Failure::Temporary(e.to_string()))
 }
 
-fn record_sent(conn: &mut PgConnection, mail: &Pending, now: DateTime<Utc>) -> QueryResult<()> {
+fn record_sent(
+    conn: &mut PgConnection,
+    access: &SystemAccess,
+    mail: &Pending,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(mail_outbox::table.find(mail.id))
         .set((
             mail_outbox::status.eq("sent"),
@@ -138,13 +150,19 @@ fn record_sent(conn: &mut PgConnection, mail: &Pending, now: DateTime<Utc>) -> Q
         ))
         .execute(conn)?;
     if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
-        messages::mark_delivery(conn, org, message, Ok(now))?;
+        messages::mark_delivery(
+            conn,
+            &access.tenant(OrgId(org)),
+            MessageId(message),
+            Ok(now),
+        )?;
     }
     Ok(())
 }
 
 fn record_failure(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     mail: &Pending,
     error: &str,
     now: DateTime<Utc>,
@@ -163,7 +181,12 @@ fn record_failure(
         ))
         .execute(conn)?;
     if let (true, Some(org), Some(message)) = (last, mail.organization_id, mail.message_id) {
-        messages::mark_delivery(conn, org, message, Err(&error))?;
+        messages::mark_delivery(
+            conn,
+            &access.tenant(OrgId(org)),
+            MessageId(message),
+            Err(&error),
+        )?;
     }
     Ok(())
 }

@@ -14,8 +14,8 @@ use crate::db::leads;
 use crate::db::messages::{self, Origin};
 use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps};
 use crate::db::usage;
-use crate::db::Tenant;
 use crate::db::{DbError, DbResult};
+use crate::db::{SystemAccess, Tenant};
 use crate::domain::subscription::{day_start, local_date_start_utc};
 use crate::ids::{LeadId, OrgId};
 
@@ -23,16 +23,24 @@ use crate::ids::{LeadId, OrgId};
 const BATCH: usize = 100;
 
 /// The job: one pass now.
-pub fn run(conn: &mut PgConnection, _config: &Config) -> Result<usize, String> {
-    run_due(conn, Utc::now())
+pub fn run(
+    conn: &mut PgConnection,
+    _config: &Config,
+    access: &SystemAccess,
+) -> Result<usize, String> {
+    run_due(conn, access, Utc::now())
 }
 
 /// Handles every enrolment due at `now` (up to a batch); returns how many.
-pub fn run_due(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, String> {
+pub fn run_due(
+    conn: &mut PgConnection,
+    access: &SystemAccess,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
     let mut handled = 0;
     while handled < BATCH {
         let advanced = conn
-            .transaction(|conn| advance_one(conn, now))
+            .transaction(|conn| advance_one(conn, access, now))
             .map_err(|e| e.to_string())?;
         if !advanced {
             break;
@@ -88,7 +96,11 @@ fn delay_of(conn: &mut PgConnection, e: &Enrollment, position: i32) -> QueryResu
 }
 
 /// Claims one due enrolment and sends its step; false when none is due.
-fn advance_one(conn: &mut PgConnection, now: DateTime<Utc>) -> DbResult<bool> {
+fn advance_one(
+    conn: &mut PgConnection,
+    access: &SystemAccess,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
     let claimed: Option<(Uuid, Enrollment)> = sequence_enrollments::table
         .filter(sequence_enrollments::status.eq("active"))
         .filter(sequence_enrollments::next_run_at.le(now))
@@ -104,13 +116,13 @@ fn advance_one(conn: &mut PgConnection, now: DateTime<Utc>) -> DbResult<bool> {
     let Some((org, e)) = claimed else {
         return Ok(false);
     };
-    let tenant = Tenant::system(OrgId(org));
+    let tenant = access.tenant(OrgId(org));
     let Some(step) = step_at(conn, &e, e.next_step)? else {
         finish(conn, org, &e, "completed")?;
         return Ok(true);
     };
     let lead = leads::find(conn, &tenant, LeadId(e.lead_id))?;
-    let (sender, organization) = messages::signature(conn, OrgId(org), e.enrolled_by)?;
+    let (sender, organization) = messages::signature(conn, &tenant, e.enrolled_by)?;
     let Ok(rendered) = messages::render(&step.subject, &step.body, &lead, &sender, &organization)
     else {
         // Saved templates always render; a broken one stops the enrolment.
@@ -126,7 +138,7 @@ fn advance_one(conn: &mut PgConnection, now: DateTime<Utc>) -> DbResult<bool> {
         conn.transaction(|conn| messages::queue(conn, &tenant, &lead, &rendered, &origin, now));
     match queued {
         Ok(_) | Err(DbError::Conflict(_)) => advance(conn, org, &e, now)?,
-        Err(DbError::LimitReached(_)) => wait_for_next_day(conn, org, &e, now)?,
+        Err(DbError::LimitReached(_)) => wait_for_next_day(conn, &tenant, &e, now)?,
         Err(other) => return Err(other),
     }
     Ok(true)
@@ -171,11 +183,12 @@ fn advance(
 /// next local day.
 fn wait_for_next_day(
     conn: &mut PgConnection,
-    org: Uuid,
+    tenant: &Tenant,
     e: &Enrollment,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    let (organization, _) = usage::org_and_subscription(conn, OrgId(org))?;
+    let (organization, _) = usage::org_and_subscription(conn, tenant)?;
+    let org = tenant.org_id().uuid();
     let tz = organization.tz();
     let tomorrow = day_start(tz, now) + Days::new(1);
     diesel::update(sequence_enrollments::table.find((org, e.id)))

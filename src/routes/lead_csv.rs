@@ -108,14 +108,14 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 }
 
 async fn allowance(state: &AppState, cur: &CurrentOrg) -> AppResult<Allowance> {
-    let (org, sub) = (cur.org_id(), cur.ctx.subscription.clone());
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
     state
         .db
         .run(move |conn| -> AppResult<_> {
             let now = chrono::Utc::now();
-            let limits = usage::effective_limits(conn, org, &sub, now)?;
+            let limits = usage::effective_limits(conn, &tenant, &sub, now)?;
             Ok(Allowance {
-                used: usage::used(conn, org, LimitKind::LeadsPerMonth, now)?,
+                used: usage::used(conn, &tenant, LimitKind::LeadsPerMonth, now)?,
                 limit: limits.limits.get(LimitKind::LeadsPerMonth),
             })
         })

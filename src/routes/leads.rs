@@ -71,10 +71,10 @@ pub fn perms(cur: &CurrentOrg) -> Perms {
 /// Leads created this month and the limit.
 fn month_usage(conn: &mut diesel::PgConnection, cur: &CurrentOrg) -> AppResult<(i64, Limit)> {
     let now = chrono::Utc::now();
-    let org = cur.org_id();
+    let tenant = cur.tenant();
     let sub = &cur.ctx.subscription;
-    let limits = usage::effective_limits(conn, org, sub, now)?;
-    let used = usage::used(conn, org, LimitKind::LeadsPerMonth, now)?;
+    let limits = usage::effective_limits(conn, &tenant, sub, now)?;
+    let used = usage::used(conn, &tenant, LimitKind::LeadsPerMonth, now)?;
     Ok((used, limits.limits.get(LimitKind::LeadsPerMonth)))
 }
 

@@ -71,14 +71,14 @@ async fn render_list(
     limit_message: Option<&str>,
     status: StatusCode,
 ) -> AppResult<HttpResponse> {
-    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
     let (list, own, limit) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let now = Utc::now();
             let list = sequences::list(conn, &tenant)?;
-            let own = usage::used(conn, org, LimitKind::Sequences, now)?;
-            let limit = usage::effective_limits(conn, org, &sub, now)?
+            let own = usage::used(conn, &tenant, LimitKind::Sequences, now)?;
+            let limit = usage::effective_limits(conn, &tenant, &sub, now)?
                 .limits
                 .sequences;
             Ok((list, own, limit))
@@ -164,7 +164,7 @@ async fn detail(
         .db
         .run(move |conn| -> AppResult<_> {
             let seq = sequences::find(conn, &tenant, id)?;
-            let steps = sequences::steps(conn, &seq)?;
+            let steps = sequences::steps(conn, &tenant, &seq)?;
             let tpls = templates::list(conn, &tenant)?;
             let enrolled = enrollments::for_sequence(conn, &tenant, &seq, 100)?;
             Ok((seq, steps, tpls, enrolled))

@@ -51,14 +51,13 @@ async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
         .db
         .run(move |conn| -> AppResult<_> {
             let now = Utc::now();
-            let org = tenant.org_id();
-            let (_, sub) = usage::org_and_subscription(conn, org)?;
-            let effective = usage::effective_limits(conn, org, &sub, now)?;
+            let (_, sub) = usage::org_and_subscription(conn, &tenant)?;
+            let effective = usage::effective_limits(conn, &tenant, &sub, now)?;
             Ok(TeamData {
                 members: team::members(conn, &tenant)?,
                 invitations: invitations::open(conn, &tenant)?,
                 seats: Seats {
-                    used: usage::used(conn, org, LimitKind::Users, now)?,
+                    used: usage::used(conn, &tenant, LimitKind::Users, now)?,
                     limit: effective.limits.get(LimitKind::Users),
                     plan_name: effective.plan.name(),
                 },

@@ -112,14 +112,14 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let (tenant, org, sub) = (cur.tenant(), cur.org_id(), cur.ctx.subscription.clone());
+    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
     let (list, own, limit) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let now = Utc::now();
             let list = templates::list(conn, &tenant)?;
-            let own = usage::used(conn, org, LimitKind::Templates, now)?;
-            let limit = usage::effective_limits(conn, org, &sub, now)?
+            let own = usage::used(conn, &tenant, LimitKind::Templates, now)?;
+            let limit = usage::effective_limits(conn, &tenant, &sub, now)?
                 .limits
                 .templates;
             Ok((list, own, limit))
