@@ -4,6 +4,7 @@
 //! hash is stored; creating or reviving one holds a seat (`guard_count_limit`).
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
@@ -115,8 +116,7 @@ fn open_for_email(
     tenant: &Tenant,
     email: &str,
 ) -> QueryResult<Option<Invitation>> {
-    invitations::table
-        .filter(invitations::organization_id.eq(tenant.org_id().uuid()))
+    scoped_invitations(tenant)
         .filter(invitations::email.eq(email))
         .filter(invitations::accepted_at.is_null())
         .filter(invitations::revoked_at.is_null())
@@ -337,4 +337,11 @@ pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryR
         Some(json!({ "email": inv.email, "role": inv.role })),
     )?;
     Ok(org)
+}
+
+/// Every `invitations` query of a tenant starts here.
+fn scoped_invitations(
+    tenant: &Tenant,
+) -> Filter<invitations::table, Eq<invitations::organization_id, Uuid>> {
+    invitations::table.filter(invitations::organization_id.eq(tenant.org_id().uuid()))
 }

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -36,12 +37,8 @@ pub fn store(
     content: &[u8],
 ) -> QueryResult<Uuid> {
     let now = Utc::now();
-    diesel::delete(
-        lead_imports::table
-            .filter(lead_imports::organization_id.eq(tenant.org_id().uuid()))
-            .filter(lead_imports::expires_at.lt(now)),
-    )
-    .execute(conn)?;
+    diesel::delete(scoped_lead_imports(tenant).filter(lead_imports::expires_at.lt(now)))
+        .execute(conn)?;
     let id = Uuid::new_v4();
     diesel::insert_into(lead_imports::table)
         .values((
@@ -146,4 +143,11 @@ pub fn import(
         )
     })?;
     Ok(report)
+}
+
+/// Every `lead_imports` query of a tenant starts here.
+fn scoped_lead_imports(
+    tenant: &Tenant,
+) -> Filter<lead_imports::table, Eq<lead_imports::organization_id, Uuid>> {
+    lead_imports::table.filter(lead_imports::organization_id.eq(tenant.org_id().uuid()))
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::deserialize::FromSql;
 use diesel::dsl::sql;
+use diesel::dsl::{Eq, Filter};
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -116,9 +117,7 @@ impl Cursor {
 }
 
 fn scoped<'a>(tenant: &Tenant) -> leads::BoxedQuery<'a, Pg> {
-    leads::table
-        .filter(leads::organization_id.eq(tenant.org_id().uuid()))
-        .into_boxed()
+    scoped_leads(tenant).into_boxed()
 }
 
 /// `%text%` for LIKE, with the wildcard characters of `text` escaped.
@@ -343,6 +342,11 @@ pub fn insert_counted(
             .execute(conn)?;
     }
     Ok(inserted)
+}
+
+/// Every `leads` query of a tenant starts here.
+fn scoped_leads(tenant: &Tenant) -> Filter<leads::table, Eq<leads::organization_id, Uuid>> {
+    leads::table.filter(leads::organization_id.eq(tenant.org_id().uuid()))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -235,8 +236,7 @@ pub fn for_lead(
     tenant: &Tenant,
     lead: LeadId,
 ) -> QueryResult<Vec<Message>> {
-    messages::table
-        .filter(messages::organization_id.eq(tenant.org_id().uuid()))
+    scoped_messages(tenant)
         .filter(messages::lead_id.eq(lead.uuid()))
         .order((messages::created_at.desc(), messages::id.desc()))
         .select(Message::as_select())
@@ -288,4 +288,11 @@ pub fn mark_delivery(
             .execute(conn)?,
     };
     Ok(())
+}
+
+/// Every `messages` query of a tenant starts here.
+fn scoped_messages(
+    tenant: &Tenant,
+) -> Filter<messages::table, Eq<messages::organization_id, Uuid>> {
+    messages::table.filter(messages::organization_id.eq(tenant.org_id().uuid()))
 }

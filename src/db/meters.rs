@@ -3,7 +3,9 @@
 //! usage history) and the daily history for the chart (from the daily counters).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
+use uuid::Uuid;
 
 use crate::db::models::{Organization, Subscription};
 use crate::db::schema::usage_counters;
@@ -87,8 +89,7 @@ pub fn daily_history(
 ) -> QueryResult<Vec<DayUsage>> {
     let today = day_start(tz, now);
     let first = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
-    let rows: Vec<(String, NaiveDate, i64)> = usage_counters::table
-        .filter(usage_counters::organization_id.eq(tenant.org_id().uuid()))
+    let rows: Vec<(String, NaiveDate, i64)> = scoped_usage_counters(tenant)
         .filter(usage_counters::kind.eq_any([
             UsageKind::LeadCreated.as_str(),
             UsageKind::MessageSent.as_str(),
@@ -121,4 +122,11 @@ pub fn daily_history(
         }
     }
     Ok(out)
+}
+
+/// Every `usage_counters` query of a tenant starts here.
+fn scoped_usage_counters(
+    tenant: &Tenant,
+) -> Filter<usage_counters::table, Eq<usage_counters::organization_id, Uuid>> {
+    usage_counters::table.filter(usage_counters::organization_id.eq(tenant.org_id().uuid()))
 }

@@ -4,6 +4,7 @@
 //! writes at most one notice per recipient and `dedupe_key`, however often it is called.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -31,8 +32,7 @@ pub fn unread_count(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64
     let Some(user) = tenant.user_id() else {
         return Ok(0);
     };
-    notices::table
-        .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    scoped_notices(tenant)
         .filter(notices::user_id.eq(user.uuid()))
         .filter(notices::read_at.is_null())
         .count()
@@ -44,8 +44,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Notice>
     let Some(user) = tenant.user_id() else {
         return Ok(Vec::new());
     };
-    notices::table
-        .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    scoped_notices(tenant)
         .filter(notices::user_id.eq(user.uuid()))
         .order((notices::created_at.desc(), notices::id.desc()))
         .limit(LIST_LIMIT)
@@ -59,8 +58,7 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
         return Ok(0);
     };
     diesel::update(
-        notices::table
-            .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+        scoped_notices(tenant)
             .filter(notices::user_id.eq(user.uuid()))
             .filter(notices::read_at.is_null()),
     )
@@ -72,8 +70,7 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
 /// the id is not theirs (another user's, another organization's, or none).
 pub fn mark_read(conn: &mut PgConnection, tenant: &Tenant, id: NoticeId) -> QueryResult<Notice> {
     let user = tenant.user_id().ok_or(diesel::result::Error::NotFound)?;
-    let mine = notices::table
-        .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    let mine = scoped_notices(tenant)
         .filter(notices::user_id.eq(user.uuid()))
         .filter(notices::id.eq(id.uuid()));
     diesel::update(mine)
@@ -108,4 +105,9 @@ pub fn notify_admins(
     .bind::<Text, _>(Role::Owner.as_str())
     .bind::<Text, _>(Role::Admin.as_str())
     .execute(conn)
+}
+
+/// Every `notices` query of a tenant starts here.
+fn scoped_notices(tenant: &Tenant) -> Filter<notices::table, Eq<notices::organization_id, Uuid>> {
+    notices::table.filter(notices::organization_id.eq(tenant.org_id().uuid()))
 }

@@ -5,6 +5,7 @@
 //! and writes its audit event.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
@@ -102,8 +103,7 @@ fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> DbRe
 /// Locks the organization's owner rows (in a fixed order, so concurrent
 /// callers queue instead of deadlocking) and returns how many owners there are.
 fn lock_owners(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64> {
-    let owners: Vec<Uuid> = organization_members::table
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+    let owners: Vec<Uuid> = scoped_organization_members(tenant)
         .filter(organization_members::role.eq(Role::Owner.as_str()))
         .order(organization_members::user_id)
         .select(organization_members::user_id)
@@ -156,9 +156,7 @@ fn is_self(s: &Scene) -> bool {
 
 fn set_role(conn: &mut PgConnection, tenant: &Tenant, user: Uuid, role: Role) -> QueryResult<()> {
     diesel::update(
-        organization_members::table
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
-            .filter(organization_members::user_id.eq(user)),
+        scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
     )
     .set(organization_members::role.eq(role.as_str()))
     .execute(conn)?;
@@ -213,8 +211,7 @@ pub fn set_permissions(
         return Ok(false);
     }
     diesel::update(
-        organization_members::table
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        scoped_organization_members(tenant)
             .filter(organization_members::user_id.eq(s.target.user_id)),
     )
     .set((
@@ -236,9 +233,7 @@ pub fn set_permissions(
 
 fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: Uuid) -> QueryResult<()> {
     diesel::delete(
-        organization_members::table
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
-            .filter(organization_members::user_id.eq(user)),
+        scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
     )
     .execute(conn)?;
     Ok(())
@@ -317,12 +312,19 @@ pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
 /// The acting user's current role (fresh from the database).
 pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Role> {
     let user = tenant.user_id().ok_or(DbError::NotFound)?;
-    let role: Option<String> = organization_members::table
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+    let role: Option<String> = scoped_organization_members(tenant)
         .filter(organization_members::user_id.eq(user.uuid()))
         .select(organization_members::role)
         .first(conn)
         .optional()?;
     role.map(|r| r.parse().unwrap_or(Role::Viewer))
         .ok_or(DbError::NoOrganization)
+}
+
+/// Every `organization_members` query of a tenant starts here.
+fn scoped_organization_members(
+    tenant: &Tenant,
+) -> Filter<organization_members::table, Eq<organization_members::organization_id, Uuid>> {
+    organization_members::table
+        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
 }

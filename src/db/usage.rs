@@ -8,6 +8,7 @@
 //! Meters read counters and row counts only: their cost does not grow with history.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -92,8 +93,7 @@ pub fn effective_limits(
 ) -> QueryResult<EffectiveLimits> {
     let plan = sub.effective_plan(now);
     let mut limits = plan.spec().limits;
-    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = limit_overrides::table
-        .filter(limit_overrides::organization_id.eq(tenant.org_id().uuid()))
+    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = scoped_limit_overrides(tenant)
         .filter(
             limit_overrides::ends_at
                 .is_null()
@@ -526,4 +526,11 @@ pub fn consume_up_to(
             .execute(conn)?;
     }
     Ok(granted)
+}
+
+/// Every `limit_overrides` query of a tenant starts here.
+fn scoped_limit_overrides(
+    tenant: &Tenant,
+) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, Uuid>> {
+    limit_overrides::table.filter(limit_overrides::organization_id.eq(tenant.org_id().uuid()))
 }
