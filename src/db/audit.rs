@@ -170,5 +170,10 @@ pub fn actors(
 fn scoped_audit_events(
     tenant: &Tenant,
 ) -> diesel::dsl::Filter<audit_events::table, Eq<audit_events::organization_id, Uuid>> {
-    audit_events::table.filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
+    audit_events::table.filter(scoped_audit_events_rows(tenant))
+}
+
+/// The condition every `audit_events` row of a tenant meets (for joined queries).
+fn scoped_audit_events_rows(tenant: &Tenant) -> Eq<audit_events::organization_id, Uuid> {
+    audit_events::organization_id.eq(tenant.org_id().uuid())
 }

@@ -3,6 +3,7 @@
 //! (jobs/sequences.rs) advances them.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -80,7 +81,7 @@ pub fn for_lead(
                 .eq(sequence_enrollments::sequence_owner_key)
                 .and(sequences::id.eq(sequence_enrollments::sequence_id))),
         )
-        .filter(sequence_enrollments::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_sequence_enrollments_rows(tenant))
         .filter(sequence_enrollments::lead_id.eq(lead.uuid()))
         .order(sequence_enrollments::created_at.desc())
         .select((Enrollment::as_select(), sequences::name))
@@ -108,7 +109,7 @@ pub fn for_sequence(
                 .eq(sequence_enrollments::organization_id)
                 .and(leads::id.eq(sequence_enrollments::lead_id))),
         )
-        .filter(sequence_enrollments::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_sequence_enrollments_rows(tenant))
         .filter(sequence_enrollments::sequence_id.eq(seq.id))
         .order(sequence_enrollments::created_at.desc())
         .limit(limit)
@@ -158,4 +159,11 @@ pub fn set_paused(
         ))
         .returning(Enrollment::as_returning())
         .get_result(conn)
+}
+
+/// The condition every `sequence_enrollments` row of a tenant meets (for joined queries).
+fn scoped_sequence_enrollments_rows(
+    tenant: &Tenant,
+) -> Eq<sequence_enrollments::organization_id, Uuid> {
+    sequence_enrollments::organization_id.eq(tenant.org_id().uuid())
 }

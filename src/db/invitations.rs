@@ -72,7 +72,7 @@ pub struct OpenInvitation {
 pub fn open(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<OpenInvitation>> {
     let rows: Vec<(Invitation, Option<String>)> = invitations::table
         .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
-        .filter(invitations::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_invitations_rows(tenant))
         .filter(invitations::accepted_at.is_null())
         .filter(invitations::revoked_at.is_null())
         .order((invitations::created_at.desc(), invitations::id.desc()))
@@ -104,7 +104,7 @@ fn is_member_email(conn: &mut PgConnection, tenant: &Tenant, email: &str) -> Que
     diesel::select(diesel::dsl::exists(
         organization_members::table
             .inner_join(users::table)
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+            .filter(scoped_organization_members_rows(tenant))
             .filter(users::email.eq(email)),
     ))
     .get_result(conn)
@@ -343,5 +343,17 @@ pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryR
 fn scoped_invitations(
     tenant: &Tenant,
 ) -> Filter<invitations::table, Eq<invitations::organization_id, Uuid>> {
-    invitations::table.filter(invitations::organization_id.eq(tenant.org_id().uuid()))
+    invitations::table.filter(scoped_invitations_rows(tenant))
+}
+
+/// The condition every `invitations` row of a tenant meets (for joined queries).
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, Uuid> {
+    invitations::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `organization_members` row of a tenant meets (for joined queries).
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
 }

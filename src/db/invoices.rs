@@ -212,14 +212,24 @@ pub fn set_status_by_provider_id(
 fn scoped_invoice_lines(
     tenant: &Tenant,
 ) -> Filter<invoice_lines::table, Eq<invoice_lines::organization_id, Uuid>> {
-    invoice_lines::table.filter(invoice_lines::organization_id.eq(tenant.org_id().uuid()))
+    invoice_lines::table.filter(scoped_invoice_lines_rows(tenant))
 }
 
 /// Every `invoices` query of a tenant starts here.
 fn scoped_invoices(
     tenant: &Tenant,
 ) -> Filter<invoices::table, Eq<invoices::organization_id, Uuid>> {
-    invoices::table.filter(invoices::organization_id.eq(tenant.org_id().uuid()))
+    invoices::table.filter(scoped_invoices_rows(tenant))
+}
+
+/// The condition every `invoice_lines` row of a tenant meets (for joined queries).
+fn scoped_invoice_lines_rows(tenant: &Tenant) -> Eq<invoice_lines::organization_id, Uuid> {
+    invoice_lines::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `invoices` row of a tenant meets (for joined queries).
+fn scoped_invoices_rows(tenant: &Tenant) -> Eq<invoices::organization_id, Uuid> {
+    invoices::organization_id.eq(tenant.org_id().uuid())
 }
 
 #[cfg(test)]

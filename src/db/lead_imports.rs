@@ -149,5 +149,10 @@ pub fn import(
 fn scoped_lead_imports(
     tenant: &Tenant,
 ) -> Filter<lead_imports::table, Eq<lead_imports::organization_id, Uuid>> {
-    lead_imports::table.filter(lead_imports::organization_id.eq(tenant.org_id().uuid()))
+    lead_imports::table.filter(scoped_lead_imports_rows(tenant))
+}
+
+/// The condition every `lead_imports` row of a tenant meets (for joined queries).
+fn scoped_lead_imports_rows(tenant: &Tenant) -> Eq<lead_imports::organization_id, Uuid> {
+    lead_imports::organization_id.eq(tenant.org_id().uuid())
 }

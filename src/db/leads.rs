@@ -346,7 +346,12 @@ pub fn insert_counted(
 
 /// Every `leads` query of a tenant starts here.
 fn scoped_leads(tenant: &Tenant) -> Filter<leads::table, Eq<leads::organization_id, Uuid>> {
-    leads::table.filter(leads::organization_id.eq(tenant.org_id().uuid()))
+    leads::table.filter(scoped_leads_rows(tenant))
+}
+
+/// The condition every `leads` row of a tenant meets (for joined queries).
+fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, Uuid> {
+    leads::organization_id.eq(tenant.org_id().uuid())
 }
 
 #[cfg(test)]

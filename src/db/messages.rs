@@ -252,7 +252,7 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryRes
                 .and(leads::id.eq(messages::lead_id))),
         )
         .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
-        .filter(messages::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_messages_rows(tenant))
         .filter(messages::id.eq(id.uuid()))
         .select((
             Message::as_select(),
@@ -294,5 +294,10 @@ pub fn mark_delivery(
 fn scoped_messages(
     tenant: &Tenant,
 ) -> Filter<messages::table, Eq<messages::organization_id, Uuid>> {
-    messages::table.filter(messages::organization_id.eq(tenant.org_id().uuid()))
+    messages::table.filter(scoped_messages_rows(tenant))
+}
+
+/// The condition every `messages` row of a tenant meets (for joined queries).
+fn scoped_messages_rows(tenant: &Tenant) -> Eq<messages::organization_id, Uuid> {
+    messages::organization_id.eq(tenant.org_id().uuid())
 }

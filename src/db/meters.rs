@@ -128,5 +128,10 @@ pub fn daily_history(
 fn scoped_usage_counters(
     tenant: &Tenant,
 ) -> Filter<usage_counters::table, Eq<usage_counters::organization_id, Uuid>> {
-    usage_counters::table.filter(usage_counters::organization_id.eq(tenant.org_id().uuid()))
+    usage_counters::table.filter(scoped_usage_counters_rows(tenant))
+}
+
+/// The condition every `usage_counters` row of a tenant meets (for joined queries).
+fn scoped_usage_counters_rows(tenant: &Tenant) -> Eq<usage_counters::organization_id, Uuid> {
+    usage_counters::organization_id.eq(tenant.org_id().uuid())
 }

@@ -109,5 +109,10 @@ pub fn notify_admins(
 
 /// Every `notices` query of a tenant starts here.
 fn scoped_notices(tenant: &Tenant) -> Filter<notices::table, Eq<notices::organization_id, Uuid>> {
-    notices::table.filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    notices::table.filter(scoped_notices_rows(tenant))
+}
+
+/// The condition every `notices` row of a tenant meets (for joined queries).
+fn scoped_notices_rows(tenant: &Tenant) -> Eq<notices::organization_id, Uuid> {
+    notices::organization_id.eq(tenant.org_id().uuid())
 }

@@ -133,5 +133,10 @@ fn find(
 fn scoped_limit_overrides(
     tenant: &Tenant,
 ) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, Uuid>> {
-    limit_overrides::table.filter(limit_overrides::organization_id.eq(tenant.org_id().uuid()))
+    limit_overrides::table.filter(scoped_limit_overrides_rows(tenant))
+}
+
+/// The condition every `limit_overrides` row of a tenant meets (for joined queries).
+fn scoped_limit_overrides_rows(tenant: &Tenant) -> Eq<limit_overrides::organization_id, Uuid> {
+    limit_overrides::organization_id.eq(tenant.org_id().uuid())
 }

@@ -76,7 +76,7 @@ const MEMBER_COLUMNS: MemberColumns = (
 pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<MemberRow>> {
     let mut rows: Vec<MemberRow> = organization_members::table
         .inner_join(users::table)
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_organization_members_rows(tenant))
         .select(MEMBER_COLUMNS)
         .load(conn)?;
     rows.sort_by(|a, b| {
@@ -91,7 +91,7 @@ pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Memb
 fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> DbResult<MemberRow> {
     let row = organization_members::table
         .inner_join(users::table)
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_organization_members_rows(tenant))
         .filter(organization_members::user_id.eq(user.uuid()))
         .select(MEMBER_COLUMNS)
         .for_update()
@@ -325,6 +325,12 @@ pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Role> {
 fn scoped_organization_members(
     tenant: &Tenant,
 ) -> Filter<organization_members::table, Eq<organization_members::organization_id, Uuid>> {
-    organization_members::table
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+    organization_members::table.filter(scoped_organization_members_rows(tenant))
+}
+
+/// The condition every `organization_members` row of a tenant meets (for joined queries).
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
 }
