@@ -1,12 +1,11 @@
 //! The offline provider: a payment method is "on file" once the owner adds
 //! it, and every charge succeeds at once and is recorded as a paid invoice.
 
-use diesel::prelude::*;
+use diesel::PgConnection;
 
 use super::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::schema::subscriptions;
 use crate::db::DbResult;
-use crate::db::{payments, Tenant};
+use crate::db::{billing, payments, Tenant};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalProvider;
@@ -27,9 +26,7 @@ impl PaymentProvider for LocalProvider {
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<CheckoutOutcome> {
-        diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
-            .set(subscriptions::has_payment_method.eq(true))
-            .execute(conn)?;
+        billing::set_payment_method_on_file(conn, tenant)?;
         if purchase.charge_now {
             Self::charge(conn, tenant, purchase)?;
         }
@@ -45,10 +42,7 @@ impl PaymentProvider for LocalProvider {
         if purchase.interval.price_cents(purchase.plan) == 0 {
             return Ok(true);
         }
-        let on_file: bool = subscriptions::table
-            .find(tenant.org_id().uuid())
-            .select(subscriptions::has_payment_method)
-            .first(conn)?;
+        let on_file = billing::payment_method_on_file(conn, tenant)?;
         if on_file {
             Self::charge(conn, tenant, purchase)?;
         }

@@ -8,8 +8,7 @@ use diesel::prelude::*;
 
 use crate::billing::stripe::{CheckoutRequest, StripeClient};
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::schema::{subscriptions, users};
-use crate::db::Tenant;
+use crate::db::{billing, Tenant};
 use crate::db::{DbError, DbResult};
 
 pub struct StripeProvider {
@@ -25,17 +24,7 @@ impl PaymentProvider for StripeProvider {
         purchase: &Purchase,
     ) -> DbResult<CheckoutOutcome> {
         let org = tenant.org_id();
-        let customer: Option<String> = subscriptions::table
-            .find(org.uuid())
-            .select(subscriptions::provider_customer_id)
-            .first(conn)?;
-        let email = match tenant.user_id() {
-            Some(user) => users::table
-                .find(user.uuid())
-                .select(users::email)
-                .first(conn)?,
-            None => String::new(),
-        };
+        let (customer, email) = billing::checkout_contact(conn, tenant)?;
         let request = CheckoutRequest {
             org,
             plan: purchase.plan,

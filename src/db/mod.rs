@@ -5,7 +5,7 @@
 
 pub mod error;
 pub mod local_pg;
-pub mod schema;
+mod schema;
 pub mod tenant;
 
 pub mod account_deletion;

@@ -10,10 +10,9 @@ use diesel::prelude::*;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{Message, SmtpTransport, Transport};
-use uuid::Uuid;
 
 use crate::config::Config;
-use crate::db::schema::mail_outbox;
+use crate::db::outbox::{self, PendingMail as Pending};
 use crate::db::{messages, SystemAccess};
 use crate::ids::{MessageId, OrgId};
 
@@ -23,18 +22,6 @@ pub const MAX_ATTEMPTS: i32 = 5;
 const BATCH: usize = 50;
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = mail_outbox)]
-struct Pending {
-    id: Uuid,
-    organization_id: Option<Uuid>,
-    message_id: Option<Uuid>,
-    to_email: String,
-    subject: String,
-    body_text: String,
-    attempts: i32,
-}
 
 /// Wait before try `attempts + 1`: 1, 2, 4, 8 … minutes, at most an hour.
 pub fn backoff(attempts: i32) -> chrono::Duration {
@@ -91,15 +78,7 @@ fn deliver_one(
     from: &Mailbox,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let claimed: Option<Pending> = mail_outbox::table
-        .filter(mail_outbox::status.eq("pending"))
-        .filter(mail_outbox::next_attempt_at.le(now))
-        .order(mail_outbox::next_attempt_at.asc())
-        .select(Pending::as_select())
-        .for_update()
-        .skip_locked()
-        .first(conn)
-        .optional()?;
+    let claimed = outbox::claim_due(conn, now)?;
     let Some(mail) = claimed else {
         return Ok(false);
     };
@@ -141,14 +120,7 @@ fn record_sent(
     mail: &Pending,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(mail_outbox::table.find(mail.id))
-        .set((
-            mail_outbox::status.eq("sent"),
-            mail_outbox::attempts.eq(mail.attempts + 1),
-            mail_outbox::sent_at.eq(Some(now)),
-            mail_outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+    outbox::mark_sent(conn, mail, now)?;
     if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
         messages::mark_delivery(
             conn,
@@ -172,14 +144,7 @@ fn record_failure(
     let error: String = error.chars().take(500).collect();
     let last = permanent || attempts >= MAX_ATTEMPTS;
     tracing::warn!(mail = %mail.id, attempts, last, error = %error, "mail delivery failed");
-    diesel::update(mail_outbox::table.find(mail.id))
-        .set((
-            mail_outbox::status.eq(if last { "failed" } else { "pending" }),
-            mail_outbox::attempts.eq(attempts),
-            mail_outbox::next_attempt_at.eq(now + backoff(attempts - 1)),
-            mail_outbox::last_error.eq(Some(&error)),
-        ))
-        .execute(conn)?;
+    outbox::mark_attempt_failed(conn, mail, &error, last, now + backoff(attempts - 1))?;
     if let (true, Some(org), Some(message)) = (last, mail.organization_id, mail.message_id) {
         messages::mark_delivery(
             conn,
