@@ -112,7 +112,7 @@ pub fn create(
     let now = Utc::now();
     let year = period.0.year();
     let last: Option<i32> = invoices::table
-        .filter(invoices::organization_id.eq(org))
+        .filter(scoped_invoices_rows(tenant))
         .filter(invoices::year.eq(year))
         .select(diesel::dsl::max(invoices::seq))
         .first(conn)?;

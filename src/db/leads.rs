@@ -223,16 +223,10 @@ pub fn create(
     fields: &LeadFields,
 ) -> DbResult<Result<Lead, FieldErrors>> {
     let id = Uuid::now_v7();
-    let owner = tenant.user_id().map(|u| u.uuid());
     // A savepoint, so a duplicate leaves the surrounding transaction usable.
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(leads::table)
-            .values((
-                leads::organization_id.eq(tenant.org_id().uuid()),
-                leads::id.eq(id),
-                leads::owner_user_id.eq(owner),
-                values(fields),
-            ))
+            .values((NewLead::of(tenant, id), values(fields)))
             .returning(Lead::as_returning())
             .get_result(conn)
     });
@@ -241,6 +235,26 @@ pub fn create(
     };
     usage::consume(conn, tenant, UsageKind::LeadCreated, Some(lead.id))?;
     Ok(Ok(lead))
+}
+
+/// The keys of a new lead: its organization (the tenant's) and owner (the
+/// acting user); `values` adds the fields.
+#[derive(Insertable)]
+#[diesel(table_name = leads)]
+struct NewLead {
+    organization_id: Uuid,
+    id: Uuid,
+    owner_user_id: Option<Uuid>,
+}
+
+impl NewLead {
+    fn of(tenant: &Tenant, id: Uuid) -> NewLead {
+        NewLead {
+            organization_id: tenant.org_id().uuid(),
+            id,
+            owner_user_id: tenant.user_id().map(|u| u.uuid()),
+        }
+    }
 }
 
 type Values<'a> = (
@@ -322,20 +336,11 @@ pub fn insert_counted(
     tenant: &Tenant,
     rows: &[(Uuid, LeadFields)],
 ) -> QueryResult<usize> {
-    let org = tenant.org_id().uuid();
-    let owner = tenant.user_id().map(|u| u.uuid());
     let mut inserted = 0;
     for chunk in rows.chunks(1000) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|(id, f)| {
-                (
-                    leads::organization_id.eq(org),
-                    leads::id.eq(*id),
-                    leads::owner_user_id.eq(owner),
-                    values(f),
-                )
-            })
+            .map(|(id, f)| (NewLead::of(tenant, *id), values(f)))
             .collect();
         inserted += diesel::insert_into(leads::table)
             .values(values)

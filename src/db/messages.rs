@@ -196,7 +196,6 @@ pub fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<MessageRow>, bool)> {
-    let org = tenant.org_id().uuid();
     let mut query = messages::table
         .inner_join(
             leads::table.on(leads::organization_id
@@ -204,7 +203,7 @@ pub fn list(
                 .and(leads::id.eq(messages::lead_id))),
         )
         .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
-        .filter(messages::organization_id.eq(org))
+        .filter(scoped_messages_rows(tenant))
         .into_boxed();
     if let Some(c) = after {
         query = query.filter(

@@ -4,6 +4,7 @@
 //! Positions are renumbered in one transaction (the unique key is deferred).
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::Eq;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -61,7 +62,6 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Sequenc
         .select(Sequence::as_select())
         .load(conn)?;
     rows.sort_by_key(|s| s.is_global());
-    let org = tenant.org_id().uuid();
     rows.into_iter()
         .map(|sequence| {
             let steps = sequence_steps::table
@@ -70,7 +70,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Sequenc
                 .count()
                 .get_result(conn)?;
             let active = sequence_enrollments::table
-                .filter(sequence_enrollments::organization_id.eq(org))
+                .filter(scoped_sequence_enrollments_rows(tenant))
                 .filter(sequence_enrollments::sequence_id.eq(sequence.id))
                 .filter(sequence_enrollments::status.eq("active"))
                 .count()
@@ -322,4 +322,11 @@ pub fn first_run_at(
         DbError::invalid("This sequence has no steps yet. Add a step before enrolling leads.")
     })?;
     Ok(now + Duration::days(i64::from(delay)))
+}
+
+/// The condition every `sequence_enrollments` row of a tenant meets.
+fn scoped_sequence_enrollments_rows(
+    tenant: &Tenant,
+) -> Eq<sequence_enrollments::organization_id, Uuid> {
+    sequence_enrollments::organization_id.eq(tenant.org_id().uuid())
 }

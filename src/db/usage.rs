@@ -404,11 +404,11 @@ pub(crate) fn used_in(
         }
         LimitKind::Users => {
             let members: i64 = organization_members::table
-                .filter(organization_members::organization_id.eq(o))
+                .filter(scoped_organization_members_rows(tenant))
                 .count()
                 .get_result(conn)?;
             let pending: i64 = invitations::table
-                .filter(invitations::organization_id.eq(o))
+                .filter(scoped_invitations_rows(tenant))
                 .filter(invitations::accepted_at.is_null())
                 .filter(invitations::revoked_at.is_null())
                 .filter(invitations::expires_at.gt(now))
@@ -417,11 +417,11 @@ pub(crate) fn used_in(
             Ok(members + pending)
         }
         LimitKind::Templates => message_templates::table
-            .filter(message_templates::organization_id.eq(o))
+            .filter(scoped_message_templates_rows(tenant))
             .count()
             .get_result(conn),
         LimitKind::Sequences => sequences::table
-            .filter(sequences::organization_id.eq(o))
+            .filter(scoped_sequences_rows(tenant))
             .count()
             .get_result(conn),
     }
@@ -538,4 +538,26 @@ fn scoped_limit_overrides(
 /// The condition every `limit_overrides` row of a tenant meets (for joined queries).
 fn scoped_limit_overrides_rows(tenant: &Tenant) -> Eq<limit_overrides::organization_id, Uuid> {
     limit_overrides::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `invitations` row of a tenant meets.
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, Uuid> {
+    invitations::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `message_templates` row of a tenant meets.
+fn scoped_message_templates_rows(tenant: &Tenant) -> Eq<message_templates::organization_id, Uuid> {
+    message_templates::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `organization_members` row of a tenant meets.
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `sequences` row of a tenant meets.
+fn scoped_sequences_rows(tenant: &Tenant) -> Eq<sequences::organization_id, Uuid> {
+    sequences::organization_id.eq(tenant.org_id().uuid())
 }
