@@ -104,21 +104,21 @@ fn apply(
     let change = match step {
         Transition::TrialEnded { to: Status::Active } => {
             let start = before.trial_ends_at.unwrap_or(now);
-            renew(conn, provider, &tenant, before, before.plan, start, now)?
+            renew(conn, provider, tenant, before, before.plan, start, now)?
         }
         Transition::TrialEnded { to } => ended(before, to),
         Transition::GraceExpired => ended(before, Status::Expired),
         Transition::CanceledAtPeriodEnd => ended(before, Status::Canceled),
         Transition::Downgraded { to } => {
             let start = sub.current_period_end;
-            renew(conn, provider, &tenant, before, to, start, now)?
+            renew(conn, provider, tenant, before, to, start, now)?
         }
         Transition::Renewed => {
             let start = sub.current_period_end;
-            renew(conn, provider, &tenant, before, before.plan, start, now)?
+            renew(conn, provider, tenant, before, before.plan, start, now)?
         }
     };
-    store(conn, &tenant, &change)?;
+    store(conn, tenant, &change)?;
     let mut after = audit_json(&change.state);
     if let Some((start, end)) = change.period {
         after["period_start"] = json!(start);
@@ -127,7 +127,7 @@ fn apply(
     let b = audit_json(before);
     audit::record(
         conn,
-        &tenant,
+        tenant,
         step.audit_action(),
         "subscription",
         Some(b),
