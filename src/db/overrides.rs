@@ -129,8 +129,8 @@ fn find(
     Ok(list(conn, tenant)?.into_iter().find(|o| o.kind == kind))
 }
 
-/// Every `limit_overrides` query of a tenant starts here.
-fn scoped_limit_overrides(
+/// Every `limit_overrides` query of a tenant starts here (also usage's).
+pub(in crate::db) fn scoped_limit_overrides(
     tenant: &Tenant,
 ) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, Uuid>> {
     limit_overrides::table.filter(scoped_limit_overrides_rows(tenant))

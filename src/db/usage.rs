@@ -8,7 +8,7 @@
 //! Meters read counters and row counts only: their cost does not grow with history.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::{Eq, Filter};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::db::error::{DbError, DbResult};
 use crate::db::models::{Organization, Subscription};
 use crate::db::notices;
+use crate::db::overrides::scoped_limit_overrides;
 use crate::db::schema::{
     invitations, limit_overrides, message_templates, organization_members, organizations,
     sequences, subscriptions, usage_counters, usage_records,
@@ -526,18 +527,6 @@ pub fn consume_up_to(
             .execute(conn)?;
     }
     Ok(granted)
-}
-
-/// Every `limit_overrides` query of a tenant starts here.
-fn scoped_limit_overrides(
-    tenant: &Tenant,
-) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, Uuid>> {
-    limit_overrides::table.filter(scoped_limit_overrides_rows(tenant))
-}
-
-/// The condition every `limit_overrides` row of a tenant meets (for joined queries).
-fn scoped_limit_overrides_rows(tenant: &Tenant) -> Eq<limit_overrides::organization_id, Uuid> {
-    limit_overrides::organization_id.eq(tenant.org_id().uuid())
 }
 
 /// The condition every `invitations` row of a tenant meets.
