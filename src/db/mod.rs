@@ -18,7 +18,7 @@ pub mod demo;
 pub mod enrollments;
 pub mod invitations;
 pub mod invoices;
-pub mod lead_imports;
+pub mod lead_import;
 pub mod leads;
 pub mod lifecycle;
 pub mod messages;

@@ -46,7 +46,7 @@ fn purge_lead_imports(
     _: &Config,
     _: &SystemAccess,
 ) -> Result<usize, String> {
-    crate::db::lead_imports::purge_expired(conn).map_err(|e| e.to_string())
+    crate::db::lead_import::purge_expired(conn).map_err(|e| e.to_string())
 }
 
 /// Starts the background workers of this instance. `access` lets them act

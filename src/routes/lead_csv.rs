@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, Lead, LeadFilter};
-use crate::db::{lead_imports, usage};
+use crate::db::{lead_import, usage};
 use crate::domain::csv_import;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -176,8 +176,8 @@ async fn upload(
     let (id, parsed) = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            lead_imports::mark_existing(conn, &tenant, &mut parsed.rows)?;
-            let id = lead_imports::store(conn, &tenant, &name, &bytes)?;
+            lead_import::mark_existing(conn, &tenant, &mut parsed.rows)?;
+            let id = lead_import::store(conn, &tenant, &name, &bytes)?;
             Ok((id, parsed))
         })
         .await?;
@@ -198,12 +198,12 @@ async fn import(
     let report = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let upload = lead_imports::take(conn, &tenant, id)?;
+            let upload = lead_import::take(conn, &tenant, id)?;
             // Stored files were parsed at upload time; a file that no longer
             // parses cannot occur, but is refused rather than trusted.
             let parsed = csv_import::parse(&upload.content)
                 .map_err(|e| AppError::validation(e.to_string()))?;
-            Ok(lead_imports::import(conn, &tenant, parsed.rows)?)
+            Ok(lead_import::import(conn, &tenant, parsed.rows)?)
         })
         .await?;
     let mut res = respond(&state, &cur, &req, view::report(&report), StatusCode::OK).await?;
