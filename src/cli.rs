@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use diesel::PgConnection;
 
 use crate::db::usage::{effective_limits, org_and_subscription, used};
-use crate::db::{overrides, plans, Tenant};
+use crate::db::{overrides, plans, SystemAccess, Tenant};
 use crate::domain::plans::{format_limit, Limit, LimitKind};
 use crate::domain::subscription::{local_date_start_utc, Status};
 
@@ -123,7 +123,7 @@ fn db_error(e: diesel::result::Error) -> String {
 fn tenant_for(conn: &mut PgConnection, slug: &str) -> Result<Tenant, String> {
     overrides::org_by_slug(conn, slug)
         .map_err(db_error)?
-        .map(Tenant::system)
+        .map(|org| SystemAccess::grant_at_startup().tenant(org))
         .ok_or_else(|| format!("no organization with slug {slug:?}"))
 }
 
@@ -157,7 +157,7 @@ fn parse_until(
 ) -> Result<DateTime<Utc>, String> {
     let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .map_err(|_| format!("invalid date {date:?}; use YYYY-MM-DD"))?;
-    let (org, _) = org_and_subscription(conn, tenant.org_id()).map_err(db_error)?;
+    let (org, _) = org_and_subscription(conn, tenant).map_err(db_error)?;
     let next = day
         .succ_opt()
         .ok_or_else(|| format!("invalid date {date:?}"))?;
@@ -169,9 +169,8 @@ fn parse_until(
 }
 
 fn show(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> QueryOut {
-    let org_id = tenant.org_id();
-    let (org, sub) = org_and_subscription(conn, org_id)?;
-    let effective = effective_limits(conn, org_id, &sub, now)?;
+    let (org, sub) = org_and_subscription(conn, tenant)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let state = plans::state_of(&sub);
     let mut out = format!("{} ({})\n", org.name, org.slug);
     let line = |label: &str, value: String| format!("  {label:<16}{value}\n");
@@ -217,7 +216,7 @@ fn show(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> QueryOu
         "limit", "used", "limit"
     );
     for kind in LimitKind::ALL {
-        let used = used(conn, org_id, kind, now)?;
+        let used = used(conn, tenant, kind, now)?;
         let source = match effective.overrides.iter().find(|o| o.kind == kind) {
             Some(o) => match o.ends_at {
                 Some(t) => format!("override until {}", t.to_rfc3339()),

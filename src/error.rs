@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::db::DbError;
 use crate::views;
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +109,26 @@ impl From<DieselError> for AppError {
             other => AppError::unexpected(other),
         }
     }
+}
+
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> AppError {
+        match err {
+            DbError::NotFound => AppError::NotFound,
+            DbError::Unavailable => AppError::Unavailable,
+            DbError::Forbidden(m) => AppError::Forbidden(m),
+            DbError::NoOrganization => AppError::NoOrganization,
+            DbError::LimitReached(m) => AppError::LimitReached(m),
+            DbError::Conflict(m) => AppError::Conflict(m),
+            DbError::Invalid(m) => AppError::Validation(m),
+            DbError::Query(e) => AppError::from(e),
+            DbError::Upstream(m) | DbError::Blocking(m) => AppError::unexpected(m),
+        }
+    }
+}
+
+impl crate::db::RunError for AppError {
+    type Out = AppError;
 }
 
 impl From<r2d2::Error> for AppError {

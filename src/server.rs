@@ -74,7 +74,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     let bind = config.bind.clone();
     let state = web::Data::new(AppState::new(db, config));
-    crate::jobs::spawn(state.clone().into_inner());
+    crate::jobs::spawn(
+        state.clone().into_inner(),
+        crate::db::SystemAccess::grant_at_startup(),
+    );
     tracing::info!(address = %bind, "serving on http://{bind}");
     println!("Lead Dashboard is running on http://{bind}");
     HttpServer::new(move || app::build(state.clone()))

@@ -32,7 +32,9 @@ impl Hourly {
         let hour = chrono::Duration::hours(1);
         state
             .db
-            .run(move |conn| Ok(rate_limit::hit(conn, &bucket, hour)? > self.per_hour))
+            .run(move |conn| -> AppResult<_> {
+                Ok(rate_limit::hit(conn, &bucket, hour)? > self.per_hour)
+            })
             .await
     }
 }

@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::auth::session::{self, Carried, SESSION_COOKIE};
 use crate::db::context::{self, SessionContext};
 use crate::db::sessions;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::tokens;
 
 pub const CSRF_COOKIE: &str = "ld_csrf";
@@ -148,7 +148,7 @@ async fn load_session(
     let idle = session::idle_timeout(&state.config);
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let ctx = context::load(conn, &carried.token, carried.org, idle)?;
             if let Some(ctx) = &ctx {
                 if chrono::Utc::now() - ctx.last_seen_at > chrono::Duration::seconds(60) {

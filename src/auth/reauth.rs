@@ -36,7 +36,7 @@ pub async fn reauthenticate(
     let checked = bucket.clone();
     let used = state
         .db
-        .run(move |conn| Ok(rate_limit::current(conn, &checked, window)?))
+        .run(move |conn| rate_limit::current(conn, &checked, window))
         .await?;
     if used >= limit {
         return Ok(Reauth::Locked);
@@ -47,7 +47,7 @@ pub async fn reauthenticate(
     }
     state
         .db
-        .run(move |conn| Ok(rate_limit::hit(conn, &bucket, window)?))
+        .run(move |conn| rate_limit::hit(conn, &bucket, window))
         .await?;
     Ok(Reauth::Wrong)
 }

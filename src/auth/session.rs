@@ -89,7 +89,7 @@ pub async fn start(
     let lifetime = lifetime(&state.config)?;
     let token = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok(sessions::renew(
                 conn, previous, user, &client, lifetime, None,
             )?)

@@ -1,18 +1,17 @@
 //! The offline provider: a payment method is "on file" once the owner adds
 //! it, and every charge succeeds at once and is recorded as a paid invoice.
 
-use diesel::prelude::*;
+use diesel::PgConnection;
 
 use super::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::schema::subscriptions;
-use crate::db::{payments, Tenant};
-use crate::error::AppResult;
+use crate::db::DbResult;
+use crate::db::{billing, payments, Tenant};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalProvider;
 
 impl LocalProvider {
-    fn charge(conn: &mut PgConnection, tenant: &Tenant, purchase: &Purchase) -> AppResult<()> {
+    fn charge(conn: &mut PgConnection, tenant: &Tenant, purchase: &Purchase) -> DbResult<()> {
         if purchase.interval.price_cents(purchase.plan) > 0 {
             payments::record_payment(conn, tenant, purchase)?;
         }
@@ -26,10 +25,8 @@ impl PaymentProvider for LocalProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<CheckoutOutcome> {
-        diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
-            .set(subscriptions::has_payment_method.eq(true))
-            .execute(conn)?;
+    ) -> DbResult<CheckoutOutcome> {
+        billing::set_payment_method_on_file(conn, tenant)?;
         if purchase.charge_now {
             Self::charge(conn, tenant, purchase)?;
         }
@@ -41,14 +38,11 @@ impl PaymentProvider for LocalProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<bool> {
+    ) -> DbResult<bool> {
         if purchase.interval.price_cents(purchase.plan) == 0 {
             return Ok(true);
         }
-        let on_file: bool = subscriptions::table
-            .find(tenant.org_id().uuid())
-            .select(subscriptions::has_payment_method)
-            .first(conn)?;
+        let on_file = billing::payment_method_on_file(conn, tenant)?;
         if on_file {
             Self::charge(conn, tenant, purchase)?;
         }

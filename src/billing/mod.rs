@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::config::Config;
+use crate::db::DbResult;
 use crate::db::Tenant;
 use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
-use crate::error::AppResult;
 
 mod local;
 pub mod signature;
@@ -50,7 +50,7 @@ pub trait PaymentProvider: Send + Sync {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<CheckoutOutcome>;
+    ) -> DbResult<CheckoutOutcome>;
 
     /// Charges the payment method on file for a new period; false when that
     /// failed (the subscription then becomes PAST_DUE).
@@ -59,7 +59,7 @@ pub trait PaymentProvider: Send + Sync {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<bool>;
+    ) -> DbResult<bool>;
 
     /// Where the customer manages payment methods, when the provider has such a page.
     fn portal_url(&self, tenant: &Tenant) -> Option<String>;

@@ -8,9 +8,8 @@ use diesel::prelude::*;
 
 use crate::billing::stripe::{CheckoutRequest, StripeClient};
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::schema::{subscriptions, users};
-use crate::db::Tenant;
-use crate::error::{AppError, AppResult};
+use crate::db::{billing, Tenant};
+use crate::db::{DbError, DbResult};
 
 pub struct StripeProvider {
     pub client: StripeClient,
@@ -23,19 +22,9 @@ impl PaymentProvider for StripeProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-    ) -> AppResult<CheckoutOutcome> {
+    ) -> DbResult<CheckoutOutcome> {
         let org = tenant.org_id();
-        let customer: Option<String> = subscriptions::table
-            .find(org.uuid())
-            .select(subscriptions::provider_customer_id)
-            .first(conn)?;
-        let email = match tenant.user_id() {
-            Some(user) => users::table
-                .find(user.uuid())
-                .select(users::email)
-                .first(conn)?,
-            None => String::new(),
-        };
+        let (customer, email) = billing::checkout_contact(conn, tenant)?;
         let request = CheckoutRequest {
             org,
             plan: purchase.plan,
@@ -48,11 +37,11 @@ impl PaymentProvider for StripeProvider {
         let url = self
             .client
             .create_checkout_session(&request)
-            .map_err(AppError::unexpected)?;
+            .map_err(|e| DbError::Upstream(e.to_string()))?;
         Ok(CheckoutOutcome::Redirect(url))
     }
 
-    fn collect_renewal(&self, _: &mut PgConnection, _: &Tenant, _: &Purchase) -> AppResult<bool> {
+    fn collect_renewal(&self, _: &mut PgConnection, _: &Tenant, _: &Purchase) -> DbResult<bool> {
         // Stripe charges the renewal; a failure arrives as a webhook event.
         Ok(true)
     }

@@ -3,6 +3,7 @@
 //! stored together or not at all.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
@@ -107,9 +108,7 @@ pub fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
-    let mut query = audit_events::table
-        .filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
-        .into_boxed();
+    let mut query = scoped_audit_events(tenant).into_boxed();
     if let Some(action) = &filter.action {
         query = query.filter(audit_events::action.eq(action.clone()));
     }
@@ -145,8 +144,7 @@ pub fn list(
 
 /// The action names the tenant's log contains, for the filter.
 pub fn actions(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<String>> {
-    audit_events::table
-        .filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
+    scoped_audit_events(tenant)
         .select(audit_events::action)
         .distinct()
         .order(audit_events::action)
@@ -159,12 +157,23 @@ pub fn actors(
     conn: &mut PgConnection,
     tenant: &Tenant,
 ) -> QueryResult<Vec<(Option<Uuid>, String)>> {
-    let mut rows: Vec<(Option<Uuid>, String)> = audit_events::table
-        .filter(audit_events::organization_id.eq(tenant.org_id().uuid()))
+    let mut rows: Vec<(Option<Uuid>, String)> = scoped_audit_events(tenant)
         .distinct_on(audit_events::actor_user_id)
         .order((audit_events::actor_user_id, audit_events::created_at.desc()))
         .select((audit_events::actor_user_id, audit_events::actor_label))
         .load(conn)?;
     rows.sort_by_key(|a| a.1.to_lowercase());
     Ok(rows)
+}
+
+/// Every `audit_events` query of a tenant starts here.
+fn scoped_audit_events(
+    tenant: &Tenant,
+) -> diesel::dsl::Filter<audit_events::table, Eq<audit_events::organization_id, Uuid>> {
+    audit_events::table.filter(scoped_audit_events_rows(tenant))
+}
+
+/// The condition every `audit_events` row of a tenant meets (for joined queries).
+fn scoped_audit_events_rows(tenant: &Tenant) -> Eq<audit_events::organization_id, Uuid> {
+    audit_events::organization_id.eq(tenant.org_id().uuid())
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::invoices::{self, InvoiceStatus, NewLine};
-use crate::db::schema::{organizations, payment_events, subscriptions};
+use crate::db::schema::{organizations, payment_events, subscriptions, users};
 use crate::db::{audit, Tenant};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::Status;
@@ -399,4 +399,40 @@ pub fn record_payment_method(conn: &mut PgConnection, tenant: &Tenant) -> QueryR
         .set(subscriptions::has_payment_method.eq(true))
         .execute(conn)?;
     Ok(())
+}
+
+/// Marks the tenant's payment method as on file (the offline provider).
+pub fn set_payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+        .set(subscriptions::has_payment_method.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the tenant has a payment method on file.
+pub fn payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<bool> {
+    subscriptions::table
+        .find(tenant.org_id().uuid())
+        .select(subscriptions::has_payment_method)
+        .first(conn)
+}
+
+/// For a checkout: the provider's customer id of the tenant (if any) and
+/// the acting user's email (empty for the system).
+pub fn checkout_contact(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+) -> QueryResult<(Option<String>, String)> {
+    let customer: Option<String> = subscriptions::table
+        .find(tenant.org_id().uuid())
+        .select(subscriptions::provider_customer_id)
+        .first(conn)?;
+    let email = match tenant.user_id() {
+        Some(user) => users::table
+            .find(user.uuid())
+            .select(users::email)
+            .first(conn)?,
+        None => String::new(),
+    };
+    Ok((customer, email))
 }

@@ -2,15 +2,18 @@
 //! resume, and the lists on the lead and sequence pages. The sequence worker
 //! (jobs/sequences.rs) advances them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::{leads, sequence_enrollments, sequences};
+use crate::db::error::DbResult;
+use crate::db::schema::{
+    leads, message_templates, sequence_enrollments, sequence_steps, sequences,
+};
 use crate::db::sequences::{self as seqs, Sequence};
-use crate::db::Tenant;
-use crate::error::AppResult;
-use crate::ids::{EnrollmentId, LeadId};
+use crate::db::{SystemAccess, Tenant};
+use crate::ids::{EnrollmentId, LeadId, OrgId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sequence_enrollments)]
@@ -43,7 +46,7 @@ pub fn enrol(
     seq: &Sequence,
     lead_ids: &[Uuid],
     now: DateTime<Utc>,
-) -> AppResult<(usize, usize)> {
+) -> DbResult<(usize, usize)> {
     let first_run = seqs::first_run_at(conn, seq, now)?;
     let org = tenant.org_id().uuid();
     let leads = crate::db::leads::find_many(conn, tenant, lead_ids)?;
@@ -80,7 +83,7 @@ pub fn for_lead(
                 .eq(sequence_enrollments::sequence_owner_key)
                 .and(sequences::id.eq(sequence_enrollments::sequence_id))),
         )
-        .filter(sequence_enrollments::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_sequence_enrollments_rows(tenant))
         .filter(sequence_enrollments::lead_id.eq(lead.uuid()))
         .order(sequence_enrollments::created_at.desc())
         .select((Enrollment::as_select(), sequences::name))
@@ -108,7 +111,7 @@ pub fn for_sequence(
                 .eq(sequence_enrollments::organization_id)
                 .and(leads::id.eq(sequence_enrollments::lead_id))),
         )
-        .filter(sequence_enrollments::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_sequence_enrollments_rows(tenant))
         .filter(sequence_enrollments::sequence_id.eq(seq.id))
         .order(sequence_enrollments::created_at.desc())
         .limit(limit)
@@ -158,4 +161,151 @@ pub fn set_paused(
         ))
         .returning(Enrollment::as_returning())
         .get_result(conn)
+}
+
+// The sequence worker's side (jobs/sequences.rs): claim, step, advance.
+
+/// Claims one due active enrolment (`FOR UPDATE SKIP LOCKED`) with the tenant
+/// it belongs to; None when nothing is due.
+pub fn claim_due(
+    conn: &mut PgConnection,
+    access: &SystemAccess,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<(Tenant, Enrollment)>> {
+    let claimed: Option<(Uuid, Enrollment)> = sequence_enrollments::table
+        .filter(sequence_enrollments::status.eq("active"))
+        .filter(sequence_enrollments::next_run_at.le(now))
+        .order(sequence_enrollments::next_run_at.asc())
+        .select((
+            sequence_enrollments::organization_id,
+            Enrollment::as_select(),
+        ))
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .optional()?;
+    Ok(claimed.map(|(org, e)| (access.tenant(OrgId(org)), e)))
+}
+
+/// A step with what its message needs.
+pub struct DueStep {
+    pub position: i32,
+    pub template: (Uuid, Uuid),
+    pub subject: String,
+    pub body: String,
+}
+
+/// The step at `position` of the enrolment's sequence, with its template.
+pub fn step_at(
+    conn: &mut PgConnection,
+    e: &Enrollment,
+    position: i32,
+) -> QueryResult<Option<DueStep>> {
+    let row: Option<(i32, Uuid, Uuid, String, String)> = sequence_steps::table
+        .inner_join(
+            message_templates::table.on(message_templates::owner_key
+                .eq(sequence_steps::template_owner_key)
+                .and(message_templates::id.eq(sequence_steps::template_id))),
+        )
+        .filter(sequence_steps::owner_key.eq(e.sequence_owner_key))
+        .filter(sequence_steps::sequence_id.eq(e.sequence_id))
+        .filter(sequence_steps::position.eq(position))
+        .select((
+            sequence_steps::position,
+            message_templates::owner_key,
+            message_templates::id,
+            message_templates::subject,
+            message_templates::body,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(position, owner, id, subject, body)| DueStep {
+        position,
+        template: (owner, id),
+        subject,
+        body,
+    }))
+}
+
+fn delay_of(conn: &mut PgConnection, e: &Enrollment, position: i32) -> QueryResult<Option<i32>> {
+    sequence_steps::table
+        .filter(sequence_steps::owner_key.eq(e.sequence_owner_key))
+        .filter(sequence_steps::sequence_id.eq(e.sequence_id))
+        .filter(sequence_steps::position.eq(position))
+        .select(sequence_steps::delay_days)
+        .first(conn)
+        .optional()
+}
+
+/// Ends the enrolment with `status` (completed, stopped).
+pub fn finish(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    status: &str,
+) -> QueryResult<()> {
+    diesel::update(scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id)))
+        .set((
+            sequence_enrollments::status.eq(status),
+            sequence_enrollments::next_run_at.eq(None::<DateTime<Utc>>),
+            sequence_enrollments::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves to the next step (its delay counts from now), or completes.
+pub fn advance(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let next = e.next_step + 1;
+    let target = || scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id));
+    let Some(delay) = delay_of(conn, e, next)? else {
+        diesel::update(target())
+            .set(sequence_enrollments::next_step.eq(next))
+            .execute(conn)?;
+        return finish(conn, tenant, e, "completed");
+    };
+    diesel::update(target())
+        .set((
+            sequence_enrollments::next_step.eq(next),
+            sequence_enrollments::next_run_at.eq(Some(now + Duration::days(i64::from(delay)))),
+            sequence_enrollments::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Runs the enrolment's current step again at `at`.
+pub fn reschedule(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id)))
+        .set((
+            sequence_enrollments::next_run_at.eq(Some(at)),
+            sequence_enrollments::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The condition every `sequence_enrollments` row of a tenant meets (for joined queries).
+fn scoped_sequence_enrollments_rows(
+    tenant: &Tenant,
+) -> Eq<sequence_enrollments::organization_id, Uuid> {
+    sequence_enrollments::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// Every single-table `sequence_enrollments` query of a tenant starts here.
+fn scoped_sequence_enrollments(
+    tenant: &Tenant,
+) -> diesel::dsl::Filter<sequence_enrollments::table, Eq<sequence_enrollments::organization_id, Uuid>>
+{
+    sequence_enrollments::table.filter(scoped_sequence_enrollments_rows(tenant))
 }

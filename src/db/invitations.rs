@@ -4,15 +4,16 @@
 //! hash is stored; creating or reviving one holds a seat (`guard_count_limit`).
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{invitations, organization_members, organizations, users};
 use crate::db::{audit, usage, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Role;
-use crate::error::{AppError, AppResult};
 use crate::ids::{InvitationId, OrgId, UserId};
 use crate::tokens;
 
@@ -71,7 +72,7 @@ pub struct OpenInvitation {
 pub fn open(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<OpenInvitation>> {
     let rows: Vec<(Invitation, Option<String>)> = invitations::table
         .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
-        .filter(invitations::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_invitations_rows(tenant))
         .filter(invitations::accepted_at.is_null())
         .filter(invitations::revoked_at.is_null())
         .order((invitations::created_at.desc(), invitations::id.desc()))
@@ -103,7 +104,7 @@ fn is_member_email(conn: &mut PgConnection, tenant: &Tenant, email: &str) -> Que
     diesel::select(diesel::dsl::exists(
         organization_members::table
             .inner_join(users::table)
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+            .filter(scoped_organization_members_rows(tenant))
             .filter(users::email.eq(email)),
     ))
     .get_result(conn)
@@ -115,8 +116,7 @@ fn open_for_email(
     tenant: &Tenant,
     email: &str,
 ) -> QueryResult<Option<Invitation>> {
-    invitations::table
-        .filter(invitations::organization_id.eq(tenant.org_id().uuid()))
+    scoped_invitations(tenant)
         .filter(invitations::email.eq(email))
         .filter(invitations::accepted_at.is_null())
         .filter(invitations::revoked_at.is_null())
@@ -133,7 +133,7 @@ pub fn create(
     tenant: &Tenant,
     email: &str,
     role: Role,
-) -> AppResult<Created> {
+) -> DbResult<Created> {
     usage::guard_count_limit(conn, tenant, LimitKind::Users)?;
     if is_member_email(conn, tenant, email)? {
         return Ok(Created::AlreadyMember);
@@ -187,23 +187,23 @@ fn set_revoked(
 }
 
 /// One invitation of the tenant, row-locked; 404 for other organizations' ids.
-fn locked(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> AppResult<Invitation> {
+fn locked(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<Invitation> {
     invitations::table
         .find((tenant.org_id().uuid(), id.uuid()))
         .select(Invitation::as_select())
         .for_update()
         .first(conn)
         .optional()?
-        .ok_or(AppError::NotFound)
+        .ok_or(DbError::NotFound)
 }
 
-fn still_open(inv: &Invitation, now: DateTime<Utc>) -> AppResult<()> {
+fn still_open(inv: &Invitation, now: DateTime<Utc>) -> DbResult<()> {
     match inv.state(now) {
         State::Pending | State::Expired => Ok(()),
-        State::Accepted => Err(AppError::Conflict(
+        State::Accepted => Err(DbError::Conflict(
             "This invitation has already been accepted.".into(),
         )),
-        State::Revoked => Err(AppError::Conflict(
+        State::Revoked => Err(DbError::Conflict(
             "This invitation has been revoked.".into(),
         )),
     }
@@ -215,7 +215,7 @@ pub fn resend(
     conn: &mut PgConnection,
     tenant: &Tenant,
     id: InvitationId,
-) -> AppResult<(Invitation, String)> {
+) -> DbResult<(Invitation, String)> {
     let now = Utc::now();
     // The seat lock comes before the row lock, in the same order as `create`.
     let peek: Option<DateTime<Utc>> = invitations::table
@@ -223,7 +223,7 @@ pub fn resend(
         .select(invitations::expires_at)
         .first(conn)
         .optional()?;
-    if peek.ok_or(AppError::NotFound)? <= now {
+    if peek.ok_or(DbError::NotFound)? <= now {
         usage::guard_count_limit(conn, tenant, LimitKind::Users)?;
     }
     let inv = locked(conn, tenant, id)?;
@@ -248,7 +248,7 @@ pub fn resend(
 }
 
 /// Revokes an open invitation; its link stops working and its seat frees up.
-pub fn revoke(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> AppResult<String> {
+pub fn revoke(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<String> {
     let now = Utc::now();
     let inv = locked(conn, tenant, id)?;
     still_open(&inv, now)?;
@@ -337,4 +337,23 @@ pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryR
         Some(json!({ "email": inv.email, "role": inv.role })),
     )?;
     Ok(org)
+}
+
+/// Every `invitations` query of a tenant starts here.
+fn scoped_invitations(
+    tenant: &Tenant,
+) -> Filter<invitations::table, Eq<invitations::organization_id, Uuid>> {
+    invitations::table.filter(scoped_invitations_rows(tenant))
+}
+
+/// The condition every `invitations` row of a tenant meets (for joined queries).
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, Uuid> {
+    invitations::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `organization_members` row of a tenant meets (for joined queries).
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
 }

@@ -5,6 +5,7 @@
 //! creation leaves no hole.
 
 use chrono::{DateTime, Datelike, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
@@ -111,7 +112,7 @@ pub fn create(
     let now = Utc::now();
     let year = period.0.year();
     let last: Option<i32> = invoices::table
-        .filter(invoices::organization_id.eq(org))
+        .filter(scoped_invoices_rows(tenant))
         .filter(invoices::year.eq(year))
         .select(diesel::dsl::max(invoices::seq))
         .first(conn)?;
@@ -160,8 +161,7 @@ pub fn create(
 
 /// The tenant's invoices, newest first.
 pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Invoice>> {
-    invoices::table
-        .filter(invoices::organization_id.eq(tenant.org_id().uuid()))
+    scoped_invoices(tenant)
         .order((invoices::created_at.desc(), invoices::id.desc()))
         .select(Invoice::as_select())
         .limit(200)
@@ -181,8 +181,7 @@ pub fn lines(
     tenant: &Tenant,
     id: InvoiceId,
 ) -> QueryResult<Vec<InvoiceLine>> {
-    invoice_lines::table
-        .filter(invoice_lines::organization_id.eq(tenant.org_id().uuid()))
+    scoped_invoice_lines(tenant)
         .filter(invoice_lines::invoice_id.eq(id.uuid()))
         .order(invoice_lines::id.asc())
         .select(InvoiceLine::as_select())
@@ -199,9 +198,7 @@ pub fn set_status_by_provider_id(
 ) -> QueryResult<bool> {
     let paid_at = (status == InvoiceStatus::Paid).then(Utc::now);
     let n = diesel::update(
-        invoices::table
-            .filter(invoices::organization_id.eq(tenant.org_id().uuid()))
-            .filter(invoices::provider_invoice_id.eq(provider_id)),
+        scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(provider_id)),
     )
     .set((
         invoices::status.eq(status.as_str()),
@@ -209,6 +206,30 @@ pub fn set_status_by_provider_id(
     ))
     .execute(conn)?;
     Ok(n > 0)
+}
+
+/// Every `invoice_lines` query of a tenant starts here.
+fn scoped_invoice_lines(
+    tenant: &Tenant,
+) -> Filter<invoice_lines::table, Eq<invoice_lines::organization_id, Uuid>> {
+    invoice_lines::table.filter(scoped_invoice_lines_rows(tenant))
+}
+
+/// Every `invoices` query of a tenant starts here.
+fn scoped_invoices(
+    tenant: &Tenant,
+) -> Filter<invoices::table, Eq<invoices::organization_id, Uuid>> {
+    invoices::table.filter(scoped_invoices_rows(tenant))
+}
+
+/// The condition every `invoice_lines` row of a tenant meets (for joined queries).
+fn scoped_invoice_lines_rows(tenant: &Tenant) -> Eq<invoice_lines::organization_id, Uuid> {
+    invoice_lines::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `invoices` row of a tenant meets (for joined queries).
+fn scoped_invoices_rows(tenant: &Tenant) -> Eq<invoices::organization_id, Uuid> {
+    invoices::organization_id.eq(tenant.org_id().uuid())
 }
 
 #[cfg(test)]

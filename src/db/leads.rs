@@ -5,16 +5,17 @@
 use chrono::{DateTime, Utc};
 use diesel::deserialize::FromSql;
 use diesel::dsl::sql;
+use diesel::dsl::{Eq, Filter};
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::error::DbResult;
 use crate::db::schema::leads;
 use crate::db::usage::{self, UsageKind};
 use crate::db::{unique_violation, Tenant};
 use crate::domain::leads::{LeadFields, LeadStatus};
-use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::ids::LeadId;
 
@@ -116,9 +117,7 @@ impl Cursor {
 }
 
 fn scoped<'a>(tenant: &Tenant) -> leads::BoxedQuery<'a, Pg> {
-    leads::table
-        .filter(leads::organization_id.eq(tenant.org_id().uuid()))
-        .into_boxed()
+    scoped_leads(tenant).into_boxed()
 }
 
 /// `%text%` for LIKE, with the wildcard characters of `text` escaped.
@@ -222,18 +221,12 @@ pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
     fields: &LeadFields,
-) -> AppResult<Result<Lead, FieldErrors>> {
+) -> DbResult<Result<Lead, FieldErrors>> {
     let id = Uuid::now_v7();
-    let owner = tenant.user_id().map(|u| u.uuid());
     // A savepoint, so a duplicate leaves the surrounding transaction usable.
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(leads::table)
-            .values((
-                leads::organization_id.eq(tenant.org_id().uuid()),
-                leads::id.eq(id),
-                leads::owner_user_id.eq(owner),
-                values(fields),
-            ))
+            .values((NewLead::of(tenant, id), values(fields)))
             .returning(Lead::as_returning())
             .get_result(conn)
     });
@@ -242,6 +235,26 @@ pub fn create(
     };
     usage::consume(conn, tenant, UsageKind::LeadCreated, Some(lead.id))?;
     Ok(Ok(lead))
+}
+
+/// The keys of a new lead: its organization (the tenant's) and owner (the
+/// acting user); `values` adds the fields.
+#[derive(Insertable)]
+#[diesel(table_name = leads)]
+struct NewLead {
+    organization_id: Uuid,
+    id: Uuid,
+    owner_user_id: Option<Uuid>,
+}
+
+impl NewLead {
+    fn of(tenant: &Tenant, id: Uuid) -> NewLead {
+        NewLead {
+            organization_id: tenant.org_id().uuid(),
+            id,
+            owner_user_id: tenant.user_id().map(|u| u.uuid()),
+        }
+    }
 }
 
 type Values<'a> = (
@@ -277,7 +290,7 @@ pub fn update(
     tenant: &Tenant,
     id: LeadId,
     fields: &LeadFields,
-) -> AppResult<Result<Lead, FieldErrors>> {
+) -> DbResult<Result<Lead, FieldErrors>> {
     let org = tenant.org_id().uuid();
     let updated = conn.transaction(|conn| {
         diesel::update(leads::table.find((org, id.uuid())))
@@ -323,26 +336,27 @@ pub fn insert_counted(
     tenant: &Tenant,
     rows: &[(Uuid, LeadFields)],
 ) -> QueryResult<usize> {
-    let org = tenant.org_id().uuid();
-    let owner = tenant.user_id().map(|u| u.uuid());
     let mut inserted = 0;
     for chunk in rows.chunks(1000) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|(id, f)| {
-                (
-                    leads::organization_id.eq(org),
-                    leads::id.eq(*id),
-                    leads::owner_user_id.eq(owner),
-                    values(f),
-                )
-            })
+            .map(|(id, f)| (NewLead::of(tenant, *id), values(f)))
             .collect();
         inserted += diesel::insert_into(leads::table)
             .values(values)
             .execute(conn)?;
     }
     Ok(inserted)
+}
+
+/// Every `leads` query of a tenant starts here.
+fn scoped_leads(tenant: &Tenant) -> Filter<leads::table, Eq<leads::organization_id, Uuid>> {
+    leads::table.filter(scoped_leads_rows(tenant))
+}
+
+/// The condition every `leads` row of a tenant meets (for joined queries).
+fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, Uuid> {
+    leads::organization_id.eq(tenant.org_id().uuid())
 }
 
 #[cfg(test)]

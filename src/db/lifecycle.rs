@@ -8,14 +8,14 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::billing::{PaymentProvider, Purchase};
+use crate::db::error::DbResult;
 use crate::db::models::Subscription;
 use crate::db::plans::{audit_json, state_of};
 use crate::db::schema::subscriptions;
-use crate::db::{audit, Tenant};
+use crate::db::{audit, SystemAccess, Tenant};
 use crate::domain::billing::{due_transition, SubscriptionState, Transition};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::{Status, GRACE_DAYS};
-use crate::error::AppResult;
 use crate::ids::OrgId;
 
 /// Rows claimed per transaction.
@@ -27,12 +27,13 @@ const MAX_BATCHES: usize = 200;
 /// Applies every transition due at `now`; returns how many were applied.
 pub fn advance_due(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     provider: &dyn PaymentProvider,
     now: DateTime<Utc>,
-) -> AppResult<usize> {
+) -> DbResult<usize> {
     let mut total = 0;
     for _ in 0..MAX_BATCHES {
-        let applied = conn.transaction(|conn| advance_batch(conn, provider, now))?;
+        let applied = conn.transaction(|conn| advance_batch(conn, access, provider, now))?;
         total += applied;
         if applied == 0 {
             break;
@@ -43,9 +44,10 @@ pub fn advance_due(
 
 fn advance_batch(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     provider: &dyn PaymentProvider,
     now: DateTime<Utc>,
-) -> AppResult<usize> {
+) -> DbResult<usize> {
     let grace_cutoff = now - Duration::days(GRACE_DAYS);
     let due: Vec<Subscription> = subscriptions::table
         .filter(
@@ -69,7 +71,15 @@ fn advance_batch(
     for sub in &due {
         let state = state_of(sub);
         if let Some(step) = due_transition(&state, now) {
-            apply(conn, provider, sub, &state, step, now)?;
+            apply(
+                conn,
+                &access.tenant(OrgId(sub.organization_id)),
+                provider,
+                sub,
+                &state,
+                step,
+                now,
+            )?;
             applied += 1;
         }
     }
@@ -84,31 +94,31 @@ struct Change {
 
 fn apply(
     conn: &mut PgConnection,
+    tenant: &Tenant,
     provider: &dyn PaymentProvider,
     sub: &Subscription,
     before: &SubscriptionState,
     step: Transition,
     now: DateTime<Utc>,
-) -> AppResult<()> {
-    let tenant = Tenant::system(OrgId(sub.organization_id));
+) -> DbResult<()> {
     let change = match step {
         Transition::TrialEnded { to: Status::Active } => {
             let start = before.trial_ends_at.unwrap_or(now);
-            renew(conn, provider, &tenant, before, before.plan, start, now)?
+            renew(conn, provider, tenant, before, before.plan, start, now)?
         }
         Transition::TrialEnded { to } => ended(before, to),
         Transition::GraceExpired => ended(before, Status::Expired),
         Transition::CanceledAtPeriodEnd => ended(before, Status::Canceled),
         Transition::Downgraded { to } => {
             let start = sub.current_period_end;
-            renew(conn, provider, &tenant, before, to, start, now)?
+            renew(conn, provider, tenant, before, to, start, now)?
         }
         Transition::Renewed => {
             let start = sub.current_period_end;
-            renew(conn, provider, &tenant, before, before.plan, start, now)?
+            renew(conn, provider, tenant, before, before.plan, start, now)?
         }
     };
-    store(conn, &tenant, &change)?;
+    store(conn, tenant, &change)?;
     let mut after = audit_json(&change.state);
     if let Some((start, end)) = change.period {
         after["period_start"] = json!(start);
@@ -117,7 +127,7 @@ fn apply(
     let b = audit_json(before);
     audit::record(
         conn,
-        &tenant,
+        tenant,
         step.audit_action(),
         "subscription",
         Some(b),
@@ -150,7 +160,7 @@ fn renew(
     plan: Plan,
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> AppResult<Change> {
+) -> DbResult<Change> {
     let purchase = Purchase {
         plan,
         interval: before.interval,

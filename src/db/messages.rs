@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::leads::{Cursor, Lead};
 use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::schema::{leads, messages, organizations, users};
@@ -15,8 +17,7 @@ use crate::db::templates::Template;
 use crate::db::usage::{self, UsageKind};
 use crate::db::Tenant;
 use crate::domain::placeholders::{self, Values};
-use crate::error::{AppError, AppResult};
-use crate::ids::{LeadId, MessageId, OrgId};
+use crate::ids::{LeadId, MessageId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = messages)]
@@ -76,11 +77,11 @@ pub fn render(
 /// The names a message is signed with: the sender's and the organization's.
 pub fn signature(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     sender: Option<Uuid>,
 ) -> QueryResult<(String, String)> {
     let organization: String = organizations::table
-        .find(org.uuid())
+        .find(tenant.org_id().uuid())
         .select(organizations::name)
         .first(conn)?;
     let sender_name = match sender {
@@ -114,7 +115,7 @@ pub fn queue(
     rendered: &Rendered,
     origin: &Origin,
     now: DateTime<Utc>,
-) -> AppResult<Message> {
+) -> DbResult<Message> {
     let id = Uuid::now_v7();
     usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id), now)?;
     let org = tenant.org_id();
@@ -138,7 +139,7 @@ pub fn queue(
         .get_result(conn)
         .optional()?;
     let message =
-        inserted.ok_or_else(|| AppError::Conflict("This step was already sent.".into()))?;
+        inserted.ok_or_else(|| DbError::Conflict("This step was already sent.".into()))?;
     outbox::enqueue(
         conn,
         &OutgoingMail {
@@ -159,9 +160,9 @@ pub fn send(
     tenant: &Tenant,
     lead: &Lead,
     template: &Template,
-) -> AppResult<Message> {
+) -> DbResult<Message> {
     let sender = tenant.user_id().map(|u| u.uuid());
-    let (sender_name, organization) = signature(conn, tenant.org_id(), sender)?;
+    let (sender_name, organization) = signature(conn, tenant, sender)?;
     let rendered = render(
         &template.subject,
         &template.body,
@@ -169,7 +170,7 @@ pub fn send(
         &sender_name,
         &organization,
     )
-    .map_err(|e| AppError::validation(e.to_string()))?;
+    .map_err(|e| DbError::invalid(e.to_string()))?;
     let origin = Origin {
         template: Some((template.owner_key, template.id)),
         step: None,
@@ -195,7 +196,6 @@ pub fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<MessageRow>, bool)> {
-    let org = tenant.org_id().uuid();
     let mut query = messages::table
         .inner_join(
             leads::table.on(leads::organization_id
@@ -203,7 +203,7 @@ pub fn list(
                 .and(leads::id.eq(messages::lead_id))),
         )
         .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
-        .filter(messages::organization_id.eq(org))
+        .filter(scoped_messages_rows(tenant))
         .into_boxed();
     if let Some(c) = after {
         query = query.filter(
@@ -235,8 +235,7 @@ pub fn for_lead(
     tenant: &Tenant,
     lead: LeadId,
 ) -> QueryResult<Vec<Message>> {
-    messages::table
-        .filter(messages::organization_id.eq(tenant.org_id().uuid()))
+    scoped_messages(tenant)
         .filter(messages::lead_id.eq(lead.uuid()))
         .order((messages::created_at.desc(), messages::id.desc()))
         .select(Message::as_select())
@@ -252,7 +251,7 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryRes
                 .and(leads::id.eq(messages::lead_id))),
         )
         .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
-        .filter(messages::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_messages_rows(tenant))
         .filter(messages::id.eq(id.uuid()))
         .select((
             Message::as_select(),
@@ -267,11 +266,11 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryRes
 /// Delivery outcome of a message's mail (called by the mail worker).
 pub fn mark_delivery(
     conn: &mut PgConnection,
-    org: Uuid,
-    id: Uuid,
+    tenant: &Tenant,
+    id: MessageId,
     outcome: Result<DateTime<Utc>, &str>,
 ) -> QueryResult<()> {
-    let target = messages::table.find((org, id));
+    let target = messages::table.find((tenant.org_id().uuid(), id.uuid()));
     match outcome {
         Ok(at) => diesel::update(target)
             .set((
@@ -288,4 +287,16 @@ pub fn mark_delivery(
             .execute(conn)?,
     };
     Ok(())
+}
+
+/// Every `messages` query of a tenant starts here.
+fn scoped_messages(
+    tenant: &Tenant,
+) -> Filter<messages::table, Eq<messages::organization_id, Uuid>> {
+    messages::table.filter(scoped_messages_rows(tenant))
+}
+
+/// The condition every `messages` row of a tenant meets (for joined queries).
+fn scoped_messages_rows(tenant: &Tenant) -> Eq<messages::organization_id, Uuid> {
+    messages::organization_id.eq(tenant.org_id().uuid())
 }

@@ -3,7 +3,9 @@
 //! usage history) and the daily history for the chart (from the daily counters).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
+use uuid::Uuid;
 
 use crate::db::models::{Organization, Subscription};
 use crate::db::schema::usage_counters;
@@ -47,16 +49,15 @@ pub fn snapshot(
     tenant: &Tenant,
     now: DateTime<Utc>,
 ) -> QueryResult<UsageSnapshot> {
-    let org = tenant.org_id();
-    let (organization, subscription) = org_and_subscription(conn, org)?;
-    let effective = effective_limits(conn, org, &subscription, now)?;
+    let (organization, subscription) = org_and_subscription(conn, tenant)?;
+    let effective = effective_limits(conn, tenant, &subscription, now)?;
     let tz = organization.tz();
     let meters = METER_ORDER
         .into_iter()
         .map(|kind| {
             Ok(Meter {
                 kind,
-                used: used_in(conn, org, tz, kind, now)?,
+                used: used_in(conn, tenant, tz, kind, now)?,
                 limit: effective.limits.get(kind),
             })
         })
@@ -88,8 +89,7 @@ pub fn daily_history(
 ) -> QueryResult<Vec<DayUsage>> {
     let today = day_start(tz, now);
     let first = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
-    let rows: Vec<(String, NaiveDate, i64)> = usage_counters::table
-        .filter(usage_counters::organization_id.eq(tenant.org_id().uuid()))
+    let rows: Vec<(String, NaiveDate, i64)> = scoped_usage_counters(tenant)
         .filter(usage_counters::kind.eq_any([
             UsageKind::LeadCreated.as_str(),
             UsageKind::MessageSent.as_str(),
@@ -122,4 +122,16 @@ pub fn daily_history(
         }
     }
     Ok(out)
+}
+
+/// Every `usage_counters` query of a tenant starts here.
+fn scoped_usage_counters(
+    tenant: &Tenant,
+) -> Filter<usage_counters::table, Eq<usage_counters::organization_id, Uuid>> {
+    usage_counters::table.filter(scoped_usage_counters_rows(tenant))
+}
+
+/// The condition every `usage_counters` row of a tenant meets (for joined queries).
+fn scoped_usage_counters_rows(tenant: &Tenant) -> Eq<usage_counters::organization_id, Uuid> {
+    usage_counters::organization_id.eq(tenant.org_id().uuid())
 }

@@ -3,7 +3,8 @@
 //! handlers reach PostgreSQL (off the async threads, via `web::block`).
 //! Tenant data is only reachable through functions that take a `Tenant`.
 
-pub mod schema;
+pub mod error;
+mod schema;
 pub mod tenant;
 
 pub mod account_deletion;
@@ -16,7 +17,7 @@ pub mod demo;
 pub mod enrollments;
 pub mod invitations;
 pub mod invoices;
-pub mod lead_imports;
+pub mod lead_import;
 pub mod leads;
 pub mod lifecycle;
 pub mod messages;
@@ -44,9 +45,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{AppError, AppResult};
-
-pub use tenant::Tenant;
+pub use error::{DbError, DbResult};
+pub use tenant::{SystemAccess, Tenant};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -81,29 +81,34 @@ impl Db {
     }
 
     /// A connection for blocking code (jobs, CLI). Handlers use `run`.
-    pub fn get(&self) -> AppResult<Conn> {
+    pub fn get(&self) -> DbResult<Conn> {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `work` on a pooled connection in the blocking thread pool.
-    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    /// Runs `work` on a pooled connection in the blocking thread pool. The
+    /// closure picks the error type: a db function's `QueryResult`/`DbResult`
+    /// comes back as `DbError`, a closure returning `AppResult` as `AppError`.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E::Out>
     where
-        F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: RunError,
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
+            let mut conn = pool.get().map_err(DbError::from)?;
+            work(&mut conn).map_err(E::Out::from)
         })
-        .await?
+        .await
+        .map_err(|e| E::Out::from(DbError::Blocking(e.to_string())))?
     }
 
     /// Like `run`, inside one transaction.
-    pub async fn tx<T, F>(&self, work: F) -> AppResult<T>
+    pub async fn tx<T, E, F>(&self, work: F) -> Result<T, E::Out>
     where
-        F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: RunError + From<diesel::result::Error>,
     {
         self.run(move |conn| conn.transaction(work)).await
     }
@@ -111,12 +116,27 @@ impl Db {
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         self.run(|conn| {
-            diesel::sql_query("SELECT 1").execute(conn)?;
-            Ok(())
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map_err(DbError::from)
         })
         .await
         .is_ok()
     }
+}
+
+/// An error a `Db::run` closure may return, and the error `run` hands back
+/// for it (`DbError` for db-level errors; `crate::error` adds `AppError`).
+pub trait RunError: Sized + Send + 'static {
+    type Out: From<Self> + From<DbError> + Send + 'static;
+}
+
+impl RunError for DbError {
+    type Out = DbError;
+}
+
+impl RunError for diesel::result::Error {
+    type Out = DbError;
 }
 
 /// Applies pending migrations while holding a session advisory lock.
@@ -139,13 +159,13 @@ pub fn migrate(conn: &mut PgConnection) -> Result<(), String> {
 
 /// Maps a unique-constraint violation to `Ok(None)` so callers can turn it
 /// into a field error; other errors pass through.
-pub fn unique_violation<T>(res: QueryResult<T>) -> AppResult<Option<T>> {
+pub fn unique_violation<T>(res: QueryResult<T>) -> DbResult<Option<T>> {
     match res {
         Ok(v) => Ok(Some(v)),
         Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             Ok(None)
         }
-        Err(e) => Err(AppError::from(e)),
+        Err(e) => Err(DbError::from(e)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! writes at most one notice per recipient and `dedupe_key`, however often it is called.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 use crate::db::schema::notices;
 use crate::db::Tenant;
 use crate::domain::roles::Role;
-use crate::ids::{NoticeId, OrgId};
+use crate::ids::NoticeId;
 
 /// Notices shown on the list page, newest first.
 pub const LIST_LIMIT: i64 = 100;
@@ -31,8 +32,7 @@ pub fn unread_count(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64
     let Some(user) = tenant.user_id() else {
         return Ok(0);
     };
-    notices::table
-        .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    scoped_notices(tenant)
         .filter(notices::user_id.eq(user.uuid()))
         .filter(notices::read_at.is_null())
         .count()
@@ -44,8 +44,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Notice>
     let Some(user) = tenant.user_id() else {
         return Ok(Vec::new());
     };
-    notices::table
-        .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    scoped_notices(tenant)
         .filter(notices::user_id.eq(user.uuid()))
         .order((notices::created_at.desc(), notices::id.desc()))
         .limit(LIST_LIMIT)
@@ -59,8 +58,7 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
         return Ok(0);
     };
     diesel::update(
-        notices::table
-            .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+        scoped_notices(tenant)
             .filter(notices::user_id.eq(user.uuid()))
             .filter(notices::read_at.is_null()),
     )
@@ -72,8 +70,7 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
 /// the id is not theirs (another user's, another organization's, or none).
 pub fn mark_read(conn: &mut PgConnection, tenant: &Tenant, id: NoticeId) -> QueryResult<Notice> {
     let user = tenant.user_id().ok_or(diesel::result::Error::NotFound)?;
-    let mine = notices::table
-        .filter(notices::organization_id.eq(tenant.org_id().uuid()))
+    let mine = scoped_notices(tenant)
         .filter(notices::user_id.eq(user.uuid()))
         .filter(notices::id.eq(id.uuid()));
     diesel::update(mine)
@@ -89,7 +86,7 @@ pub fn mark_read(conn: &mut PgConnection, tenant: &Tenant, id: NoticeId) -> Quer
 /// Returns how many notices were new.
 pub fn notify_admins(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     kind: &str,
     message: &str,
     dedupe_key: &str,
@@ -101,11 +98,21 @@ pub fn notify_admins(
          WHERE m.organization_id = $1 AND m.role IN ($5, $6)
          ON CONFLICT (organization_id, user_id, dedupe_key) DO NOTHING",
     )
-    .bind::<SqlUuid, _>(org.uuid())
+    .bind::<SqlUuid, _>(tenant.org_id().uuid())
     .bind::<Text, _>(kind)
     .bind::<Text, _>(message)
     .bind::<Text, _>(dedupe_key)
     .bind::<Text, _>(Role::Owner.as_str())
     .bind::<Text, _>(Role::Admin.as_str())
     .execute(conn)
+}
+
+/// Every `notices` query of a tenant starts here.
+fn scoped_notices(tenant: &Tenant) -> Filter<notices::table, Eq<notices::organization_id, Uuid>> {
+    notices::table.filter(scoped_notices_rows(tenant))
+}
+
+/// The condition every `notices` row of a tenant meets (for joined queries).
+fn scoped_notices_rows(tenant: &Tenant) -> Eq<notices::organization_id, Uuid> {
+    notices::organization_id.eq(tenant.org_id().uuid())
 }

@@ -3,6 +3,7 @@
 //! and URL-safe; a taken one gets a numeric suffix.
 
 use chrono::{Duration, Months, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -133,13 +134,12 @@ pub struct Overview {
 }
 
 pub fn overview(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Overview> {
-    let org = tenant.org_id().uuid();
     let members = organization_members::table
-        .filter(organization_members::organization_id.eq(org))
+        .filter(scoped_organization_members_rows(tenant))
         .count()
         .get_result(conn)?;
     let leads = leads::table
-        .filter(leads::organization_id.eq(org))
+        .filter(scoped_leads_rows(tenant))
         .count()
         .get_result(conn)?;
     Ok(Overview { members, leads })
@@ -152,6 +152,18 @@ pub fn load(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(Organizati
         .filter(organizations::id.eq(tenant.org_id().uuid()))
         .select((Organization::as_select(), Subscription::as_select()))
         .first(conn)
+}
+
+/// The condition every `leads` row of a tenant meets.
+fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, Uuid> {
+    leads::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `organization_members` row of a tenant meets.
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //! transaction of whatever caused it. The delivery worker sends pending rows
 //! over SMTP when `SMTP_URL` is set; otherwise they stay for `/dev/outbox`.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::mail_outbox;
+use crate::db::Tenant;
 use crate::ids::{MessageId, OrgId};
 
 /// What kind of mail, as stored in `mail_outbox.kind`.
@@ -75,12 +77,12 @@ pub struct OutboxMail {
 pub fn visible_to(
     conn: &mut PgConnection,
     email: &str,
-    org: Option<OrgId>,
+    tenant: Option<&Tenant>,
     limit: i64,
 ) -> QueryResult<Vec<OutboxMail>> {
     let own = mail_outbox::to_email.eq(email.to_string());
     let query = mail_outbox::table.into_boxed();
-    let query = match org {
+    let query = match tenant.map(Tenant::org_id) {
         Some(org) => query.filter(
             own.or(mail_outbox::kind
                 .eq(MailKind::Message.as_str())
@@ -93,4 +95,66 @@ pub fn visible_to(
         .limit(limit)
         .select(OutboxMail::as_select())
         .load(conn)
+}
+
+/// A mail waiting for delivery, as the delivery worker sees it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+pub struct PendingMail {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
+    pub to_email: String,
+    pub subject: String,
+    pub body_text: String,
+    pub attempts: i32,
+}
+
+/// Claims the longest-due pending mail (`FOR UPDATE SKIP LOCKED`).
+pub fn claim_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Option<PendingMail>> {
+    mail_outbox::table
+        .filter(mail_outbox::status.eq("pending"))
+        .filter(mail_outbox::next_attempt_at.le(now))
+        .order(mail_outbox::next_attempt_at.asc())
+        .select(PendingMail::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .optional()
+}
+
+/// Records a delivered mail.
+pub fn mark_sent(
+    conn: &mut PgConnection,
+    mail: &PendingMail,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(mail.id))
+        .set((
+            mail_outbox::status.eq("sent"),
+            mail_outbox::attempts.eq(mail.attempts + 1),
+            mail_outbox::sent_at.eq(Some(now)),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed try: failed for good when `last`, else retried at `retry_at`.
+pub fn mark_attempt_failed(
+    conn: &mut PgConnection,
+    mail: &PendingMail,
+    error: &str,
+    last: bool,
+    retry_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(mail.id))
+        .set((
+            mail_outbox::status.eq(if last { "failed" } else { "pending" }),
+            mail_outbox::attempts.eq(mail.attempts + 1),
+            mail_outbox::next_attempt_at.eq(retry_at),
+            mail_outbox::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -3,8 +3,10 @@
 //! is audited (`limit.overridden`, `limit.override_removed`) in the same transaction.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::db::schema::{limit_overrides, organizations};
 use crate::db::{audit, Tenant};
@@ -31,8 +33,7 @@ pub struct StoredOverride {
 
 /// Every override of the tenant's organization, expired ones included.
 pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<StoredOverride>> {
-    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = limit_overrides::table
-        .filter(limit_overrides::organization_id.eq(tenant.org_id().uuid()))
+    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = scoped_limit_overrides(tenant)
         .order(limit_overrides::limit_kind)
         .select((
             limit_overrides::limit_kind,
@@ -126,4 +127,16 @@ fn find(
     kind: LimitKind,
 ) -> QueryResult<Option<StoredOverride>> {
     Ok(list(conn, tenant)?.into_iter().find(|o| o.kind == kind))
+}
+
+/// Every `limit_overrides` query of a tenant starts here (also usage's).
+pub(in crate::db) fn scoped_limit_overrides(
+    tenant: &Tenant,
+) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, Uuid>> {
+    limit_overrides::table.filter(scoped_limit_overrides_rows(tenant))
+}
+
+/// The condition every `limit_overrides` row of a tenant meets (for joined queries).
+fn scoped_limit_overrides_rows(tenant: &Tenant) -> Eq<limit_overrides::organization_id, Uuid> {
+    limit_overrides::organization_id.eq(tenant.org_id().uuid())
 }

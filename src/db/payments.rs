@@ -4,6 +4,7 @@
 //! (organization, year, seq) key backs it up.
 
 use chrono::{Datelike, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -40,7 +41,7 @@ pub fn record_payment(
     let now = Utc::now();
     let year = purchase.period_start.year();
     let last: Option<i32> = invoices::table
-        .filter(invoices::organization_id.eq(org))
+        .filter(scoped_invoices_rows(tenant))
         .filter(invoices::year.eq(year))
         .select(diesel::dsl::max(invoices::seq))
         .first(conn)?;
@@ -87,6 +88,11 @@ fn line_text(p: &Purchase) -> String {
         p.period_start.format("%-d %b %Y"),
         p.period_end.format("%-d %b %Y")
     )
+}
+
+/// The condition every `invoices` row of a tenant meets.
+fn scoped_invoices_rows(tenant: &Tenant) -> Eq<invoices::organization_id, Uuid> {
+    invoices::organization_id.eq(tenant.org_id().uuid())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
+use crate::db::error::{DbError, DbResult};
 use crate::db::models::Subscription;
 use crate::db::schema::subscriptions;
 use crate::db::usage::{effective_limits, org_and_subscription, used_in};
@@ -18,7 +19,6 @@ use crate::domain::billing::{
 };
 use crate::domain::plans::Plan;
 use crate::domain::subscription::Status;
-use crate::error::{AppError, AppResult};
 
 /// The subscription as the pure rules see it.
 pub fn state_of(sub: &Subscription) -> SubscriptionState {
@@ -81,7 +81,7 @@ pub fn change_plan(
     target: Plan,
     interval: Interval,
     now: DateTime<Utc>,
-) -> AppResult<ChangeOutcome> {
+) -> DbResult<ChangeOutcome> {
     let sub = lock(conn, tenant)?;
     let before = state_of(&sub);
     match decide_change(&before, target, interval, now) {
@@ -178,7 +178,7 @@ fn schedule_downgrade(
     tenant: &Tenant,
     before: &SubscriptionState,
     target: Plan,
-) -> AppResult<ChangeOutcome> {
+) -> DbResult<ChangeOutcome> {
     diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
         .set((
             subscriptions::scheduled_plan.eq(Some(target.as_str())),
@@ -210,11 +210,11 @@ fn schedule_downgrade(
 
 /// Cancels at the end of the period (a paid plan that is running); a
 /// scheduled downgrade is dropped, since the subscription ends instead.
-pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<DateTime<Utc>> {
+pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc>> {
     let before = state_of(&lock(conn, tenant)?);
     let running = matches!(before.status, Status::Active | Status::PastDue);
     if !running || !before.plan.is_paid() {
-        return Err(AppError::Conflict(
+        return Err(DbError::Conflict(
             "Only a running paid subscription can be canceled.".into(),
         ));
     }
@@ -246,7 +246,7 @@ pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<DateTime<Ut
 }
 
 /// Withdraws a pending cancellation or scheduled downgrade; false when there was none.
-pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<bool> {
+pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<bool> {
     let before = state_of(&lock(conn, tenant)?);
     if !before.cancel_at_period_end && before.scheduled_plan.is_none() {
         return Ok(false);
@@ -281,7 +281,7 @@ pub fn add_payment_method(
     conn: &mut PgConnection,
     tenant: &Tenant,
     provider: &dyn PaymentProvider,
-) -> AppResult<CheckoutOutcome> {
+) -> DbResult<CheckoutOutcome> {
     let sub = lock(conn, tenant)?;
     let state = state_of(&sub);
     let purchase = Purchase {
@@ -314,16 +314,15 @@ pub fn downgrade_impact_of(
     target: Plan,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<Excess>> {
-    let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
     let mut limits = target.spec().limits;
-    for o in effective_limits(conn, org, &sub, now)?.overrides {
+    for o in effective_limits(conn, tenant, &sub, now)?.overrides {
         limits.set(o.kind, o.value);
     }
     let tz = organization.tz();
     let used = DOWNGRADE_CHECKS
         .into_iter()
-        .map(|kind| Ok((kind, used_in(conn, org, tz, kind, now)?)))
+        .map(|kind| Ok((kind, used_in(conn, tenant, tz, kind, now)?)))
         .collect::<QueryResult<Vec<_>>>()?;
     Ok(downgrade_impact(&used, &limits))
 }

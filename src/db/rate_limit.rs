@@ -48,3 +48,11 @@ pub fn clear(conn: &mut PgConnection, bucket: &str) -> QueryResult<()> {
     diesel::delete(r::rate_limits.filter(r::bucket.eq(bucket))).execute(conn)?;
     Ok(())
 }
+
+/// Deletes day-old windows (every window is at most an hour long, so they
+/// are over); returns how many.
+pub fn purge_stale(conn: &mut PgConnection) -> QueryResult<usize> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(1);
+    use crate::db::schema::rate_limits;
+    diesel::delete(rate_limits::table.filter(rate_limits::window_start.lt(cutoff))).execute(conn)
+}

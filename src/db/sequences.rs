@@ -4,14 +4,15 @@
 //! Positions are renumbered in one transaction (the unique key is deferred).
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::Eq;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps, sequences};
 use crate::db::{templates, usage, Tenant};
 use crate::domain::plans::LimitKind;
-use crate::error::{AppError, AppResult};
 use crate::ids::{SequenceId, StepId, TemplateId, GLOBAL_OWNER};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -61,7 +62,6 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Sequenc
         .select(Sequence::as_select())
         .load(conn)?;
     rows.sort_by_key(|s| s.is_global());
-    let org = tenant.org_id().uuid();
     rows.into_iter()
         .map(|sequence| {
             let steps = sequence_steps::table
@@ -70,7 +70,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Sequenc
                 .count()
                 .get_result(conn)?;
             let active = sequence_enrollments::table
-                .filter(sequence_enrollments::organization_id.eq(org))
+                .filter(scoped_sequence_enrollments_rows(tenant))
                 .filter(sequence_enrollments::sequence_id.eq(sequence.id))
                 .filter(sequence_enrollments::status.eq("active"))
                 .count()
@@ -109,7 +109,11 @@ pub fn find_own(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> Que
 }
 
 /// The steps of a visible sequence, in order.
-pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepView>> {
+pub fn steps(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    seq: &Sequence,
+) -> QueryResult<Vec<StepView>> {
     let rows: Vec<(Uuid, i32, i32, Uuid, Uuid, String)> = sequence_steps::table
         .inner_join(
             message_templates::table.on(message_templates::owner_key
@@ -117,6 +121,7 @@ pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepVie
                 .and(message_templates::id.eq(sequence_steps::template_id))),
         )
         .filter(sequence_steps::owner_key.eq(seq.owner_key))
+        .filter(sequence_steps::owner_key.eq_any([tenant.org_id().uuid(), GLOBAL_OWNER]))
         .filter(sequence_steps::sequence_id.eq(seq.id))
         .order(sequence_steps::position.asc())
         .select((
@@ -144,7 +149,7 @@ pub fn steps(conn: &mut PgConnection, seq: &Sequence) -> QueryResult<Vec<StepVie
 }
 
 /// Creates an own sequence within the sequences limit. In a transaction.
-pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> AppResult<Sequence> {
+pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> DbResult<Sequence> {
     usage::guard_count_limit(conn, tenant, LimitKind::Sequences)?;
     let org = tenant.org_id().uuid();
     Ok(diesel::insert_into(sequences::table)
@@ -187,7 +192,7 @@ pub fn add_step(
     seq: SequenceId,
     template: TemplateId,
     delay_days: i32,
-) -> AppResult<()> {
+) -> DbResult<()> {
     let seq = find_own(conn, tenant, seq)?;
     let template = templates::find(conn, tenant, template)?;
     let last: Option<i32> = sequence_steps::table
@@ -254,7 +259,10 @@ pub fn remove_step(
     let seq = sequence_of_step(conn, tenant, step)?;
     let org = tenant.org_id().uuid();
     diesel::delete(sequence_steps::table.find((org, step.uuid()))).execute(conn)?;
-    let rest: Vec<Uuid> = steps(conn, &seq)?.into_iter().map(|s| s.id).collect();
+    let rest: Vec<Uuid> = steps(conn, tenant, &seq)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     renumber(conn, org, &rest)?;
     Ok(seq)
 }
@@ -267,7 +275,10 @@ pub fn move_step(
     up: bool,
 ) -> QueryResult<Sequence> {
     let seq = sequence_of_step(conn, tenant, step)?;
-    let mut order: Vec<Uuid> = steps(conn, &seq)?.into_iter().map(|s| s.id).collect();
+    let mut order: Vec<Uuid> = steps(conn, tenant, &seq)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     if let Some(i) = order.iter().position(|id| *id == step.uuid()) {
         let j = if up { i.checked_sub(1) } else { Some(i + 1) };
         if let Some(j) = j.filter(|j| *j < order.len()) {
@@ -280,14 +291,14 @@ pub fn move_step(
 
 /// Copies a visible sequence (usually a global one) with its steps into the
 /// organization, within the sequences limit.
-pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> AppResult<Sequence> {
+pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> DbResult<Sequence> {
     let source = find(conn, tenant, id)?;
     let name: String = format!("{} (copy)", source.name)
         .chars()
         .take(120)
         .collect();
     let copy = create(conn, tenant, &name)?;
-    for step in steps(conn, &source)? {
+    for step in steps(conn, tenant, &source)? {
         let template = templates::find(conn, tenant, TemplateId(step.template_id))?;
         insert_step(conn, &copy, step.position, &template, step.delay_days)?;
     }
@@ -299,7 +310,7 @@ pub fn first_run_at(
     conn: &mut PgConnection,
     seq: &Sequence,
     now: DateTime<Utc>,
-) -> AppResult<DateTime<Utc>> {
+) -> DbResult<DateTime<Utc>> {
     let delay: Option<i32> = sequence_steps::table
         .filter(sequence_steps::owner_key.eq(seq.owner_key))
         .filter(sequence_steps::sequence_id.eq(seq.id))
@@ -308,7 +319,14 @@ pub fn first_run_at(
         .first(conn)
         .optional()?;
     let delay = delay.ok_or_else(|| {
-        AppError::validation("This sequence has no steps yet. Add a step before enrolling leads.")
+        DbError::invalid("This sequence has no steps yet. Add a step before enrolling leads.")
     })?;
     Ok(now + Duration::days(i64::from(delay)))
+}
+
+/// The condition every `sequence_enrollments` row of a tenant meets.
+fn scoped_sequence_enrollments_rows(
+    tenant: &Tenant,
+) -> Eq<sequence_enrollments::organization_id, Uuid> {
+    sequence_enrollments::organization_id.eq(tenant.org_id().uuid())
 }

@@ -5,9 +5,9 @@
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
+use crate::db::error::DbResult;
 use crate::db::schema::organizations;
 use crate::db::{audit, unique_violation, Tenant};
-use crate::error::AppResult;
 
 /// The editable settings of an organization.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Queryable)]
@@ -100,7 +100,7 @@ pub fn save(
     tenant: &Tenant,
     new: &OrgSettings,
     white_label: bool,
-) -> AppResult<Saved> {
+) -> DbResult<Saved> {
     let org = tenant.org_id().uuid();
     let old: OrgSettings = organizations::table
         .find(org)
@@ -161,7 +161,7 @@ fn describe(logo: Option<(&str, usize)>) -> Value {
 
 /// Replaces (or with `None` removes) the organization's logo and records it
 /// as a `settings.updated` event. Returns false when there was nothing to remove.
-pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -> AppResult<bool> {
+pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -> DbResult<bool> {
     let org = tenant.org_id().uuid();
     let (old_type, old_len): (Option<String>, Option<i32>) = organizations::table
         .find(org)

@@ -5,16 +5,17 @@
 //! and writes its audit event.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::audit;
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{organization_members, users};
 use crate::db::Tenant;
 use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
 use crate::domain::roles::{MemberFlags, Role};
-use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 
 /// One member as the team page shows it.
@@ -75,7 +76,7 @@ const MEMBER_COLUMNS: MemberColumns = (
 pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<MemberRow>> {
     let mut rows: Vec<MemberRow> = organization_members::table
         .inner_join(users::table)
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_organization_members_rows(tenant))
         .select(MEMBER_COLUMNS)
         .load(conn)?;
     rows.sort_by(|a, b| {
@@ -87,23 +88,22 @@ pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Memb
 
 /// One member of the tenant's organization, row-locked; NotFound (404) when
 /// `user` is not a member here — including members of other organizations.
-fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> AppResult<MemberRow> {
+fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> DbResult<MemberRow> {
     let row = organization_members::table
         .inner_join(users::table)
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        .filter(scoped_organization_members_rows(tenant))
         .filter(organization_members::user_id.eq(user.uuid()))
         .select(MEMBER_COLUMNS)
         .for_update()
         .first(conn)
         .optional()?;
-    row.ok_or(AppError::NotFound)
+    row.ok_or(DbError::NotFound)
 }
 
 /// Locks the organization's owner rows (in a fixed order, so concurrent
 /// callers queue instead of deadlocking) and returns how many owners there are.
 fn lock_owners(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64> {
-    let owners: Vec<Uuid> = organization_members::table
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+    let owners: Vec<Uuid> = scoped_organization_members(tenant)
         .filter(organization_members::role.eq(Role::Owner.as_str()))
         .order(organization_members::user_id)
         .select(organization_members::user_id)
@@ -114,23 +114,21 @@ fn lock_owners(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64> {
 
 /// The acting user's membership as it is now (it may have changed since the
 /// request started); 403 when it is gone.
-fn actor(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<MemberRow> {
+fn actor(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<MemberRow> {
     let user = tenant
         .user_id()
-        .ok_or_else(|| AppError::forbidden("Only a signed-in member can do this."))?;
+        .ok_or_else(|| DbError::forbidden("Only a signed-in member can do this."))?;
     locked_member(conn, tenant, user).map_err(|e| match e {
-        AppError::NotFound => {
-            AppError::forbidden("You are no longer a member of this organization.")
-        }
+        DbError::NotFound => DbError::forbidden("You are no longer a member of this organization."),
         other => other,
     })
 }
 
 /// Maps a refusal of `domain::membership` to its HTTP error.
-pub fn refused(r: Refusal) -> AppError {
+pub fn refused(r: Refusal) -> DbError {
     match r {
-        Refusal::Forbidden(m) => AppError::forbidden(m),
-        Refusal::LastOwner => AppError::Conflict(r.message().into()),
+        Refusal::Forbidden(m) => DbError::forbidden(m),
+        Refusal::LastOwner => DbError::Conflict(r.message().into()),
     }
 }
 
@@ -141,7 +139,7 @@ struct Scene {
     target: MemberRow,
 }
 
-fn scene(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppResult<Scene> {
+fn scene(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> DbResult<Scene> {
     let owners = lock_owners(conn, tenant)?;
     let actor = actor(conn, tenant)?;
     let target = locked_member(conn, tenant, target)?;
@@ -158,9 +156,7 @@ fn is_self(s: &Scene) -> bool {
 
 fn set_role(conn: &mut PgConnection, tenant: &Tenant, user: Uuid, role: Role) -> QueryResult<()> {
     diesel::update(
-        organization_members::table
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
-            .filter(organization_members::user_id.eq(user)),
+        scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
     )
     .set(organization_members::role.eq(role.as_str()))
     .execute(conn)?;
@@ -173,7 +169,7 @@ pub fn change_role(
     tenant: &Tenant,
     target: UserId,
     new_role: Role,
-) -> AppResult<bool> {
+) -> DbResult<bool> {
     let s = scene(conn, tenant, target)?;
     let old = s.target.role();
     membership::check_role_change(s.actor.role(), old, new_role, s.owners, is_self(&s))
@@ -207,7 +203,7 @@ pub fn set_permissions(
     tenant: &Tenant,
     target: UserId,
     flags: MemberFlags,
-) -> AppResult<bool> {
+) -> DbResult<bool> {
     let s = scene(conn, tenant, target)?;
     membership::check_permissions(s.actor.role(), s.target.role(), is_self(&s)).map_err(refused)?;
     let old = s.target.flags();
@@ -215,8 +211,7 @@ pub fn set_permissions(
         return Ok(false);
     }
     diesel::update(
-        organization_members::table
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+        scoped_organization_members(tenant)
             .filter(organization_members::user_id.eq(s.target.user_id)),
     )
     .set((
@@ -238,16 +233,14 @@ pub fn set_permissions(
 
 fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: Uuid) -> QueryResult<()> {
     diesel::delete(
-        organization_members::table
-            .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
-            .filter(organization_members::user_id.eq(user)),
+        scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
     )
     .execute(conn)?;
     Ok(())
 }
 
 /// Removes `target` from the organization; returns their name.
-pub fn remove(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppResult<String> {
+pub fn remove(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> DbResult<String> {
     let s = scene(conn, tenant, target)?;
     let role = s.target.role();
     membership::check_remove(s.actor.role(), role, s.owners, is_self(&s)).map_err(refused)?;
@@ -264,7 +257,7 @@ pub fn remove(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppRe
 }
 
 /// The acting user leaves the organization (never its last owner).
-pub fn leave(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<()> {
+pub fn leave(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
     let owners = lock_owners(conn, tenant)?;
     let me = actor(conn, tenant)?;
     membership::check_leave(me.role(), owners).map_err(refused)?;
@@ -281,7 +274,7 @@ pub fn leave(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<()> {
 }
 
 /// Makes `target` an owner (the acting owner stays one); returns their name.
-pub fn make_owner(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> AppResult<String> {
+pub fn make_owner(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> DbResult<String> {
     let s = scene(conn, tenant, target)?;
     membership::check_make_owner(s.actor.role(), is_self(&s)).map_err(refused)?;
     let old = s.target.role();
@@ -300,7 +293,7 @@ pub fn make_owner(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> A
 }
 
 /// The acting owner becomes an admin, if another owner remains.
-pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<()> {
+pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
     let owners = lock_owners(conn, tenant)?;
     let me = actor(conn, tenant)?;
     membership::check_step_down(me.role(), owners).map_err(refused)?;
@@ -317,14 +310,27 @@ pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<()> {
 }
 
 /// The acting user's current role (fresh from the database).
-pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> AppResult<Role> {
-    let user = tenant.user_id().ok_or(AppError::NotFound)?;
-    let role: Option<String> = organization_members::table
-        .filter(organization_members::organization_id.eq(tenant.org_id().uuid()))
+pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Role> {
+    let user = tenant.user_id().ok_or(DbError::NotFound)?;
+    let role: Option<String> = scoped_organization_members(tenant)
         .filter(organization_members::user_id.eq(user.uuid()))
         .select(organization_members::role)
         .first(conn)
         .optional()?;
     role.map(|r| r.parse().unwrap_or(Role::Viewer))
-        .ok_or(AppError::NoOrganization)
+        .ok_or(DbError::NoOrganization)
+}
+
+/// Every `organization_members` query of a tenant starts here.
+fn scoped_organization_members(
+    tenant: &Tenant,
+) -> Filter<organization_members::table, Eq<organization_members::organization_id, Uuid>> {
+    organization_members::table.filter(scoped_organization_members_rows(tenant))
+}
+
+/// The condition every `organization_members` row of a tenant meets (for joined queries).
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
 }

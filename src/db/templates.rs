@@ -8,11 +8,11 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::message_templates;
 use crate::db::usage;
 use crate::db::Tenant;
 use crate::domain::plans::LimitKind;
-use crate::error::{AppError, AppResult};
 use crate::ids::{TemplateId, GLOBAL_OWNER};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -85,7 +85,7 @@ pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
     fields: &TemplateFields,
-) -> AppResult<Template> {
+) -> DbResult<Template> {
     usage::guard_count_limit(conn, tenant, LimitKind::Templates)?;
     let org = tenant.org_id().uuid();
     Ok(diesel::insert_into(message_templates::table)
@@ -121,7 +121,7 @@ pub fn update(
 
 /// Deletes an own template. A template still used by a sequence step is
 /// refused with a clear message (the step's foreign key restricts it).
-pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> AppResult<Template> {
+pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbResult<Template> {
     let result = conn.transaction(|conn| {
         diesel::delete(message_templates::table.find(own_key(tenant, id)))
             .returning(Template::as_returning())
@@ -129,7 +129,7 @@ pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> AppRe
     });
     match result {
         Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
-            Err(AppError::Conflict(
+            Err(DbError::Conflict(
                 "This template is used by a sequence step. Remove it from the sequence first."
                     .into(),
             ))
@@ -139,7 +139,7 @@ pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> AppRe
 }
 
 /// Copies a visible template (usually a global one) into the organization.
-pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> AppResult<Template> {
+pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbResult<Template> {
     let source = find(conn, tenant, id)?;
     let name: String = format!("{} (copy)", source.name)
         .chars()

@@ -8,12 +8,15 @@
 //! Meters read counters and row counts only: their cost does not grow with history.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::models::{Organization, Subscription};
 use crate::db::notices;
+use crate::db::overrides::scoped_limit_overrides;
 use crate::db::schema::{
     invitations, limit_overrides, message_templates, organization_members, organizations,
     sequences, subscriptions, usage_counters, usage_records,
@@ -23,7 +26,6 @@ use crate::domain::plans::{
     format_limit, threshold_crossed, Limit, LimitKind, Limits, Plan, UsageLevel,
 };
 use crate::domain::subscription::{day_start, month_start};
-use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 
 /// Kinds of counted actions (SPEC §5), as stored in `usage_records.kind`.
@@ -74,11 +76,11 @@ pub struct ActiveOverride {
 /// Loads organization and subscription of a tenant (one query).
 pub fn org_and_subscription(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
 ) -> QueryResult<(Organization, Subscription)> {
     organizations::table
         .inner_join(subscriptions::table)
-        .filter(organizations::id.eq(org.uuid()))
+        .filter(organizations::id.eq(tenant.org_id().uuid()))
         .select((Organization::as_select(), Subscription::as_select()))
         .first(conn)
 }
@@ -86,14 +88,13 @@ pub fn org_and_subscription(
 /// Effective plan limits plus active overrides.
 pub fn effective_limits(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     sub: &Subscription,
     now: DateTime<Utc>,
 ) -> QueryResult<EffectiveLimits> {
     let plan = sub.effective_plan(now);
     let mut limits = plan.spec().limits;
-    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = limit_overrides::table
-        .filter(limit_overrides::organization_id.eq(org.uuid()))
+    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = scoped_limit_overrides(tenant)
         .filter(
             limit_overrides::ends_at
                 .is_null()
@@ -188,7 +189,7 @@ pub fn consume(
     tenant: &Tenant,
     kind: UsageKind,
     resource: Option<Uuid>,
-) -> AppResult<Consumed> {
+) -> DbResult<Consumed> {
     consume_at(conn, tenant, kind, resource, Utc::now())
 }
 
@@ -201,11 +202,11 @@ pub fn consume_at(
     kind: UsageKind,
     resource: Option<Uuid>,
     now: DateTime<Utc>,
-) -> AppResult<Consumed> {
+) -> DbResult<Consumed> {
     let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
     let tz = organization.tz();
-    let effective = effective_limits(conn, org, &sub, now)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
     let period = period_of(kind, tz, now);
     let count = bump_counter(conn, org, kind, period, limit)?
@@ -231,7 +232,7 @@ pub fn consume_at(
             after: count,
             limit,
         };
-        notify_crossing(conn, org, &crossing, &period_key(period))?;
+        notify_crossing(conn, tenant, &crossing, &period_key(period))?;
     }
     Ok(Consumed { count, limit })
 }
@@ -259,7 +260,7 @@ struct Crossing {
 /// limit value: one notice per crossing, and a new one after the limit changes.
 fn notify_crossing(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     c: &Crossing,
     period: &str,
 ) -> QueryResult<()> {
@@ -273,7 +274,7 @@ fn notify_crossing(
         UsageLevel::Full => ("limit_reached", 100, full_text(c, limit)),
     };
     let key = format!("{}:{period}:{pct}:{limit}", c.kind.as_str());
-    notices::notify_admins(conn, org, notice_kind, &message, &key)?;
+    notices::notify_admins(conn, tenant, notice_kind, &message, &key)?;
     Ok(())
 }
 
@@ -312,9 +313,9 @@ fn full_text(c: &Crossing, limit: i64) -> String {
 }
 
 /// The "limit reached" error with a message that says what to do.
-pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> AppError {
+pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> DbError {
     let what = kind.map(LimitKind::label).unwrap_or("Usage");
-    AppError::LimitReached(format!(
+    DbError::LimitReached(format!(
         "{what}: your {} plan allows {}, and that is used up. Upgrade your plan to add more.",
         plan.name(),
         format_limit(limit)
@@ -332,7 +333,7 @@ pub fn guard_count_limit(
     conn: &mut PgConnection,
     tenant: &Tenant,
     kind: LimitKind,
-) -> AppResult<()> {
+) -> DbResult<()> {
     let org = tenant.org_id();
     let now = Utc::now();
     let sub: Subscription = subscriptions::table
@@ -340,9 +341,9 @@ pub fn guard_count_limit(
         .select(Subscription::as_select())
         .for_update()
         .first(conn)?;
-    let effective = effective_limits(conn, org, &sub, now)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let limit = effective.limits.get(kind);
-    let used = used(conn, org, kind, now)?;
+    let used = used(conn, tenant, kind, now)?;
     if !crate::domain::plans::allows_one_more(used, limit) {
         return Err(limit_reached(Some(kind), effective.plan, limit));
     }
@@ -353,7 +354,7 @@ pub fn guard_count_limit(
         after: used + 1,
         limit,
     };
-    notify_crossing(conn, org, &crossing, "all")?;
+    notify_crossing(conn, tenant, &crossing, "all")?;
     Ok(())
 }
 
@@ -361,32 +362,32 @@ pub fn guard_count_limit(
 /// cost however long the history), row counts for the others.
 pub fn used(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     kind: LimitKind,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
     let tz = match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
             let name: String = organizations::table
-                .find(org.uuid())
+                .find(tenant.org_id().uuid())
                 .select(organizations::time_zone)
                 .first(conn)?;
             name.parse().unwrap_or(chrono_tz::UTC)
         }
         _ => chrono_tz::UTC,
     };
-    used_in(conn, org, tz, kind, now)
+    used_in(conn, tenant, tz, kind, now)
 }
 
 /// `used` for an organization whose time zone is already known.
 pub(crate) fn used_in(
     conn: &mut PgConnection,
-    org: OrgId,
+    tenant: &Tenant,
     tz: chrono_tz::Tz,
     kind: LimitKind,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
-    let o = org.uuid();
+    let o = tenant.org_id().uuid();
     match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
             let usage = if kind == LimitKind::LeadsPerMonth {
@@ -404,11 +405,11 @@ pub(crate) fn used_in(
         }
         LimitKind::Users => {
             let members: i64 = organization_members::table
-                .filter(organization_members::organization_id.eq(o))
+                .filter(scoped_organization_members_rows(tenant))
                 .count()
                 .get_result(conn)?;
             let pending: i64 = invitations::table
-                .filter(invitations::organization_id.eq(o))
+                .filter(scoped_invitations_rows(tenant))
                 .filter(invitations::accepted_at.is_null())
                 .filter(invitations::revoked_at.is_null())
                 .filter(invitations::expires_at.gt(now))
@@ -417,11 +418,11 @@ pub(crate) fn used_in(
             Ok(members + pending)
         }
         LimitKind::Templates => message_templates::table
-            .filter(message_templates::organization_id.eq(o))
+            .filter(scoped_message_templates_rows(tenant))
             .count()
             .get_result(conn),
         LimitKind::Sequences => sequences::table
-            .filter(sequences::organization_id.eq(o))
+            .filter(scoped_sequences_rows(tenant))
             .count()
             .get_result(conn),
     }
@@ -432,10 +433,9 @@ pub(crate) fn used_in(
 /// through `consume` / `guard_count_limit`).
 pub fn can_add(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> QueryResult<bool> {
     let now = Utc::now();
-    let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
-    let limit = effective_limits(conn, org, &sub, now)?.limits.get(kind);
-    let used = used_in(conn, org, organization.tz(), kind, now)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
+    let limit = effective_limits(conn, tenant, &sub, now)?.limits.get(kind);
+    let used = used_in(conn, tenant, organization.tz(), kind, now)?;
     Ok(crate::domain::plans::allows_one_more(used, limit))
 }
 
@@ -448,12 +448,12 @@ pub fn consume_up_to(
     tenant: &Tenant,
     kind: UsageKind,
     resources: &[Uuid],
-) -> AppResult<usize> {
+) -> DbResult<usize> {
     let now = Utc::now();
     let org = tenant.org_id();
-    let (organization, sub) = org_and_subscription(conn, org)?;
+    let (organization, sub) = org_and_subscription(conn, tenant)?;
     let tz = organization.tz();
-    let effective = effective_limits(conn, org, &sub, now)?;
+    let effective = effective_limits(conn, tenant, &sub, now)?;
     let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
     let (period, start) = period_of(kind, tz, now);
     diesel::insert_into(usage_counters::table)
@@ -488,7 +488,7 @@ pub fn consume_up_to(
             after: used + granted as i64,
             limit,
         };
-        notify_crossing(conn, org, &crossing, &period_key((period, start)))?;
+        notify_crossing(conn, tenant, &crossing, &period_key((period, start)))?;
     }
     if kind == UsageKind::LeadCreated {
         diesel::insert_into(usage_counters::table)
@@ -527,4 +527,26 @@ pub fn consume_up_to(
             .execute(conn)?;
     }
     Ok(granted)
+}
+
+/// The condition every `invitations` row of a tenant meets.
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, Uuid> {
+    invitations::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `message_templates` row of a tenant meets.
+fn scoped_message_templates_rows(tenant: &Tenant) -> Eq<message_templates::organization_id, Uuid> {
+    message_templates::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `organization_members` row of a tenant meets.
+fn scoped_organization_members_rows(
+    tenant: &Tenant,
+) -> Eq<organization_members::organization_id, Uuid> {
+    organization_members::organization_id.eq(tenant.org_id().uuid())
+}
+
+/// The condition every `sequences` row of a tenant meets.
+fn scoped_sequences_rows(tenant: &Tenant) -> Eq<sequences::organization_id, Uuid> {
+    sequences::organization_id.eq(tenant.org_id().uuid())
 }

@@ -12,7 +12,6 @@ pub mod settings;
 pub mod subscription;
 pub mod user_agent;
 // The old name of `lead_import`, until `db` imports the new one.
-pub use lead_import as csv_import;
 
 use std::fmt;
 

@@ -7,20 +7,14 @@
 use diesel::prelude::*;
 
 use crate::config::Config;
-use crate::db::{account_tokens, sessions};
+use crate::db::SystemAccess;
+use crate::db::{account_tokens, rate_limit, sessions};
 
 /// One pass; returns the number of rows removed.
-pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
+pub fn run(conn: &mut PgConnection, config: &Config, _: &SystemAccess) -> Result<usize, String> {
     let idle = chrono::Duration::from_std(config.session_idle).map_err(|e| e.to_string())?;
     let sessions = sessions::purge_expired(conn, idle).map_err(|e| e.to_string())?;
     let tokens = account_tokens::purge_expired(conn).map_err(|e| e.to_string())?;
-    let windows = purge_rate_limits(conn).map_err(|e| e.to_string())?;
+    let windows = rate_limit::purge_stale(conn).map_err(|e| e.to_string())?;
     Ok(sessions + tokens + windows)
-}
-
-/// Every limit window is at most an hour long, so a day-old one is over.
-fn purge_rate_limits(conn: &mut PgConnection) -> QueryResult<usize> {
-    use crate::db::schema::rate_limits::dsl as r;
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(1);
-    diesel::delete(r::rate_limits.filter(r::window_start.lt(cutoff))).execute(conn)
 }

@@ -6,18 +6,25 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::config::Config;
+use crate::db::SystemAccess;
 
 /// One pass at the current time (the scheduled `JobFn`).
-pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
-    run_at(conn, config, Utc::now())
+pub fn run(
+    conn: &mut PgConnection,
+    config: &Config,
+    access: &SystemAccess,
+) -> Result<usize, String> {
+    run_at(conn, access, config, Utc::now())
 }
 
 /// One pass as if it were `now`.
 pub fn run_at(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     let provider = crate::billing::provider(config);
-    crate::db::lifecycle::advance_due(conn, provider.as_ref(), now).map_err(|e| e.to_string())
+    crate::db::lifecycle::advance_due(conn, access, provider.as_ref(), now)
+        .map_err(|e| e.to_string())
 }

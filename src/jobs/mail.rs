@@ -11,11 +11,11 @@ use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{Message, SmtpTransport, Transport};
 use secrecy::ExposeSecret;
-use uuid::Uuid;
 
 use crate::config::Config;
-use crate::db::messages;
-use crate::db::schema::mail_outbox;
+use crate::db::outbox::{self, PendingMail as Pending};
+use crate::db::{messages, SystemAccess};
+use crate::ids::{MessageId, OrgId};
 
 /// Tries per mail before it is marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -24,18 +24,6 @@ const BATCH: usize = 50;
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = mail_outbox)]
-struct Pending {
-    id: Uuid,
-    organization_id: Option<Uuid>,
-    message_id: Option<Uuid>,
-    to_email: String,
-    subject: String,
-    body_text: String,
-    attempts: i32,
-}
-
 /// Wait before try `attempts + 1`: 1, 2, 4, 8 … minutes, at most an hour.
 pub fn backoff(attempts: i32) -> chrono::Duration {
     let minutes = 1i64 << attempts.clamp(0, 6);
@@ -43,14 +31,19 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 }
 
 /// The job: one delivery pass now.
-pub fn run(conn: &mut PgConnection, config: &Config) -> Result<usize, String> {
-    deliver_due(conn, config, Utc::now())
+pub fn run(
+    conn: &mut PgConnection,
+    config: &Config,
+    access: &SystemAccess,
+) -> Result<usize, String> {
+    deliver_due(conn, access, config, Utc::now())
 }
 
 /// Sends every mail due at `now` (up to a batch). Without `SMTP_URL` mail
 /// stays in the outbox (see `/dev/outbox`) and nothing happens.
 pub fn deliver_due(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
@@ -68,7 +61,7 @@ pub fn deliver_due(
     let mut handled = 0;
     while handled < BATCH {
         let delivered = conn
-            .transaction(|conn| deliver_one(conn, &transport, &from, now))
+            .transaction(|conn| deliver_one(conn, access, &transport, &from, now))
             .map_err(|e| e.to_string())?;
         if !delivered {
             break;
@@ -81,26 +74,19 @@ pub fn deliver_due(
 /// Claims one due mail and sends it; false when none is due.
 fn deliver_one(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     transport: &SmtpTransport,
     from: &Mailbox,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let claimed: Option<Pending> = mail_outbox::table
-        .filter(mail_outbox::status.eq("pending"))
-        .filter(mail_outbox::next_attempt_at.le(now))
-        .order(mail_outbox::next_attempt_at.asc())
-        .select(Pending::as_select())
-        .for_update()
-        .skip_locked()
-        .first(conn)
-        .optional()?;
+    let claimed = outbox::claim_due(conn, now)?;
     let Some(mail) = claimed else {
         return Ok(false);
     };
     match send(transport, from, &mail) {
-        Ok(()) => record_sent(conn, &mail, now)?,
-        Err(Failure::Permanent(e)) => record_failure(conn, &mail, &e, now, true)?,
-        Err(Failure::Temporary(e)) => record_failure(conn, &mail, &e, now, false)?,
+        Ok(()) => record_sent(conn, access, &mail, now)?,
+        Err(Failure::Permanent(e)) => record_failure(conn, access, &mail, &e, now, true)?,
+        Err(Failure::Temporary(e)) => record_failure(conn, access, &mail, &e, now, false)?,
     }
     Ok(true)
 }
@@ -129,23 +115,27 @@ fn send(transport: &SmtpTransport, from: &Mailbox, mail: &Pending) -> Result<(),
         .map_err(|e| Failure::Temporary(e.to_string()))
 }
 
-fn record_sent(conn: &mut PgConnection, mail: &Pending, now: DateTime<Utc>) -> QueryResult<()> {
-    diesel::update(mail_outbox::table.find(mail.id))
-        .set((
-            mail_outbox::status.eq("sent"),
-            mail_outbox::attempts.eq(mail.attempts + 1),
-            mail_outbox::sent_at.eq(Some(now)),
-            mail_outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+fn record_sent(
+    conn: &mut PgConnection,
+    access: &SystemAccess,
+    mail: &Pending,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    outbox::mark_sent(conn, mail, now)?;
     if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
-        messages::mark_delivery(conn, org, message, Ok(now))?;
+        messages::mark_delivery(
+            conn,
+            &access.tenant(OrgId(org)),
+            MessageId(message),
+            Ok(now),
+        )?;
     }
     Ok(())
 }
 
 fn record_failure(
     conn: &mut PgConnection,
+    access: &SystemAccess,
     mail: &Pending,
     error: &str,
     now: DateTime<Utc>,
@@ -155,16 +145,14 @@ fn record_failure(
     let error: String = error.chars().take(500).collect();
     let last = permanent || attempts >= MAX_ATTEMPTS;
     tracing::warn!(mail = %mail.id, attempts, last, error = %error, "mail delivery failed");
-    diesel::update(mail_outbox::table.find(mail.id))
-        .set((
-            mail_outbox::status.eq(if last { "failed" } else { "pending" }),
-            mail_outbox::attempts.eq(attempts),
-            mail_outbox::next_attempt_at.eq(now + backoff(attempts - 1)),
-            mail_outbox::last_error.eq(Some(&error)),
-        ))
-        .execute(conn)?;
+    outbox::mark_attempt_failed(conn, mail, &error, last, now + backoff(attempts - 1))?;
     if let (true, Some(org), Some(message)) = (last, mail.organization_id, mail.message_id) {
-        messages::mark_delivery(conn, org, message, Err(&error))?;
+        messages::mark_delivery(
+            conn,
+            &access.tenant(OrgId(org)),
+            MessageId(message),
+            Err(&error),
+        )?;
     }
     Ok(())
 }

@@ -12,13 +12,14 @@ use diesel::PgConnection;
 
 use crate::app::AppState;
 use crate::config::Config;
+use crate::db::SystemAccess;
 
 pub mod lifecycle;
 pub mod mail;
 pub mod sequences;
 
 /// One pass of a job: returns how many items it handled.
-pub type JobFn = fn(&mut PgConnection, &Config) -> Result<usize, String>;
+pub type JobFn = fn(&mut PgConnection, &Config, &SystemAccess) -> Result<usize, String>;
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
@@ -40,12 +41,17 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
 }
 
 /// Removes uploaded CSV files whose preview was never imported.
-fn purge_lead_imports(conn: &mut PgConnection, _: &Config) -> Result<usize, String> {
-    crate::db::lead_imports::purge_expired(conn).map_err(|e| e.to_string())
+fn purge_lead_imports(
+    conn: &mut PgConnection,
+    _: &Config,
+    _: &SystemAccess,
+) -> Result<usize, String> {
+    crate::db::lead_import::purge_expired(conn).map_err(|e| e.to_string())
 }
 
-/// Starts the background workers of this instance.
-pub fn spawn(state: Arc<AppState>) {
+/// Starts the background workers of this instance. `access` lets them act
+/// for any organization (the start-up grants it; routes never get one).
+pub fn spawn(state: Arc<AppState>, access: SystemAccess) {
     if !state.config.run_jobs {
         return;
     }
@@ -55,18 +61,18 @@ pub fn spawn(state: Arc<AppState>) {
             let mut tick = actix_web::rt::time::interval(every);
             loop {
                 tick.tick().await;
-                run_once(&state, name, job).await;
+                run_once(&state, access, name, job).await;
             }
         });
     }
 }
 
-async fn run_once(state: &Arc<AppState>, name: &'static str, job: JobFn) {
+async fn run_once(state: &Arc<AppState>, access: SystemAccess, name: &'static str, job: JobFn) {
     let db = state.db.clone();
     let config = state.config.clone();
     let outcome = actix_web::web::block(move || {
         let mut conn = db.get().map_err(|e| e.to_string())?;
-        job(&mut conn, &config)
+        job(&mut conn, &config, &access)
     })
     .await;
     match outcome {

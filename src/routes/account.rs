@@ -57,7 +57,7 @@ async fn update_name(
     let id = user.id();
     state
         .db
-        .run(move |conn| Ok(accounts::set_name(conn, id, &name)?))
+        .run(move |conn| accounts::set_name(conn, id, &name))
         .await?;
     answer.done(Card::Profile, "Your name is saved.").await
 }

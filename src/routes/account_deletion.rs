@@ -48,7 +48,7 @@ async fn delete(
     let id = user.id();
     let result = state
         .db
-        .tx(move |conn| Ok(account_deletion::delete(conn, id)?))
+        .tx(move |conn| account_deletion::delete(conn, id))
         .await?;
     match result {
         Deleted::Blocked(plan) => {

@@ -95,7 +95,7 @@ async fn queue_email_change(
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             if accounts::email_taken(conn, &email)? {
                 return Ok(false);
             }
@@ -155,7 +155,7 @@ async fn confirm_email_change(
     let public_url = state.config.public_url.clone();
     let result = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::ChangeEmail)? else {
                 return Ok(EmailChange::Invalid);
             };
@@ -222,7 +222,7 @@ async fn verify_email(
     let token = token.into_inner();
     let verified = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::VerifyEmail)? else {
                 return Ok(None);
             };
@@ -274,15 +274,7 @@ async fn resend_verification(
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| {
-            Ok(mail::queue_verification(
-                conn,
-                &public_url,
-                id,
-                &name,
-                &email,
-            )?)
-        })
+        .tx(move |conn| mail::queue_verification(conn, &public_url, id, &name, &email))
         .await?;
     let notice = format!("We sent a new confirmation link to {}.", account.email);
     answer.done(Card::Email, &notice).await

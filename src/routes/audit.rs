@@ -70,7 +70,7 @@ async fn index(
     let tenant = cur.tenant();
     let (mut events, actions, actors) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok((
                 audit::list(conn, &tenant, &filter, after, PAGE_SIZE + 1)?,
                 audit::actions(conn, &tenant)?,

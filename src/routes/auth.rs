@@ -134,7 +134,7 @@ async fn signup(
     let public_url = state.config.public_url.clone();
     let outcome = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let outcome = accounts::sign_up(conn, &name, &email, &hash)?;
             if let SignUp::Created { user, .. } = &outcome {
                 queue_verification(conn, &public_url, *user, &name, &email)?;
@@ -255,7 +255,7 @@ async fn login(
     let checked = buckets.clone();
     let blocked = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             for b in &checked {
                 if rate_limit::current(conn, b, window)? >= limit {
                     return Ok(true);
@@ -277,7 +277,7 @@ async fn login(
     let lookup_email = email.clone();
     let user = state
         .db
-        .run(move |conn| Ok(accounts::find_by_email(conn, &lookup_email)?))
+        .run(move |conn| accounts::find_by_email(conn, &lookup_email))
         .await?;
     let password = form.password;
     let verified = web::block(move || match &user {
@@ -292,7 +292,7 @@ async fn login(
     let Some(user) = verified else {
         state
             .db
-            .run(move |conn| {
+            .run(move |conn| -> AppResult<_> {
                 for b in &buckets {
                     rate_limit::hit(conn, b, window)?;
                 }
@@ -310,7 +310,7 @@ async fn login(
     let account_bucket = format!("login:account:{email}");
     let first_org = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             rate_limit::clear(conn, &account_bucket)?;
             Ok(orgs::memberships(conn, user)?
                 .first()
@@ -360,7 +360,7 @@ async fn logout(
         let id = current.session_id;
         state
             .db
-            .run(move |conn| Ok(sessions::delete(conn, id)?))
+            .run(move |conn| sessions::delete(conn, id))
             .await?;
     }
     auth_session::end(&session);

@@ -49,7 +49,7 @@ async fn render(
     let tenant = cur.tenant();
     let (list, stored) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok((
                 invoices::list(conn, &tenant)?,
                 billing::details(conn, &tenant)?,
@@ -142,7 +142,7 @@ async fn save_details(
     let tenant = cur.tenant();
     state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let before = billing::details(conn, &tenant)?;
             billing::save_details(conn, &tenant, &company, &address, &vat)?;
             audit::record(conn, &tenant, "billing.details_updated", "billing details",
@@ -188,7 +188,7 @@ async fn payment_method(
     let tenant = cur.tenant();
     state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             billing::record_payment_method(conn, &tenant)?;
             audit::record(
                 conn,
@@ -265,7 +265,7 @@ async fn invoice(
     let tenant = cur.tenant();
     let (inv, lines) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok((
                 invoices::find(conn, &tenant, id)?,
                 invoices::lines(conn, &tenant, id)?,
@@ -301,7 +301,7 @@ async fn webhook(
     };
     let outcome = state
         .db
-        .run(move |conn| Ok(billing::process(conn, &event)?))
+        .run(move |conn| billing::process(conn, &event))
         .await?;
     tracing::info!(outcome = ?outcome, "webhook processed");
     Ok(HttpResponse::Ok()

@@ -53,7 +53,7 @@ async fn logo(
     let tenant = cur.tenant();
     let logo = state
         .db
-        .run(move |conn| Ok(db_settings::logo(conn, &tenant)?))
+        .run(move |conn| db_settings::logo(conn, &tenant))
         .await?
         .ok_or(AppError::NotFound)?;
     let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&logo.data)[..12]));

@@ -22,7 +22,7 @@ async fn show(
     let tenant = cur.tenant();
     let overview = state
         .db
-        .run(move |conn| Ok(orgs::overview(conn, &tenant)?))
+        .run(move |conn| orgs::overview(conn, &tenant))
         .await?;
     let now = chrono::Utc::now();
     let sub = &cur.ctx.subscription;

@@ -93,7 +93,7 @@ async fn set_paused<const PAUSED: bool>(
     let tenant = cur.tenant();
     let e = state
         .db
-        .tx(move |conn| Ok(enrollments::set_paused(conn, &tenant, id, paused)?))
+        .tx(move |conn| enrollments::set_paused(conn, &tenant, id, paused))
         .await?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let back = return_to(&fields, &format!("/leads/{}", e.lead_id));

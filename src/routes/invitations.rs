@@ -87,7 +87,7 @@ async fn accept(
     let locked_token = token.clone();
     let outcome = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let Some(inv) = invitations::lock_by_token(conn, &locked_token)? else {
                 return Ok(Accepted::Problem(Problem::Unknown));
             };

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::lead_imports;
+use crate::db;
 use crate::db::leads::{self, Cursor, Lead, LeadFilter};
 use crate::domain::lead_import;
 use crate::domain::plans::LimitKind;
@@ -156,9 +156,9 @@ async fn upload(
     let name = filename.clone();
     let (id, parsed) = state
         .db
-        .tx(move |conn| {
-            lead_imports::mark_existing(conn, &tenant, &mut parsed.rows)?;
-            let id = lead_imports::store(conn, &tenant, &name, &bytes)?;
+        .tx(move |conn| -> AppResult<_> {
+            db::lead_import::mark_existing(conn, &tenant, &mut parsed.rows)?;
+            let id = db::lead_import::store(conn, &tenant, &name, &bytes)?;
             Ok((id, parsed))
         })
         .await?;
@@ -178,13 +178,13 @@ async fn import(
     let tenant = cur.tenant();
     let report = state
         .db
-        .tx(move |conn| {
-            let upload = lead_imports::take(conn, &tenant, id)?;
+        .tx(move |conn| -> AppResult<_> {
+            let upload = db::lead_import::take(conn, &tenant, id)?;
             // Stored files were parsed at upload time; a file that no longer
             // parses cannot occur, but is refused rather than trusted.
             let parsed = lead_import::parse(&upload.content)
                 .map_err(|e| AppError::validation(e.to_string()))?;
-            lead_imports::import(conn, &tenant, parsed.rows)
+            Ok(db::lead_import::import(conn, &tenant, parsed.rows)?)
         })
         .await?;
     let area = view::report(&report);
@@ -257,11 +257,11 @@ async fn export(
                 ExportState::Done => return None,
             };
             let batch = db
-                .run(move |conn| Ok(leads::list(conn, &tenant, &filter, after, EXPORT_BATCH)?))
+                .run(move |conn| leads::list(conn, &tenant, &filter, after, EXPORT_BATCH))
                 .await;
             let (rows, more) = match batch {
                 Ok(b) => b,
-                Err(e) => return Some((Err(actix_web::Error::from(e)), ExportState::Done)),
+                Err(e) => return Some((Err(AppError::from(e).into()), ExportState::Done)),
             };
             let next = match rows.last() {
                 Some(last) if more => ExportState::After(last.cursor()),

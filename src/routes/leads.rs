@@ -79,7 +79,7 @@ async fn render_list(
     let (f, sub) = (filter.clone(), cur.ctx.subscription.clone());
     let ((rows, more), seqs, month) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let page = leads::list(conn, &tenant, &f, after, leads::PAGE_SIZE)?;
             let seqs = if perms.send {
                 sequences::options(conn, &tenant)?
@@ -144,7 +144,8 @@ async fn create(
             let outcome = state
                 .db
                 .tx(move |conn| leads::create(conn, &tenant, &fields))
-                .await;
+                .await
+                .map_err(AppError::from);
             match outcome {
                 Ok(Ok(lead)) => return Ok(created(&cur, &req, &lead)),
                 Ok(Err(errors)) => (errors, None),
@@ -203,7 +204,7 @@ async fn show(
     let perms = perms(&cur);
     let (lead, msgs, enrolled, tpls, seqs) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let lead = leads::find(conn, &tenant, id)?;
             let msgs = messages::for_lead(conn, &tenant, id)?;
             let enrolled = enrollments::for_lead(conn, &tenant, id)?;
@@ -273,8 +274,9 @@ async fn find(state: &AppState, cur: &CurrentOrg, id: LeadId) -> AppResult<leads
     let tenant = cur.tenant();
     state
         .db
-        .run(move |conn| Ok(leads::find(conn, &tenant, id)?))
+        .run(move |conn| leads::find(conn, &tenant, id))
         .await
+        .map_err(AppError::from)
 }
 
 /// True when HTMX targets the list row (inline edit), not the edit page form.
@@ -366,7 +368,7 @@ async fn delete(
     let tenant = cur.tenant();
     let lead = state
         .db
-        .tx(move |conn| Ok(leads::delete(conn, &tenant, id)?))
+        .tx(move |conn| leads::delete(conn, &tenant, id))
         .await?;
     let message = format!("{} was deleted.", lead.full_name());
     if wants_fragment(&req) {

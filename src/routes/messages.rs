@@ -46,7 +46,7 @@ async fn index(
     let tenant = cur.tenant();
     let (rows, more) = state
         .db
-        .run(move |conn| Ok(messages::list(conn, &tenant, after, PAGE_SIZE)?))
+        .run(move |conn| messages::list(conn, &tenant, after, PAGE_SIZE))
         .await?;
     let next_href = more.then(|| rows.last()).flatten().map(|r| {
         let c = Cursor {
@@ -75,7 +75,7 @@ async fn show(
     let tenant = cur.tenant();
     let row = state
         .db
-        .run(move |conn| Ok(messages::find(conn, &tenant, id)?))
+        .run(move |conn| messages::find(conn, &tenant, id))
         .await?;
     let body = view::detail_page(&row, cur.ctx.org.tz());
     page(&state, &cur, &req, Nav::Messages, "Message", body).await
@@ -99,7 +99,7 @@ async fn lead_and_template(
     let tenant = cur.tenant();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok((
                 leads::find(conn, &tenant, lead)?,
                 templates::find(conn, &tenant, template)?,
@@ -146,7 +146,8 @@ async fn send(
     let outcome = state
         .db
         .tx(move |conn| messages::send(conn, &tenant, &lead, &template))
-        .await;
+        .await
+        .map_err(AppError::from);
     match outcome {
         Ok(_) => {
             let note = "Message queued for delivery.";
@@ -164,7 +165,7 @@ async fn send(
             let tenant = cur.tenant();
             let lead = state
                 .db
-                .run(move |conn| Ok(leads::find(conn, &tenant, LeadId(lead_id))?))
+                .run(move |conn| leads::find(conn, &tenant, LeadId(lead_id)))
                 .await?;
             let body = view::send_page(&lead, upgrade_prompt(&message));
             reply

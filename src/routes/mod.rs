@@ -115,9 +115,9 @@ pub fn usage_of(
     sub: &Subscription,
     kind: LimitKind,
 ) -> AppResult<(i64, Limit)> {
-    let (org, now) = (tenant.org_id(), chrono::Utc::now());
-    let limits = crate::db::usage::effective_limits(conn, org, sub, now)?;
-    let used = crate::db::usage::used(conn, org, kind, now)?;
+    let now = chrono::Utc::now();
+    let limits = crate::db::usage::effective_limits(conn, tenant, sub, now)?;
+    let used = crate::db::usage::used(conn, tenant, kind, now)?;
     Ok((used, limits.limits.get(kind)))
 }
 
@@ -173,7 +173,7 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
     let tenant = user.session.org.as_ref().map(|o| o.tenant);
     let (orgs, unread) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let orgs = crate::db::orgs::memberships(conn, user_id)?;
             let unread = match &tenant {
                 Some(t) => crate::db::notices::unread_count(conn, t)?,

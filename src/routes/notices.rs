@@ -31,7 +31,7 @@ async fn index(
     let tenant = cur.tenant();
     let list = state
         .db
-        .run(move |conn| Ok(notices::list(conn, &tenant)?))
+        .run(move |conn| notices::list(conn, &tenant))
         .await?;
     let body = view::body(&list, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
     page(&state, &cur, &req, Nav::None, "Notices", body).await
@@ -46,7 +46,7 @@ async fn read_all(
     let tenant = cur.tenant();
     let list = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             notices::mark_all_read(conn, &tenant)?;
             Ok(notices::list(conn, &tenant)?)
         })
@@ -73,7 +73,7 @@ async fn read_one(
     let tenant = cur.tenant();
     let (notice, unread) = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let notice = notices::mark_read(conn, &tenant, id)?;
             Ok((notice, notices::unread_count(conn, &tenant)?))
         })

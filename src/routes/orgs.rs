@@ -38,7 +38,7 @@ async fn render(
     let id = user.id();
     let list = state
         .db
-        .run(move |conn| Ok(orgs::memberships(conn, id)?))
+        .run(move |conn| orgs::memberships(conn, id))
         .await?;
     let current = user.session.org.as_ref().map(|o| o.org.id);
     let body = crate::views::orgs::body(&list, current, &user.csrf, errors, name);
@@ -76,7 +76,7 @@ async fn create(
     let owner = user.id();
     let org = state
         .db
-        .tx(move |conn| Ok(orgs::create(conn, owner, &name)?))
+        .tx(move |conn| orgs::create(conn, owner, &name))
         .await?;
     auth_session::set_org(&session, org)?;
     Ok(see_other_with_flash("/dashboard", "Organization created."))
@@ -98,7 +98,7 @@ async fn switch(
     let user_id = user.id();
     let member = state
         .db
-        .run(move |conn| Ok(orgs::is_member(conn, user_id, org)?))
+        .run(move |conn| orgs::is_member(conn, user_id, org))
         .await?;
     if !member {
         return Err(AppError::NotFound);

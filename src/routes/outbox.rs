@@ -8,7 +8,6 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::outbox;
 use crate::error::{AppError, AppResult};
-use crate::ids::OrgId;
 use crate::routes::user_page;
 use crate::views::layout::Nav;
 
@@ -25,7 +24,7 @@ async fn index(
         return Err(AppError::NotFound);
     }
     let email = user.session.user.email.clone();
-    let org = user.session.org.as_ref().map(|o| OrgId(o.org.id));
+    let tenant = user.session.org.as_ref().map(|o| o.tenant);
     let tz = user
         .session
         .org
@@ -34,7 +33,7 @@ async fn index(
         .unwrap_or(chrono_tz::UTC);
     let mails = state
         .db
-        .run(move |conn| Ok(outbox::visible_to(conn, &email, org, 100)?))
+        .run(move |conn| outbox::visible_to(conn, &email, tenant.as_ref(), 100))
         .await?;
     let body = crate::views::outbox::page(&mails, tz);
     user_page(&state, &user, &req, Nav::None, "Outbox", body).await

@@ -93,7 +93,7 @@ async fn change(
     let public_url = state.config.public_url.clone();
     let token = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let account = accounts::find(conn, id)?;
             store_password(conn, &account, &hash, &public_url)?;
             // This browser stays signed in, under a new session id and token.
@@ -168,7 +168,7 @@ async fn forgot(
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| Ok(send_reset_link(conn, &public_url, &email)?))
+        .tx(move |conn| send_reset_link(conn, &public_url, &email))
         .await?;
     if let Some(rest) = FORGOT_MIN_DURATION.checked_sub(started.elapsed()) {
         actix_web::rt::time::sleep(rest).await;
@@ -224,7 +224,7 @@ fn reset_link_invalid(req: &HttpRequest) -> HttpResponse {
 async fn reset_target(state: &AppState, token: String) -> AppResult<Option<String>> {
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let Some(found) = account_tokens::check(conn, &token, Purpose::PasswordReset)? else {
                 return Ok(None);
             };
@@ -272,7 +272,7 @@ async fn reset(
     let public_url = state.config.public_url.clone();
     let started = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset)? else {
                 return Ok(None);
             };

@@ -51,10 +51,7 @@ async fn plans_body(
     error: Option<String>,
 ) -> AppResult<Markup> {
     let tenant = cur.tenant();
-    let (org, sub) = state
-        .db
-        .run(move |conn| Ok(orgs::load(conn, &tenant)?))
-        .await?;
+    let (org, sub) = state.db.run(move |conn| orgs::load(conn, &tenant)).await?;
     let now = Utc::now();
     let provider = billing::provider(&state.config);
     let view = PlansView {
@@ -171,7 +168,7 @@ async fn confirmation(
     let now = Utc::now();
     let impact = state
         .db
-        .run(move |conn| Ok(db_plans::downgrade_impact_of(conn, &tenant, target, now)?))
+        .run(move |conn| db_plans::downgrade_impact_of(conn, &tenant, target, now))
         .await?;
     let sub = &cur.ctx.subscription;
     Ok(view::confirm_downgrade(&DowngradeView {

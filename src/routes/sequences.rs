@@ -59,7 +59,7 @@ async fn render_list(
     let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
     let (list, (own, limit)) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let list = sequences::list(conn, &tenant)?;
             Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences)?))
         })
@@ -109,6 +109,7 @@ async fn create(
         .db
         .tx(move |conn| sequences::create(conn, &tenant, &name))
         .await
+        .map_err(AppError::from)
     {
         Ok(s) => Ok(redirect_with_flash(
             &req,
@@ -137,9 +138,9 @@ async fn detail(
     let tenant = cur.tenant();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let seq = sequences::find(conn, &tenant, id)?;
-            let steps = sequences::steps(conn, &seq)?;
+            let steps = sequences::steps(conn, &tenant, &seq)?;
             let tpls = templates::list(conn, &tenant)?;
             let enrolled = enrollments::for_sequence(conn, &tenant, &seq, 100)?;
             Ok((seq, steps, tpls, enrolled))
@@ -207,7 +208,7 @@ async fn rename(
     let tenant = cur.tenant();
     state
         .db
-        .tx(move |conn| Ok(sequences::rename(conn, &tenant, id, &name)?))
+        .tx(move |conn| sequences::rename(conn, &tenant, id, &name))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -227,7 +228,7 @@ async fn delete(
     let tenant = cur.tenant();
     let s = state
         .db
-        .tx(move |conn| Ok(sequences::delete(conn, &tenant, id)?))
+        .tx(move |conn| sequences::delete(conn, &tenant, id))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -285,7 +286,7 @@ async fn add_step(
         let tenant = cur.tenant();
         state
             .db
-            .run(move |conn| Ok(sequences::find_own(conn, &tenant, id)?))
+            .run(move |conn| sequences::find_own(conn, &tenant, id))
             .await?;
         return render_detail(&state, &cur, &req, id, &errors, Reply::Invalid).await;
     };
@@ -329,7 +330,7 @@ async fn change_step<const CHANGE: u8>(
     let tenant = cur.tenant();
     let seq = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             Ok(match CHANGE {
                 STEP_REMOVE => sequences::remove_step(conn, &tenant, step)?,
                 _ => sequences::move_step(conn, &tenant, step, CHANGE == STEP_UP)?,

@@ -25,8 +25,9 @@ async fn list(state: &AppState, user: &CurrentUser) -> AppResult<Vec<sessions::S
     let (id, idle) = (user.id(), idle_timeout(&state.config));
     state
         .db
-        .run(move |conn| Ok(sessions::list_live(conn, id, idle)?))
+        .run(move |conn| sessions::list_live(conn, id, idle))
         .await
+        .map_err(AppError::from)
 }
 
 async fn index(
@@ -68,7 +69,7 @@ async fn end_one(
     let owner = user.id();
     let ended = state
         .db
-        .run(move |conn| Ok(sessions::delete_own(conn, owner, target)?))
+        .run(move |conn| sessions::delete_own(conn, owner, target))
         .await?;
     if ended == 0 {
         return Err(AppError::NotFound);
@@ -89,7 +90,7 @@ async fn end_others(
     let (owner, keep) = (user.id(), user.session.session_id);
     let ended = state
         .db
-        .run(move |conn| Ok(sessions::delete_others(conn, owner, Some(keep))?))
+        .run(move |conn| sessions::delete_others(conn, owner, Some(keep)))
         .await?;
     let text = match ended {
         0 => "There was no other session to sign out.".to_string(),

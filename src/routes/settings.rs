@@ -75,7 +75,7 @@ async fn current_page(
     let tenant = cur.tenant();
     let current = state
         .db
-        .run(move |conn| Ok(db_settings::load(conn, &tenant)?))
+        .run(move |conn| db_settings::load(conn, &tenant))
         .await?;
     let mut v = view(cur, values_of(&current), FieldErrors::new());
     v.logo_error = logo_error;

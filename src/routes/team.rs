@@ -47,16 +47,15 @@ async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
     let tenant = cur.tenant();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let now = Utc::now();
-            let org = tenant.org_id();
-            let (_, sub) = usage::org_and_subscription(conn, org)?;
-            let effective = usage::effective_limits(conn, org, &sub, now)?;
+            let (_, sub) = usage::org_and_subscription(conn, &tenant)?;
+            let effective = usage::effective_limits(conn, &tenant, &sub, now)?;
             Ok(TeamData {
                 members: team::members(conn, &tenant)?,
                 invitations: invitations::open(conn, &tenant)?,
                 seats: Seats {
-                    used: usage::used(conn, org, LimitKind::Users, now)?,
+                    used: usage::used(conn, &tenant, LimitKind::Users, now)?,
                     limit: effective.limits.get(LimitKind::Users),
                     plan_name: effective.plan.name(),
                 },
@@ -190,7 +189,7 @@ async fn invite(
     let to = email.clone();
     let outcome = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let created = invitations::create(conn, &tenant, &to, role)?;
             if let Created::Invitation {
                 token, expires_at, ..
@@ -238,7 +237,7 @@ async fn resend(
     let id = path.into_inner();
     let inv: Invitation = state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let (inv, token) = invitations::resend(conn, &tenant, id)?;
             mail.enqueue(conn, &inv.email, inv.role(), &token, inv.expires_at)?;
             Ok(inv)

@@ -112,7 +112,7 @@ async fn index(
     let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
     let (list, (own, limit)) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let list = templates::list(conn, &tenant)?;
             Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Templates)?))
         })
@@ -138,7 +138,7 @@ async fn preview_leads(
     let chosen: Option<LeadId> = chosen.parse().ok();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let recent = leads::recent(conn, &tenant, 25)?;
             let lead = match chosen {
                 Some(id) => Some(leads::find(conn, &tenant, id)?),
@@ -260,6 +260,7 @@ async fn create(
         .db
         .tx(move |conn| templates::create(conn, &tenant, &fields))
         .await
+        .map_err(AppError::from)
     {
         Ok(t) => Ok(redirect_with_flash(
             &req,
@@ -297,7 +298,7 @@ async fn show(
     let tenant = cur.tenant();
     let t = state
         .db
-        .run(move |conn| Ok(templates::find(conn, &tenant, id)?))
+        .run(move |conn| templates::find(conn, &tenant, id))
         .await?;
     let form = TemplateForm {
         name: t.name.clone(),
@@ -345,7 +346,7 @@ async fn update(
             // Only an own template can be edited: 404 for any other.
             let t = state
                 .db
-                .run(move |conn| Ok(templates::find_own(conn, &tenant, id)?))
+                .run(move |conn| templates::find_own(conn, &tenant, id))
                 .await?;
             return render_editor(
                 &state,
@@ -364,7 +365,7 @@ async fn update(
     };
     let t = state
         .db
-        .tx(move |conn| Ok(templates::update(conn, &tenant, id, &fields)?))
+        .tx(move |conn| templates::update(conn, &tenant, id, &fields))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -431,7 +432,7 @@ async fn preview(
             Some(
                 state
                     .db
-                    .run(move |conn| Ok(templates::find_own(conn, &tenant, id)?))
+                    .run(move |conn| templates::find_own(conn, &tenant, id))
                     .await?,
             )
         }

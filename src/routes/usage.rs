@@ -31,7 +31,7 @@ async fn show(
     let now = Utc::now();
     let (snapshot, history) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             let snapshot = meters::snapshot(conn, &tenant, now)?;
             let tz = snapshot.organization.tz();
             let history = meters::daily_history(conn, &tenant, tz, now, HISTORY_DAYS)?;
@@ -65,7 +65,7 @@ async fn meters_fragment(state: web::Data<AppState>, cur: CurrentOrg) -> AppResu
     let now = Utc::now();
     let snapshot = state
         .db
-        .run(move |conn| Ok(meters::snapshot(conn, &tenant, now)?))
+        .run(move |conn| meters::snapshot(conn, &tenant, now))
         .await?;
     Ok(fragment(view::meters(&snapshot, now)))
 }

@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 use uuid::Uuid;
 
-use crate::db::lead_imports::ImportReport;
+use crate::db::lead_import::ImportReport;
 use crate::domain::lead_import::{Parsed, FIELDS};
 use crate::domain::plans::{format_limit, Limit};
 use crate::views::components::csrf;

@@ -13,8 +13,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Text, Uuid as SqlUuid};
 use lead_dashboard::db::usage::{consume_at, UsageKind};
+use lead_dashboard::db::DbError;
 use lead_dashboard::db::{accounts, orgs, Tenant};
-use lead_dashboard::error::AppError;
 use lead_dashboard::ids::{OrgId, UserId};
 
 use crate::common::{TestApp, TestDb};
@@ -157,7 +157,7 @@ pub fn consume_one(
     let res = conn.transaction(|conn| consume_at(conn, tenant, kind, None, now));
     match res {
         Ok(_) => true,
-        Err(AppError::LimitReached(_)) => false,
+        Err(DbError::LimitReached(_)) => false,
         Err(e) => panic!("unexpected error: {e:?}"),
     }
 }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use chrono::{Duration, Utc};
 use lead_dashboard::config::Config;
+use lead_dashboard::db::SystemAccess;
 use lead_dashboard::jobs::mail::{backoff, deliver_due, MAX_ATTEMPTS};
 
 use crate::common::TestApp;
@@ -114,7 +115,13 @@ async fn a_message_arrives_with_recipient_subject_and_body() {
          VALUES (gen_random_uuid(), 'account', 'owen@example.com', 'Confirm your address', 'Open http://x/confirm')",
     );
     let config = config_for(&app, &sink.url());
-    let handled = deliver_due(&mut app.conn(), &config, Utc::now()).unwrap();
+    let handled = deliver_due(
+        &mut app.conn(),
+        &SystemAccess::grant_at_startup(),
+        &config,
+        Utc::now(),
+    )
+    .unwrap();
     assert_eq!(handled, 2);
     let mails = sink.received();
     assert_eq!(mails.len(), 2);
@@ -137,7 +144,13 @@ async fn a_message_arrives_with_recipient_subject_and_body() {
     );
     // Nothing is sent twice.
     assert_eq!(
-        deliver_due(&mut app.conn(), &config, Utc::now()).unwrap(),
+        deliver_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            &config,
+            Utc::now()
+        )
+        .unwrap(),
         0
     );
     assert_eq!(sink.received().len(), 2);
@@ -152,7 +165,13 @@ async fn a_refusing_server_leads_to_retries_with_backoff_then_failed() {
     let mut now = Utc::now();
     for attempt in 1..=MAX_ATTEMPTS {
         assert_eq!(
-            deliver_due(&mut app.conn(), &config, now).unwrap(),
+            deliver_due(
+                &mut app.conn(),
+                &SystemAccess::grant_at_startup(),
+                &config,
+                now
+            )
+            .unwrap(),
             1,
             "try {attempt}"
         );
@@ -170,7 +189,13 @@ async fn a_refusing_server_leads_to_retries_with_backoff_then_failed() {
             );
             // Not due again before its backoff has passed.
             assert_eq!(
-                deliver_due(&mut app.conn(), &config, now + Duration::seconds(1)).unwrap(),
+                deliver_due(
+                    &mut app.conn(),
+                    &SystemAccess::grant_at_startup(),
+                    &config,
+                    now + Duration::seconds(1)
+                )
+                .unwrap(),
                 0
             );
             now += backoff(attempt - 1) + Duration::seconds(1);
@@ -185,7 +210,13 @@ async fn a_refusing_server_leads_to_retries_with_backoff_then_failed() {
         1
     );
     assert_eq!(
-        deliver_due(&mut app.conn(), &config, now + Duration::days(1)).unwrap(),
+        deliver_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            &config,
+            now + Duration::days(1)
+        )
+        .unwrap(),
         0
     );
     assert!(sink.received().is_empty());
@@ -197,7 +228,13 @@ async fn a_closed_port_is_retried_later() {
     send_one(&app).await;
     let config = config_for(&app, &format!("smtp://127.0.0.1:{}", free_port()));
     assert_eq!(
-        deliver_due(&mut app.conn(), &config, Utc::now()).unwrap(),
+        deliver_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            &config,
+            Utc::now()
+        )
+        .unwrap(),
         1
     );
     assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE status = 'pending' AND attempts = 1 AND last_error IS NOT NULL AND next_attempt_at > now()"), 1);
@@ -225,7 +262,13 @@ async fn two_runners_at_once_send_each_mail_once() {
             std::thread::spawn(move || {
                 let mut conn =
                     <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
-                deliver_due(&mut conn, &config, Utc::now()).unwrap()
+                deliver_due(
+                    &mut conn,
+                    &SystemAccess::grant_at_startup(),
+                    &config,
+                    Utc::now(),
+                )
+                .unwrap()
             })
         })
         .collect();

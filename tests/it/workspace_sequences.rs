@@ -4,6 +4,7 @@
 //! the daily limit waits for the organization's next day).
 
 use chrono::{Duration, TimeZone, Utc};
+use lead_dashboard::db::SystemAccess;
 use lead_dashboard::jobs::sequences::run_due;
 
 use crate::common::{uuid_of, Client, TestApp};
@@ -387,7 +388,10 @@ async fn the_worker_sends_each_step_once_then_completes() {
     let app = TestApp::new().await;
     enrolled(&app, 3).await;
     let now = Utc::now() + Duration::seconds(1);
-    assert_eq!(run_due(&mut app.conn(), now).unwrap(), 3);
+    assert_eq!(
+        run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), now).unwrap(),
+        3
+    );
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE step_position = 1 AND subject LIKE 'Quick question, L%'"), 3);
     assert_eq!(
         app.count("SELECT count(*) FROM mail_outbox WHERE kind = 'message'"),
@@ -398,18 +402,26 @@ async fn the_worker_sends_each_step_once_then_completes() {
         3
     );
     assert_eq!(
-        run_due(&mut app.conn(), now).unwrap(),
+        run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), now).unwrap(),
         0,
         "step 2 waits two days"
     );
     let later = now + Duration::days(2) + Duration::minutes(1);
-    assert_eq!(run_due(&mut app.conn(), later).unwrap(), 3);
+    assert_eq!(
+        run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), later).unwrap(),
+        3
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM messages WHERE step_position = 2"),
         3
     );
     assert_eq!(
-        run_due(&mut app.conn(), later + Duration::days(30)).unwrap(),
+        run_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            later + Duration::days(30)
+        )
+        .unwrap(),
         0
     );
     assert_eq!(app.count("SELECT count(*) FROM sequence_enrollments WHERE status = 'completed' AND next_run_at IS NULL"), 3);
@@ -427,7 +439,12 @@ async fn paused_enrolments_wait_and_resume() {
         303
     );
     assert_eq!(
-        run_due(&mut app.conn(), Utc::now() + Duration::days(10)).unwrap(),
+        run_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            Utc::now() + Duration::days(10)
+        )
+        .unwrap(),
         0
     );
     assert_eq!(
@@ -437,7 +454,12 @@ async fn paused_enrolments_wait_and_resume() {
         303
     );
     assert_eq!(
-        run_due(&mut app.conn(), Utc::now() + Duration::seconds(1)).unwrap(),
+        run_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            Utc::now() + Duration::seconds(1)
+        )
+        .unwrap(),
         1
     );
     assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
@@ -455,7 +477,7 @@ async fn two_runners_at_once_never_send_a_step_twice() {
             std::thread::spawn(move || {
                 let mut conn =
                     <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
-                run_due(&mut conn, now).unwrap()
+                run_due(&mut conn, &SystemAccess::grant_at_startup(), now).unwrap()
             })
         })
         .collect();
@@ -488,7 +510,10 @@ async fn a_step_over_the_daily_limit_is_sent_the_next_local_day() {
         &app,
         "UPDATE sequence_enrollments SET next_run_at = '2031-01-15 22:00:00+00'",
     );
-    assert_eq!(run_due(&mut app.conn(), now).unwrap(), 3);
+    assert_eq!(
+        run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), now).unwrap(),
+        3
+    );
     assert_eq!(app.count("SELECT count(*) FROM messages"), 2);
     assert_eq!(
         app.count("SELECT count(*) FROM sequence_enrollments WHERE next_step = 1 AND next_run_at = '2031-01-15 23:00:00+00'"),
@@ -496,11 +521,19 @@ async fn a_step_over_the_daily_limit_is_sent_the_next_local_day() {
         "waits for local midnight"
     );
     assert_eq!(
-        run_due(&mut app.conn(), now + Duration::minutes(10)).unwrap(),
+        run_due(
+            &mut app.conn(),
+            &SystemAccess::grant_at_startup(),
+            now + Duration::minutes(10)
+        )
+        .unwrap(),
         0
     );
     let tomorrow = Utc.with_ymd_and_hms(2031, 1, 15, 23, 0, 1).unwrap();
-    assert_eq!(run_due(&mut app.conn(), tomorrow).unwrap(), 1);
+    assert_eq!(
+        run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), tomorrow).unwrap(),
+        1
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM messages WHERE step_position = 1"),
         3

@@ -21,7 +21,7 @@ pub async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
     let idle = idle_timeout(&state.config);
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> AppResult<_> {
             Ok(AccountData {
                 user: accounts::find(conn, user)?,
                 pending_email: account_tokens::pending_email_change(conn, user)?,

@@ -34,7 +34,7 @@ pub async fn pending(state: &AppState, token: &str) -> AppResult<Result<Found, P
     let token = token.to_string();
     let found = state
         .db
-        .run(move |conn| Ok(invitations::find_by_token(conn, &token)?))
+        .run(move |conn| invitations::find_by_token(conn, &token))
         .await?;
     Ok(match found {
         None => Err(Problem::Unknown),
@@ -119,7 +119,7 @@ pub async fn sign_up_and_join(
 ) -> AppResult<Joined> {
     state
         .db
-        .tx(move |conn| {
+        .tx(move |conn| -> AppResult<_> {
             let Some(inv) = invitations::lock_by_token(conn, &token)? else {
                 return Ok(Joined::Problem(Problem::Unknown));
             };

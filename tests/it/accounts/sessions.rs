@@ -167,7 +167,12 @@ async fn the_cleanup_job_removes_dead_sessions_and_old_tokens() {
         "UPDATE account_tokens SET expires_at = now() - interval '2 days'",
     );
     let mut conn = app.conn();
-    let removed = lead_dashboard::jobs::account_cleanup::run(&mut conn, &app.state.config).unwrap();
+    let removed = lead_dashboard::jobs::account_cleanup::run(
+        &mut conn,
+        &app.state.config,
+        &lead_dashboard::db::SystemAccess::grant_at_startup(),
+    )
+    .unwrap();
     assert_eq!(removed, 2);
     assert_eq!(user_sessions(&app, "ann@example.com"), 1);
     assert_eq!(app.count("SELECT count(*) FROM account_tokens"), 0);

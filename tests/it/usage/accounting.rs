@@ -7,10 +7,10 @@ use chrono::Utc;
 use diesel::prelude::*;
 use lead_dashboard::db::meters::snapshot;
 use lead_dashboard::db::usage::{consume_at, guard_count_limit, UsageKind};
+use lead_dashboard::db::DbError;
 use lead_dashboard::db::Tenant;
 use lead_dashboard::domain::plans::LimitKind;
 use lead_dashboard::domain::subscription::{day_start, month_start};
-use lead_dashboard::error::AppError;
 
 use super::*;
 
@@ -115,17 +115,17 @@ fn count_limits_follow_the_effective_plan_and_ignore_global_rows() {
     insert_templates(&mut conn, &org, 1);
     assert!(matches!(
         guard(&mut conn, LimitKind::Templates),
-        Err(AppError::LimitReached(_))
+        Err(DbError::LimitReached(_))
     ));
     assert!(matches!(
         guard(&mut conn, LimitKind::Users),
-        Err(AppError::LimitReached(_))
+        Err(DbError::LimitReached(_))
     ));
     // An expired subscription of a big plan is FREE too.
     set_subscription(&mut conn, org.id, "ENTERPRISE", "EXPIRED", None);
     assert!(matches!(
         guard(&mut conn, LimitKind::Templates),
-        Err(AppError::LimitReached(_))
+        Err(DbError::LimitReached(_))
     ));
     set_subscription(&mut conn, org.id, "STARTER", "ACTIVE", None);
     assert!(guard(&mut conn, LimitKind::Templates).is_ok());
@@ -150,7 +150,7 @@ fn a_refused_consumption_leaves_no_trace() {
     let err = conn
         .transaction(|c| consume_at(c, &tenant, UsageKind::LeadCreated, None, now))
         .unwrap_err();
-    let AppError::LimitReached(message) = err else {
+    let DbError::LimitReached(message) = err else {
         panic!("expected LimitReached")
     };
     assert!(message.contains("Free plan allows 50"), "{message}");

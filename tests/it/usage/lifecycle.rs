@@ -6,6 +6,7 @@ use std::sync::{Arc, Barrier};
 
 use chrono::{Duration, Utc};
 use lead_dashboard::config::Config;
+use lead_dashboard::db::SystemAccess;
 use lead_dashboard::jobs::lifecycle::run_at;
 
 use super::*;
@@ -21,7 +22,7 @@ fn race_job(db: &crate::common::TestDb, now: DateTime<Utc>) -> usize {
                 let mut conn = PgConnection::establish(&url).unwrap();
                 let config = Config::for_tests(&url);
                 barrier.wait();
-                run_at(&mut conn, &config, now).unwrap()
+                run_at(&mut conn, &SystemAccess::grant_at_startup(), &config, now).unwrap()
             })
         })
         .collect();

@@ -21,8 +21,9 @@ fn org_cmd(conn: &mut PgConnection, args: &[&str], now: DateTime<Utc>) -> Result
 }
 
 fn leads_limit(conn: &mut PgConnection, org: &Org, now: DateTime<Utc>) -> Option<i64> {
-    let (_, sub) = org_and_subscription(conn, org.id).unwrap();
-    effective_limits(conn, org.id, &sub, now)
+    let tenant = org.tenant(conn);
+    let (_, sub) = org_and_subscription(conn, &tenant).unwrap();
+    effective_limits(conn, &tenant, &sub, now)
         .unwrap()
         .limits
         .get(LimitKind::LeadsPerMonth)

@@ -6,15 +6,16 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::error::{DbError, DbResult};
 use crate::db::schema::lead_imports;
 use crate::db::usage::{self, UsageKind};
 use crate::db::{leads, unique_violation, Tenant};
-use crate::domain::csv_import::Row;
+use crate::domain::lead_import::Row;
 use crate::domain::leads::LeadFields;
-use crate::error::{AppError, AppResult};
 
 /// How long an upload waits for its import.
 pub const KEEP_FOR_MINUTES: i64 = 60;
@@ -36,12 +37,8 @@ pub fn store(
     content: &[u8],
 ) -> QueryResult<Uuid> {
     let now = Utc::now();
-    diesel::delete(
-        lead_imports::table
-            .filter(lead_imports::organization_id.eq(tenant.org_id().uuid()))
-            .filter(lead_imports::expires_at.lt(now)),
-    )
-    .execute(conn)?;
+    diesel::delete(scoped_lead_imports(tenant).filter(lead_imports::expires_at.lt(now)))
+        .execute(conn)?;
     let id = Uuid::new_v4();
     diesel::insert_into(lead_imports::table)
         .values((
@@ -125,7 +122,7 @@ pub fn import(
     conn: &mut PgConnection,
     tenant: &Tenant,
     mut rows: Vec<Row>,
-) -> AppResult<ImportReport> {
+) -> DbResult<ImportReport> {
     mark_existing(conn, tenant, &mut rows)?;
     let mut report = ImportReport::default();
     let mut good: Vec<(Uuid, LeadFields)> = Vec::new();
@@ -141,9 +138,21 @@ pub fn import(
     good.truncate(granted);
     let inserted = conn.transaction(|conn| leads::insert_counted(conn, tenant, &good));
     report.imported = unique_violation(inserted)?.ok_or_else(|| {
-        AppError::Conflict(
+        DbError::Conflict(
             "A lead with one of these emails was added while the file was imported. Nothing was imported; please try again.".into(),
         )
     })?;
     Ok(report)
+}
+
+/// Every `lead_imports` query of a tenant starts here.
+fn scoped_lead_imports(
+    tenant: &Tenant,
+) -> Filter<lead_imports::table, Eq<lead_imports::organization_id, Uuid>> {
+    lead_imports::table.filter(scoped_lead_imports_rows(tenant))
+}
+
+/// The condition every `lead_imports` row of a tenant meets (for joined queries).
+fn scoped_lead_imports_rows(tenant: &Tenant) -> Eq<lead_imports::organization_id, Uuid> {
+    lead_imports::organization_id.eq(tenant.org_id().uuid())
 }
