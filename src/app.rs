@@ -1,38 +1,17 @@
 //! Builds the actix `App` — shared by the server binary and the tests, so
 //! tests exercise exactly the middleware stack and routes users get.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::cookie::Key;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse};
 
 use crate::auth::middleware::identity;
 use crate::auth::session;
-use crate::config::Config;
-use crate::db::Db;
 use crate::error::{htmx_errors, AppError};
-
-/// Shared, cheap-to-clone state of one app instance.
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    /// Encrypts the session cookie; one per process, shared by all workers.
-    pub session_key: Key,
-}
-
-impl AppState {
-    pub fn new(db: Db, config: Config) -> AppState {
-        AppState {
-            db,
-            session_key: session::key(&config),
-            config: Arc::new(config),
-        }
-    }
-}
+use crate::state::AppState;
 
 /// Only the app's own scripts, styles and images; no framing, no foreign forms.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

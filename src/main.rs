@@ -45,6 +45,7 @@ fn run_seed(config: &Config, args: SeedArgs) -> Result<(), String> {
         args.orgs,
         args.leads_per_org,
         args.usage_records,
+        lead_dashboard::clock::Clock::system().now(),
     )
     .map_err(|e| e.to_string())?;
     println!("email={}", seeded.email);

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpServer};
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::config::Config;
 use crate::db::{demo, Db};
 use crate::local_pg::{LocalPostgres, VarDir};
+use crate::state::AppState;
 
 /// The database URL to use, and the local server when the app started one.
 pub fn resolve_database(config: &Config) -> Result<(String, Option<LocalPostgres>), String> {

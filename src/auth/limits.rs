@@ -1,9 +1,9 @@
 //! Hourly limits on mail-sending account actions, counted in `rate_limit`
 //! buckets; one table, so every limit is visible in one place.
 
-use crate::app::AppState;
 use crate::db::rate_limit;
 use crate::error::AppResult;
+use crate::state::AppState;
 
 /// A limit: at most `per_hour` requests per bucket key in an hour.
 #[derive(Debug, Clone, Copy)]

@@ -17,11 +17,11 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpMessage;
 
-use crate::app::AppState;
 use crate::auth::session::{self, Carried, SESSION_COOKIE};
 use crate::db::context::{self, SessionContext};
 use crate::db::sessions;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::tokens;
 
 pub const CSRF_COOKIE: &str = "ld_csrf";

@@ -5,12 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::web;
 
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::rate_limit;
 use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::password;
+use crate::state::AppState;
 
 /// Window of the re-authentication limit (wrong current passwords).
 const REAUTH_WINDOW_MINUTES: i64 = 15;

@@ -12,11 +12,11 @@ use actix_session::{Session, SessionMiddleware};
 use actix_web::cookie::{Key, SameSite};
 use sha2::{Digest, Sha512};
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::db::sessions::{self, ClientInfo};
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrgId, SessionId, UserId};
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "ld_session";
 const TOKEN: &str = "token";

@@ -3,7 +3,7 @@
 //! and per-month counters match its usage records. Rows are generated in SQL
 //! (`generate_series`), so a million records take seconds.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
 
@@ -23,12 +23,14 @@ pub struct Seeded {
 }
 
 /// Creates `orgs` organizations (each with its owner and `leads_per_org`
-/// leads); the first gets `usage_records` usage records over the last year.
+/// leads); the first gets `usage_records` usage records over the year before
+/// `now`.
 pub fn seed(
     conn: &mut PgConnection,
     orgs: usize,
     leads_per_org: usize,
     usage_records: usize,
+    now: DateTime<Utc>,
 ) -> QueryResult<Seeded> {
     let run = &tokens::random_token()[..6].to_lowercase();
     let secret = tokens::random_token()[..16].to_string();
@@ -41,13 +43,13 @@ pub fn seed(
             let user = accounts::insert_user(conn, &name, &email, &hash)?
                 .ok_or(diesel::result::Error::NotFound)?;
             diesel::update(users::table.find(user.uuid()))
-                .set(users::email_verified_at.eq(Some(Utc::now())))
+                .set(users::email_verified_at.eq(Some(now)))
                 .execute(conn)?;
             let org = orgs::create(conn, user, &orgs::default_name(&name))?;
-            insert_leads(conn, org, user, leads_per_org)?;
+            insert_leads(conn, org, user, leads_per_org, now)?;
             if i == 0 {
                 make_enterprise(conn, org)?;
-                insert_usage(conn, org, user, usage_records)?;
+                insert_usage(conn, org, user, usage_records, now)?;
                 let slug = org_slug(conn, org)?;
                 measured = Some(Seeded {
                     email,
@@ -80,7 +82,13 @@ fn make_enterprise(conn: &mut PgConnection, org: OrgId) -> QueryResult<()> {
         .map(drop)
 }
 
-fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId, n: usize) -> QueryResult<()> {
+fn insert_leads(
+    conn: &mut PgConnection,
+    org: OrgId,
+    owner: UserId,
+    n: usize,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO leads (organization_id, id, first_name, last_name, email, company, status, owner_user_id, created_at)
          SELECT $1, gen_random_uuid(), 'Lead', 'No ' || g, 'lead' || g || '@bench.example', 'Company ' || (g % 97),
@@ -89,7 +97,7 @@ fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId, n: usize) ->
     )
     .bind::<SqlUuid, _>(org.uuid())
     .bind::<SqlUuid, _>(owner.uuid())
-    .bind::<Timestamptz, _>(Utc::now())
+    .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(n as i64)
     .execute(conn)
     .map(drop)
@@ -98,7 +106,13 @@ fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId, n: usize) ->
 /// Usage records spread evenly over the last 365 days (half leads, half messages),
 /// then the day and month counters rebuilt from them (UTC days: seeded
 /// organizations keep the default time zone).
-fn insert_usage(conn: &mut PgConnection, org: OrgId, user: UserId, n: usize) -> QueryResult<()> {
+fn insert_usage(
+    conn: &mut PgConnection,
+    org: OrgId,
+    user: UserId,
+    n: usize,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO usage_records (organization_id, kind, user_id, occurred_at)
          SELECT $1, CASE WHEN g % 2 = 0 THEN 'lead_created' ELSE 'message_sent' END, $2,
@@ -107,7 +121,7 @@ fn insert_usage(conn: &mut PgConnection, org: OrgId, user: UserId, n: usize) -> 
     )
     .bind::<SqlUuid, _>(org.uuid())
     .bind::<SqlUuid, _>(user.uuid())
-    .bind::<Timestamptz, _>(Utc::now())
+    .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(n as i64)
     .execute(conn)?;
     for (period, trunc, kinds) in [

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use diesel::PgConnection;
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::db::SystemAccess;
+use crate::state::AppState;
 
 pub mod lifecycle;
 pub mod mail;

@@ -6,12 +6,12 @@ use chrono_tz::Tz;
 use diesel::PgConnection;
 
 use super::{link, queue, MailText};
-use crate::app::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::outbox::MailKind;
 use crate::domain::roles::Role;
 use crate::error::AppResult;
 use crate::ids::OrgId;
+use crate::state::AppState;
 use crate::views::format;
 
 /// Subject and text of the invitation email.

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::limits::{EMAIL_CHANGES, VERIFY_RESENDS};
 use crate::auth::reauth;
 use crate::auth::{CurrentUser, MaybeUser};

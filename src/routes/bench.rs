@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::orgs::Membership;
 use crate::domain::roles::Action;

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::billing::signature;
 use crate::billing::stripe::{CheckoutRequest, StripeClient};

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::orgs;
 use crate::error::AppResult;

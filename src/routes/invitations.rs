@@ -9,7 +9,7 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::session as auth_session;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::invitations::{self, Found};

@@ -11,7 +11,7 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db;
 use crate::db::leads::{self, Cursor, Lead, LeadFilter};

@@ -7,7 +7,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 
-use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::context::OrgContext;
 use crate::db::leads::LeadFilter;
@@ -20,6 +19,7 @@ use crate::domain::roles;
 use crate::domain::roles::Action;
 use crate::domain::subscription::Status;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::views::layout::{Flash, FlashKind, Shell, ShellOrg};
 
 /// Declares a feature's routes: `GET "/path" => handler, ...`.

@@ -5,7 +5,7 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::{session as auth_session, CurrentUser};
 use crate::db::orgs;
 use crate::error::{AppError, AppResult};

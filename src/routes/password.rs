@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::limits::{RESETS_PER_EMAIL, RESETS_PER_IP};
 use crate::auth::reauth;
 use crate::auth::session as auth_session;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use maud::Markup;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::billing::{self, CheckoutOutcome};
 use crate::db::plans::{self as db_plans, ChangeOutcome};

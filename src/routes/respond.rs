@@ -7,9 +7,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::Markup;
 
-use crate::app::AppState;
 use crate::auth::{CurrentOrg, CurrentUser};
 use crate::error::AppResult;
+use crate::state::AppState;
 use crate::views::layout::{self, Nav};
 
 pub(super) const FLASH_COOKIE: &str = "ld_flash";

@@ -5,7 +5,7 @@
 use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::session::{self as auth_session, idle_timeout};
 use crate::auth::CurrentUser;
 use crate::db::sessions;

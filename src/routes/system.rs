@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::assets;
 use crate::auth::MaybeUser;
 use crate::error::{AppError, AppResult};

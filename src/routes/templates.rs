@@ -8,7 +8,7 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Lead};
 use crate::db::messages;

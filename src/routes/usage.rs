@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::meters;
 use crate::domain::roles::Action;

@@ -6,9 +6,10 @@
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpServer};
-use lead_dashboard::app::{self, AppState};
+use lead_dashboard::app;
 use lead_dashboard::config::Config;
 use lead_dashboard::local_pg::LocalPostgres;
+use lead_dashboard::state::AppState;
 
 use crate::common::{Client, PASSWORD};
 

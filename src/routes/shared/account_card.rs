@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::auth::session::idle_timeout;
 use crate::auth::CurrentUser;
 use crate::db::{account_deletion, account_tokens, accounts, sessions};
@@ -13,6 +12,7 @@ use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::ids::UserId;
 use crate::routes::{fragment, see_other_with_flash, user_page, wants_fragment};
+use crate::state::AppState;
 use crate::views::account::{self as view, AccountData, Card, Outcome};
 use crate::views::layout::Nav;
 

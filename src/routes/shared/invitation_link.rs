@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use maud::Markup;
 
-use crate::app::AppState;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::accounts;
 use crate::db::invitations::{self, Found, Invitation, State};
@@ -15,6 +14,7 @@ use crate::error::AppResult;
 use crate::forms::FieldErrors;
 use crate::ids::{OrgId, UserId};
 use crate::routes::{html_response, user_page};
+use crate::state::AppState;
 use crate::views::auth::SignupValues;
 use crate::views::invitations::{self as view, Problem};
 use crate::views::layout::{self, Nav};

@@ -10,9 +10,10 @@ use std::sync::Mutex;
 use actix_web::{web, HttpServer};
 use diesel::prelude::*;
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use lead_dashboard::app::{self, AppState};
+use lead_dashboard::app;
 use lead_dashboard::config::Config;
 use lead_dashboard::db::Db;
+use lead_dashboard::state::AppState;
 use sha2::{Digest, Sha256};
 
 /// Server holding the test databases (`TEST_DATABASE_URL`, default: the

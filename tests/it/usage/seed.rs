@@ -1,7 +1,7 @@
 //! Benchmark seeding, and the property the benchmark measures: meters read
 //! the per-period counters, never the usage records.
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use lead_dashboard::db::meters::{daily_history, snapshot};
 use lead_dashboard::db::seed::seed;
 use lead_dashboard::domain::plans::LimitKind;
@@ -12,7 +12,9 @@ use super::*;
 fn seeded_counters_match_the_records_and_meters_never_read_records() {
     let db = db();
     let mut conn = db.conn();
-    let seeded = seed(&mut conn, 3, 20, 5_000).unwrap();
+    // Mid-month, so "leads this month" holds whatever day the test runs.
+    let now = Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0).unwrap();
+    let seeded = seed(&mut conn, 3, 20, 5_000, now).unwrap();
     assert!(seeded.email.starts_with("bench-") && seeded.password.len() == 16);
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM organizations"), 3);
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM leads"), 60);
@@ -47,7 +49,6 @@ fn seeded_counters_match_the_records_and_meters_never_read_records() {
         &format!("SELECT id FROM users WHERE email = '{}'", seeded.email),
     ));
     let tenant = Tenant::for_member(&mut conn, org, owner).unwrap();
-    let now = Utc::now();
     let read = |conn: &mut PgConnection| {
         let s = snapshot(conn, &tenant, now).unwrap();
         let h = daily_history(conn, &tenant, chrono_tz::UTC, now, 30).unwrap();
