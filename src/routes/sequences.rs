@@ -223,9 +223,8 @@ async fn delete(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let s = state
         .db
         .tx(move |conn| sequences::delete(conn, &tenant, id))
@@ -243,9 +242,8 @@ async fn copy(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let s = state
         .db
         .tx(move |conn| sequences::copy(conn, &tenant, id))
@@ -325,9 +323,8 @@ async fn change_step<const CHANGE: u8>(
     req: HttpRequest,
     path: web::Path<StepId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let step = path.into_inner();
-    let tenant = cur.tenant();
     let seq = state
         .db
         .tx(move |conn| -> AppResult<_> {

@@ -293,9 +293,8 @@ async fn show(
     req: HttpRequest,
     path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let t = state
         .db
         .run(move |conn| templates::find(conn, &tenant, id))
@@ -336,10 +335,9 @@ async fn update(
     path: web::Path<TemplateId>,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
     let form = form.into_inner();
-    let tenant = cur.tenant();
     let fields = match validate(&form) {
         Ok(f) => f,
         Err(errors) => {
