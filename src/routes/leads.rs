@@ -110,7 +110,7 @@ async fn render_list(
         },
     });
     reply
-        .page(state, &cur.user, req, Nav::Leads, "Leads", body)
+        .page(state, &cur.user, req, (Nav::Leads, "Leads"), body)
         .await
 }
 
@@ -329,7 +329,7 @@ async fn update(
             let lead = find(&state, &cur, id).await?;
             let body = view::edit_page(&lead, &form, &cur.user.csrf);
             reply
-                .page(&state, &cur.user, &req, Nav::Leads, "Edit lead", body)
+                .page(&state, &cur.user, &req, (Nav::Leads, "Edit lead"), body)
                 .await
         }
     }

@@ -168,7 +168,13 @@ async fn send(
                 .await?;
             let body = view::send_page(&lead, upgrade_prompt(&message));
             reply
-                .page(&state, &cur.user, &req, Nav::Leads, "Send a message", body)
+                .page(
+                    &state,
+                    &cur.user,
+                    &req,
+                    (Nav::Leads, "Send a message"),
+                    body,
+                )
                 .await
         }
         Err(e) => Err(e),
