@@ -116,6 +116,13 @@ impl CurrentOrg {
             Err(AppError::forbidden(roles::denial_message(action)))
         }
     }
+
+    /// The organization's tenant, once the role matrix allows `action`
+    /// (403 otherwise): the opening of most handlers.
+    pub fn tenant_for(&self, action: Action) -> Result<Tenant, AppError> {
+        self.require(action)?;
+        Ok(self.tenant())
+    }
 }
 
 impl FromRequest for CurrentOrg {

@@ -260,9 +260,8 @@ async fn invoice(
     req: HttpRequest,
     id: web::Path<InvoiceId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ViewBilling)?;
+    let tenant = cur.tenant_for(Action::ViewBilling)?;
     let id = id.into_inner();
-    let tenant = cur.tenant();
     let (inv, lines) = state
         .db
         .run(move |conn| -> AppResult<_> {

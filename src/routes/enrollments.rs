@@ -88,9 +88,8 @@ async fn set_paused<const PAUSED: bool>(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     let paused = PAUSED;
-    cur.require(Action::SendMessages)?;
+    let tenant = cur.tenant_for(Action::SendMessages)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let e = state
         .db
         .tx(move |conn| enrollments::set_paused(conn, &tenant, id, paused))

@@ -173,9 +173,8 @@ async fn import(
     req: HttpRequest,
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageLeads)?;
+    let tenant = cur.tenant_for(Action::ManageLeads)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let report = state
         .db
         .tx(move |conn| -> AppResult<_> {

@@ -110,7 +110,7 @@ async fn render_list(
         },
     });
     reply
-        .page(state, &cur.user, req, Nav::Leads, "Leads", body)
+        .page(state, &cur.user, req, (Nav::Leads, "Leads"), body)
         .await
 }
 
@@ -198,9 +198,8 @@ async fn show(
     req: HttpRequest,
     path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let perms = perms(&cur);
     let (lead, msgs, enrolled, tpls, seqs) = state
         .db
@@ -294,9 +293,8 @@ async fn update(
     path: web::Path<LeadId>,
     form: web::Form<LeadInput>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageLeads)?;
+    let tenant = cur.tenant_for(Action::ManageLeads)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let mut input = form.into_inner();
     if targets_row(&req) {
         // The inline row form has no notes field: keep the stored notes.
@@ -331,7 +329,7 @@ async fn update(
             let lead = find(&state, &cur, id).await?;
             let body = view::edit_page(&lead, &form, &cur.user.csrf);
             reply
-                .page(&state, &cur.user, &req, Nav::Leads, "Edit lead", body)
+                .page(&state, &cur.user, &req, (Nav::Leads, "Edit lead"), body)
                 .await
         }
     }
@@ -363,9 +361,8 @@ async fn delete(
     req: HttpRequest,
     path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageLeads)?;
+    let tenant = cur.tenant_for(Action::ManageLeads)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let lead = state
         .db
         .tx(move |conn| leads::delete(conn, &tenant, id))

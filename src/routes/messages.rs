@@ -70,9 +70,8 @@ async fn show(
     req: HttpRequest,
     path: web::Path<MessageId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let row = state
         .db
         .run(move |conn| messages::find(conn, &tenant, id))
@@ -169,7 +168,13 @@ async fn send(
                 .await?;
             let body = view::send_page(&lead, upgrade_prompt(&message));
             reply
-                .page(&state, &cur.user, &req, Nav::Leads, "Send a message", body)
+                .page(
+                    &state,
+                    &cur.user,
+                    &req,
+                    (Nav::Leads, "Send a message"),
+                    body,
+                )
                 .await
         }
         Err(e) => Err(e),

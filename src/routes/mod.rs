@@ -121,6 +121,17 @@ pub fn usage_of(
     Ok((used, limits.limits.get(kind)))
 }
 
+/// The outcome of a write that a plan limit may refuse: `Err(message)`
+/// when the limit was reached, so the form can be shown again with it;
+/// any other error propagates.
+pub fn within_limit<T, E: Into<AppError>>(result: Result<T, E>) -> AppResult<Result<T, String>> {
+    match result.map_err(Into::into) {
+        Ok(value) => Ok(Ok(value)),
+        Err(AppError::LimitReached(message)) => Ok(Err(message)),
+        Err(e) => Err(e),
+    }
+}
+
 /// An id named in a form field; a malformed one is as unknown as a missing
 /// row: 404. (Path ids are typed extractors; `PathConfig` maps theirs to 404.)
 pub fn form_id<T: std::str::FromStr>(value: &str) -> AppResult<T> {

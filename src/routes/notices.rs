@@ -27,8 +27,7 @@ async fn index(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let list = state
         .db
         .run(move |conn| notices::list(conn, &tenant))
@@ -42,8 +41,7 @@ async fn read_all(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let list = state
         .db
         .tx(move |conn| -> AppResult<_> {
@@ -68,9 +66,8 @@ async fn read_one(
     req: HttpRequest,
     path: web::Path<NoticeId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let (notice, unread) = state
         .db
         .tx(move |conn| -> AppResult<_> {

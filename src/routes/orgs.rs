@@ -48,7 +48,7 @@ async fn render(
         Reply::Invalid
     };
     reply
-        .page(state, user, req, Nav::None, "Organizations", body)
+        .page(state, user, req, (Nav::None, "Organizations"), body)
         .await
 }
 

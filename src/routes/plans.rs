@@ -188,8 +188,7 @@ async fn cancel(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageBilling)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ManageBilling)?;
     let ends = state
         .db
         .tx(move |conn| db_plans::cancel(conn, &tenant))
@@ -206,8 +205,7 @@ async fn resume(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageBilling)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ManageBilling)?;
     let resumed = state
         .db
         .tx(move |conn| db_plans::resume(conn, &tenant))

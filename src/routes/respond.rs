@@ -58,14 +58,14 @@ impl Reply {
         self.apply(fragment(markup))
     }
 
-    /// A full signed-in page with this status.
+    /// A full signed-in page with this status; `(nav, title)` as for
+    /// `page_or_fragment`.
     pub async fn page(
         self,
         state: &AppState,
         user: &CurrentUser,
         req: &HttpRequest,
-        nav: Nav,
-        title: &str,
+        (nav, title): (Nav, &str),
         body: Markup,
     ) -> AppResult<HttpResponse> {
         Ok(self.apply(user_page(state, user, req, nav, title, body).await?))
@@ -85,7 +85,7 @@ impl Reply {
             return Ok(self.fragment(render(Part::Fragment)));
         }
         let body = render(Part::Page);
-        self.page(state, &cur.user, req, nav, title, body).await
+        self.page(state, &cur.user, req, (nav, title), body).await
     }
 }
 

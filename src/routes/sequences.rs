@@ -15,7 +15,9 @@ use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
-use crate::routes::{form_id, redirect_with_flash, usage_of, wants_fragment, Part, Reply};
+use crate::routes::{
+    form_id, redirect_with_flash, usage_of, wants_fragment, within_limit, Part, Reply,
+};
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
 
@@ -77,7 +79,7 @@ async fn render_list(
     let page = (Nav::Sequences, "Sequences");
     if reply == Reply::Ok {
         return reply
-            .page(state, &cur.user, req, page.0, page.1, view::list_page(&p))
+            .page(state, &cur.user, req, page, view::list_page(&p))
             .await;
     }
     reply
@@ -105,22 +107,20 @@ async fn create(
         }
     };
     let tenant = cur.tenant();
-    match state
+    let created = state
         .db
         .tx(move |conn| sequences::create(conn, &tenant, &name))
-        .await
-        .map_err(AppError::from)
-    {
+        .await;
+    match within_limit(created)? {
         Ok(s) => Ok(redirect_with_flash(
             &req,
             &format!("/sequences/{}", s.id),
             "Sequence created. Add its steps.",
         )),
-        Err(AppError::LimitReached(m)) => {
+        Err(m) => {
             let (errors, reply) = (FieldErrors::new(), Reply::OverLimit);
             render_list(&state, &cur, &req, &form.name, &errors, Some(&m), reply).await
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -223,9 +223,8 @@ async fn delete(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let s = state
         .db
         .tx(move |conn| sequences::delete(conn, &tenant, id))
@@ -243,9 +242,8 @@ async fn copy(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let s = state
         .db
         .tx(move |conn| sequences::copy(conn, &tenant, id))
@@ -325,9 +323,8 @@ async fn change_step<const CHANGE: u8>(
     req: HttpRequest,
     path: web::Path<StepId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let step = path.into_inner();
-    let tenant = cur.tenant();
     let seq = state
         .db
         .tx(move |conn| -> AppResult<_> {

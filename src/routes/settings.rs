@@ -284,8 +284,7 @@ async fn remove_logo(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageSettings)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ManageSettings)?;
     state
         .db
         .tx(move |conn| db_settings::set_logo(conn, &tenant, None))

@@ -256,8 +256,7 @@ async fn revoke(
     req: HttpRequest,
     path: web::Path<InvitationId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageMembers)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ManageMembers)?;
     let id = path.into_inner();
     let email = state
         .db
@@ -377,8 +376,7 @@ async fn step_down(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::TransferOwnership)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::TransferOwnership)?;
     state
         .db
         .tx(move |conn| team::step_down(conn, &tenant))

@@ -16,11 +16,12 @@ use crate::db::templates::{self, Template, TemplateFields};
 use crate::domain::placeholders;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{LeadId, TemplateId};
 use crate::routes::{
-    fragment, page, redirect, redirect_with_flash, usage_of, wants_fragment, Part, Reply,
+    fragment, page, redirect, redirect_with_flash, usage_of, wants_fragment, within_limit, Part,
+    Reply,
 };
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
@@ -151,9 +152,34 @@ async fn preview_leads(
 
 /// What the editor shows besides the form values.
 struct Shown<'a> {
-    errors: &'a FieldErrors,
+    errors: FieldErrors,
     limit: Option<&'a str>,
     reply: Reply,
+}
+
+impl<'a> Shown<'a> {
+    /// The editor as opened: no errors, 200.
+    fn fresh() -> Self {
+        Self::with(FieldErrors::new(), None, Reply::Ok)
+    }
+
+    /// After a rejected form: the field errors, 422.
+    fn invalid(errors: FieldErrors) -> Self {
+        Self::with(errors, None, Reply::Invalid)
+    }
+
+    /// After the plan's template limit refused a save: its message, 402.
+    fn over_limit(message: &'a str) -> Self {
+        Self::with(FieldErrors::new(), Some(message), Reply::OverLimit)
+    }
+
+    fn with(errors: FieldErrors, limit: Option<&'a str>, reply: Reply) -> Self {
+        Shown {
+            errors,
+            limit,
+            reply,
+        }
+    }
 }
 
 /// The editor page with its preview; after a failed save (422/402) HTMX
@@ -179,7 +205,7 @@ async fn render_editor(
         body: &form.body,
         lead_id: Some(lead.id),
         leads: &recent,
-        errors,
+        errors: &errors,
         limit,
         preview: render_preview(cur, &lead, &form.subject, &form.body),
     };
@@ -213,20 +239,7 @@ async fn new_form(
         body: "Hi {{first_name}},\n\n\n\nBest,\n{{sender_name}}".into(),
         ..TemplateForm::default()
     };
-    let errors = FieldErrors::new();
-    render_editor(
-        &state,
-        &cur,
-        &req,
-        None,
-        &form,
-        Shown {
-            errors: &errors,
-            limit: None,
-            reply: Reply::Ok,
-        },
-    )
-    .await
+    render_editor(&state, &cur, &req, None, &form, Shown::fresh()).await
 }
 
 async fn create(
@@ -240,50 +253,23 @@ async fn create(
     let fields = match validate(&form) {
         Ok(f) => f,
         Err(errors) => {
-            return render_editor(
-                &state,
-                &cur,
-                &req,
-                None,
-                &form,
-                Shown {
-                    errors: &errors,
-                    limit: None,
-                    reply: Reply::Invalid,
-                },
-            )
-            .await;
+            return render_editor(&state, &cur, &req, None, &form, Shown::invalid(errors)).await;
         }
     };
     let tenant = cur.tenant();
-    match state
+    let created = state
         .db
         .tx(move |conn| templates::create(conn, &tenant, &fields))
-        .await
-        .map_err(AppError::from)
-    {
+        .await;
+    match within_limit(created)? {
         Ok(t) => Ok(redirect_with_flash(
             &req,
             &format!("/templates/{}", t.id),
             "Template saved.",
         )),
-        Err(AppError::LimitReached(message)) => {
-            let errors = FieldErrors::new();
-            render_editor(
-                &state,
-                &cur,
-                &req,
-                None,
-                &form,
-                Shown {
-                    errors: &errors,
-                    limit: Some(&message),
-                    reply: Reply::OverLimit,
-                },
-            )
-            .await
+        Err(message) => {
+            render_editor(&state, &cur, &req, None, &form, Shown::over_limit(&message)).await
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -293,9 +279,8 @@ async fn show(
     req: HttpRequest,
     path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
-    let tenant = cur.tenant();
     let t = state
         .db
         .run(move |conn| templates::find(conn, &tenant, id))
@@ -308,20 +293,7 @@ async fn show(
     };
     let can_manage = cur.can(Action::ManageTemplates);
     if !t.is_global() && can_manage {
-        let errors = FieldErrors::new();
-        return render_editor(
-            &state,
-            &cur,
-            &req,
-            Some(&t),
-            &form,
-            Shown {
-                errors: &errors,
-                limit: None,
-                reply: Reply::Ok,
-            },
-        )
-        .await;
+        return render_editor(&state, &cur, &req, Some(&t), &form, Shown::fresh()).await;
     }
     let (_, lead) = preview_leads(&state, &cur, "").await?;
     let preview = render_preview(&cur, &lead, &t.subject, &t.body);
@@ -336,10 +308,9 @@ async fn update(
     path: web::Path<TemplateId>,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageTemplates)?;
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
     let form = form.into_inner();
-    let tenant = cur.tenant();
     let fields = match validate(&form) {
         Ok(f) => f,
         Err(errors) => {
@@ -348,19 +319,8 @@ async fn update(
                 .db
                 .run(move |conn| templates::find_own(conn, &tenant, id))
                 .await?;
-            return render_editor(
-                &state,
-                &cur,
-                &req,
-                Some(&t),
-                &form,
-                Shown {
-                    errors: &errors,
-                    limit: None,
-                    reply: Reply::Invalid,
-                },
-            )
-            .await;
+            return render_editor(&state, &cur, &req, Some(&t), &form, Shown::invalid(errors))
+                .await;
         }
     };
     let t = state
@@ -438,18 +398,5 @@ async fn preview(
         }
         Err(_) => None,
     };
-    let errors = FieldErrors::new();
-    render_editor(
-        &state,
-        &cur,
-        &req,
-        existing.as_ref(),
-        &form,
-        Shown {
-            errors: &errors,
-            limit: None,
-            reply: Reply::Ok,
-        },
-    )
-    .await
+    render_editor(&state, &cur, &req, existing.as_ref(), &form, Shown::fresh()).await
 }

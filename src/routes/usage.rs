@@ -26,8 +26,7 @@ async fn show(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let now = Utc::now();
     let (snapshot, history) = state
         .db
@@ -60,8 +59,7 @@ async fn show(
 
 /// The meters alone (`hx-get` on `usage-changed` and every 60 s).
 async fn meters_fragment(state: web::Data<AppState>, cur: CurrentOrg) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
-    let tenant = cur.tenant();
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let now = Utc::now();
     let snapshot = state
         .db
