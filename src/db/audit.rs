@@ -30,17 +30,30 @@ pub fn record(
         None => "system".to_string(),
     };
     diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::organization_id.eq(tenant.org_id().uuid()),
-            audit_events::actor_user_id.eq(tenant.user_id().map(|u| u.uuid())),
-            audit_events::actor_label.eq(label),
-            audit_events::action.eq(action),
-            audit_events::target.eq(target),
-            audit_events::before.eq(before),
-            audit_events::after.eq(after),
-        ))
+        .values(NewAuditEvent {
+            organization_id: tenant.org_id().uuid(),
+            actor_user_id: tenant.user_id().map(|u| u.uuid()),
+            actor_label: label,
+            action,
+            target,
+            before,
+            after,
+        })
         .execute(conn)?;
     Ok(())
+}
+
+/// An audit event as recorded: the tenant's organization and acting user.
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewAuditEvent<'a> {
+    organization_id: Uuid,
+    actor_user_id: Option<Uuid>,
+    actor_label: String,
+    action: &'a str,
+    target: &'a str,
+    before: Option<Value>,
+    after: Option<Value>,
 }
 
 /// One event as the audit page shows it.

@@ -241,14 +241,14 @@ pub fn create(
 /// acting user); `values` adds the fields.
 #[derive(Insertable)]
 #[diesel(table_name = leads)]
-struct NewLead {
+pub(in crate::db) struct NewLead {
     organization_id: Uuid,
     id: Uuid,
     owner_user_id: Option<Uuid>,
 }
 
 impl NewLead {
-    fn of(tenant: &Tenant, id: Uuid) -> NewLead {
+    pub(in crate::db) fn of(tenant: &Tenant, id: Uuid) -> NewLead {
         NewLead {
             organization_id: tenant.org_id().uuid(),
             id,
