@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::schema::{audit_events, users};
-use crate::db::Tenant;
+use crate::db::{cursor, Tenant};
 
 /// Writes one audit event. `actor_label` is resolved from the acting user
 /// (name and email at the time), or "system" for background jobs.
@@ -84,31 +84,15 @@ pub struct Filter {
 }
 
 /// Keyset position: events strictly older than this one come next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: DateTime<Utc>,
-    pub id: i64,
-}
+pub type Cursor = cursor::Cursor<i64>;
 
-impl Cursor {
-    pub fn of(event: &AuditEvent) -> Cursor {
+impl AuditEvent {
+    /// The position of this event in the newest-first log.
+    pub fn cursor(&self) -> Cursor {
         Cursor {
-            created_at: event.created_at,
-            id: event.id,
+            created_at: self.created_at,
+            id: self.id,
         }
-    }
-
-    /// `"<microseconds>-<id>"`, the form used in page links.
-    pub fn encode(&self) -> String {
-        format!("{}-{}", self.created_at.timestamp_micros(), self.id)
-    }
-
-    pub fn decode(s: &str) -> Option<Cursor> {
-        let (micros, id) = s.split_once('-')?;
-        Some(Cursor {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: id.parse().ok()?,
-        })
     }
 }
 
