@@ -44,7 +44,9 @@ fn is_join_condition(after_eq: &str) -> bool {
     let arg = arg.trim();
     arg.split("::").count() == 2
         && (arg.ends_with("::organization_id") || arg.ends_with("::id"))
-        && arg.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        && arg
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
 }
 
 /// Places that filter by organization outside a `scoped…` base function.
@@ -90,8 +92,9 @@ fn the_unscoped_filter_check_can_fail() {
 fn the_schema_is_private_to_db() {
     let db_mod = fs::read_to_string(src().join("db/mod.rs")).unwrap();
     assert!(
-        !db_mod.lines().any(|l| l.trim_start().starts_with("pub")
-            && l.contains("mod schema")),
+        !db_mod
+            .lines()
+            .any(|l| l.trim_start().starts_with("pub") && l.contains("mod schema")),
         "db::schema must not be public"
     );
     let outside: Vec<String> = rust_files(&src())
@@ -163,7 +166,10 @@ fn route_modules_do_not_import_each_other() {
             found.push(format!("{me} imports {named:?}"));
         }
     }
-    assert!(found.is_empty(), "route modules importing others: {found:?}");
+    assert!(
+        found.is_empty(),
+        "route modules importing others: {found:?}"
+    );
 }
 
 #[test]
