@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::schema::{audit_events, users};
-use crate::db::Tenant;
+use crate::db::{cursor, Tenant};
 
 /// Writes one audit event. `actor_label` is resolved from the acting user
 /// (name and email at the time), or "system" for background jobs.
@@ -30,17 +30,30 @@ pub fn record(
         None => "system".to_string(),
     };
     diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::organization_id.eq(tenant.org_id().uuid()),
-            audit_events::actor_user_id.eq(tenant.user_id().map(|u| u.uuid())),
-            audit_events::actor_label.eq(label),
-            audit_events::action.eq(action),
-            audit_events::target.eq(target),
-            audit_events::before.eq(before),
-            audit_events::after.eq(after),
-        ))
+        .values(NewAuditEvent {
+            organization_id: tenant.org_id().uuid(),
+            actor_user_id: tenant.user_id().map(|u| u.uuid()),
+            actor_label: label,
+            action,
+            target,
+            before,
+            after,
+        })
         .execute(conn)?;
     Ok(())
+}
+
+/// An audit event as recorded: the tenant's organization and acting user.
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewAuditEvent<'a> {
+    organization_id: Uuid,
+    actor_user_id: Option<Uuid>,
+    actor_label: String,
+    action: &'a str,
+    target: &'a str,
+    before: Option<Value>,
+    after: Option<Value>,
 }
 
 /// One event as the audit page shows it.
@@ -71,31 +84,15 @@ pub struct Filter {
 }
 
 /// Keyset position: events strictly older than this one come next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: DateTime<Utc>,
-    pub id: i64,
-}
+pub type Cursor = cursor::Cursor<i64>;
 
-impl Cursor {
-    pub fn of(event: &AuditEvent) -> Cursor {
+impl AuditEvent {
+    /// The position of this event in the newest-first log.
+    pub fn cursor(&self) -> Cursor {
         Cursor {
-            created_at: event.created_at,
-            id: event.id,
+            created_at: self.created_at,
+            id: self.id,
         }
-    }
-
-    /// `"<microseconds>-<id>"`, the form used in page links.
-    pub fn encode(&self) -> String {
-        format!("{}-{}", self.created_at.timestamp_micros(), self.id)
-    }
-
-    pub fn decode(s: &str) -> Option<Cursor> {
-        let (micros, id) = s.split_once('-')?;
-        Some(Cursor {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: id.parse().ok()?,
-        })
     }
 }
 

@@ -71,12 +71,12 @@ pub fn process(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Ou
     conn.transaction(|conn| {
         let org = organization_of(conn, event)?;
         let inserted = diesel::insert_into(payment_events::table)
-            .values((
-                payment_events::event_id.eq(&event.id),
-                payment_events::organization_id.eq(org.map(OrgId::uuid)),
-                payment_events::type_.eq(&event.kind),
-                payment_events::provider_created_at.eq(event.created),
-            ))
+            .values(NewPaymentEvent {
+                event_id: &event.id,
+                organization_id: org.map(OrgId::uuid),
+                type_: &event.kind,
+                provider_created_at: event.created,
+            })
             .on_conflict_do_nothing()
             .execute(conn)?;
         if inserted == 0 {
@@ -87,6 +87,17 @@ pub fn process(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Ou
         };
         apply(conn, Tenant::system(org), event)
     })
+}
+
+/// A received event: its id (the idempotency key) and the organization the
+/// signed event names, if any.
+#[derive(Insertable)]
+#[diesel(table_name = payment_events)]
+struct NewPaymentEvent<'a> {
+    event_id: &'a str,
+    organization_id: Option<Uuid>,
+    type_: &'a str,
+    provider_created_at: DateTime<Utc>,
 }
 
 /// The organization an event is about: client_reference_id on checkout,

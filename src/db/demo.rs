@@ -6,8 +6,9 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::leads::NewLead;
 use crate::db::schema::{leads, users};
-use crate::db::{accounts, orgs};
+use crate::db::{accounts, orgs, Tenant};
 use crate::ids::{OrgId, UserId};
 use crate::{password, tokens};
 
@@ -80,15 +81,14 @@ const STATUSES: &[&str] = &["new", "contacted", "replied", "qualified", "lost"];
 
 fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId) -> QueryResult<()> {
     let now = Utc::now();
+    let tenant = Tenant::from_membership_row(org, owner);
     let rows: Vec<_> = (0..DEMO_LEADS)
         .map(|i| {
             let first = FIRST[i % FIRST.len()];
             let last = LAST[i % LAST.len()];
             let company = COMPANIES[i % COMPANIES.len()];
             let domain = company.to_lowercase().replace(' ', "");
-            (
-                leads::organization_id.eq(org.uuid()),
-                leads::id.eq(Uuid::now_v7()),
+            let values = (
                 leads::first_name.eq(first),
                 leads::last_name.eq(last),
                 leads::email.eq(format!(
@@ -104,13 +104,13 @@ fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId) -> QueryResu
                 leads::tags.eq(vec![
                     if i % 3 == 0 { "priority" } else { "inbound" }.to_string()
                 ]),
-                leads::owner_user_id.eq(Some(owner.uuid())),
                 leads::created_at.eq(now - Duration::hours(37 * i as i64)),
-            )
+            );
+            (NewLead::of(&tenant, Uuid::now_v7()), values)
         })
         .collect();
     diesel::insert_into(leads::table)
-        .values(&rows)
+        .values(rows)
         .execute(conn)?;
     Ok(())
 }

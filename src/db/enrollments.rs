@@ -38,6 +38,20 @@ pub struct EnrollmentRow {
     pub sub: String,
 }
 
+/// An enrolment as created: the tenant's organization, enrolled by the
+/// acting user.
+#[derive(Insertable)]
+#[diesel(table_name = sequence_enrollments)]
+struct NewEnrollment {
+    organization_id: Uuid,
+    id: Uuid,
+    lead_id: Uuid,
+    sequence_owner_key: Uuid,
+    sequence_id: Uuid,
+    next_run_at: Option<DateTime<Utc>>,
+    enrolled_by: Option<Uuid>,
+}
+
 /// Enrols leads of the tenant in a visible sequence. Returns (newly
 /// enrolled, already enrolled). Ids that are not the tenant's leads are skipped.
 pub fn enrol(
@@ -48,20 +62,17 @@ pub fn enrol(
     now: DateTime<Utc>,
 ) -> DbResult<(usize, usize)> {
     let first_run = seqs::first_run_at(conn, seq, now)?;
-    let org = tenant.org_id().uuid();
     let leads = crate::db::leads::find_many(conn, tenant, lead_ids)?;
     let rows: Vec<_> = leads
         .iter()
-        .map(|lead| {
-            (
-                sequence_enrollments::organization_id.eq(org),
-                sequence_enrollments::id.eq(Uuid::now_v7()),
-                sequence_enrollments::lead_id.eq(lead.id),
-                sequence_enrollments::sequence_owner_key.eq(seq.owner_key),
-                sequence_enrollments::sequence_id.eq(seq.id),
-                sequence_enrollments::next_run_at.eq(Some(first_run)),
-                sequence_enrollments::enrolled_by.eq(tenant.user_id().map(|u| u.uuid())),
-            )
+        .map(|lead| NewEnrollment {
+            organization_id: tenant.org_id().uuid(),
+            id: Uuid::now_v7(),
+            lead_id: lead.id,
+            sequence_owner_key: seq.owner_key,
+            sequence_id: seq.id,
+            next_run_at: Some(first_run),
+            enrolled_by: tenant.user_id().map(|u| u.uuid()),
         })
         .collect();
     let added = diesel::insert_into(sequence_enrollments::table)

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{invitations, organization_members, organizations, users};
+use crate::db::team::NewMember;
 use crate::db::{audit, usage, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Role;
@@ -149,15 +150,15 @@ pub fn create(
     let token = tokens::random_token();
     let expires_at = now + Duration::days(VALID_DAYS);
     diesel::insert_into(invitations::table)
-        .values((
-            invitations::organization_id.eq(tenant.org_id().uuid()),
-            invitations::id.eq(id.uuid()),
-            invitations::email.eq(email),
-            invitations::role.eq(role.as_str()),
-            invitations::token_hash.eq(tokens::hash(&token)),
-            invitations::invited_by.eq(tenant.user_id().map(UserId::uuid)),
-            invitations::expires_at.eq(expires_at),
-        ))
+        .values(NewInvitation {
+            organization_id: tenant.org_id().uuid(),
+            id: id.uuid(),
+            email,
+            role: role.as_str(),
+            token_hash: tokens::hash(&token),
+            invited_by: tenant.user_id().map(UserId::uuid),
+            expires_at,
+        })
         .execute(conn)?;
     audit::record(
         conn,
@@ -292,6 +293,20 @@ pub fn find_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option
     }))
 }
 
+/// An invitation as created: the tenant's organization, invited by the
+/// acting user.
+#[derive(Insertable)]
+#[diesel(table_name = invitations)]
+struct NewInvitation<'a> {
+    organization_id: Uuid,
+    id: Uuid,
+    email: &'a str,
+    role: &'a str,
+    token_hash: Vec<u8>,
+    invited_by: Option<Uuid>,
+    expires_at: DateTime<Utc>,
+}
+
 /// The invitation of a token, row-locked for accepting it.
 pub fn lock_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option<Invitation>> {
     invitations::table
@@ -309,11 +324,7 @@ pub fn lock_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option
 pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryResult<OrgId> {
     let org = OrgId(inv.organization_id);
     diesel::insert_into(organization_members::table)
-        .values((
-            organization_members::organization_id.eq(org.uuid()),
-            organization_members::user_id.eq(user.uuid()),
-            organization_members::role.eq(&inv.role),
-        ))
+        .values(NewMember::joining(org, user, &inv.role))
         .on_conflict_do_nothing()
         .execute(conn)?;
     let now = Utc::now();

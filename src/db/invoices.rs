@@ -47,6 +47,12 @@ pub struct NewLine {
     pub unit_cents: i64,
 }
 
+impl NewLine {
+    fn amount_cents(&self) -> i64 {
+        self.unit_cents * i64::from(self.quantity)
+    }
+}
+
 /// Invoice status as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvoiceStatus {
@@ -81,7 +87,8 @@ pub fn number_prefix(slug: &str) -> String {
     prefix
 }
 
-/// Creates an invoice with the next number. Run inside a transaction.
+/// Creates an invoice with the next number. Run inside a transaction. The
+/// one place invoices are numbered, whichever provider took the payment.
 pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -90,16 +97,62 @@ pub fn create(
     status: InvoiceStatus,
     provider_invoice_id: Option<&str>,
 ) -> QueryResult<Invoice> {
-    let org = tenant.org_id().uuid();
-    // The organization row lock serialises numbering per organization.
-    let (slug, name, company, address, vat): (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ) = organizations::table
-        .find(org)
+    let billed = lock_billed_organization(conn, tenant)?;
+    let now = Utc::now();
+    let year = period.0.year();
+    let seq = next_seq(conn, tenant, year)?;
+    let id = Uuid::now_v7();
+    diesel::insert_into(invoices::table)
+        .values(NewInvoice {
+            organization_id: tenant.org_id().uuid(),
+            id,
+            number: format!("{}-{year}-{seq:04}", number_prefix(&billed.slug)),
+            year,
+            seq,
+            status: status.as_str(),
+            total_cents: lines.iter().map(NewLine::amount_cents).sum(),
+            period_start: period.0,
+            period_end: period.1,
+            customer: billed.customer(),
+            provider_invoice_id,
+            issued_at: (status != InvoiceStatus::Draft).then_some(now),
+            paid_at: (status == InvoiceStatus::Paid).then_some(now),
+        })
+        .execute(conn)?;
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|line| NewInvoiceLine::of(tenant, id, line))
+        .collect();
+    diesel::insert_into(invoice_lines::table)
+        .values(rows)
+        .execute(conn)?;
+    find(conn, tenant, InvoiceId(id))
+}
+
+/// The organization as an invoice names it.
+struct Billed {
+    slug: String,
+    name: String,
+    company: Option<String>,
+    address: Option<String>,
+    vat: Option<String>,
+}
+
+impl Billed {
+    fn customer(&self) -> Value {
+        serde_json::json!({
+            "name": self.company.as_deref().unwrap_or(&self.name),
+            "address": self.address,
+            "vat_id": self.vat,
+        })
+    }
+}
+
+/// Reads the billed organization, taking its row lock: the lock serialises
+/// numbering per organization until the inserting transaction ends.
+fn lock_billed_organization(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Billed> {
+    let (slug, name, company, address, vat) = organizations::table
+        .find(tenant.org_id().uuid())
         .select((
             organizations::slug,
             organizations::name,
@@ -109,54 +162,68 @@ pub fn create(
         ))
         .for_no_key_update()
         .first(conn)?;
-    let now = Utc::now();
-    let year = period.0.year();
-    let last: Option<i32> = invoices::table
-        .filter(scoped_invoices_rows(tenant))
+    Ok(Billed {
+        slug,
+        name,
+        company,
+        address,
+        vat,
+    })
+}
+
+/// The next sequence number of the tenant's invoices in `year`.
+fn next_seq(conn: &mut PgConnection, tenant: &Tenant, year: i32) -> QueryResult<i32> {
+    let last: Option<i32> = scoped_invoices(tenant)
         .filter(invoices::year.eq(year))
         .select(diesel::dsl::max(invoices::seq))
         .first(conn)?;
-    let seq = last.unwrap_or(0) + 1;
-    let number = format!("{}-{year}-{seq:04}", number_prefix(&slug));
-    let total: i64 = lines
-        .iter()
-        .map(|l| l.unit_cents * i64::from(l.quantity))
-        .sum();
-    let id = Uuid::now_v7();
-    let customer = serde_json::json!({
-        "name": company.unwrap_or(name), "address": address, "vat_id": vat,
-    });
-    diesel::insert_into(invoices::table)
-        .values((
-            invoices::organization_id.eq(org),
-            invoices::id.eq(id),
-            invoices::number.eq(&number),
-            invoices::year.eq(year),
-            invoices::seq.eq(seq),
-            invoices::status.eq(status.as_str()),
-            invoices::total_cents.eq(total),
-            invoices::period_start.eq(period.0),
-            invoices::period_end.eq(period.1),
-            invoices::customer.eq(customer),
-            invoices::provider_invoice_id.eq(provider_invoice_id),
-            invoices::issued_at.eq((status != InvoiceStatus::Draft).then_some(now)),
-            invoices::paid_at.eq((status == InvoiceStatus::Paid).then_some(now)),
-        ))
-        .execute(conn)?;
-    for line in lines {
-        diesel::insert_into(invoice_lines::table)
-            .values((
-                invoice_lines::organization_id.eq(org),
-                invoice_lines::id.eq(Uuid::now_v7()),
-                invoice_lines::invoice_id.eq(id),
-                invoice_lines::description.eq(&line.description),
-                invoice_lines::quantity.eq(line.quantity),
-                invoice_lines::unit_cents.eq(line.unit_cents),
-                invoice_lines::amount_cents.eq(line.unit_cents * i64::from(line.quantity)),
-            ))
-            .execute(conn)?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// An invoice as created, in the tenant's organization.
+#[derive(Insertable)]
+#[diesel(table_name = invoices)]
+struct NewInvoice<'a> {
+    organization_id: Uuid,
+    id: Uuid,
+    number: String,
+    year: i32,
+    seq: i32,
+    status: &'a str,
+    total_cents: i64,
+    period_start: DateTime<Utc>,
+    period_end: DateTime<Utc>,
+    customer: Value,
+    provider_invoice_id: Option<&'a str>,
+    issued_at: Option<DateTime<Utc>>,
+    paid_at: Option<DateTime<Utc>>,
+}
+
+/// A line of a new invoice, in the tenant's organization.
+#[derive(Insertable)]
+#[diesel(table_name = invoice_lines)]
+struct NewInvoiceLine<'a> {
+    organization_id: Uuid,
+    id: Uuid,
+    invoice_id: Uuid,
+    description: &'a str,
+    quantity: i32,
+    unit_cents: i64,
+    amount_cents: i64,
+}
+
+impl NewInvoiceLine<'_> {
+    fn of<'a>(tenant: &Tenant, invoice_id: Uuid, line: &'a NewLine) -> NewInvoiceLine<'a> {
+        NewInvoiceLine {
+            organization_id: tenant.org_id().uuid(),
+            id: Uuid::now_v7(),
+            invoice_id,
+            description: &line.description,
+            quantity: line.quantity,
+            unit_cents: line.unit_cents,
+            amount_cents: line.amount_cents(),
+        }
     }
-    find(conn, tenant, InvoiceId(id))
 }
 
 /// The tenant's invoices, newest first.

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -41,16 +41,28 @@ pub fn store(
         .execute(conn)?;
     let id = Uuid::new_v4();
     diesel::insert_into(lead_imports::table)
-        .values((
-            lead_imports::organization_id.eq(tenant.org_id().uuid()),
-            lead_imports::id.eq(id),
-            lead_imports::created_by.eq(tenant.user_id().map(|u| u.uuid())),
-            lead_imports::filename.eq(filename),
-            lead_imports::content.eq(content),
-            lead_imports::expires_at.eq(now + Duration::minutes(KEEP_FOR_MINUTES)),
-        ))
+        .values(NewLeadImport {
+            organization_id: tenant.org_id().uuid(),
+            id,
+            created_by: tenant.user_id().map(|u| u.uuid()),
+            filename,
+            content,
+            expires_at: now + Duration::minutes(KEEP_FOR_MINUTES),
+        })
         .execute(conn)?;
     Ok(id)
+}
+
+/// An upload as stored: the tenant's organization, by the acting user.
+#[derive(Insertable)]
+#[diesel(table_name = lead_imports)]
+struct NewLeadImport<'a> {
+    organization_id: Uuid,
+    id: Uuid,
+    created_by: Option<Uuid>,
+    filename: &'a str,
+    content: &'a [u8],
+    expires_at: DateTime<Utc>,
 }
 
 /// Housekeeping for every organization: removes expired uploads (a job).

@@ -105,6 +105,24 @@ pub struct Origin {
     pub sender: Option<Uuid>,
 }
 
+/// A queued message as stored, in the tenant's organization.
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+struct NewMessage<'a> {
+    organization_id: Uuid,
+    id: Uuid,
+    lead_id: Uuid,
+    template_owner_key: Option<Uuid>,
+    template_id: Option<Uuid>,
+    enrollment_id: Option<Uuid>,
+    step_position: Option<i32>,
+    to_email: &'a str,
+    subject: &'a str,
+    body: &'a str,
+    sender_user_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
 /// Stores a queued message, counts it (`message_sent` at `now`) and queues
 /// its mail — all inside the caller's transaction. `LimitReached` writes
 /// nothing. A step already sent for an enrolment is `Conflict`.
@@ -120,20 +138,20 @@ pub fn queue(
     usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id), now)?;
     let org = tenant.org_id();
     let inserted: Option<Message> = diesel::insert_into(messages::table)
-        .values((
-            messages::organization_id.eq(org.uuid()),
-            messages::id.eq(id),
-            messages::lead_id.eq(lead.id),
-            messages::template_owner_key.eq(origin.template.map(|t| t.0)),
-            messages::template_id.eq(origin.template.map(|t| t.1)),
-            messages::enrollment_id.eq(origin.step.map(|s| s.0)),
-            messages::step_position.eq(origin.step.map(|s| s.1)),
-            messages::to_email.eq(&lead.email),
-            messages::subject.eq(&rendered.subject),
-            messages::body.eq(&rendered.body),
-            messages::sender_user_id.eq(origin.sender),
-            messages::created_at.eq(now),
-        ))
+        .values(NewMessage {
+            organization_id: org.uuid(),
+            id,
+            lead_id: lead.id,
+            template_owner_key: origin.template.map(|t| t.0),
+            template_id: origin.template.map(|t| t.1),
+            enrollment_id: origin.step.map(|s| s.0),
+            step_position: origin.step.map(|s| s.1),
+            to_email: &lead.email,
+            subject: &rendered.subject,
+            body: &rendered.body,
+            sender_user_id: origin.sender,
+            created_at: now,
+        })
         .on_conflict_do_nothing()
         .returning(Message::as_returning())
         .get_result(conn)

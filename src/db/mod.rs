@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod audit;
 pub mod billing;
 pub mod context;
+pub mod cursor;
 pub mod demo;
 pub mod enrollments;
 pub mod invitations;

@@ -2,13 +2,14 @@
 //! user's list for the switcher, and the dashboard figures. Slugs are unique
 //! and URL-safe; a taken one gets a numeric suffix.
 
-use chrono::{Duration, Months, Utc};
+use chrono::{DateTime, Duration, Months, Utc};
 use diesel::dsl::Eq;
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::models::{Organization, Subscription};
 use crate::db::schema::{leads, organization_members, organizations, subscriptions};
+use crate::db::team::NewMember;
 use crate::db::Tenant;
 use crate::domain::plans::Plan;
 use crate::domain::roles::Role;
@@ -69,23 +70,31 @@ pub fn create(conn: &mut PgConnection, owner: UserId, name: &str) -> QueryResult
         .execute(conn)?;
     let now = Utc::now();
     diesel::insert_into(subscriptions::table)
-        .values((
-            subscriptions::organization_id.eq(id),
-            subscriptions::plan.eq(Plan::Free.as_str()),
-            subscriptions::status.eq(Status::Trial.as_str()),
-            subscriptions::trial_ends_at.eq(Some(now + Duration::days(TRIAL_DAYS))),
-            subscriptions::current_period_start.eq(now),
-            subscriptions::current_period_end.eq(now + Months::new(1)),
-        ))
+        .values(NewSubscription {
+            organization_id: id,
+            plan: Plan::Free.as_str(),
+            status: Status::Trial.as_str(),
+            trial_ends_at: Some(now + Duration::days(TRIAL_DAYS)),
+            current_period_start: now,
+            current_period_end: now + Months::new(1),
+        })
         .execute(conn)?;
     diesel::insert_into(organization_members::table)
-        .values((
-            organization_members::organization_id.eq(id),
-            organization_members::user_id.eq(owner.uuid()),
-            organization_members::role.eq(Role::Owner.as_str()),
-        ))
+        .values(NewMember::joining(OrgId(id), owner, Role::Owner.as_str()))
         .execute(conn)?;
     Ok(OrgId(id))
+}
+
+/// The subscription a new organization starts with.
+#[derive(Insertable)]
+#[diesel(table_name = subscriptions)]
+struct NewSubscription {
+    organization_id: Uuid,
+    plan: &'static str,
+    status: &'static str,
+    trial_ends_at: Option<DateTime<Utc>>,
+    current_period_start: DateTime<Utc>,
+    current_period_end: DateTime<Utc>,
 }
 
 /// One organization in the user's list.

@@ -3,6 +3,7 @@
 //! over SMTP when `SMTP_URL` is set; otherwise they stay for `/dev/outbox`.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -38,19 +39,32 @@ pub struct OutgoingMail<'a> {
     pub body: &'a str,
 }
 
+/// A queued email; the organization is the one it is sent for, if any.
+#[derive(Insertable)]
+#[diesel(table_name = mail_outbox)]
+struct NewOutboxMail<'a> {
+    id: Uuid,
+    organization_id: Option<Uuid>,
+    message_id: Option<Uuid>,
+    kind: &'a str,
+    to_email: &'a str,
+    subject: &'a str,
+    body_text: &'a str,
+}
+
 /// Queues an email; returns its outbox id.
 pub fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> QueryResult<Uuid> {
     let id = Uuid::now_v7();
     diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::id.eq(id),
-            mail_outbox::organization_id.eq(mail.org.map(OrgId::uuid)),
-            mail_outbox::message_id.eq(mail.message.map(MessageId::uuid)),
-            mail_outbox::kind.eq(mail.kind.as_str()),
-            mail_outbox::to_email.eq(mail.to),
-            mail_outbox::subject.eq(mail.subject),
-            mail_outbox::body_text.eq(mail.body),
-        ))
+        .values(NewOutboxMail {
+            id,
+            organization_id: mail.org.map(OrgId::uuid),
+            message_id: mail.message.map(MessageId::uuid),
+            kind: mail.kind.as_str(),
+            to_email: mail.to,
+            subject: mail.subject,
+            body_text: mail.body,
+        })
         .execute(conn)?;
     Ok(id)
 }
@@ -82,11 +96,11 @@ pub fn visible_to(
 ) -> QueryResult<Vec<OutboxMail>> {
     let own = mail_outbox::to_email.eq(email.to_string());
     let query = mail_outbox::table.into_boxed();
-    let query = match tenant.map(Tenant::org_id) {
-        Some(org) => query.filter(
+    let query = match tenant {
+        Some(tenant) => query.filter(
             own.or(mail_outbox::kind
                 .eq(MailKind::Message.as_str())
-                .and(mail_outbox::organization_id.eq(org.uuid()))),
+                .and(scoped_mail_outbox_rows(tenant))),
         ),
         None => query.filter(own),
     };
@@ -157,4 +171,10 @@ pub fn mark_attempt_failed(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The condition every `mail_outbox` row of a tenant meets (mail without an
+/// organization is nobody's tenant data).
+fn scoped_mail_outbox_rows(tenant: &Tenant) -> Eq<mail_outbox::organization_id, Uuid> {
+    mail_outbox::organization_id.eq(tenant.org_id().uuid())
 }

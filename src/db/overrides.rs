@@ -57,6 +57,17 @@ fn describe(value: Limit, ends_at: Option<DateTime<Utc>>) -> serde_json::Value {
     json!({ "value": format_limit(value), "until": ends_at })
 }
 
+/// An override as set, in the tenant's organization.
+#[derive(Insertable)]
+#[diesel(table_name = limit_overrides)]
+struct NewOverride {
+    organization_id: Uuid,
+    limit_kind: &'static str,
+    value: Limit,
+    ends_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
 /// Sets (or replaces) the override of `kind`; `value` None = unlimited.
 pub fn set(
     conn: &mut PgConnection,
@@ -68,13 +79,13 @@ pub fn set(
     conn.transaction(|conn| {
         let before = find(conn, tenant, kind)?.map(|o| describe(o.value, o.ends_at));
         diesel::insert_into(limit_overrides::table)
-            .values((
-                limit_overrides::organization_id.eq(tenant.org_id().uuid()),
-                limit_overrides::limit_kind.eq(kind.as_str()),
-                limit_overrides::value.eq(value),
-                limit_overrides::ends_at.eq(ends_at),
-                limit_overrides::created_at.eq(Utc::now()),
-            ))
+            .values(NewOverride {
+                organization_id: tenant.org_id().uuid(),
+                limit_kind: kind.as_str(),
+                value,
+                ends_at,
+                created_at: Utc::now(),
+            })
             .on_conflict((
                 limit_overrides::organization_id,
                 limit_overrides::limit_kind,

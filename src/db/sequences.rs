@@ -148,17 +148,48 @@ pub fn steps(
         .collect())
 }
 
+/// An own sequence as created: owned by the tenant's organization.
+#[derive(Insertable)]
+#[diesel(table_name = sequences)]
+struct NewSequence<'a> {
+    organization_id: Option<Uuid>,
+    owner_key: Uuid,
+    id: Uuid,
+    name: &'a str,
+}
+
+impl NewSequence<'_> {
+    fn own<'a>(tenant: &Tenant, name: &'a str) -> NewSequence<'a> {
+        let org = tenant.org_id().uuid();
+        NewSequence {
+            organization_id: Some(org),
+            owner_key: org,
+            id: Uuid::now_v7(),
+            name,
+        }
+    }
+}
+
+/// A step as added: it belongs to its sequence's owner (no organization for
+/// a global sequence).
+#[derive(Insertable)]
+#[diesel(table_name = sequence_steps)]
+struct NewStep {
+    organization_id: Option<Uuid>,
+    owner_key: Uuid,
+    id: Uuid,
+    sequence_id: Uuid,
+    position: i32,
+    template_owner_key: Uuid,
+    template_id: Uuid,
+    delay_days: i32,
+}
+
 /// Creates an own sequence within the sequences limit. In a transaction.
 pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> DbResult<Sequence> {
     usage::guard_count_limit(conn, tenant, LimitKind::Sequences)?;
-    let org = tenant.org_id().uuid();
     Ok(diesel::insert_into(sequences::table)
-        .values((
-            sequences::organization_id.eq(Some(org)),
-            sequences::owner_key.eq(org),
-            sequences::id.eq(Uuid::now_v7()),
-            sequences::name.eq(name),
-        ))
+        .values(NewSequence::own(tenant, name))
         .returning(Sequence::as_returning())
         .get_result(conn)?)
 }
@@ -211,18 +242,17 @@ fn insert_step(
     template: &templates::Template,
     delay_days: i32,
 ) -> QueryResult<usize> {
-    let org = (seq.owner_key != GLOBAL_OWNER).then_some(seq.owner_key);
     diesel::insert_into(sequence_steps::table)
-        .values((
-            sequence_steps::organization_id.eq(org),
-            sequence_steps::owner_key.eq(seq.owner_key),
-            sequence_steps::id.eq(Uuid::now_v7()),
-            sequence_steps::sequence_id.eq(seq.id),
-            sequence_steps::position.eq(position),
-            sequence_steps::template_owner_key.eq(template.owner_key),
-            sequence_steps::template_id.eq(template.id),
-            sequence_steps::delay_days.eq(delay_days),
-        ))
+        .values(NewStep {
+            organization_id: (seq.owner_key != GLOBAL_OWNER).then_some(seq.owner_key),
+            owner_key: seq.owner_key,
+            id: Uuid::now_v7(),
+            sequence_id: seq.id,
+            position,
+            template_owner_key: template.owner_key,
+            template_id: template.id,
+            delay_days,
+        })
         .execute(conn)
 }
 

@@ -16,7 +16,7 @@ use crate::db::schema::{organization_members, users};
 use crate::db::Tenant;
 use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
 use crate::domain::roles::{MemberFlags, Role};
-use crate::ids::UserId;
+use crate::ids::{OrgId, UserId};
 
 /// One member as the team page shows it.
 #[derive(Debug, Clone, Queryable)]
@@ -319,6 +319,26 @@ pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Role> {
         .optional()?;
     role.map(|r| r.parse().unwrap_or(Role::Viewer))
         .ok_or(DbError::NoOrganization)
+}
+
+/// A membership as created: `user` joins `org` (its creator or an invited
+/// user, so there is no tenant yet) with `role`.
+#[derive(Insertable)]
+#[diesel(table_name = organization_members)]
+pub(in crate::db) struct NewMember<'a> {
+    organization_id: Uuid,
+    user_id: Uuid,
+    role: &'a str,
+}
+
+impl NewMember<'_> {
+    pub(in crate::db) fn joining(org: OrgId, user: UserId, role: &str) -> NewMember<'_> {
+        NewMember {
+            organization_id: org.uuid(),
+            user_id: user.uuid(),
+            role,
+        }
+    }
 }
 
 /// Every `organization_members` query of a tenant starts here.

@@ -79,6 +79,18 @@ fn own_key(tenant: &Tenant, id: TemplateId) -> (Uuid, Uuid) {
     (tenant.org_id().uuid(), id.uuid())
 }
 
+/// An own template as created: owned by the tenant's organization.
+#[derive(Insertable)]
+#[diesel(table_name = message_templates)]
+struct NewTemplate<'a> {
+    organization_id: Option<Uuid>,
+    owner_key: Uuid,
+    id: Uuid,
+    name: &'a str,
+    subject: &'a str,
+    body: &'a str,
+}
+
 /// Creates an own template after the templates limit allows one more
 /// (`guard_count_limit` serialises concurrent creations). In a transaction.
 pub fn create(
@@ -89,14 +101,14 @@ pub fn create(
     usage::guard_count_limit(conn, tenant, LimitKind::Templates)?;
     let org = tenant.org_id().uuid();
     Ok(diesel::insert_into(message_templates::table)
-        .values((
-            message_templates::organization_id.eq(Some(org)),
-            message_templates::owner_key.eq(org),
-            message_templates::id.eq(Uuid::now_v7()),
-            message_templates::name.eq(&fields.name),
-            message_templates::subject.eq(&fields.subject),
-            message_templates::body.eq(&fields.body),
-        ))
+        .values(NewTemplate {
+            organization_id: Some(org),
+            owner_key: org,
+            id: Uuid::now_v7(),
+            name: &fields.name,
+            subject: &fields.subject,
+            body: &fields.body,
+        })
         .returning(Template::as_returning())
         .get_result(conn)?)
 }

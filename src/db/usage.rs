@@ -216,13 +216,7 @@ pub fn consume_at(
         bump_counter(conn, org, kind, ("day", day_start(tz, now)), None)?;
     }
     diesel::insert_into(usage_records::table)
-        .values((
-            usage_records::organization_id.eq(org.uuid()),
-            usage_records::kind.eq(kind.as_str()),
-            usage_records::user_id.eq(tenant.user_id().map(|u| u.uuid())),
-            usage_records::resource_id.eq(resource),
-            usage_records::occurred_at.eq(now),
-        ))
+        .values(NewUsageRecord::of(tenant, kind, resource, now))
         .execute(conn)?;
     if let Some(limit_kind) = kind.limit_kind() {
         let crossing = Crossing {
@@ -457,13 +451,7 @@ pub fn consume_up_to(
     let limit = kind.limit_kind().and_then(|k| effective.limits.get(k));
     let (period, start) = period_of(kind, tz, now);
     diesel::insert_into(usage_counters::table)
-        .values((
-            usage_counters::organization_id.eq(org.uuid()),
-            usage_counters::kind.eq(kind.as_str()),
-            usage_counters::period.eq(period),
-            usage_counters::period_start.eq(start),
-            usage_counters::count.eq(0),
-        ))
+        .values(NewCounter::of(tenant, kind, (period, start), 0))
         .on_conflict_do_nothing()
         .execute(conn)?;
     let key = (org.uuid(), kind.as_str(), period, start);
@@ -491,14 +479,9 @@ pub fn consume_up_to(
         notify_crossing(conn, tenant, &crossing, &period_key((period, start)))?;
     }
     if kind == UsageKind::LeadCreated {
+        let day = ("day", day_start(tz, now));
         diesel::insert_into(usage_counters::table)
-            .values((
-                usage_counters::organization_id.eq(org.uuid()),
-                usage_counters::kind.eq(kind.as_str()),
-                usage_counters::period.eq("day"),
-                usage_counters::period_start.eq(day_start(tz, now)),
-                usage_counters::count.eq(granted as i64),
-            ))
+            .values(NewCounter::of(tenant, kind, day, granted as i64))
             .on_conflict((
                 usage_counters::organization_id,
                 usage_counters::kind,
@@ -509,24 +492,72 @@ pub fn consume_up_to(
             .set(usage_counters::count.eq(usage_counters::count + granted as i64))
             .execute(conn)?;
     }
-    let records: Vec<_> = resources[..granted]
-        .iter()
-        .map(|r| {
-            (
-                usage_records::organization_id.eq(org.uuid()),
-                usage_records::kind.eq(kind.as_str()),
-                usage_records::user_id.eq(tenant.user_id().map(|u| u.uuid())),
-                usage_records::resource_id.eq(Some(*r)),
-                usage_records::occurred_at.eq(now),
-            )
-        })
-        .collect();
-    for chunk in records.chunks(5000) {
+    for chunk in resources[..granted].chunks(5000) {
+        let records: Vec<_> = chunk
+            .iter()
+            .map(|r| NewUsageRecord::of(tenant, kind, Some(*r), now))
+            .collect();
         diesel::insert_into(usage_records::table)
-            .values(chunk)
+            .values(records)
             .execute(conn)?;
     }
     Ok(granted)
+}
+
+/// A usage record: the tenant's organization, the acting user.
+#[derive(Insertable)]
+#[diesel(table_name = usage_records)]
+struct NewUsageRecord {
+    organization_id: Uuid,
+    kind: &'static str,
+    user_id: Option<Uuid>,
+    resource_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
+}
+
+impl NewUsageRecord {
+    fn of(
+        tenant: &Tenant,
+        kind: UsageKind,
+        resource: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> NewUsageRecord {
+        NewUsageRecord {
+            organization_id: tenant.org_id().uuid(),
+            kind: kind.as_str(),
+            user_id: tenant.user_id().map(|u| u.uuid()),
+            resource_id: resource,
+            occurred_at: now,
+        }
+    }
+}
+
+/// A usage counter of the tenant's organization for one period.
+#[derive(Insertable)]
+#[diesel(table_name = usage_counters)]
+struct NewCounter {
+    organization_id: Uuid,
+    kind: &'static str,
+    period: &'static str,
+    period_start: NaiveDate,
+    count: i64,
+}
+
+impl NewCounter {
+    fn of(
+        tenant: &Tenant,
+        kind: UsageKind,
+        period: (&'static str, NaiveDate),
+        count: i64,
+    ) -> NewCounter {
+        NewCounter {
+            organization_id: tenant.org_id().uuid(),
+            kind: kind.as_str(),
+            period: period.0,
+            period_start: period.1,
+            count,
+        }
+    }
 }
 
 /// The condition every `invitations` row of a tenant meets.

@@ -83,7 +83,7 @@ async fn index(
     let older = events
         .last()
         .filter(|_| has_more)
-        .map(|e| Cursor::of(e).encode());
+        .map(|e| e.cursor().encode());
     let v = AuditView {
         org_name: &cur.ctx.org.name,
         tz: cur.ctx.org.tz(),

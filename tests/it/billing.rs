@@ -351,6 +351,80 @@ async fn concurrent_invoices_get_consecutive_numbers() {
     assert_eq!(numbers, expected);
 }
 
+/// The local provider records a charge, a signed webhook reports a provider
+/// invoice: both number through the same rule and the same sequence. A slug
+/// with fewer than three letters or digits is where the rules once differed.
+#[actix_web::test]
+async fn both_providers_number_invoices_in_one_sequence() {
+    let (stub, _) = start_stripe_stub();
+    let app = stripe_app(&stub).await;
+    app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization");
+    let user = common::uuid_of(
+        &mut app.conn(),
+        "SELECT id FROM users WHERE email = 'ann@example.com'",
+    );
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut app.conn(),
+        &format!("UPDATE organizations SET slug = 'a1' WHERE id = '{org}'"),
+    )
+    .unwrap();
+    let period_start = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let period_end = period_start + chrono::Months::new(1);
+    let mut numbers = Vec::new();
+    for round in 0..2 {
+        let mut conn = app.conn();
+        let tenant = Tenant::for_member(&mut conn, org.into(), user.into()).unwrap();
+        let purchase = lead_dashboard::billing::Purchase {
+            plan: lead_dashboard::domain::plans::Plan::Starter,
+            interval: lead_dashboard::domain::billing::Interval::Monthly,
+            period_start,
+            period_end,
+            charge_now: true,
+        };
+        let local = conn
+            .transaction(|conn| {
+                lead_dashboard::db::payments::record_payment(conn, &tenant, &purchase)
+            })
+            .unwrap();
+        numbers.push(local);
+        let paid = event(
+            &format!("evt_in_{round}"),
+            "invoice.paid",
+            now() + round,
+            serde_json::json!({
+            "id": format!("in_ann_{round}"), "object": "invoice",
+            "metadata": { "organization_id": org.to_string() },
+            "period_start": period_start.timestamp(), "period_end": period_end.timestamp(),
+            "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": 4900, "quantity": 1 }] } }),
+        );
+        assert_eq!(
+            deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now()))).await,
+            200
+        );
+        let n = numbers.len() + 1;
+        let webhook_number = format!("A1X-2026-{n:04}");
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM invoices WHERE number = '{webhook_number}' AND provider_invoice_id = 'in_ann_{round}'"
+            )),
+            1,
+            "the webhook's invoice continues the sequence"
+        );
+        numbers.push(webhook_number);
+    }
+    let expected: Vec<String> = (1..=4).map(|n| format!("A1X-2026-{n:04}")).collect();
+    assert_eq!(numbers, expected);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM invoices WHERE organization_id = '{org}'"
+        )),
+        4
+    );
+}
+
 #[actix_web::test]
 async fn billing_pages_follow_the_role_matrix_and_tenancy() {
     let app = TestApp::new().await;

@@ -12,6 +12,7 @@ mod foundation;
 mod hostile;
 mod isolation;
 mod schema;
+mod structure;
 mod team;
 mod usage;
 mod workspace_lead_import;

@@ -1,0 +1,194 @@
+//! The layout rules of ARCHITECTURE.md that the compiler cannot check on its
+//! own, read from the source: the tenant filter is written only in scoped
+//! bases, the schema stays private to `db`, route modules do not import each
+//! other, and the system capability never reaches a handler.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The name of the function a line belongs to: the nearest `fn name` above it.
+fn enclosing_fn(lines: &[&str], index: usize) -> Option<String> {
+    lines[..=index].iter().rev().find_map(|line| {
+        let rest = line.split("fn ").nth(1)?;
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty() && !line.trim_start().starts_with("//")).then_some(name)
+    })
+}
+
+/// `a::organization_id.eq(b::organization_id)` or `.eq(b::id)`: a join
+/// condition between two tables, not a filter by a value.
+fn is_join_condition(after_eq: &str) -> bool {
+    let arg: String = after_eq.chars().take_while(|c| *c != ')').collect();
+    let arg = arg.trim();
+    arg.split("::").count() == 2
+        && (arg.ends_with("::organization_id") || arg.ends_with("::id"))
+        && arg
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Places that filter by organization outside a `scoped…` base function.
+fn unscoped_tenant_filters(path: &Path, text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        for (at, _) in line.match_indices("organization_id.eq(") {
+            let after = &line[at + "organization_id.eq(".len()..];
+            let in_scoped = enclosing_fn(&lines, i).is_some_and(|f| f.starts_with("scoped"));
+            if !in_scoped && !is_join_condition(after) {
+                found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn tenant_filters_are_written_only_in_scoped_bases() {
+    let found: Vec<String> = rust_files(&src())
+        .iter()
+        .flat_map(|p| unscoped_tenant_filters(p, &fs::read_to_string(p).unwrap()))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "filter tenant rows through the module's scoped base:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_unscoped_filter_check_can_fail() {
+    let text = "fn list(t: &Tenant) {\n    leads::table.filter(leads::organization_id.eq(org))\n}\n\
+                fn scoped(t: &Tenant) {\n    leads::table.filter(leads::organization_id.eq(t.org_id()))\n}\n\
+                fn join() {\n    a.on(m::organization_id.eq(organizations::id))\n}\n";
+    let found = unscoped_tenant_filters(Path::new("x.rs"), text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("x.rs:2:"));
+}
+
+#[test]
+fn the_schema_is_private_to_db() {
+    let db_mod = fs::read_to_string(src().join("db/mod.rs")).unwrap();
+    assert!(
+        !db_mod
+            .lines()
+            .any(|l| l.trim_start().starts_with("pub") && l.contains("mod schema")),
+        "db::schema must not be public"
+    );
+    let outside: Vec<String> = rust_files(&src())
+        .into_iter()
+        .filter(|p| !p.starts_with(src().join("db")))
+        .filter(|p| fs::read_to_string(p).unwrap().contains("schema::"))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(outside.is_empty(), "schema used outside db: {outside:?}");
+}
+
+/// The route modules named after `routes::` in `text` (`routes::a::x`,
+/// `routes::{a, b::c, helper}`), filtered to those in `modules`.
+fn named_route_modules(text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    for (at, _) in text.match_indices("routes::") {
+        let rest = &text[at + "routes::".len()..];
+        let first_level: Vec<String> = if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let mut item = String::new();
+            let mut items = Vec::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+                    _ if depth == 0 => item.push(c),
+                    _ => {}
+                }
+            }
+            items.push(item);
+            items
+        } else {
+            vec![rest.to_string()]
+        };
+        for item in first_level {
+            let name: String = item
+                .trim()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if modules.contains(&name) {
+                named.insert(name);
+            }
+        }
+    }
+    named
+}
+
+#[test]
+fn route_modules_do_not_import_each_other() {
+    let dir = src().join("routes");
+    let files: Vec<PathBuf> = rust_files(&dir)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap() != "mod.rs")
+        .collect();
+    let modules: BTreeSet<String> = files
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut found = Vec::new();
+    for path in &files {
+        let me = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = fs::read_to_string(path).unwrap();
+        let mut named = named_route_modules(&text, &modules);
+        named.remove(&me);
+        if !named.is_empty() {
+            found.push(format!("{me} imports {named:?}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "route modules importing others: {found:?}"
+    );
+}
+
+#[test]
+fn the_import_check_can_fail() {
+    let modules: BTreeSet<String> = ["leads", "sequences"].map(String::from).into();
+    let text = "use crate::routes::{page, leads::parse_filter};\nuse crate::routes::sequences;";
+    let named = named_route_modules(text, &modules);
+    assert_eq!(named, modules);
+}
+
+#[test]
+fn handlers_never_hold_the_system_capability() {
+    let found: Vec<String> = rust_files(&src().join("routes"))
+        .into_iter()
+        .filter(|p| {
+            let text = fs::read_to_string(p).unwrap();
+            text.contains("SystemAccess") || text.contains("Tenant::system")
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(found.is_empty(), "system capability in handlers: {found:?}");
+}
