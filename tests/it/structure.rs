@@ -208,5 +208,8 @@ fn db_returns_its_own_errors() {
         .filter(|p| code_only(&fs::read_to_string(p).unwrap()).contains("crate::error"))
         .map(|p| p.display().to_string())
         .collect();
-    assert!(found.is_empty(), "db must not depend on the web error: {found:?}");
+    assert!(
+        found.is_empty(),
+        "db must not depend on the web error: {found:?}"
+    );
 }
