@@ -69,10 +69,10 @@ pub fn print_demo_credentials(password: &str) {
 /// Runs the web server until Ctrl-C / SIGTERM.
 pub async fn serve(mut config: Config) -> Result<(), String> {
     let (url, local) = resolve_database(&config)?;
-    if local.is_some() && config.var_dir.is_none() {
+    if let Some(local) = &local {
         // Keep the session key beside the cluster, wherever the var dir fell
         // back to, rather than in a checkout the app may not write into.
-        config.var_dir = VarDir::resolve(None).ok().map(|v| v.path().to_path_buf());
+        config.var_dir = Some(local.var_dir().to_path_buf());
     }
     let db = connect_and_migrate(&url, &config, Duration::from_secs(30))?;
     if local.is_some() {

@@ -124,6 +124,7 @@ pub enum LocalPgError {
 /// A running PostgreSQL server on a private Unix socket; see the module docs.
 #[derive(Debug)]
 pub struct LocalPostgres {
+    var_dir: PathBuf,
     bindir: PathBuf,
     data_dir: PathBuf,
     socket_dir: PathBuf,
@@ -143,6 +144,7 @@ impl LocalPostgres {
         let bindir = find_bindir(&layout.data_dir)?;
         prepare_files(&layout, user.as_ref())?;
         let mut pg = LocalPostgres {
+            var_dir: var_dir.to_path_buf(),
             bindir,
             data_dir: layout.data_dir,
             socket_dir: layout.socket_dir,
@@ -166,6 +168,11 @@ impl LocalPostgres {
             "postgresql:///{DATABASE}?host={host}&port={}&user={SUPERUSER}",
             self.port
         )
+    }
+
+    /// The directory the cluster lives under.
+    pub fn var_dir(&self) -> &Path {
+        &self.var_dir
     }
 
     /// True when this process started the server (and so stops it on drop).

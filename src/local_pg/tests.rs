@@ -53,6 +53,7 @@ fn select_one(pg: &LocalPostgres) -> String {
 /// A handle on the same cluster that never stops it, for probing after drop.
 fn probe(pg: &LocalPostgres) -> LocalPostgres {
     LocalPostgres {
+        var_dir: pg.var_dir.clone(),
         bindir: pg.bindir.clone(),
         data_dir: pg.data_dir.clone(),
         socket_dir: pg.socket_dir.clone(),
