@@ -89,7 +89,7 @@ impl CurrentOrg {
     }
 
     pub fn role(&self) -> Role {
-        self.ctx.member.role()
+        self.ctx.member.role
     }
 
     pub fn can(&self, action: Action) -> bool {

@@ -6,7 +6,6 @@
 //! accounts at once cannot leave an organization without an owner.
 
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::schema::{organization_members, organizations, users};
 use crate::db::{audit, Tenant};
@@ -83,22 +82,22 @@ pub fn delete(conn: &mut PgConnection, user: UserId) -> QueryResult<Deleted> {
         return Ok(Deleted::Blocked(plan));
     }
     let (name, email): (String, String) = users::table
-        .find(user.uuid())
+        .find(user)
         .select((users::name, users::email))
         .first(conn)?;
     for seat in plan.with_fate(Fate::Left) {
         record_departure(conn, seat, user, &name, &email)?;
     }
-    let removed: Vec<Uuid> = plan
+    let removed: Vec<OrgId> = plan
         .with_fate(Fate::DeletedWithUser)
         .iter()
-        .map(|s| s.org_id.uuid())
+        .map(|s| s.org_id)
         .collect();
     diesel::delete(organizations::table.filter(organizations::id.eq_any(&removed)))
         .execute(conn)?;
     // Memberships, sessions, tokens and notices go by ON DELETE CASCADE;
     // authored rows elsewhere keep their content with the author set to NULL.
-    diesel::delete(users::table.find(user.uuid())).execute(conn)?;
+    diesel::delete(users::table.find(user)).execute(conn)?;
     Ok(Deleted::Done)
 }
 
@@ -122,15 +121,15 @@ fn record_departure(
 }
 
 fn load_plan(conn: &mut PgConnection, user: UserId, lock: bool) -> QueryResult<Plan> {
-    let org_ids: Vec<Uuid> = organization_members::table
-        .filter(organization_members::user_id.eq(user.uuid()))
+    let org_ids: Vec<OrgId> = organization_members::table
+        .filter(organization_members::user_id.eq(user))
         .select(organization_members::organization_id)
         .load(conn)?;
     let orgs = organizations::table
         .filter(organizations::id.eq_any(&org_ids))
         .order(organizations::id)
         .select((organizations::id, organizations::name));
-    let orgs: Vec<(Uuid, String)> = if lock {
+    let orgs: Vec<(OrgId, String)> = if lock {
         orgs.for_update().load(conn)?
     } else {
         orgs.load(conn)?
@@ -146,7 +145,7 @@ fn load_plan(conn: &mut PgConnection, user: UserId, lock: bool) -> QueryResult<P
             organization_members::user_id,
             organization_members::role,
         ));
-    let members: Vec<(Uuid, Uuid, String)> = if lock {
+    let members: Vec<(OrgId, UserId, Role)> = if lock {
         members.for_update().load(conn)?
     } else {
         members.load(conn)?
@@ -154,19 +153,18 @@ fn load_plan(conn: &mut PgConnection, user: UserId, lock: bool) -> QueryResult<P
     Ok(build_plan(user, orgs, &members))
 }
 
-fn build_plan(user: UserId, orgs: Vec<(Uuid, String)>, members: &[(Uuid, Uuid, String)]) -> Plan {
-    let parse = |r: &str| r.parse::<Role>().unwrap_or(Role::Viewer);
+fn build_plan(user: UserId, orgs: Vec<(OrgId, String)>, members: &[(OrgId, UserId, Role)]) -> Plan {
     let mut seats: Vec<Seat> = orgs
         .into_iter()
         .filter_map(|(org, name)| {
             let of_org = || members.iter().filter(move |m| m.0 == org);
-            let mine = of_org().find(|m| m.1 == user.uuid())?;
+            let mine = of_org().find(|m| m.1 == user)?;
             Some(Seat {
-                org_id: OrgId(org),
+                org_id: org,
                 name,
-                role: parse(&mine.2),
+                role: mine.2,
                 members: of_org().count(),
-                owners: of_org().filter(|m| parse(&m.2) == Role::Owner).count(),
+                owners: of_org().filter(|m| m.2 == Role::Owner).count(),
             })
         })
         .collect();
@@ -176,6 +174,8 @@ fn build_plan(user: UserId, orgs: Vec<(Uuid, String)>, members: &[(Uuid, Uuid, S
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     fn seat(role: Role, members: usize, owners: usize) -> Seat {
@@ -200,12 +200,12 @@ mod tests {
     #[test]
     fn plan_counts_members_and_owners_per_organization() {
         let me = UserId(Uuid::from_u128(1));
-        let (a, b) = (Uuid::from_u128(10), Uuid::from_u128(20));
-        let other = Uuid::from_u128(2);
+        let (a, b) = (OrgId(Uuid::from_u128(10)), OrgId(Uuid::from_u128(20)));
+        let other = UserId(Uuid::from_u128(2));
         let members = vec![
-            (a, me.uuid(), "OWNER".to_string()),
-            (a, other, "MEMBER".to_string()),
-            (b, me.uuid(), "OWNER".to_string()),
+            (a, me, Role::Owner),
+            (a, other, Role::Member),
+            (b, me, Role::Owner),
         ];
         let plan = build_plan(me, vec![(a, "A".into()), (b, "B".into())], &members);
         assert_eq!(plan.with_fate(Fate::Blocks)[0].name, "A");

@@ -58,7 +58,7 @@ pub fn issue(
     diesel::insert_into(account_tokens::table)
         .values((
             account_tokens::token_hash.eq(tokens::hash(&token)),
-            account_tokens::user_id.eq(user.uuid()),
+            account_tokens::user_id.eq(user),
             account_tokens::purpose.eq(purpose.as_str()),
             account_tokens::new_email.eq(email),
             account_tokens::expires_at.eq(Utc::now() + purpose.validity()),
@@ -71,7 +71,7 @@ pub fn issue(
 pub fn drop_unused(conn: &mut PgConnection, user: UserId, purpose: Purpose) -> QueryResult<usize> {
     diesel::delete(
         account_tokens::table
-            .filter(account_tokens::user_id.eq(user.uuid()))
+            .filter(account_tokens::user_id.eq(user))
             .filter(account_tokens::purpose.eq(purpose.as_str()))
             .filter(account_tokens::used_at.is_null()),
     )
@@ -86,7 +86,7 @@ pub fn redeem(
     purpose: Purpose,
 ) -> QueryResult<Option<Redeemed>> {
     let now = Utc::now();
-    let row: Option<(uuid::Uuid, Option<String>)> = diesel::update(
+    let row: Option<(UserId, Option<String>)> = diesel::update(
         account_tokens::table
             .filter(account_tokens::token_hash.eq(tokens::hash(token)))
             .filter(account_tokens::purpose.eq(purpose.as_str()))
@@ -97,10 +97,7 @@ pub fn redeem(
     .returning((account_tokens::user_id, account_tokens::new_email))
     .get_result(conn)
     .optional()?;
-    Ok(row.map(|(user, email)| Redeemed {
-        user: UserId(user),
-        email,
-    }))
+    Ok(row.map(|(user, email)| Redeemed { user, email }))
 }
 
 /// Like `redeem` without using the token (to decide whether to show a form).
@@ -109,7 +106,7 @@ pub fn check(
     token: &str,
     purpose: Purpose,
 ) -> QueryResult<Option<Redeemed>> {
-    let row: Option<(uuid::Uuid, Option<String>)> = account_tokens::table
+    let row: Option<(UserId, Option<String>)> = account_tokens::table
         .filter(account_tokens::token_hash.eq(tokens::hash(token)))
         .filter(account_tokens::purpose.eq(purpose.as_str()))
         .filter(account_tokens::used_at.is_null())
@@ -117,10 +114,7 @@ pub fn check(
         .select((account_tokens::user_id, account_tokens::new_email))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(user, email)| Redeemed {
-        user: UserId(user),
-        email,
-    }))
+    Ok(row.map(|(user, email)| Redeemed { user, email }))
 }
 
 /// The address a pending email change waits on, and until when.
@@ -129,7 +123,7 @@ pub fn pending_email_change(
     user: UserId,
 ) -> QueryResult<Option<(String, DateTime<Utc>)>> {
     let row: Option<(Option<String>, DateTime<Utc>)> = account_tokens::table
-        .filter(account_tokens::user_id.eq(user.uuid()))
+        .filter(account_tokens::user_id.eq(user))
         .filter(account_tokens::purpose.eq(Purpose::ChangeEmail.as_str()))
         .filter(account_tokens::used_at.is_null())
         .filter(account_tokens::expires_at.gt(Utc::now()))

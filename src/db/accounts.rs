@@ -4,7 +4,6 @@
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
-use uuid::Uuid;
 
 use crate::db::models::User;
 use crate::db::orgs;
@@ -14,7 +13,7 @@ use crate::ids::{OrgId, UserId};
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 struct NewUser<'a> {
-    id: Uuid,
+    id: UserId,
     email: &'a str,
     name: &'a str,
     password_hash: &'a str,
@@ -48,7 +47,7 @@ pub fn insert_user(
     email: &str,
     password_hash: &str,
 ) -> QueryResult<Option<UserId>> {
-    let id = Uuid::now_v7();
+    let id = UserId::new();
     let inserted = diesel::insert_into(users::table)
         .values(NewUser {
             id,
@@ -59,7 +58,7 @@ pub fn insert_user(
         .on_conflict(users::email)
         .do_nothing()
         .execute(conn)?;
-    Ok((inserted == 1).then_some(UserId(id)))
+    Ok((inserted == 1).then_some(id))
 }
 
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {
@@ -71,15 +70,12 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option
 }
 
 pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<User> {
-    users::table
-        .find(id.uuid())
-        .select(User::as_select())
-        .first(conn)
+    users::table.find(id).select(User::as_select()).first(conn)
 }
 
 /// Changes the user's display name.
 pub fn set_name(conn: &mut PgConnection, user: UserId, name: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(user.uuid()))
+    diesel::update(users::table.find(user))
         .set((users::name.eq(name), users::updated_at.eq(Utc::now())))
         .execute(conn)?;
     Ok(())
@@ -87,7 +83,7 @@ pub fn set_name(conn: &mut PgConnection, user: UserId, name: &str) -> QueryResul
 
 /// Stores a new password hash.
 pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(user.uuid()))
+    diesel::update(users::table.find(user))
         .set((
             users::password_hash.eq(hash),
             users::updated_at.eq(Utc::now()),
@@ -101,18 +97,14 @@ pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> Q
 /// address is (now) confirmed.
 pub fn mark_verified(conn: &mut PgConnection, user: UserId, email: &str) -> QueryResult<bool> {
     let now = Utc::now();
-    let changed = diesel::update(
-        users::table
-            .find(user.uuid())
-            .filter(users::email.eq(email)),
-    )
-    .set((
-        users::email_verified_at.eq(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-        >("coalesce(email_verified_at, now())")),
-        users::updated_at.eq(now),
-    ))
-    .execute(conn)?;
+    let changed = diesel::update(users::table.find(user).filter(users::email.eq(email)))
+        .set((
+            users::email_verified_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("coalesce(email_verified_at, now())")),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
     Ok(changed == 1)
 }
 
@@ -132,7 +124,7 @@ pub fn change_email(
     new_email: &str,
 ) -> QueryResult<Option<String>> {
     let old: String = users::table
-        .find(user.uuid())
+        .find(user)
         .select(users::email)
         .for_update()
         .first(conn)?;
@@ -143,7 +135,7 @@ pub fn change_email(
     // A savepoint, so a lost race on the unique address leaves the caller's
     // transaction usable.
     let updated = conn.transaction(|conn| {
-        diesel::update(users::table.find(user.uuid()))
+        diesel::update(users::table.find(user))
             .set((
                 users::email.eq(new_email),
                 users::email_verified_at.eq(Some(now)),

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::Eq;
 use diesel::prelude::*;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::db::schema::{audit_events, users};
 use crate::db::{cursor, Tenant};
+use crate::ids::{OrgId, UserId};
 
 /// Writes one audit event. `actor_label` is resolved from the acting user
 /// (name and email at the time), or "system" for background jobs.
@@ -23,7 +23,7 @@ pub fn record(
 ) -> QueryResult<()> {
     let label = match tenant.user_id() {
         Some(user) => users::table
-            .find(user.uuid())
+            .find(user)
             .select((users::name, users::email))
             .first::<(String, String)>(conn)
             .map(|(name, email)| format!("{name} <{email}>"))?,
@@ -31,8 +31,8 @@ pub fn record(
     };
     diesel::insert_into(audit_events::table)
         .values(NewAuditEvent {
-            organization_id: tenant.org_id().uuid(),
-            actor_user_id: tenant.user_id().map(|u| u.uuid()),
+            organization_id: tenant.org_id(),
+            actor_user_id: tenant.user_id(),
             actor_label: label,
             action,
             target,
@@ -47,8 +47,8 @@ pub fn record(
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 struct NewAuditEvent<'a> {
-    organization_id: Uuid,
-    actor_user_id: Option<Uuid>,
+    organization_id: OrgId,
+    actor_user_id: Option<UserId>,
     actor_label: String,
     action: &'a str,
     target: &'a str,
@@ -60,7 +60,7 @@ struct NewAuditEvent<'a> {
 #[derive(Debug, Clone, Queryable)]
 pub struct AuditEvent {
     pub id: i64,
-    pub actor_user_id: Option<Uuid>,
+    pub actor_user_id: Option<UserId>,
     pub actor_label: String,
     pub action: String,
     pub target: String,
@@ -72,7 +72,7 @@ pub struct AuditEvent {
 /// Whose events to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
-    User(Uuid),
+    User(UserId),
     /// Background jobs (no user).
     System,
 }
@@ -153,8 +153,8 @@ pub fn actions(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Stri
 pub fn actors(
     conn: &mut PgConnection,
     tenant: &Tenant,
-) -> QueryResult<Vec<(Option<Uuid>, String)>> {
-    let mut rows: Vec<(Option<Uuid>, String)> = scoped_audit_events(tenant)
+) -> QueryResult<Vec<(Option<UserId>, String)>> {
+    let mut rows: Vec<(Option<UserId>, String)> = scoped_audit_events(tenant)
         .distinct_on(audit_events::actor_user_id)
         .order((audit_events::actor_user_id, audit_events::created_at.desc()))
         .select((audit_events::actor_user_id, audit_events::actor_label))
@@ -166,11 +166,11 @@ pub fn actors(
 /// Every `audit_events` query of a tenant starts here.
 fn scoped_audit_events(
     tenant: &Tenant,
-) -> diesel::dsl::Filter<audit_events::table, Eq<audit_events::organization_id, Uuid>> {
+) -> diesel::dsl::Filter<audit_events::table, Eq<audit_events::organization_id, OrgId>> {
     audit_events::table.filter(scoped_audit_events_rows(tenant))
 }
 
 /// The condition every `audit_events` row of a tenant meets (for joined queries).
-fn scoped_audit_events_rows(tenant: &Tenant) -> Eq<audit_events::organization_id, Uuid> {
-    audit_events::organization_id.eq(tenant.org_id().uuid())
+fn scoped_audit_events_rows(tenant: &Tenant) -> Eq<audit_events::organization_id, OrgId> {
+    audit_events::organization_id.eq(tenant.org_id())
 }

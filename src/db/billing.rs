@@ -7,7 +7,6 @@
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::db::invoices::{self, InvoiceStatus, NewLine};
 use crate::db::schema::{organizations, payment_events, subscriptions, users};
@@ -73,7 +72,7 @@ pub fn process(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Ou
         let inserted = diesel::insert_into(payment_events::table)
             .values(NewPaymentEvent {
                 event_id: &event.id,
-                organization_id: org.map(OrgId::uuid),
+                organization_id: org,
                 type_: &event.kind,
                 provider_created_at: event.created,
             })
@@ -95,7 +94,7 @@ pub fn process(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Ou
 #[diesel(table_name = payment_events)]
 struct NewPaymentEvent<'a> {
     event_id: &'a str,
-    organization_id: Option<Uuid>,
+    organization_id: Option<OrgId>,
     type_: &'a str,
     provider_created_at: DateTime<Utc>,
 }
@@ -106,14 +105,14 @@ fn organization_of(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResul
     let explicit = event
         .str_at(&["client_reference_id"])
         .or_else(|| event.str_at(&["metadata", "organization_id"]))
-        .and_then(|s| s.parse::<Uuid>().ok());
+        .and_then(|s| s.parse::<OrgId>().ok());
     if let Some(id) = explicit {
-        let known: Option<Uuid> = organizations::table
+        let known: Option<OrgId> = organizations::table
             .find(id)
             .select(organizations::id)
             .first(conn)
             .optional()?;
-        return Ok(known.map(OrgId));
+        return Ok(known);
     }
     let Some(customer) = event.str_at(&["customer"]) else {
         return Ok(None);
@@ -121,13 +120,12 @@ fn organization_of(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResul
     subscriptions::table
         .filter(subscriptions::provider_customer_id.eq(customer))
         .select(subscriptions::organization_id)
-        .first::<Uuid>(conn)
+        .first::<OrgId>(conn)
         .optional()
-        .map(|o| o.map(OrgId))
 }
 
 fn apply(conn: &mut PgConnection, tenant: Tenant, event: &ProviderEvent) -> QueryResult<Outcome> {
-    let org = tenant.org_id().uuid();
+    let org = tenant.org_id();
     // Lock the subscription and refuse to go back in time.
     let (state_at, status): (Option<DateTime<Utc>>, String) = subscriptions::table
         .find(org)
@@ -191,7 +189,7 @@ fn plan_of(event: &ProviderEvent) -> Option<Plan> {
 
 fn checkout_completed(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     event: &ProviderEvent,
 ) -> QueryResult<()> {
     let plan = plan_of(event);
@@ -201,14 +199,14 @@ fn checkout_completed(
             subscriptions::provider_customer_id.eq(event.str_at(&["customer"])),
             subscriptions::provider_subscription_id.eq(event.str_at(&["subscription"])),
             subscriptions::has_payment_method.eq(true),
-            subscriptions::status.eq(Status::Active.as_str()),
+            subscriptions::status.eq(Status::Active),
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
             subscriptions::scheduled_plan.eq(None::<String>),
         ))
         .execute(conn)?;
     if let Some(plan) = plan {
         diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::plan.eq(plan.as_str()))
+            .set(subscriptions::plan.eq(plan))
             .execute(conn)?;
     }
     if let Some(interval) = event
@@ -236,7 +234,7 @@ fn map_status(stripe: &str) -> Option<Status> {
 
 fn subscription_changed(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     event: &ProviderEvent,
 ) -> QueryResult<()> {
     if let Some(status) = event.str_at(&["status"]).and_then(map_status) {
@@ -244,7 +242,7 @@ fn subscription_changed(
     }
     if let Some(plan) = plan_of(event) {
         diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::plan.eq(plan.as_str()))
+            .set(subscriptions::plan.eq(plan))
             .execute(conn)?;
     }
     if let (Some(start), Some(end)) = (
@@ -273,7 +271,7 @@ fn subscription_changed(
 /// Sets the status; PAST_DUE keeps the first moment it became past due.
 fn set_status(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     status: Status,
     at: Option<DateTime<Utc>>,
 ) -> QueryResult<()> {
@@ -287,7 +285,7 @@ fn set_status(
     };
     diesel::update(subscriptions::table.find(org))
         .set((
-            subscriptions::status.eq(status.as_str()),
+            subscriptions::status.eq(status),
             subscriptions::past_due_since.eq(past_due_since),
         ))
         .execute(conn)?;
@@ -372,7 +370,7 @@ fn invoice_lines(event: &ProviderEvent) -> Vec<NewLine> {
 /// The organization's billing details: (company, address, VAT id).
 pub fn details(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(String, String, String)> {
     let (c, a, v): (Option<String>, Option<String>, Option<String>) = organizations::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select((
             organizations::billing_company,
             organizations::billing_address,
@@ -394,7 +392,7 @@ pub fn save_details(
     vat: &str,
 ) -> QueryResult<()> {
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    diesel::update(organizations::table.find(tenant.org_id().uuid()))
+    diesel::update(organizations::table.find(tenant.org_id()))
         .set((
             organizations::billing_company.eq(opt(company)),
             organizations::billing_address.eq(opt(address)),
@@ -406,7 +404,7 @@ pub fn save_details(
 
 /// Local provider: a payment method is now on file.
 pub fn record_payment_method(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<()> {
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set(subscriptions::has_payment_method.eq(true))
         .execute(conn)?;
     Ok(())
@@ -414,7 +412,7 @@ pub fn record_payment_method(conn: &mut PgConnection, tenant: &Tenant) -> QueryR
 
 /// Marks the tenant's payment method as on file (the offline provider).
 pub fn set_payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<()> {
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set(subscriptions::has_payment_method.eq(true))
         .execute(conn)?;
     Ok(())
@@ -423,7 +421,7 @@ pub fn set_payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> Q
 /// Whether the tenant has a payment method on file.
 pub fn payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<bool> {
     subscriptions::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select(subscriptions::has_payment_method)
         .first(conn)
 }
@@ -435,14 +433,11 @@ pub fn checkout_contact(
     tenant: &Tenant,
 ) -> QueryResult<(Option<String>, String)> {
     let customer: Option<String> = subscriptions::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select(subscriptions::provider_customer_id)
         .first(conn)?;
     let email = match tenant.user_id() {
-        Some(user) => users::table
-            .find(user.uuid())
-            .select(users::email)
-            .first(conn)?,
+        Some(user) => users::table.find(user).select(users::email).first(conn)?,
         None => String::new(),
     };
     Ok((customer, email))

@@ -34,12 +34,12 @@ pub struct OrgContext {
 
 impl SessionContext {
     pub fn user_id(&self) -> UserId {
-        UserId(self.user.id)
+        self.user.id
     }
 }
 
 type Row = (
-    (Uuid, String, DateTime<Utc>),
+    (SessionId, String, DateTime<Utc>),
     User,
     Option<Member>,
     Option<Organization>,
@@ -57,7 +57,7 @@ pub fn load(
 ) -> QueryResult<Option<SessionContext>> {
     let now = Utc::now();
     // The nil id belongs to no organization: no current organization.
-    let org = org.map(OrgId::uuid).unwrap_or(Uuid::nil());
+    let org = org.unwrap_or(OrgId(Uuid::nil()));
     let row: Option<Row> = sessions::table
         .inner_join(users::table)
         .left_join(
@@ -88,7 +88,7 @@ fn into_context(row: Row) -> SessionContext {
     let ((session_id, csrf_token, last_seen_at), user, member, org, subscription) = row;
     let org = match (member, org, subscription) {
         (Some(member), Some(org), Some(subscription)) => Some(OrgContext {
-            tenant: Tenant::from_membership_row(OrgId(org.id), UserId(user.id)),
+            tenant: Tenant::from_membership_row(org.id, user.id),
             member,
             org,
             subscription,
@@ -96,7 +96,7 @@ fn into_context(row: Row) -> SessionContext {
         _ => None,
     };
     SessionContext {
-        session_id: SessionId(session_id),
+        session_id,
         csrf_token,
         last_seen_at,
         user,

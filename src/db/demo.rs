@@ -4,12 +4,11 @@
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::leads::NewLead;
 use crate::db::schema::{leads, users};
 use crate::db::{accounts, orgs, Tenant};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{LeadId, OrgId, UserId};
 use crate::{password, tokens};
 
 pub const DEMO_EMAIL: &str = "behar@example.com";
@@ -37,7 +36,7 @@ pub fn seed(conn: &mut PgConnection) -> QueryResult<Seeded> {
         }
         let user = accounts::insert_user(conn, DEMO_NAME, DEMO_EMAIL, &hash)?
             .ok_or(diesel::result::Error::NotFound)?;
-        diesel::update(users::table.find(user.uuid()))
+        diesel::update(users::table.find(user))
             .set(users::email_verified_at.eq(Some(Utc::now())))
             .execute(conn)?;
         let org = orgs::create(conn, user, &orgs::default_name(DEMO_NAME))?;
@@ -48,7 +47,7 @@ pub fn seed(conn: &mut PgConnection) -> QueryResult<Seeded> {
 
 /// True when the database has no users at all (a fresh install).
 pub fn is_empty(conn: &mut PgConnection) -> QueryResult<bool> {
-    let any: Option<Uuid> = users::table.select(users::id).first(conn).optional()?;
+    let any: Option<UserId> = users::table.select(users::id).first(conn).optional()?;
     Ok(any.is_none())
 }
 
@@ -106,7 +105,7 @@ fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId) -> QueryResu
                 ]),
                 leads::created_at.eq(now - Duration::hours(37 * i as i64)),
             );
-            (NewLead::of(&tenant, Uuid::now_v7()), values)
+            (NewLead::of(&tenant, LeadId::new()), values)
         })
         .collect();
     diesel::insert_into(leads::table)

@@ -13,19 +13,19 @@ use crate::db::schema::{
 };
 use crate::db::sequences::{self as seqs, Sequence};
 use crate::db::{SystemAccess, Tenant};
-use crate::ids::{EnrollmentId, LeadId, OrgId};
+use crate::ids::{EnrollmentId, LeadId, OrgId, SequenceId, TemplateId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sequence_enrollments)]
 pub struct Enrollment {
-    pub id: Uuid,
-    pub lead_id: Uuid,
+    pub id: EnrollmentId,
+    pub lead_id: LeadId,
     pub sequence_owner_key: Uuid,
-    pub sequence_id: Uuid,
+    pub sequence_id: SequenceId,
     pub next_step: i32,
     pub status: String,
     pub next_run_at: Option<DateTime<Utc>>,
-    pub enrolled_by: Option<Uuid>,
+    pub enrolled_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -43,13 +43,13 @@ pub struct EnrollmentRow {
 #[derive(Insertable)]
 #[diesel(table_name = sequence_enrollments)]
 struct NewEnrollment {
-    organization_id: Uuid,
-    id: Uuid,
-    lead_id: Uuid,
+    organization_id: OrgId,
+    id: EnrollmentId,
+    lead_id: LeadId,
     sequence_owner_key: Uuid,
-    sequence_id: Uuid,
+    sequence_id: SequenceId,
     next_run_at: Option<DateTime<Utc>>,
-    enrolled_by: Option<Uuid>,
+    enrolled_by: Option<UserId>,
 }
 
 /// Enrols leads of the tenant in a visible sequence. Returns (newly
@@ -58,7 +58,7 @@ pub fn enrol(
     conn: &mut PgConnection,
     tenant: &Tenant,
     seq: &Sequence,
-    lead_ids: &[Uuid],
+    lead_ids: &[LeadId],
     now: DateTime<Utc>,
 ) -> DbResult<(usize, usize)> {
     let first_run = seqs::first_run_at(conn, seq, now)?;
@@ -66,13 +66,13 @@ pub fn enrol(
     let rows: Vec<_> = leads
         .iter()
         .map(|lead| NewEnrollment {
-            organization_id: tenant.org_id().uuid(),
-            id: Uuid::now_v7(),
+            organization_id: tenant.org_id(),
+            id: EnrollmentId::new(),
             lead_id: lead.id,
             sequence_owner_key: seq.owner_key,
             sequence_id: seq.id,
             next_run_at: Some(first_run),
-            enrolled_by: tenant.user_id().map(|u| u.uuid()),
+            enrolled_by: tenant.user_id(),
         })
         .collect();
     let added = diesel::insert_into(sequence_enrollments::table)
@@ -95,7 +95,7 @@ pub fn for_lead(
                 .and(sequences::id.eq(sequence_enrollments::sequence_id))),
         )
         .filter(scoped_sequence_enrollments_rows(tenant))
-        .filter(sequence_enrollments::lead_id.eq(lead.uuid()))
+        .filter(sequence_enrollments::lead_id.eq(lead))
         .order(sequence_enrollments::created_at.desc())
         .select((Enrollment::as_select(), sequences::name))
         .load(conn)?;
@@ -151,7 +151,7 @@ pub fn set_paused(
     id: EnrollmentId,
     paused: bool,
 ) -> QueryResult<Enrollment> {
-    let key = (tenant.org_id().uuid(), id.uuid());
+    let key = (tenant.org_id(), id);
     let (from, to) = if paused {
         ("active", "paused")
     } else {
@@ -183,7 +183,7 @@ pub fn claim_due(
     access: &SystemAccess,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<(Tenant, Enrollment)>> {
-    let claimed: Option<(Uuid, Enrollment)> = sequence_enrollments::table
+    let claimed: Option<(OrgId, Enrollment)> = sequence_enrollments::table
         .filter(sequence_enrollments::status.eq("active"))
         .filter(sequence_enrollments::next_run_at.le(now))
         .order(sequence_enrollments::next_run_at.asc())
@@ -195,13 +195,13 @@ pub fn claim_due(
         .skip_locked()
         .first(conn)
         .optional()?;
-    Ok(claimed.map(|(org, e)| (access.tenant(OrgId(org)), e)))
+    Ok(claimed.map(|(org, e)| (access.tenant(org), e)))
 }
 
 /// A step with what its message needs.
 pub struct DueStep {
     pub position: i32,
-    pub template: (Uuid, Uuid),
+    pub template: (Uuid, TemplateId),
     pub subject: String,
     pub body: String,
 }
@@ -212,7 +212,7 @@ pub fn step_at(
     e: &Enrollment,
     position: i32,
 ) -> QueryResult<Option<DueStep>> {
-    let row: Option<(i32, Uuid, Uuid, String, String)> = sequence_steps::table
+    let row: Option<(i32, Uuid, TemplateId, String, String)> = sequence_steps::table
         .inner_join(
             message_templates::table.on(message_templates::owner_key
                 .eq(sequence_steps::template_owner_key)
@@ -309,14 +309,16 @@ pub fn reschedule(
 /// The condition every `sequence_enrollments` row of a tenant meets (for joined queries).
 fn scoped_sequence_enrollments_rows(
     tenant: &Tenant,
-) -> Eq<sequence_enrollments::organization_id, Uuid> {
-    sequence_enrollments::organization_id.eq(tenant.org_id().uuid())
+) -> Eq<sequence_enrollments::organization_id, OrgId> {
+    sequence_enrollments::organization_id.eq(tenant.org_id())
 }
 
 /// Every single-table `sequence_enrollments` query of a tenant starts here.
 fn scoped_sequence_enrollments(
     tenant: &Tenant,
-) -> diesel::dsl::Filter<sequence_enrollments::table, Eq<sequence_enrollments::organization_id, Uuid>>
-{
+) -> diesel::dsl::Filter<
+    sequence_enrollments::table,
+    Eq<sequence_enrollments::organization_id, OrgId>,
+> {
     sequence_enrollments::table.filter(scoped_sequence_enrollments_rows(tenant))
 }

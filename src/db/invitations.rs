@@ -7,7 +7,6 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{invitations, organization_members, organizations, users};
@@ -24,14 +23,14 @@ pub const VALID_DAYS: i64 = 7;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invitations)]
 pub struct Invitation {
-    pub organization_id: Uuid,
-    pub id: Uuid,
+    pub organization_id: OrgId,
+    pub id: InvitationId,
     pub email: String,
-    pub role: String,
-    pub invited_by: Option<Uuid>,
+    pub role: Role,
+    pub invited_by: Option<UserId>,
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
-    pub accepted_by: Option<Uuid>,
+    pub accepted_by: Option<UserId>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -55,10 +54,6 @@ impl Invitation {
         } else {
             State::Pending
         }
-    }
-
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Viewer)
     }
 }
 
@@ -151,12 +146,12 @@ pub fn create(
     let expires_at = now + Duration::days(VALID_DAYS);
     diesel::insert_into(invitations::table)
         .values(NewInvitation {
-            organization_id: tenant.org_id().uuid(),
-            id: id.uuid(),
+            organization_id: tenant.org_id(),
+            id: id,
             email,
-            role: role.as_str(),
+            role,
             token_hash: tokens::hash(&token),
-            invited_by: tenant.user_id().map(UserId::uuid),
+            invited_by: tenant.user_id(),
             expires_at,
         })
         .execute(conn)?;
@@ -178,10 +173,10 @@ pub fn create(
 fn set_revoked(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    id: Uuid,
+    id: InvitationId,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(invitations::table.find((tenant.org_id().uuid(), id)))
+    diesel::update(invitations::table.find((tenant.org_id(), id)))
         .set(invitations::revoked_at.eq(Some(now)))
         .execute(conn)?;
     Ok(())
@@ -190,7 +185,7 @@ fn set_revoked(
 /// One invitation of the tenant, row-locked; 404 for other organizations' ids.
 fn locked(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<Invitation> {
     invitations::table
-        .find((tenant.org_id().uuid(), id.uuid()))
+        .find((tenant.org_id(), id))
         .select(Invitation::as_select())
         .for_update()
         .first(conn)
@@ -220,7 +215,7 @@ pub fn resend(
     let now = Utc::now();
     // The seat lock comes before the row lock, in the same order as `create`.
     let peek: Option<DateTime<Utc>> = invitations::table
-        .find((tenant.org_id().uuid(), id.uuid()))
+        .find((tenant.org_id(), id))
         .select(invitations::expires_at)
         .first(conn)
         .optional()?;
@@ -231,7 +226,7 @@ pub fn resend(
     still_open(&inv, now)?;
     let token = tokens::random_token();
     let expires_at = now + Duration::days(VALID_DAYS);
-    diesel::update(invitations::table.find((tenant.org_id().uuid(), inv.id)))
+    diesel::update(invitations::table.find((tenant.org_id(), inv.id)))
         .set((
             invitations::token_hash.eq(tokens::hash(&token)),
             invitations::expires_at.eq(expires_at),
@@ -298,12 +293,12 @@ pub fn find_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option
 #[derive(Insertable)]
 #[diesel(table_name = invitations)]
 struct NewInvitation<'a> {
-    organization_id: Uuid,
-    id: Uuid,
+    organization_id: OrgId,
+    id: InvitationId,
     email: &'a str,
-    role: &'a str,
+    role: Role,
     token_hash: Vec<u8>,
-    invited_by: Option<Uuid>,
+    invited_by: Option<UserId>,
     expires_at: DateTime<Utc>,
 }
 
@@ -322,19 +317,19 @@ pub fn lock_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option
 /// they already belong), the invitation used, the address confirmed (the link
 /// reached it), and the audit event with the new member as actor.
 pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryResult<OrgId> {
-    let org = OrgId(inv.organization_id);
+    let org = inv.organization_id;
     diesel::insert_into(organization_members::table)
-        .values(NewMember::joining(org, user, &inv.role))
+        .values(NewMember::joining(org, user, inv.role))
         .on_conflict_do_nothing()
         .execute(conn)?;
     let now = Utc::now();
     diesel::update(invitations::table.find((inv.organization_id, inv.id)))
         .set((
             invitations::accepted_at.eq(Some(now)),
-            invitations::accepted_by.eq(Some(user.uuid())),
+            invitations::accepted_by.eq(Some(user)),
         ))
         .execute(conn)?;
-    diesel::update(users::table.find(user.uuid()))
+    diesel::update(users::table.find(user))
         .filter(users::email_verified_at.is_null())
         .set(users::email_verified_at.eq(Some(now)))
         .execute(conn)?;
@@ -353,18 +348,18 @@ pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryR
 /// Every `invitations` query of a tenant starts here.
 fn scoped_invitations(
     tenant: &Tenant,
-) -> Filter<invitations::table, Eq<invitations::organization_id, Uuid>> {
+) -> Filter<invitations::table, Eq<invitations::organization_id, OrgId>> {
     invitations::table.filter(scoped_invitations_rows(tenant))
 }
 
 /// The condition every `invitations` row of a tenant meets (for joined queries).
-fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, Uuid> {
-    invitations::organization_id.eq(tenant.org_id().uuid())
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, OrgId> {
+    invitations::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `organization_members` row of a tenant meets (for joined queries).
 fn scoped_organization_members_rows(
     tenant: &Tenant,
-) -> Eq<organization_members::organization_id, Uuid> {
-    organization_members::organization_id.eq(tenant.org_id().uuid())
+) -> Eq<organization_members::organization_id, OrgId> {
+    organization_members::organization_id.eq(tenant.org_id())
 }

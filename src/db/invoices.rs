@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 use crate::db::schema::{invoice_lines, invoices, organizations};
 use crate::db::Tenant;
-use crate::ids::InvoiceId;
+use crate::ids::{InvoiceId, OrgId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invoices)]
 pub struct Invoice {
-    pub id: Uuid,
+    pub id: InvoiceId,
     pub number: String,
     pub status: String,
     pub currency: String,
@@ -101,10 +101,10 @@ pub fn create(
     let now = Utc::now();
     let year = period.0.year();
     let seq = next_seq(conn, tenant, year)?;
-    let id = Uuid::now_v7();
+    let id = InvoiceId::new();
     diesel::insert_into(invoices::table)
         .values(NewInvoice {
-            organization_id: tenant.org_id().uuid(),
+            organization_id: tenant.org_id(),
             id,
             number: format!("{}-{year}-{seq:04}", number_prefix(&billed.slug)),
             year,
@@ -126,7 +126,7 @@ pub fn create(
     diesel::insert_into(invoice_lines::table)
         .values(rows)
         .execute(conn)?;
-    find(conn, tenant, InvoiceId(id))
+    find(conn, tenant, id)
 }
 
 /// The organization as an invoice names it.
@@ -152,7 +152,7 @@ impl Billed {
 /// numbering per organization until the inserting transaction ends.
 fn lock_billed_organization(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Billed> {
     let (slug, name, company, address, vat) = organizations::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select((
             organizations::slug,
             organizations::name,
@@ -184,8 +184,8 @@ fn next_seq(conn: &mut PgConnection, tenant: &Tenant, year: i32) -> QueryResult<
 #[derive(Insertable)]
 #[diesel(table_name = invoices)]
 struct NewInvoice<'a> {
-    organization_id: Uuid,
-    id: Uuid,
+    organization_id: OrgId,
+    id: InvoiceId,
     number: String,
     year: i32,
     seq: i32,
@@ -203,9 +203,9 @@ struct NewInvoice<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = invoice_lines)]
 struct NewInvoiceLine<'a> {
-    organization_id: Uuid,
+    organization_id: OrgId,
     id: Uuid,
-    invoice_id: Uuid,
+    invoice_id: InvoiceId,
     description: &'a str,
     quantity: i32,
     unit_cents: i64,
@@ -213,9 +213,9 @@ struct NewInvoiceLine<'a> {
 }
 
 impl NewInvoiceLine<'_> {
-    fn of<'a>(tenant: &Tenant, invoice_id: Uuid, line: &'a NewLine) -> NewInvoiceLine<'a> {
+    fn of<'a>(tenant: &Tenant, invoice_id: InvoiceId, line: &'a NewLine) -> NewInvoiceLine<'a> {
         NewInvoiceLine {
-            organization_id: tenant.org_id().uuid(),
+            organization_id: tenant.org_id(),
             id: Uuid::now_v7(),
             invoice_id,
             description: &line.description,
@@ -238,7 +238,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Invoice
 /// One invoice of the tenant; NotFound for another organization's.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: InvoiceId) -> QueryResult<Invoice> {
     invoices::table
-        .find((tenant.org_id().uuid(), id.uuid()))
+        .find((tenant.org_id(), id))
         .select(Invoice::as_select())
         .first(conn)
 }
@@ -249,7 +249,7 @@ pub fn lines(
     id: InvoiceId,
 ) -> QueryResult<Vec<InvoiceLine>> {
     scoped_invoice_lines(tenant)
-        .filter(invoice_lines::invoice_id.eq(id.uuid()))
+        .filter(invoice_lines::invoice_id.eq(id))
         .order(invoice_lines::id.asc())
         .select(InvoiceLine::as_select())
         .load(conn)
@@ -278,25 +278,25 @@ pub fn set_status_by_provider_id(
 /// Every `invoice_lines` query of a tenant starts here.
 fn scoped_invoice_lines(
     tenant: &Tenant,
-) -> Filter<invoice_lines::table, Eq<invoice_lines::organization_id, Uuid>> {
+) -> Filter<invoice_lines::table, Eq<invoice_lines::organization_id, OrgId>> {
     invoice_lines::table.filter(scoped_invoice_lines_rows(tenant))
 }
 
 /// Every `invoices` query of a tenant starts here.
 fn scoped_invoices(
     tenant: &Tenant,
-) -> Filter<invoices::table, Eq<invoices::organization_id, Uuid>> {
+) -> Filter<invoices::table, Eq<invoices::organization_id, OrgId>> {
     invoices::table.filter(scoped_invoices_rows(tenant))
 }
 
 /// The condition every `invoice_lines` row of a tenant meets (for joined queries).
-fn scoped_invoice_lines_rows(tenant: &Tenant) -> Eq<invoice_lines::organization_id, Uuid> {
-    invoice_lines::organization_id.eq(tenant.org_id().uuid())
+fn scoped_invoice_lines_rows(tenant: &Tenant) -> Eq<invoice_lines::organization_id, OrgId> {
+    invoice_lines::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `invoices` row of a tenant meets (for joined queries).
-fn scoped_invoices_rows(tenant: &Tenant) -> Eq<invoices::organization_id, Uuid> {
-    invoices::organization_id.eq(tenant.org_id().uuid())
+fn scoped_invoices_rows(tenant: &Tenant) -> Eq<invoices::organization_id, OrgId> {
+    invoices::organization_id.eq(tenant.org_id())
 }
 
 #[cfg(test)]

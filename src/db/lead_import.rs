@@ -16,6 +16,7 @@ use crate::db::usage::{self, UsageKind};
 use crate::db::{leads, unique_violation, Tenant};
 use crate::domain::lead_import::Row;
 use crate::domain::leads::LeadFields;
+use crate::ids::{LeadId, OrgId, UserId};
 
 /// How long an upload waits for its import.
 pub const KEEP_FOR_MINUTES: i64 = 60;
@@ -42,9 +43,9 @@ pub fn store(
     let id = Uuid::new_v4();
     diesel::insert_into(lead_imports::table)
         .values(NewLeadImport {
-            organization_id: tenant.org_id().uuid(),
+            organization_id: tenant.org_id(),
             id,
-            created_by: tenant.user_id().map(|u| u.uuid()),
+            created_by: tenant.user_id(),
             filename,
             content,
             expires_at: now + Duration::minutes(KEEP_FOR_MINUTES),
@@ -57,9 +58,9 @@ pub fn store(
 #[derive(Insertable)]
 #[diesel(table_name = lead_imports)]
 struct NewLeadImport<'a> {
-    organization_id: Uuid,
+    organization_id: OrgId,
     id: Uuid,
-    created_by: Option<Uuid>,
+    created_by: Option<UserId>,
     filename: &'a str,
     content: &'a [u8],
     expires_at: DateTime<Utc>,
@@ -74,7 +75,7 @@ pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
 /// A live upload of the tenant; NotFound when expired or foreign.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: Uuid) -> QueryResult<Upload> {
     lead_imports::table
-        .find((tenant.org_id().uuid(), id))
+        .find((tenant.org_id(), id))
         .filter(lead_imports::expires_at.gt(Utc::now()))
         .select(Upload::as_select())
         .first(conn)
@@ -84,12 +85,12 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: Uuid) -> QueryResult<U
 /// concurrent imports of the same file cannot both run: the second finds nothing.
 pub fn take(conn: &mut PgConnection, tenant: &Tenant, id: Uuid) -> QueryResult<Upload> {
     let upload = lead_imports::table
-        .find((tenant.org_id().uuid(), id))
+        .find((tenant.org_id(), id))
         .filter(lead_imports::expires_at.gt(Utc::now()))
         .select(Upload::as_select())
         .for_update()
         .first(conn)?;
-    diesel::delete(lead_imports::table.find((tenant.org_id().uuid(), id))).execute(conn)?;
+    diesel::delete(lead_imports::table.find((tenant.org_id(), id))).execute(conn)?;
     Ok(upload)
 }
 
@@ -137,14 +138,14 @@ pub fn import(
 ) -> DbResult<ImportReport> {
     mark_existing(conn, tenant, &mut rows)?;
     let mut report = ImportReport::default();
-    let mut good: Vec<(Uuid, LeadFields)> = Vec::new();
+    let mut good: Vec<(LeadId, LeadFields)> = Vec::new();
     for row in rows {
         match row.outcome {
-            Ok(lead) => good.push((Uuid::now_v7(), lead)),
+            Ok(lead) => good.push((LeadId::new(), lead)),
             Err(reason) => report.problems.push((row.line, reason)),
         }
     }
-    let ids: Vec<Uuid> = good.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<Uuid> = good.iter().map(|(id, _)| id.uuid()).collect();
     let granted = usage::consume_up_to(conn, tenant, UsageKind::LeadCreated, &ids)?;
     report.left = good.len() - granted;
     good.truncate(granted);
@@ -160,11 +161,11 @@ pub fn import(
 /// Every `lead_imports` query of a tenant starts here.
 fn scoped_lead_imports(
     tenant: &Tenant,
-) -> Filter<lead_imports::table, Eq<lead_imports::organization_id, Uuid>> {
+) -> Filter<lead_imports::table, Eq<lead_imports::organization_id, OrgId>> {
     lead_imports::table.filter(scoped_lead_imports_rows(tenant))
 }
 
 /// The condition every `lead_imports` row of a tenant meets (for joined queries).
-fn scoped_lead_imports_rows(tenant: &Tenant) -> Eq<lead_imports::organization_id, Uuid> {
-    lead_imports::organization_id.eq(tenant.org_id().uuid())
+fn scoped_lead_imports_rows(tenant: &Tenant) -> Eq<lead_imports::organization_id, OrgId> {
+    lead_imports::organization_id.eq(tenant.org_id())
 }

@@ -9,7 +9,6 @@ use diesel::dsl::{Eq, Filter};
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use uuid::Uuid;
 
 use crate::db::error::DbResult;
 use crate::db::schema::leads;
@@ -17,7 +16,7 @@ use crate::db::usage::{self, UsageKind};
 use crate::db::{cursor, unique_violation, Tenant};
 use crate::domain::leads::{LeadFields, LeadStatus};
 use crate::forms::FieldErrors;
-use crate::ids::LeadId;
+use crate::ids::{LeadId, OrgId, UserId};
 
 /// Leads per page.
 pub const PAGE_SIZE: i64 = 50;
@@ -28,18 +27,18 @@ const SEARCH_EXPR: &str = "lower(first_name || ' ' || last_name || ' ' || email 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = leads, check_for_backend(Pg))]
 pub struct Lead {
-    pub id: Uuid,
+    pub id: LeadId,
     pub first_name: String,
     pub last_name: String,
     pub email: String,
     pub company: String,
     pub title: String,
     pub phone: String,
-    pub status: String,
+    pub status: LeadStatus,
     #[diesel(deserialize_as = TagList)]
     pub tags: Vec<String>,
     pub notes: String,
-    pub owner_user_id: Option<Uuid>,
+    pub owner_user_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -62,18 +61,10 @@ impl From<TagList> for Vec<String> {
 }
 
 impl Lead {
-    pub fn lead_id(&self) -> LeadId {
-        LeadId(self.id)
-    }
-
     pub fn full_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name)
             .trim()
             .to_string()
-    }
-
-    pub fn status(&self) -> LeadStatus {
-        self.status.parse().unwrap_or(LeadStatus::New)
     }
 
     /// The position of this lead in the newest-first order.
@@ -94,7 +85,7 @@ pub struct LeadFilter {
 }
 
 /// A position in the newest-first lead (and message) list.
-pub type Cursor = cursor::Cursor<Uuid>;
+pub type Cursor = cursor::Cursor<LeadId>;
 
 fn scoped<'a>(tenant: &Tenant) -> leads::BoxedQuery<'a, Pg> {
     scoped_leads(tenant).into_boxed()
@@ -121,7 +112,7 @@ fn filtered<'a>(tenant: &Tenant, filter: &LeadFilter) -> leads::BoxedQuery<'a, P
         );
     }
     if let Some(status) = filter.status {
-        query = query.filter(leads::status.eq(status.as_str()));
+        query = query.filter(leads::status.eq(status));
     }
     if let Some(tag) = &filter.tag {
         query = query.filter(leads::tags.contains(vec![tag.clone()]));
@@ -163,13 +154,17 @@ pub fn list(
 /// One lead of the tenant; NotFound for other organizations' ids.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResult<Lead> {
     scoped(tenant)
-        .filter(leads::id.eq(id.uuid()))
+        .filter(leads::id.eq(id))
         .select(Lead::as_select())
         .first(conn)
 }
 
 /// Leads by id (for bulk actions); ids of other organizations are skipped.
-pub fn find_many(conn: &mut PgConnection, tenant: &Tenant, ids: &[Uuid]) -> QueryResult<Vec<Lead>> {
+pub fn find_many(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    ids: &[LeadId],
+) -> QueryResult<Vec<Lead>> {
     scoped(tenant)
         .filter(leads::id.eq_any(ids.to_vec()))
         .select(Lead::as_select())
@@ -202,7 +197,7 @@ pub fn create(
     tenant: &Tenant,
     fields: &LeadFields,
 ) -> DbResult<Result<Lead, FieldErrors>> {
-    let id = Uuid::now_v7();
+    let id = LeadId::new();
     // A savepoint, so a duplicate leaves the surrounding transaction usable.
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(leads::table)
@@ -213,7 +208,7 @@ pub fn create(
     let Some(lead) = unique_violation(inserted)? else {
         return Ok(Err(duplicate_email()));
     };
-    usage::consume(conn, tenant, UsageKind::LeadCreated, Some(lead.id))?;
+    usage::consume(conn, tenant, UsageKind::LeadCreated, Some(lead.id.uuid()))?;
     Ok(Ok(lead))
 }
 
@@ -222,17 +217,17 @@ pub fn create(
 #[derive(Insertable)]
 #[diesel(table_name = leads)]
 pub(in crate::db) struct NewLead {
-    organization_id: Uuid,
-    id: Uuid,
-    owner_user_id: Option<Uuid>,
+    organization_id: OrgId,
+    id: LeadId,
+    owner_user_id: Option<UserId>,
 }
 
 impl NewLead {
-    pub(in crate::db) fn of(tenant: &Tenant, id: Uuid) -> NewLead {
+    pub(in crate::db) fn of(tenant: &Tenant, id: LeadId) -> NewLead {
         NewLead {
-            organization_id: tenant.org_id().uuid(),
+            organization_id: tenant.org_id(),
             id,
-            owner_user_id: tenant.user_id().map(|u| u.uuid()),
+            owner_user_id: tenant.user_id(),
         }
     }
 }
@@ -244,7 +239,7 @@ type Values<'a> = (
     diesel::dsl::Eq<leads::company, &'a str>,
     diesel::dsl::Eq<leads::title, &'a str>,
     diesel::dsl::Eq<leads::phone, &'a str>,
-    diesel::dsl::Eq<leads::status, &'a str>,
+    diesel::dsl::Eq<leads::status, LeadStatus>,
     diesel::dsl::Eq<leads::tags, &'a Vec<String>>,
     diesel::dsl::Eq<leads::notes, &'a str>,
 );
@@ -257,7 +252,7 @@ fn values(f: &LeadFields) -> Values<'_> {
         leads::company.eq(f.company.as_str()),
         leads::title.eq(f.title.as_str()),
         leads::phone.eq(f.phone.as_str()),
-        leads::status.eq(f.status.as_str()),
+        leads::status.eq(f.status),
         leads::tags.eq(&f.tags),
         leads::notes.eq(f.notes.as_str()),
     )
@@ -271,9 +266,8 @@ pub fn update(
     id: LeadId,
     fields: &LeadFields,
 ) -> DbResult<Result<Lead, FieldErrors>> {
-    let org = tenant.org_id().uuid();
     let updated = conn.transaction(|conn| {
-        diesel::update(leads::table.find((org, id.uuid())))
+        diesel::update(scoped_leads(tenant).filter(leads::id.eq(id)))
             .set((values(fields), leads::updated_at.eq(Utc::now())))
             .returning(Lead::as_returning())
             .get_result(conn)
@@ -287,8 +281,7 @@ pub fn update(
 /// Deletes a lead (its messages and enrolments go with it); NotFound when
 /// the id is not one of the tenant's leads.
 pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResult<Lead> {
-    let org = tenant.org_id().uuid();
-    diesel::delete(leads::table.find((org, id.uuid())))
+    diesel::delete(scoped_leads(tenant).filter(leads::id.eq(id)))
         .returning(Lead::as_returning())
         .get_result(conn)
 }
@@ -314,7 +307,7 @@ pub fn existing_emails(
 pub fn insert_counted(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    rows: &[(Uuid, LeadFields)],
+    rows: &[(LeadId, LeadFields)],
 ) -> QueryResult<usize> {
     let mut inserted = 0;
     for chunk in rows.chunks(1000) {
@@ -330,13 +323,13 @@ pub fn insert_counted(
 }
 
 /// Every `leads` query of a tenant starts here.
-fn scoped_leads(tenant: &Tenant) -> Filter<leads::table, Eq<leads::organization_id, Uuid>> {
+fn scoped_leads(tenant: &Tenant) -> Filter<leads::table, Eq<leads::organization_id, OrgId>> {
     leads::table.filter(scoped_leads_rows(tenant))
 }
 
 /// The condition every `leads` row of a tenant meets (for joined queries).
-fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, Uuid> {
-    leads::organization_id.eq(tenant.org_id().uuid())
+fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, OrgId> {
+    leads::organization_id.eq(tenant.org_id())
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use crate::db::{audit, SystemAccess, Tenant};
 use crate::domain::billing::{due_transition, SubscriptionState, Transition};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::{Status, GRACE_DAYS};
-use crate::ids::OrgId;
 
 /// Rows claimed per transaction.
 const BATCH: i64 = 100;
@@ -52,13 +51,13 @@ fn advance_batch(
     let due: Vec<Subscription> = subscriptions::table
         .filter(
             (subscriptions::status
-                .eq(Status::Trial.as_str())
+                .eq(Status::Trial)
                 .and(subscriptions::trial_ends_at.le(now)))
             .or(subscriptions::status
-                .eq(Status::PastDue.as_str())
+                .eq(Status::PastDue)
                 .and(subscriptions::past_due_since.le(grace_cutoff)))
             .or(subscriptions::status
-                .eq(Status::Active.as_str())
+                .eq(Status::Active)
                 .and(subscriptions::current_period_end.le(now))),
         )
         .order(subscriptions::organization_id)
@@ -73,7 +72,7 @@ fn advance_batch(
         if let Some(step) = due_transition(&state, now) {
             apply(
                 conn,
-                &access.tenant(OrgId(sub.organization_id)),
+                &access.tenant(sub.organization_id),
                 provider,
                 sub,
                 &state,
@@ -189,11 +188,11 @@ fn renew(
 
 fn store(conn: &mut PgConnection, tenant: &Tenant, change: &Change) -> QueryResult<()> {
     let s = &change.state;
-    let row = subscriptions::table.find(tenant.org_id().uuid());
+    let row = subscriptions::table.find(tenant.org_id());
     diesel::update(row)
         .set((
-            subscriptions::plan.eq(s.plan.as_str()),
-            subscriptions::status.eq(s.status.as_str()),
+            subscriptions::plan.eq(s.plan),
+            subscriptions::status.eq(s.status),
             subscriptions::past_due_since.eq(s.past_due_since),
             subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
             subscriptions::scheduled_plan.eq(s.scheduled_plan.map(Plan::as_str)),

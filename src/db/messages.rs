@@ -9,29 +9,30 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::db::cursor;
 use crate::db::error::{DbError, DbResult};
-use crate::db::leads::{Cursor, Lead};
+use crate::db::leads::Lead;
 use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::schema::{leads, messages, organizations, users};
 use crate::db::templates::Template;
 use crate::db::usage::{self, UsageKind};
 use crate::db::Tenant;
 use crate::domain::placeholders::{self, Values};
-use crate::ids::{LeadId, MessageId};
+use crate::ids::{EnrollmentId, LeadId, MessageId, OrgId, TemplateId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = messages)]
 pub struct Message {
-    pub id: Uuid,
-    pub lead_id: Uuid,
-    pub template_id: Option<Uuid>,
-    pub enrollment_id: Option<Uuid>,
+    pub id: MessageId,
+    pub lead_id: LeadId,
+    pub template_id: Option<TemplateId>,
+    pub enrollment_id: Option<EnrollmentId>,
     pub step_position: Option<i32>,
     pub to_email: String,
     pub subject: String,
     pub body: String,
     pub status: String,
-    pub sender_user_id: Option<Uuid>,
+    pub sender_user_id: Option<UserId>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -78,10 +79,10 @@ pub fn render(
 pub fn signature(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    sender: Option<Uuid>,
+    sender: Option<UserId>,
 ) -> QueryResult<(String, String)> {
     let organization: String = organizations::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select(organizations::name)
         .first(conn)?;
     let sender_name = match sender {
@@ -98,28 +99,31 @@ pub fn signature(
     ))
 }
 
+/// A position in the newest-first message list.
+pub type Cursor = cursor::Cursor<MessageId>;
+
 /// Where a new message comes from.
 pub struct Origin {
-    pub template: Option<(Uuid, Uuid)>,
-    pub step: Option<(Uuid, i32)>,
-    pub sender: Option<Uuid>,
+    pub template: Option<(Uuid, TemplateId)>,
+    pub step: Option<(EnrollmentId, i32)>,
+    pub sender: Option<UserId>,
 }
 
 /// A queued message as stored, in the tenant's organization.
 #[derive(Insertable)]
 #[diesel(table_name = messages)]
 struct NewMessage<'a> {
-    organization_id: Uuid,
-    id: Uuid,
-    lead_id: Uuid,
+    organization_id: OrgId,
+    id: MessageId,
+    lead_id: LeadId,
     template_owner_key: Option<Uuid>,
-    template_id: Option<Uuid>,
-    enrollment_id: Option<Uuid>,
+    template_id: Option<TemplateId>,
+    enrollment_id: Option<EnrollmentId>,
     step_position: Option<i32>,
     to_email: &'a str,
     subject: &'a str,
     body: &'a str,
-    sender_user_id: Option<Uuid>,
+    sender_user_id: Option<UserId>,
     created_at: DateTime<Utc>,
 }
 
@@ -134,12 +138,12 @@ pub fn queue(
     origin: &Origin,
     now: DateTime<Utc>,
 ) -> DbResult<Message> {
-    let id = Uuid::now_v7();
-    usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id), now)?;
+    let id = MessageId::new();
+    usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id.uuid()), now)?;
     let org = tenant.org_id();
     let inserted: Option<Message> = diesel::insert_into(messages::table)
         .values(NewMessage {
-            organization_id: org.uuid(),
+            organization_id: org,
             id,
             lead_id: lead.id,
             template_owner_key: origin.template.map(|t| t.0),
@@ -163,7 +167,7 @@ pub fn queue(
         &OutgoingMail {
             kind: MailKind::Message,
             org: Some(org),
-            message: Some(MessageId(id)),
+            message: Some(id),
             to: &lead.email,
             subject: &rendered.subject,
             body: &rendered.body,
@@ -179,7 +183,7 @@ pub fn send(
     lead: &Lead,
     template: &Template,
 ) -> DbResult<Message> {
-    let sender = tenant.user_id().map(|u| u.uuid());
+    let sender = tenant.user_id();
     let (sender_name, organization) = signature(conn, tenant, sender)?;
     let rendered = render(
         &template.subject,
@@ -254,7 +258,7 @@ pub fn for_lead(
     lead: LeadId,
 ) -> QueryResult<Vec<Message>> {
     scoped_messages(tenant)
-        .filter(messages::lead_id.eq(lead.uuid()))
+        .filter(messages::lead_id.eq(lead))
         .order((messages::created_at.desc(), messages::id.desc()))
         .select(Message::as_select())
         .load(conn)
@@ -270,7 +274,7 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryRes
         )
         .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
         .filter(scoped_messages_rows(tenant))
-        .filter(messages::id.eq(id.uuid()))
+        .filter(messages::id.eq(id))
         .select((
             Message::as_select(),
             leads::first_name,
@@ -288,7 +292,7 @@ pub fn mark_delivery(
     id: MessageId,
     outcome: Result<DateTime<Utc>, &str>,
 ) -> QueryResult<()> {
-    let target = messages::table.find((tenant.org_id().uuid(), id.uuid()));
+    let target = messages::table.find((tenant.org_id(), id));
     match outcome {
         Ok(at) => diesel::update(target)
             .set((
@@ -310,11 +314,11 @@ pub fn mark_delivery(
 /// Every `messages` query of a tenant starts here.
 fn scoped_messages(
     tenant: &Tenant,
-) -> Filter<messages::table, Eq<messages::organization_id, Uuid>> {
+) -> Filter<messages::table, Eq<messages::organization_id, OrgId>> {
     messages::table.filter(scoped_messages_rows(tenant))
 }
 
 /// The condition every `messages` row of a tenant meets (for joined queries).
-fn scoped_messages_rows(tenant: &Tenant) -> Eq<messages::organization_id, Uuid> {
-    messages::organization_id.eq(tenant.org_id().uuid())
+fn scoped_messages_rows(tenant: &Tenant) -> Eq<messages::organization_id, OrgId> {
+    messages::organization_id.eq(tenant.org_id())
 }

@@ -5,7 +5,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::models::{Organization, Subscription};
 use crate::db::schema::usage_counters;
@@ -15,6 +14,7 @@ use crate::db::usage::{
 use crate::db::Tenant;
 use crate::domain::plans::{Limit, LimitKind};
 use crate::domain::subscription::day_start;
+use crate::ids::OrgId;
 
 /// One meter: how much of a limit is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,11 +127,11 @@ pub fn daily_history(
 /// Every `usage_counters` query of a tenant starts here.
 fn scoped_usage_counters(
     tenant: &Tenant,
-) -> Filter<usage_counters::table, Eq<usage_counters::organization_id, Uuid>> {
+) -> Filter<usage_counters::table, Eq<usage_counters::organization_id, OrgId>> {
     usage_counters::table.filter(scoped_usage_counters_rows(tenant))
 }
 
 /// The condition every `usage_counters` row of a tenant meets (for joined queries).
-fn scoped_usage_counters_rows(tenant: &Tenant) -> Eq<usage_counters::organization_id, Uuid> {
-    usage_counters::organization_id.eq(tenant.org_id().uuid())
+fn scoped_usage_counters_rows(tenant: &Tenant) -> Eq<usage_counters::organization_id, OrgId> {
+    usage_counters::organization_id.eq(tenant.org_id())
 }

@@ -3,6 +3,7 @@
 //! handlers reach PostgreSQL (off the async threads, via `web::block`).
 //! Tenant data is only reachable through functions that take a `Tenant`.
 
+mod column_types;
 pub mod error;
 mod schema;
 pub mod tenant;

@@ -3,17 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::schema::{organization_members, organizations, subscriptions, users};
+use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 use crate::domain::roles::{MemberFlags, Role};
 use crate::domain::subscription::Status;
+use crate::ids::{OrgId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub password_hash: String,
@@ -24,7 +25,7 @@ pub struct User {
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub slug: String,
     pub time_zone: String,
@@ -45,9 +46,9 @@ impl Organization {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organization_members)]
 pub struct Member {
-    pub organization_id: Uuid,
-    pub user_id: Uuid,
-    pub role: String,
+    pub organization_id: OrgId,
+    pub user_id: UserId,
+    pub role: Role,
     pub can_manage_leads: bool,
     pub can_send_messages: bool,
     pub can_manage_templates: bool,
@@ -55,10 +56,6 @@ pub struct Member {
 }
 
 impl Member {
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Viewer)
-    }
-
     pub fn flags(&self) -> MemberFlags {
         MemberFlags {
             can_manage_leads: self.can_manage_leads,
@@ -71,43 +68,34 @@ impl Member {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = subscriptions)]
 pub struct Subscription {
-    pub organization_id: Uuid,
-    pub plan: String,
-    pub status: String,
-    pub billing_interval: String,
+    pub organization_id: OrgId,
+    pub plan: Plan,
+    pub status: Status,
+    pub billing_interval: Interval,
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub current_period_start: DateTime<Utc>,
     pub current_period_end: DateTime<Utc>,
     pub past_due_since: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
-    pub scheduled_plan: Option<String>,
+    pub scheduled_plan: Option<Plan>,
     pub has_payment_method: bool,
     pub provider: String,
     pub provider_customer_id: Option<String>,
 }
 
 impl Subscription {
-    /// The subscribed plan (CHECK constraints keep the text valid).
-    pub fn plan(&self) -> Plan {
-        self.plan.parse().unwrap_or(Plan::Free)
-    }
-
-    pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Expired)
-    }
-
     /// The plan whose limits and features apply now (SPEC §5).
     pub fn effective_plan(&self, now: DateTime<Utc>) -> Plan {
         crate::domain::subscription::effective_plan(
-            self.plan(),
-            self.status(),
+            self.plan,
+            self.status,
             self.past_due_since,
             now,
         )
     }
 
     pub fn trial_days_left(&self, now: DateTime<Utc>) -> i64 {
-        if self.status() != Status::Trial {
+        if self.status != Status::Trial {
             return 0;
         }
         crate::domain::subscription::trial_days_left(self.trial_ends_at, now)

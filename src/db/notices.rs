@@ -7,12 +7,11 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
-use uuid::Uuid;
 
 use crate::db::schema::notices;
 use crate::db::Tenant;
 use crate::domain::roles::Role;
-use crate::ids::NoticeId;
+use crate::ids::{NoticeId, OrgId};
 
 /// Notices shown on the list page, newest first.
 pub const LIST_LIMIT: i64 = 100;
@@ -20,7 +19,7 @@ pub const LIST_LIMIT: i64 = 100;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = notices)]
 pub struct Notice {
-    pub id: Uuid,
+    pub id: NoticeId,
     pub kind: String,
     pub message: String,
     pub read_at: Option<DateTime<Utc>>,
@@ -33,7 +32,7 @@ pub fn unread_count(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64
         return Ok(0);
     };
     scoped_notices(tenant)
-        .filter(notices::user_id.eq(user.uuid()))
+        .filter(notices::user_id.eq(user))
         .filter(notices::read_at.is_null())
         .count()
         .get_result(conn)
@@ -45,7 +44,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Notice>
         return Ok(Vec::new());
     };
     scoped_notices(tenant)
-        .filter(notices::user_id.eq(user.uuid()))
+        .filter(notices::user_id.eq(user))
         .order((notices::created_at.desc(), notices::id.desc()))
         .limit(LIST_LIMIT)
         .select(Notice::as_select())
@@ -59,7 +58,7 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
     };
     diesel::update(
         scoped_notices(tenant)
-            .filter(notices::user_id.eq(user.uuid()))
+            .filter(notices::user_id.eq(user))
             .filter(notices::read_at.is_null()),
     )
     .set(notices::read_at.eq(Utc::now()))
@@ -71,8 +70,8 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
 pub fn mark_read(conn: &mut PgConnection, tenant: &Tenant, id: NoticeId) -> QueryResult<Notice> {
     let user = tenant.user_id().ok_or(diesel::result::Error::NotFound)?;
     let mine = scoped_notices(tenant)
-        .filter(notices::user_id.eq(user.uuid()))
-        .filter(notices::id.eq(id.uuid()));
+        .filter(notices::user_id.eq(user))
+        .filter(notices::id.eq(id));
     diesel::update(mine)
         .set(notices::read_at.eq(diesel::dsl::sql::<
             diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
@@ -98,7 +97,7 @@ pub fn notify_admins(
          WHERE m.organization_id = $1 AND m.role IN ($5, $6)
          ON CONFLICT (organization_id, user_id, dedupe_key) DO NOTHING",
     )
-    .bind::<SqlUuid, _>(tenant.org_id().uuid())
+    .bind::<SqlUuid, _>(tenant.org_id())
     .bind::<Text, _>(kind)
     .bind::<Text, _>(message)
     .bind::<Text, _>(dedupe_key)
@@ -108,11 +107,11 @@ pub fn notify_admins(
 }
 
 /// Every `notices` query of a tenant starts here.
-fn scoped_notices(tenant: &Tenant) -> Filter<notices::table, Eq<notices::organization_id, Uuid>> {
+fn scoped_notices(tenant: &Tenant) -> Filter<notices::table, Eq<notices::organization_id, OrgId>> {
     notices::table.filter(scoped_notices_rows(tenant))
 }
 
 /// The condition every `notices` row of a tenant meets (for joined queries).
-fn scoped_notices_rows(tenant: &Tenant) -> Eq<notices::organization_id, Uuid> {
-    notices::organization_id.eq(tenant.org_id().uuid())
+fn scoped_notices_rows(tenant: &Tenant) -> Eq<notices::organization_id, OrgId> {
+    notices::organization_id.eq(tenant.org_id())
 }

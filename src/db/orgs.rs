@@ -5,7 +5,6 @@
 use chrono::{DateTime, Duration, Months, Utc};
 use diesel::dsl::Eq;
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::models::{Organization, Subscription};
 use crate::db::schema::{leads, organization_members, organizations, subscriptions};
@@ -59,7 +58,7 @@ fn free_slug(conn: &mut PgConnection, base: &str) -> QueryResult<String> {
 /// Creates an organization on FREE with a 14-day trial, owned by `owner`.
 /// Run inside a transaction.
 pub fn create(conn: &mut PgConnection, owner: UserId, name: &str) -> QueryResult<OrgId> {
-    let id = Uuid::now_v7();
+    let id = OrgId::new();
     let slug = free_slug(conn, &slugify(name))?;
     diesel::insert_into(organizations::table)
         .values((
@@ -72,26 +71,26 @@ pub fn create(conn: &mut PgConnection, owner: UserId, name: &str) -> QueryResult
     diesel::insert_into(subscriptions::table)
         .values(NewSubscription {
             organization_id: id,
-            plan: Plan::Free.as_str(),
-            status: Status::Trial.as_str(),
+            plan: Plan::Free,
+            status: Status::Trial,
             trial_ends_at: Some(now + Duration::days(TRIAL_DAYS)),
             current_period_start: now,
             current_period_end: now + Months::new(1),
         })
         .execute(conn)?;
     diesel::insert_into(organization_members::table)
-        .values(NewMember::joining(OrgId(id), owner, Role::Owner.as_str()))
+        .values(NewMember::joining(id, owner, Role::Owner))
         .execute(conn)?;
-    Ok(OrgId(id))
+    Ok(id)
 }
 
 /// The subscription a new organization starts with.
 #[derive(Insertable)]
 #[diesel(table_name = subscriptions)]
 struct NewSubscription {
-    organization_id: Uuid,
-    plan: &'static str,
-    status: &'static str,
+    organization_id: OrgId,
+    plan: Plan,
+    status: Status,
     trial_ends_at: Option<DateTime<Utc>>,
     current_period_start: DateTime<Utc>,
     current_period_end: DateTime<Utc>,
@@ -100,11 +99,11 @@ struct NewSubscription {
 /// One organization in the user's list.
 #[derive(Debug, Clone, Queryable)]
 pub struct Membership {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub name: String,
     pub slug: String,
-    pub role: String,
-    pub plan: String,
+    pub role: Role,
+    pub plan: Plan,
 }
 
 /// The organizations `user` belongs to, by name.
@@ -115,7 +114,7 @@ pub fn memberships(conn: &mut PgConnection, user: UserId) -> QueryResult<Vec<Mem
             subscriptions::table
                 .on(subscriptions::organization_id.eq(organization_members::organization_id)),
         )
-        .filter(organization_members::user_id.eq(user.uuid()))
+        .filter(organization_members::user_id.eq(user))
         .order((organizations::name.asc(), organizations::id.asc()))
         .select((
             organizations::id,
@@ -130,7 +129,7 @@ pub fn memberships(conn: &mut PgConnection, user: UserId) -> QueryResult<Vec<Mem
 /// True when `user` is a member of `org`.
 pub fn is_member(conn: &mut PgConnection, user: UserId, org: OrgId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        organization_members::table.find((org.uuid(), user.uuid())),
+        organization_members::table.find((org, user)),
     ))
     .get_result(conn)
 }
@@ -158,21 +157,21 @@ pub fn overview(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Overvie
 pub fn load(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(Organization, Subscription)> {
     organizations::table
         .inner_join(subscriptions::table)
-        .filter(organizations::id.eq(tenant.org_id().uuid()))
+        .filter(organizations::id.eq(tenant.org_id()))
         .select((Organization::as_select(), Subscription::as_select()))
         .first(conn)
 }
 
 /// The condition every `leads` row of a tenant meets.
-fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, Uuid> {
-    leads::organization_id.eq(tenant.org_id().uuid())
+fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, OrgId> {
+    leads::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `organization_members` row of a tenant meets.
 fn scoped_organization_members_rows(
     tenant: &Tenant,
-) -> Eq<organization_members::organization_id, Uuid> {
-    organization_members::organization_id.eq(tenant.org_id().uuid())
+) -> Eq<organization_members::organization_id, OrgId> {
+    organization_members::organization_id.eq(tenant.org_id())
 }
 
 #[cfg(test)]

@@ -44,8 +44,8 @@ pub struct OutgoingMail<'a> {
 #[diesel(table_name = mail_outbox)]
 struct NewOutboxMail<'a> {
     id: Uuid,
-    organization_id: Option<Uuid>,
-    message_id: Option<Uuid>,
+    organization_id: Option<OrgId>,
+    message_id: Option<MessageId>,
     kind: &'a str,
     to_email: &'a str,
     subject: &'a str,
@@ -58,8 +58,8 @@ pub fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> QueryResult<Uuid
     diesel::insert_into(mail_outbox::table)
         .values(NewOutboxMail {
             id,
-            organization_id: mail.org.map(OrgId::uuid),
-            message_id: mail.message.map(MessageId::uuid),
+            organization_id: mail.org,
+            message_id: mail.message,
             kind: mail.kind.as_str(),
             to_email: mail.to,
             subject: mail.subject,
@@ -116,8 +116,8 @@ pub fn visible_to(
 #[diesel(table_name = mail_outbox)]
 pub struct PendingMail {
     pub id: Uuid,
-    pub organization_id: Option<Uuid>,
-    pub message_id: Option<Uuid>,
+    pub organization_id: Option<OrgId>,
+    pub message_id: Option<MessageId>,
     pub to_email: String,
     pub subject: String,
     pub body_text: String,
@@ -175,6 +175,6 @@ pub fn mark_attempt_failed(
 
 /// The condition every `mail_outbox` row of a tenant meets (mail without an
 /// organization is nobody's tenant data).
-fn scoped_mail_outbox_rows(tenant: &Tenant) -> Eq<mail_outbox::organization_id, Uuid> {
-    mail_outbox::organization_id.eq(tenant.org_id().uuid())
+fn scoped_mail_outbox_rows(tenant: &Tenant) -> Eq<mail_outbox::organization_id, OrgId> {
+    mail_outbox::organization_id.eq(tenant.org_id())
 }

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::db::schema::{limit_overrides, organizations};
 use crate::db::{audit, Tenant};
@@ -61,7 +60,7 @@ fn describe(value: Limit, ends_at: Option<DateTime<Utc>>) -> serde_json::Value {
 #[derive(Insertable)]
 #[diesel(table_name = limit_overrides)]
 struct NewOverride {
-    organization_id: Uuid,
+    organization_id: OrgId,
     limit_kind: &'static str,
     value: Limit,
     ends_at: Option<DateTime<Utc>>,
@@ -80,7 +79,7 @@ pub fn set(
         let before = find(conn, tenant, kind)?.map(|o| describe(o.value, o.ends_at));
         diesel::insert_into(limit_overrides::table)
             .values(NewOverride {
-                organization_id: tenant.org_id().uuid(),
+                organization_id: tenant.org_id(),
                 limit_kind: kind.as_str(),
                 value,
                 ends_at,
@@ -115,10 +114,8 @@ pub fn clear(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> Query
         let Some(old) = find(conn, tenant, kind)? else {
             return Ok(false);
         };
-        diesel::delete(
-            limit_overrides::table.find((tenant.org_id().uuid(), kind.as_str().to_string())),
-        )
-        .execute(conn)?;
+        diesel::delete(limit_overrides::table.find((tenant.org_id(), kind.as_str().to_string())))
+            .execute(conn)?;
         let before = describe(old.value, old.ends_at);
         audit::record(
             conn,
@@ -143,11 +140,11 @@ fn find(
 /// Every `limit_overrides` query of a tenant starts here (also usage's).
 pub(in crate::db) fn scoped_limit_overrides(
     tenant: &Tenant,
-) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, Uuid>> {
+) -> Filter<limit_overrides::table, Eq<limit_overrides::organization_id, OrgId>> {
     limit_overrides::table.filter(scoped_limit_overrides_rows(tenant))
 }
 
 /// The condition every `limit_overrides` row of a tenant meets (for joined queries).
-fn scoped_limit_overrides_rows(tenant: &Tenant) -> Eq<limit_overrides::organization_id, Uuid> {
-    limit_overrides::organization_id.eq(tenant.org_id().uuid())
+fn scoped_limit_overrides_rows(tenant: &Tenant) -> Eq<limit_overrides::organization_id, OrgId> {
+    limit_overrides::organization_id.eq(tenant.org_id())
 }

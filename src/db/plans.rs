@@ -23,26 +23,22 @@ use crate::domain::subscription::Status;
 /// The subscription as the pure rules see it.
 pub fn state_of(sub: &Subscription) -> SubscriptionState {
     SubscriptionState {
-        plan: sub.plan(),
-        status: sub.status(),
-        interval: interval_of(sub),
+        plan: sub.plan,
+        status: sub.status,
+        interval: sub.billing_interval,
         trial_ends_at: sub.trial_ends_at,
         current_period_end: sub.current_period_end,
         past_due_since: sub.past_due_since,
         cancel_at_period_end: sub.cancel_at_period_end,
-        scheduled_plan: sub.scheduled_plan.as_deref().and_then(|p| p.parse().ok()),
+        scheduled_plan: sub.scheduled_plan,
         has_payment_method: sub.has_payment_method,
     }
-}
-
-pub fn interval_of(sub: &Subscription) -> Interval {
-    sub.billing_interval.parse().unwrap_or(Interval::Monthly)
 }
 
 /// The tenant's subscription, locked for the rest of the transaction.
 pub fn lock(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Subscription> {
     subscriptions::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select(Subscription::as_select())
         .for_update()
         .first(conn)
@@ -139,10 +135,10 @@ fn set_plan_in_trial(
     tenant: &Tenant,
     after: &SubscriptionState,
 ) -> QueryResult<()> {
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
-            subscriptions::plan.eq(after.plan.as_str()),
-            subscriptions::billing_interval.eq(after.interval.as_str()),
+            subscriptions::plan.eq(after.plan),
+            subscriptions::billing_interval.eq(after.interval),
             subscriptions::scheduled_plan.eq(None::<String>),
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::updated_at.eq(Utc::now()),
@@ -157,11 +153,11 @@ fn start_new_period(
     after: &SubscriptionState,
     purchase: &Purchase,
 ) -> QueryResult<()> {
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
-            subscriptions::plan.eq(after.plan.as_str()),
-            subscriptions::status.eq(after.status.as_str()),
-            subscriptions::billing_interval.eq(after.interval.as_str()),
+            subscriptions::plan.eq(after.plan),
+            subscriptions::status.eq(after.status),
+            subscriptions::billing_interval.eq(after.interval),
             subscriptions::current_period_start.eq(purchase.period_start),
             subscriptions::current_period_end.eq(purchase.period_end),
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
@@ -179,9 +175,9 @@ fn schedule_downgrade(
     before: &SubscriptionState,
     target: Plan,
 ) -> DbResult<ChangeOutcome> {
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
-            subscriptions::scheduled_plan.eq(Some(target.as_str())),
+            subscriptions::scheduled_plan.eq(Some(target)),
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::updated_at.eq(Utc::now()),
         ))
@@ -221,7 +217,7 @@ pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc
     if before.cancel_at_period_end {
         return Ok(before.current_period_end);
     }
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
             subscriptions::cancel_at_period_end.eq(true),
             subscriptions::scheduled_plan.eq(None::<String>),
@@ -251,7 +247,7 @@ pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<bool> {
     if !before.cancel_at_period_end && before.scheduled_plan.is_none() {
         return Ok(false);
     }
-    diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
+    diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::scheduled_plan.eq(None::<String>),

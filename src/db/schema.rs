@@ -288,7 +288,6 @@ diesel::table! {
         id -> Uuid,
         token_hash -> Bytea,
         user_id -> Uuid,
-        current_org_id -> Nullable<Uuid>,
         csrf_token -> Text,
         user_agent -> Text,
         ip -> Text,
@@ -378,7 +377,6 @@ diesel::joinable!(sequence_enrollments -> organizations (organization_id));
 diesel::joinable!(sequence_enrollments -> users (enrolled_by));
 diesel::joinable!(sequence_steps -> organizations (organization_id));
 diesel::joinable!(sequences -> organizations (organization_id));
-diesel::joinable!(sessions -> organizations (current_org_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(subscriptions -> organizations (organization_id));
 diesel::joinable!(usage_counters -> organizations (organization_id));

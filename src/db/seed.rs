@@ -42,7 +42,7 @@ pub fn seed(
             let name = format!("Bench {run} {i}");
             let user = accounts::insert_user(conn, &name, &email, &hash)?
                 .ok_or(diesel::result::Error::NotFound)?;
-            diesel::update(users::table.find(user.uuid()))
+            diesel::update(users::table.find(user))
                 .set(users::email_verified_at.eq(Some(now)))
                 .execute(conn)?;
             let org = orgs::create(conn, user, &orgs::default_name(&name))?;
@@ -65,16 +65,16 @@ pub fn seed(
 
 fn org_slug(conn: &mut PgConnection, org: OrgId) -> QueryResult<String> {
     crate::db::schema::organizations::table
-        .find(org.uuid())
+        .find(org)
         .select(crate::db::schema::organizations::slug)
         .first(conn)
 }
 
 fn make_enterprise(conn: &mut PgConnection, org: OrgId) -> QueryResult<()> {
-    diesel::update(subscriptions::table.find(org.uuid()))
+    diesel::update(subscriptions::table.find(org))
         .set((
-            subscriptions::plan.eq(Plan::Enterprise.as_str()),
-            subscriptions::status.eq(Status::Active.as_str()),
+            subscriptions::plan.eq(Plan::Enterprise),
+            subscriptions::status.eq(Status::Active),
             subscriptions::trial_ends_at.eq(None::<chrono::DateTime<Utc>>),
             subscriptions::has_payment_method.eq(true),
         ))
@@ -95,8 +95,8 @@ fn insert_leads(
                 (ARRAY['new','contacted','replied','qualified','lost'])[1 + g % 5], $2, $3 - g * interval '7 minutes'
          FROM generate_series(1, $4) g",
     )
-    .bind::<SqlUuid, _>(org.uuid())
-    .bind::<SqlUuid, _>(owner.uuid())
+    .bind::<SqlUuid, _>(org)
+    .bind::<SqlUuid, _>(owner)
     .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(n as i64)
     .execute(conn)
@@ -119,8 +119,8 @@ fn insert_usage(
                 $3 - ((g - 1) * 525600 / $4) * interval '1 minute'
          FROM generate_series(1, $4) g",
     )
-    .bind::<SqlUuid, _>(org.uuid())
-    .bind::<SqlUuid, _>(user.uuid())
+    .bind::<SqlUuid, _>(org)
+    .bind::<SqlUuid, _>(user)
     .bind::<Timestamptz, _>(now)
     .bind::<BigInt, _>(n as i64)
     .execute(conn)?;
@@ -135,7 +135,7 @@ fn insert_usage(
              GROUP BY 1, 2, 4
              ON CONFLICT (organization_id, kind, period, period_start) DO UPDATE SET count = EXCLUDED.count"
         ))
-        .bind::<SqlUuid, _>(org.uuid())
+        .bind::<SqlUuid, _>(org)
         .bind::<Text, _>(period)
         .execute(conn)?;
     }

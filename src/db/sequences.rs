@@ -13,13 +13,13 @@ use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps, sequences};
 use crate::db::{templates, usage, Tenant};
 use crate::domain::plans::LimitKind;
-use crate::ids::{SequenceId, StepId, TemplateId, GLOBAL_OWNER};
+use crate::ids::{OrgId, SequenceId, StepId, TemplateId, GLOBAL_OWNER};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sequences)]
 pub struct Sequence {
     pub owner_key: Uuid,
-    pub id: Uuid,
+    pub id: SequenceId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -33,10 +33,10 @@ impl Sequence {
 /// A step with its template's name.
 #[derive(Debug, Clone)]
 pub struct StepView {
-    pub id: Uuid,
+    pub id: StepId,
     pub position: i32,
     pub delay_days: i32,
-    pub template_id: Uuid,
+    pub template_id: TemplateId,
     pub template_name: String,
     pub template_global: bool,
 }
@@ -51,7 +51,7 @@ pub struct SequenceSummary {
 
 fn visible<'a>(tenant: &Tenant) -> sequences::BoxedQuery<'a, Pg> {
     sequences::table
-        .filter(sequences::owner_key.eq_any(vec![tenant.org_id().uuid(), GLOBAL_OWNER]))
+        .filter(sequences::owner_key.eq_any(vec![tenant.owner_key(), GLOBAL_OWNER]))
         .into_boxed()
 }
 
@@ -85,7 +85,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Sequenc
 }
 
 /// (id, name) of every visible sequence, for pickers.
-pub fn options(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<(Uuid, String)>> {
+pub fn options(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<(SequenceId, String)>> {
     Ok(list(conn, tenant)?
         .into_iter()
         .map(|s| (s.sequence.id, s.sequence.name))
@@ -95,7 +95,7 @@ pub fn options(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<(Uui
 /// An own or global sequence; NotFound for any other.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
     visible(tenant)
-        .filter(sequences::id.eq(id.uuid()))
+        .filter(sequences::id.eq(id))
         .select(Sequence::as_select())
         .first(conn)
 }
@@ -103,7 +103,7 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryRe
 /// An own sequence (editable); global and foreign ones are NotFound.
 pub fn find_own(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
     sequences::table
-        .find((tenant.org_id().uuid(), id.uuid()))
+        .find((tenant.owner_key(), id))
         .select(Sequence::as_select())
         .first(conn)
 }
@@ -114,14 +114,14 @@ pub fn steps(
     tenant: &Tenant,
     seq: &Sequence,
 ) -> QueryResult<Vec<StepView>> {
-    let rows: Vec<(Uuid, i32, i32, Uuid, Uuid, String)> = sequence_steps::table
+    let rows: Vec<(StepId, i32, i32, Uuid, TemplateId, String)> = sequence_steps::table
         .inner_join(
             message_templates::table.on(message_templates::owner_key
                 .eq(sequence_steps::template_owner_key)
                 .and(message_templates::id.eq(sequence_steps::template_id))),
         )
         .filter(sequence_steps::owner_key.eq(seq.owner_key))
-        .filter(sequence_steps::owner_key.eq_any([tenant.org_id().uuid(), GLOBAL_OWNER]))
+        .filter(sequence_steps::owner_key.eq_any([tenant.owner_key(), GLOBAL_OWNER]))
         .filter(sequence_steps::sequence_id.eq(seq.id))
         .order(sequence_steps::position.asc())
         .select((
@@ -152,19 +152,19 @@ pub fn steps(
 #[derive(Insertable)]
 #[diesel(table_name = sequences)]
 struct NewSequence<'a> {
-    organization_id: Option<Uuid>,
+    organization_id: Option<OrgId>,
     owner_key: Uuid,
-    id: Uuid,
+    id: SequenceId,
     name: &'a str,
 }
 
 impl NewSequence<'_> {
     fn own<'a>(tenant: &Tenant, name: &'a str) -> NewSequence<'a> {
-        let org = tenant.org_id().uuid();
+        let org = tenant.org_id();
         NewSequence {
             organization_id: Some(org),
-            owner_key: org,
-            id: Uuid::now_v7(),
+            owner_key: tenant.owner_key(),
+            id: SequenceId::new(),
             name,
         }
     }
@@ -175,13 +175,13 @@ impl NewSequence<'_> {
 #[derive(Insertable)]
 #[diesel(table_name = sequence_steps)]
 struct NewStep {
-    organization_id: Option<Uuid>,
+    organization_id: Option<OrgId>,
     owner_key: Uuid,
-    id: Uuid,
-    sequence_id: Uuid,
+    id: StepId,
+    sequence_id: SequenceId,
     position: i32,
     template_owner_key: Uuid,
-    template_id: Uuid,
+    template_id: TemplateId,
     delay_days: i32,
 }
 
@@ -200,7 +200,7 @@ pub fn rename(
     id: SequenceId,
     name: &str,
 ) -> QueryResult<Sequence> {
-    diesel::update(sequences::table.find((tenant.org_id().uuid(), id.uuid())))
+    diesel::update(sequences::table.find((tenant.owner_key(), id)))
         .set((
             sequences::name.eq(name),
             sequences::updated_at.eq(Utc::now()),
@@ -211,7 +211,7 @@ pub fn rename(
 
 /// Deletes an own sequence with its steps and enrolments.
 pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
-    diesel::delete(sequences::table.find((tenant.org_id().uuid(), id.uuid())))
+    diesel::delete(sequences::table.find((tenant.owner_key(), id)))
         .returning(Sequence::as_returning())
         .get_result(conn)
 }
@@ -244,9 +244,9 @@ fn insert_step(
 ) -> QueryResult<usize> {
     diesel::insert_into(sequence_steps::table)
         .values(NewStep {
-            organization_id: (seq.owner_key != GLOBAL_OWNER).then_some(seq.owner_key),
+            organization_id: (seq.owner_key != GLOBAL_OWNER).then_some(OrgId(seq.owner_key)),
             owner_key: seq.owner_key,
-            id: Uuid::now_v7(),
+            id: StepId::new(),
             sequence_id: seq.id,
             position,
             template_owner_key: template.owner_key,
@@ -262,18 +262,18 @@ pub fn sequence_of_step(
     tenant: &Tenant,
     step: StepId,
 ) -> QueryResult<Sequence> {
-    let seq_id: Uuid = sequence_steps::table
-        .find((tenant.org_id().uuid(), step.uuid()))
+    let seq_id: SequenceId = sequence_steps::table
+        .find((tenant.owner_key(), step))
         .select(sequence_steps::sequence_id)
         .first(conn)?;
-    find_own(conn, tenant, SequenceId(seq_id))
+    find_own(conn, tenant, seq_id)
 }
 
 /// Writes positions 1..n in the given order (one transaction; the unique
 /// key is checked at commit).
-fn renumber(conn: &mut PgConnection, org: Uuid, ordered: &[Uuid]) -> QueryResult<()> {
+fn renumber(conn: &mut PgConnection, owner_key: Uuid, ordered: &[StepId]) -> QueryResult<()> {
     for (i, id) in ordered.iter().enumerate() {
-        diesel::update(sequence_steps::table.find((org, *id)))
+        diesel::update(sequence_steps::table.find((owner_key, *id)))
             .set(sequence_steps::position.eq(i as i32 + 1))
             .execute(conn)?;
     }
@@ -287,13 +287,13 @@ pub fn remove_step(
     step: StepId,
 ) -> QueryResult<Sequence> {
     let seq = sequence_of_step(conn, tenant, step)?;
-    let org = tenant.org_id().uuid();
-    diesel::delete(sequence_steps::table.find((org, step.uuid()))).execute(conn)?;
-    let rest: Vec<Uuid> = steps(conn, tenant, &seq)?
+    let owner_key = tenant.owner_key();
+    diesel::delete(sequence_steps::table.find((owner_key, step))).execute(conn)?;
+    let rest: Vec<StepId> = steps(conn, tenant, &seq)?
         .into_iter()
         .map(|s| s.id)
         .collect();
-    renumber(conn, org, &rest)?;
+    renumber(conn, owner_key, &rest)?;
     Ok(seq)
 }
 
@@ -305,15 +305,15 @@ pub fn move_step(
     up: bool,
 ) -> QueryResult<Sequence> {
     let seq = sequence_of_step(conn, tenant, step)?;
-    let mut order: Vec<Uuid> = steps(conn, tenant, &seq)?
+    let mut order: Vec<StepId> = steps(conn, tenant, &seq)?
         .into_iter()
         .map(|s| s.id)
         .collect();
-    if let Some(i) = order.iter().position(|id| *id == step.uuid()) {
+    if let Some(i) = order.iter().position(|id| *id == step) {
         let j = if up { i.checked_sub(1) } else { Some(i + 1) };
         if let Some(j) = j.filter(|j| *j < order.len()) {
             order.swap(i, j);
-            renumber(conn, tenant.org_id().uuid(), &order)?;
+            renumber(conn, tenant.owner_key(), &order)?;
         }
     }
     Ok(seq)
@@ -329,7 +329,7 @@ pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> DbResul
         .collect();
     let copy = create(conn, tenant, &name)?;
     for step in steps(conn, tenant, &source)? {
-        let template = templates::find(conn, tenant, TemplateId(step.template_id))?;
+        let template = templates::find(conn, tenant, step.template_id)?;
         insert_step(conn, &copy, step.position, &template, step.delay_days)?;
     }
     Ok(copy)
@@ -357,6 +357,6 @@ pub fn first_run_at(
 /// The condition every `sequence_enrollments` row of a tenant meets.
 fn scoped_sequence_enrollments_rows(
     tenant: &Tenant,
-) -> Eq<sequence_enrollments::organization_id, Uuid> {
-    sequence_enrollments::organization_id.eq(tenant.org_id().uuid())
+) -> Eq<sequence_enrollments::organization_id, OrgId> {
+    sequence_enrollments::organization_id.eq(tenant.org_id())
 }

@@ -14,9 +14,9 @@ use crate::tokens;
 #[derive(Insertable)]
 #[diesel(table_name = sessions)]
 struct NewSession<'a> {
-    id: Uuid,
+    id: SessionId,
     token_hash: Vec<u8>,
-    user_id: Uuid,
+    user_id: UserId,
     csrf_token: &'a str,
     user_agent: &'a str,
     ip: &'a str,
@@ -69,9 +69,9 @@ fn create_with_csrf(
     let token = tokens::random_token();
     diesel::insert_into(sessions::table)
         .values(NewSession {
-            id: Uuid::now_v7(),
+            id: SessionId::new(),
             token_hash: tokens::hash(&token),
-            user_id: user.uuid(),
+            user_id: user,
             csrf_token: csrf,
             user_agent: &truncate(&client.user_agent, 300),
             ip: &truncate(&client.ip, 64),
@@ -87,7 +87,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Ends one session (sign-out).
 pub fn delete(conn: &mut PgConnection, id: SessionId) -> QueryResult<usize> {
-    diesel::delete(sessions::table.find(id.uuid())).execute(conn)
+    diesel::delete(sessions::table.find(id)).execute(conn)
 }
 
 /// Ends every session of `user` except `keep`.
@@ -96,10 +96,10 @@ pub fn delete_others(
     user: UserId,
     keep: Option<SessionId>,
 ) -> QueryResult<usize> {
-    let keep = keep.map(SessionId::uuid).unwrap_or(Uuid::nil());
+    let keep = keep.unwrap_or(SessionId(Uuid::nil()));
     diesel::delete(
         sessions::table
-            .filter(sessions::user_id.eq(user.uuid()))
+            .filter(sessions::user_id.eq(user))
             .filter(sessions::id.ne(keep)),
     )
     .execute(conn)
@@ -110,7 +110,7 @@ pub fn touch(conn: &mut PgConnection, id: SessionId) -> QueryResult<()> {
     let now = Utc::now();
     diesel::update(
         sessions::table
-            .find(id.uuid())
+            .find(id)
             .filter(sessions::last_seen_at.lt(now - Duration::seconds(60))),
     )
     .set(sessions::last_seen_at.eq(now))
@@ -122,7 +122,7 @@ pub fn touch(conn: &mut PgConnection, id: SessionId) -> QueryResult<()> {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub user_agent: String,
     pub ip: String,
     pub created_at: DateTime<Utc>,
@@ -139,7 +139,7 @@ pub fn list_live(
 ) -> QueryResult<Vec<SessionRow>> {
     let now = Utc::now();
     sessions::table
-        .filter(sessions::user_id.eq(user.uuid()))
+        .filter(sessions::user_id.eq(user))
         .filter(sessions::expires_at.gt(now))
         .filter(sessions::last_seen_at.gt(now - idle))
         .order((sessions::last_seen_at.desc(), sessions::id.desc()))
@@ -151,8 +151,8 @@ pub fn list_live(
 pub fn delete_own(conn: &mut PgConnection, user: UserId, id: SessionId) -> QueryResult<usize> {
     diesel::delete(
         sessions::table
-            .filter(sessions::id.eq(id.uuid()))
-            .filter(sessions::user_id.eq(user.uuid())),
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user)),
     )
     .execute(conn)
 }

@@ -38,7 +38,7 @@ const COLUMNS: Columns = (
 /// The tenant's organization settings.
 pub fn load(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<OrgSettings> {
     organizations::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select(COLUMNS)
         .first(conn)
 }
@@ -88,7 +88,7 @@ fn slug_taken(conn: &mut PgConnection, tenant: &Tenant, slug: &str) -> QueryResu
     diesel::select(diesel::dsl::exists(
         organizations::table
             .filter(organizations::slug.eq(slug))
-            .filter(organizations::id.ne(tenant.org_id().uuid())),
+            .filter(organizations::id.ne(tenant.org_id())),
     ))
     .get_result(conn)
 }
@@ -101,7 +101,7 @@ pub fn save(
     new: &OrgSettings,
     white_label: bool,
 ) -> DbResult<Saved> {
-    let org = tenant.org_id().uuid();
+    let org = tenant.org_id();
     let old: OrgSettings = organizations::table
         .find(org)
         .select(COLUMNS)
@@ -162,7 +162,7 @@ fn describe(logo: Option<(&str, usize)>) -> Value {
 /// Replaces (or with `None` removes) the organization's logo and records it
 /// as a `settings.updated` event. Returns false when there was nothing to remove.
 pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -> DbResult<bool> {
-    let org = tenant.org_id().uuid();
+    let org = tenant.org_id();
     let (old_type, old_len): (Option<String>, Option<i32>) = organizations::table
         .find(org)
         .select((
@@ -207,7 +207,7 @@ pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -
 /// The tenant's logo, if one is stored.
 pub fn logo(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<Logo>> {
     let row: (Option<String>, Option<Vec<u8>>) = organizations::table
-        .find(tenant.org_id().uuid())
+        .find(tenant.org_id())
         .select((organizations::logo_content_type, organizations::logo_data))
         .first(conn)?;
     Ok(match row {

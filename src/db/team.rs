@@ -4,44 +4,37 @@
 //! the last one), re-reads actor and target, applies `domain::membership`,
 //! and writes its audit event.
 
-use chrono::{DateTime, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::db::audit;
 use crate::db::error::{DbError, DbResult};
+use crate::db::models::Member;
 use crate::db::schema::{organization_members, users};
 use crate::db::Tenant;
 use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
 use crate::domain::roles::{MemberFlags, Role};
 use crate::ids::{OrgId, UserId};
+use diesel::pg::Pg;
 
-/// One member as the team page shows it.
-#[derive(Debug, Clone, Queryable)]
+/// One member as the team page shows it: the membership and who it is.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(Pg))]
 pub struct MemberRow {
-    pub user_id: Uuid,
+    #[diesel(embed)]
+    pub member: Member,
     pub name: String,
     pub email: String,
-    pub role: String,
-    pub can_manage_leads: bool,
-    pub can_send_messages: bool,
-    pub can_manage_templates: bool,
-    pub joined_at: DateTime<Utc>,
 }
 
 impl MemberRow {
-    pub fn role(&self) -> Role {
-        self.role.parse().unwrap_or(Role::Viewer)
+    pub fn user_id(&self) -> UserId {
+        self.member.user_id
     }
 
-    pub fn flags(&self) -> MemberFlags {
-        MemberFlags {
-            can_manage_leads: self.can_manage_leads,
-            can_send_messages: self.can_send_messages,
-            can_manage_templates: self.can_manage_templates,
-        }
+    pub fn role(&self) -> Role {
+        self.member.role
     }
 
     /// "Name <email>", the audit target.
@@ -50,34 +43,12 @@ impl MemberRow {
     }
 }
 
-type MemberColumns = (
-    organization_members::user_id,
-    users::name,
-    users::email,
-    organization_members::role,
-    organization_members::can_manage_leads,
-    organization_members::can_send_messages,
-    organization_members::can_manage_templates,
-    organization_members::joined_at,
-);
-
-const MEMBER_COLUMNS: MemberColumns = (
-    organization_members::user_id,
-    users::name,
-    users::email,
-    organization_members::role,
-    organization_members::can_manage_leads,
-    organization_members::can_send_messages,
-    organization_members::can_manage_templates,
-    organization_members::joined_at,
-);
-
 /// Members of the tenant's organization: owners first, then by name.
 pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<MemberRow>> {
     let mut rows: Vec<MemberRow> = organization_members::table
         .inner_join(users::table)
         .filter(scoped_organization_members_rows(tenant))
-        .select(MEMBER_COLUMNS)
+        .select(MemberRow::as_select())
         .load(conn)?;
     rows.sort_by(|a, b| {
         let rank = |r: &MemberRow| Role::ALL.iter().position(|x| *x == r.role());
@@ -92,8 +63,8 @@ fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> DbRe
     let row = organization_members::table
         .inner_join(users::table)
         .filter(scoped_organization_members_rows(tenant))
-        .filter(organization_members::user_id.eq(user.uuid()))
-        .select(MEMBER_COLUMNS)
+        .filter(organization_members::user_id.eq(user))
+        .select(MemberRow::as_select())
         .for_update()
         .first(conn)
         .optional()?;
@@ -103,8 +74,8 @@ fn locked_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> DbRe
 /// Locks the organization's owner rows (in a fixed order, so concurrent
 /// callers queue instead of deadlocking) and returns how many owners there are.
 fn lock_owners(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64> {
-    let owners: Vec<Uuid> = scoped_organization_members(tenant)
-        .filter(organization_members::role.eq(Role::Owner.as_str()))
+    let owners: Vec<UserId> = scoped_organization_members(tenant)
+        .filter(organization_members::role.eq(Role::Owner))
         .order(organization_members::user_id)
         .select(organization_members::user_id)
         .for_update()
@@ -151,14 +122,14 @@ fn scene(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> DbResult<S
 }
 
 fn is_self(s: &Scene) -> bool {
-    s.actor.user_id == s.target.user_id
+    s.actor.user_id() == s.target.user_id()
 }
 
-fn set_role(conn: &mut PgConnection, tenant: &Tenant, user: Uuid, role: Role) -> QueryResult<()> {
+fn set_role(conn: &mut PgConnection, tenant: &Tenant, user: UserId, role: Role) -> QueryResult<()> {
     diesel::update(
         scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
     )
-    .set(organization_members::role.eq(role.as_str()))
+    .set(organization_members::role.eq(role))
     .execute(conn)?;
     Ok(())
 }
@@ -177,7 +148,7 @@ pub fn change_role(
     if old == new_role {
         return Ok(false);
     }
-    set_role(conn, tenant, s.target.user_id, new_role)?;
+    set_role(conn, tenant, s.target.user_id(), new_role)?;
     audit::record(
         conn,
         tenant,
@@ -206,13 +177,13 @@ pub fn set_permissions(
 ) -> DbResult<bool> {
     let s = scene(conn, tenant, target)?;
     membership::check_permissions(s.actor.role(), s.target.role(), is_self(&s)).map_err(refused)?;
-    let old = s.target.flags();
+    let old = s.target.member.flags();
     if old == flags {
         return Ok(false);
     }
     diesel::update(
         scoped_organization_members(tenant)
-            .filter(organization_members::user_id.eq(s.target.user_id)),
+            .filter(organization_members::user_id.eq(s.target.user_id())),
     )
     .set((
         organization_members::can_manage_leads.eq(flags.can_manage_leads),
@@ -231,7 +202,7 @@ pub fn set_permissions(
     Ok(true)
 }
 
-fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: Uuid) -> QueryResult<()> {
+fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> QueryResult<()> {
     diesel::delete(
         scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
     )
@@ -244,7 +215,7 @@ pub fn remove(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> DbRes
     let s = scene(conn, tenant, target)?;
     let role = s.target.role();
     membership::check_remove(s.actor.role(), role, s.owners, is_self(&s)).map_err(refused)?;
-    delete_membership(conn, tenant, s.target.user_id)?;
+    delete_membership(conn, tenant, s.target.user_id())?;
     audit::record(
         conn,
         tenant,
@@ -269,7 +240,7 @@ pub fn leave(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
         Some(json!({ "role": me.role().as_str() })),
         None,
     )?;
-    delete_membership(conn, tenant, me.user_id)?;
+    delete_membership(conn, tenant, me.user_id())?;
     Ok(())
 }
 
@@ -279,7 +250,7 @@ pub fn make_owner(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> D
     membership::check_make_owner(s.actor.role(), is_self(&s)).map_err(refused)?;
     let old = s.target.role();
     if old != Role::Owner {
-        set_role(conn, tenant, s.target.user_id, Role::Owner)?;
+        set_role(conn, tenant, s.target.user_id(), Role::Owner)?;
         audit::record(
             conn,
             tenant,
@@ -297,7 +268,7 @@ pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
     let owners = lock_owners(conn, tenant)?;
     let me = actor(conn, tenant)?;
     membership::check_step_down(me.role(), owners).map_err(refused)?;
-    set_role(conn, tenant, me.user_id, STEP_DOWN_ROLE)?;
+    set_role(conn, tenant, me.user_id(), STEP_DOWN_ROLE)?;
     audit::record(
         conn,
         tenant,
@@ -312,30 +283,29 @@ pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
 /// The acting user's current role (fresh from the database).
 pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Role> {
     let user = tenant.user_id().ok_or(DbError::NotFound)?;
-    let role: Option<String> = scoped_organization_members(tenant)
-        .filter(organization_members::user_id.eq(user.uuid()))
+    let role: Option<Role> = scoped_organization_members(tenant)
+        .filter(organization_members::user_id.eq(user))
         .select(organization_members::role)
         .first(conn)
         .optional()?;
-    role.map(|r| r.parse().unwrap_or(Role::Viewer))
-        .ok_or(DbError::NoOrganization)
+    role.ok_or(DbError::NoOrganization)
 }
 
 /// A membership as created: `user` joins `org` (its creator or an invited
 /// user, so there is no tenant yet) with `role`.
 #[derive(Insertable)]
 #[diesel(table_name = organization_members)]
-pub(in crate::db) struct NewMember<'a> {
-    organization_id: Uuid,
-    user_id: Uuid,
-    role: &'a str,
+pub(in crate::db) struct NewMember {
+    organization_id: OrgId,
+    user_id: UserId,
+    role: Role,
 }
 
-impl NewMember<'_> {
-    pub(in crate::db) fn joining(org: OrgId, user: UserId, role: &str) -> NewMember<'_> {
+impl NewMember {
+    pub(in crate::db) fn joining(org: OrgId, user: UserId, role: Role) -> NewMember {
         NewMember {
-            organization_id: org.uuid(),
-            user_id: user.uuid(),
+            organization_id: org,
+            user_id: user,
             role,
         }
     }
@@ -344,13 +314,13 @@ impl NewMember<'_> {
 /// Every `organization_members` query of a tenant starts here.
 fn scoped_organization_members(
     tenant: &Tenant,
-) -> Filter<organization_members::table, Eq<organization_members::organization_id, Uuid>> {
+) -> Filter<organization_members::table, Eq<organization_members::organization_id, OrgId>> {
     organization_members::table.filter(scoped_organization_members_rows(tenant))
 }
 
 /// The condition every `organization_members` row of a tenant meets (for joined queries).
 fn scoped_organization_members_rows(
     tenant: &Tenant,
-) -> Eq<organization_members::organization_id, Uuid> {
-    organization_members::organization_id.eq(tenant.org_id().uuid())
+) -> Eq<organization_members::organization_id, OrgId> {
+    organization_members::organization_id.eq(tenant.org_id())
 }

@@ -13,14 +13,14 @@ use crate::db::schema::message_templates;
 use crate::db::usage;
 use crate::db::Tenant;
 use crate::domain::plans::LimitKind;
-use crate::ids::{TemplateId, GLOBAL_OWNER};
+use crate::ids::{OrgId, TemplateId, GLOBAL_OWNER};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = message_templates)]
 pub struct Template {
-    pub organization_id: Option<Uuid>,
+    pub organization_id: Option<OrgId>,
     pub owner_key: Uuid,
-    pub id: Uuid,
+    pub id: TemplateId,
     pub name: String,
     pub subject: String,
     pub body: String,
@@ -45,7 +45,7 @@ pub struct TemplateFields {
 /// Templates the tenant may use: its own and the global ones.
 fn visible<'a>(tenant: &Tenant) -> message_templates::BoxedQuery<'a, Pg> {
     message_templates::table
-        .filter(message_templates::owner_key.eq_any(vec![tenant.org_id().uuid(), GLOBAL_OWNER]))
+        .filter(message_templates::owner_key.eq_any(vec![tenant.owner_key(), GLOBAL_OWNER]))
         .into_boxed()
 }
 
@@ -62,7 +62,7 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Templat
 /// An own or global template; NotFound for any other.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> QueryResult<Template> {
     visible(tenant)
-        .filter(message_templates::id.eq(id.uuid()))
+        .filter(message_templates::id.eq(id))
         .select(Template::as_select())
         .first(conn)
 }
@@ -75,17 +75,17 @@ pub fn find_own(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> Que
         .first(conn)
 }
 
-fn own_key(tenant: &Tenant, id: TemplateId) -> (Uuid, Uuid) {
-    (tenant.org_id().uuid(), id.uuid())
+fn own_key(tenant: &Tenant, id: TemplateId) -> (Uuid, TemplateId) {
+    (tenant.owner_key(), id)
 }
 
 /// An own template as created: owned by the tenant's organization.
 #[derive(Insertable)]
 #[diesel(table_name = message_templates)]
 struct NewTemplate<'a> {
-    organization_id: Option<Uuid>,
+    organization_id: Option<OrgId>,
     owner_key: Uuid,
-    id: Uuid,
+    id: TemplateId,
     name: &'a str,
     subject: &'a str,
     body: &'a str,
@@ -99,12 +99,12 @@ pub fn create(
     fields: &TemplateFields,
 ) -> DbResult<Template> {
     usage::guard_count_limit(conn, tenant, LimitKind::Templates)?;
-    let org = tenant.org_id().uuid();
+    let org = tenant.org_id();
     Ok(diesel::insert_into(message_templates::table)
         .values(NewTemplate {
             organization_id: Some(org),
-            owner_key: org,
-            id: Uuid::now_v7(),
+            owner_key: tenant.owner_key(),
+            id: TemplateId::new(),
             name: &fields.name,
             subject: &fields.subject,
             body: &fields.body,

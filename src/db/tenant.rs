@@ -36,7 +36,7 @@ impl Tenant {
     /// Loads the membership of `user` in `org`; NotFound when there is none.
     pub fn for_member(conn: &mut PgConnection, org: OrgId, user: UserId) -> QueryResult<Tenant> {
         organization_members::table
-            .find((org.uuid(), user.uuid()))
+            .find((org, user))
             .select(organization_members::user_id)
             .first::<uuid::Uuid>(conn)
             .map(|_| Tenant::from_membership_row(org, user))
@@ -44,6 +44,12 @@ impl Tenant {
 
     pub fn org_id(&self) -> OrgId {
         self.org
+    }
+
+    /// The `owner_key` of the organization's own templates and sequences
+    /// (global ones have `GLOBAL_OWNER`).
+    pub fn owner_key(&self) -> uuid::Uuid {
+        self.org.uuid()
     }
 
     /// The acting user; `None` for background jobs.

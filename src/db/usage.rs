@@ -26,7 +26,7 @@ use crate::domain::plans::{
     format_limit, threshold_crossed, Limit, LimitKind, Limits, Plan, UsageLevel,
 };
 use crate::domain::subscription::{day_start, month_start};
-use crate::ids::OrgId;
+use crate::ids::{OrgId, UserId};
 
 /// Kinds of counted actions (SPEC §5), as stored in `usage_records.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub fn org_and_subscription(
 ) -> QueryResult<(Organization, Subscription)> {
     organizations::table
         .inner_join(subscriptions::table)
-        .filter(organizations::id.eq(tenant.org_id().uuid()))
+        .filter(organizations::id.eq(tenant.org_id()))
         .select((Organization::as_select(), Subscription::as_select()))
         .first(conn)
 }
@@ -163,7 +163,7 @@ fn bump_counter(
          WHERE $5::bigint IS NULL OR usage_counters.count < $5::bigint
          RETURNING count",
     )
-    .bind::<SqlUuid, _>(org.uuid())
+    .bind::<SqlUuid, _>(org)
     .bind::<Text, _>(kind.as_str())
     .bind::<Text, _>(period.0)
     .bind::<Date, _>(period.1)
@@ -331,7 +331,7 @@ pub fn guard_count_limit(
     let org = tenant.org_id();
     let now = Utc::now();
     let sub: Subscription = subscriptions::table
-        .find(org.uuid())
+        .find(org)
         .select(Subscription::as_select())
         .for_update()
         .first(conn)?;
@@ -363,7 +363,7 @@ pub fn used(
     let tz = match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
             let name: String = organizations::table
-                .find(tenant.org_id().uuid())
+                .find(tenant.org_id())
                 .select(organizations::time_zone)
                 .first(conn)?;
             name.parse().unwrap_or(chrono_tz::UTC)
@@ -381,7 +381,7 @@ pub(crate) fn used_in(
     kind: LimitKind,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
-    let o = tenant.org_id().uuid();
+    let o = tenant.org_id();
     match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
             let usage = if kind == LimitKind::LeadsPerMonth {
@@ -454,7 +454,7 @@ pub fn consume_up_to(
         .values(NewCounter::of(tenant, kind, (period, start), 0))
         .on_conflict_do_nothing()
         .execute(conn)?;
-    let key = (org.uuid(), kind.as_str(), period, start);
+    let key = (org, kind.as_str(), period, start);
     let used: i64 = usage_counters::table
         .find(key)
         .select(usage_counters::count)
@@ -508,9 +508,9 @@ pub fn consume_up_to(
 #[derive(Insertable)]
 #[diesel(table_name = usage_records)]
 struct NewUsageRecord {
-    organization_id: Uuid,
+    organization_id: OrgId,
     kind: &'static str,
-    user_id: Option<Uuid>,
+    user_id: Option<UserId>,
     resource_id: Option<Uuid>,
     occurred_at: DateTime<Utc>,
 }
@@ -523,9 +523,9 @@ impl NewUsageRecord {
         now: DateTime<Utc>,
     ) -> NewUsageRecord {
         NewUsageRecord {
-            organization_id: tenant.org_id().uuid(),
+            organization_id: tenant.org_id(),
             kind: kind.as_str(),
-            user_id: tenant.user_id().map(|u| u.uuid()),
+            user_id: tenant.user_id(),
             resource_id: resource,
             occurred_at: now,
         }
@@ -536,7 +536,7 @@ impl NewUsageRecord {
 #[derive(Insertable)]
 #[diesel(table_name = usage_counters)]
 struct NewCounter {
-    organization_id: Uuid,
+    organization_id: OrgId,
     kind: &'static str,
     period: &'static str,
     period_start: NaiveDate,
@@ -551,7 +551,7 @@ impl NewCounter {
         count: i64,
     ) -> NewCounter {
         NewCounter {
-            organization_id: tenant.org_id().uuid(),
+            organization_id: tenant.org_id(),
             kind: kind.as_str(),
             period: period.0,
             period_start: period.1,
@@ -561,23 +561,23 @@ impl NewCounter {
 }
 
 /// The condition every `invitations` row of a tenant meets.
-fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, Uuid> {
-    invitations::organization_id.eq(tenant.org_id().uuid())
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, OrgId> {
+    invitations::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `message_templates` row of a tenant meets.
-fn scoped_message_templates_rows(tenant: &Tenant) -> Eq<message_templates::organization_id, Uuid> {
-    message_templates::organization_id.eq(tenant.org_id().uuid())
+fn scoped_message_templates_rows(tenant: &Tenant) -> Eq<message_templates::organization_id, OrgId> {
+    message_templates::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `organization_members` row of a tenant meets.
 fn scoped_organization_members_rows(
     tenant: &Tenant,
-) -> Eq<organization_members::organization_id, Uuid> {
-    organization_members::organization_id.eq(tenant.org_id().uuid())
+) -> Eq<organization_members::organization_id, OrgId> {
+    organization_members::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `sequences` row of a tenant meets.
-fn scoped_sequences_rows(tenant: &Tenant) -> Eq<sequences::organization_id, Uuid> {
-    sequences::organization_id.eq(tenant.org_id().uuid())
+fn scoped_sequences_rows(tenant: &Tenant) -> Eq<sequences::organization_id, OrgId> {
+    sequences::organization_id.eq(tenant.org_id())
 }

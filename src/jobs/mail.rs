@@ -15,7 +15,6 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::db::outbox::{self, PendingMail as Pending};
 use crate::db::{messages, SystemAccess};
-use crate::ids::{MessageId, OrgId};
 
 /// Tries per mail before it is marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -123,12 +122,7 @@ fn record_sent(
 ) -> QueryResult<()> {
     outbox::mark_sent(conn, mail, now)?;
     if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
-        messages::mark_delivery(
-            conn,
-            &access.tenant(OrgId(org)),
-            MessageId(message),
-            Ok(now),
-        )?;
+        messages::mark_delivery(conn, &access.tenant(org), message, Ok(now))?;
     }
     Ok(())
 }
@@ -147,12 +141,7 @@ fn record_failure(
     tracing::warn!(mail = %mail.id, attempts, last, error = %error, "mail delivery failed");
     outbox::mark_attempt_failed(conn, mail, &error, last, now + backoff(attempts - 1))?;
     if let (true, Some(org), Some(message)) = (last, mail.organization_id, mail.message_id) {
-        messages::mark_delivery(
-            conn,
-            &access.tenant(OrgId(org)),
-            MessageId(message),
-            Err(&error),
-        )?;
+        messages::mark_delivery(conn, &access.tenant(org), message, Err(&error))?;
     }
     Ok(())
 }

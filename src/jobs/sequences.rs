@@ -15,7 +15,6 @@ use crate::db::usage;
 use crate::db::{DbError, DbResult};
 use crate::db::{SystemAccess, Tenant};
 use crate::domain::subscription::{day_start, local_date_start_utc};
-use crate::ids::LeadId;
 
 /// Enrolments handled per pass at most (the next pass continues).
 const BATCH: usize = 100;
@@ -61,7 +60,7 @@ fn advance_one(
         enrollments::finish(conn, &tenant, &e, "completed")?;
         return Ok(true);
     };
-    let lead = leads::find(conn, &tenant, LeadId(e.lead_id))?;
+    let lead = leads::find(conn, &tenant, e.lead_id)?;
     let (sender, organization) = messages::signature(conn, &tenant, e.enrolled_by)?;
     let Ok(rendered) = messages::render(&step.subject, &step.body, &lead, &sender, &organization)
     else {

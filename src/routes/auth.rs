@@ -281,7 +281,7 @@ async fn login(
         .await?;
     let password = form.password;
     let verified = web::block(move || match &user {
-        Some(u) if password::verify(&password, &u.password_hash) => Some(UserId(u.id)),
+        Some(u) if password::verify(&password, &u.password_hash) => Some(u.id),
         Some(_) => None,
         None => {
             password::verify_dummy(&password);
@@ -314,7 +314,7 @@ async fn login(
             rate_limit::clear(conn, &account_bucket)?;
             Ok(orgs::memberships(conn, user)?
                 .first()
-                .map(|m| OrgId(m.org_id)))
+                .map(|m| m.org_id))
         })
         .await?;
     let target = next.unwrap_or_else(|| "/dashboard".into());

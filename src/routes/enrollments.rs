@@ -4,14 +4,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use uuid::Uuid;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::{enrollments, sequences};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
-use crate::ids::{EnrollmentId, SequenceId};
+use crate::ids::{EnrollmentId, LeadId, SequenceId};
 use crate::routes::{form_id, redirect_with_flash};
 
 route_table! {
@@ -52,7 +51,7 @@ async fn enrol(
             .map(|(_, v)| v.as_str())
     };
     let seq: SequenceId = form_id(value("sequence_id").unwrap_or(""))?;
-    let leads: Vec<Uuid> = fields
+    let leads: Vec<LeadId> = fields
         .iter()
         .filter(|(k, _)| k == "lead_id")
         .filter_map(|(_, v)| v.parse().ok())

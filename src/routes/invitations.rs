@@ -29,7 +29,7 @@ fn link_view<'a>(token: &'a str, f: &'a Found) -> LinkView<'a> {
         token,
         org_name: &f.org_name,
         inviter: f.inviter.as_deref(),
-        role: f.invitation.role(),
+        role: f.invitation.role,
         email: &f.invitation.email,
     }
 }

@@ -213,6 +213,7 @@ fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
     for l in rows {
         let tags = l.tags.join(";");
         let created = l.created_at.to_rfc3339();
+        let status = l.status.to_string();
         w.write_record([
             &l.first_name,
             &l.last_name,
@@ -220,7 +221,7 @@ fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
             &l.company,
             &l.title,
             &l.phone,
-            &l.status,
+            &status,
             &tags,
             &l.notes,
             &created,

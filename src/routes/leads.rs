@@ -321,10 +321,10 @@ async fn update(
             let reply = Reply::Invalid;
             if targets_row(&req) {
                 let cols = view::columns(perms(&cur));
-                return Ok(reply.fragment(view::edit_row(id.uuid(), &form, cols)));
+                return Ok(reply.fragment(view::edit_row(id, &form, cols)));
             }
             if wants_fragment(&req) {
-                return Ok(reply.fragment(view::edit_form(id.uuid(), &form, &cur.user.csrf)));
+                return Ok(reply.fragment(view::edit_form(id, &form, &cur.user.csrf)));
             }
             let lead = find(&state, &cur, id).await?;
             let body = view::edit_page(&lead, &form, &cur.user.csrf);

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::leads::{self, Cursor};
+use crate::db::leads;
+use crate::db::messages::Cursor;
 use crate::db::{messages, templates};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
@@ -164,7 +165,7 @@ async fn send(
             let tenant = cur.tenant();
             let lead = state
                 .db
-                .run(move |conn| leads::find(conn, &tenant, LeadId(lead_id)))
+                .run(move |conn| leads::find(conn, &tenant, lead_id))
                 .await?;
             let body = view::send_page(&lead, upgrade_prompt(&message));
             reply

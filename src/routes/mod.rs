@@ -213,9 +213,9 @@ pub fn white_label(ctx: &OrgContext) -> bool {
 pub(crate) fn shell_org(ctx: &OrgContext) -> ShellOrg {
     let now = chrono::Utc::now();
     let sub = &ctx.subscription;
-    let status = sub.status();
+    let status = sub.status;
     let white_label = white_label(ctx);
-    let role = ctx.member.role();
+    let role = ctx.member.role;
     ShellOrg {
         id: ctx.org.id,
         name: ctx.org.name.clone(),

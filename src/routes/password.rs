@@ -20,7 +20,6 @@ use crate::db::models::User;
 use crate::db::{accounts, orgs, rate_limit, sessions};
 use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
-use crate::ids::{OrgId, UserId};
 use crate::mail::{account as mail, queue_account};
 use crate::password;
 use crate::routes::shared::account_card::{one_error, Answer};
@@ -196,7 +195,7 @@ fn send_reset_link(
     match accounts::find_by_email(conn, email)? {
         Some(user) => {
             let token =
-                account_tokens::issue(conn, UserId(user.id), Purpose::PasswordReset, Some(email))?;
+                account_tokens::issue(conn, user.id, Purpose::PasswordReset, Some(email))?;
             queue_account(
                 conn,
                 email,
@@ -277,7 +276,7 @@ async fn reset(
                 return Ok(None);
             };
             let account = accounts::find(conn, found.user)?;
-            let id = UserId(account.id);
+            let id = account.id;
             store_password(conn, &account, &hash, &public_url)?;
             // The link proved control of the mailbox it was sent to.
             if let Some(sent_to) = &found.email {
@@ -286,7 +285,7 @@ async fn reset(
             rate_limit::clear(conn, &format!("login:account:{}", account.email))?;
             let org = orgs::memberships(conn, id)?
                 .first()
-                .map(|m| OrgId(m.org_id));
+                .map(|m| m.org_id);
             let token = sessions::renew(conn, previous, id, &client, lifetime, None)?;
             Ok(Some((token, org)))
         })
@@ -331,7 +330,7 @@ fn store_password(
     hash: &str,
     public_url: &str,
 ) -> diesel::QueryResult<()> {
-    let id = UserId(account.id);
+    let id = account.id;
     accounts::set_password_hash(conn, id, hash)?;
     sessions::delete_all(conn, id)?;
     account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;

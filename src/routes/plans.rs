@@ -175,7 +175,7 @@ async fn confirmation(
         from: sub.effective_plan(now),
         to: target,
         interval,
-        in_trial: sub.status() == Status::Trial,
+        in_trial: sub.status == Status::Trial,
         effective_at: sub.current_period_end,
         tz: cur.ctx.org.tz(),
         impact: &impact,
@@ -210,7 +210,7 @@ async fn resume(
         .db
         .tx(move |conn| db_plans::resume(conn, &tenant))
         .await?;
-    let plan = cur.ctx.subscription.plan().name();
+    let plan = cur.ctx.subscription.plan.name();
     let message = if resumed {
         format!("Your {plan} subscription continues.")
     } else {

@@ -334,5 +334,5 @@ async fn change_step<const CHANGE: u8>(
             })
         })
         .await?;
-    after_step_change(&state, &cur, &req, SequenceId(seq.id)).await
+    after_step_change(&state, &cur, &req, seq.id).await
 }

@@ -36,7 +36,7 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let rows = list(&state, &user).await?;
-    let current = user.session.session_id.uuid();
+    let current = user.session.session_id;
     let body = view::body(&rows, current, &user.csrf);
     user_page(&state, &user, &req, Nav::Sessions, "Sessions", body).await
 }
@@ -52,7 +52,7 @@ async fn changed(
         return Ok(see_other_with_flash("/account/sessions", text));
     }
     let rows = list(state, user).await?;
-    let current = user.session.session_id.uuid();
+    let current = user.session.session_id;
     Ok(fragment(view::card_with_flash(
         &rows, current, &user.csrf, text,
     )))

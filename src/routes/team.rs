@@ -78,7 +78,7 @@ async fn render(
     let v = TeamView {
         csrf: &cur.user.csrf,
         org_name: &cur.ctx.org.name,
-        me: cur.user_id().uuid(),
+        me: cur.user_id(),
         my_role: data.my_role,
         email_verified: cur.user.session.user.email_verified_at.is_some(),
         members: &data.members,
@@ -239,7 +239,7 @@ async fn resend(
         .db
         .tx(move |conn| -> AppResult<_> {
             let (inv, token) = invitations::resend(conn, &tenant, id)?;
-            mail.enqueue(conn, &inv.email, inv.role(), &token, inv.expires_at)?;
+            mail.enqueue(conn, &inv.email, inv.role, &token, inv.expires_at)?;
             Ok(inv)
         })
         .await?;

@@ -25,6 +25,7 @@ use crate::routes::{
 };
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
+use crate::domain::leads::LeadStatus;
 
 route_table! {
     GET "/templates" => index,
@@ -81,14 +82,14 @@ pub fn validate(form: &TemplateForm) -> Result<TemplateFields, FieldErrors> {
 /// A made-up lead for previews when the organization has none yet.
 fn sample_lead() -> Lead {
     Lead {
-        id: Uuid::nil(),
+        id: LeadId(Uuid::nil()),
         first_name: "Anna".into(),
         last_name: "Berger".into(),
         email: "anna.berger@northwind.example".into(),
         company: "Northwind".into(),
         title: "Head of Sales".into(),
         phone: String::new(),
-        status: "new".into(),
+        status: LeadStatus::New,
         tags: Vec::new(),
         notes: String::new(),
         owner_user_id: None,

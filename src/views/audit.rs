@@ -5,10 +5,10 @@
 use chrono_tz::Tz;
 use maud::{html, Markup};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::db::audit::AuditEvent;
 use crate::domain::roles::Role;
+use crate::ids::UserId;
 use crate::views::format::date_time;
 
 pub const RESULTS_ID: &str = "audit-results";
@@ -18,7 +18,7 @@ pub struct AuditView<'a> {
     pub tz: Tz,
     pub events: &'a [AuditEvent],
     pub actions: &'a [String],
-    pub actors: &'a [(Option<Uuid>, String)],
+    pub actors: &'a [(Option<UserId>, String)],
     /// The filter values as given ("" = all).
     pub action: &'a str,
     pub actor: &'a str,

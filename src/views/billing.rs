@@ -6,6 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 use crate::assets;
 use crate::db::invoices::{Invoice, InvoiceLine};
 use crate::db::models::{Organization, Subscription};
+use crate::domain::billing::Interval;
 use crate::domain::plans::format_euros;
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, form_errors, Field};
@@ -38,8 +39,8 @@ fn subscription_card(p: &BillingPage) -> Markup {
         section.card {
             h2 { "Subscription" }
             dl.kv {
-                dt { "Plan" } dd { (s.plan().name()) " · billed " (if s.billing_interval == "year" { "yearly" } else { "monthly" }) }
-                dt { "Status" } dd { (s.status().label()) }
+                dt { "Plan" } dd { (s.plan.name()) " · billed " (if s.billing_interval == Interval::Yearly { "yearly" } else { "monthly" }) }
+                dt { "Status" } dd { (s.status.label()) }
                 dt { "Current period ends" } dd { (s.current_period_end.format("%e %B %Y")) }
                 dt { "Payment method" } dd { @if s.has_payment_method { "On file" } @else { "None yet" } }
             }

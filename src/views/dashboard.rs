@@ -17,7 +17,7 @@ pub struct DashboardData<'a> {
 
 pub fn body(d: &DashboardData) -> Markup {
     let plan = d.effective_plan;
-    let status = d.subscription.status();
+    let status = d.subscription.status;
     html! {
         div.page-head {
             h1 { (d.org.name) }

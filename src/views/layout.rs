@@ -64,7 +64,7 @@ const ACCOUNT_NAV_ITEMS: &[(Nav, &str, &str)] = &[
 /// The current organization as the shell shows it.
 #[derive(Debug, Clone)]
 pub struct ShellOrg {
-    pub id: uuid::Uuid,
+    pub id: crate::ids::OrgId,
     pub name: String,
     pub brand_name: Option<String>,
     /// White-label colour (`#rrggbb`), served as `/brand.css`.

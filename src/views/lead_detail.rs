@@ -3,12 +3,12 @@
 
 use chrono_tz::Tz;
 use maud::{html, Markup};
-use uuid::Uuid;
 
 use crate::db::enrollments::EnrollmentRow;
 use crate::db::leads::Lead;
 use crate::db::messages::Message;
 use crate::db::templates::Template;
+use crate::ids::{LeadId, SequenceId};
 use crate::views::components::csrf;
 use crate::views::format::{date, date_time};
 use crate::views::leads::{delete_button, Perms};
@@ -18,7 +18,7 @@ pub struct DetailPage<'a> {
     pub messages: &'a [Message],
     pub enrollments: &'a [EnrollmentRow],
     pub templates: &'a [Template],
-    pub sequences: &'a [(Uuid, String)],
+    pub sequences: &'a [(SequenceId, String)],
     pub perms: Perms,
     pub tz: Tz,
     pub csrf: &'a str,
@@ -46,7 +46,7 @@ pub fn enrollment_status(status: &str) -> Markup {
 }
 
 fn details(lead: &Lead, tz: Tz) -> Markup {
-    let status = lead.status();
+    let status = lead.status;
     html! {
         section.card aria-labelledby="lead-details" {
             h2 #lead-details { "Details" }
@@ -71,7 +71,7 @@ fn details(lead: &Lead, tz: Tz) -> Markup {
 }
 
 /// Choose a template, preview it for this lead, then send.
-pub fn send_form(lead_id: Uuid, templates: &[Template], token: &str) -> Markup {
+pub fn send_form(lead_id: LeadId, templates: &[Template], token: &str) -> Markup {
     html! {
         section.card aria-labelledby="send-title" {
             h2 #send-title { "Send a message" }
@@ -101,7 +101,7 @@ pub fn send_form(lead_id: Uuid, templates: &[Template], token: &str) -> Markup {
     }
 }
 
-fn enrol_form(lead_id: Uuid, sequences: &[(Uuid, String)], token: &str) -> Markup {
+fn enrol_form(lead_id: LeadId, sequences: &[(SequenceId, String)], token: &str) -> Markup {
     html! {
         @if sequences.is_empty() {
             p.muted.small { "No sequences yet. " a href="/sequences" { "Build one" } "." }

@@ -4,12 +4,12 @@
 
 use chrono_tz::Tz;
 use maud::{html, Markup};
-use uuid::Uuid;
 
 use crate::db::leads::{Lead, LeadFilter};
 use crate::domain::leads::{LeadInput, LeadStatus};
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
+use crate::ids::{LeadId, SequenceId};
 use crate::views::components::{csrf, Field};
 use crate::views::format::date;
 use crate::views::workspace::{self, form_problems, pagination, query_string, select};
@@ -36,12 +36,12 @@ pub struct ListPage<'a> {
     pub tz: Tz,
     pub perms: Perms,
     pub csrf: &'a str,
-    pub sequences: &'a [(Uuid, String)],
+    pub sequences: &'a [(SequenceId, String)],
     pub leads_this_month: (i64, Limit),
     pub form: FormState<'a>,
 }
 
-pub fn row_id(id: Uuid) -> String {
+pub fn row_id(id: LeadId) -> String {
     format!("lead-{id}")
 }
 
@@ -57,7 +57,7 @@ pub fn input_of(lead: &Lead) -> LeadInput {
         company: lead.company.clone(),
         title: lead.title.clone(),
         phone: lead.phone.clone(),
-        status: lead.status.clone(),
+        status: lead.status.to_string(),
         tags: lead.tags.join(", "),
         notes: lead.notes.clone(),
     }
@@ -129,7 +129,7 @@ fn tag_list(tags: &[String]) -> Markup {
 /// One row of the list.
 pub fn row(lead: &Lead, tz: Tz, perms: Perms) -> Markup {
     let id = lead.id;
-    let status = lead.status();
+    let status = lead.status;
     html! {
         tr #(row_id(id)) {
             @if perms.send {
@@ -177,7 +177,7 @@ pub fn delete_button(lead: &Lead, in_row: bool) -> Markup {
 }
 
 /// The row in edit mode (HTMX inline edit).
-pub fn edit_row(id: Uuid, state: &FormState, colspan: u8) -> Markup {
+pub fn edit_row(id: LeadId, state: &FormState, colspan: u8) -> Markup {
     html! {
         tr #(row_id(id)) .is-selected {
             td colspan=(colspan) {
@@ -321,7 +321,7 @@ pub fn list_page(p: &ListPage) -> Markup {
 }
 
 /// The edit page (without JavaScript, or from the detail page).
-pub fn edit_form(id: Uuid, state: &FormState, token: &str) -> Markup {
+pub fn edit_form(id: LeadId, state: &FormState, token: &str) -> Markup {
     html! {
         form.stack #lead-edit method="post" action={ "/leads/" (id) } novalidate
             hx-post={ "/leads/" (id) } hx-target="this" hx-swap="outerHTML" {

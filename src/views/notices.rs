@@ -49,7 +49,7 @@ pub fn list(notices: &[Notice], tz: Tz, now: DateTime<Utc>, token: &str) -> Mark
     }
 }
 
-pub fn item_id(id: uuid::Uuid) -> String {
+pub fn item_id(id: crate::ids::NoticeId) -> String {
     format!("notice-{id}")
 }
 

@@ -3,14 +3,12 @@
 use maud::{html, Markup};
 
 use crate::db::orgs::Membership;
-use crate::domain::plans::Plan;
-use crate::domain::roles::Role;
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, Field};
 
 pub fn body(
     orgs: &[Membership],
-    current: Option<uuid::Uuid>,
+    current: Option<crate::ids::OrgId>,
     token: &str,
     errors: &FieldErrors,
     name: &str,
@@ -39,8 +37,8 @@ pub fn body(
 }
 
 fn row(m: &Membership, is_current: bool, token: &str) -> Markup {
-    let role = m.role.parse::<Role>().map(Role::label).unwrap_or("");
-    let plan = m.plan.parse::<Plan>().map(Plan::name).unwrap_or("");
+    let role = m.role.label();
+    let plan = m.plan.name();
     html! {
         tr {
             td { strong { (m.name) } br; span.muted.small.mono { (m.slug) } }

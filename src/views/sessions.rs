@@ -8,12 +8,13 @@ use maud::{html, Markup};
 
 use crate::db::sessions::SessionRow;
 use crate::domain::user_agent;
+use crate::ids::SessionId;
 use crate::views::account::tabs;
 use crate::views::components::csrf;
 
 pub const CARD_ID: &str = "sessions-card";
 
-pub fn body(rows: &[SessionRow], current: uuid::Uuid, token: &str) -> Markup {
+pub fn body(rows: &[SessionRow], current: SessionId, token: &str) -> Markup {
     html! {
         div.page-head {
             div { h1 { "Your account" } p { "Where you are signed in." } }
@@ -23,7 +24,7 @@ pub fn body(rows: &[SessionRow], current: uuid::Uuid, token: &str) -> Markup {
     }
 }
 
-pub fn card(rows: &[SessionRow], current: uuid::Uuid, token: &str) -> Markup {
+pub fn card(rows: &[SessionRow], current: SessionId, token: &str) -> Markup {
     let others = rows.iter().filter(|r| r.id != current).count();
     html! {
         section.card.flush #(CARD_ID) aria-labelledby="sessions-title" {
@@ -85,12 +86,7 @@ fn session_row(row: &SessionRow, is_current: bool, token: &str) -> Markup {
 }
 
 /// The card after a change, with the confirmation swapped into `#flash`.
-pub fn card_with_flash(
-    rows: &[SessionRow],
-    current: uuid::Uuid,
-    token: &str,
-    text: &str,
-) -> Markup {
+pub fn card_with_flash(rows: &[SessionRow], current: SessionId, token: &str, text: &str) -> Markup {
     html! {
         (card(rows, current, token))
         div #flash aria-live="polite" hx-swap-oob="true" { div.flash.flash-success role="status" { (text) } }

@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
-use uuid::Uuid;
 
 use crate::db::invitations::{OpenInvitation, State};
 use crate::db::team::MemberRow;
@@ -14,6 +13,7 @@ use crate::domain::membership::INVITABLE;
 use crate::domain::plans::{format_limit, Limit};
 use crate::domain::roles::{may_manage_member, Role};
 use crate::forms::FieldErrors;
+use crate::ids::UserId;
 use crate::views::components::{csrf, form_errors, Field};
 use crate::views::format::{date, relative, role_badge};
 use crate::views::layout::{self, Flash};
@@ -53,7 +53,7 @@ pub struct InviteValues {
 pub struct TeamView<'a> {
     pub csrf: &'a str,
     pub org_name: &'a str,
-    pub me: Uuid,
+    pub me: UserId,
     pub my_role: Role,
     pub email_verified: bool,
     pub members: &'a [MemberRow],
@@ -158,7 +158,7 @@ fn members_card(v: &TeamView) -> Markup {
 }
 
 /// Element id of a member's row.
-pub fn row_id(user: Uuid) -> String {
+pub fn row_id(user: UserId) -> String {
     format!("member-{user}")
 }
 
@@ -167,10 +167,10 @@ fn hx_form_attrs() -> (&'static str, &'static str) {
 }
 
 fn member_row(v: &TeamView, m: &MemberRow) -> Markup {
-    let is_me = m.user_id == v.me;
+    let is_me = m.user_id() == v.me;
     let can_manage = v.manages() && !is_me && may_manage_member(v.my_role, m.role());
     html! {
-        tr #(row_id(m.user_id)) {
+        tr #(row_id(m.user_id())) {
             td {
                 strong { (m.name) }
                 @if is_me { " " span.muted.small { "(you)" } }
@@ -183,7 +183,7 @@ fn member_row(v: &TeamView, m: &MemberRow) -> Markup {
                 @if can_manage && m.role() == Role::Member { (permissions_form(v, m)) }
                 @else { (permissions_text(m)) }
             }
-            td.nowrap { (date(m.joined_at, v.tz)) }
+            td.nowrap { (date(m.member.joined_at, v.tz)) }
             td.actions { (row_actions(v, m, is_me, can_manage)) }
         }
     }
@@ -196,8 +196,8 @@ fn role_form(v: &TeamView, m: &MemberRow) -> Markup {
     } else {
         &[Role::Admin, Role::Member, Role::Viewer]
     };
-    let id = format!("role-{}", m.user_id);
-    let action = format!("/team/members/{}/role", m.user_id);
+    let id = format!("role-{}", m.user_id());
+    let action = format!("/team/members/{}/role", m.user_id());
     let (target, swap) = hx_form_attrs();
     html! {
         form.inline-form method="post" action=(action) hx-post=(action) hx-trigger="change"
@@ -226,14 +226,14 @@ const FLAGS: [(&str, &str, &str); 3] = [
 
 fn flag_values(m: &MemberRow) -> [bool; 3] {
     [
-        m.can_manage_leads,
-        m.can_send_messages,
-        m.can_manage_templates,
+        m.member.can_manage_leads,
+        m.member.can_send_messages,
+        m.member.can_manage_templates,
     ]
 }
 
 fn permissions_form(v: &TeamView, m: &MemberRow) -> Markup {
-    let action = format!("/team/members/{}/permissions", m.user_id);
+    let action = format!("/team/members/{}/permissions", m.user_id());
     let (target, swap) = hx_form_attrs();
     html! {
         form.inline-form.perm-form method="post" action=(action) hx-post=(action) hx-trigger="change"
@@ -279,11 +279,11 @@ fn row_actions(v: &TeamView, m: &MemberRow, is_me: bool, can_manage: bool) -> Ma
             span.muted.small { "Last owner" }
         }
         @if v.my_role == Role::Owner && !is_me && m.role() != Role::Owner {
-            (action_button(v, &format!("/team/members/{}/make-owner", m.user_id), "Make owner", "btn btn-sm",
+            (action_button(v, &format!("/team/members/{}/make-owner", m.user_id()), "Make owner", "btn btn-sm",
                 &format!("Make {} an owner? Owners can manage billing and other owners.", m.name)))
         }
         @if can_manage && !last_owner {
-            (action_button(v, &format!("/team/members/{}/remove", m.user_id), "Remove", "link danger small",
+            (action_button(v, &format!("/team/members/{}/remove", m.user_id()), "Remove", "link danger small",
                 &format!("Remove {} from {}? They lose access at once.", m.name, v.org_name)))
         }
     }
@@ -365,7 +365,7 @@ fn pending_row(v: &TeamView, open: &OpenInvitation) -> Markup {
                 (inv.email)
                 @if let Some(by) = &open.inviter { span.cell-sub { "Invited by " (by) } }
             }
-            td { (role_badge(inv.role())) }
+            td { (role_badge(inv.role)) }
             td.nowrap {
                 @if expired { span.badge.badge-amber { "Expired" } }
                 @else { span title=(date(inv.expires_at, v.tz)) { (relative(inv.expires_at, v.now)) } }

@@ -5,7 +5,6 @@
 
 use chrono_tz::Tz;
 use maud::{html, Markup};
-use uuid::Uuid;
 
 use crate::db::leads::Lead;
 use crate::db::messages::Rendered;
@@ -13,6 +12,7 @@ use crate::db::templates::Template;
 use crate::domain::placeholders::known_list;
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
+use crate::ids::{LeadId, TemplateId};
 use crate::views::components::{csrf, Field};
 use crate::views::format::date;
 use crate::views::workspace::{form_problems, textarea};
@@ -88,11 +88,11 @@ pub fn list_page(p: &ListPage) -> Markup {
 /// What the editor shows: typed values, the lead previewed, errors.
 pub struct Editor<'a> {
     /// `None` for a new template.
-    pub id: Option<Uuid>,
+    pub id: Option<TemplateId>,
     pub name: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
-    pub lead_id: Option<Uuid>,
+    pub lead_id: Option<LeadId>,
     pub leads: &'a [Lead],
     pub errors: &'a FieldErrors,
     pub limit: Option<&'a str>,

@@ -36,7 +36,7 @@ pub fn body(p: &UsagePage) -> Markup {
         div.page-head {
             div {
                 h1 { "Usage & plan" }
-                p { (s.organization.name) " · " (s.effective.plan.name()) " plan " (status_badge(sub.status())) }
+                p { (s.organization.name) " · " (s.effective.plan.name()) " plan " (status_badge(sub.status)) }
             }
             div.actions { a.btn.btn-primary href="/plans" { "Compare plans" } }
         }
@@ -146,7 +146,7 @@ fn next_month_start(tz: Tz, now: DateTime<Utc>) -> String {
 fn trial_banner(p: &UsagePage) -> Markup {
     let sub = &p.snapshot.subscription;
     let days = sub.trial_days_left(p.now);
-    if sub.status() != Status::Trial || days > 3 {
+    if sub.status != Status::Trial || days > 3 {
         return html! {};
     }
     let tz = p.snapshot.organization.tz();
@@ -154,7 +154,7 @@ fn trial_banner(p: &UsagePage) -> Markup {
         .trial_ends_at
         .map(|t| local_date(t, tz))
         .unwrap_or_default();
-    let plan = sub.plan();
+    let plan = sub.plan;
     let needs_method = plan.is_paid() && !sub.has_payment_method;
     html! {
         div.banner.banner-warn role="status" #trial-ending {
@@ -166,7 +166,7 @@ fn trial_banner(p: &UsagePage) -> Markup {
                 } @else if needs_method {
                     "Add a payment method to keep " (plan.name()) "; without one the subscription expires and the Free limits apply."
                 } @else {
-                    (plan.name()) " then continues at " (price_line(plan, crate::db::plans::interval_of(sub))) "."
+                    (plan.name()) " then continues at " (price_line(plan, sub.billing_interval)) "."
                 }
             }
             div.banner-actions {
@@ -199,9 +199,9 @@ fn plan_card(p: &UsagePage) -> Markup {
     let s = p.snapshot;
     let sub = &s.subscription;
     let tz = s.organization.tz();
-    let plan = sub.plan();
+    let plan = sub.plan;
     let effective = s.effective.plan;
-    let status = sub.status();
+    let status = sub.status;
     html! {
         section.card aria-labelledby="plan-title" {
             div.card-head {
@@ -225,7 +225,7 @@ fn plan_card(p: &UsagePage) -> Markup {
                     }
                 }
                 dt { "Price" }
-                dd { (price_line(plan, crate::db::plans::interval_of(sub))) }
+                dd { (price_line(plan, sub.billing_interval)) }
                 (period_row(p))
                 @if p.can_view_billing {
                     dt { "Payment method" }
@@ -243,16 +243,16 @@ fn period_row(p: &UsagePage) -> Markup {
     let sub = &p.snapshot.subscription;
     let tz = p.snapshot.organization.tz();
     let end = local_date(sub.current_period_end, tz);
-    let scheduled: Option<Plan> = sub.scheduled_plan.as_deref().and_then(|x| x.parse().ok());
+    let scheduled: Option<Plan> = sub.scheduled_plan;
     html! {
-        @match sub.status() {
+        @match sub.status {
             Status::Active | Status::PastDue if sub.cancel_at_period_end => {
                 dt { "Ends" } dd { (end) span.muted { " · then the Free limits apply" } }
             }
             Status::Active | Status::PastDue if scheduled.is_some() => {
                 dt { "Changes" } dd { "to " (scheduled.map(Plan::name).unwrap_or("")) " on " (end) }
             }
-            Status::Active | Status::PastDue if sub.plan().is_paid() => {
+            Status::Active | Status::PastDue if sub.plan.is_paid() => {
                 dt { "Renews" } dd { (end) }
             }
             _ => {}

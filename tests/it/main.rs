@@ -14,6 +14,7 @@ mod isolation;
 mod schema;
 mod structure;
 mod team;
+mod typed_rows;
 mod usage;
 mod workspace_lead_import;
 mod workspace_leads;
