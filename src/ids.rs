@@ -49,21 +49,30 @@ macro_rules! typed_id {
     )*};
 }
 
-typed_id!(
-    UserId,
-    OrgId,
-    SessionId,
-    LeadId,
-    TemplateId,
-    SequenceId,
-    StepId,
-    EnrollmentId,
-    MessageId,
-    InvitationId,
-    InvoiceId,
-    ApiKeyId,
-    NoticeId,
-);
+/// Calls `$m!(UserId, OrgId, …)` with every typed id, so the list exists once
+/// (the SQL mapping in `db` walks it too).
+macro_rules! with_every_id {
+    ($m:ident) => {
+        $m!(
+            UserId,
+            OrgId,
+            SessionId,
+            LeadId,
+            TemplateId,
+            SequenceId,
+            StepId,
+            EnrollmentId,
+            MessageId,
+            InvitationId,
+            InvoiceId,
+            ApiKeyId,
+            NoticeId,
+        );
+    };
+}
+pub(crate) use with_every_id;
+
+with_every_id!(typed_id);
 
 /// Owner key of global templates and sequences (see the schema notes).
 pub const GLOBAL_OWNER: Uuid = Uuid::nil();

@@ -201,7 +201,7 @@ fn checkout_completed(
             subscriptions::has_payment_method.eq(true),
             subscriptions::status.eq(Status::Active),
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
-            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::scheduled_plan.eq(None::<Plan>),
         ))
         .execute(conn)?;
     if let Some(plan) = plan {

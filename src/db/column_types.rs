@@ -19,10 +19,7 @@ use crate::domain::leads::LeadStatus;
 use crate::domain::plans::{LimitKind, Plan};
 use crate::domain::roles::Role;
 use crate::domain::subscription::Status;
-use crate::ids::{
-    ApiKeyId, EnrollmentId, InvitationId, InvoiceId, LeadId, MessageId, NoticeId, OrgId,
-    SequenceId, SessionId, StepId, TemplateId, UserId,
-};
+use crate::ids::*;
 
 /// Stores each typed id as the `uuid` it wraps.
 macro_rules! uuid_column {
@@ -74,20 +71,6 @@ macro_rules! text_column {
     )*};
 }
 
-uuid_column!(
-    UserId,
-    OrgId,
-    SessionId,
-    LeadId,
-    TemplateId,
-    SequenceId,
-    StepId,
-    EnrollmentId,
-    MessageId,
-    InvitationId,
-    InvoiceId,
-    ApiKeyId,
-    NoticeId,
-);
+crate::ids::with_every_id!(uuid_column);
 
 text_column!(Role, Plan, Status, Interval, LeadStatus, LimitKind);

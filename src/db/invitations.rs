@@ -147,7 +147,7 @@ pub fn create(
     diesel::insert_into(invitations::table)
         .values(NewInvitation {
             organization_id: tenant.org_id(),
-            id: id,
+            id,
             email,
             role,
             token_hash: tokens::hash(&token),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::deserialize::FromSql;
 use diesel::dsl::sql;
+use diesel::dsl::SqlTypeOf;
 use diesel::dsl::{Eq, Filter};
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
@@ -28,19 +29,59 @@ const SEARCH_EXPR: &str = "lower(first_name || ' ' || last_name || ' ' || email 
 #[diesel(table_name = leads, check_for_backend(Pg))]
 pub struct Lead {
     pub id: LeadId,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub company: String,
-    pub title: String,
-    pub phone: String,
-    pub status: LeadStatus,
-    #[diesel(deserialize_as = TagList)]
-    pub tags: Vec<String>,
-    pub notes: String,
+    #[diesel(embed)]
+    pub fields: LeadFields,
     pub owner_user_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A lead's own fields read from their columns (the mapping lives here, not
+/// on the type, because `domain` knows no SQL).
+impl Selectable<Pg> for LeadFields {
+    type SelectExpression = (
+        leads::first_name,
+        leads::last_name,
+        leads::email,
+        leads::company,
+        leads::title,
+        leads::phone,
+        leads::status,
+        leads::tags,
+        leads::notes,
+    );
+
+    fn construct_selection() -> Self::SelectExpression {
+        Default::default()
+    }
+}
+
+impl Queryable<SqlTypeOf<<LeadFields as Selectable<Pg>>::SelectExpression>, Pg> for LeadFields {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        LeadStatus,
+        TagList,
+        String,
+    );
+
+    fn build(row: Self::Row) -> diesel::deserialize::Result<Self> {
+        Ok(LeadFields {
+            first_name: row.0,
+            last_name: row.1,
+            email: row.2,
+            company: row.3,
+            title: row.4,
+            phone: row.5,
+            status: row.6,
+            tags: row.7.into(),
+            notes: row.8,
+        })
+    }
 }
 
 /// `text[]` as stored (elements are never NULL; any that were would be skipped).
@@ -62,7 +103,7 @@ impl From<TagList> for Vec<String> {
 
 impl Lead {
     pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name)
+        format!("{} {}", self.fields.first_name, self.fields.last_name)
             .trim()
             .to_string()
     }

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
-use diesel::dsl::{Eq, Filter};
+use diesel::dsl::{AsSelect, Eq, Filter};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -62,10 +63,10 @@ pub fn render(
     organization: &str,
 ) -> Result<Rendered, placeholders::PlaceholderError> {
     let values = Values {
-        first_name: &lead.first_name,
-        last_name: &lead.last_name,
-        company: &lead.company,
-        title: &lead.title,
+        first_name: &lead.fields.first_name,
+        last_name: &lead.fields.last_name,
+        company: &lead.fields.company,
+        title: &lead.fields.title,
         sender_name: sender,
         organization,
     };
@@ -150,7 +151,7 @@ pub fn queue(
             template_id: origin.template.map(|t| t.1),
             enrollment_id: origin.step.map(|s| s.0),
             step_position: origin.step.map(|s| s.1),
-            to_email: &lead.email,
+            to_email: &lead.fields.email,
             subject: &rendered.subject,
             body: &rendered.body,
             sender_user_id: origin.sender,
@@ -168,7 +169,7 @@ pub fn queue(
             kind: MailKind::Message,
             org: Some(org),
             message: Some(id),
-            to: &lead.email,
+            to: &lead.fields.email,
             subject: &rendered.subject,
             body: &rendered.body,
         },
@@ -218,15 +219,7 @@ pub fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<MessageRow>, bool)> {
-    let mut query = messages::table
-        .inner_join(
-            leads::table.on(leads::organization_id
-                .eq(messages::organization_id)
-                .and(leads::id.eq(messages::lead_id))),
-        )
-        .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
-        .filter(scoped_messages_rows(tenant))
-        .into_boxed();
+    let mut query = with_names(tenant).into_boxed();
     if let Some(c) = after {
         query = query.filter(
             sql::<Bool>("(messages.created_at, messages.id) < (")
@@ -239,12 +232,6 @@ pub fn list(
     let mut rows: Vec<Joined> = query
         .order((messages::created_at.desc(), messages::id.desc()))
         .limit(limit + 1)
-        .select((
-            Message::as_select(),
-            leads::first_name,
-            leads::last_name,
-            users::name.nullable(),
-        ))
         .load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -266,6 +253,18 @@ pub fn for_lead(
 
 /// One message of the tenant, with lead and sender names.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryResult<MessageRow> {
+    with_names(tenant)
+        .filter(messages::id.eq(id))
+        .first::<Joined>(conn)
+        .map(into_row)
+}
+
+/// The tenant's messages joined with their lead's and sender's names (the
+/// rows of `Joined`).
+#[diesel::dsl::auto_type]
+fn with_names(tenant: &Tenant) -> _ {
+    let scope: Eq<messages::organization_id, OrgId> = scoped_messages_rows(tenant);
+    let message: AsSelect<Message, Pg> = Message::as_select();
     messages::table
         .inner_join(
             leads::table.on(leads::organization_id
@@ -273,16 +272,13 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryRes
                 .and(leads::id.eq(messages::lead_id))),
         )
         .left_join(users::table.on(users::id.nullable().eq(messages::sender_user_id)))
-        .filter(scoped_messages_rows(tenant))
-        .filter(messages::id.eq(id))
+        .filter(scope)
         .select((
-            Message::as_select(),
+            message,
             leads::first_name,
             leads::last_name,
             users::name.nullable(),
         ))
-        .first::<Joined>(conn)
-        .map(into_row)
 }
 
 /// Delivery outcome of a message's mail (called by the mail worker).

@@ -139,7 +139,7 @@ fn set_plan_in_trial(
         .set((
             subscriptions::plan.eq(after.plan),
             subscriptions::billing_interval.eq(after.interval),
-            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::scheduled_plan.eq(None::<Plan>),
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::updated_at.eq(Utc::now()),
         ))
@@ -161,7 +161,7 @@ fn start_new_period(
             subscriptions::current_period_start.eq(purchase.period_start),
             subscriptions::current_period_end.eq(purchase.period_end),
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
-            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::scheduled_plan.eq(None::<Plan>),
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::updated_at.eq(Utc::now()),
         ))
@@ -217,27 +217,7 @@ pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc
     if before.cancel_at_period_end {
         return Ok(before.current_period_end);
     }
-    diesel::update(subscriptions::table.find(tenant.org_id()))
-        .set((
-            subscriptions::cancel_at_period_end.eq(true),
-            subscriptions::scheduled_plan.eq(None::<String>),
-            subscriptions::updated_at.eq(Utc::now()),
-        ))
-        .execute(conn)?;
-    let after = SubscriptionState {
-        cancel_at_period_end: true,
-        scheduled_plan: None,
-        ..before
-    };
-    let (b, a) = (audit_json(&before), audit_json(&after));
-    audit::record(
-        conn,
-        tenant,
-        "plan.canceled",
-        "subscription",
-        Some(b),
-        Some(a),
-    )?;
+    set_cancel_at_period_end(conn, tenant, &before, true, "plan.canceled")?;
     Ok(before.current_period_end)
 }
 
@@ -247,28 +227,34 @@ pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<bool> {
     if !before.cancel_at_period_end && before.scheduled_plan.is_none() {
         return Ok(false);
     }
+    set_cancel_at_period_end(conn, tenant, &before, false, "plan.resumed")?;
+    Ok(true)
+}
+
+/// Sets or withdraws the cancellation at period end; either way a scheduled
+/// downgrade is dropped. Records `action` with the state before and after.
+fn set_cancel_at_period_end(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    before: &SubscriptionState,
+    cancel: bool,
+    action: &str,
+) -> DbResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
-            subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::scheduled_plan.eq(None::<String>),
+            subscriptions::cancel_at_period_end.eq(cancel),
+            subscriptions::scheduled_plan.eq(None::<Plan>),
             subscriptions::updated_at.eq(Utc::now()),
         ))
         .execute(conn)?;
     let after = SubscriptionState {
-        cancel_at_period_end: false,
+        cancel_at_period_end: cancel,
         scheduled_plan: None,
-        ..before
+        ..*before
     };
-    let (b, a) = (audit_json(&before), audit_json(&after));
-    audit::record(
-        conn,
-        tenant,
-        "plan.resumed",
-        "subscription",
-        Some(b),
-        Some(a),
-    )?;
-    Ok(true)
+    let (b, a) = (audit_json(before), audit_json(&after));
+    audit::record(conn, tenant, action, "subscription", Some(b), Some(a))?;
+    Ok(())
 }
 
 /// Puts a payment method on file for the current plan without charging (the

@@ -59,34 +59,32 @@ pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_LEN: usize = 40;
 pub const MAX_NOTES: usize = 2000;
 
-/// A lead as typed in (form) or read (CSV): every field as text.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct LeadInput {
+/// A lead's own fields. `LeadInput` holds them as typed in (form) or read
+/// (CSV), every one as text; `LeadFields` holds them validated, ready to store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(
+    default,
+    bound(
+        deserialize = "Status: serde::Deserialize<'de> + Default, Tags: serde::Deserialize<'de> + Default"
+    )
+)]
+pub struct LeadRecord<Status, Tags> {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
     pub company: String,
     pub title: String,
     pub phone: String,
-    pub status: String,
-    pub tags: String,
+    pub status: Status,
+    pub tags: Tags,
     pub notes: String,
 }
 
-/// A validated lead, ready to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeadFields {
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub company: String,
-    pub title: String,
-    pub phone: String,
-    pub status: LeadStatus,
-    pub tags: Vec<String>,
-    pub notes: String,
-}
+/// A lead as typed in or read from a file.
+pub type LeadInput = LeadRecord<String, String>;
+
+/// A validated lead.
+pub type LeadFields = LeadRecord<LeadStatus, Vec<String>>;
 
 /// A short text field: trimmed, bounded, free of control characters and of
 /// markup (`<`, `>`), which has no place in a name and is refused, not stored.

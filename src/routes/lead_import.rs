@@ -211,19 +211,19 @@ fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
         w.write_record(header).map_err(fail)?;
     }
     for l in rows {
-        let tags = l.tags.join(";");
+        let tags = l.fields.tags.join(";");
         let created = l.created_at.to_rfc3339();
-        let status = l.status.to_string();
+        let status = l.fields.status.to_string();
         w.write_record([
-            &l.first_name,
-            &l.last_name,
-            &l.email,
-            &l.company,
-            &l.title,
-            &l.phone,
+            &l.fields.first_name,
+            &l.fields.last_name,
+            &l.fields.email,
+            &l.fields.company,
+            &l.fields.title,
+            &l.fields.phone,
             &status,
             &tags,
-            &l.notes,
+            &l.fields.notes,
             &created,
         ])
         .map_err(fail)?;

@@ -299,7 +299,7 @@ async fn update(
     if targets_row(&req) {
         // The inline row form has no notes field: keep the stored notes.
         let stored = find(&state, &cur, id).await?;
-        input.notes = stored.notes;
+        input.notes = stored.fields.notes;
     }
     let result = match validate(&input, ',') {
         Err(errors) => Err(errors),

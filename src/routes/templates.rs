@@ -25,7 +25,7 @@ use crate::routes::{
 };
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
-use crate::domain::leads::LeadStatus;
+use crate::domain::leads::{LeadFields, LeadStatus};
 
 route_table! {
     GET "/templates" => index,
@@ -83,15 +83,17 @@ pub fn validate(form: &TemplateForm) -> Result<TemplateFields, FieldErrors> {
 fn sample_lead() -> Lead {
     Lead {
         id: LeadId(Uuid::nil()),
-        first_name: "Anna".into(),
-        last_name: "Berger".into(),
-        email: "anna.berger@northwind.example".into(),
-        company: "Northwind".into(),
-        title: "Head of Sales".into(),
-        phone: String::new(),
-        status: LeadStatus::New,
-        tags: Vec::new(),
-        notes: String::new(),
+        fields: LeadFields {
+            first_name: "Anna".into(),
+            last_name: "Berger".into(),
+            email: "anna.berger@northwind.example".into(),
+            company: "Northwind".into(),
+            title: "Head of Sales".into(),
+            phone: String::new(),
+            status: LeadStatus::New,
+            tags: Vec::new(),
+            notes: String::new(),
+        },
         owner_user_id: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),

@@ -46,25 +46,25 @@ pub fn enrollment_status(status: &str) -> Markup {
 }
 
 fn details(lead: &Lead, tz: Tz) -> Markup {
-    let status = lead.status;
+    let status = lead.fields.status;
     html! {
         section.card aria-labelledby="lead-details" {
             h2 #lead-details { "Details" }
             dl.kv {
-                dt { "Email" } dd { (lead.email) }
-                dt { "Company" } dd { @if lead.company.is_empty() { span.muted { "—" } } @else { (lead.company) } }
-                dt { "Title" } dd { @if lead.title.is_empty() { span.muted { "—" } } @else { (lead.title) } }
-                dt { "Phone" } dd { @if lead.phone.is_empty() { span.muted { "—" } } @else { (lead.phone) } }
+                dt { "Email" } dd { (lead.fields.email) }
+                dt { "Company" } dd { @if lead.fields.company.is_empty() { span.muted { "—" } } @else { (lead.fields.company) } }
+                dt { "Title" } dd { @if lead.fields.title.is_empty() { span.muted { "—" } } @else { (lead.fields.title) } }
+                dt { "Phone" } dd { @if lead.fields.phone.is_empty() { span.muted { "—" } } @else { (lead.fields.phone) } }
                 dt { "Status" } dd { span.badge.(status.badge()) { (status.label()) } }
                 dt { "Tags" } dd {
-                    @if lead.tags.is_empty() { span.muted { "—" } }
-                    @for t in &lead.tags { span.badge.badge-gray { (t) } " " }
+                    @if lead.fields.tags.is_empty() { span.muted { "—" } }
+                    @for t in &lead.fields.tags { span.badge.badge-gray { (t) } " " }
                 }
                 dt { "Added" } dd { (date(lead.created_at, tz)) }
             }
-            @if !lead.notes.is_empty() {
+            @if !lead.fields.notes.is_empty() {
                 h3 { "Notes" }
-                p.prewrap { (lead.notes) }
+                p.prewrap { (lead.fields.notes) }
             }
         }
     }
@@ -191,7 +191,7 @@ pub fn page(p: &DetailPage) -> Markup {
         div.page-head {
             div {
                 h1 { (lead.full_name()) }
-                p.muted { (lead.email) @if !lead.company.is_empty() { " · " (lead.company) } }
+                p.muted { (lead.fields.email) @if !lead.fields.company.is_empty() { " · " (lead.fields.company) } }
             }
             div.actions {
                 a.btn href="/leads" { "All leads" }

@@ -51,15 +51,15 @@ const BULK_FORM_ID: &str = "bulk-enrol";
 /// The lead fields as the form shows them.
 pub fn input_of(lead: &Lead) -> LeadInput {
     LeadInput {
-        first_name: lead.first_name.clone(),
-        last_name: lead.last_name.clone(),
-        email: lead.email.clone(),
-        company: lead.company.clone(),
-        title: lead.title.clone(),
-        phone: lead.phone.clone(),
-        status: lead.status.to_string(),
-        tags: lead.tags.join(", "),
-        notes: lead.notes.clone(),
+        first_name: lead.fields.first_name.clone(),
+        last_name: lead.fields.last_name.clone(),
+        email: lead.fields.email.clone(),
+        company: lead.fields.company.clone(),
+        title: lead.fields.title.clone(),
+        phone: lead.fields.phone.clone(),
+        status: lead.fields.status.to_string(),
+        tags: lead.fields.tags.join(", "),
+        notes: lead.fields.notes.clone(),
     }
 }
 
@@ -129,7 +129,7 @@ fn tag_list(tags: &[String]) -> Markup {
 /// One row of the list.
 pub fn row(lead: &Lead, tz: Tz, perms: Perms) -> Markup {
     let id = lead.id;
-    let status = lead.status;
+    let status = lead.fields.status;
     html! {
         tr #(row_id(id)) {
             @if perms.send {
@@ -138,10 +138,10 @@ pub fn row(lead: &Lead, tz: Tz, perms: Perms) -> Markup {
                     input #{ "pick-" (id) } type="checkbox" name="lead_id" value=(id) form=(BULK_FORM_ID);
                 }
             }
-            td { a href={ "/leads/" (id) } { (lead.full_name()) } span.cell-sub { (lead.email) } }
-            td { (lead.company) @if !lead.title.is_empty() { span.cell-sub { (lead.title) } } }
+            td { a href={ "/leads/" (id) } { (lead.full_name()) } span.cell-sub { (lead.fields.email) } }
+            td { (lead.fields.company) @if !lead.fields.title.is_empty() { span.cell-sub { (lead.fields.title) } } }
             td { span.badge.(status.badge()) { (status.label()) } }
-            td { (tag_list(&lead.tags)) }
+            td { (tag_list(&lead.fields.tags)) }
             td { (date(lead.created_at, tz)) }
             td.actions {
                 @if perms.manage {
@@ -340,7 +340,7 @@ pub fn edit_form(id: LeadId, state: &FormState, token: &str) -> Markup {
 pub fn edit_page(lead: &Lead, state: &FormState, token: &str) -> Markup {
     html! {
         div.page-head {
-            div { h1 { "Edit " (lead.full_name()) } p.muted { (lead.email) } }
+            div { h1 { "Edit " (lead.full_name()) } p.muted { (lead.fields.email) } }
             div.actions { a.btn href={ "/leads/" (lead.id) } { "Back to lead" } }
         }
         section.card { (edit_form(lead.id, state, token)) }

@@ -103,7 +103,7 @@ pub fn send_preview(lead: &Lead, template: &Template, rendered: &Rendered, token
             (csrf(token))
             input type="hidden" name="lead_id" value=(lead.id);
             input type="hidden" name="template_id" value=(template.id);
-            button.btn.btn-primary type="submit" { "Send to " (lead.email) }
+            button.btn.btn-primary type="submit" { "Send to " (lead.fields.email) }
             span.htmx-indicator { span.spinner {} " Sending…" }
         }
     }
@@ -123,7 +123,7 @@ pub fn send_result(outcome: Result<&str, &str>) -> Markup {
 pub fn send_page(lead: &Lead, body: Markup) -> Markup {
     html! {
         div.page-head {
-            div { h1 { "Send a message" } p.muted { "To " (lead.full_name()) " <" (lead.email) ">" } }
+            div { h1 { "Send a message" } p.muted { "To " (lead.full_name()) " <" (lead.fields.email) ">" } }
             div.actions { a.btn href={ "/leads/" (lead.id) } { "Back to lead" } }
         }
         section.card { (body) }

@@ -110,7 +110,7 @@ fn lead_picker(e: &Editor) -> Markup {
                 @if e.leads.is_empty() { option value="" { "A sample lead (Anna Berger, Northwind)" } }
                 @for l in e.leads {
                     option value=(l.id) selected[Some(l.id) == e.lead_id] {
-                        (l.full_name()) @if !l.company.is_empty() { " — " (l.company) }
+                        (l.full_name()) @if !l.fields.company.is_empty() { " — " (l.fields.company) }
                     }
                 }
             }

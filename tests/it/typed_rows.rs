@@ -61,7 +61,7 @@ fn typed_values_round_trip_through_the_database() {
         .unwrap();
     let found = leads::find(&mut conn, &tenant, lead.id).unwrap();
     assert_eq!(found.id, lead.id);
-    assert_eq!(found.status, LeadStatus::Qualified);
+    assert_eq!(found.fields.status, LeadStatus::Qualified);
 }
 
 #[test]
