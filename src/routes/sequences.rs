@@ -4,12 +4,13 @@
 //! `can_manage_templates`; enrolling and pausing need `can_send_messages`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::PgConnection;
 use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
-use crate::db::{enrollments, templates};
+use crate::db::{enrollments, templates, DbError, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
@@ -217,18 +218,31 @@ async fn rename(
     ))
 }
 
+/// Runs `change` on sequence `id` in one transaction, for a member who may
+/// edit templates and sequences; the sequence as `change` returns it.
+async fn change_sequence<E: 'static>(
+    state: &AppState,
+    cur: &CurrentOrg,
+    id: SequenceId,
+    change: fn(&mut PgConnection, &Tenant, SequenceId) -> Result<Sequence, E>,
+) -> AppResult<Sequence>
+where
+    DbError: From<E>,
+{
+    let tenant = cur.tenant_for(Action::ManageTemplates)?;
+    Ok(state
+        .db
+        .tx(move |conn| change(conn, &tenant, id).map_err(DbError::from))
+        .await?)
+}
+
 async fn delete(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    let tenant = cur.tenant_for(Action::ManageTemplates)?;
-    let id = path.into_inner();
-    let s = state
-        .db
-        .tx(move |conn| sequences::delete(conn, &tenant, id))
-        .await?;
+    let s = change_sequence(&state, &cur, path.into_inner(), sequences::delete).await?;
     Ok(redirect_with_flash(
         &req,
         "/sequences",
@@ -242,12 +256,7 @@ async fn copy(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    let tenant = cur.tenant_for(Action::ManageTemplates)?;
-    let id = path.into_inner();
-    let s = state
-        .db
-        .tx(move |conn| sequences::copy(conn, &tenant, id))
-        .await?;
+    let s = change_sequence(&state, &cur, path.into_inner(), sequences::copy).await?;
     Ok(redirect_with_flash(
         &req,
         &format!("/sequences/{}", s.id),
