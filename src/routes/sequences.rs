@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
 use crate::routes::{
-    form_id, redirect_with_flash, usage_of, wants_fragment, within_limit, Part, Reply,
+    form_id, list_with_usage, redirect_with_flash, wants_fragment, within_limit, Part, Reply,
 };
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
@@ -46,10 +46,10 @@ async fn index(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
     render_list(&state, &cur, &req, "", &FieldErrors::new(), None, Reply::Ok).await
 }
 
+/// The list page; any member may read it (`list_with_usage` checks).
 async fn render_list(
     state: &AppState,
     cur: &CurrentOrg,
@@ -59,14 +59,8 @@ async fn render_list(
     limit_message: Option<&str>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
-    let (list, (own, limit)) = state
-        .db
-        .run(move |conn| -> AppResult<_> {
-            let list = sequences::list(conn, &tenant)?;
-            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences)?))
-        })
-        .await?;
+    let (list, own, limit) =
+        list_with_usage(state, cur, LimitKind::Sequences, sequences::list).await?;
     let p = ListPage {
         sequences: &list,
         own_count: own,
