@@ -1,7 +1,7 @@
 //! Users and sign-up. Sign-up writes the user, their first organization, its
 //! subscription and the OWNER membership in one transaction (the caller's).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use uuid::Uuid;
@@ -33,11 +33,12 @@ pub fn sign_up(
     name: &str,
     email: &str,
     password_hash: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<SignUp> {
     let Some(user) = insert_user(conn, name, email, password_hash)? else {
         return Ok(SignUp::EmailTaken);
     };
-    let org = orgs::create(conn, user, &orgs::default_name(name))?;
+    let org = orgs::create(conn, user, &orgs::default_name(name), now)?;
     Ok(SignUp::Created { user, org })
 }
 
@@ -78,20 +79,27 @@ pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<User> {
 }
 
 /// Changes the user's display name.
-pub fn set_name(conn: &mut PgConnection, user: UserId, name: &str) -> QueryResult<()> {
+pub fn set_name(
+    conn: &mut PgConnection,
+    user: UserId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(users::table.find(user.uuid()))
-        .set((users::name.eq(name), users::updated_at.eq(Utc::now())))
+        .set((users::name.eq(name), users::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }
 
 /// Stores a new password hash.
-pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> QueryResult<()> {
+pub fn set_password_hash(
+    conn: &mut PgConnection,
+    user: UserId,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(users::table.find(user.uuid()))
-        .set((
-            users::password_hash.eq(hash),
-            users::updated_at.eq(Utc::now()),
-        ))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }
@@ -99,8 +107,12 @@ pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> Q
 /// Marks `email` as confirmed — only while it is still the user's address,
 /// so a link sent to an old address cannot confirm a new one. True when the
 /// address is (now) confirmed.
-pub fn mark_verified(conn: &mut PgConnection, user: UserId, email: &str) -> QueryResult<bool> {
-    let now = Utc::now();
+pub fn mark_verified(
+    conn: &mut PgConnection,
+    user: UserId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let changed = diesel::update(
         users::table
             .find(user.uuid())
@@ -109,7 +121,9 @@ pub fn mark_verified(conn: &mut PgConnection, user: UserId, email: &str) -> Quer
     .set((
         users::email_verified_at.eq(diesel::dsl::sql::<
             diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-        >("coalesce(email_verified_at, now())")),
+        >("coalesce(email_verified_at, ")
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .sql(")")),
         users::updated_at.eq(now),
     ))
     .execute(conn)?;
@@ -130,6 +144,7 @@ pub fn change_email(
     conn: &mut PgConnection,
     user: UserId,
     new_email: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<Option<String>> {
     let old: String = users::table
         .find(user.uuid())
@@ -139,7 +154,6 @@ pub fn change_email(
     if email_taken(conn, new_email)? {
         return Ok(None);
     }
-    let now = Utc::now();
     // A savepoint, so a lost race on the unique address leaves the caller's
     // transaction usable.
     let updated = conn.transaction(|conn| {

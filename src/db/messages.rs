@@ -168,6 +168,7 @@ pub fn queue(
             subject: &rendered.subject,
             body: &rendered.body,
         },
+        now,
     )?;
     Ok(message)
 }
@@ -178,6 +179,7 @@ pub fn send(
     tenant: &Tenant,
     lead: &Lead,
     template: &Template,
+    now: DateTime<Utc>,
 ) -> DbResult<Message> {
     let sender = tenant.user_id().map(|u| u.uuid());
     let (sender_name, organization) = signature(conn, tenant, sender)?;
@@ -194,7 +196,7 @@ pub fn send(
         step: None,
         sender,
     };
-    queue(conn, tenant, lead, &rendered, &origin, Utc::now())
+    queue(conn, tenant, lead, &rendered, &origin, now)
 }
 
 type Joined = (Message, String, String, Option<String>);

@@ -86,7 +86,9 @@ pub fn change_plan(
     let before = state_of(&sub);
     match decide_change(&before, target, interval, now) {
         ChangeDecision::Unchanged => Ok(ChangeOutcome::Unchanged),
-        ChangeDecision::ScheduleAtPeriodEnd => schedule_downgrade(conn, tenant, &before, target),
+        ChangeDecision::ScheduleAtPeriodEnd => {
+            schedule_downgrade(conn, tenant, &before, target, now)
+        }
         ChangeDecision::ApplyNow { payment } => {
             let mut after = SubscriptionState {
                 plan: target,
@@ -96,7 +98,7 @@ pub fn change_plan(
                 ..before
             };
             if before.status == Status::Trial {
-                set_plan_in_trial(conn, tenant, &after)?;
+                set_plan_in_trial(conn, tenant, &after, now)?;
             } else {
                 let start = now;
                 let purchase = Purchase {
@@ -105,6 +107,7 @@ pub fn change_plan(
                     period_start: start,
                     period_end: interval.period_end(start),
                     charge_now: true,
+                    made_at: now,
                 };
                 if payment {
                     if let CheckoutOutcome::Redirect(url) =
@@ -115,7 +118,7 @@ pub fn change_plan(
                 }
                 after.status = Status::Active;
                 after.past_due_since = None;
-                start_new_period(conn, tenant, &after, &purchase)?;
+                start_new_period(conn, tenant, &after, &purchase, now)?;
             }
             let (b, a) = (audit_json(&before), audit_json(&after));
             audit::record(
@@ -138,6 +141,7 @@ fn set_plan_in_trial(
     conn: &mut PgConnection,
     tenant: &Tenant,
     after: &SubscriptionState,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
         .set((
@@ -145,7 +149,7 @@ fn set_plan_in_trial(
             subscriptions::billing_interval.eq(after.interval.as_str()),
             subscriptions::scheduled_plan.eq(None::<String>),
             subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)
         .map(drop)
@@ -156,6 +160,7 @@ fn start_new_period(
     tenant: &Tenant,
     after: &SubscriptionState,
     purchase: &Purchase,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
         .set((
@@ -167,7 +172,7 @@ fn start_new_period(
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
             subscriptions::scheduled_plan.eq(None::<String>),
             subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)
         .map(drop)
@@ -178,12 +183,13 @@ fn schedule_downgrade(
     tenant: &Tenant,
     before: &SubscriptionState,
     target: Plan,
+    now: DateTime<Utc>,
 ) -> DbResult<ChangeOutcome> {
     diesel::update(subscriptions::table.find(tenant.org_id().uuid()))
         .set((
             subscriptions::scheduled_plan.eq(Some(target.as_str())),
             subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     let after = SubscriptionState {
@@ -210,7 +216,11 @@ fn schedule_downgrade(
 
 /// Cancels at the end of the period (a paid plan that is running); a
 /// scheduled downgrade is dropped, since the subscription ends instead.
-pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc>> {
+pub fn cancel(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> DbResult<DateTime<Utc>> {
     let before = state_of(&lock(conn, tenant)?);
     let running = matches!(before.status, Status::Active | Status::PastDue);
     if !running || !before.plan.is_paid() {
@@ -225,7 +235,7 @@ pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc
         .set((
             subscriptions::cancel_at_period_end.eq(true),
             subscriptions::scheduled_plan.eq(None::<String>),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     let after = SubscriptionState {
@@ -246,7 +256,7 @@ pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc
 }
 
 /// Withdraws a pending cancellation or scheduled downgrade; false when there was none.
-pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<bool> {
+pub fn resume(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> DbResult<bool> {
     let before = state_of(&lock(conn, tenant)?);
     if !before.cancel_at_period_end && before.scheduled_plan.is_none() {
         return Ok(false);
@@ -255,7 +265,7 @@ pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<bool> {
         .set((
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::scheduled_plan.eq(None::<String>),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     let after = SubscriptionState {
@@ -281,6 +291,7 @@ pub fn add_payment_method(
     conn: &mut PgConnection,
     tenant: &Tenant,
     provider: &dyn PaymentProvider,
+    now: DateTime<Utc>,
 ) -> DbResult<CheckoutOutcome> {
     let sub = lock(conn, tenant)?;
     let state = state_of(&sub);
@@ -290,6 +301,7 @@ pub fn add_payment_method(
         period_start: sub.current_period_start,
         period_end: sub.current_period_end,
         charge_now: false,
+        made_at: now,
     };
     let outcome = provider.start_checkout(conn, tenant, &purchase)?;
     if outcome == CheckoutOutcome::Completed && !sub.has_payment_method {

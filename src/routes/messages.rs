@@ -137,6 +137,7 @@ async fn send(
     req: HttpRequest,
     form: web::Form<SendForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::SendMessages)?;
     cur.require_verified_email()?;
     let (lead, template) = lead_and_template(&state, &cur, &form).await?;
@@ -144,7 +145,7 @@ async fn send(
     let lead_id = lead.id;
     let outcome = state
         .db
-        .tx(move |conn| messages::send(conn, &tenant, &lead, &template))
+        .tx(move |conn| messages::send(conn, &tenant, &lead, &template, now))
         .await
         .map_err(AppError::from);
     match outcome {

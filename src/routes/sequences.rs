@@ -58,12 +58,12 @@ async fn render_list(
     limit_message: Option<&str>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (tenant, sub, now) = (cur.tenant(), cur.ctx.subscription.clone(), cur.now());
     let (list, (own, limit)) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let list = sequences::list(conn, &tenant)?;
-            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences)?))
+            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences, now)?))
         })
         .await?;
     let p = ListPage {
@@ -96,6 +96,7 @@ async fn create(
     req: HttpRequest,
     form: web::Form<NameForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let name = match forms::text(&form.name, "Name", 1, 120) {
         Ok(n) => n,
@@ -109,7 +110,7 @@ async fn create(
     let tenant = cur.tenant();
     let created = state
         .db
-        .tx(move |conn| sequences::create(conn, &tenant, &name))
+        .tx(move |conn| sequences::create(conn, &tenant, &name, now))
         .await;
     match within_limit(created)? {
         Ok(s) => Ok(redirect_with_flash(
@@ -202,13 +203,14 @@ async fn rename(
     path: web::Path<SequenceId>,
     form: web::Form<NameForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let id = path.into_inner();
     let name = forms::text(&form.name, "Name", 1, 120).map_err(AppError::Validation)?;
     let tenant = cur.tenant();
     state
         .db
-        .tx(move |conn| sequences::rename(conn, &tenant, id, &name))
+        .tx(move |conn| sequences::rename(conn, &tenant, id, &name, now))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -242,11 +244,12 @@ async fn copy(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
     let s = state
         .db
-        .tx(move |conn| sequences::copy(conn, &tenant, id))
+        .tx(move |conn| sequences::copy(conn, &tenant, id, now))
         .await?;
     Ok(redirect_with_flash(
         &req,

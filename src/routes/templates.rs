@@ -3,7 +3,7 @@
 //! lead. Changing templates needs `can_manage_templates`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -79,7 +79,7 @@ pub fn validate(form: &TemplateForm) -> Result<TemplateFields, FieldErrors> {
 }
 
 /// A made-up lead for previews when the organization has none yet.
-fn sample_lead() -> Lead {
+fn sample_lead(now: DateTime<Utc>) -> Lead {
     Lead {
         id: Uuid::nil(),
         first_name: "Anna".into(),
@@ -92,8 +92,8 @@ fn sample_lead() -> Lead {
         tags: Vec::new(),
         notes: String::new(),
         owner_user_id: None,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
+        created_at: now,
+        updated_at: now,
     }
 }
 
@@ -110,12 +110,12 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (tenant, sub, now) = (cur.tenant(), cur.ctx.subscription.clone(), cur.now());
     let (list, (own, limit)) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let list = templates::list(conn, &tenant)?;
-            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Templates)?))
+            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Templates, now)?))
         })
         .await?;
     let body = view::list_page(&ListPage {
@@ -135,7 +135,7 @@ async fn preview_leads(
     cur: &CurrentOrg,
     chosen: &str,
 ) -> AppResult<(Vec<Lead>, Lead)> {
-    let tenant = cur.tenant();
+    let (tenant, now) = (cur.tenant(), cur.now());
     let chosen: Option<LeadId> = chosen.parse().ok();
     state
         .db
@@ -145,7 +145,7 @@ async fn preview_leads(
                 Some(id) => Some(leads::find(conn, &tenant, id)?),
                 None => recent.first().cloned(),
             };
-            Ok((recent, lead.unwrap_or_else(sample_lead)))
+            Ok((recent, lead.unwrap_or_else(|| sample_lead(now))))
         })
         .await
 }
@@ -248,6 +248,7 @@ async fn create(
     req: HttpRequest,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let form = form.into_inner();
     let fields = match validate(&form) {
@@ -259,7 +260,7 @@ async fn create(
     let tenant = cur.tenant();
     let created = state
         .db
-        .tx(move |conn| templates::create(conn, &tenant, &fields))
+        .tx(move |conn| templates::create(conn, &tenant, &fields, now))
         .await;
     match within_limit(created)? {
         Ok(t) => Ok(redirect_with_flash(
@@ -308,6 +309,7 @@ async fn update(
     path: web::Path<TemplateId>,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
     let form = form.into_inner();
@@ -325,7 +327,7 @@ async fn update(
     };
     let t = state
         .db
-        .tx(move |conn| templates::update(conn, &tenant, id, &fields))
+        .tx(move |conn| templates::update(conn, &tenant, id, &fields, now))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -341,12 +343,13 @@ async fn delete_or_copy<const COPY: bool>(
     req: HttpRequest,
     path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let (id, tenant) = (path.into_inner(), cur.tenant());
     let t = state
         .db
         .tx(move |conn| match COPY {
-            true => templates::copy(conn, &tenant, id),
+            true => templates::copy(conn, &tenant, id, now),
             false => templates::delete(conn, &tenant, id),
         })
         .await?;
