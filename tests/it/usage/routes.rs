@@ -61,6 +61,31 @@ async fn the_usage_page_counts_the_month_of_the_app_clock_at_its_edges() {
     }
 }
 
+/// Moving the app's clock is all it takes to reach the end of a trial: the
+/// idle session has ended, and after signing in again the last-days banner
+/// shows, counted from the app's `now`.
+#[actix_web::test]
+async fn the_trial_and_the_session_follow_the_app_clock() {
+    let app = TestApp::pinned(utc("2026-06-30T23:59:00Z")).await;
+    let c = owner(&app).await;
+    let r = c.get("/usage").await;
+    assert!(r.body.contains("14 days left") && !r.body.contains("trial-ending"));
+    app.clock().advance(chrono::Duration::days(12));
+    let r = c.get("/usage").await;
+    assert_eq!(
+        (r.status, r.location()),
+        (303, Some("/login")),
+        "idle session ended"
+    );
+    let c = app.login("olive@example.com").await;
+    let r = c.get("/usage").await;
+    assert!(
+        r.body.contains("Your trial ends in 2 days (14 July 2026)"),
+        "{}",
+        r.body
+    );
+}
+
 async fn usage_page_at(at: DateTime<Utc>) {
     let app = TestApp::pinned(at).await;
     let c = owner(&app).await;
