@@ -1,4 +1,4 @@
-//! `consume` / `guard_count_limit` against the effective plan: every plan and
+//! `consume_at` / `guard_count_limit` against the effective plan: every plan and
 //! status, unlimited, time-zone period boundaries, and 50-way races.
 
 use std::sync::{Arc, Barrier};
