@@ -12,37 +12,24 @@ pub struct Asset {
     pub bytes: &'static [u8],
 }
 
+/// An asset from `assets/`, its logical name being its file name there.
+macro_rules! asset {
+    ($name:literal, $content_type:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("../assets/", $name)),
+        }
+    };
+}
+
 pub const ASSETS: &[Asset] = &[
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/app.css"),
-    },
-    Asset {
-        name: "htmx.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/htmx.min.js"),
-    },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/app.js"),
-    },
-    Asset {
-        name: "chevron-down.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("../assets/chevron-down.svg"),
-    },
-    Asset {
-        name: "search.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("../assets/search.svg"),
-    },
-    Asset {
-        name: "icon.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("../assets/icon.svg"),
-    },
+    asset!("app.css", "text/css; charset=utf-8"),
+    asset!("htmx.min.js", "text/javascript; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("chevron-down.svg", "image/svg+xml"),
+    asset!("search.svg", "image/svg+xml"),
+    asset!("icon.svg", "image/svg+xml"),
 ];
 
 fn hashed_names() -> &'static Vec<String> {

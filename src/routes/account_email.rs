@@ -18,6 +18,7 @@ use crate::forms::{self, FieldErrors};
 use crate::ids::UserId;
 use crate::mail::{account as mail, queue_account};
 use crate::routes::shared::account_card::{one_error, Answer, Refusal};
+use crate::routes::shared::link_token::LinkToken;
 use crate::routes::{html_response, see_other_with_flash};
 use crate::views::account::{Card, Outcome};
 use crate::views::password::{email_confirmed_page, link_invalid_page};
@@ -152,10 +153,9 @@ async fn confirm_email_change(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
-    token: web::Path<String>,
+    LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
     let now = who.now;
-    let token = token.into_inner();
     let public_url = state.config.public_url.clone();
     let result = state
         .db
@@ -222,10 +222,9 @@ async fn verify_email(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
-    token: web::Path<String>,
+    LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
     let now = who.now;
-    let token = token.into_inner();
     let verified = state
         .db
         .tx(move |conn| -> AppResult<_> {

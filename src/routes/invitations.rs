@@ -17,6 +17,7 @@ use crate::error::AppResult;
 use crate::ids::OrgId;
 use crate::routes::see_other_with_flash;
 use crate::routes::shared::invitation_link::{pending, problem_of, problem_page, respond};
+use crate::routes::shared::link_token::LinkToken;
 use crate::views::invitations::{self as view, LinkView, Problem};
 
 route_table! {
@@ -38,9 +39,8 @@ async fn show(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
-    path: web::Path<String>,
+    LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
-    let token = path.into_inner();
     let found = match pending(&state, &token, who.now).await? {
         Ok(found) => found,
         Err(problem) => return problem_page(&state, &who, &req, problem).await,
@@ -72,10 +72,9 @@ async fn accept(
     user: CurrentUser,
     req: HttpRequest,
     session: Session,
-    path: web::Path<String>,
+    LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
     let now = user.now;
-    let token = path.into_inner();
     let who = MaybeUser {
         session: Some(user.session.clone()),
         csrf: user.csrf.clone(),

@@ -3,6 +3,7 @@
 //! Sending needs `can_send_messages` and a confirmed email address.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::Markup;
 use serde::Deserialize;
 
 use crate::state::AppState;
@@ -29,9 +30,10 @@ route_table! {
 /// Messages per page.
 const PAGE_SIZE: i64 = 50;
 
+/// Which page of the history: the cursor after the last row shown.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct ListQuery {
+pub struct PageQuery {
     after: String,
 }
 
@@ -39,11 +41,10 @@ async fn index(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let after = Cursor::decode(&query.after);
-    let tenant = cur.tenant();
     let (rows, more) = state
         .db
         .run(move |conn| messages::list(conn, &tenant, after, PAGE_SIZE))
@@ -87,15 +88,16 @@ pub struct SendForm {
     template_id: String,
 }
 
-/// The lead and template a send form names; 404 unless both are visible.
+/// The lead and template a send form names, for a member who may send
+/// messages (403 otherwise); 404 unless both are visible.
 async fn lead_and_template(
     state: &AppState,
     cur: &CurrentOrg,
     form: &SendForm,
 ) -> AppResult<(leads::Lead, templates::Template)> {
+    let tenant = cur.tenant_for(Action::SendMessages)?;
     let lead: LeadId = form_id(&form.lead_id)?;
     let template: TemplateId = form_id(&form.template_id)?;
-    let tenant = cur.tenant();
     state
         .db
         .run(move |conn| -> AppResult<_> {
@@ -113,7 +115,6 @@ async fn preview(
     req: HttpRequest,
     form: web::Form<SendForm>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::SendMessages)?;
     let (lead, template) = lead_and_template(&state, &cur, &form).await?;
     let rendered = messages::render(
         &template.subject,
@@ -127,8 +128,21 @@ async fn preview(
     if wants_fragment(&req) {
         return Ok(fragment(markup));
     }
-    let body = view::send_page(&lead, markup);
-    page(&state, &cur, &req, Nav::Leads, "Send a message", body).await
+    send_page(&state, &cur, &req, &lead, markup, Reply::Ok).await
+}
+
+/// The page for sending `lead` a message, around `content`.
+async fn send_page(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    lead: &leads::Lead,
+    content: Markup,
+    reply: Reply,
+) -> AppResult<HttpResponse> {
+    let body = view::send_page(lead, content);
+    let page = (Nav::Leads, "Send a message");
+    reply.page(state, &cur.user, req, page, body).await
 }
 
 async fn send(
@@ -138,6 +152,8 @@ async fn send(
     form: web::Form<SendForm>,
 ) -> AppResult<HttpResponse> {
     let now = cur.now();
+    // The role is checked before the address, so a member who may not send
+    // is told so first.
     cur.require(Action::SendMessages)?;
     cur.require_verified_email()?;
     let (lead, template) = lead_and_template(&state, &cur, &form).await?;
@@ -167,16 +183,7 @@ async fn send(
                 .db
                 .run(move |conn| leads::find(conn, &tenant, LeadId(lead_id)))
                 .await?;
-            let body = view::send_page(&lead, upgrade_prompt(&message));
-            reply
-                .page(
-                    &state,
-                    &cur.user,
-                    &req,
-                    (Nav::Leads, "Send a message"),
-                    body,
-                )
-                .await
+            send_page(&state, &cur, &req, &lead, upgrade_prompt(&message), reply).await
         }
         Err(e) => Err(e),
     }

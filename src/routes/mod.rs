@@ -7,7 +7,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentOrg, CurrentUser};
 use crate::db::context::OrgContext;
 use crate::db::leads::LeadFilter;
 use crate::db::models::Subscription;
@@ -119,6 +119,30 @@ pub fn usage_of(
     let limits = crate::db::usage::effective_limits(conn, tenant, sub, now)?;
     let used = crate::db::usage::used(conn, tenant, kind, now)?;
     Ok((used, limits.limits.get(kind)))
+}
+
+/// A list page's rows together with what the organization uses of `kind`
+/// and its limit, read on one connection by any member of the organization.
+pub async fn list_with_usage<T, F>(
+    state: &AppState,
+    cur: &CurrentOrg,
+    kind: LimitKind,
+    list: F,
+) -> AppResult<(Vec<T>, i64, Limit)>
+where
+    F: FnOnce(&mut diesel::PgConnection, &Tenant) -> diesel::QueryResult<Vec<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
+    let (sub, now) = (cur.ctx.subscription.clone(), cur.now());
+    state
+        .db
+        .run(move |conn| -> AppResult<_> {
+            let rows = list(conn, &tenant)?;
+            let (used, limit) = usage_of(conn, &tenant, &sub, kind, now)?;
+            Ok((rows, used, limit))
+        })
+        .await
 }
 
 /// The outcome of a write that a plan limit may refuse: `Err(message)`

@@ -26,11 +26,7 @@ async fn index(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
-    let list = state
-        .db
-        .run(move |conn| notices::list(conn, &tenant))
-        .await?;
+    let list = member_notices(&state, &cur, false).await?;
     let body = view::body(&list, cur.ctx.org.tz(), cur.now(), &cur.user.csrf);
     page(&state, &cur, &req, Nav::None, "Notices", body).await
 }
@@ -40,15 +36,7 @@ async fn read_all(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let now = cur.now();
-    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
-    let list = state
-        .db
-        .tx(move |conn| -> AppResult<_> {
-            notices::mark_all_read(conn, &tenant, now)?;
-            Ok(notices::list(conn, &tenant)?)
-        })
-        .await?;
+    let list = member_notices(&state, &cur, true).await?;
     if !wants_fragment(&req) {
         return Ok(redirect_with_flash(
             &req,
@@ -81,4 +69,23 @@ async fn read_one(
     }
     let item = view::item(&notice, cur.ctx.org.tz(), cur.now(), &cur.user.csrf);
     Ok(fragment(html! { (item) (view::bell_oob(unread)) }))
+}
+
+/// The signed-in member's notices, newest first; with `mark_all_read`
+/// they are marked read first, in the same transaction.
+async fn member_notices(
+    state: &AppState,
+    cur: &CurrentOrg,
+    mark_all_read: bool,
+) -> AppResult<Vec<notices::Notice>> {
+    let (tenant, now) = (cur.tenant_for(Action::ReadWorkspace)?, cur.now());
+    state
+        .db
+        .tx(move |conn| -> AppResult<_> {
+            if mark_all_read {
+                notices::mark_all_read(conn, &tenant, now)?;
+            }
+            Ok(notices::list(conn, &tenant)?)
+        })
+        .await
 }

@@ -26,6 +26,7 @@ use crate::ids::{OrgId, UserId};
 use crate::mail::{account as mail, queue_account};
 use crate::password;
 use crate::routes::shared::account_card::{one_error, Answer};
+use crate::routes::shared::link_token::LinkToken;
 use crate::routes::{client_info, client_ip, html_response, see_other};
 use crate::tokens;
 use crate::views::account::Card;
@@ -244,9 +245,8 @@ async fn reset_form(
     state: web::Data<AppState>,
     who: MaybeUser,
     req: HttpRequest,
-    token: web::Path<String>,
+    LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
     let Some(email) = reset_target(&state, token.clone(), who.now).await? else {
         return Ok(reset_link_invalid(&req));
     };
@@ -265,11 +265,10 @@ async fn reset(
     who: MaybeUser,
     req: HttpRequest,
     session: Session,
-    token: web::Path<String>,
+    LinkToken(token): LinkToken,
     form: web::Form<ResetForm>,
 ) -> AppResult<HttpResponse> {
     let now = who.now;
-    let token = token.into_inner();
     if let Some(problem) = password::validate_new(&form.password) {
         return reset_form_again(&state, &who, &req, token, &problem).await;
     }

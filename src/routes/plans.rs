@@ -227,8 +227,8 @@ async fn payment_method(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let now = cur.now();
-    cur.require(Action::ManageBilling)?;
-    let (tenant, provider) = (cur.tenant(), billing::provider(&state.config));
+    let tenant = cur.tenant_for(Action::ManageBilling)?;
+    let provider = billing::provider(&state.config);
     let outcome = state
         .db
         .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref(), now))

@@ -4,19 +4,21 @@
 //! `can_manage_templates`; enrolling and pausing need `can_send_messages`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
 use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
-use crate::db::{enrollments, templates};
+use crate::db::{enrollments, templates, DbError, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
 use crate::routes::{
-    form_id, redirect_with_flash, usage_of, wants_fragment, within_limit, Part, Reply,
+    form_id, list_with_usage, redirect_with_flash, wants_fragment, within_limit, Part, Reply,
 };
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
@@ -45,10 +47,10 @@ async fn index(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
     render_list(&state, &cur, &req, "", &FieldErrors::new(), None, Reply::Ok).await
 }
 
+/// The list page; any member may read it (`list_with_usage` checks).
 async fn render_list(
     state: &AppState,
     cur: &CurrentOrg,
@@ -58,14 +60,8 @@ async fn render_list(
     limit_message: Option<&str>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let (tenant, sub, now) = (cur.tenant(), cur.ctx.subscription.clone(), cur.now());
-    let (list, (own, limit)) = state
-        .db
-        .run(move |conn| -> AppResult<_> {
-            let list = sequences::list(conn, &tenant)?;
-            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Sequences, now)?))
-        })
-        .await?;
+    let (list, own, limit) =
+        list_with_usage(state, cur, LimitKind::Sequences, sequences::list).await?;
     let p = ListPage {
         sequences: &list,
         own_count: own,
@@ -219,18 +215,35 @@ async fn rename(
     ))
 }
 
+/// Runs `change` on sequence `id` in one transaction, for a member who may
+/// edit templates and sequences, at the request's `now`; the sequence as
+/// `change` returns it.
+async fn change_sequence<E: 'static>(
+    state: &AppState,
+    cur: &CurrentOrg,
+    id: SequenceId,
+    change: fn(&mut PgConnection, &Tenant, SequenceId, DateTime<Utc>) -> Result<Sequence, E>,
+) -> AppResult<Sequence>
+where
+    DbError: From<E>,
+{
+    let (tenant, now) = (cur.tenant_for(Action::ManageTemplates)?, cur.now());
+    Ok(state
+        .db
+        .tx(move |conn| change(conn, &tenant, id, now).map_err(DbError::from))
+        .await?)
+}
+
 async fn delete(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    let tenant = cur.tenant_for(Action::ManageTemplates)?;
-    let id = path.into_inner();
-    let s = state
-        .db
-        .tx(move |conn| sequences::delete(conn, &tenant, id))
-        .await?;
+    let s = change_sequence(&state, &cur, path.into_inner(), |conn, tenant, id, _| {
+        sequences::delete(conn, tenant, id)
+    })
+    .await?;
     Ok(redirect_with_flash(
         &req,
         "/sequences",
@@ -244,13 +257,7 @@ async fn copy(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    let now = cur.now();
-    let tenant = cur.tenant_for(Action::ManageTemplates)?;
-    let id = path.into_inner();
-    let s = state
-        .db
-        .tx(move |conn| sequences::copy(conn, &tenant, id, now))
-        .await?;
+    let s = change_sequence(&state, &cur, path.into_inner(), sequences::copy).await?;
     Ok(redirect_with_flash(
         &req,
         &format!("/sequences/{}", s.id),

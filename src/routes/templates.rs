@@ -20,8 +20,8 @@ use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{LeadId, TemplateId};
 use crate::routes::{
-    fragment, page, redirect, redirect_with_flash, usage_of, wants_fragment, within_limit, Part,
-    Reply,
+    fragment, list_with_usage, page, redirect, redirect_with_flash, wants_fragment, within_limit,
+    Part, Reply,
 };
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
@@ -109,15 +109,8 @@ async fn index(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ReadWorkspace)?;
-    let (tenant, sub, now) = (cur.tenant(), cur.ctx.subscription.clone(), cur.now());
-    let (list, (own, limit)) = state
-        .db
-        .run(move |conn| -> AppResult<_> {
-            let list = templates::list(conn, &tenant)?;
-            Ok((list, usage_of(conn, &tenant, &sub, LimitKind::Templates, now)?))
-        })
-        .await?;
+    let (list, own, limit) =
+        list_with_usage(&state, &cur, LimitKind::Templates, templates::list).await?;
     let body = view::list_page(&ListPage {
         templates: &list,
         own_count: own,

@@ -1,5 +1,5 @@
 //! Small markup pieces every page uses: labelled fields with their error,
-//! the hidden CSRF input, form error summaries and empty states.
+//! the hidden CSRF input, form error summaries, empty states and data tables.
 
 use maud::{html, Markup};
 
@@ -94,6 +94,23 @@ pub fn empty_state(message: &str, action: Option<(&str, &str)>) -> Markup {
         div.empty {
             p { (message) }
             @if let Some((href, label)) = action { a.btn.btn-primary href=(href) { (label) } }
+        }
+    }
+}
+
+/// A data table in its scrolling wrapper: a column header for each of
+/// `columns`, with `actions` one more for the rows' buttons (named for
+/// screen readers only), and the body `rows`.
+pub fn data_table(columns: &[&str], actions: bool, rows: Markup) -> Markup {
+    html! {
+        div.table-wrap {
+            table.data {
+                thead { tr {
+                    @for column in columns { th scope="col" { (column) } }
+                    @if actions { th scope="col" { span.sr-only { "Actions" } } }
+                } }
+                tbody { (rows) }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::db::enrollments::EnrollmentRow;
 use crate::db::leads::Lead;
 use crate::db::messages::Message;
 use crate::db::templates::Template;
-use crate::views::components::csrf;
+use crate::views::components::{csrf, data_table};
 use crate::views::format::{date, date_time};
 use crate::views::leads::{delete_button, Perms};
 
@@ -138,51 +138,56 @@ pub fn pause_resume(e: &EnrollmentRow, token: &str, return_to: &str) -> Markup {
     }
 }
 
-fn enrollments(p: &DetailPage) -> Markup {
+/// A card of the page labelled by its heading `#{id}`: the rows' `table`,
+/// or the `none` note while there are no rows; `footer` follows either.
+fn table_card(id: &str, title: &str, none: &str, table: Option<Markup>, footer: Markup) -> Markup {
     html! {
-        section.card aria-labelledby="enrol-title" {
-            h2 #enrol-title { "Sequences" }
-            @if p.enrollments.is_empty() {
-                p.muted { "Not enrolled in any sequence." }
-            } @else {
-                div.table-wrap { table.data {
-                    thead { tr { th scope="col" { "Sequence" } th scope="col" { "Status" } th scope="col" { "Next step" } th scope="col" { span.sr-only { "Actions" } } } }
-                    tbody { @for e in p.enrollments { tr {
-                        td { a href={ "/sequences/" (e.enrollment.sequence_id) } { (e.label) } }
-                        td { (enrollment_status(&e.enrollment.status)) }
-                        td {
-                            @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
-                                ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },
-                                _ => span.muted { "—" },
-                            }
-                        }
-                        td.actions { @if p.perms.send { (pause_resume(e, p.csrf, &format!("/leads/{}", p.lead.id))) } }
-                    } } }
-                } }
+        section.card aria-labelledby=(id) {
+            h2 id=(id) { (title) }
+            @match table {
+                Some(table) => (table),
+                None => p.muted { (none) },
             }
-            @if p.perms.send { div.bulk-bar.enrol-bar { "Enrol in" (enrol_form(p.lead.id, p.sequences, p.csrf)) } }
+            (footer)
         }
     }
 }
 
-fn messages(p: &DetailPage) -> Markup {
-    html! {
-        section.card aria-labelledby="messages-title" {
-            h2 #messages-title { "Messages" }
-            @if p.messages.is_empty() {
-                p.muted { "No messages sent to this lead yet." }
-            } @else {
-                div.table-wrap { table.data {
-                    thead { tr { th scope="col" { "Subject" } th scope="col" { "Status" } th scope="col" { "Created" } } }
-                    tbody { @for m in p.messages { tr {
-                        td.wrap { a href={ "/messages/" (m.id) } { (m.subject) } }
-                        td { (message_status(&m.status)) }
-                        td { (date_time(m.created_at, p.tz)) }
-                    } } }
-                } }
+fn enrollments(p: &DetailPage) -> Markup {
+    let rows = html! {
+        @for e in p.enrollments { tr {
+            td { a href={ "/sequences/" (e.enrollment.sequence_id) } { (e.label) } }
+            td { (enrollment_status(&e.enrollment.status)) }
+            td {
+                @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
+                    ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },
+                    _ => span.muted { "—" },
+                }
             }
-        }
-    }
+            td.actions { @if p.perms.send { (pause_resume(e, p.csrf, &format!("/leads/{}", p.lead.id))) } }
+        } }
+    };
+    let columns = ["Sequence", "Status", "Next step"];
+    let table = (!p.enrollments.is_empty()).then(|| data_table(&columns, true, rows));
+    let footer = html! {
+        @if p.perms.send { div.bulk-bar.enrol-bar { "Enrol in" (enrol_form(p.lead.id, p.sequences, p.csrf)) } }
+    };
+    let none = "Not enrolled in any sequence.";
+    table_card("enrol-title", "Sequences", none, table, footer)
+}
+
+fn messages(p: &DetailPage) -> Markup {
+    let rows = html! {
+        @for m in p.messages { tr {
+            td.wrap { a href={ "/messages/" (m.id) } { (m.subject) } }
+            td { (message_status(&m.status)) }
+            td { (date_time(m.created_at, p.tz)) }
+        } }
+    };
+    let columns = ["Subject", "Status", "Created"];
+    let table = (!p.messages.is_empty()).then(|| data_table(&columns, false, rows));
+    let none = "No messages sent to this lead yet.";
+    table_card("messages-title", "Messages", none, table, html! {})
 }
 
 pub fn page(p: &DetailPage) -> Markup {

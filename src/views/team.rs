@@ -14,7 +14,7 @@ use crate::domain::membership::INVITABLE;
 use crate::domain::plans::{format_limit, Limit};
 use crate::domain::roles::{may_manage_member, Role};
 use crate::forms::FieldErrors;
-use crate::views::components::{csrf, form_errors, Field};
+use crate::views::components::{csrf, data_table, form_errors, Field};
 use crate::views::format::{date, relative, role_badge};
 use crate::views::layout::{self, Flash};
 
@@ -141,18 +141,9 @@ fn members_card(v: &TeamView) -> Markup {
     html! {
         section.card.flush aria-labelledby="members-title" {
             div.card-head { h2 #members-title { "Members" } }
-            div.table-wrap {
-                table.data {
-                    thead { tr {
-                        th scope="col" { "Member" }
-                        th scope="col" { "Role" }
-                        th scope="col" { "Permissions" }
-                        th scope="col" { "Joined" }
-                        th scope="col" { span.sr-only { "Actions" } }
-                    } }
-                    tbody { @for m in v.members { (member_row(v, m)) } }
-                }
-            }
+            (data_table(&["Member", "Role", "Permissions", "Joined"], true, html! {
+                @for m in v.members { (member_row(v, m)) }
+            }))
         }
     }
 }
@@ -339,17 +330,9 @@ pub fn pending_card(v: &TeamView) -> Markup {
         @if !v.invitations.is_empty() {
             section.card.flush #invitations aria-labelledby="invitations-title" {
                 div.card-head { h2 #invitations-title { "Open invitations" } }
-                div.table-wrap {
-                    table.data {
-                        thead { tr {
-                            th scope="col" { "Email" }
-                            th scope="col" { "Role" }
-                            th scope="col" { "Expires" }
-                            th scope="col" { span.sr-only { "Actions" } }
-                        } }
-                        tbody { @for i in v.invitations { (pending_row(v, i)) } }
-                    }
-                }
+                (data_table(&["Email", "Role", "Expires"], true, html! {
+                    @for i in v.invitations { (pending_row(v, i)) }
+                }))
             }
         }
     }
