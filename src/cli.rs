@@ -91,7 +91,7 @@ pub fn run_org(
                 Some(date) => Some(parse_until(conn, &tenant, date, now)?),
                 None => None,
             };
-            overrides::set(conn, &tenant, kind, value, ends_at).map_err(db_error)?;
+            overrides::set(conn, &tenant, kind, value, ends_at, now).map_err(db_error)?;
             let until = ends_at.map(|t| format!(" until {t}")).unwrap_or_default();
             Ok(format!(
                 "{slug}: {} = {}{until}\n",

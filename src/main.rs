@@ -4,8 +4,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Parser;
 use lead_dashboard::cli::{self, Cli, Command, OrgCommand, SeedArgs};
+use lead_dashboard::clock::Clock;
 use lead_dashboard::config::Config;
 use lead_dashboard::db::demo;
 use lead_dashboard::server;
@@ -16,11 +18,11 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
-fn run_demo(config: &Config) -> Result<(), String> {
+fn run_demo(config: &Config, now: DateTime<Utc>) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
     let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
     let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
-    match demo::seed(&mut conn).map_err(|e| e.to_string())? {
+    match demo::seed(&mut conn, now).map_err(|e| e.to_string())? {
         demo::Seeded::Created { password } | demo::Seeded::PasswordReset { password } => {
             server::print_demo_credentials(&password)
         }
@@ -28,15 +30,15 @@ fn run_demo(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-fn run_org(config: &Config, command: &OrgCommand) -> Result<(), String> {
+fn run_org(config: &Config, command: &OrgCommand, now: DateTime<Utc>) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
     let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
     let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
-    print!("{}", cli::run_org(&mut conn, command, chrono::Utc::now())?);
+    print!("{}", cli::run_org(&mut conn, command, now)?);
     Ok(())
 }
 
-fn run_seed(config: &Config, args: SeedArgs) -> Result<(), String> {
+fn run_seed(config: &Config, args: SeedArgs, now: DateTime<Utc>) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
     let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
     let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
@@ -45,7 +47,7 @@ fn run_seed(config: &Config, args: SeedArgs) -> Result<(), String> {
         args.orgs,
         args.leads_per_org,
         args.usage_records,
-        lead_dashboard::clock::Clock::system().now(),
+        now,
     )
     .map_err(|e| e.to_string())?;
     println!("email={}", seeded.email);
@@ -63,12 +65,14 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     let config = Config::from_env();
+    // Commands act at the instant they start; the server reads its own clock.
+    let now = Clock::system().now();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(server::serve(config)),
-        Command::Demo => run_demo(&config),
+        Command::Demo => run_demo(&config, now),
         Command::Migrate => run_migrate(&config),
-        Command::Org(command) => run_org(&config, &command),
-        Command::Seed(args) => run_seed(&config, args),
+        Command::Org(command) => run_org(&config, &command, now),
+        Command::Seed(args) => run_seed(&config, args, now),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

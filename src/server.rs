@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpServer};
 
 use crate::app;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{demo, Db};
 use crate::local_pg::{LocalPostgres, VarDir};
@@ -46,12 +47,14 @@ pub fn connect_and_migrate(url: &str, config: &Config, wait: Duration) -> Result
 }
 
 /// Seeds the demo when the database has no users yet; prints the password.
-fn seed_demo_if_empty(db: &Db) -> Result<(), String> {
+fn seed_demo_if_empty(db: &Db, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
     let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
     if !demo::is_empty(&mut conn).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    if let demo::Seeded::Created { password } = demo::seed(&mut conn).map_err(|e| e.to_string())? {
+    if let demo::Seeded::Created { password } =
+        demo::seed(&mut conn, now).map_err(|e| e.to_string())?
+    {
         print_demo_credentials(&password);
     }
     Ok(())
@@ -75,11 +78,12 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         config.var_dir = Some(local.var_dir().to_path_buf());
     }
     let db = connect_and_migrate(&url, &config, Duration::from_secs(30))?;
+    let clock = Clock::system();
     if local.is_some() {
-        seed_demo_if_empty(&db)?;
+        seed_demo_if_empty(&db, clock.now())?;
     }
     let bind = config.bind.clone();
-    let state = web::Data::new(AppState::new(db, config));
+    let state = web::Data::new(AppState::with_clock(db, config, clock));
     crate::jobs::spawn(
         state.clone().into_inner(),
         crate::db::SystemAccess::grant_at_startup(),

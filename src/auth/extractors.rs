@@ -6,6 +6,7 @@ use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use chrono::{DateTime, Utc};
 
 use crate::auth::middleware::Identity;
 use crate::db::context::{OrgContext, SessionContext};
@@ -26,6 +27,8 @@ fn identity(req: &HttpRequest) -> Result<Identity, AppError> {
 pub struct MaybeUser {
     pub session: Option<SessionContext>,
     pub csrf: String,
+    /// The instant this request happens at (one per request).
+    pub now: DateTime<Utc>,
 }
 
 impl FromRequest for MaybeUser {
@@ -36,6 +39,7 @@ impl FromRequest for MaybeUser {
         ready(identity(req).map(|id| MaybeUser {
             session: id.session,
             csrf: id.csrf_token,
+            now: id.now,
         }))
     }
 }
@@ -45,6 +49,8 @@ impl FromRequest for MaybeUser {
 pub struct CurrentUser {
     pub session: SessionContext,
     pub csrf: String,
+    /// The instant this request happens at (one per request).
+    pub now: DateTime<Utc>,
 }
 
 impl CurrentUser {
@@ -62,6 +68,7 @@ impl FromRequest for CurrentUser {
             Some(session) => Ok(CurrentUser {
                 session,
                 csrf: id.csrf_token,
+                now: id.now,
             }),
             None => Err(AppError::Unauthenticated),
         }))
@@ -86,6 +93,12 @@ impl CurrentOrg {
 
     pub fn user_id(&self) -> UserId {
         self.user.id()
+    }
+
+    /// The instant this request happens at: every date, period and expiry
+    /// of one request is judged at this one time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.user.now
     }
 
     pub fn role(&self) -> Role {
@@ -137,6 +150,7 @@ impl FromRequest for CurrentOrg {
                 user: CurrentUser {
                     session,
                     csrf: id.csrf_token,
+                    now: id.now,
                 },
                 ctx,
             })

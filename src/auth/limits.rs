@@ -1,6 +1,8 @@
 //! Hourly limits on mail-sending account actions, counted in `rate_limit`
 //! buckets; one table, so every limit is visible in one place.
 
+use chrono::{DateTime, Utc};
+
 use crate::db::rate_limit;
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -27,13 +29,18 @@ impl Hourly {
     }
 
     /// Counts one request for `key`; true when it is over the limit.
-    pub async fn exceeded(self, state: &AppState, key: &str) -> AppResult<bool> {
+    pub async fn exceeded(
+        self,
+        state: &AppState,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<bool> {
         let bucket = format!("{}:{key}", self.prefix);
         let hour = chrono::Duration::hours(1);
         state
             .db
             .run(move |conn| -> AppResult<_> {
-                Ok(rate_limit::hit(conn, &bucket, hour)? > self.per_hour)
+                Ok(rate_limit::hit(conn, &bucket, hour, now)? > self.per_hour)
             })
             .await
     }

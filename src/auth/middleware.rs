@@ -16,6 +16,7 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpMessage;
+use chrono::{DateTime, Utc};
 
 use crate::auth::session::{self, Carried, SESSION_COOKIE};
 use crate::db::context::{self, SessionContext};
@@ -34,6 +35,9 @@ pub struct Identity {
     pub session: Option<SessionContext>,
     /// The token forms on this page must send back.
     pub csrf_token: String,
+    /// The instant of this request, read once from the app's clock, so one
+    /// request judges every date, period and expiry at the same time.
+    pub now: DateTime<Utc>,
 }
 
 /// Paths that never touch sessions: static assets and the health probe.
@@ -106,12 +110,13 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| AppError::unexpected("application state missing"))?;
+    let now = state.clock.now();
     let cookie_sent = req.cookie(SESSION_COOKIE).is_some();
     let cookie_session = req.get_session();
     let carried = session::carried(&cookie_session);
     let readable = carried.is_some();
     let session = match carried {
-        Some(carried) => load_session(&state, carried).await?,
+        Some(carried) => load_session(&state, carried, now).await?,
         None => None,
     };
     let anon_cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string());
@@ -133,6 +138,7 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
     req.extensions_mut().insert(Identity {
         session,
         csrf_token,
+        now,
     });
     Ok(Prepared {
         new_anon_csrf,
@@ -144,15 +150,16 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
 async fn load_session(
     state: &AppState,
     carried: Carried,
+    now: DateTime<Utc>,
 ) -> Result<Option<SessionContext>, AppError> {
     let idle = session::idle_timeout(&state.config);
     state
         .db
         .run(move |conn| -> AppResult<_> {
-            let ctx = context::load(conn, &carried.token, carried.org, idle)?;
+            let ctx = context::load(conn, &carried.token, carried.org, idle, now)?;
             if let Some(ctx) = &ctx {
-                if chrono::Utc::now() - ctx.last_seen_at > chrono::Duration::seconds(60) {
-                    sessions::touch(conn, ctx.session_id)?;
+                if now - ctx.last_seen_at > chrono::Duration::seconds(60) {
+                    sessions::touch(conn, ctx.session_id, now)?;
                 }
             }
             Ok(ctx)

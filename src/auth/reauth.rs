@@ -34,9 +34,10 @@ pub async fn reauthenticate(
     let limit = state.config.login_attempts_per_window;
     let window = chrono::Duration::minutes(REAUTH_WINDOW_MINUTES);
     let checked = bucket.clone();
+    let now = user.now;
     let used = state
         .db
-        .run(move |conn| rate_limit::current(conn, &checked, window))
+        .run(move |conn| rate_limit::current(conn, &checked, window, now))
         .await?;
     if used >= limit {
         return Ok(Reauth::Locked);
@@ -47,7 +48,7 @@ pub async fn reauthenticate(
     }
     state
         .db
-        .run(move |conn| rate_limit::hit(conn, &bucket, window))
+        .run(move |conn| rate_limit::hit(conn, &bucket, window, now))
         .await?;
     Ok(Reauth::Wrong)
 }

@@ -10,6 +10,7 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionMiddleware};
 use actix_web::cookie::{Key, SameSite};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha512};
 
 use crate::config::Config;
@@ -85,13 +86,14 @@ pub async fn start(
     previous: Option<SessionId>,
     user: UserId,
     org: Option<OrgId>,
+    now: DateTime<Utc>,
 ) -> AppResult<()> {
     let lifetime = lifetime(&state.config)?;
     let token = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok(sessions::renew(
-                conn, previous, user, &client, lifetime, None,
+                conn, previous, user, &client, lifetime, None, now,
             )?)
         })
         .await?;

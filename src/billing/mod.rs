@@ -29,6 +29,9 @@ pub struct Purchase {
     /// False when only a payment method is collected (during the trial: the
     /// first charge comes when the trial ends).
     pub charge_now: bool,
+    /// When the purchase is made (the app's `now`): a charge is issued and
+    /// paid at this instant.
+    pub made_at: DateTime<Utc>,
 }
 
 /// What checkout did.

@@ -52,6 +52,7 @@ pub fn issue(
     user: UserId,
     purpose: Purpose,
     email: Option<&str>,
+    now: DateTime<Utc>,
 ) -> QueryResult<String> {
     drop_unused(conn, user, purpose)?;
     let token = tokens::random_token();
@@ -61,7 +62,7 @@ pub fn issue(
             account_tokens::user_id.eq(user),
             account_tokens::purpose.eq(purpose.as_str()),
             account_tokens::new_email.eq(email),
-            account_tokens::expires_at.eq(Utc::now() + purpose.validity()),
+            account_tokens::expires_at.eq(now + purpose.validity()),
         ))
         .execute(conn)?;
     Ok(token)
@@ -84,8 +85,8 @@ pub fn redeem(
     conn: &mut PgConnection,
     token: &str,
     purpose: Purpose,
+    now: DateTime<Utc>,
 ) -> QueryResult<Option<Redeemed>> {
-    let now = Utc::now();
     let row: Option<(UserId, Option<String>)> = diesel::update(
         account_tokens::table
             .filter(account_tokens::token_hash.eq(tokens::hash(token)))
@@ -105,12 +106,13 @@ pub fn check(
     conn: &mut PgConnection,
     token: &str,
     purpose: Purpose,
+    now: DateTime<Utc>,
 ) -> QueryResult<Option<Redeemed>> {
     let row: Option<(UserId, Option<String>)> = account_tokens::table
         .filter(account_tokens::token_hash.eq(tokens::hash(token)))
         .filter(account_tokens::purpose.eq(purpose.as_str()))
         .filter(account_tokens::used_at.is_null())
-        .filter(account_tokens::expires_at.gt(Utc::now()))
+        .filter(account_tokens::expires_at.gt(now))
         .select((account_tokens::user_id, account_tokens::new_email))
         .first(conn)
         .optional()?;
@@ -121,12 +123,13 @@ pub fn check(
 pub fn pending_email_change(
     conn: &mut PgConnection,
     user: UserId,
+    now: DateTime<Utc>,
 ) -> QueryResult<Option<(String, DateTime<Utc>)>> {
     let row: Option<(Option<String>, DateTime<Utc>)> = account_tokens::table
         .filter(account_tokens::user_id.eq(user))
         .filter(account_tokens::purpose.eq(Purpose::ChangeEmail.as_str()))
         .filter(account_tokens::used_at.is_null())
-        .filter(account_tokens::expires_at.gt(Utc::now()))
+        .filter(account_tokens::expires_at.gt(now))
         .order(account_tokens::created_at.desc())
         .select((account_tokens::new_email, account_tokens::expires_at))
         .first(conn)
@@ -135,9 +138,9 @@ pub fn pending_email_change(
 }
 
 /// Deletes tokens that expired more than a day ago (housekeeping).
-pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(
-        account_tokens::table.filter(account_tokens::expires_at.lt(Utc::now() - Duration::days(1))),
+        account_tokens::table.filter(account_tokens::expires_at.lt(now - Duration::days(1))),
     )
     .execute(conn)
 }

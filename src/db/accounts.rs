@@ -1,7 +1,7 @@
 //! Users and sign-up. Sign-up writes the user, their first organization, its
 //! subscription and the OWNER membership in one transaction (the caller's).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 
@@ -32,11 +32,12 @@ pub fn sign_up(
     name: &str,
     email: &str,
     password_hash: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<SignUp> {
     let Some(user) = insert_user(conn, name, email, password_hash)? else {
         return Ok(SignUp::EmailTaken);
     };
-    let org = orgs::create(conn, user, &orgs::default_name(name))?;
+    let org = orgs::create(conn, user, &orgs::default_name(name), now)?;
     Ok(SignUp::Created { user, org })
 }
 
@@ -74,20 +75,27 @@ pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<User> {
 }
 
 /// Changes the user's display name.
-pub fn set_name(conn: &mut PgConnection, user: UserId, name: &str) -> QueryResult<()> {
+pub fn set_name(
+    conn: &mut PgConnection,
+    user: UserId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(users::table.find(user))
-        .set((users::name.eq(name), users::updated_at.eq(Utc::now())))
+        .set((users::name.eq(name), users::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }
 
 /// Stores a new password hash.
-pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> QueryResult<()> {
+pub fn set_password_hash(
+    conn: &mut PgConnection,
+    user: UserId,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(users::table.find(user))
-        .set((
-            users::password_hash.eq(hash),
-            users::updated_at.eq(Utc::now()),
-        ))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }
@@ -95,13 +103,19 @@ pub fn set_password_hash(conn: &mut PgConnection, user: UserId, hash: &str) -> Q
 /// Marks `email` as confirmed — only while it is still the user's address,
 /// so a link sent to an old address cannot confirm a new one. True when the
 /// address is (now) confirmed.
-pub fn mark_verified(conn: &mut PgConnection, user: UserId, email: &str) -> QueryResult<bool> {
-    let now = Utc::now();
+pub fn mark_verified(
+    conn: &mut PgConnection,
+    user: UserId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let changed = diesel::update(users::table.find(user).filter(users::email.eq(email)))
         .set((
             users::email_verified_at.eq(diesel::dsl::sql::<
                 diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("coalesce(email_verified_at, now())")),
+            >("coalesce(email_verified_at, ")
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .sql(")")),
             users::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -122,6 +136,7 @@ pub fn change_email(
     conn: &mut PgConnection,
     user: UserId,
     new_email: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<Option<String>> {
     let old: String = users::table
         .find(user)
@@ -131,7 +146,6 @@ pub fn change_email(
     if email_taken(conn, new_email)? {
         return Ok(None);
     }
-    let now = Utc::now();
     // A savepoint, so a lost race on the unique address leaves the caller's
     // transaction usable.
     let updated = conn.transaction(|conn| {

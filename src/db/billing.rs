@@ -66,7 +66,11 @@ pub enum Outcome {
 }
 
 /// Processes one event in its own transaction.
-pub fn process(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Outcome> {
+pub fn process(
+    conn: &mut PgConnection,
+    event: &ProviderEvent,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
         let org = organization_of(conn, event)?;
         let inserted = diesel::insert_into(payment_events::table)
@@ -84,7 +88,7 @@ pub fn process(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Ou
         let Some(org) = org else {
             return Ok(Outcome::Ignored);
         };
-        apply(conn, Tenant::system(org), event)
+        apply(conn, Tenant::system(org), event, now)
     })
 }
 
@@ -124,7 +128,12 @@ fn organization_of(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResul
         .optional()
 }
 
-fn apply(conn: &mut PgConnection, tenant: Tenant, event: &ProviderEvent) -> QueryResult<Outcome> {
+fn apply(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    event: &ProviderEvent,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
     let org = tenant.org_id();
     // Lock the subscription and refuse to go back in time.
     let (state_at, status): (Option<DateTime<Utc>>, String) = subscriptions::table
@@ -145,7 +154,7 @@ fn apply(conn: &mut PgConnection, tenant: Tenant, event: &ProviderEvent) -> Quer
         return Ok(Outcome::Ignored);
     }
     if event.kind.starts_with("invoice.") {
-        record_invoice(conn, &tenant, event)?;
+        record_invoice(conn, &tenant, event, now)?;
     }
     if state_at.is_some_and(|t| event.created < t) {
         return Ok(Outcome::Stale);
@@ -153,17 +162,17 @@ fn apply(conn: &mut PgConnection, tenant: Tenant, event: &ProviderEvent) -> Quer
     let before = serde_json::json!({ "status": status });
     match event.kind.as_str() {
         "checkout.session.completed" => checkout_completed(conn, org, event)?,
-        "customer.subscription.deleted" => set_status(conn, org, Status::Canceled, None)?,
+        "customer.subscription.deleted" => set_status(conn, org, Status::Canceled, None, now)?,
         "customer.subscription.created" | "customer.subscription.updated" => {
-            subscription_changed(conn, org, event)?
+            subscription_changed(conn, org, event, now)?
         }
-        "invoice.paid" => set_status(conn, org, Status::Active, None)?,
-        _ => set_status(conn, org, Status::PastDue, Some(event.created))?,
+        "invoice.paid" => set_status(conn, org, Status::Active, None, now)?,
+        _ => set_status(conn, org, Status::PastDue, Some(event.created), now)?,
     }
     diesel::update(subscriptions::table.find(org))
         .set((
             subscriptions::provider_state_at.eq(Some(event.created)),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     let after: String = subscriptions::table
@@ -236,9 +245,10 @@ fn subscription_changed(
     conn: &mut PgConnection,
     org: OrgId,
     event: &ProviderEvent,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     if let Some(status) = event.str_at(&["status"]).and_then(map_status) {
-        set_status(conn, org, status, Some(event.created))?;
+        set_status(conn, org, status, Some(event.created), now)?;
     }
     if let Some(plan) = plan_of(event) {
         diesel::update(subscriptions::table.find(org))
@@ -274,13 +284,14 @@ fn set_status(
     org: OrgId,
     status: Status,
     at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let since: Option<DateTime<Utc>> = subscriptions::table
         .find(org)
         .select(subscriptions::past_due_since)
         .first(conn)?;
     let past_due_since = match status {
-        Status::PastDue => since.or(at).or(Some(Utc::now())),
+        Status::PastDue => since.or(at).or(Some(now)),
         _ => None,
     };
     diesel::update(subscriptions::table.find(org))
@@ -297,6 +308,7 @@ fn record_invoice(
     conn: &mut PgConnection,
     tenant: &Tenant,
     event: &ProviderEvent,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let Some(provider_id) = event.str_at(&["id"]) else {
         return Ok(());
@@ -306,7 +318,7 @@ fn record_invoice(
     } else {
         InvoiceStatus::Open
     };
-    if invoices::set_status_by_provider_id(conn, tenant, provider_id, status)? {
+    if invoices::set_status_by_provider_id(conn, tenant, provider_id, status, now)? {
         return Ok(());
     }
     let lines = invoice_lines(event);
@@ -319,6 +331,7 @@ fn record_invoice(
         (start, end),
         status,
         Some(provider_id),
+        now,
     )?;
     Ok(())
 }

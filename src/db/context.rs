@@ -54,8 +54,8 @@ pub fn load(
     token: &str,
     org: Option<OrgId>,
     idle: Duration,
+    now: DateTime<Utc>,
 ) -> QueryResult<Option<SessionContext>> {
-    let now = Utc::now();
     // The nil id belongs to no organization: no current organization.
     let org = org.unwrap_or(OrgId(Uuid::nil()));
     let row: Option<Row> = sessions::table

@@ -2,7 +2,7 @@
 //! behar@example.com, "Behar's Organization" on FREE/TRIAL, 45 leads), so a
 //! newcomer has something to sign in to.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::db::leads::NewLead;
@@ -24,7 +24,7 @@ pub enum Seeded {
 }
 
 /// Creates the demo, or resets the demo user's password when it exists.
-pub fn seed(conn: &mut PgConnection) -> QueryResult<Seeded> {
+pub fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Seeded> {
     conn.transaction(|conn| {
         let password = tokens::random_token()[..16].to_string();
         let hash = password::hash(&password);
@@ -37,10 +37,10 @@ pub fn seed(conn: &mut PgConnection) -> QueryResult<Seeded> {
         let user = accounts::insert_user(conn, DEMO_NAME, DEMO_EMAIL, &hash)?
             .ok_or(diesel::result::Error::NotFound)?;
         diesel::update(users::table.find(user))
-            .set(users::email_verified_at.eq(Some(Utc::now())))
+            .set(users::email_verified_at.eq(Some(now)))
             .execute(conn)?;
-        let org = orgs::create(conn, user, &orgs::default_name(DEMO_NAME))?;
-        insert_leads(conn, org, user)?;
+        let org = orgs::create(conn, user, &orgs::default_name(DEMO_NAME), now)?;
+        insert_leads(conn, org, user, now)?;
         Ok(Seeded::Created { password })
     })
 }
@@ -78,8 +78,12 @@ const TITLES: &[&str] = &[
 ];
 const STATUSES: &[&str] = &["new", "contacted", "replied", "qualified", "lost"];
 
-fn insert_leads(conn: &mut PgConnection, org: OrgId, owner: UserId) -> QueryResult<()> {
-    let now = Utc::now();
+fn insert_leads(
+    conn: &mut PgConnection,
+    org: OrgId,
+    owner: UserId,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     let tenant = Tenant::from_membership_row(org, owner);
     let rows: Vec<_> = (0..DEMO_LEADS)
         .map(|i| {

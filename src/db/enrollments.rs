@@ -150,6 +150,7 @@ pub fn set_paused(
     tenant: &Tenant,
     id: EnrollmentId,
     paused: bool,
+    now: DateTime<Utc>,
 ) -> QueryResult<Enrollment> {
     let key = (tenant.org_id(), id);
     let (from, to) = if paused {
@@ -168,7 +169,7 @@ pub fn set_paused(
     diesel::update(sequence_enrollments::table.find(key))
         .set((
             sequence_enrollments::status.eq(to),
-            sequence_enrollments::updated_at.eq(Utc::now()),
+            sequence_enrollments::updated_at.eq(now),
         ))
         .returning(Enrollment::as_returning())
         .get_result(conn)
@@ -254,12 +255,13 @@ pub fn finish(
     tenant: &Tenant,
     e: &Enrollment,
     status: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id)))
         .set((
             sequence_enrollments::status.eq(status),
             sequence_enrollments::next_run_at.eq(None::<DateTime<Utc>>),
-            sequence_enrollments::updated_at.eq(Utc::now()),
+            sequence_enrollments::updated_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
@@ -278,13 +280,13 @@ pub fn advance(
         diesel::update(target())
             .set(sequence_enrollments::next_step.eq(next))
             .execute(conn)?;
-        return finish(conn, tenant, e, "completed");
+        return finish(conn, tenant, e, "completed", now);
     };
     diesel::update(target())
         .set((
             sequence_enrollments::next_step.eq(next),
             sequence_enrollments::next_run_at.eq(Some(now + Duration::days(i64::from(delay)))),
-            sequence_enrollments::updated_at.eq(Utc::now()),
+            sequence_enrollments::updated_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
@@ -296,11 +298,12 @@ pub fn reschedule(
     tenant: &Tenant,
     e: &Enrollment,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id)))
         .set((
             sequence_enrollments::next_run_at.eq(Some(at)),
-            sequence_enrollments::updated_at.eq(Utc::now()),
+            sequence_enrollments::updated_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())

@@ -129,12 +129,12 @@ pub fn create(
     tenant: &Tenant,
     email: &str,
     role: Role,
+    now: DateTime<Utc>,
 ) -> DbResult<Created> {
-    usage::guard_count_limit(conn, tenant, LimitKind::Users)?;
+    usage::guard_count_limit(conn, tenant, LimitKind::Users, now)?;
     if is_member_email(conn, tenant, email)? {
         return Ok(Created::AlreadyMember);
     }
-    let now = Utc::now();
     if let Some(old) = open_for_email(conn, tenant, email)? {
         if old.state(now) == State::Pending {
             return Ok(Created::AlreadyInvited);
@@ -211,8 +211,8 @@ pub fn resend(
     conn: &mut PgConnection,
     tenant: &Tenant,
     id: InvitationId,
+    now: DateTime<Utc>,
 ) -> DbResult<(Invitation, String)> {
-    let now = Utc::now();
     // The seat lock comes before the row lock, in the same order as `create`.
     let peek: Option<DateTime<Utc>> = invitations::table
         .find((tenant.org_id(), id))
@@ -220,7 +220,7 @@ pub fn resend(
         .first(conn)
         .optional()?;
     if peek.ok_or(DbError::NotFound)? <= now {
-        usage::guard_count_limit(conn, tenant, LimitKind::Users)?;
+        usage::guard_count_limit(conn, tenant, LimitKind::Users, now)?;
     }
     let inv = locked(conn, tenant, id)?;
     still_open(&inv, now)?;
@@ -244,8 +244,12 @@ pub fn resend(
 }
 
 /// Revokes an open invitation; its link stops working and its seat frees up.
-pub fn revoke(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<String> {
-    let now = Utc::now();
+pub fn revoke(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: InvitationId,
+    now: DateTime<Utc>,
+) -> DbResult<String> {
     let inv = locked(conn, tenant, id)?;
     still_open(&inv, now)?;
     set_revoked(conn, tenant, inv.id, now)?;
@@ -316,13 +320,17 @@ pub fn lock_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option
 /// caller) for `user`: membership with the invited role (kept as it is when
 /// they already belong), the invitation used, the address confirmed (the link
 /// reached it), and the audit event with the new member as actor.
-pub fn accept(conn: &mut PgConnection, inv: &Invitation, user: UserId) -> QueryResult<OrgId> {
+pub fn accept(
+    conn: &mut PgConnection,
+    inv: &Invitation,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> QueryResult<OrgId> {
     let org = inv.organization_id;
     diesel::insert_into(organization_members::table)
         .values(NewMember::joining(org, user, inv.role))
         .on_conflict_do_nothing()
         .execute(conn)?;
-    let now = Utc::now();
     diesel::update(invitations::table.find((inv.organization_id, inv.id)))
         .set((
             invitations::accepted_at.eq(Some(now)),

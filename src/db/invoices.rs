@@ -96,9 +96,9 @@ pub fn create(
     period: (DateTime<Utc>, DateTime<Utc>),
     status: InvoiceStatus,
     provider_invoice_id: Option<&str>,
+    now: DateTime<Utc>,
 ) -> QueryResult<Invoice> {
     let billed = lock_billed_organization(conn, tenant)?;
-    let now = Utc::now();
     let year = period.0.year();
     let seq = next_seq(conn, tenant, year)?;
     let id = InvoiceId::new();
@@ -262,8 +262,9 @@ pub fn set_status_by_provider_id(
     tenant: &Tenant,
     provider_id: &str,
     status: InvoiceStatus,
+    now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let paid_at = (status == InvoiceStatus::Paid).then(Utc::now);
+    let paid_at = (status == InvoiceStatus::Paid).then_some(now);
     let n = diesel::update(
         scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(provider_id)),
     )

@@ -36,8 +36,8 @@ pub fn store(
     tenant: &Tenant,
     filename: &str,
     content: &[u8],
+    now: DateTime<Utc>,
 ) -> QueryResult<Uuid> {
-    let now = Utc::now();
     diesel::delete(scoped_lead_imports(tenant).filter(lead_imports::expires_at.lt(now)))
         .execute(conn)?;
     let id = Uuid::new_v4();
@@ -67,26 +67,35 @@ struct NewLeadImport<'a> {
 }
 
 /// Housekeeping for every organization: removes expired uploads (a job).
-pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
-    diesel::delete(lead_imports::table.filter(lead_imports::expires_at.lt(Utc::now())))
-        .execute(conn)
+pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(lead_imports::table.filter(lead_imports::expires_at.lt(now))).execute(conn)
 }
 
 /// A live upload of the tenant; NotFound when expired or foreign.
-pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: Uuid) -> QueryResult<Upload> {
+pub fn find(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Upload> {
     lead_imports::table
         .find((tenant.org_id(), id))
-        .filter(lead_imports::expires_at.gt(Utc::now()))
+        .filter(lead_imports::expires_at.gt(now))
         .select(Upload::as_select())
         .first(conn)
 }
 
 /// Removes an upload once imported, and locks it first so that two
 /// concurrent imports of the same file cannot both run: the second finds nothing.
-pub fn take(conn: &mut PgConnection, tenant: &Tenant, id: Uuid) -> QueryResult<Upload> {
+pub fn take(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Upload> {
     let upload = lead_imports::table
         .find((tenant.org_id(), id))
-        .filter(lead_imports::expires_at.gt(Utc::now()))
+        .filter(lead_imports::expires_at.gt(now))
         .select(Upload::as_select())
         .for_update()
         .first(conn)?;
@@ -135,6 +144,7 @@ pub fn import(
     conn: &mut PgConnection,
     tenant: &Tenant,
     mut rows: Vec<Row>,
+    now: DateTime<Utc>,
 ) -> DbResult<ImportReport> {
     mark_existing(conn, tenant, &mut rows)?;
     let mut report = ImportReport::default();
@@ -146,10 +156,10 @@ pub fn import(
         }
     }
     let ids: Vec<Uuid> = good.iter().map(|(id, _)| id.uuid()).collect();
-    let granted = usage::consume_up_to(conn, tenant, UsageKind::LeadCreated, &ids)?;
+    let granted = usage::consume_up_to(conn, tenant, UsageKind::LeadCreated, &ids, now)?;
     report.left = good.len() - granted;
     good.truncate(granted);
-    let inserted = conn.transaction(|conn| leads::insert_counted(conn, tenant, &good));
+    let inserted = conn.transaction(|conn| leads::insert_counted(conn, tenant, &good, now));
     report.imported = unique_violation(inserted)?.ok_or_else(|| {
         DbError::Conflict(
             "A lead with one of these emails was added while the file was imported. Nothing was imported; please try again.".into(),

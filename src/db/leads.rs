@@ -237,19 +237,26 @@ pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
     fields: &LeadFields,
+    now: DateTime<Utc>,
 ) -> DbResult<Result<Lead, FieldErrors>> {
     let id = LeadId::new();
     // A savepoint, so a duplicate leaves the surrounding transaction usable.
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(leads::table)
-            .values((NewLead::of(tenant, id), values(fields)))
+            .values((NewLead::of(tenant, id), values(fields), stamped(now)))
             .returning(Lead::as_returning())
             .get_result(conn)
     });
     let Some(lead) = unique_violation(inserted)? else {
         return Ok(Err(duplicate_email()));
     };
-    usage::consume(conn, tenant, UsageKind::LeadCreated, Some(lead.id.uuid()))?;
+    usage::consume_at(
+        conn,
+        tenant,
+        UsageKind::LeadCreated,
+        Some(lead.id.uuid()),
+        now,
+    )?;
     Ok(Ok(lead))
 }
 
@@ -306,10 +313,11 @@ pub fn update(
     tenant: &Tenant,
     id: LeadId,
     fields: &LeadFields,
+    now: DateTime<Utc>,
 ) -> DbResult<Result<Lead, FieldErrors>> {
     let updated = conn.transaction(|conn| {
         diesel::update(scoped_leads(tenant).filter(leads::id.eq(id)))
-            .set((values(fields), leads::updated_at.eq(Utc::now())))
+            .set((values(fields), leads::updated_at.eq(now)))
             .returning(Lead::as_returning())
             .get_result(conn)
     });
@@ -349,18 +357,29 @@ pub fn insert_counted(
     conn: &mut PgConnection,
     tenant: &Tenant,
     rows: &[(LeadId, LeadFields)],
+    now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     let mut inserted = 0;
     for chunk in rows.chunks(1000) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|(id, f)| (NewLead::of(tenant, *id), values(f)))
+            .map(|(id, f)| (NewLead::of(tenant, *id), values(f), stamped(now)))
             .collect();
         inserted += diesel::insert_into(leads::table)
             .values(values)
             .execute(conn)?;
     }
     Ok(inserted)
+}
+
+/// The creation and change times of a new lead, from the app's clock.
+fn stamped(
+    now: DateTime<Utc>,
+) -> (
+    diesel::dsl::Eq<leads::created_at, DateTime<Utc>>,
+    diesel::dsl::Eq<leads::updated_at, DateTime<Utc>>,
+) {
+    (leads::created_at.eq(now), leads::updated_at.eq(now))
 }
 
 /// Every `leads` query of a tenant starts here.

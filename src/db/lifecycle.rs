@@ -117,7 +117,7 @@ fn apply(
             renew(conn, provider, tenant, before, before.plan, start, now)?
         }
     };
-    store(conn, tenant, &change)?;
+    store(conn, tenant, &change, now)?;
     let mut after = audit_json(&change.state);
     if let Some((start, end)) = change.period {
         after["period_start"] = json!(start);
@@ -166,6 +166,7 @@ fn renew(
         period_start: start,
         period_end: before.interval.period_end(start),
         charge_now: true,
+        made_at: now,
     };
     let paid = provider.collect_renewal(conn, tenant, &purchase)?;
     let (status, past_due_since) = if paid {
@@ -186,7 +187,12 @@ fn renew(
     })
 }
 
-fn store(conn: &mut PgConnection, tenant: &Tenant, change: &Change) -> QueryResult<()> {
+fn store(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     let s = &change.state;
     let row = subscriptions::table.find(tenant.org_id());
     diesel::update(row)
@@ -196,7 +202,7 @@ fn store(conn: &mut PgConnection, tenant: &Tenant, change: &Change) -> QueryResu
             subscriptions::past_due_since.eq(s.past_due_since),
             subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
             subscriptions::scheduled_plan.eq(s.scheduled_plan.map(Plan::as_str)),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     if let Some((start, end)) = change.period {

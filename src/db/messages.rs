@@ -173,6 +173,7 @@ pub fn queue(
             subject: &rendered.subject,
             body: &rendered.body,
         },
+        now,
     )?;
     Ok(message)
 }
@@ -183,6 +184,7 @@ pub fn send(
     tenant: &Tenant,
     lead: &Lead,
     template: &Template,
+    now: DateTime<Utc>,
 ) -> DbResult<Message> {
     let sender = tenant.user_id();
     let (sender_name, organization) = signature(conn, tenant, sender)?;
@@ -199,7 +201,7 @@ pub fn send(
         step: None,
         sender,
     };
-    queue(conn, tenant, lead, &rendered, &origin, Utc::now())
+    queue(conn, tenant, lead, &rendered, &origin, now)
 }
 
 type Joined = (Message, String, String, Option<String>);

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::db::schema::notices;
 use crate::db::Tenant;
@@ -52,7 +52,11 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Notice>
 }
 
 /// Marks all of the acting user's notices read; returns how many changed.
-pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<usize> {
+pub fn mark_all_read(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     let Some(user) = tenant.user_id() else {
         return Ok(0);
     };
@@ -61,21 +65,30 @@ pub fn mark_all_read(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<us
             .filter(notices::user_id.eq(user))
             .filter(notices::read_at.is_null()),
     )
-    .set(notices::read_at.eq(Utc::now()))
+    .set(notices::read_at.eq(now))
     .execute(conn)
 }
 
 /// Marks one of the acting user's notices read and returns it; NotFound when
 /// the id is not theirs (another user's, another organization's, or none).
-pub fn mark_read(conn: &mut PgConnection, tenant: &Tenant, id: NoticeId) -> QueryResult<Notice> {
+pub fn mark_read(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: NoticeId,
+    now: DateTime<Utc>,
+) -> QueryResult<Notice> {
     let user = tenant.user_id().ok_or(diesel::result::Error::NotFound)?;
     let mine = scoped_notices(tenant)
         .filter(notices::user_id.eq(user))
         .filter(notices::id.eq(id));
     diesel::update(mine)
-        .set(notices::read_at.eq(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-        >("coalesce(read_at, now())")))
+        .set(
+            notices::read_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("coalesce(read_at, ")
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .sql(")")),
+        )
         .returning(Notice::as_returning())
         .get_result(conn)
 }
@@ -89,10 +102,11 @@ pub fn notify_admins(
     kind: &str,
     message: &str,
     dedupe_key: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::sql_query(
-        "INSERT INTO notices (organization_id, id, user_id, kind, message, dedupe_key)
-         SELECT m.organization_id, gen_random_uuid(), m.user_id, $2, $3, $4
+        "INSERT INTO notices (organization_id, id, user_id, kind, message, dedupe_key, created_at)
+         SELECT m.organization_id, gen_random_uuid(), m.user_id, $2, $3, $4, $7
          FROM organization_members m
          WHERE m.organization_id = $1 AND m.role IN ($5, $6)
          ON CONFLICT (organization_id, user_id, dedupe_key) DO NOTHING",
@@ -103,6 +117,7 @@ pub fn notify_admins(
     .bind::<Text, _>(dedupe_key)
     .bind::<Text, _>(Role::Owner.as_str())
     .bind::<Text, _>(Role::Admin.as_str())
+    .bind::<Timestamptz, _>(now)
     .execute(conn)
 }
 

@@ -57,7 +57,12 @@ fn free_slug(conn: &mut PgConnection, base: &str) -> QueryResult<String> {
 
 /// Creates an organization on FREE with a 14-day trial, owned by `owner`.
 /// Run inside a transaction.
-pub fn create(conn: &mut PgConnection, owner: UserId, name: &str) -> QueryResult<OrgId> {
+pub fn create(
+    conn: &mut PgConnection,
+    owner: UserId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<OrgId> {
     let id = OrgId::new();
     let slug = free_slug(conn, &slugify(name))?;
     diesel::insert_into(organizations::table)
@@ -67,7 +72,6 @@ pub fn create(conn: &mut PgConnection, owner: UserId, name: &str) -> QueryResult
             organizations::slug.eq(&slug),
         ))
         .execute(conn)?;
-    let now = Utc::now();
     diesel::insert_into(subscriptions::table)
         .values(NewSubscription {
             organization_id: id,

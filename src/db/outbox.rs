@@ -50,10 +50,16 @@ struct NewOutboxMail<'a> {
     to_email: &'a str,
     subject: &'a str,
     body_text: &'a str,
+    next_attempt_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
 }
 
 /// Queues an email; returns its outbox id.
-pub fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> QueryResult<Uuid> {
+pub fn enqueue(
+    conn: &mut PgConnection,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+) -> QueryResult<Uuid> {
     let id = Uuid::now_v7();
     diesel::insert_into(mail_outbox::table)
         .values(NewOutboxMail {
@@ -64,6 +70,8 @@ pub fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> QueryResult<Uuid
             to_email: mail.to,
             subject: mail.subject,
             body_text: mail.body,
+            next_attempt_at: now,
+            created_at: now,
         })
         .execute(conn)?;
     Ok(id)

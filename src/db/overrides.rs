@@ -74,6 +74,7 @@ pub fn set(
     kind: LimitKind,
     value: Limit,
     ends_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     conn.transaction(|conn| {
         let before = find(conn, tenant, kind)?.map(|o| describe(o.value, o.ends_at));
@@ -83,7 +84,7 @@ pub fn set(
                 limit_kind: kind.as_str(),
                 value,
                 ends_at,
-                created_at: Utc::now(),
+                created_at: now,
             })
             .on_conflict((
                 limit_overrides::organization_id,
@@ -93,7 +94,7 @@ pub fn set(
             .set((
                 limit_overrides::value.eq(value),
                 limit_overrides::ends_at.eq(ends_at),
-                limit_overrides::created_at.eq(Utc::now()),
+                limit_overrides::created_at.eq(now),
             ))
             .execute(conn)?;
         let after = describe(value, ends_at);

@@ -21,7 +21,15 @@ pub fn record_payment(
         unit_cents: purchase.interval.price_cents(purchase.plan),
     };
     let period = (purchase.period_start, purchase.period_end);
-    let invoice = invoices::create(conn, tenant, &[line], period, InvoiceStatus::Paid, None)?;
+    let invoice = invoices::create(
+        conn,
+        tenant,
+        &[line],
+        period,
+        InvoiceStatus::Paid,
+        None,
+        purchase.made_at,
+    )?;
     Ok(invoice.number)
 }
 

@@ -82,7 +82,9 @@ pub fn change_plan(
     let before = state_of(&sub);
     match decide_change(&before, target, interval, now) {
         ChangeDecision::Unchanged => Ok(ChangeOutcome::Unchanged),
-        ChangeDecision::ScheduleAtPeriodEnd => schedule_downgrade(conn, tenant, &before, target),
+        ChangeDecision::ScheduleAtPeriodEnd => {
+            schedule_downgrade(conn, tenant, &before, target, now)
+        }
         ChangeDecision::ApplyNow { payment } => {
             let mut after = SubscriptionState {
                 plan: target,
@@ -92,7 +94,7 @@ pub fn change_plan(
                 ..before
             };
             if before.status == Status::Trial {
-                set_plan_in_trial(conn, tenant, &after)?;
+                set_plan_in_trial(conn, tenant, &after, now)?;
             } else {
                 let start = now;
                 let purchase = Purchase {
@@ -101,6 +103,7 @@ pub fn change_plan(
                     period_start: start,
                     period_end: interval.period_end(start),
                     charge_now: true,
+                    made_at: now,
                 };
                 if payment {
                     if let CheckoutOutcome::Redirect(url) =
@@ -111,7 +114,7 @@ pub fn change_plan(
                 }
                 after.status = Status::Active;
                 after.past_due_since = None;
-                start_new_period(conn, tenant, &after, &purchase)?;
+                start_new_period(conn, tenant, &after, &purchase, now)?;
             }
             let (b, a) = (audit_json(&before), audit_json(&after));
             audit::record(
@@ -134,6 +137,7 @@ fn set_plan_in_trial(
     conn: &mut PgConnection,
     tenant: &Tenant,
     after: &SubscriptionState,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
@@ -141,7 +145,7 @@ fn set_plan_in_trial(
             subscriptions::billing_interval.eq(after.interval),
             subscriptions::scheduled_plan.eq(None::<Plan>),
             subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)
         .map(drop)
@@ -152,6 +156,7 @@ fn start_new_period(
     tenant: &Tenant,
     after: &SubscriptionState,
     purchase: &Purchase,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
@@ -163,7 +168,7 @@ fn start_new_period(
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
             subscriptions::scheduled_plan.eq(None::<Plan>),
             subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)
         .map(drop)
@@ -174,12 +179,13 @@ fn schedule_downgrade(
     tenant: &Tenant,
     before: &SubscriptionState,
     target: Plan,
+    now: DateTime<Utc>,
 ) -> DbResult<ChangeOutcome> {
     diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
             subscriptions::scheduled_plan.eq(Some(target)),
             subscriptions::cancel_at_period_end.eq(false),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     let after = SubscriptionState {
@@ -206,7 +212,11 @@ fn schedule_downgrade(
 
 /// Cancels at the end of the period (a paid plan that is running); a
 /// scheduled downgrade is dropped, since the subscription ends instead.
-pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc>> {
+pub fn cancel(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> DbResult<DateTime<Utc>> {
     let before = state_of(&lock(conn, tenant)?);
     let running = matches!(before.status, Status::Active | Status::PastDue);
     if !running || !before.plan.is_paid() {
@@ -217,17 +227,17 @@ pub fn cancel(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<DateTime<Utc
     if before.cancel_at_period_end {
         return Ok(before.current_period_end);
     }
-    set_cancel_at_period_end(conn, tenant, &before, true, "plan.canceled")?;
+    set_cancel_at_period_end(conn, tenant, &before, true, "plan.canceled", now)?;
     Ok(before.current_period_end)
 }
 
 /// Withdraws a pending cancellation or scheduled downgrade; false when there was none.
-pub fn resume(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<bool> {
+pub fn resume(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> DbResult<bool> {
     let before = state_of(&lock(conn, tenant)?);
     if !before.cancel_at_period_end && before.scheduled_plan.is_none() {
         return Ok(false);
     }
-    set_cancel_at_period_end(conn, tenant, &before, false, "plan.resumed")?;
+    set_cancel_at_period_end(conn, tenant, &before, false, "plan.resumed", now)?;
     Ok(true)
 }
 
@@ -239,12 +249,13 @@ fn set_cancel_at_period_end(
     before: &SubscriptionState,
     cancel: bool,
     action: &str,
+    now: DateTime<Utc>,
 ) -> DbResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
             subscriptions::cancel_at_period_end.eq(cancel),
             subscriptions::scheduled_plan.eq(None::<Plan>),
-            subscriptions::updated_at.eq(Utc::now()),
+            subscriptions::updated_at.eq(now),
         ))
         .execute(conn)?;
     let after = SubscriptionState {
@@ -263,6 +274,7 @@ pub fn add_payment_method(
     conn: &mut PgConnection,
     tenant: &Tenant,
     provider: &dyn PaymentProvider,
+    now: DateTime<Utc>,
 ) -> DbResult<CheckoutOutcome> {
     let sub = lock(conn, tenant)?;
     let state = state_of(&sub);
@@ -272,6 +284,7 @@ pub fn add_payment_method(
         period_start: sub.current_period_start,
         period_end: sub.current_period_end,
         charge_now: false,
+        made_at: now,
     };
     let outcome = provider.start_checkout(conn, tenant, &purchase)?;
     if outcome == CheckoutOutcome::Completed && !sub.has_payment_method {

@@ -1,7 +1,7 @@
 //! Fixed-window rate limits kept in PostgreSQL, so every app instance sees
 //! the same counts. Used for sign-in attempts and account mail.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamptz};
 
@@ -13,8 +13,12 @@ struct Hits {
 
 /// Counts one hit in `bucket` and returns the hits in the current window
 /// (including this one). A window older than `window` starts over.
-pub fn hit(conn: &mut PgConnection, bucket: &str, window: Duration) -> QueryResult<i32> {
-    let now = Utc::now();
+pub fn hit(
+    conn: &mut PgConnection,
+    bucket: &str,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<i32> {
     diesel::sql_query(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
          ON CONFLICT (bucket) DO UPDATE SET
@@ -30,9 +34,14 @@ pub fn hit(conn: &mut PgConnection, bucket: &str, window: Duration) -> QueryResu
 }
 
 /// Hits already counted in the current window of `bucket`, without adding one.
-pub fn current(conn: &mut PgConnection, bucket: &str, window: Duration) -> QueryResult<i32> {
+pub fn current(
+    conn: &mut PgConnection,
+    bucket: &str,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<i32> {
     use crate::db::schema::rate_limits::dsl as r;
-    let since = Utc::now() - window;
+    let since = now - window;
     let row = r::rate_limits
         .filter(r::bucket.eq(bucket))
         .filter(r::window_start.ge(since))
@@ -51,8 +60,8 @@ pub fn clear(conn: &mut PgConnection, bucket: &str) -> QueryResult<()> {
 
 /// Deletes day-old windows (every window is at most an hour long, so they
 /// are over); returns how many.
-pub fn purge_stale(conn: &mut PgConnection) -> QueryResult<usize> {
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(1);
+pub fn purge_stale(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    let cutoff = now - chrono::Duration::days(1);
     use crate::db::schema::rate_limits;
     diesel::delete(rate_limits::table.filter(rate_limits::window_start.lt(cutoff))).execute(conn)
 }

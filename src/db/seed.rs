@@ -45,7 +45,7 @@ pub fn seed(
             diesel::update(users::table.find(user))
                 .set(users::email_verified_at.eq(Some(now)))
                 .execute(conn)?;
-            let org = orgs::create(conn, user, &orgs::default_name(&name))?;
+            let org = orgs::create(conn, user, &orgs::default_name(&name), now)?;
             insert_leads(conn, org, user, leads_per_org, now)?;
             if i == 0 {
                 make_enterprise(conn, org)?;

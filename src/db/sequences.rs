@@ -186,8 +186,13 @@ struct NewStep {
 }
 
 /// Creates an own sequence within the sequences limit. In a transaction.
-pub fn create(conn: &mut PgConnection, tenant: &Tenant, name: &str) -> DbResult<Sequence> {
-    usage::guard_count_limit(conn, tenant, LimitKind::Sequences)?;
+pub fn create(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    name: &str,
+    now: DateTime<Utc>,
+) -> DbResult<Sequence> {
+    usage::guard_count_limit(conn, tenant, LimitKind::Sequences, now)?;
     Ok(diesel::insert_into(sequences::table)
         .values(NewSequence::own(tenant, name))
         .returning(Sequence::as_returning())
@@ -199,12 +204,10 @@ pub fn rename(
     tenant: &Tenant,
     id: SequenceId,
     name: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<Sequence> {
     diesel::update(sequences::table.find((tenant.owner_key(), id)))
-        .set((
-            sequences::name.eq(name),
-            sequences::updated_at.eq(Utc::now()),
-        ))
+        .set((sequences::name.eq(name), sequences::updated_at.eq(now)))
         .returning(Sequence::as_returning())
         .get_result(conn)
 }
@@ -321,13 +324,18 @@ pub fn move_step(
 
 /// Copies a visible sequence (usually a global one) with its steps into the
 /// organization, within the sequences limit.
-pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> DbResult<Sequence> {
+pub fn copy(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: SequenceId,
+    now: DateTime<Utc>,
+) -> DbResult<Sequence> {
     let source = find(conn, tenant, id)?;
     let name: String = format!("{} (copy)", source.name)
         .chars()
         .take(120)
         .collect();
-    let copy = create(conn, tenant, &name)?;
+    let copy = create(conn, tenant, &name, now)?;
     for step in steps(conn, tenant, &source)? {
         let template = templates::find(conn, tenant, step.template_id)?;
         insert_step(conn, &copy, step.position, &template, step.delay_days)?;

@@ -21,6 +21,8 @@ struct NewSession<'a> {
     user_agent: &'a str,
     ip: &'a str,
     expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
 }
 
 /// Where a new session comes from, for the user's session list.
@@ -35,8 +37,9 @@ pub fn create(
     user: UserId,
     client: &ClientInfo,
     lifetime: Duration,
+    now: DateTime<Utc>,
 ) -> QueryResult<String> {
-    create_with_csrf(conn, user, client, lifetime, &tokens::random_token())
+    create_with_csrf(conn, user, client, lifetime, &tokens::random_token(), now)
 }
 
 /// Ends `previous` (when given) and starts a fresh session in its place: a
@@ -50,13 +53,14 @@ pub fn renew(
     client: &ClientInfo,
     lifetime: Duration,
     keep_csrf: Option<&str>,
+    now: DateTime<Utc>,
 ) -> QueryResult<String> {
     if let Some(old) = previous {
         delete(conn, old)?;
     }
     let fresh = tokens::random_token();
     let csrf = keep_csrf.unwrap_or(&fresh);
-    create_with_csrf(conn, user, client, lifetime, csrf)
+    create_with_csrf(conn, user, client, lifetime, csrf, now)
 }
 
 fn create_with_csrf(
@@ -65,6 +69,7 @@ fn create_with_csrf(
     client: &ClientInfo,
     lifetime: Duration,
     csrf: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<String> {
     let token = tokens::random_token();
     diesel::insert_into(sessions::table)
@@ -75,7 +80,9 @@ fn create_with_csrf(
             csrf_token: csrf,
             user_agent: &truncate(&client.user_agent, 300),
             ip: &truncate(&client.ip, 64),
-            expires_at: Utc::now() + lifetime,
+            expires_at: now + lifetime,
+            created_at: now,
+            last_seen_at: now,
         })
         .execute(conn)?;
     Ok(token)
@@ -106,8 +113,7 @@ pub fn delete_others(
 }
 
 /// Records activity at most once a minute per session, to keep reads cheap.
-pub fn touch(conn: &mut PgConnection, id: SessionId) -> QueryResult<()> {
-    let now = Utc::now();
+pub fn touch(conn: &mut PgConnection, id: SessionId, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::update(
         sessions::table
             .find(id)
@@ -136,8 +142,8 @@ pub fn list_live(
     conn: &mut PgConnection,
     user: UserId,
     idle: Duration,
+    now: DateTime<Utc>,
 ) -> QueryResult<Vec<SessionRow>> {
-    let now = Utc::now();
     sessions::table
         .filter(sessions::user_id.eq(user))
         .filter(sessions::expires_at.gt(now))
@@ -164,8 +170,11 @@ pub fn delete_all(conn: &mut PgConnection, user: UserId) -> QueryResult<usize> {
 
 /// Deletes sessions past their lifetime or idle longer than `idle`
 /// (housekeeping: the context loader already refuses them).
-pub fn purge_expired(conn: &mut PgConnection, idle: Duration) -> QueryResult<usize> {
-    let now = Utc::now();
+pub fn purge_expired(
+    conn: &mut PgConnection,
+    idle: Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::delete(
         sessions::table.filter(
             sessions::expires_at

@@ -2,6 +2,7 @@
 //! and colour. `save` locks the organization row, writes only what changed and
 //! records one `settings.updated` event with the old and new values.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
@@ -100,6 +101,7 @@ pub fn save(
     tenant: &Tenant,
     new: &OrgSettings,
     white_label: bool,
+    now: DateTime<Utc>,
 ) -> DbResult<Saved> {
     let org = tenant.org_id();
     let old: OrgSettings = organizations::table
@@ -128,7 +130,7 @@ pub fn save(
                 organizations::time_zone.eq(&new.time_zone),
                 organizations::brand_name.eq(&new.brand_name),
                 organizations::brand_color.eq(&new.brand_color),
-                organizations::updated_at.eq(diesel::dsl::now),
+                organizations::updated_at.eq(now),
             ))
             .execute(c)
     }))?;
@@ -161,7 +163,12 @@ fn describe(logo: Option<(&str, usize)>) -> Value {
 
 /// Replaces (or with `None` removes) the organization's logo and records it
 /// as a `settings.updated` event. Returns false when there was nothing to remove.
-pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -> DbResult<bool> {
+pub fn set_logo(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    logo: Option<&Logo>,
+    now: DateTime<Utc>,
+) -> DbResult<bool> {
     let org = tenant.org_id();
     let (old_type, old_len): (Option<String>, Option<i32>) = organizations::table
         .find(org)
@@ -180,7 +187,7 @@ pub fn set_logo(conn: &mut PgConnection, tenant: &Tenant, logo: Option<&Logo>) -
         .set((
             organizations::logo_content_type.eq(logo.map(|l| l.content_type.as_str())),
             organizations::logo_data.eq(logo.map(|l| l.data.as_slice())),
-            organizations::updated_at.eq(diesel::dsl::now),
+            organizations::updated_at.eq(now),
         ))
         .execute(conn)?;
     let before = describe(

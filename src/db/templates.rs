@@ -97,8 +97,9 @@ pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
     fields: &TemplateFields,
+    now: DateTime<Utc>,
 ) -> DbResult<Template> {
-    usage::guard_count_limit(conn, tenant, LimitKind::Templates)?;
+    usage::guard_count_limit(conn, tenant, LimitKind::Templates, now)?;
     let org = tenant.org_id();
     Ok(diesel::insert_into(message_templates::table)
         .values(NewTemplate {
@@ -119,13 +120,14 @@ pub fn update(
     tenant: &Tenant,
     id: TemplateId,
     fields: &TemplateFields,
+    now: DateTime<Utc>,
 ) -> QueryResult<Template> {
     diesel::update(message_templates::table.find(own_key(tenant, id)))
         .set((
             message_templates::name.eq(&fields.name),
             message_templates::subject.eq(&fields.subject),
             message_templates::body.eq(&fields.body),
-            message_templates::updated_at.eq(Utc::now()),
+            message_templates::updated_at.eq(now),
         ))
         .returning(Template::as_returning())
         .get_result(conn)
@@ -151,7 +153,12 @@ pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbRes
 }
 
 /// Copies a visible template (usually a global one) into the organization.
-pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbResult<Template> {
+pub fn copy(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: TemplateId,
+    now: DateTime<Utc>,
+) -> DbResult<Template> {
     let source = find(conn, tenant, id)?;
     let name: String = format!("{} (copy)", source.name)
         .chars()
@@ -165,5 +172,6 @@ pub fn copy(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbResul
             subject: source.subject,
             body: source.body,
         },
+        now,
     )
 }

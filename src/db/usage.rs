@@ -1,4 +1,4 @@
-//! Usage accounting and plan limits. `consume` is the one way to perform a
+//! Usage accounting and plan limits. `consume_at` is the one way to perform a
 //! counted action: inside the caller's transaction it checks the effective
 //! limit, bumps the per-period counter with a conditional upsert (race-free:
 //! no check-then-insert) and writes the usage record. `guard_count_limit`
@@ -173,7 +173,7 @@ fn bump_counter(
     .map(|row| row.map(|r| r.count))
 }
 
-/// What a successful `consume` counted.
+/// What a successful `consume_at` counted.
 #[derive(Debug, Clone, Copy)]
 pub struct Consumed {
     /// The period's count after this action.
@@ -184,18 +184,9 @@ pub struct Consumed {
 /// Performs the accounting of one counted action inside the caller's
 /// transaction: limit check + counter + usage record, or `LimitReached` with
 /// nothing written (the caller's transaction then rolls back its own work).
-pub fn consume(
-    conn: &mut PgConnection,
-    tenant: &Tenant,
-    kind: UsageKind,
-    resource: Option<Uuid>,
-) -> DbResult<Consumed> {
-    consume_at(conn, tenant, kind, resource, Utc::now())
-}
-
-/// `consume` at an explicit instant: `now` picks the organization's local day
-/// and month (and the effective plan), so period boundaries are testable.
-/// The count that reaches 80% or 100% of the limit also writes the notice.
+/// `now` picks the organization's local day and month (and the effective
+/// plan). The count that reaches 80% or 100% of the limit also writes the
+/// notice.
 pub fn consume_at(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -226,7 +217,7 @@ pub fn consume_at(
             after: count,
             limit,
         };
-        notify_crossing(conn, tenant, &crossing, &period_key(period))?;
+        notify_crossing(conn, tenant, &crossing, &period_key(period), now)?;
     }
     Ok(Consumed { count, limit })
 }
@@ -257,6 +248,7 @@ fn notify_crossing(
     tenant: &Tenant,
     c: &Crossing,
     period: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let (Some(level), Some(limit)) = (threshold_crossed(c.before, c.after, c.limit), c.limit)
     else {
@@ -268,7 +260,7 @@ fn notify_crossing(
         UsageLevel::Full => ("limit_reached", 100, full_text(c, limit)),
     };
     let key = format!("{}:{period}:{pct}:{limit}", c.kind.as_str());
-    notices::notify_admins(conn, tenant, notice_kind, &message, &key)?;
+    notices::notify_admins(conn, tenant, notice_kind, &message, &key, now)?;
     Ok(())
 }
 
@@ -327,9 +319,9 @@ pub fn guard_count_limit(
     conn: &mut PgConnection,
     tenant: &Tenant,
     kind: LimitKind,
+    now: DateTime<Utc>,
 ) -> DbResult<()> {
     let org = tenant.org_id();
-    let now = Utc::now();
     let sub: Subscription = subscriptions::table
         .find(org)
         .select(Subscription::as_select())
@@ -348,7 +340,7 @@ pub fn guard_count_limit(
         after: used + 1,
         limit,
     };
-    notify_crossing(conn, tenant, &crossing, "all")?;
+    notify_crossing(conn, tenant, &crossing, "all", now)?;
     Ok(())
 }
 
@@ -424,16 +416,20 @@ pub(crate) fn used_in(
 
 /// SPEC §5 `can_add_lead` & co.: true when one more fits the effective limit
 /// right now (for showing or hiding buttons; creation itself still goes
-/// through `consume` / `guard_count_limit`).
-pub fn can_add(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> QueryResult<bool> {
-    let now = Utc::now();
+/// through `consume_at` / `guard_count_limit`).
+pub fn can_add(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    kind: LimitKind,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let (organization, sub) = org_and_subscription(conn, tenant)?;
     let limit = effective_limits(conn, tenant, &sub, now)?.limits.get(kind);
     let used = used_in(conn, tenant, organization.tz(), kind, now)?;
     Ok(crate::domain::plans::allows_one_more(used, limit))
 }
 
-/// Like `consume` for up to `resources.len()` actions at once (CSV imports):
+/// Like `consume_at` for up to `resources.len()` actions at once (CSV imports):
 /// takes as many as the limit leaves — locking the period's counter row, so
 /// concurrent callers cannot overshoot — writes one record per granted
 /// resource, and returns how many were granted (the first ones).
@@ -442,8 +438,8 @@ pub fn consume_up_to(
     tenant: &Tenant,
     kind: UsageKind,
     resources: &[Uuid],
+    now: DateTime<Utc>,
 ) -> DbResult<usize> {
-    let now = Utc::now();
     let org = tenant.org_id();
     let (organization, sub) = org_and_subscription(conn, tenant)?;
     let tz = organization.tz();
@@ -476,7 +472,7 @@ pub fn consume_up_to(
             after: used + granted as i64,
             limit,
         };
-        notify_crossing(conn, tenant, &crossing, &period_key((period, start)))?;
+        notify_crossing(conn, tenant, &crossing, &period_key((period, start)), now)?;
     }
     if kind == UsageKind::LeadCreated {
         let day = ("day", day_start(tz, now));

@@ -4,6 +4,7 @@
 //! only keeps the tables small. Deleting is idempotent, so instances may
 //! run it at the same time.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::config::Config;
@@ -11,10 +12,15 @@ use crate::db::SystemAccess;
 use crate::db::{account_tokens, rate_limit, sessions};
 
 /// One pass; returns the number of rows removed.
-pub fn run(conn: &mut PgConnection, config: &Config, _: &SystemAccess) -> Result<usize, String> {
+pub fn run(
+    conn: &mut PgConnection,
+    config: &Config,
+    _: &SystemAccess,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
     let idle = chrono::Duration::from_std(config.session_idle).map_err(|e| e.to_string())?;
-    let sessions = sessions::purge_expired(conn, idle).map_err(|e| e.to_string())?;
-    let tokens = account_tokens::purge_expired(conn).map_err(|e| e.to_string())?;
-    let windows = rate_limit::purge_stale(conn).map_err(|e| e.to_string())?;
+    let sessions = sessions::purge_expired(conn, idle, now).map_err(|e| e.to_string())?;
+    let tokens = account_tokens::purge_expired(conn, now).map_err(|e| e.to_string())?;
+    let windows = rate_limit::purge_stale(conn, now).map_err(|e| e.to_string())?;
     Ok(sessions + tokens + windows)
 }

@@ -8,6 +8,7 @@ pub mod account_cleanup;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::config::Config;
@@ -18,8 +19,10 @@ pub mod lifecycle;
 pub mod mail;
 pub mod sequences;
 
-/// One pass of a job: returns how many items it handled.
-pub type JobFn = fn(&mut PgConnection, &Config, &SystemAccess) -> Result<usize, String>;
+/// One pass of a job at the instant the runner read from the app's clock:
+/// returns how many items it handled.
+pub type JobFn =
+    fn(&mut PgConnection, &Config, &SystemAccess, DateTime<Utc>) -> Result<usize, String>;
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
@@ -45,8 +48,9 @@ fn purge_lead_imports(
     conn: &mut PgConnection,
     _: &Config,
     _: &SystemAccess,
+    now: DateTime<Utc>,
 ) -> Result<usize, String> {
-    crate::db::lead_import::purge_expired(conn).map_err(|e| e.to_string())
+    crate::db::lead_import::purge_expired(conn, now).map_err(|e| e.to_string())
 }
 
 /// Starts the background workers of this instance. `access` lets them act
@@ -70,9 +74,10 @@ pub fn spawn(state: Arc<AppState>, access: SystemAccess) {
 async fn run_once(state: &Arc<AppState>, access: SystemAccess, name: &'static str, job: JobFn) {
     let db = state.db.clone();
     let config = state.config.clone();
+    let now = state.clock.now();
     let outcome = actix_web::web::block(move || {
         let mut conn = db.get().map_err(|e| e.to_string())?;
-        job(&mut conn, &config, &access)
+        job(&mut conn, &config, &access, now)
     })
     .await;
     match outcome {

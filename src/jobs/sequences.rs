@@ -19,13 +19,14 @@ use crate::domain::subscription::{day_start, local_date_start_utc};
 /// Enrolments handled per pass at most (the next pass continues).
 const BATCH: usize = 100;
 
-/// The job: one pass now.
+/// The job: one pass at the runner's `now`.
 pub fn run(
     conn: &mut PgConnection,
     _config: &Config,
     access: &SystemAccess,
+    now: DateTime<Utc>,
 ) -> Result<usize, String> {
-    run_due(conn, access, Utc::now())
+    run_due(conn, access, now)
 }
 
 /// Handles every enrolment due at `now` (up to a batch); returns how many.
@@ -57,7 +58,7 @@ fn advance_one(
         return Ok(false);
     };
     let Some(step) = enrollments::step_at(conn, &e, e.next_step)? else {
-        enrollments::finish(conn, &tenant, &e, "completed")?;
+        enrollments::finish(conn, &tenant, &e, "completed", now)?;
         return Ok(true);
     };
     let lead = leads::find(conn, &tenant, e.lead_id)?;
@@ -65,7 +66,7 @@ fn advance_one(
     let Ok(rendered) = messages::render(&step.subject, &step.body, &lead, &sender, &organization)
     else {
         // Saved templates always render; a broken one stops the enrolment.
-        enrollments::finish(conn, &tenant, &e, "stopped")?;
+        enrollments::finish(conn, &tenant, &e, "stopped", now)?;
         return Ok(true);
     };
     let origin = Origin {
@@ -94,6 +95,6 @@ fn wait_for_next_day(
     let (organization, _) = usage::org_and_subscription(conn, tenant)?;
     let tz = organization.tz();
     let tomorrow = day_start(tz, now) + Days::new(1);
-    enrollments::reschedule(conn, tenant, e, local_date_start_utc(tz, tomorrow))?;
+    enrollments::reschedule(conn, tenant, e, local_date_start_utc(tz, tomorrow), now)?;
     Ok(())
 }

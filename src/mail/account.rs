@@ -2,6 +2,7 @@
 //! the notices that follow a change. Tokens appear only in the link, never
 //! elsewhere.
 
+use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use super::{link, queue_account, MailText};
@@ -68,7 +69,8 @@ pub fn queue_verification(
     user: UserId,
     name: &str,
     email: &str,
+    now: DateTime<Utc>,
 ) -> diesel::QueryResult<()> {
-    let token = account_tokens::issue(conn, user, Purpose::VerifyEmail, Some(email))?;
-    queue_account(conn, email, verify_email(public_url, name, &token))
+    let token = account_tokens::issue(conn, user, Purpose::VerifyEmail, Some(email), now)?;
+    queue_account(conn, email, verify_email(public_url, name, &token), now)
 }

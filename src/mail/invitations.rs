@@ -64,6 +64,7 @@ impl MailContext {
         role: Role,
         token: &str,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> AppResult<()> {
         let url = link(&self.public_url, &format!("/invitations/{token}"));
         let text = invitation(
@@ -74,7 +75,7 @@ impl MailContext {
             self.tz,
             expires_at,
         );
-        queue(conn, MailKind::Invitation, Some(self.org), to, &text)?;
+        queue(conn, MailKind::Invitation, Some(self.org), to, &text, now)?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod invitations;
 
+use chrono::{DateTime, Utc};
 use diesel::{PgConnection, QueryResult};
 
 use crate::db::outbox::{self, MailKind, OutgoingMail};
@@ -22,8 +23,13 @@ fn link(public_url: &str, path: &str) -> String {
 }
 
 /// Queues one account email (no organization) in the caller's transaction.
-pub fn queue_account(conn: &mut PgConnection, to: &str, text: MailText) -> QueryResult<()> {
-    queue(conn, MailKind::Account, None, to, &text)
+pub fn queue_account(
+    conn: &mut PgConnection,
+    to: &str,
+    text: MailText,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    queue(conn, MailKind::Account, None, to, &text, now)
 }
 
 /// Queues `text` to `to` in the caller's transaction.
@@ -33,6 +39,7 @@ fn queue(
     org: Option<OrgId>,
     to: &str,
     text: &MailText,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     outbox::enqueue(
         conn,
@@ -44,6 +51,7 @@ fn queue(
             subject: &text.subject,
             body: &text.body,
         },
+        now,
     )?;
     Ok(())
 }

@@ -26,7 +26,7 @@ async fn show(
     user: CurrentUser,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let data = load(&state, user.id()).await?;
+    let data = load(&state, user.id(), user.now).await?;
     let body = view::body(&data, &user.csrf, None);
     user_page(&state, &user, &req, Nav::Account, "Your account", body).await
 }
@@ -43,6 +43,7 @@ async fn update_name(
     req: HttpRequest,
     form: web::Form<NameForm>,
 ) -> AppResult<HttpResponse> {
+    let now = user.now;
     let answer = Answer::new(&state, &user, &req);
     let checked = forms::text(&form.name, "Name", 1, 100)
         .and_then(|n| forms::no_markup(&n, "Name").map(|_| n));
@@ -57,7 +58,7 @@ async fn update_name(
     let id = user.id();
     state
         .db
-        .run(move |conn| accounts::set_name(conn, id, &name))
+        .run(move |conn| accounts::set_name(conn, id, &name, now))
         .await?;
     answer.done(Card::Profile, "Your name is saved.").await
 }

@@ -64,6 +64,7 @@ async fn vet_email_change(
     user: &CurrentUser,
     form: &EmailForm,
 ) -> AppResult<Result<String, Refusal>> {
+    let now = user.now;
     let email = match validate_email_change(form, &user.session.user.email) {
         Ok(e) => e,
         Err(errors) => return Ok(Err((errors, StatusCode::UNPROCESSABLE_ENTITY))),
@@ -73,7 +74,7 @@ async fn vet_email_change(
         return Ok(Err(refusal));
     }
     if EMAIL_CHANGES
-        .exceeded(state, &user.id().to_string())
+        .exceeded(state, &user.id().to_string(), now)
         .await?
     {
         return Ok(Err(one_error(
@@ -92,6 +93,7 @@ async fn queue_email_change(
     user: &CurrentUser,
     email: String,
 ) -> AppResult<bool> {
+    let now = user.now;
     let (id, name) = (user.id(), user.session.user.name.clone());
     let public_url = state.config.public_url.clone();
     state
@@ -100,11 +102,12 @@ async fn queue_email_change(
             if accounts::email_taken(conn, &email)? {
                 return Ok(false);
             }
-            let token = account_tokens::issue(conn, id, Purpose::ChangeEmail, Some(&email))?;
+            let token = account_tokens::issue(conn, id, Purpose::ChangeEmail, Some(&email), now)?;
             queue_account(
                 conn,
                 &email,
                 mail::confirm_new_email(&public_url, &name, &token),
+                now,
             )?;
             Ok(true)
         })
@@ -152,18 +155,19 @@ async fn confirm_email_change(
     req: HttpRequest,
     LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     let public_url = state.config.public_url.clone();
     let result = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::ChangeEmail)? else {
+            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::ChangeEmail, now)? else {
                 return Ok(EmailChange::Invalid);
             };
             let Some(new_email) = redeemed.email else {
                 return Ok(EmailChange::Invalid);
             };
             let user = redeemed.user;
-            let Some(old_email) = accounts::change_email(conn, user, &new_email)? else {
+            let Some(old_email) = accounts::change_email(conn, user, &new_email, now)? else {
                 return Ok(EmailChange::Taken);
             };
             let name = accounts::find(conn, user)?.name;
@@ -171,6 +175,7 @@ async fn confirm_email_change(
                 conn,
                 &old_email,
                 mail::email_changed(&public_url, &name, &new_email),
+                now,
             )?;
             // Links sent to the old address must not act on the new one.
             account_tokens::drop_unused(conn, user, Purpose::VerifyEmail)?;
@@ -219,16 +224,17 @@ async fn verify_email(
     req: HttpRequest,
     LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     let verified = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::VerifyEmail)? else {
+            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::VerifyEmail, now)? else {
                 return Ok(None);
             };
             let Some(email) = redeemed.email else {
                 return Ok(None);
             };
-            let done = accounts::mark_verified(conn, redeemed.user, &email)?;
+            let done = accounts::mark_verified(conn, redeemed.user, &email, now)?;
             Ok(done.then_some((redeemed.user, email)))
         })
         .await?;
@@ -254,6 +260,7 @@ async fn resend_verification(
     user: CurrentUser,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    let now = user.now;
     let answer = Answer::new(&state, &user, &req);
     let account = &user.session.user;
     if account.email_verified_at.is_some() {
@@ -262,7 +269,7 @@ async fn resend_verification(
             .await;
     }
     if VERIFY_RESENDS
-        .exceeded(&state, &user.id().to_string())
+        .exceeded(&state, &user.id().to_string(), now)
         .await?
     {
         let message = "We already sent you several links. Please check your inbox (and spam folder), or try again in an hour.";
@@ -273,7 +280,7 @@ async fn resend_verification(
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| mail::queue_verification(conn, &public_url, id, &name, &email))
+        .tx(move |conn| mail::queue_verification(conn, &public_url, id, &name, &email, now))
         .await?;
     let notice = format!("We sent a new confirmation link to {}.", account.email);
     answer.done(Card::Email, &notice).await

@@ -56,11 +56,12 @@ async fn signup_form(
     req: HttpRequest,
     query: web::Query<InvitationQuery>,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     if who.session.is_some() {
         return Ok(see_other("/dashboard"));
     }
     let values = match query.invitation.as_deref().filter(|t| !t.is_empty()) {
-        Some(token) => match invitations::signup_values(&state, token).await? {
+        Some(token) => match invitations::signup_values(&state, token, now).await? {
             Ok(values) => values,
             Err(problem) => return invitations::problem_page(&state, &who, &req, problem).await,
         },
@@ -109,6 +110,7 @@ async fn signup(
     session: Session,
     form: web::Form<SignupForm>,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     let form = form.into_inner();
     let invitation = form.invitation.clone().filter(|t| !t.is_empty());
     let values = SignupValues {
@@ -117,7 +119,7 @@ async fn signup(
         invitation_token: invitation.clone(),
     };
     if let Some(token) = &invitation {
-        if let Err(problem) = invitations::pending(&state, token).await? {
+        if let Err(problem) = invitations::pending(&state, token, now).await? {
             return invitations::problem_page(&state, &who, &req, problem).await;
         }
     }
@@ -128,16 +130,16 @@ async fn signup(
     let hash = web::block(move || password::hash(&valid.password)).await?;
     let (name, email) = (valid.name, valid.email);
     if let Some(token) = invitation {
-        let joined = invitations::sign_up_and_join(&state, token, name, email, hash).await?;
+        let joined = invitations::sign_up_and_join(&state, token, name, email, hash, now).await?;
         return join_from_invitation(&state, &who, &req, &session, &values, joined).await;
     }
     let public_url = state.config.public_url.clone();
     let outcome = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let outcome = accounts::sign_up(conn, &name, &email, &hash)?;
+            let outcome = accounts::sign_up(conn, &name, &email, &hash, now)?;
             if let SignUp::Created { user, .. } = &outcome {
-                queue_verification(conn, &public_url, *user, &name, &email)?;
+                queue_verification(conn, &public_url, *user, &name, &email, now)?;
             }
             Ok(outcome)
         })
@@ -235,6 +237,7 @@ async fn login(
     session: Session,
     form: web::Form<LoginForm>,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     let form = form.into_inner();
     // Control characters (NUL above all) can be in no address; PostgreSQL
     // refuses them in text, so they are dropped before any lookup.
@@ -257,7 +260,7 @@ async fn login(
         .db
         .run(move |conn| -> AppResult<_> {
             for b in &checked {
-                if rate_limit::current(conn, b, window)? >= limit {
+                if rate_limit::current(conn, b, window, now)? >= limit {
                     return Ok(true);
                 }
             }
@@ -294,7 +297,7 @@ async fn login(
             .db
             .run(move |conn| -> AppResult<_> {
                 for b in &buckets {
-                    rate_limit::hit(conn, b, window)?;
+                    rate_limit::hit(conn, b, window, now)?;
                 }
                 Ok(())
             })
@@ -346,8 +349,9 @@ async fn start_session(
     org: Option<OrgId>,
     location: &str,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     let previous = who.session.as_ref().map(|s| s.session_id);
-    auth_session::start(state, session, client_info(req), previous, user, org).await?;
+    auth_session::start(state, session, client_info(req), previous, user, org, now).await?;
     Ok(see_other(location))
 }
 

@@ -30,7 +30,7 @@ async fn ceiling(
     let shell = Shell {
         user_name: cur.user.session.user.name.clone(),
         csrf: cur.user.csrf.clone(),
-        org: Some(crate::routes::shell_org(ctx)),
+        org: Some(crate::routes::shell_org(ctx, cur.now())),
         orgs: vec![Membership {
             org_id: ctx.org.id,
             name: ctx.org.name.clone(),

@@ -283,6 +283,7 @@ async fn webhook(
     req: HttpRequest,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
+    let now = state.clock.now();
     let Some(secret) = state.config.stripe_webhook_secret.clone() else {
         return Err(AppError::NotFound);
     };
@@ -290,8 +291,8 @@ async fn webhook(
         .headers()
         .get("Stripe-Signature")
         .and_then(|v| v.to_str().ok());
-    let now = chrono::Utc::now().timestamp();
-    if let Err(e) = signature::verify(header, &body, secret.expose_secret(), now) {
+    let unix_now = now.timestamp();
+    if let Err(e) = signature::verify(header, &body, secret.expose_secret(), unix_now) {
         tracing::warn!(error = %e, "webhook refused");
         return Ok(HttpResponse::BadRequest().body(format!("invalid signature: {e}")));
     }
@@ -300,7 +301,7 @@ async fn webhook(
     };
     let outcome = state
         .db
-        .run(move |conn| billing::process(conn, &event))
+        .run(move |conn| billing::process(conn, &event, now))
         .await?;
     tracing::info!(outcome = ?outcome, "webhook processed");
     Ok(HttpResponse::Ok()

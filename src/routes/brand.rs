@@ -28,7 +28,7 @@ async fn brand_css(cur: CurrentOrg) -> HttpResponse {
         .org
         .brand_color
         .as_deref()
-        .filter(|_| white_label(&cur.ctx))
+        .filter(|_| white_label(&cur.ctx, cur.now()))
         .and_then(|c| parse_brand_color(c).ok());
     let body = match color {
         Some(c) => format!(":root{{--brand:{c};--brand-ink:#fff}}\n"),
@@ -47,7 +47,7 @@ async fn logo(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    if !white_label(&cur.ctx) {
+    if !white_label(&cur.ctx, cur.now()) {
         return Err(AppError::NotFound);
     }
     let tenant = cur.tenant();

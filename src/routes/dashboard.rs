@@ -24,7 +24,7 @@ async fn show(
         .db
         .run(move |conn| orgs::overview(conn, &tenant))
         .await?;
-    let now = chrono::Utc::now();
+    let now = cur.now();
     let sub = &cur.ctx.subscription;
     let data = DashboardData {
         org: &cur.ctx.org,

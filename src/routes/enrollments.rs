@@ -3,7 +3,6 @@
 //! enrolments of other organizations match nothing.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
@@ -41,6 +40,7 @@ async fn enrol(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::SendMessages)?;
+    let now = cur.now();
     // Enrolling sends messages in the enrolling user's name.
     cur.require_verified_email()?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
@@ -65,7 +65,7 @@ async fn enrol(
         .db
         .tx(move |conn| {
             let seq = sequences::find(conn, &tenant, seq)?;
-            enrollments::enrol(conn, &tenant, &seq, &leads, Utc::now())
+            enrollments::enrol(conn, &tenant, &seq, &leads, now)
         })
         .await?;
     let mut message = format!(
@@ -86,12 +86,13 @@ async fn set_paused<const PAUSED: bool>(
     path: web::Path<EnrollmentId>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let paused = PAUSED;
     let tenant = cur.tenant_for(Action::SendMessages)?;
     let id = path.into_inner();
     let e = state
         .db
-        .tx(move |conn| enrollments::set_paused(conn, &tenant, id, paused))
+        .tx(move |conn| enrollments::set_paused(conn, &tenant, id, paused, now))
         .await?;
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let back = return_to(&fields, &format!("/leads/{}", e.lead_id));

@@ -41,7 +41,7 @@ async fn show(
     req: HttpRequest,
     LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
-    let found = match pending(&state, &token).await? {
+    let found = match pending(&state, &token, who.now).await? {
         Ok(found) => found,
         Err(problem) => return problem_page(&state, &who, &req, problem).await,
     };
@@ -74,11 +74,13 @@ async fn accept(
     session: Session,
     LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
+    let now = user.now;
     let who = MaybeUser {
         session: Some(user.session.clone()),
         csrf: user.csrf.clone(),
+        now: user.now,
     };
-    let found = match pending(&state, &token).await? {
+    let found = match pending(&state, &token, now).await? {
         Ok(found) => found,
         Err(problem) => return problem_page(&state, &who, &req, problem).await,
     };
@@ -90,13 +92,13 @@ async fn accept(
             let Some(inv) = invitations::lock_by_token(conn, &locked_token)? else {
                 return Ok(Accepted::Problem(Problem::Unknown));
             };
-            if let Some(problem) = problem_of(&inv) {
+            if let Some(problem) = problem_of(&inv, now) {
                 return Ok(Accepted::Problem(problem));
             }
             if inv.email != email {
                 return Ok(Accepted::WrongEmail);
             }
-            let org = invitations::accept(conn, &inv, user_id)?;
+            let org = invitations::accept(conn, &inv, user_id, now)?;
             Ok(Accepted::Joined(org))
         })
         .await?;

@@ -99,10 +99,10 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 }
 
 async fn allowance(state: &AppState, cur: &CurrentOrg) -> AppResult<Allowance> {
-    let (tenant, sub) = (cur.tenant(), cur.ctx.subscription.clone());
+    let (tenant, sub, now) = (cur.tenant(), cur.ctx.subscription.clone(), cur.now());
     let (used, limit) = state
         .db
-        .run(move |conn| usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth))
+        .run(move |conn| usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth, now))
         .await?;
     Ok(Allowance { used, limit })
 }
@@ -113,6 +113,7 @@ async fn upload(
     req: HttpRequest,
     form: Multipart,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageLeads)?;
     let max = state.config.max_upload_bytes;
     let mb = max / (1024 * 1024);
@@ -158,7 +159,7 @@ async fn upload(
         .db
         .tx(move |conn| -> AppResult<_> {
             db::lead_import::mark_existing(conn, &tenant, &mut parsed.rows)?;
-            let id = db::lead_import::store(conn, &tenant, &name, &bytes)?;
+            let id = db::lead_import::store(conn, &tenant, &name, &bytes, now)?;
             Ok((id, parsed))
         })
         .await?;
@@ -173,17 +174,18 @@ async fn import(
     req: HttpRequest,
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageLeads)?;
     let id = path.into_inner();
     let report = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let upload = db::lead_import::take(conn, &tenant, id)?;
+            let upload = db::lead_import::take(conn, &tenant, id, now)?;
             // Stored files were parsed at upload time; a file that no longer
             // parses cannot occur, but is refused rather than trusted.
             let parsed = lead_import::parse(&upload.content)
                 .map_err(|e| AppError::validation(e.to_string()))?;
-            Ok(db::lead_import::import(conn, &tenant, parsed.rows)?)
+            Ok(db::lead_import::import(conn, &tenant, parsed.rows, now)?)
         })
         .await?;
     let area = view::report(&report);

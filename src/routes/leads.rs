@@ -76,7 +76,7 @@ async fn render_list(
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
     let perms = perms(cur);
-    let (f, sub) = (filter.clone(), cur.ctx.subscription.clone());
+    let (f, sub, now) = (filter.clone(), cur.ctx.subscription.clone(), cur.now());
     let ((rows, more), seqs, month) = state
         .db
         .run(move |conn| -> AppResult<_> {
@@ -86,7 +86,7 @@ async fn render_list(
             } else {
                 Vec::new()
             };
-            let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth)?;
+            let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth, now)?;
             Ok((page, seqs, month))
         })
         .await?;
@@ -135,6 +135,7 @@ async fn create(
     req: HttpRequest,
     form: web::Form<LeadInput>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageLeads)?;
     let input = form.into_inner();
     let (errors, limit) = match validate(&input, ',') {
@@ -143,7 +144,7 @@ async fn create(
             let tenant = cur.tenant();
             let outcome = state
                 .db
-                .tx(move |conn| leads::create(conn, &tenant, &fields))
+                .tx(move |conn| leads::create(conn, &tenant, &fields, now))
                 .await
                 .map_err(AppError::from);
             match outcome {
@@ -293,6 +294,7 @@ async fn update(
     path: web::Path<LeadId>,
     form: web::Form<LeadInput>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageLeads)?;
     let id = path.into_inner();
     let mut input = form.into_inner();
@@ -306,7 +308,7 @@ async fn update(
         Ok(fields) => {
             state
                 .db
-                .tx(move |conn| leads::update(conn, &tenant, id, &fields))
+                .tx(move |conn| leads::update(conn, &tenant, id, &fields, now))
                 .await?
         }
     };

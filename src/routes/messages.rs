@@ -152,6 +152,7 @@ async fn send(
     req: HttpRequest,
     form: web::Form<SendForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     // The role is checked before the address, so a member who may not send
     // is told so first.
     cur.require(Action::SendMessages)?;
@@ -161,7 +162,7 @@ async fn send(
     let lead_id = lead.id;
     let outcome = state
         .db
-        .tx(move |conn| messages::send(conn, &tenant, &lead, &template))
+        .tx(move |conn| messages::send(conn, &tenant, &lead, &template, now))
         .await
         .map_err(AppError::from);
     match outcome {

@@ -114,8 +114,8 @@ pub fn usage_of(
     tenant: &Tenant,
     sub: &Subscription,
     kind: LimitKind,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<(i64, Limit)> {
-    let now = chrono::Utc::now();
     let limits = crate::db::usage::effective_limits(conn, tenant, sub, now)?;
     let used = crate::db::usage::used(conn, tenant, kind, now)?;
     Ok((used, limits.limits.get(kind)))
@@ -134,12 +134,12 @@ where
     T: Send + 'static,
 {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
-    let sub = cur.ctx.subscription.clone();
+    let (sub, now) = (cur.ctx.subscription.clone(), cur.now());
     state
         .db
         .run(move |conn| -> AppResult<_> {
             let rows = list(conn, &tenant)?;
-            let (used, limit) = usage_of(conn, &tenant, &sub, kind)?;
+            let (used, limit) = usage_of(conn, &tenant, &sub, kind, now)?;
             Ok((rows, used, limit))
         })
         .await
@@ -220,7 +220,11 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
     Ok(Shell {
         user_name: user.session.user.name.clone(),
         csrf: user.csrf.clone(),
-        org: user.session.org.as_ref().map(shell_org),
+        org: user
+            .session
+            .org
+            .as_ref()
+            .map(|ctx| shell_org(ctx, user.now)),
         orgs,
         unread_notices: unread,
         unverified_email: user.session.user.email_verified_at.is_none(),
@@ -229,16 +233,15 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
 }
 
 /// True when the organization's effective plan includes white label.
-pub fn white_label(ctx: &OrgContext) -> bool {
-    let plan = ctx.subscription.effective_plan(chrono::Utc::now());
+pub fn white_label(ctx: &OrgContext, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let plan = ctx.subscription.effective_plan(now);
     plan.spec().features.white_label
 }
 
-pub(crate) fn shell_org(ctx: &OrgContext) -> ShellOrg {
-    let now = chrono::Utc::now();
+pub(crate) fn shell_org(ctx: &OrgContext, now: chrono::DateTime<chrono::Utc>) -> ShellOrg {
     let sub = &ctx.subscription;
     let status = sub.status;
-    let white_label = white_label(ctx);
+    let white_label = white_label(ctx, now);
     let role = ctx.member.role;
     ShellOrg {
         id: ctx.org.id,

@@ -3,7 +3,6 @@
 //! user's or organization's notice id answers 404.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use maud::html;
 
 use crate::state::AppState;
@@ -28,7 +27,7 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let list = member_notices(&state, &cur, false).await?;
-    let body = view::body(&list, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
+    let body = view::body(&list, cur.ctx.org.tz(), cur.now(), &cur.user.csrf);
     page(&state, &cur, &req, Nav::None, "Notices", body).await
 }
 
@@ -45,7 +44,7 @@ async fn read_all(
             "All notices marked read.",
         ));
     }
-    let list = view::list(&list, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
+    let list = view::list(&list, cur.ctx.org.tz(), cur.now(), &cur.user.csrf);
     Ok(fragment(html! { (list) (view::bell_oob(0)) }))
 }
 
@@ -55,19 +54,20 @@ async fn read_one(
     req: HttpRequest,
     path: web::Path<NoticeId>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
     let (notice, unread) = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let notice = notices::mark_read(conn, &tenant, id)?;
+            let notice = notices::mark_read(conn, &tenant, id, now)?;
             Ok((notice, notices::unread_count(conn, &tenant)?))
         })
         .await?;
     if !wants_fragment(&req) {
         return Ok(redirect_with_flash(&req, "/notices", "Notice marked read."));
     }
-    let item = view::item(&notice, cur.ctx.org.tz(), Utc::now(), &cur.user.csrf);
+    let item = view::item(&notice, cur.ctx.org.tz(), cur.now(), &cur.user.csrf);
     Ok(fragment(html! { (item) (view::bell_oob(unread)) }))
 }
 
@@ -78,12 +78,12 @@ async fn member_notices(
     cur: &CurrentOrg,
     mark_all_read: bool,
 ) -> AppResult<Vec<notices::Notice>> {
-    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
+    let (tenant, now) = (cur.tenant_for(Action::ReadWorkspace)?, cur.now());
     state
         .db
         .tx(move |conn| -> AppResult<_> {
             if mark_all_read {
-                notices::mark_all_read(conn, &tenant)?;
+                notices::mark_all_read(conn, &tenant, now)?;
             }
             Ok(notices::list(conn, &tenant)?)
         })

@@ -65,6 +65,7 @@ async fn create(
     session: Session,
     form: web::Form<CreateForm>,
 ) -> AppResult<HttpResponse> {
+    let now = user.now;
     let name = match forms::text(&form.name, "Organization name", 1, 100) {
         Ok(n) => n,
         Err(e) => {
@@ -76,7 +77,7 @@ async fn create(
     let owner = user.id();
     let org = state
         .db
-        .tx(move |conn| orgs::create(conn, owner, &name))
+        .tx(move |conn| orgs::create(conn, owner, &name, now))
         .await?;
     auth_session::set_org(&session, org)?;
     Ok(see_other_with_flash("/dashboard", "Organization created."))

@@ -5,6 +5,8 @@
 
 use std::time::{Duration as StdDuration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -73,6 +75,7 @@ async fn change(
     session: Session,
     form: web::Form<ChangeForm>,
 ) -> AppResult<HttpResponse> {
+    let now = user.now;
     let answer = Answer::new(&state, &user, &req);
     let form = form.into_inner();
     let errors = validate_change(&form);
@@ -95,7 +98,7 @@ async fn change(
         .db
         .tx(move |conn| -> AppResult<_> {
             let account = accounts::find(conn, id)?;
-            store_password(conn, &account, &hash, &public_url)?;
+            store_password(conn, &account, &hash, &public_url, now)?;
             // This browser stays signed in, under a new session id and token.
             Ok(sessions::renew(
                 conn,
@@ -104,6 +107,7 @@ async fn change(
                 &client,
                 lifetime,
                 Some(&csrf),
+                now,
             )?)
         })
         .await?;
@@ -152,6 +156,7 @@ async fn forgot(
     req: HttpRequest,
     form: web::Form<ForgotForm>,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     let started = Instant::now();
     let email = match forms::email(&form.email) {
         Ok(e) => e,
@@ -160,7 +165,7 @@ async fn forgot(
             return Ok(forgot_again(&who, &req, &form.email, refusal));
         }
     };
-    if reset_rate_limited(&state, &email, &client_ip(&req)).await? {
+    if reset_rate_limited(&state, &email, &client_ip(&req), now).await? {
         let message = "Too many reset requests. Please check your inbox, or try again in an hour.";
         let refusal = one_error("_form", message, StatusCode::TOO_MANY_REQUESTS);
         return Ok(forgot_again(&who, &req, &email, refusal));
@@ -168,7 +173,7 @@ async fn forgot(
     let public_url = state.config.public_url.clone();
     state
         .db
-        .tx(move |conn| send_reset_link(conn, &public_url, &email))
+        .tx(move |conn| send_reset_link(conn, &public_url, &email, now))
         .await?;
     if let Some(rest) = FORGOT_MIN_DURATION.checked_sub(started.elapsed()) {
         actix_web::rt::time::sleep(rest).await;
@@ -180,9 +185,9 @@ async fn forgot(
 }
 
 /// Counts the request per address and per network address.
-async fn reset_rate_limited(state: &AppState, email: &str, ip: &str) -> AppResult<bool> {
-    let email_over = RESETS_PER_EMAIL.exceeded(state, email).await?;
-    let ip_over = RESETS_PER_IP.exceeded(state, ip).await?;
+async fn reset_rate_limited(state: &AppState, email: &str, ip: &str, now: DateTime<Utc>) -> AppResult<bool> {
+    let email_over = RESETS_PER_EMAIL.exceeded(state, email, now).await?;
+    let ip_over = RESETS_PER_IP.exceeded(state, ip, now).await?;
     Ok(email_over || ip_over)
 }
 
@@ -192,15 +197,17 @@ fn send_reset_link(
     conn: &mut diesel::PgConnection,
     public_url: &str,
     email: &str,
+    now: DateTime<Utc>,
 ) -> diesel::QueryResult<()> {
     match accounts::find_by_email(conn, email)? {
         Some(user) => {
             let token =
-                account_tokens::issue(conn, user.id, Purpose::PasswordReset, Some(email))?;
+                account_tokens::issue(conn, user.id, Purpose::PasswordReset, Some(email), now)?;
             queue_account(
                 conn,
                 email,
                 mail::password_reset(public_url, &user.name, &token),
+                now,
             )
         }
         None => {
@@ -221,11 +228,11 @@ fn reset_link_invalid(req: &HttpRequest) -> HttpResponse {
 }
 
 /// The address a live reset token belongs to.
-async fn reset_target(state: &AppState, token: String) -> AppResult<Option<String>> {
+async fn reset_target(state: &AppState, token: String, now: DateTime<Utc>) -> AppResult<Option<String>> {
     state
         .db
         .run(move |conn| -> AppResult<_> {
-            let Some(found) = account_tokens::check(conn, &token, Purpose::PasswordReset)? else {
+            let Some(found) = account_tokens::check(conn, &token, Purpose::PasswordReset, now)? else {
                 return Ok(None);
             };
             Ok(Some(accounts::find(conn, found.user)?.email))
@@ -239,7 +246,7 @@ async fn reset_form(
     req: HttpRequest,
     LinkToken(token): LinkToken,
 ) -> AppResult<HttpResponse> {
-    let Some(email) = reset_target(&state, token.clone()).await? else {
+    let Some(email) = reset_target(&state, token.clone(), who.now).await? else {
         return Ok(reset_link_invalid(&req));
     };
     let page = view::reset_page(&who.csrf, &token, &email, &FieldErrors::new());
@@ -260,6 +267,7 @@ async fn reset(
     LinkToken(token): LinkToken,
     form: web::Form<ResetForm>,
 ) -> AppResult<HttpResponse> {
+    let now = who.now;
     if let Some(problem) = password::validate_new(&form.password) {
         return reset_form_again(&state, &who, &req, token, &problem).await;
     }
@@ -271,21 +279,21 @@ async fn reset(
     let started = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset)? else {
+            let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset, now)? else {
                 return Ok(None);
             };
             let account = accounts::find(conn, found.user)?;
             let id = account.id;
-            store_password(conn, &account, &hash, &public_url)?;
+            store_password(conn, &account, &hash, &public_url, now)?;
             // The link proved control of the mailbox it was sent to.
             if let Some(sent_to) = &found.email {
-                accounts::mark_verified(conn, id, sent_to)?;
+                accounts::mark_verified(conn, id, sent_to, now)?;
             }
             rate_limit::clear(conn, &format!("login:account:{}", account.email))?;
             let org = orgs::memberships(conn, id)?
                 .first()
                 .map(|m| m.org_id);
-            let token = sessions::renew(conn, previous, id, &client, lifetime, None)?;
+            let token = sessions::renew(conn, previous, id, &client, lifetime, None, now)?;
             Ok(Some((token, org)))
         })
         .await?;
@@ -308,7 +316,7 @@ async fn reset_form_again(
     token: String,
     problem: &str,
 ) -> AppResult<HttpResponse> {
-    let Some(email) = reset_target(state, token.clone()).await? else {
+    let Some(email) = reset_target(state, token.clone(), who.now).await? else {
         return Ok(reset_link_invalid(req));
     };
     let mut errors = FieldErrors::new();
@@ -328,11 +336,12 @@ fn store_password(
     account: &User,
     hash: &str,
     public_url: &str,
+    now: DateTime<Utc>,
 ) -> diesel::QueryResult<()> {
     let id = account.id;
-    accounts::set_password_hash(conn, id, hash)?;
+    accounts::set_password_hash(conn, id, hash, now)?;
     sessions::delete_all(conn, id)?;
     account_tokens::drop_unused(conn, id, Purpose::PasswordReset)?;
     let notice = mail::password_changed(public_url, &account.name);
-    queue_account(conn, &account.email, notice)
+    queue_account(conn, &account.email, notice, now)
 }

@@ -4,7 +4,6 @@
 //! a 303 with a flash; HTMX gets `#plans-body` again and `usage-changed`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use maud::Markup;
 use serde::Deserialize;
 
@@ -52,13 +51,14 @@ async fn plans_body(
 ) -> AppResult<Markup> {
     let tenant = cur.tenant();
     let (org, sub) = state.db.run(move |conn| orgs::load(conn, &tenant)).await?;
-    let now = Utc::now();
+    let now = cur.now();
     let provider = billing::provider(&state.config);
     let view = PlansView {
         state: db_plans::state_of(&sub),
         effective: sub.effective_plan(now),
         trial_days_left: sub.trial_days_left(now),
         period_end: sub.current_period_end,
+        now,
         tz: org.tz(),
         role_label: cur.role().label(),
         can_manage: cur.can(Action::ManageBilling),
@@ -117,7 +117,7 @@ async fn change(
             .page_or_fragment(&state, &cur, &req, (Nav::Usage, "Plans"), |_| body)
             .await;
     };
-    let now = Utc::now();
+    let now = cur.now();
     let effective = sub.effective_plan(now);
     let decision = decide_change(&current, target, interval, now);
     let needs_confirmation = is_downgrade(effective, target)
@@ -165,7 +165,7 @@ async fn confirmation(
     interval: Interval,
 ) -> AppResult<Markup> {
     let tenant: Tenant = cur.tenant();
-    let now = Utc::now();
+    let now = cur.now();
     let impact = state
         .db
         .run(move |conn| db_plans::downgrade_impact_of(conn, &tenant, target, now))
@@ -188,10 +188,11 @@ async fn cancel(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageBilling)?;
     let ends = state
         .db
-        .tx(move |conn| db_plans::cancel(conn, &tenant))
+        .tx(move |conn| db_plans::cancel(conn, &tenant, now))
         .await?;
     let message = format!(
         "Your subscription ends on {}. You can resume it until then.",
@@ -205,10 +206,11 @@ async fn resume(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageBilling)?;
     let resumed = state
         .db
-        .tx(move |conn| db_plans::resume(conn, &tenant))
+        .tx(move |conn| db_plans::resume(conn, &tenant, now))
         .await?;
     let plan = cur.ctx.subscription.plan.name();
     let message = if resumed {
@@ -224,11 +226,12 @@ async fn payment_method(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageBilling)?;
     let provider = billing::provider(&state.config);
     let outcome = state
         .db
-        .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref()))
+        .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref(), now))
         .await?;
     match outcome {
         CheckoutOutcome::Redirect(url) => Ok(redirect(&req, &url)),

@@ -4,6 +4,7 @@
 //! `can_manage_templates`; enrolling and pausing need `can_send_messages`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde::Deserialize;
 
@@ -91,6 +92,7 @@ async fn create(
     req: HttpRequest,
     form: web::Form<NameForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let name = match forms::text(&form.name, "Name", 1, 120) {
         Ok(n) => n,
@@ -104,7 +106,7 @@ async fn create(
     let tenant = cur.tenant();
     let created = state
         .db
-        .tx(move |conn| sequences::create(conn, &tenant, &name))
+        .tx(move |conn| sequences::create(conn, &tenant, &name, now))
         .await;
     match within_limit(created)? {
         Ok(s) => Ok(redirect_with_flash(
@@ -197,13 +199,14 @@ async fn rename(
     path: web::Path<SequenceId>,
     form: web::Form<NameForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let id = path.into_inner();
     let name = forms::text(&form.name, "Name", 1, 120).map_err(AppError::Validation)?;
     let tenant = cur.tenant();
     state
         .db
-        .tx(move |conn| sequences::rename(conn, &tenant, id, &name))
+        .tx(move |conn| sequences::rename(conn, &tenant, id, &name, now))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -213,20 +216,21 @@ async fn rename(
 }
 
 /// Runs `change` on sequence `id` in one transaction, for a member who may
-/// edit templates and sequences; the sequence as `change` returns it.
+/// edit templates and sequences, at the request's `now`; the sequence as
+/// `change` returns it.
 async fn change_sequence<E: 'static>(
     state: &AppState,
     cur: &CurrentOrg,
     id: SequenceId,
-    change: fn(&mut PgConnection, &Tenant, SequenceId) -> Result<Sequence, E>,
+    change: fn(&mut PgConnection, &Tenant, SequenceId, DateTime<Utc>) -> Result<Sequence, E>,
 ) -> AppResult<Sequence>
 where
     DbError: From<E>,
 {
-    let tenant = cur.tenant_for(Action::ManageTemplates)?;
+    let (tenant, now) = (cur.tenant_for(Action::ManageTemplates)?, cur.now());
     Ok(state
         .db
-        .tx(move |conn| change(conn, &tenant, id).map_err(DbError::from))
+        .tx(move |conn| change(conn, &tenant, id, now).map_err(DbError::from))
         .await?)
 }
 
@@ -236,7 +240,10 @@ async fn delete(
     req: HttpRequest,
     path: web::Path<SequenceId>,
 ) -> AppResult<HttpResponse> {
-    let s = change_sequence(&state, &cur, path.into_inner(), sequences::delete).await?;
+    let s = change_sequence(&state, &cur, path.into_inner(), |conn, tenant, id, _| {
+        sequences::delete(conn, tenant, id)
+    })
+    .await?;
     Ok(redirect_with_flash(
         &req,
         "/sequences",

@@ -22,10 +22,10 @@ route_table! {
 }
 
 async fn list(state: &AppState, user: &CurrentUser) -> AppResult<Vec<sessions::SessionRow>> {
-    let (id, idle) = (user.id(), idle_timeout(&state.config));
+    let (id, idle, now) = (user.id(), idle_timeout(&state.config), user.now);
     state
         .db
-        .run(move |conn| sessions::list_live(conn, id, idle))
+        .run(move |conn| sessions::list_live(conn, id, idle, now))
         .await
         .map_err(AppError::from)
 }
@@ -37,7 +37,7 @@ async fn index(
 ) -> AppResult<HttpResponse> {
     let rows = list(&state, &user).await?;
     let current = user.session.session_id;
-    let body = view::body(&rows, current, &user.csrf);
+    let body = view::body(&rows, current, &user.csrf, user.now);
     user_page(&state, &user, &req, Nav::Sessions, "Sessions", body).await
 }
 
@@ -54,7 +54,7 @@ async fn changed(
     let rows = list(state, user).await?;
     let current = user.session.session_id;
     Ok(fragment(view::card_with_flash(
-        &rows, current, &user.csrf, text,
+        &rows, current, &user.csrf, text, user.now,
     )))
 }
 

@@ -42,12 +42,12 @@ fn values_of(s: &OrgSettings) -> SettingsValues {
 }
 
 fn view<'a>(cur: &'a CurrentOrg, values: SettingsValues, errors: FieldErrors) -> SettingsView<'a> {
-    let now = chrono::Utc::now();
+    let now = cur.now();
     SettingsView {
         csrf: &cur.user.csrf,
         values,
         errors,
-        white_label: white_label(&cur.ctx),
+        white_label: white_label(&cur.ctx, cur.now()),
         saved: false,
         plan_name: cur.ctx.subscription.effective_plan(now).name(),
         created: date(cur.ctx.org.created_at, cur.ctx.org.tz()),
@@ -165,8 +165,9 @@ async fn save(
     req: HttpRequest,
     form: web::Form<SettingsForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageSettings)?;
-    let white_label = white_label(&cur.ctx);
+    let white_label = white_label(&cur.ctx, cur.now());
     let new = match validate(&form, white_label) {
         Ok(new) => new,
         Err(errors) => return rejected(&state, &cur, &req, typed_values(&form), errors).await,
@@ -175,7 +176,7 @@ async fn save(
     let saving = new.clone();
     let saved = state
         .db
-        .tx(move |conn| db_settings::save(conn, &tenant, &saving, white_label))
+        .tx(move |conn| db_settings::save(conn, &tenant, &saving, white_label, now))
         .await?;
     if saved == Saved::SlugTaken {
         let mut errors = FieldErrors::new();
@@ -243,7 +244,7 @@ async fn read_logo(mut payload: Multipart) -> Result<Vec<u8>, String> {
 
 /// White label is a plan feature: without it, a 402 with the way to upgrade.
 fn require_white_label(cur: &CurrentOrg) -> AppResult<()> {
-    if white_label(&cur.ctx) {
+    if white_label(&cur.ctx, cur.now()) {
         Ok(())
     } else {
         Err(AppError::LimitReached(
@@ -258,6 +259,7 @@ async fn upload_logo(
     req: HttpRequest,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageSettings)?;
     require_white_label(&cur)?;
     let checked = read_logo(payload)
@@ -274,7 +276,7 @@ async fn upload_logo(
     };
     state
         .db
-        .tx(move |conn| db_settings::set_logo(conn, &tenant, Some(&logo)))
+        .tx(move |conn| db_settings::set_logo(conn, &tenant, Some(&logo), now))
         .await?;
     Ok(reload(&req, "Logo saved."))
 }
@@ -284,10 +286,11 @@ async fn remove_logo(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageSettings)?;
     state
         .db
-        .tx(move |conn| db_settings::set_logo(conn, &tenant, None))
+        .tx(move |conn| db_settings::set_logo(conn, &tenant, None, now))
         .await?;
     Ok(reload(&req, "Logo removed."))
 }

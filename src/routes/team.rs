@@ -4,7 +4,6 @@
 //! gets the re-rendered `#team` fragment, plain forms a 303 back to /team.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 
 use crate::state::AppState;
@@ -44,11 +43,10 @@ struct TeamData {
 }
 
 async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
-    let tenant = cur.tenant();
+    let (tenant, now) = (cur.tenant(), cur.now());
     state
         .db
         .run(move |conn| -> AppResult<_> {
-            let now = Utc::now();
             let (_, sub) = usage::org_and_subscription(conn, &tenant)?;
             let effective = usage::effective_limits(conn, &tenant, &sub, now)?;
             Ok(TeamData {
@@ -85,7 +83,7 @@ async fn render(
         invitations: &data.invitations,
         seats: data.seats.clone(),
         tz: cur.ctx.org.tz(),
-        now: Utc::now(),
+        now: cur.now(),
         invite,
     };
     reply
@@ -171,6 +169,7 @@ async fn invite(
     req: HttpRequest,
     form: web::Form<InviteForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageMembers)?;
     cur.require_verified_email()?;
     let mut values = InviteValues {
@@ -190,12 +189,12 @@ async fn invite(
     let outcome = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let created = invitations::create(conn, &tenant, &to, role)?;
+            let created = invitations::create(conn, &tenant, &to, role, now)?;
             if let Created::Invitation {
                 token, expires_at, ..
             } = &created
             {
-                mail.enqueue(conn, &to, role, token, *expires_at)?;
+                mail.enqueue(conn, &to, role, token, *expires_at, now)?;
             }
             Ok(created)
         })
@@ -231,6 +230,7 @@ async fn resend(
     req: HttpRequest,
     path: web::Path<InvitationId>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageMembers)?;
     cur.require_verified_email()?;
     let (tenant, mail) = (cur.tenant(), MailContext::of(&state, &cur));
@@ -238,8 +238,8 @@ async fn resend(
     let inv: Invitation = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let (inv, token) = invitations::resend(conn, &tenant, id)?;
-            mail.enqueue(conn, &inv.email, inv.role, &token, inv.expires_at)?;
+            let (inv, token) = invitations::resend(conn, &tenant, id, now)?;
+            mail.enqueue(conn, &inv.email, inv.role, &token, inv.expires_at, now)?;
             Ok(inv)
         })
         .await?;
@@ -256,11 +256,12 @@ async fn revoke(
     req: HttpRequest,
     path: web::Path<InvitationId>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageMembers)?;
     let id = path.into_inner();
     let email = state
         .db
-        .tx(move |conn| invitations::revoke(conn, &tenant, id))
+        .tx(move |conn| invitations::revoke(conn, &tenant, id, now))
         .await?;
     done(
         &state,

@@ -3,7 +3,7 @@
 //! lead. Changing templates needs `can_manage_templates`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -80,7 +80,7 @@ pub fn validate(form: &TemplateForm) -> Result<TemplateFields, FieldErrors> {
 }
 
 /// A made-up lead for previews when the organization has none yet.
-fn sample_lead() -> Lead {
+fn sample_lead(now: DateTime<Utc>) -> Lead {
     Lead {
         id: LeadId(Uuid::nil()),
         fields: LeadFields {
@@ -95,8 +95,8 @@ fn sample_lead() -> Lead {
             notes: String::new(),
         },
         owner_user_id: None,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
+        created_at: now,
+        updated_at: now,
     }
 }
 
@@ -131,7 +131,7 @@ async fn preview_leads(
     cur: &CurrentOrg,
     chosen: &str,
 ) -> AppResult<(Vec<Lead>, Lead)> {
-    let tenant = cur.tenant();
+    let (tenant, now) = (cur.tenant(), cur.now());
     let chosen: Option<LeadId> = chosen.parse().ok();
     state
         .db
@@ -141,7 +141,7 @@ async fn preview_leads(
                 Some(id) => Some(leads::find(conn, &tenant, id)?),
                 None => recent.first().cloned(),
             };
-            Ok((recent, lead.unwrap_or_else(sample_lead)))
+            Ok((recent, lead.unwrap_or_else(|| sample_lead(now))))
         })
         .await
 }
@@ -244,6 +244,7 @@ async fn create(
     req: HttpRequest,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let form = form.into_inner();
     let fields = match validate(&form) {
@@ -255,7 +256,7 @@ async fn create(
     let tenant = cur.tenant();
     let created = state
         .db
-        .tx(move |conn| templates::create(conn, &tenant, &fields))
+        .tx(move |conn| templates::create(conn, &tenant, &fields, now))
         .await;
     match within_limit(created)? {
         Ok(t) => Ok(redirect_with_flash(
@@ -304,6 +305,7 @@ async fn update(
     path: web::Path<TemplateId>,
     form: web::Form<TemplateForm>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     let tenant = cur.tenant_for(Action::ManageTemplates)?;
     let id = path.into_inner();
     let form = form.into_inner();
@@ -321,7 +323,7 @@ async fn update(
     };
     let t = state
         .db
-        .tx(move |conn| templates::update(conn, &tenant, id, &fields))
+        .tx(move |conn| templates::update(conn, &tenant, id, &fields, now))
         .await?;
     Ok(redirect_with_flash(
         &req,
@@ -337,12 +339,13 @@ async fn delete_or_copy<const COPY: bool>(
     req: HttpRequest,
     path: web::Path<TemplateId>,
 ) -> AppResult<HttpResponse> {
+    let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let (id, tenant) = (path.into_inner(), cur.tenant());
     let t = state
         .db
         .tx(move |conn| match COPY {
-            true => templates::copy(conn, &tenant, id),
+            true => templates::copy(conn, &tenant, id, now),
             false => templates::delete(conn, &tenant, id),
         })
         .await?;

@@ -2,7 +2,6 @@
 //! may read them; the figures come from `db::meters` (counters, constant cost).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
@@ -27,7 +26,7 @@ async fn show(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
-    let now = Utc::now();
+    let now = cur.now();
     let (snapshot, history) = state
         .db
         .run(move |conn| -> AppResult<_> {
@@ -60,7 +59,7 @@ async fn show(
 /// The meters alone (`hx-get` on `usage-changed` and every 60 s).
 async fn meters_fragment(state: web::Data<AppState>, cur: CurrentOrg) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
-    let now = Utc::now();
+    let now = cur.now();
     let snapshot = state
         .db
         .run(move |conn| meters::snapshot(conn, &tenant, now))

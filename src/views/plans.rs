@@ -23,6 +23,8 @@ pub struct PlansView<'a> {
     pub effective: Plan,
     pub trial_days_left: i64,
     pub period_end: DateTime<Utc>,
+    /// The instant of the request the page answers.
+    pub now: DateTime<Utc>,
     pub tz: Tz,
     pub role_label: &'static str,
     /// OWNER: may change plan, cancel, resume, add a payment method.
@@ -98,7 +100,7 @@ fn status_banners(v: &PlansView) -> Markup {
                 "You are " (article(v.role_label)) " " strong { (v.role_label) } " here: only an owner can change the plan."
             }
         }
-        @if let Some(next) = s.scheduled_plan.filter(|_| s.keeps_plan(Utc::now())) {
+        @if let Some(next) = s.scheduled_plan.filter(|_| s.keeps_plan(v.now)) {
             div.banner role="status" #scheduled-change {
                 div { strong { "Your plan changes to " (next.name()) " on " (end) "." } " Until then " (s.plan.name()) " stays in force." }
                 @if v.can_manage { div.banner-actions { (small_form("/plans/resume", v.csrf, &format!("Keep {}", s.plan.name()), "btn-sm")) } }
@@ -110,7 +112,7 @@ fn status_banners(v: &PlansView) -> Markup {
                 @if v.can_manage { div.banner-actions { (small_form("/plans/resume", v.csrf, "Resume subscription", "btn-sm")) } }
             }
         }
-        @if !s.keeps_plan(Utc::now()) {
+        @if !s.keeps_plan(v.now) {
             div.banner.banner-warn role="status" #subscription-ended {
                 strong { "Your " (s.plan.name()) " subscription is " (s.status.label().to_lowercase()) "." }
                 " The Free plan's limits apply until you choose a plan."
@@ -147,7 +149,7 @@ fn plan_action(v: &PlansView, plan: Plan) -> Markup {
     if plan == v.effective {
         return html! { button.btn.btn-primary type="button" disabled { "Your plan" } };
     }
-    if s.scheduled_plan == Some(plan) && s.keeps_plan(Utc::now()) {
+    if s.scheduled_plan == Some(plan) && s.keeps_plan(v.now) {
         let starts = v.period_end.with_timezone(&v.tz).format("%-d %b");
         return html! { button.btn type="button" disabled { "Starts " (starts) } };
     }

@@ -14,17 +14,17 @@ use crate::views::components::csrf;
 
 pub const CARD_ID: &str = "sessions-card";
 
-pub fn body(rows: &[SessionRow], current: SessionId, token: &str) -> Markup {
+pub fn body(rows: &[SessionRow], current: SessionId, token: &str, now: DateTime<Utc>) -> Markup {
     html! {
         div.page-head {
             div { h1 { "Your account" } p { "Where you are signed in." } }
         }
         (tabs("/account/sessions"))
-        (card(rows, current, token))
+        (card(rows, current, token, now))
     }
 }
 
-pub fn card(rows: &[SessionRow], current: SessionId, token: &str) -> Markup {
+pub fn card(rows: &[SessionRow], current: SessionId, token: &str, now: DateTime<Utc>) -> Markup {
     let others = rows.iter().filter(|r| r.id != current).count();
     html! {
         section.card.flush #(CARD_ID) aria-labelledby="sessions-title" {
@@ -44,7 +44,7 @@ pub fn card(rows: &[SessionRow], current: SessionId, token: &str) -> Markup {
             div.table-wrap {
                 table.data {
                     thead { tr { th { "Session" } th { span.sr-only { "Action" } } } }
-                    tbody { @for row in rows { (session_row(row, row.id == current, token)) } }
+                    tbody { @for row in rows { (session_row(row, row.id == current, token, now)) } }
                 }
             }
             div.card-foot {
@@ -57,9 +57,8 @@ pub fn card(rows: &[SessionRow], current: SessionId, token: &str) -> Markup {
     }
 }
 
-fn session_row(row: &SessionRow, is_current: bool, token: &str) -> Markup {
+fn session_row(row: &SessionRow, is_current: bool, token: &str, now: DateTime<Utc>) -> Markup {
     let action = format!("/account/sessions/{}/end", row.id);
-    let now = Utc::now();
     html! {
         tr.is-selected[is_current] {
             td.wrap {
@@ -86,9 +85,15 @@ fn session_row(row: &SessionRow, is_current: bool, token: &str) -> Markup {
 }
 
 /// The card after a change, with the confirmation swapped into `#flash`.
-pub fn card_with_flash(rows: &[SessionRow], current: SessionId, token: &str, text: &str) -> Markup {
+pub fn card_with_flash(
+    rows: &[SessionRow],
+    current: SessionId,
+    token: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Markup {
     html! {
-        (card(rows, current, token))
+        (card(rows, current, token, now))
         div #flash aria-live="polite" hx-swap-oob="true" { div.flash.flash-success role="status" { (text) } }
     }
 }
@@ -120,11 +125,11 @@ pub fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::ago;
-    use chrono::{Duration, Utc};
+    use chrono::{Duration, TimeZone, Utc};
 
     #[test]
     fn relative_times() {
-        let now = Utc::now();
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 30).unwrap();
         assert_eq!(ago(now, now), "just now");
         assert_eq!(ago(now - Duration::minutes(1), now), "1 minute ago");
         assert_eq!(ago(now - Duration::minutes(59), now), "59 minutes ago");

@@ -5,12 +5,14 @@
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use lead_dashboard::billing::signature::sign;
 use lead_dashboard::db::Tenant;
 
 use crate::common::{self, TestApp};
+use lead_dashboard::clock::Clock;
 
 const WEBHOOK_SECRET: &str = "whsec_test_secret";
 
@@ -57,9 +59,15 @@ fn start_stripe_stub() -> (String, Recorded) {
     (url, recorded)
 }
 
+/// The instant the billing tests run at: the last minute of a year, so an
+/// invoice numbered by the wall clock's year instead of the app's would show.
+fn pinned_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 0).unwrap()
+}
+
 async fn stripe_app(stub: &str) -> TestApp {
     let stub = stub.to_string();
-    TestApp::with_config(move |c| {
+    TestApp::with_clock_and_config(Clock::fixed(pinned_at()), move |c| {
         c.stripe_secret_key = Some("sk_test_123".into());
         c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
         c.stripe_api_base = stub;
@@ -94,8 +102,9 @@ fn org_id(app: &TestApp, slug: &str) -> uuid::Uuid {
     )
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+/// The app's `now` as a Unix timestamp (event times and signatures).
+fn now(app: &TestApp) -> i64 {
+    app.now().timestamp()
 }
 
 #[actix_web::test]
@@ -107,11 +116,11 @@ async fn webhook_signatures_are_checked_before_anything_changes() {
     let body = event(
         "evt_sig",
         "customer.subscription.updated",
-        now(),
+        now(&app),
         serde_json::json!({
         "object": "subscription", "status": "past_due", "metadata": { "organization_id": org.to_string() } }),
     );
-    let t = now();
+    let t = now(&app);
     assert_eq!(deliver(&app, &body, None).await, 400, "missing header");
     assert_eq!(
         deliver(&app, &body, Some(sign(&body, "whsec_wrong", t))).await,
@@ -156,12 +165,12 @@ async fn the_same_event_delivered_twice_at_once_has_one_effect() {
     let body = event(
         "evt_paid_1",
         "invoice.paid",
-        now(),
+        now(&app),
         serde_json::json!({
         "id": "in_1", "object": "invoice", "customer": "cus_1", "amount_due": 4900,
         "lines": { "data": [{ "description": "Starter (monthly)", "amount": 4900, "quantity": 1 }] } }),
     );
-    let sig = sign(&body, WEBHOOK_SECRET, now());
+    let sig = sign(&body, WEBHOOK_SECRET, now(&app));
     let deliveries = (0..6).map(|_| deliver(&app, &body, Some(sig.clone())));
     let statuses = join_all(deliveries).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
@@ -185,7 +194,7 @@ async fn an_older_subscription_event_never_rolls_the_state_back() {
     let app = stripe_app(&stub).await;
     app.signup("Ann", "ann@example.com").await;
     let org = org_id(&app, "ann-s-organization").to_string();
-    let t = now();
+    let t = now(&app);
     let newer = event(
         "evt_new",
         "customer.subscription.updated",
@@ -267,7 +276,7 @@ async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoic
     let completed = event(
         "evt_cs",
         "checkout.session.completed",
-        now(),
+        now(&app),
         serde_json::json!({
         "id": "cs_test_123", "object": "checkout.session", "client_reference_id": org.to_string(),
         "customer": "cus_ann", "subscription": "sub_ann", "metadata": { "plan": "STARTER", "interval": "month" } }),
@@ -276,7 +285,7 @@ async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoic
         deliver(
             &app,
             &completed,
-            Some(sign(&completed, WEBHOOK_SECRET, now()))
+            Some(sign(&completed, WEBHOOK_SECRET, now(&app)))
         )
         .await,
         200
@@ -285,16 +294,16 @@ async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoic
     let paid = event(
         "evt_in",
         "invoice.paid",
-        now() + 1,
+        now(&app) + 1,
         serde_json::json!({
         "id": "in_ann_1", "object": "invoice", "customer": "cus_ann", "subscription": "sub_ann",
         "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": 4900, "quantity": 1 }] } }),
     );
     assert_eq!(
-        deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now()))).await,
+        deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now(&app)))).await,
         200
     );
-    let year = chrono::Utc::now().format("%Y");
+    let year = app.now().format("%Y");
     let billing = ann.get("/billing").await;
     assert_eq!(billing.status, 200);
     assert!(
@@ -329,7 +338,7 @@ async fn concurrent_invoices_get_consecutive_numbers() {
                         quantity: 1,
                         unit_cents: 4900,
                     }];
-                    let now = chrono::Utc::now();
+                    let now = pinned_at();
                     lead_dashboard::db::invoices::create(
                         conn,
                         &tenant,
@@ -337,6 +346,7 @@ async fn concurrent_invoices_get_consecutive_numbers() {
                         (now, now),
                         lead_dashboard::db::invoices::InvoiceStatus::Open,
                         None,
+                        now,
                     )
                 })
                 .unwrap()
@@ -346,7 +356,7 @@ async fn concurrent_invoices_get_consecutive_numbers() {
         .collect();
     let mut numbers: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     numbers.sort();
-    let year = chrono::Utc::now().format("%Y");
+    let year = pinned_at().format("%Y");
     let expected: Vec<String> = (1..=20).map(|n| format!("ANN-{year}-{n:04}")).collect();
     assert_eq!(numbers, expected);
 }
@@ -383,6 +393,7 @@ async fn both_providers_number_invoices_in_one_sequence() {
             period_start,
             period_end,
             charge_now: true,
+            made_at: period_start,
         };
         let local = conn
             .transaction(|conn| {
@@ -393,7 +404,7 @@ async fn both_providers_number_invoices_in_one_sequence() {
         let paid = event(
             &format!("evt_in_{round}"),
             "invoice.paid",
-            now() + round,
+            now(&app) + round,
             serde_json::json!({
             "id": format!("in_ann_{round}"), "object": "invoice",
             "metadata": { "organization_id": org.to_string() },
@@ -401,7 +412,7 @@ async fn both_providers_number_invoices_in_one_sequence() {
             "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": 4900, "quantity": 1 }] } }),
         );
         assert_eq!(
-            deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now()))).await,
+            deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now(&app)))).await,
             200
         );
         let n = numbers.len() + 1;

@@ -1,7 +1,8 @@
 //! The layout rules of ARCHITECTURE.md that the compiler cannot check on its
 //! own, read from the source: the tenant filter is written only in scoped
 //! bases, the schema stays private to `db`, route modules do not import each
-//! other, and the system capability never reaches a handler.
+//! other, the system capability never reaches a handler, and nothing but
+//! `clock.rs` reads the wall clock.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -212,4 +213,37 @@ fn db_returns_its_own_errors() {
         found.is_empty(),
         "db must not depend on the web error: {found:?}"
     );
+}
+
+/// Lines of `text` (comments left out) that read the wall clock directly.
+fn wall_clock_reads(path: &Path, text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .filter(|(_, line)| line.contains("Utc::now"))
+        .map(|(i, line)| format!("{}:{}: {}", path.display(), i + 1, line.trim()))
+        .collect()
+}
+
+#[test]
+fn time_comes_from_the_clock() {
+    let clock = src().join("clock.rs");
+    let found: Vec<String> = rust_files(&src())
+        .into_iter()
+        .filter(|p| *p != clock)
+        .flat_map(|p| wall_clock_reads(&p, &fs::read_to_string(&p).unwrap()))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "read `now` from the app's clock (state.clock, the request's now, or a `now` parameter):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_wall_clock_check_can_fail() {
+    let text = "// Utc::now() in a comment is fine\nlet at = chrono::Utc::now();\nlet t = x.then(Utc::now);\n";
+    let found = wall_clock_reads(Path::new("x.rs"), text);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].starts_with("x.rs:2:"));
 }

@@ -10,7 +10,7 @@ use lead_dashboard::domain::plans::Plan;
 use lead_dashboard::domain::roles::Role;
 
 use crate::common::TestDb;
-use crate::usage::make_org;
+use crate::usage::{fixed_now, make_org};
 
 fn exec(conn: &mut PgConnection, sql: &str) {
     diesel::sql_query(sql).execute(conn).unwrap();
@@ -56,9 +56,14 @@ fn typed_values_round_trip_through_the_database() {
     assert_eq!(members[0].role(), Role::Owner);
     let (_, sub) = usage::org_and_subscription(&mut conn, &tenant).unwrap();
     assert_eq!(sub.plan, Plan::Free);
-    let lead = leads::create(&mut conn, &tenant, &grace(LeadStatus::Qualified))
-        .unwrap()
-        .unwrap();
+    let lead = leads::create(
+        &mut conn,
+        &tenant,
+        &grace(LeadStatus::Qualified),
+        fixed_now(),
+    )
+    .unwrap()
+    .unwrap();
     let found = leads::find(&mut conn, &tenant, lead.id).unwrap();
     assert_eq!(found.id, lead.id);
     assert_eq!(found.fields.status, LeadStatus::Qualified);
@@ -90,7 +95,7 @@ fn an_unknown_plan_or_lead_status_in_the_database_is_an_error() {
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Ada");
     let tenant = org.tenant(&mut conn);
-    let lead = leads::create(&mut conn, &tenant, &grace(LeadStatus::New))
+    let lead = leads::create(&mut conn, &tenant, &grace(LeadStatus::New), fixed_now())
         .unwrap()
         .unwrap();
 

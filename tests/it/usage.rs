@@ -32,13 +32,31 @@ impl Org {
     }
 }
 
-/// A user `name` (email `<name>@example.com`) owning "<name>'s Organization".
+/// The instant the database-level tests run at unless they pick another:
+/// mid-month and mid-day, so no period turns inside a test by accident.
+pub fn fixed_now() -> DateTime<Utc> {
+    utc("2026-06-15T12:00:00Z")
+}
+
+/// Instants next to period boundaries, within a trial begun at `fixed_now`:
+/// six minutes into a month (UTC) and the last minute of a month.
+pub fn boundary_instants() -> [DateTime<Utc>; 2] {
+    [utc("2026-07-01T00:06:00Z"), utc("2026-06-30T23:59:00Z")]
+}
+
+/// A user `name` (email `<name>@example.com`) owning "<name>'s Organization",
+/// created at `fixed_now`.
 pub fn make_org(conn: &mut PgConnection, name: &str) -> Org {
+    make_org_at(conn, name, fixed_now())
+}
+
+/// `make_org` with the organization (and its trial) created at `at`.
+pub fn make_org_at(conn: &mut PgConnection, name: &str, at: DateTime<Utc>) -> Org {
     let email = format!("{}@example.com", name.to_lowercase());
     let owner = accounts::insert_user(conn, name, &email, "not-a-real-hash")
         .unwrap()
         .unwrap();
-    let id = orgs::create(conn, owner, &orgs::default_name(name)).unwrap();
+    let id = orgs::create(conn, owner, &orgs::default_name(name), at).unwrap();
     Org { id, owner }
 }
 
@@ -62,7 +80,7 @@ pub fn exec(conn: &mut PgConnection, sql: &str) {
     diesel::sql_query(sql).execute(conn).unwrap();
 }
 
-/// Sets plan and status; `past_due_days` ago for PAST_DUE.
+/// Sets plan and status; `past_due_days` before `fixed_now` for PAST_DUE.
 pub fn set_subscription(
     conn: &mut PgConnection,
     org: OrgId,
@@ -70,8 +88,20 @@ pub fn set_subscription(
     status: &str,
     past_due_days: Option<i64>,
 ) {
+    set_subscription_at(conn, org, plan, status, past_due_days, fixed_now())
+}
+
+/// `set_subscription` with PAST_DUE since `past_due_days` before `at`.
+pub fn set_subscription_at(
+    conn: &mut PgConnection,
+    org: OrgId,
+    plan: &str,
+    status: &str,
+    past_due_days: Option<i64>,
+    at: DateTime<Utc>,
+) {
     let since = past_due_days
-        .map(|d| format!("now() - interval '{d} days'"))
+        .map(|d| format!("{} - interval '{d} days'", crate::common::ts(at)))
         .unwrap_or_else(|| "NULL".into());
     exec(
         conn,

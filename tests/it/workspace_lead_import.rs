@@ -279,7 +279,7 @@ async fn another_organizations_upload_is_not_found() {
     assert_eq!(app.count("SELECT count(*) FROM leads"), 0);
     let mut conn = app.conn();
     assert_eq!(
-        lead_dashboard::db::lead_import::purge_expired(&mut conn).unwrap(),
+        lead_dashboard::db::lead_import::purge_expired(&mut conn, app.now()).unwrap(),
         1
     );
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use lead_dashboard::config::Config;
 use lead_dashboard::db::SystemAccess;
 use lead_dashboard::jobs::mail::{backoff, deliver_due, MAX_ATTEMPTS};
@@ -119,7 +119,7 @@ async fn a_message_arrives_with_recipient_subject_and_body() {
         &mut app.conn(),
         &SystemAccess::grant_at_startup(),
         &config,
-        Utc::now(),
+        app.now(),
     )
     .unwrap();
     assert_eq!(handled, 2);
@@ -148,7 +148,7 @@ async fn a_message_arrives_with_recipient_subject_and_body() {
             &mut app.conn(),
             &SystemAccess::grant_at_startup(),
             &config,
-            Utc::now()
+            app.now()
         )
         .unwrap(),
         0
@@ -162,7 +162,7 @@ async fn a_refusing_server_leads_to_retries_with_backoff_then_failed() {
     let sink = SmtpSink::start(true);
     send_one(&app).await;
     let config = config_for(&app, &sink.url());
-    let mut now = Utc::now();
+    let mut now = app.now();
     for attempt in 1..=MAX_ATTEMPTS {
         assert_eq!(
             deliver_due(
@@ -232,7 +232,7 @@ async fn a_closed_port_is_retried_later() {
             &mut app.conn(),
             &SystemAccess::grant_at_startup(),
             &config,
-            Utc::now()
+            app.now()
         )
         .unwrap(),
         1
@@ -255,20 +255,14 @@ async fn two_runners_at_once_send_each_mail_once() {
          FROM generate_series(1, 30) AS i",
     );
     let config = config_for(&app, &sink.url());
-    let url = app.db.url.clone();
+    let (url, now) = (app.db.url.clone(), app.now());
     let runners: Vec<_> = (0..2)
         .map(|_| {
             let (config, url) = (config.clone(), url.clone());
             std::thread::spawn(move || {
                 let mut conn =
                     <diesel::PgConnection as diesel::Connection>::establish(&url).unwrap();
-                deliver_due(
-                    &mut conn,
-                    &SystemAccess::grant_at_startup(),
-                    &config,
-                    Utc::now(),
-                )
-                .unwrap()
+                deliver_due(&mut conn, &SystemAccess::grant_at_startup(), &config, now).unwrap()
             })
         })
         .collect();

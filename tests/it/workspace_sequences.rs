@@ -385,9 +385,11 @@ async fn enrolled(app: &TestApp, n: usize) -> uuid::Uuid {
 
 #[actix_web::test]
 async fn the_worker_sends_each_step_once_then_completes() {
-    let app = TestApp::new().await;
+    // Enrolled in the last seconds of a month: the first step is sent and
+    // counted at once, the second two days (and a minute) later, in July.
+    let app = TestApp::pinned(Utc.with_ymd_and_hms(2026, 6, 30, 23, 59, 30).unwrap()).await;
     enrolled(&app, 3).await;
-    let now = Utc::now() + Duration::seconds(1);
+    let now = app.now() + Duration::seconds(1);
     assert_eq!(
         run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), now).unwrap(),
         3
@@ -415,6 +417,13 @@ async fn the_worker_sends_each_step_once_then_completes() {
         app.count("SELECT count(*) FROM messages WHERE step_position = 2"),
         3
     );
+    for day in ["2026-06-30", "2026-07-03"] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM usage_counters WHERE kind = 'message_sent' AND period = 'day' AND period_start = '{day}' AND count = 3")),
+            1,
+            "three sends counted on {day}"
+        );
+    }
     assert_eq!(
         run_due(
             &mut app.conn(),
@@ -442,7 +451,7 @@ async fn paused_enrolments_wait_and_resume() {
         run_due(
             &mut app.conn(),
             &SystemAccess::grant_at_startup(),
-            Utc::now() + Duration::days(10)
+            app.now() + Duration::days(10)
         )
         .unwrap(),
         0
@@ -457,7 +466,7 @@ async fn paused_enrolments_wait_and_resume() {
         run_due(
             &mut app.conn(),
             &SystemAccess::grant_at_startup(),
-            Utc::now() + Duration::seconds(1)
+            app.now() + Duration::seconds(1)
         )
         .unwrap(),
         1
@@ -469,7 +478,7 @@ async fn paused_enrolments_wait_and_resume() {
 async fn two_runners_at_once_never_send_a_step_twice() {
     let app = TestApp::new().await;
     enrolled(&app, 40).await;
-    let now = Utc::now() + Duration::seconds(1);
+    let now = app.now() + Duration::seconds(1);
     let url = app.db.url.clone();
     let runners: Vec<_> = (0..3)
         .map(|_| {
@@ -500,7 +509,7 @@ async fn two_runners_at_once_never_send_a_step_twice() {
 
 #[actix_web::test]
 async fn a_step_over_the_daily_limit_is_sent_the_next_local_day() {
-    let app = TestApp::new().await;
+    let app = TestApp::pinned(Utc.with_ymd_and_hms(2031, 1, 15, 21, 0, 0).unwrap()).await;
     enrolled(&app, 3).await;
     override_limit(&app, OWNER_SLUG, "messages_per_day", 2);
     exec(&app, "UPDATE organizations SET time_zone = 'Europe/Berlin'");

@@ -17,16 +17,20 @@ use crate::views::account::{self as view, AccountData, Card, Outcome};
 use crate::views::layout::Nav;
 
 /// Everything the account page shows, fresh from the database.
-pub async fn load(state: &AppState, user: UserId) -> AppResult<AccountData> {
+pub async fn load(
+    state: &AppState,
+    user: UserId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<AccountData> {
     let idle = idle_timeout(&state.config);
     state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok(AccountData {
                 user: accounts::find(conn, user)?,
-                pending_email: account_tokens::pending_email_change(conn, user)?,
+                pending_email: account_tokens::pending_email_change(conn, user, now)?,
                 deletion: account_deletion::plan(conn, user)?,
-                live_sessions: sessions::list_live(conn, user, idle)?.len(),
+                live_sessions: sessions::list_live(conn, user, idle, now)?.len(),
             })
         })
         .await
@@ -54,7 +58,7 @@ impl<'a> Answer<'a> {
         error_status: StatusCode,
     ) -> AppResult<HttpResponse> {
         let (state, user, req) = (self.state, self.user, self.req);
-        let data = load(state, user.id()).await?;
+        let data = load(state, user.id(), user.now).await?;
         let failed = !outcome.errors.is_empty();
         if wants_fragment(req) {
             let mut res = fragment(view::card(&data, &user.csrf, &outcome));

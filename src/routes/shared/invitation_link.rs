@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::Markup;
 
 use crate::auth::{CurrentUser, MaybeUser};
@@ -20,8 +20,8 @@ use crate::views::invitations::{self as view, Problem};
 use crate::views::layout::{self, Nav};
 
 /// Why `inv` cannot be accepted now, if it cannot.
-pub fn problem_of(inv: &Invitation) -> Option<Problem> {
-    match inv.state(Utc::now()) {
+pub fn problem_of(inv: &Invitation, now: DateTime<Utc>) -> Option<Problem> {
+    match inv.state(now) {
         State::Pending => None,
         State::Expired => Some(Problem::Expired),
         State::Revoked => Some(Problem::Revoked),
@@ -30,7 +30,11 @@ pub fn problem_of(inv: &Invitation) -> Option<Problem> {
 }
 
 /// A pending invitation for `token`, or the problem with it.
-pub async fn pending(state: &AppState, token: &str) -> AppResult<Result<Found, Problem>> {
+pub async fn pending(
+    state: &AppState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Result<Found, Problem>> {
     let token = token.to_string();
     let found = state
         .db
@@ -38,7 +42,7 @@ pub async fn pending(state: &AppState, token: &str) -> AppResult<Result<Found, P
         .await?;
     Ok(match found {
         None => Err(Problem::Unknown),
-        Some(f) => match problem_of(&f.invitation) {
+        Some(f) => match problem_of(&f.invitation, now) {
             Some(p) => Err(p),
             None => Ok(f),
         },
@@ -59,6 +63,7 @@ pub async fn respond(
             let user = CurrentUser {
                 session: session.clone(),
                 csrf: who.csrf.clone(),
+                now: who.now,
             };
             user_page(state, &user, req, Nav::None, title, body).await?
         }
@@ -91,8 +96,9 @@ pub async fn problem_page(
 pub async fn signup_values(
     state: &AppState,
     token: &str,
+    now: DateTime<Utc>,
 ) -> AppResult<Result<SignupValues, Problem>> {
-    Ok(pending(state, token).await?.map(|found| SignupValues {
+    Ok(pending(state, token, now).await?.map(|found| SignupValues {
         name: String::new(),
         email: found.invitation.email,
         invitation_token: Some(token.to_string()),
@@ -116,6 +122,7 @@ pub async fn sign_up_and_join(
     name: String,
     email: String,
     password_hash: String,
+    now: DateTime<Utc>,
 ) -> AppResult<Joined> {
     state
         .db
@@ -123,7 +130,7 @@ pub async fn sign_up_and_join(
             let Some(inv) = invitations::lock_by_token(conn, &token)? else {
                 return Ok(Joined::Problem(Problem::Unknown));
             };
-            if let Some(problem) = problem_of(&inv) {
+            if let Some(problem) = problem_of(&inv, now) {
                 return Ok(Joined::Problem(problem));
             }
             if inv.email != email {
@@ -132,7 +139,7 @@ pub async fn sign_up_and_join(
             let Some(user) = accounts::insert_user(conn, &name, &email, &password_hash)? else {
                 return Ok(Joined::EmailTaken);
             };
-            let org = invitations::accept(conn, &inv, user)?;
+            let org = invitations::accept(conn, &inv, user, now)?;
             Ok(Joined::Member { user, org })
         })
         .await

@@ -171,6 +171,7 @@ async fn the_cleanup_job_removes_dead_sessions_and_old_tokens() {
         &mut conn,
         &app.state.config,
         &lead_dashboard::db::SystemAccess::grant_at_startup(),
+        app.now(),
     )
     .unwrap();
     assert_eq!(removed, 2);

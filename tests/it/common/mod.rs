@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use actix_web::{web, HttpServer};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use lead_dashboard::app;
+use lead_dashboard::clock::Clock;
 use lead_dashboard::config::Config;
 use lead_dashboard::db::Db;
 use lead_dashboard::state::AppState;
@@ -150,8 +152,21 @@ impl TestApp {
         Self::with_config(|_| {}).await
     }
 
+    /// Starts the app with its clock standing at `at`: every request and job
+    /// reads that instant until the test moves it (`app.clock().set(..)`,
+    /// `advance(..)`), so results do not depend on when the test runs.
+    pub async fn pinned(at: DateTime<Utc>) -> TestApp {
+        Self::with_clock_and_config(Clock::fixed(at), |_| {}).await
+    }
+
     /// Starts the app after `adjust` has changed the test configuration.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::with_clock_and_config(Clock::system(), adjust).await
+    }
+
+    /// Starts the app reading the time from `clock`, after `adjust` has
+    /// changed the test configuration.
+    pub async fn with_clock_and_config(clock: Clock, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb::new();
         let mut config = Config::for_tests(&db.url);
         adjust(&mut config);
@@ -160,7 +175,7 @@ impl TestApp {
             .clone()
             .unwrap_or_else(|| db.url.clone());
         let pool = Db::connect(&url, config.pool_size, config.pool_timeout);
-        let state = web::Data::new(AppState::new(pool, config));
+        let state = web::Data::new(AppState::with_clock(pool, config, clock));
         let data = state.clone();
         let server = HttpServer::new(move || app::build(data.clone()))
             .workers(2)
@@ -177,6 +192,16 @@ impl TestApp {
             state,
             server: handle,
         }
+    }
+
+    /// The app's clock (pinned by `pinned`, the system's otherwise).
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// What the app reads as `now`.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.clock.now()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -234,7 +259,8 @@ impl TestApp {
     /// Marks an account's email as confirmed (what the verification link does).
     pub fn verify_email(&self, email: &str) {
         diesel::sql_query(format!(
-            "UPDATE users SET email_verified_at = now() WHERE email = '{email}'"
+            "UPDATE users SET email_verified_at = '{}' WHERE email = '{email}'",
+            self.now().to_rfc3339()
         ))
         .execute(&mut self.conn())
         .unwrap();
@@ -464,4 +490,10 @@ pub fn uuid_of(conn: &mut PgConnection, sql: &str) -> uuid::Uuid {
         id: uuid::Uuid,
     }
     diesel::sql_query(sql).get_result::<U>(conn).unwrap().id
+}
+
+/// `at` as an SQL timestamptz literal, for fixtures that must agree with a
+/// pinned clock (the database's own `now()` does not).
+pub fn ts(at: DateTime<Utc>) -> String {
+    format!("'{}'::timestamptz", at.to_rfc3339())
 }

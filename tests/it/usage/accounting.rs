@@ -1,9 +1,8 @@
-//! `consume` / `guard_count_limit` against the effective plan: every plan and
+//! `consume_at` / `guard_count_limit` against the effective plan: every plan and
 //! status, unlimited, time-zone period boundaries, and 50-way races.
 
 use std::sync::{Arc, Barrier};
 
-use chrono::Utc;
 use diesel::prelude::*;
 use lead_dashboard::db::meters::snapshot;
 use lead_dashboard::db::usage::{consume_at, guard_count_limit, UsageKind};
@@ -38,8 +37,13 @@ const CASES: &[Case] = &[
 
 /// Puts the counter one below `limit` (or very high when unlimited), then
 /// checks that one more passes and the next is refused (or passes when unlimited).
-fn check_periodic(conn: &mut PgConnection, org: &Org, kind: UsageKind, limit: Option<i64>) {
-    let now = Utc::now();
+fn check_periodic(
+    conn: &mut PgConnection,
+    org: &Org,
+    kind: UsageKind,
+    limit: Option<i64>,
+    now: DateTime<Utc>,
+) {
     let tz = chrono_tz::UTC;
     let (name, period, start) = match kind {
         UsageKind::LeadCreated => ("lead_created", "month", month_start(tz, now)),
@@ -74,20 +78,22 @@ fn check_periodic(conn: &mut PgConnection, org: &Org, kind: UsageKind, limit: Op
 fn limits_follow_the_effective_plan_for_every_status() {
     let db = db();
     let mut conn = db.conn();
-    for (i, (plan, status, due, leads, messages)) in CASES.iter().enumerate() {
-        let org = make_org(&mut conn, &format!("Case{i}"));
-        set_subscription(&mut conn, org.id, plan, status, *due);
-        check_periodic(&mut conn, &org, UsageKind::LeadCreated, *leads);
-        check_periodic(&mut conn, &org, UsageKind::MessageSent, *messages);
-        let tenant = org.tenant(&mut conn);
-        let snap = snapshot(&mut conn, &tenant, Utc::now()).unwrap();
-        let meter = |k| snap.meters.iter().find(|m| m.kind == k).unwrap().limit;
-        assert_eq!(meter(LimitKind::LeadsPerMonth), *leads, "{plan} {status}");
-        assert_eq!(
-            meter(LimitKind::MessagesPerDay),
-            *messages,
-            "{plan} {status}"
-        );
+    // Mid-month, and at both sides of a month's turn (where a period
+    // computed from another instant than the app's would miss the counter).
+    let instants = [fixed_now()].into_iter().chain(boundary_instants());
+    for (j, now) in instants.enumerate() {
+        for (i, (plan, status, due, leads, messages)) in CASES.iter().enumerate() {
+            let org = make_org_at(&mut conn, &format!("Case{j}x{i}"), now);
+            set_subscription_at(&mut conn, org.id, plan, status, *due, now);
+            check_periodic(&mut conn, &org, UsageKind::LeadCreated, *leads, now);
+            check_periodic(&mut conn, &org, UsageKind::MessageSent, *messages, now);
+            let tenant = org.tenant(&mut conn);
+            let snap = snapshot(&mut conn, &tenant, now).unwrap();
+            let meter = |k| snap.meters.iter().find(|m| m.kind == k).unwrap().limit;
+            let at = format!("{plan} {status} at {now}");
+            assert_eq!(meter(LimitKind::LeadsPerMonth), *leads, "{at}");
+            assert_eq!(meter(LimitKind::MessagesPerDay), *messages, "{at}");
+        }
     }
 }
 
@@ -107,7 +113,7 @@ fn count_limits_follow_the_effective_plan_and_ignore_global_rows() {
     let org = make_org(&mut conn, "Tess");
     let tenant = org.tenant(&mut conn);
     let guard = |conn: &mut PgConnection, kind| {
-        conn.transaction(|conn| guard_count_limit(conn, &tenant, kind))
+        conn.transaction(|conn| guard_count_limit(conn, &tenant, kind, fixed_now()))
     };
     // FREE: 3 templates, 1 sequence, 1 user; the three global templates do not count.
     insert_templates(&mut conn, &org, 2);
@@ -143,7 +149,7 @@ fn a_refused_consumption_leaves_no_trace() {
     let db = db();
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Rita");
-    let now = Utc::now();
+    let now = fixed_now();
     let month = month_start(chrono_tz::UTC, now);
     set_counter(&mut conn, org.id, "lead_created", "month", month, 50);
     let tenant = org.tenant(&mut conn);
@@ -346,8 +352,8 @@ fn los_angeles_periods_turn_at_local_midnight() {
     assert_eq!(records, 2, "records keep the exact instant");
 }
 
-/// 50 threads, each with its own connection and transaction, consume at once;
-/// returns how many succeeded.
+/// 50 threads, each with its own connection and transaction, consume at once
+/// (all at `fixed_now`); returns how many succeeded.
 fn race(db: &crate::common::TestDb, org: &Org, kind: UsageKind, threads: usize) -> usize {
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
@@ -358,7 +364,7 @@ fn race(db: &crate::common::TestDb, org: &Org, kind: UsageKind, threads: usize) 
                 let tenant = Tenant::for_member(&mut conn, org.id, org.owner).unwrap();
                 barrier.wait();
                 conn.transaction(|c| {
-                    let res = consume_at(c, &tenant, kind, None, Utc::now());
+                    let res = consume_at(c, &tenant, kind, None, fixed_now());
                     // Hold the transaction open a moment so the others pile up on it.
                     std::thread::sleep(std::time::Duration::from_millis(20));
                     res
@@ -390,7 +396,7 @@ fn fifty_concurrent_leads_with_three_left_create_exactly_three() {
     let db = db();
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Racer");
-    let month = month_start(chrono_tz::UTC, Utc::now());
+    let month = month_start(chrono_tz::UTC, fixed_now());
     set_counter(&mut conn, org.id, "lead_created", "month", month, 47);
     assert_eq!(race(&db, &org, UsageKind::LeadCreated, 50), 3);
     assert_eq!(
@@ -412,7 +418,7 @@ fn fifty_concurrent_messages_with_three_left_send_exactly_three() {
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Sender");
     set_subscription(&mut conn, org.id, "STARTER", "ACTIVE", None);
-    let today = day_start(chrono_tz::UTC, Utc::now());
+    let today = day_start(chrono_tz::UTC, fixed_now());
     set_counter(&mut conn, org.id, "message_sent", "day", today, 97);
     assert_eq!(race(&db, &org, UsageKind::MessageSent, 50), 3);
     assert_eq!(
@@ -435,7 +441,7 @@ fn concurrent_first_uses_of_a_period_meet_in_one_counter_row() {
     let org = make_org(&mut conn, "Fresh");
     // No counter row yet: 50 racing inserts must all land in one row, 10 allowed (FREE/day).
     assert_eq!(race(&db, &org, UsageKind::MessageSent, 50), 10);
-    let today = day_start(chrono_tz::UTC, Utc::now());
+    let today = day_start(chrono_tz::UTC, fixed_now());
     assert_eq!(counter(&mut conn, org.id, "message_sent", "day", today), 10);
     assert_eq!(
         scalar(

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use lead_dashboard::config::Config;
 use lead_dashboard::db::SystemAccess;
 use lead_dashboard::jobs::lifecycle::run_at;
@@ -44,8 +44,16 @@ fn audits(conn: &mut PgConnection, action: &str) -> i64 {
     ))
 }
 
-/// `n` organizations whose subscriptions are set by `sql` (a SET clause).
+/// `sql` with the database's `now()` replaced by the tests' fixed instant,
+/// so fixtures and job runs agree on the time whenever the test runs.
+fn at_fixed_now(sql: &str) -> String {
+    sql.replace("now()", &crate::common::ts(fixed_now()))
+}
+
+/// `n` organizations whose subscriptions are set by `sql` (a SET clause;
+/// `now()` in it means `fixed_now`).
 fn orgs_with(conn: &mut PgConnection, prefix: &str, n: usize, set: &str) {
+    let set = at_fixed_now(set);
     for i in 0..n {
         let org = make_org(conn, &format!("{prefix}{i}"));
         exec(
@@ -77,7 +85,7 @@ fn trial_end_moves_each_subscription_exactly_once() {
         5,
         "trial_ends_at = now() + interval '1 hour'",
     );
-    let now = Utc::now();
+    let now = fixed_now();
     assert_eq!(race_job(&db, now), 30);
     assert_eq!(status_count(&mut conn, "FREE", "ACTIVE"), 10);
     assert_eq!(status_count(&mut conn, "STARTER", "EXPIRED"), 10);
@@ -113,7 +121,7 @@ fn a_scheduled_downgrade_applies_at_period_end_exactly_once() {
         3,
         &set.replace("- interval '1 second'", "+ interval '3 days'"),
     );
-    let now = Utc::now();
+    let now = fixed_now();
     assert_eq!(race_job(&db, now), 20);
     assert_eq!(status_count(&mut conn, "STARTER", "ACTIVE"), 20);
     assert_eq!(
@@ -121,7 +129,7 @@ fn a_scheduled_downgrade_applies_at_period_end_exactly_once() {
         3,
         "period not over yet"
     );
-    assert_eq!(scalar(&mut conn, "SELECT count(*) FROM subscriptions WHERE plan = 'STARTER' AND scheduled_plan IS NULL AND current_period_end > now()"), 20);
+    assert_eq!(scalar(&mut conn, &at_fixed_now("SELECT count(*) FROM subscriptions WHERE plan = 'STARTER' AND scheduled_plan IS NULL AND current_period_end > now()")), 20);
     assert_eq!(audits(&mut conn, "subscription.downgraded"), 20);
     assert_eq!(
         scalar(
@@ -142,7 +150,7 @@ fn grace_expiry_and_cancellation_end_subscriptions_once() {
     orgs_with(&mut conn, "Late", 8, &format!("{running}, plan = 'STARTER', status = 'PAST_DUE', past_due_since = now() - interval '7 days 1 minute'"));
     orgs_with(&mut conn, "Grace", 4, &format!("{running}, plan = 'STARTER', status = 'PAST_DUE', past_due_since = now() - interval '6 days'"));
     orgs_with(&mut conn, "Quit", 6, "trial_ends_at = NULL, plan = 'PROFESSIONAL', status = 'ACTIVE', cancel_at_period_end = true, current_period_end = now() - interval '1 minute'");
-    let now = Utc::now();
+    let now = fixed_now();
     assert_eq!(race_job(&db, now), 14);
     assert_eq!(status_count(&mut conn, "STARTER", "EXPIRED"), 8);
     assert_eq!(

@@ -1,7 +1,6 @@
 //! Crossing 80% and 100% of a limit gives each owner and admin one notice,
 //! however many requests cross it, and never members or viewers.
 
-use chrono::Utc;
 use diesel::prelude::*;
 use lead_dashboard::db::usage::{guard_count_limit, UsageKind};
 use lead_dashboard::domain::plans::LimitKind;
@@ -24,7 +23,7 @@ fn thresholds_notify_owners_and_admins_once() {
     let admin = add_user(&mut conn, &org, "Adam", "ADMIN");
     let member = add_user(&mut conn, &org, "Mia", "MEMBER");
     let viewer = add_user(&mut conn, &org, "Vic", "VIEWER");
-    let now = Utc::now();
+    let now = fixed_now();
     let month = month_start(chrono_tz::UTC, now);
     let key = month.format("%Y-%m").to_string();
     let tenant = org.tenant(&mut conn);
@@ -84,7 +83,7 @@ fn a_new_limit_is_a_new_threshold() {
     let db = db();
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Uma");
-    let now = Utc::now();
+    let now = fixed_now();
     let today = lead_dashboard::domain::subscription::day_start(chrono_tz::UTC, now);
     let tenant = org.tenant(&mut conn);
     set_counter(&mut conn, org.id, "message_sent", "day", today, 7);
@@ -108,7 +107,7 @@ fn count_limited_creations_notify_on_reaching_the_limit() {
     ));
     set_subscription(&mut conn, org.id, "STARTER", "ACTIVE", None); // 5 sequences
     for n in 2..=5 {
-        conn.transaction(|c| guard_count_limit(c, &tenant, LimitKind::Sequences))
+        conn.transaction(|c| guard_count_limit(c, &tenant, LimitKind::Sequences, fixed_now()))
             .unwrap();
         exec(&mut conn, &format!(
             "INSERT INTO sequences (organization_id, owner_key, id, name) VALUES ('{0}', '{0}', gen_random_uuid(), 'S{n}')",
@@ -121,7 +120,7 @@ fn count_limited_creations_notify_on_reaching_the_limit() {
     );
     // A refused creation rolls back with its transaction and adds nothing.
     assert!(conn
-        .transaction(|c| guard_count_limit(c, &tenant, LimitKind::Sequences))
+        .transaction(|c| guard_count_limit(c, &tenant, LimitKind::Sequences, fixed_now()))
         .is_err());
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM notices"), 2);
 }
@@ -137,7 +136,7 @@ fn cross_80(app: &crate::common::TestApp, slug: &str, email: &str) {
         &mut conn,
         &format!("SELECT id FROM users WHERE email = '{email}'"),
     ));
-    let now = Utc::now();
+    let now = app.now();
     set_counter(
         &mut conn,
         org,

@@ -36,7 +36,7 @@ fn overrides_apply_and_expire() {
     let org = make_org(&mut conn, "Olga");
     set_time_zone(&mut conn, org.id, "Pacific/Auckland");
     let slug = "olga-s-organization";
-    let now = Utc::now();
+    let now = fixed_now();
     let out = org_cmd(&mut conn, &["set-limit", slug, "leads_per_month", "2"], now).unwrap();
     assert!(out.contains("leads_per_month = 2"), "{out}");
     let tenant = org.tenant(&mut conn);
@@ -113,7 +113,7 @@ fn bad_override_input_changes_nothing() {
     let mut conn = db.conn();
     make_org(&mut conn, "Bea");
     let slug = "bea-s-organization";
-    let now = Utc::now();
+    let now = fixed_now();
     let cases: &[(&[&str], &str)] = &[
         (&["set-limit", slug, "leads", "5"], "unknown limit"),
         (&["set-limit", slug, "users", "-1"], "invalid value"),

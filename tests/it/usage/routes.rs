@@ -25,10 +25,17 @@ fn sub_row(app: &TestApp) -> String {
     .r
 }
 
+/// `sql` with the database's `now()` replaced by the app's `now`, so
+/// fixtures agree with a pinned clock.
+fn at_app_now(app: &TestApp, sql: &str) -> String {
+    sql.replace("now()", &crate::common::ts(app.now()))
+}
+
+/// Changes the subscription (`now()` in `set` is the app's `now`).
 fn set_plan(app: &TestApp, set: &str) {
-    exec(&mut app.conn(), &format!(
+    exec(&mut app.conn(), &at_app_now(app, &format!(
         "UPDATE subscriptions SET {set} WHERE organization_id = (SELECT id FROM organizations WHERE slug = '{SLUG}')"
-    ));
+    )));
 }
 
 /// An HTMX answer: `#plans-body` alone, not a whole page.
@@ -42,13 +49,51 @@ async fn owner(app: &TestApp) -> Client {
 
 #[actix_web::test]
 async fn the_usage_page_shows_plan_meters_features_and_history() {
-    let app = TestApp::new().await;
+    usage_page_at(utc("2026-06-15T12:00:00Z")).await;
+}
+
+/// Six minutes into a month and in its last minute, "this month" is the
+/// month of the app's clock: the counter set for it is the one shown.
+#[actix_web::test]
+async fn the_usage_page_counts_the_month_of_the_app_clock_at_its_edges() {
+    for at in [utc("2026-07-01T00:06:00Z"), utc("2026-06-30T23:59:00Z")] {
+        usage_page_at(at).await;
+    }
+}
+
+/// Moving the app's clock is all it takes to reach the end of a trial: the
+/// idle session has ended, and after signing in again the last-days banner
+/// shows, counted from the app's `now`.
+#[actix_web::test]
+async fn the_trial_and_the_session_follow_the_app_clock() {
+    let app = TestApp::pinned(utc("2026-06-30T23:59:00Z")).await;
+    let c = owner(&app).await;
+    let r = c.get("/usage").await;
+    assert!(r.body.contains("14 days left") && !r.body.contains("trial-ending"));
+    app.clock().advance(chrono::Duration::days(12));
+    let r = c.get("/usage").await;
+    assert_eq!(
+        (r.status, r.location()),
+        (303, Some("/login")),
+        "idle session ended"
+    );
+    let c = app.login("olive@example.com").await;
+    let r = c.get("/usage").await;
+    assert!(
+        r.body.contains("Your trial ends in 2 days (14 July 2026)"),
+        "{}",
+        r.body
+    );
+}
+
+async fn usage_page_at(at: DateTime<Utc>) {
+    let app = TestApp::pinned(at).await;
     let c = owner(&app).await;
     let org = crate::common::uuid_of(
         &mut app.conn(),
         &format!("SELECT id FROM organizations WHERE slug = '{SLUG}'"),
     );
-    let month = month_start(chrono_tz::UTC, chrono::Utc::now());
+    let month = month_start(chrono_tz::UTC, at);
     set_counter(
         &mut app.conn(),
         OrgId(org),
@@ -225,7 +270,8 @@ async fn a_trial_upgrade_applies_at_once_without_payment() {
 
 #[actix_web::test]
 async fn an_active_upgrade_is_paid_and_starts_a_new_period() {
-    let app = TestApp::new().await;
+    // In the last minute of a year: the invoice and period follow the app's clock.
+    let app = TestApp::pinned(utc("2026-12-31T23:59:00Z")).await;
     let c = owner(&app).await;
     set_plan(&app, "status = 'ACTIVE', trial_ends_at = NULL, current_period_start = now() - interval '10 days', current_period_end = now() + interval '20 days'");
     let r = c
@@ -236,8 +282,14 @@ async fn an_active_upgrade_is_paid_and_starts_a_new_period() {
         .await;
     assert_eq!(r.status, 303);
     assert!(sub_row(&app).starts_with("STARTER|ACTIVE|month||f|t|"));
-    assert_eq!(app.count("SELECT count(*) FROM invoices WHERE number = 'OLI-' || extract(year FROM now())::int || '-0001' AND total_cents = 4900 AND status = 'paid'"), 1);
-    assert_eq!(app.count("SELECT count(*) FROM subscriptions WHERE current_period_start > now() - interval '1 minute'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM invoices WHERE number = 'OLI-2026-0001' AND total_cents = 4900 AND status = 'paid'"), 1);
+    assert_eq!(
+        app.count(&at_app_now(
+            &app,
+            "SELECT count(*) FROM subscriptions WHERE current_period_start = now()"
+        )),
+        1
+    );
     // Choosing the current plan again changes nothing.
     let r = c
         .post_htmx(
@@ -251,7 +303,7 @@ async fn an_active_upgrade_is_paid_and_starts_a_new_period() {
 
 #[actix_web::test]
 async fn a_downgrade_shows_exactly_what_exceeds_then_waits_for_the_period_end() {
-    let app = TestApp::new().await;
+    let app = TestApp::pinned(utc("2026-06-15T12:00:00Z")).await;
     let c = owner(&app).await;
     set_plan(
         &app,
@@ -274,7 +326,7 @@ async fn a_downgrade_shows_exactly_what_exceeds_then_waits_for_the_period_end() 
         org,
         "lead_created",
         "month",
-        month_start(chrono_tz::UTC, chrono::Utc::now()),
+        month_start(chrono_tz::UTC, app.now()),
         50,
     );
     let before = (

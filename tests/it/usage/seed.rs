@@ -71,3 +71,45 @@ fn seeded_counters_match_the_records_and_meters_never_read_records() {
         "meters and chart come from the counters"
     );
 }
+
+/// Six minutes into July, "leads this month" is July's few minutes, not
+/// June's month; a minute before midnight it is June's. The seed and the
+/// meters both take `now`, so this holds whenever the test runs.
+#[test]
+fn seeded_meters_follow_the_month_of_now_at_its_turn() {
+    let db = db();
+    let mut conn = db.conn();
+    let now = utc("2026-07-01T00:06:00Z");
+    let seeded = seed(&mut conn, 1, 0, 2_000, now).unwrap();
+    let org = OrgId(crate::common::uuid_of(
+        &mut conn,
+        &format!(
+            "SELECT id FROM organizations WHERE slug = '{}'",
+            seeded.org_slug
+        ),
+    ));
+    let owner = UserId(crate::common::uuid_of(
+        &mut conn,
+        &format!("SELECT id FROM users WHERE email = '{}'", seeded.email),
+    ));
+    let tenant = Tenant::for_member(&mut conn, org, owner).unwrap();
+    let leads_used = |conn: &mut PgConnection, at| {
+        snapshot(conn, &tenant, at)
+            .unwrap()
+            .meters
+            .iter()
+            .find(|m| m.kind == LimitKind::LeadsPerMonth)
+            .unwrap()
+            .used
+    };
+    let leads_between = |conn: &mut PgConnection, from: &str, to: &str| {
+        scalar(conn, &format!(
+            "SELECT count(*) FROM usage_records WHERE kind = 'lead_created' AND occurred_at >= '{from}' AND occurred_at < '{to}'"
+        ))
+    };
+    let july = leads_between(&mut conn, "2026-07-01T00:00:00Z", "2026-08-01T00:00:00Z");
+    let june = leads_between(&mut conn, "2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z");
+    assert!(june > 50 && july < june, "June {june}, July {july}");
+    assert_eq!(leads_used(&mut conn, now), july);
+    assert_eq!(leads_used(&mut conn, utc("2026-06-30T23:59:00Z")), june);
+}
