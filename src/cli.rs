@@ -174,7 +174,7 @@ fn show(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> QueryOu
     let state = plans::state_of(&sub);
     let mut out = format!("{} ({})\n", org.name, org.slug);
     let line = |label: &str, value: String| format!("  {label:<16}{value}\n");
-    out += &line("time zone", org.time_zone.clone());
+    out += &line("time zone", org.time_zone.to_string());
     out += &line(
         "plan",
         format!(

@@ -18,6 +18,7 @@ use crate::domain::billing::Interval;
 use crate::domain::leads::LeadStatus;
 use crate::domain::plans::{LimitKind, Plan};
 use crate::domain::roles::Role;
+use crate::domain::settings::TimeZone;
 use crate::domain::subscription::Status;
 use crate::ids::*;
 
@@ -73,4 +74,4 @@ macro_rules! text_column {
 
 crate::ids::with_every_id!(uuid_column);
 
-text_column!(Role, Plan, Status, Interval, LeadStatus, LimitKind);
+text_column!(Role, Plan, Status, Interval, LeadStatus, LimitKind, TimeZone);

@@ -8,6 +8,7 @@ use crate::db::schema::{organization_members, organizations, subscriptions, user
 use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 use crate::domain::roles::{MemberFlags, Role};
+use crate::domain::settings::TimeZone;
 use crate::domain::subscription::Status;
 use crate::ids::{OrgId, UserId};
 
@@ -28,7 +29,7 @@ pub struct Organization {
     pub id: OrgId,
     pub name: String,
     pub slug: String,
-    pub time_zone: String,
+    pub time_zone: TimeZone,
     pub brand_name: Option<String>,
     pub brand_color: Option<String>,
     pub logo_content_type: Option<String>,
@@ -37,9 +38,9 @@ pub struct Organization {
 }
 
 impl Organization {
-    /// The organization's time zone; UTC when the stored name is unknown.
+    /// The organization's time zone.
     pub fn tz(&self) -> chrono_tz::Tz {
-        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+        self.time_zone.tz()
     }
 }
 

@@ -25,6 +25,7 @@ use crate::db::Tenant;
 use crate::domain::plans::{
     format_limit, threshold_crossed, Limit, LimitKind, Limits, Plan, UsageLevel,
 };
+use crate::domain::settings::TimeZone;
 use crate::domain::subscription::{day_start, month_start};
 use crate::ids::{OrgId, UserId};
 
@@ -354,11 +355,11 @@ pub fn used(
 ) -> QueryResult<i64> {
     let tz = match kind {
         LimitKind::LeadsPerMonth | LimitKind::MessagesPerDay => {
-            let name: String = organizations::table
+            let zone: TimeZone = organizations::table
                 .find(tenant.org_id())
                 .select(organizations::time_zone)
                 .first(conn)?;
-            name.parse().unwrap_or(chrono_tz::UTC)
+            zone.tz()
         }
         _ => chrono_tz::UTC,
     };

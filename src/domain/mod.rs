@@ -11,7 +11,6 @@ pub mod roles;
 pub mod settings;
 pub mod subscription;
 pub mod user_agent;
-// The old name of `lead_import`, until `db` imports the new one.
 
 use std::fmt;
 

@@ -34,6 +34,36 @@ pub fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
         .ok_or_else(|| "Choose a time zone from the list.".into())
 }
 
+/// An organization's IANA time zone, stored by its exact name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl TimeZone {
+    pub fn tz(self) -> chrono_tz::Tz {
+        self.0
+    }
+
+    /// The IANA name, as stored.
+    pub fn as_str(self) -> &'static str {
+        self.0.name()
+    }
+}
+
+impl std::str::FromStr for TimeZone {
+    type Err = super::UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_time_zone(s)
+            .map(TimeZone)
+            .map_err(|_| super::UnknownValue::new("time zone", s))
+    }
+}
+
+impl std::fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// All selectable time zone names, alphabetically.
 pub fn time_zone_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();

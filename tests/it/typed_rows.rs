@@ -90,7 +90,7 @@ fn an_unknown_role_in_the_database_is_an_error_not_a_downgrade() {
 }
 
 #[test]
-fn an_unknown_plan_or_lead_status_in_the_database_is_an_error() {
+fn an_unknown_plan_time_zone_or_lead_status_in_the_database_is_an_error() {
     let db = TestDb::new();
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Ada");
