@@ -14,8 +14,8 @@ use crate::db::{account_tokens, rate_limit, sessions};
 /// One pass; returns the number of rows removed.
 pub fn run(
     conn: &mut PgConnection,
-    config: &Config,
     _: &SystemAccess,
+    config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     let idle = chrono::Duration::from_std(config.session_idle).map_err(|e| e.to_string())?;

@@ -8,17 +8,7 @@ use diesel::PgConnection;
 use crate::config::Config;
 use crate::db::SystemAccess;
 
-/// One pass at the runner's `now` (the scheduled `JobFn`).
-pub fn run(
-    conn: &mut PgConnection,
-    config: &Config,
-    access: &SystemAccess,
-    now: DateTime<Utc>,
-) -> Result<usize, String> {
-    run_at(conn, access, config, now)
-}
-
-/// One pass as if it were `now`.
+/// One pass as if it were `now` (the scheduled `JobFn`).
 pub fn run_at(
     conn: &mut PgConnection,
     access: &SystemAccess,

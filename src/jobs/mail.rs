@@ -29,17 +29,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(60))
 }
 
-/// The job: one delivery pass at the runner's `now`.
-pub fn run(
-    conn: &mut PgConnection,
-    config: &Config,
-    access: &SystemAccess,
-    now: DateTime<Utc>,
-) -> Result<usize, String> {
-    deliver_due(conn, access, config, now)
-}
-
-/// Sends every mail due at `now` (up to a batch). Without `SMTP_URL` mail
+/// The job: sends every mail due at `now` (up to a batch). Without `SMTP_URL` mail
 /// stays in the outbox (see `/dev/outbox`) and nothing happens.
 pub fn deliver_due(
     conn: &mut PgConnection,

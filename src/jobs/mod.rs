@@ -22,7 +22,7 @@ pub mod sequences;
 /// One pass of a job at the instant the runner read from the app's clock:
 /// returns how many items it handled.
 pub type JobFn =
-    fn(&mut PgConnection, &Config, &SystemAccess, DateTime<Utc>) -> Result<usize, String>;
+    fn(&mut PgConnection, &SystemAccess, &Config, DateTime<Utc>) -> Result<usize, String>;
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
@@ -35,9 +35,9 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
         (
             "subscription lifecycle",
             Duration::from_secs(60),
-            lifecycle::run,
+            lifecycle::run_at,
         ),
-        ("mail", Duration::from_secs(10), mail::run),
+        ("mail", Duration::from_secs(10), mail::deliver_due),
         ("sequences", Duration::from_secs(60), sequences::run),
         ("lead-imports", Duration::from_secs(600), purge_lead_imports),
     ]
@@ -46,8 +46,8 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
 /// Removes uploaded CSV files whose preview was never imported.
 fn purge_lead_imports(
     conn: &mut PgConnection,
-    _: &Config,
     _: &SystemAccess,
+    _: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     crate::db::lead_import::purge_expired(conn, now).map_err(|e| e.to_string())
@@ -77,7 +77,7 @@ async fn run_once(state: &Arc<AppState>, access: SystemAccess, name: &'static st
     let now = state.clock.now();
     let outcome = actix_web::web::block(move || {
         let mut conn = db.get().map_err(|e| e.to_string())?;
-        job(&mut conn, &config, &access, now)
+        job(&mut conn, &access, &config, now)
     })
     .await;
     match outcome {

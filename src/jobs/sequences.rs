@@ -22,8 +22,8 @@ const BATCH: usize = 100;
 /// The job: one pass at the runner's `now`.
 pub fn run(
     conn: &mut PgConnection,
-    _config: &Config,
     access: &SystemAccess,
+    _config: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     run_due(conn, access, now)

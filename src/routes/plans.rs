@@ -4,6 +4,8 @@
 //! a 303 with a flash; HTMX gets `#plans-body` again and `usage-changed`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
 use maud::Markup;
 use serde::Deserialize;
 
@@ -11,7 +13,7 @@ use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::billing::{self, CheckoutOutcome};
 use crate::db::plans::{self as db_plans, ChangeOutcome};
-use crate::db::{orgs, Tenant};
+use crate::db::{orgs, DbResult, Tenant};
 use crate::domain::billing::{decide_change, is_downgrade, ChangeDecision, Interval};
 use crate::domain::plans::Plan;
 use crate::domain::roles::Action;
@@ -183,17 +185,23 @@ async fn confirmation(
     }))
 }
 
+/// Runs a change of the subscription (billing managers only) in one
+/// transaction at the request's instant.
+async fn change_subscription<T, F>(state: &AppState, cur: &CurrentOrg, change: F) -> AppResult<T>
+where
+    F: FnOnce(&mut PgConnection, &Tenant, DateTime<Utc>) -> DbResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tenant, now) = (cur.tenant_for(Action::ManageBilling)?, cur.now());
+    Ok(state.db.tx(move |conn| change(conn, &tenant, now)).await?)
+}
+
 async fn cancel(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let now = cur.now();
-    let tenant = cur.tenant_for(Action::ManageBilling)?;
-    let ends = state
-        .db
-        .tx(move |conn| db_plans::cancel(conn, &tenant, now))
-        .await?;
+    let ends = change_subscription(&state, &cur, db_plans::cancel).await?;
     let message = format!(
         "Your subscription ends on {}. You can resume it until then.",
         local_date(ends, cur.ctx.org.tz())
@@ -206,12 +214,7 @@ async fn resume(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let now = cur.now();
-    let tenant = cur.tenant_for(Action::ManageBilling)?;
-    let resumed = state
-        .db
-        .tx(move |conn| db_plans::resume(conn, &tenant, now))
-        .await?;
+    let resumed = change_subscription(&state, &cur, db_plans::resume).await?;
     let plan = cur.ctx.subscription.plan.name();
     let message = if resumed {
         format!("Your {plan} subscription continues.")
@@ -226,13 +229,11 @@ async fn payment_method(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let now = cur.now();
-    let tenant = cur.tenant_for(Action::ManageBilling)?;
     let provider = billing::provider(&state.config);
-    let outcome = state
-        .db
-        .tx(move |conn| db_plans::add_payment_method(conn, &tenant, provider.as_ref(), now))
-        .await?;
+    let outcome = change_subscription(&state, &cur, move |conn, tenant, now| {
+        db_plans::add_payment_method(conn, tenant, provider.as_ref(), now)
+    })
+    .await?;
     match outcome {
         CheckoutOutcome::Redirect(url) => Ok(redirect(&req, &url)),
         CheckoutOutcome::Completed => {

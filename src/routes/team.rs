@@ -4,12 +4,13 @@
 //! gets the re-rendered `#team` fragment, plain forms a 303 back to /team.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::PgConnection;
 use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::invitations::{self, Created, Invitation};
-use crate::db::{team, usage};
+use crate::db::{team, usage, DbResult, Tenant};
 use crate::domain::membership;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::{Action, MemberFlags, Role};
@@ -340,14 +341,13 @@ async fn remove(
     req: HttpRequest,
     path: web::Path<UserId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageMembers)?;
-    let (tenant, target) = (cur.tenant(), path.into_inner());
-    let name = state
-        .db
-        .tx(move |conn| team::remove(conn, &tenant, target))
-        .await?;
-    let message = format!("{name} was removed from the organization.");
-    done(&state, &cur, &req, message, true).await
+    let change = MemberChange {
+        action: Action::ManageMembers,
+        apply: team::remove,
+        message: |name| format!("{name} was removed from the organization."),
+        seats_changed: true,
+    };
+    change.run(&state, &cur, &req, path.into_inner()).await
 }
 
 async fn make_owner(
@@ -356,20 +356,38 @@ async fn make_owner(
     req: HttpRequest,
     path: web::Path<UserId>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::TransferOwnership)?;
-    let (tenant, target) = (cur.tenant(), path.into_inner());
-    let name = state
-        .db
-        .tx(move |conn| team::make_owner(conn, &tenant, target))
-        .await?;
-    done(
-        &state,
-        &cur,
-        &req,
-        format!("{name} is now an owner."),
-        false,
-    )
-    .await
+    let change = MemberChange {
+        action: Action::TransferOwnership,
+        apply: team::make_owner,
+        message: |name| format!("{name} is now an owner."),
+        seats_changed: false,
+    };
+    change.run(&state, &cur, &req, path.into_inner()).await
+}
+
+/// A change to one member that answers with the member's name: who may make
+/// it, what it does, and what the page then says.
+struct MemberChange {
+    action: Action,
+    apply: fn(&mut PgConnection, &Tenant, UserId) -> DbResult<String>,
+    message: fn(String) -> String,
+    /// A seat frees up (the usage meter changes).
+    seats_changed: bool,
+}
+
+impl MemberChange {
+    async fn run(
+        self,
+        state: &AppState,
+        cur: &CurrentOrg,
+        req: &HttpRequest,
+        target: UserId,
+    ) -> AppResult<HttpResponse> {
+        let tenant = cur.tenant_for(self.action)?;
+        let apply = self.apply;
+        let name = state.db.tx(move |conn| apply(conn, &tenant, target)).await?;
+        done(state, cur, req, (self.message)(name), self.seats_changed).await
+    }
 }
 
 async fn step_down(

@@ -169,8 +169,8 @@ async fn the_cleanup_job_removes_dead_sessions_and_old_tokens() {
     let mut conn = app.conn();
     let removed = lead_dashboard::jobs::account_cleanup::run(
         &mut conn,
-        &app.state.config,
         &lead_dashboard::db::SystemAccess::grant_at_startup(),
+        &app.state.config,
         app.now(),
     )
     .unwrap();
