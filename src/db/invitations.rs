@@ -176,7 +176,7 @@ fn set_revoked(
     id: InvitationId,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(invitations::table.find((tenant.org_id(), id)))
+    diesel::update(scoped_invitations(tenant).filter(invitations::id.eq(id)))
         .set(invitations::revoked_at.eq(Some(now)))
         .execute(conn)?;
     Ok(())
@@ -184,8 +184,8 @@ fn set_revoked(
 
 /// One invitation of the tenant, row-locked; 404 for other organizations' ids.
 fn locked(conn: &mut PgConnection, tenant: &Tenant, id: InvitationId) -> DbResult<Invitation> {
-    invitations::table
-        .find((tenant.org_id(), id))
+    scoped_invitations(tenant)
+        .filter(invitations::id.eq(id))
         .select(Invitation::as_select())
         .for_update()
         .first(conn)
@@ -214,8 +214,8 @@ pub fn resend(
     now: DateTime<Utc>,
 ) -> DbResult<(Invitation, String)> {
     // The seat lock comes before the row lock, in the same order as `create`.
-    let peek: Option<DateTime<Utc>> = invitations::table
-        .find((tenant.org_id(), id))
+    let peek: Option<DateTime<Utc>> = scoped_invitations(tenant)
+        .filter(invitations::id.eq(id))
         .select(invitations::expires_at)
         .first(conn)
         .optional()?;
@@ -226,7 +226,7 @@ pub fn resend(
     still_open(&inv, now)?;
     let token = tokens::random_token();
     let expires_at = now + Duration::days(VALID_DAYS);
-    diesel::update(invitations::table.find((tenant.org_id(), inv.id)))
+    diesel::update(scoped_invitations(tenant).filter(invitations::id.eq(inv.id)))
         .set((
             invitations::token_hash.eq(tokens::hash(&token)),
             invitations::expires_at.eq(expires_at),

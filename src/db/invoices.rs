@@ -237,8 +237,8 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Invoice
 
 /// One invoice of the tenant; NotFound for another organization's.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: InvoiceId) -> QueryResult<Invoice> {
-    invoices::table
-        .find((tenant.org_id(), id))
+    scoped_invoices(tenant)
+        .filter(invoices::id.eq(id))
         .select(Invoice::as_select())
         .first(conn)
 }

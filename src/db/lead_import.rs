@@ -78,8 +78,8 @@ pub fn find(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<Upload> {
-    lead_imports::table
-        .find((tenant.org_id(), id))
+    scoped_lead_imports(tenant)
+        .filter(lead_imports::id.eq(id))
         .filter(lead_imports::expires_at.gt(now))
         .select(Upload::as_select())
         .first(conn)
@@ -93,13 +93,13 @@ pub fn take(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<Upload> {
-    let upload = lead_imports::table
-        .find((tenant.org_id(), id))
+    let upload = scoped_lead_imports(tenant)
+        .filter(lead_imports::id.eq(id))
         .filter(lead_imports::expires_at.gt(now))
         .select(Upload::as_select())
         .for_update()
         .first(conn)?;
-    diesel::delete(lead_imports::table.find((tenant.org_id(), id))).execute(conn)?;
+    diesel::delete(scoped_lead_imports(tenant).filter(lead_imports::id.eq(id))).execute(conn)?;
     Ok(upload)
 }
 

@@ -290,7 +290,7 @@ pub fn mark_delivery(
     id: MessageId,
     outcome: Result<DateTime<Utc>, &str>,
 ) -> QueryResult<()> {
-    let target = messages::table.find((tenant.org_id(), id));
+    let target = scoped_messages(tenant).filter(messages::id.eq(id));
     match outcome {
         Ok(at) => diesel::update(target)
             .set((

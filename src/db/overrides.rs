@@ -115,7 +115,7 @@ pub fn clear(conn: &mut PgConnection, tenant: &Tenant, kind: LimitKind) -> Query
         let Some(old) = find(conn, tenant, kind)? else {
             return Ok(false);
         };
-        diesel::delete(limit_overrides::table.find((tenant.org_id(), kind.as_str().to_string())))
+        diesel::delete(scoped_limit_overrides(tenant).filter(limit_overrides::limit_kind.eq(kind)))
             .execute(conn)?;
         let before = describe(old.value, old.ends_at);
         audit::record(

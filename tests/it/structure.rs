@@ -55,6 +55,11 @@ fn unscoped_tenant_filters(path: &Path, text: &str) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut found = Vec::new();
     for (i, line) in lines.iter().enumerate() {
+        // A composite-key lookup by the tenant's organization is a tenant
+        // filter too (`table.find((tenant.org_id(), id))`).
+        if line.contains(".find((tenant.org_id()") {
+            found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+        }
         for (at, _) in line.match_indices("organization_id.eq(") {
             let after = &line[at + "organization_id.eq(".len()..];
             let in_scoped = enclosing_fn(&lines, i).is_some_and(|f| f.starts_with("scoped"));
@@ -83,10 +88,12 @@ fn tenant_filters_are_written_only_in_scoped_bases() {
 fn the_unscoped_filter_check_can_fail() {
     let text = "fn list(t: &Tenant) {\n    leads::table.filter(leads::organization_id.eq(org))\n}\n\
                 fn scoped(t: &Tenant) {\n    leads::table.filter(leads::organization_id.eq(t.org_id()))\n}\n\
-                fn join() {\n    a.on(m::organization_id.eq(organizations::id))\n}\n";
+                fn join() {\n    a.on(m::organization_id.eq(organizations::id))\n}\n\
+                fn find(t: &Tenant) {\n    invoices::table.find((tenant.org_id(), id))\n}\n";
     let found = unscoped_tenant_filters(Path::new("x.rs"), text);
-    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
     assert!(found[0].starts_with("x.rs:2:"));
+    assert!(found[1].starts_with("x.rs:11:"));
 }
 
 #[test]
