@@ -94,7 +94,7 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     let now = cur.now();
     cur.require(Action::ManageTemplates)?;
-    let name = match forms::text(&form.name, "Name", 1, 120) {
+    let name = match forms::plain_text(&form.name, "Name", 1, 120) {
         Ok(n) => n,
         Err(e) => {
             let mut errors = FieldErrors::new();
@@ -202,7 +202,7 @@ async fn rename(
     let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let id = path.into_inner();
-    let name = forms::text(&form.name, "Name", 1, 120).map_err(AppError::Validation)?;
+    let name = forms::plain_text(&form.name, "Name", 1, 120).map_err(AppError::Validation)?;
     let tenant = cur.tenant();
     state
         .db
