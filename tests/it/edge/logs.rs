@@ -72,4 +72,13 @@ async fn no_token_password_or_cookie_reaches_the_log() {
     for secret in tokens.iter().chain([&session, &PASSWORD.to_string()]) {
         assert!(!logged.contains(secret.as_str()), "{secret} is in the log");
     }
+    // Whatever else this test binary has logged so far: no access line
+    // carries a segment shaped like an issued token.
+    let token_shaped = regex::Regex::new(r"/[A-Za-z0-9_-]{43}(?:[/\s?]|$)").unwrap();
+    for line in logged.lines().filter(|l| l.contains("access")) {
+        assert!(
+            !token_shaped.is_match(line),
+            "token in the access log: {line}"
+        );
+    }
 }
