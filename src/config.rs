@@ -26,7 +26,8 @@ pub struct Config {
     /// `DB_POOL_SIZE` (default 16) and `DB_POOL_TIMEOUT_MS` (default 1500).
     pub pool_size: u32,
     pub pool_timeout: Duration,
-    /// `SECURE_COOKIES=1` marks cookies Secure (set it behind HTTPS).
+    /// `SECURE_COOKIES` (default: on when `PUBLIC_URL` is https): Secure,
+    /// `__Host-` cookies and HSTS. Off behind an https `PUBLIC_URL` is refused.
     pub secure_cookies: bool,
     /// `SESSION_IDLE_MINUTES` (default 120) and `SESSION_MAX_HOURS` (default 336 = 14 days).
     pub session_idle: Duration,
