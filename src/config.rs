@@ -1,6 +1,8 @@
 //! Settings read from the environment, with defaults that run the app locally.
 //! Every variable is listed in README.md; nothing else configures the app.
 //! Secrets are `SecretString`s, so `Debug` of a `Config` never shows them.
+//! Configuration fails closed: a value that cannot be read, a partial Stripe
+//! setup or insecure cookies behind HTTPS stop the app with the variable named.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,7 +26,8 @@ pub struct Config {
     /// `DB_POOL_SIZE` (default 16) and `DB_POOL_TIMEOUT_MS` (default 1500).
     pub pool_size: u32,
     pub pool_timeout: Duration,
-    /// `SECURE_COOKIES=1` marks cookies Secure (set it behind HTTPS).
+    /// `SECURE_COOKIES` (default: on when `PUBLIC_URL` is https): Secure,
+    /// `__Host-` cookies and HSTS. Off behind an https `PUBLIC_URL` is refused.
     pub secure_cookies: bool,
     /// `SESSION_IDLE_MINUTES` (default 120) and `SESSION_MAX_HOURS` (default 336 = 14 days).
     pub session_idle: Duration,
@@ -50,7 +53,25 @@ pub struct Config {
     pub bench_routes: bool,
 }
 
-/// Variable lookup with blank values treated as unset.
+/// A setting the app refuses to start with, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Variable lookup with blank values treated as unset. A value that is set
+/// but cannot be read is an error, never a silent default.
 struct Vars<F>(F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<F> {
@@ -58,17 +79,45 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         (self.0)(name).filter(|v| !v.trim().is_empty())
     }
 
-    fn parse_or<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
-        self.get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+    fn parse_or<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError::new(name, format!("cannot read {v:?}; expected a whole number"))
+            }),
+        }
     }
 
-    fn flag(&self, name: &str, default: bool) -> bool {
-        match self.get(name).as_deref() {
-            Some("1" | "true" | "yes" | "on") => true,
-            Some("0" | "false" | "no" | "off") => false,
-            _ => default,
+    /// A positive whole number (sizes, limits and durations of 0 make no sense).
+    fn positive<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + Default,
+    {
+        let value = self.parse_or(name, default)?;
+        if value > T::default() {
+            Ok(value)
+        } else {
+            Err(ConfigError::new(name, "must be greater than 0"))
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .get(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError::new(
+                name,
+                format!("cannot read {other:?}; expected 1/0, true/false, yes/no or on/off"),
+            )),
         }
     }
 
@@ -77,55 +126,115 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 }
 
+/// `PUBLIC_URL` must be an absolute http(s) URL: links in mail are built on it.
+fn public_url(value: String) -> Result<String, ConfigError> {
+    match url::Url::parse(&value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(value),
+        _ => Err(ConfigError::new(
+            "PUBLIC_URL",
+            format!("cannot read {value:?}; expected an absolute http:// or https:// URL"),
+        )),
+    }
+}
+
+/// Cookies must be Secure when the site is served over HTTPS. Unset, the
+/// setting follows `PUBLIC_URL`; switched off explicitly behind HTTPS, the
+/// app refuses to start rather than send session cookies in the clear.
+fn secure_cookies(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    https: bool,
+) -> Result<bool, ConfigError> {
+    let secure = vars.flag("SECURE_COOKIES", https)?;
+    if https && !secure {
+        return Err(ConfigError::new(
+            "SECURE_COOKIES",
+            "is off while PUBLIC_URL is https://; set SECURE_COOKIES=1 (or unset it)",
+        ));
+    }
+    Ok(secure)
+}
+
+/// Stripe is all or nothing: with only some of its variables set the app
+/// would fall back to the local provider, which marks every charge paid.
+fn stripe_settings(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<(Option<SecretString>, Option<SecretString>), ConfigError> {
+    let key = vars.secret("STRIPE_SECRET_KEY");
+    let webhook = vars.secret("STRIPE_WEBHOOK_SECRET");
+    if key.is_none() && webhook.is_none() && vars.get("STRIPE_API_BASE").is_none() {
+        return Ok((None, None));
+    }
+    let missing = |variable| {
+        ConfigError::new(
+            variable,
+            "is not set while other STRIPE_* variables are; set STRIPE_SECRET_KEY and \
+             STRIPE_WEBHOOK_SECRET together, or none of the STRIPE_* variables",
+        )
+    };
+    match (key, webhook) {
+        (Some(key), Some(webhook)) => Ok((Some(key), Some(webhook))),
+        (None, _) => Err(missing("STRIPE_SECRET_KEY")),
+        (Some(_), None) => Err(missing("STRIPE_WEBHOOK_SECRET")),
+    }
+}
+
 impl Config {
     /// Reads the process environment.
-    pub fn from_env() -> Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads each variable through `lookup` (`None`: unset).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Config {
+    /// Reads each variable through `lookup` (`None`: unset). Nothing set is
+    /// a valid local configuration; a value that cannot be read, a partial
+    /// Stripe setup or insecure cookies behind HTTPS is an error.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars(lookup);
         let bind = vars.get("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
-        Config {
+        let public_url = public_url(
+            vars.get("PUBLIC_URL")
+                .unwrap_or_else(|| format!("http://{bind}")),
+        )?;
+        let https = public_url.to_ascii_lowercase().starts_with("https://");
+        let (stripe_secret_key, stripe_webhook_secret) = stripe_settings(&vars)?;
+        Ok(Config {
             database_url: vars.get("DATABASE_URL"),
             var_dir: vars.get("LD_VAR_DIR").map(PathBuf::from),
-            public_url: vars
-                .get("PUBLIC_URL")
-                .unwrap_or_else(|| format!("http://{bind}")),
+            secure_cookies: secure_cookies(&vars, https)?,
+            public_url,
             bind,
-            pool_size: vars.parse_or("DB_POOL_SIZE", 16),
-            pool_timeout: Duration::from_millis(vars.parse_or("DB_POOL_TIMEOUT_MS", 1500)),
-            secure_cookies: vars.flag("SECURE_COOKIES", false),
-            session_idle: Duration::from_secs(60 * vars.parse_or("SESSION_IDLE_MINUTES", 120)),
-            session_lifetime: Duration::from_secs(3600 * vars.parse_or("SESSION_MAX_HOURS", 336)),
+            pool_size: vars.positive("DB_POOL_SIZE", 16)?,
+            pool_timeout: Duration::from_millis(vars.positive("DB_POOL_TIMEOUT_MS", 1500)?),
+            session_idle: Duration::from_secs(60 * vars.positive("SESSION_IDLE_MINUTES", 120)?),
+            session_lifetime: Duration::from_secs(3600 * vars.positive("SESSION_MAX_HOURS", 336)?),
             session_key: vars.secret("SESSION_KEY"),
             smtp_url: vars.secret("SMTP_URL"),
             mail_from: vars
                 .get("MAIL_FROM")
                 .unwrap_or_else(|| "Lead Dashboard <no-reply@localhost>".into()),
-            max_upload_bytes: vars.parse_or("MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
-            run_jobs: vars.flag("RUN_JOBS", true),
-            stripe_secret_key: vars.secret("STRIPE_SECRET_KEY"),
-            stripe_webhook_secret: vars.secret("STRIPE_WEBHOOK_SECRET"),
+            max_upload_bytes: vars.positive("MAX_UPLOAD_BYTES", 5 * 1024 * 1024)?,
+            run_jobs: vars.flag("RUN_JOBS", true)?,
+            stripe_secret_key,
+            stripe_webhook_secret,
             stripe_api_base: vars
                 .get("STRIPE_API_BASE")
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
-            login_attempts_per_window: vars.parse_or("LOGIN_RATE_LIMIT", 10),
-            bench_routes: vars.flag("BENCH_ROUTES", false),
-        }
+            login_attempts_per_window: vars.positive("LOGIN_RATE_LIMIT", 10)?,
+            bench_routes: vars.flag("BENCH_ROUTES", false)?,
+        })
     }
 
     /// Settings for tests: the defaults (never the process environment, so a
     /// developer's exported `SMTP_URL` or Stripe keys stay out), the given
     /// database, no background jobs.
     pub fn for_tests(database_url: &str) -> Config {
+        let defaults =
+            Config::from_lookup(|_| None).expect("the defaults are a valid configuration");
         Config {
             database_url: Some(database_url.to_string()),
             run_jobs: false,
             pool_size: 8,
             session_key: Some(crate::tokens::random_token().into()),
-            ..Config::from_lookup(|_| None)
+            ..defaults
         }
     }
 }
@@ -138,7 +247,7 @@ mod tests {
 
     use super::*;
 
-    fn from_map(vars: &[(&str, &str)]) -> Config {
+    fn try_from_map(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -146,11 +255,89 @@ mod tests {
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
+    fn from_map(vars: &[(&str, &str)]) -> Config {
+        try_from_map(vars).expect("a valid configuration")
+    }
+
+    /// The variable the refusal names.
+    fn refused(vars: &[(&str, &str)]) -> &'static str {
+        match try_from_map(vars) {
+            Ok(_) => panic!("{vars:?} was accepted"),
+            Err(e) => {
+                assert!(e.to_string().starts_with(e.variable), "{e}");
+                e.variable
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_set_is_a_valid_local_configuration() {
+        let config = from_map(&[]);
+        assert!(!config.secure_cookies);
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(config.stripe_secret_key.is_none());
+    }
+
+    #[test]
+    fn half_configured_stripe_refuses_to_start() {
+        let key = ("STRIPE_SECRET_KEY", "sk_live_x");
+        let webhook = ("STRIPE_WEBHOOK_SECRET", "whsec_x");
+        let base = ("STRIPE_API_BASE", "https://stripe.internal");
+        assert_eq!(refused(&[key]), "STRIPE_WEBHOOK_SECRET");
+        assert_eq!(refused(&[webhook]), "STRIPE_SECRET_KEY");
+        assert_eq!(refused(&[base]), "STRIPE_SECRET_KEY");
+        assert_eq!(refused(&[key, base]), "STRIPE_WEBHOOK_SECRET");
+        let full = from_map(&[key, webhook, base]);
+        assert!(full.stripe_secret_key.is_some() && full.stripe_webhook_secret.is_some());
+        assert_eq!(full.stripe_api_base, "https://stripe.internal");
+    }
+
+    #[test]
+    fn unparsable_settings_refuse_to_start() {
+        for (name, value) in [
+            ("DB_POOL_SIZE", "sixteen"),
+            ("DB_POOL_SIZE", "0"),
+            ("DB_POOL_TIMEOUT_MS", "-5"),
+            ("SESSION_IDLE_MINUTES", "2h"),
+            ("SESSION_MAX_HOURS", "1e3"),
+            ("MAX_UPLOAD_BYTES", "5MB"),
+            ("LOGIN_RATE_LIMIT", "ten"),
+            ("RUN_JOBS", "maybe"),
+            ("BENCH_ROUTES", "2"),
+            ("SECURE_COOKIES", "si"),
+            ("PUBLIC_URL", "example.com"),
+            ("PUBLIC_URL", "ftp://example.com"),
+        ] {
+            assert_eq!(refused(&[(name, value)]), name, "{name}={value}");
+        }
+        assert_eq!(from_map(&[("DB_POOL_SIZE", " 4 ")]).pool_size, 4);
+        assert!(!from_map(&[("RUN_JOBS", "OFF")]).run_jobs);
+    }
+
+    #[test]
+    fn insecure_cookies_behind_https_refuse_to_start() {
+        let https = ("PUBLIC_URL", "https://leads.example.com");
+        assert_eq!(refused(&[https, ("SECURE_COOKIES", "0")]), "SECURE_COOKIES");
+        assert_eq!(
+            refused(&[https, ("SECURE_COOKIES", "off")]),
+            "SECURE_COOKIES"
+        );
+        assert!(
+            from_map(&[https]).secure_cookies,
+            "unset follows PUBLIC_URL"
+        );
+        assert!(from_map(&[https, ("SECURE_COOKIES", "1")]).secure_cookies);
+        let http = ("PUBLIC_URL", "http://127.0.0.1:8080");
+        assert!(!from_map(&[http]).secure_cookies);
+        assert!(from_map(&[http, ("SECURE_COOKIES", "1")]).secure_cookies);
+    }
+
     #[test]
     fn variables_are_read_through_the_lookup() {
         let config = from_map(&[
             ("SMTP_URL", "smtp://u:p@mail:587"),
             ("STRIPE_SECRET_KEY", "sk_live_x"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
             ("BIND", "0.0.0.0:9000"),
             ("RUN_JOBS", "off"),
             ("DB_POOL_SIZE", " "),

@@ -64,7 +64,13 @@ fn run_migrate(config: &Config) -> Result<(), String> {
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
-    let config = Config::from_env();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("lead-dashboard: refusing to start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Commands act at the instant they start; the server reads its own clock.
     let now = Clock::system().now();
     let result = match cli.command.unwrap_or(Command::Serve) {

@@ -6,7 +6,9 @@
 //! CSRF is a synchronizer token: the session row holds it; forms send it as
 //! the `csrf_token` field, HTMX as the `X-CSRF-Token` header (set through
 //! `hx-headers` on <body>), multipart forms as a `csrf_token` query parameter.
-//! Signed-out forms use a double-submit cookie (`ld_csrf`).
+//! Signed-out forms use a signed double-submit cookie: the `ld_csrf` cookie
+//! holds a random value, and forms must send the server's HMAC of it, so a
+//! cookie planted from a sibling subdomain is useless without the server key.
 
 use actix_session::{Session, SessionExt, SessionStatus};
 use actix_web::body::{BoxBody, MessageBody};
@@ -122,10 +124,12 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
     let anon_cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string());
     let (csrf_token, new_anon_csrf) = match (&session, anon_cookie) {
         (Some(s), _) => (s.csrf_token.clone(), None),
-        (None, Some(existing)) if existing.len() == 43 => (existing, None),
+        (None, Some(existing)) if existing.len() == 43 => {
+            (anon_csrf_token(&state, &existing), None)
+        }
         (None, _) => {
             let fresh = tokens::random_token();
-            (fresh.clone(), Some(fresh))
+            (anon_csrf_token(&state, &fresh), Some(fresh))
         }
     };
     if is_unsafe(req.method()) && !csrf_exempt(req.path()) {
@@ -145,6 +149,19 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
         stale,
         secure: state.config.secure_cookies,
     })
+}
+
+/// The token signed-out forms must send for the `ld_csrf` cookie `value`:
+/// an HMAC under the server's key, never the cookie value itself.
+fn anon_csrf_token(state: &AppState, value: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(state.session_key.signing())
+        .expect("HMAC takes any key length");
+    mac.update(b"anonymous-csrf\0");
+    mac.update(value.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 async fn load_session(

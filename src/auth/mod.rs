@@ -4,6 +4,7 @@
 //! live below (`crate::tokens`, `crate::password`) so `db` need not import `auth`.
 
 pub mod extractors;
+pub mod host_cookies;
 pub mod limits;
 pub mod middleware;
 pub mod reauth;

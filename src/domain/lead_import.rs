@@ -1,7 +1,10 @@
 //! Reading a CSV file of leads: the header row names the columns
 //! (case-insensitively), every later row becomes a lead or a problem with its
 //! line number. Pure: duplicates against the database are the caller's job.
+//! Cells are written so no spreadsheet runs them as formulas, and read back
+//! to what they were (`neutralise_cell` / `restore_cell`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::domain::leads::{validate, LeadFields, LeadInput};
@@ -18,6 +21,30 @@ pub const FIELDS: [&str; 9] = [
     "tags",
     "notes",
 ];
+
+/// First characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell for export: one a spreadsheet would run as a formula gets a
+/// leading `'` (OWASP's rule for CSV injection), which spreadsheets show as
+/// text. Every CSV the app writes passes its cells through here.
+pub fn neutralise_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(FORMULA_START) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// A cell read on import: the `'` that `neutralise_cell` added is removed,
+/// so an exported file imports back to the same leads (`+49 …` stays a
+/// valid phone number). A `'` before anything else is kept as written.
+pub fn restore_cell(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        _ => value,
+    }
+}
 
 /// Why a whole file cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +140,8 @@ fn row_input(mapping: &Mapping, record: &csv::ByteRecord) -> Result<LeadInput, S
     for (field, raw) in mapping.fields.iter().zip(record.iter()) {
         let Some(field) = field else { continue };
         let value = std::str::from_utf8(raw)
-            .map_err(|_| "is not valid UTF-8 text; save the file as “CSV UTF-8”.".to_string())?
-            .to_string();
+            .map_err(|_| "is not valid UTF-8 text; save the file as “CSV UTF-8”.".to_string())?;
+        let value = restore_cell(value).to_string();
         match *field {
             "first_name" => input.first_name = value,
             "last_name" => input.last_name = value,
@@ -189,6 +216,26 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored() {
+        for hostile in [
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(1+1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            let cell = neutralise_cell(hostile);
+            assert!(cell.starts_with('\''), "{hostile:?} exported as {cell:?}");
+            assert_eq!(restore_cell(&cell), hostile);
+        }
+        for plain in ["Ann", "", "O'Neil", "'quoted", "a=b"] {
+            assert_eq!(neutralise_cell(plain), plain);
+            assert_eq!(restore_cell(plain), plain);
+        }
+    }
 
     #[test]
     fn columns_match_by_name_in_any_case_and_order() {

@@ -207,7 +207,7 @@ async fn login_form(
     if who.session.is_some() {
         return Ok(see_other("/dashboard"));
     }
-    let next = query.next.as_deref().filter(|n| is_local_path(n));
+    let next = query.next.as_deref().and_then(forms::local_path);
     Ok(html_response(
         &req,
         view::login_page(&who.csrf, "", &FieldErrors::new(), next),
@@ -221,11 +221,6 @@ pub struct LoginForm {
     #[serde(default)]
     password: String,
     next: Option<String>,
-}
-
-/// Only same-site paths are followed after sign-in (no open redirect).
-fn is_local_path(p: &str) -> bool {
-    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')
 }
 
 const LOGIN_WINDOW_MINUTES: i64 = 15;
@@ -267,7 +262,8 @@ async fn login(
             Ok(false)
         })
         .await?;
-    let next = form.next.clone().filter(|n| is_local_path(n));
+    // Only same-site paths are followed after sign-in (no open redirect).
+    let next = form.next.as_deref().and_then(forms::local_path).map(str::to_string);
     if blocked {
         return Ok(login_failed(
             &who,
@@ -320,8 +316,8 @@ async fn login(
                 .map(|m| m.org_id))
         })
         .await?;
-    let target = next.unwrap_or_else(|| "/dashboard".into());
-    start_session(&state, &req, &who, &session, user, first_org, &target).await
+    let target = forms::redirect_target(next.as_deref());
+    start_session(&state, &req, &who, &session, user, first_org, target).await
 }
 
 fn login_failed(

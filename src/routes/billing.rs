@@ -100,9 +100,9 @@ pub struct DetailsForm {
 
 fn validate_details(form: &DetailsForm) -> Result<(String, String, String), FieldErrors> {
     let mut errors = FieldErrors::new();
-    let company = forms::text(&form.company, "Company name", 0, 120);
-    let address = forms::text(&form.address, "Address", 0, 400);
-    let vat = forms::text(&form.vat_id, "VAT id", 0, 30);
+    let company = forms::plain_text(&form.company, "Company name", 0, 120);
+    let address = forms::plain_text(&form.address, "Address", 0, 400);
+    let vat = forms::plain_text(&form.vat_id, "VAT id", 0, 30);
     let vat_ok = vat
         .as_ref()
         .map(|v| v.chars().all(|c| c.is_ascii_alphanumeric()))

@@ -25,7 +25,8 @@ fn return_to(fields: &[(String, String)], fallback: &str) -> String {
         .find(|(k, _)| k == "return_to")
         .map(|(_, v)| v.clone())
         .filter(|v| {
-            (v.starts_with("/leads") || v.starts_with("/sequences/"))
+            crate::forms::local_path(v).is_some()
+                && (v.starts_with("/leads") || v.starts_with("/sequences/"))
                 && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "/-".contains(c))
         })

@@ -216,7 +216,7 @@ fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
         let tags = l.fields.tags.join(";");
         let created = l.created_at.to_rfc3339();
         let status = l.fields.status.to_string();
-        w.write_record([
+        let cells = [
             &l.fields.first_name,
             &l.fields.last_name,
             &l.fields.email,
@@ -227,8 +227,9 @@ fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
             &tags,
             &l.fields.notes,
             &created,
-        ])
-        .map_err(fail)?;
+        ];
+        w.write_record(cells.map(|c| lead_import::neutralise_cell(c).into_owned()))
+            .map_err(fail)?;
     }
     w.into_inner()
         .map(Bytes::from)

@@ -66,7 +66,7 @@ async fn create(
     form: web::Form<CreateForm>,
 ) -> AppResult<HttpResponse> {
     let now = user.now;
-    let name = match forms::text(&form.name, "Organization name", 1, 100) {
+    let name = match forms::plain_text(&form.name, "Organization name", 1, 100) {
         Ok(n) => n,
         Err(e) => {
             let mut errors = FieldErrors::new();

@@ -14,7 +14,7 @@ use crate::db::sequences::{self, Sequence};
 use crate::db::{enrollments, templates, DbError, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
 use crate::routes::{
@@ -94,7 +94,7 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     let now = cur.now();
     cur.require(Action::ManageTemplates)?;
-    let name = match forms::text(&form.name, "Name", 1, 120) {
+    let name = match forms::plain_text(&form.name, "Name", 1, 120) {
         Ok(n) => n,
         Err(e) => {
             let mut errors = FieldErrors::new();
@@ -202,7 +202,14 @@ async fn rename(
     let now = cur.now();
     cur.require(Action::ManageTemplates)?;
     let id = path.into_inner();
-    let name = forms::text(&form.name, "Name", 1, 120).map_err(AppError::Validation)?;
+    let name = match forms::plain_text(&form.name, "Name", 1, 120) {
+        Ok(name) => name,
+        Err(e) => {
+            let mut errors = FieldErrors::new();
+            errors.add("name", e);
+            return render_detail(&state, &cur, &req, id, &errors, Reply::Invalid).await;
+        }
+    };
     let tenant = cur.tenant();
     state
         .db

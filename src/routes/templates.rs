@@ -51,7 +51,7 @@ pub struct TemplateForm {
 /// Name, subject and body, with every placeholder known and closed.
 pub fn validate(form: &TemplateForm) -> Result<TemplateFields, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = forms::text(&form.name, "Name", 1, 120);
+    let name = forms::plain_text(&form.name, "Name", 1, 120);
     let subject = forms::text(&form.subject, "Subject", 1, 200).and_then(|s| {
         if s.contains(['\n', '\r']) {
             return Err("Subject must be on one line.".to_string());

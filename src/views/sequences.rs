@@ -204,7 +204,7 @@ pub fn detail_page(p: &DetailPage) -> Markup {
                         h2 { "Rename" }
                         form.stack method="post" action={ "/sequences/" (s.id) } {
                             (csrf(p.csrf))
-                            (Field::new("name", "Name", &s.name).required().render(&FieldErrors::new()))
+                            (Field::new("name", "Name", &s.name).required().render(p.errors))
                             div.form-actions { button.btn type="submit" { "Save name" } }
                         }
                     }

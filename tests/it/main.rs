@@ -7,6 +7,7 @@ mod accounts;
 mod billing;
 mod binary;
 mod browser;
+mod edge;
 mod faults;
 mod foundation;
 mod hostile;
