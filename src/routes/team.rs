@@ -341,10 +341,10 @@ async fn remove(
     path: web::Path<UserId>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageMembers)?;
-    let (tenant, target) = (cur.tenant(), path.into_inner());
+    let (tenant, target, now) = (cur.tenant(), path.into_inner(), cur.now());
     let name = state
         .db
-        .tx(move |conn| team::remove(conn, &tenant, target))
+        .tx(move |conn| team::remove(conn, &tenant, target, now))
         .await?;
     let message = format!("{name} was removed from the organization.");
     done(&state, &cur, &req, message, true).await
@@ -399,8 +399,8 @@ async fn leave(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let tenant = cur.tenant();
-    state.db.tx(move |conn| team::leave(conn, &tenant)).await?;
+    let (tenant, now) = (cur.tenant(), cur.now());
+    state.db.tx(move |conn| team::leave(conn, &tenant, now)).await?;
     let message = format!("You left {}.", cur.ctx.org.name);
     Ok(redirect_with_flash(&req, "/orgs", &message))
 }
