@@ -298,6 +298,30 @@ async fn removing_a_member_revokes_the_invitations_they_created() {
         .contains("\"invitations_revoked\": 1"));
 }
 
+#[actix_web::test]
+async fn deleting_an_account_revokes_the_invitations_it_created() {
+    let app = TestApp::new().await;
+    owner(&app).await;
+    set_plan(&app, OWNER_SLUG, "ENTERPRISE");
+    let ada = member(&app, OWNER_SLUG, "Ada", "ADMIN", [true; 3]).await;
+    let r = ada
+        .post(
+            "/team/invitations",
+            &[("email", "guest@x.example"), ("role", "MEMBER")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = ada
+        .post("/account/delete", &[("password", crate::common::PASSWORD)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = 'ada@example.com'"),
+        0
+    );
+    assert_eq!(app.count("SELECT count(*) FROM invitations WHERE email = 'guest@x.example' AND revoked_at IS NOT NULL"), 1);
+}
+
 #[derive(QueryableByName)]
 struct Text {
     #[diesel(sql_type = diesel::sql_types::Text)]
