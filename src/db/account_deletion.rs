@@ -5,10 +5,11 @@
 //! organizations and their member rows first, so two owners deleting their
 //! accounts at once cannot leave an organization without an owner.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::{organization_members, organizations, users};
-use crate::db::{audit, Tenant};
+use crate::db::{audit, invitations, Tenant};
 use crate::domain::roles::{self, Role};
 use crate::ids::{OrgId, UserId};
 
@@ -75,8 +76,9 @@ pub fn plan(conn: &mut PgConnection, user: UserId) -> QueryResult<Plan> {
 }
 
 /// Deletes the account unless an organization blocks it. Run inside a
-/// transaction: it locks the user's organizations and their members.
-pub fn delete(conn: &mut PgConnection, user: UserId) -> QueryResult<Deleted> {
+/// transaction: it locks the user's organizations and their members. The
+/// open invitations they created in organizations that stay are revoked.
+pub fn delete(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> QueryResult<Deleted> {
     let plan = load_plan(conn, user, true)?;
     if plan.is_blocked() {
         return Ok(Deleted::Blocked(plan));
@@ -86,7 +88,7 @@ pub fn delete(conn: &mut PgConnection, user: UserId) -> QueryResult<Deleted> {
         .select((users::name, users::email))
         .first(conn)?;
     for seat in plan.with_fate(Fate::Left) {
-        record_departure(conn, seat, user, &name, &email)?;
+        record_departure(conn, seat, user, &name, &email, now)?;
     }
     let removed: Vec<OrgId> = plan
         .with_fate(Fate::DeletedWithUser)
@@ -107,8 +109,10 @@ fn record_departure(
     user: UserId,
     name: &str,
     email: &str,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let tenant = Tenant::for_member(conn, seat.org_id, user)?;
+    invitations::revoke_all_by(conn, &tenant, user, now)?;
     let before = serde_json::json!({ "name": name, "email": email, "role": seat.role.as_str() });
     audit::record(
         conn,

@@ -8,11 +8,13 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::error::DbResult;
+use crate::db::models::Member;
 use crate::db::schema::{
-    leads, message_templates, sequence_enrollments, sequence_steps, sequences,
+    leads, message_templates, organization_members, sequence_enrollments, sequence_steps, sequences,
 };
 use crate::db::sequences::{self as seqs, Sequence};
 use crate::db::{SystemAccess, Tenant};
+use crate::domain::roles::{self, Action};
 use crate::ids::{EnrollmentId, LeadId, OrgId, SequenceId, TemplateId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -27,6 +29,8 @@ pub struct Enrollment {
     pub next_run_at: Option<DateTime<Utc>>,
     pub enrolled_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
+    /// Why the sequence worker paused it (None when a member paused it).
+    pub paused_reason: Option<String>,
 }
 
 /// An enrolment with a readable name: the lead's (sequence page) or the
@@ -52,6 +56,9 @@ struct NewEnrollment {
     enrolled_by: Option<UserId>,
 }
 
+/// Rows per INSERT when enrolling (well under the bind-parameter limit).
+const ENROL_CHUNK: usize = 5_000;
+
 /// Enrols leads of the tenant in a visible sequence. Returns (newly
 /// enrolled, already enrolled). Ids that are not the tenant's leads are skipped.
 pub fn enrol(
@@ -75,10 +82,14 @@ pub fn enrol(
             enrolled_by: tenant.user_id(),
         })
         .collect();
-    let added = diesel::insert_into(sequence_enrollments::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(conn)?;
+    let mut added = 0;
+    // One INSERT binds 7 parameters a row; PostgreSQL takes at most 65,535.
+    for chunk in rows.chunks(ENROL_CHUNK) {
+        added += diesel::insert_into(sequence_enrollments::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
     Ok((added, leads.len() - added))
 }
 
@@ -166,9 +177,17 @@ pub fn set_paused(
     if current.status != from {
         return Ok(current);
     }
+    // Paused because its enroller lost their reach: whoever resumes it (they
+    // may send messages) sends the rest in their name.
+    let enrolled_by = match (&current.paused_reason, paused) {
+        (Some(_), false) => tenant.user_id(),
+        _ => current.enrolled_by,
+    };
     diesel::update(sequence_enrollments::table.find(key))
         .set((
             sequence_enrollments::status.eq(to),
+            sequence_enrollments::paused_reason.eq(None::<String>),
+            sequence_enrollments::enrolled_by.eq(enrolled_by),
             sequence_enrollments::updated_at.eq(now),
         ))
         .returning(Enrollment::as_returning())
@@ -247,6 +266,56 @@ fn delay_of(conn: &mut PgConnection, e: &Enrollment, position: i32) -> QueryResu
         .select(sequence_steps::delay_days)
         .first(conn)
         .optional()
+}
+
+/// Why the enroller may no longer send this enrolment's steps, if so: they
+/// left the organization (or deleted their account), or their role or flags
+/// no longer allow sending messages. Read at send time, inside the claim's
+/// transaction.
+pub fn enroller_gone(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+) -> QueryResult<Option<&'static str>> {
+    let Some(user) = e.enrolled_by else {
+        return Ok(Some(ENROLLER_LEFT));
+    };
+    let member: Option<Member> = organization_members::table
+        .find((tenant.org_id(), user))
+        .select(Member::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(match member {
+        None => Some(ENROLLER_LEFT),
+        Some(m) if !roles::allows(m.role, m.flags(), Action::SendMessages) => {
+            Some(ENROLLER_MAY_NOT_SEND)
+        }
+        Some(_) => None,
+    })
+}
+
+/// Pause reasons the lead page shows.
+pub const ENROLLER_LEFT: &str =
+    "Paused: the member who enrolled this lead left the organization. Resume to send the remaining steps in your name.";
+pub const ENROLLER_MAY_NOT_SEND: &str =
+    "Paused: the member who enrolled this lead may no longer send messages. Resume to send the remaining steps in your name.";
+
+/// Pauses a claimed enrolment with a reason (its current step waits).
+pub fn pause_with_reason(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id)))
+        .set((
+            sequence_enrollments::status.eq("paused"),
+            sequence_enrollments::paused_reason.eq(Some(reason)),
+            sequence_enrollments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Ends the enrolment with `status` (completed, stopped).

@@ -264,6 +264,25 @@ pub fn revoke(
     Ok(inv.email)
 }
 
+/// Revokes every open invitation `inviter` created in the tenant's
+/// organization (they are removed or left: their invitations must not let
+/// anyone in after them); returns how many.
+pub(in crate::db) fn revoke_all_by(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    inviter: UserId,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        scoped_invitations(tenant)
+            .filter(invitations::invited_by.eq(inviter))
+            .filter(invitations::accepted_at.is_null())
+            .filter(invitations::revoked_at.is_null()),
+    )
+    .set(invitations::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
 /// An invitation as its link shows it.
 #[derive(Debug, Clone)]
 pub struct Found {

@@ -10,11 +10,12 @@ use diesel::dsl::{Eq, Filter};
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use serde_json::json;
 
 use crate::db::error::DbResult;
 use crate::db::schema::leads;
 use crate::db::usage::{self, UsageKind};
-use crate::db::{cursor, unique_violation, Tenant};
+use crate::db::{audit, cursor, unique_violation, Tenant};
 use crate::domain::leads::{LeadFields, LeadStatus};
 use crate::forms::FieldErrors;
 use crate::ids::{LeadId, OrgId, UserId};
@@ -212,6 +213,21 @@ pub fn find_many(
         .load(conn)
 }
 
+/// The lead as it is now, share-locked until the transaction ends (so it
+/// cannot be deleted meanwhile); None when it is gone.
+pub fn lock_shared(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: LeadId,
+) -> QueryResult<Option<Lead>> {
+    scoped_leads(tenant)
+        .filter(leads::id.eq(id))
+        .select(Lead::as_select())
+        .for_share()
+        .first(conn)
+        .optional()
+}
+
 /// A few leads to preview templates against (newest first).
 pub fn recent(conn: &mut PgConnection, tenant: &Tenant, limit: i64) -> QueryResult<Vec<Lead>> {
     scoped(tenant)
@@ -327,12 +343,24 @@ pub fn update(
     })
 }
 
-/// Deletes a lead (its messages and enrolments go with it); NotFound when
+/// Deletes a lead (its messages and enrolments go with it) and records who
+/// deleted what in the audit log, in the caller's transaction; NotFound when
 /// the id is not one of the tenant's leads.
 pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResult<Lead> {
-    diesel::delete(scoped_leads(tenant).filter(leads::id.eq(id)))
+    let lead = diesel::delete(scoped_leads(tenant).filter(leads::id.eq(id)))
         .returning(Lead::as_returning())
-        .get_result(conn)
+        .get_result(conn)?;
+    let f = &lead.fields;
+    let before = json!({
+        "id": lead.id,
+        "email": f.email,
+        "first_name": f.first_name,
+        "last_name": f.last_name,
+        "company": f.company,
+        "status": f.status.as_str(),
+    });
+    audit::record(conn, tenant, "lead.deleted", &f.email, Some(before), None)?;
+    Ok(lead)
 }
 
 /// The subset of `emails` that leads of the organization already use.

@@ -178,7 +178,15 @@ pub fn queue(
     Ok(message)
 }
 
-/// Sends `template` to `lead` now, as the acting user (see `queue`).
+/// Why nothing was sent when the lead was deleted after the form was loaded.
+pub const LEAD_GONE: &str = "This lead was deleted in the meantime; nothing was sent.";
+/// Why nothing was sent when the template was deleted after the form was loaded.
+pub const TEMPLATE_GONE: &str = "This template was deleted in the meantime; nothing was sent.";
+
+/// Sends `template` to `lead` now, as the acting user (see `queue`). Both
+/// are read again and share-locked in the caller's transaction: one deleted
+/// since the caller loaded it is a `Conflict` with a clear message, and
+/// neither can be deleted until the message is stored.
 pub fn send(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -186,6 +194,10 @@ pub fn send(
     template: &Template,
     now: DateTime<Utc>,
 ) -> DbResult<Message> {
+    let lead = &crate::db::leads::lock_shared(conn, tenant, lead.id)?
+        .ok_or_else(|| DbError::Conflict(LEAD_GONE.into()))?;
+    let template = &crate::db::templates::lock_shared(conn, tenant, template.id)?
+        .ok_or_else(|| DbError::Conflict(TEMPLATE_GONE.into()))?;
     let sender = tenant.user_id();
     let (sender_name, organization) = signature(conn, tenant, sender)?;
     let rendered = render(

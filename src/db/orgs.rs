@@ -55,6 +55,40 @@ fn free_slug(conn: &mut PgConnection, base: &str) -> QueryResult<String> {
     Ok(format!("{base}-{n}"))
 }
 
+/// How often a slug taken between the look-up and the insert is looked up
+/// again before a random suffix settles it.
+const SLUG_TRIES: usize = 5;
+
+/// Inserts the organization row with the first free slug. Two sign-ups with
+/// the same name can both find the same slug free: the second insert waits
+/// for the first, finds the slug taken (`ON CONFLICT DO NOTHING`, so the
+/// transaction stays usable) and looks again.
+fn insert_with_free_slug(conn: &mut PgConnection, id: OrgId, name: &str) -> QueryResult<String> {
+    let base = slugify(name);
+    for attempt in 0..=SLUG_TRIES {
+        let slug = if attempt < SLUG_TRIES {
+            free_slug(conn, &base)?
+        } else {
+            let tail = &id.uuid().simple().to_string()[..8];
+            let head: String = base.chars().take(50).collect();
+            format!("{}-{tail}", head.trim_end_matches('-'))
+        };
+        let inserted = diesel::insert_into(organizations::table)
+            .values((
+                organizations::id.eq(id),
+                organizations::name.eq(name),
+                organizations::slug.eq(&slug),
+            ))
+            .on_conflict(organizations::slug)
+            .do_nothing()
+            .execute(conn)?;
+        if inserted == 1 {
+            return Ok(slug);
+        }
+    }
+    Err(diesel::result::Error::RollbackTransaction)
+}
+
 /// Creates an organization on FREE with a 14-day trial, owned by `owner`.
 /// Run inside a transaction.
 pub fn create(
@@ -64,14 +98,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> QueryResult<OrgId> {
     let id = OrgId::new();
-    let slug = free_slug(conn, &slugify(name))?;
-    diesel::insert_into(organizations::table)
-        .values((
-            organizations::id.eq(id),
-            organizations::name.eq(name),
-            organizations::slug.eq(&slug),
-        ))
-        .execute(conn)?;
+    insert_with_free_slug(conn, id, name)?;
     diesel::insert_into(subscriptions::table)
         .values(NewSubscription {
             organization_id: id,

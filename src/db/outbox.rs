@@ -93,24 +93,31 @@ pub struct OutboxMail {
 }
 
 /// The newest mail a signed-in user may read on `/dev/outbox`: mail
-/// addressed to them, and message mail of their current organization.
-/// Invitations and account mail to other people (they carry sign-in links)
-/// never show.
+/// addressed to `confirmed_email` (the user's address, only once they have
+/// confirmed it; `None` otherwise), and message mail of their current
+/// organization. Invitations and account mail to other people (they carry
+/// sign-in links) never show.
 pub fn visible_to(
     conn: &mut PgConnection,
-    email: &str,
+    confirmed_email: Option<&str>,
     tenant: Option<&Tenant>,
     limit: i64,
 ) -> QueryResult<Vec<OutboxMail>> {
-    let own = mail_outbox::to_email.eq(email.to_string());
+    let org_messages = |tenant: &Tenant| {
+        mail_outbox::kind
+            .eq(MailKind::Message.as_str())
+            .and(scoped_mail_outbox_rows(tenant))
+    };
     let query = mail_outbox::table.into_boxed();
-    let query = match tenant {
-        Some(tenant) => query.filter(
-            own.or(mail_outbox::kind
-                .eq(MailKind::Message.as_str())
-                .and(scoped_mail_outbox_rows(tenant))),
+    let query = match (confirmed_email, tenant) {
+        (Some(email), Some(tenant)) => query.filter(
+            mail_outbox::to_email
+                .eq(email.to_string())
+                .or(org_messages(tenant)),
         ),
-        None => query.filter(own),
+        (Some(email), None) => query.filter(mail_outbox::to_email.eq(email.to_string())),
+        (None, Some(tenant)) => query.filter(org_messages(tenant)),
+        (None, None) => return Ok(Vec::new()),
     };
     query
         .order((mail_outbox::created_at.desc(), mail_outbox::id.desc()))

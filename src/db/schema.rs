@@ -256,6 +256,7 @@ diesel::table! {
         enrolled_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        paused_reason -> Nullable<Text>,
     }
 }
 

@@ -7,11 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::Eq;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{message_templates, sequence_enrollments, sequence_steps, sequences};
-use crate::db::{templates, usage, Tenant};
+use crate::db::{audit, templates, usage, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::ids::{OrgId, SequenceId, StepId, TemplateId, GLOBAL_OWNER};
 
@@ -212,11 +213,36 @@ pub fn rename(
         .get_result(conn)
 }
 
-/// Deletes an own sequence with its steps and enrolments.
+/// Deletes an own sequence with its steps and enrolments, and records it in
+/// the audit log (caller's transaction). Its sent messages stay: they lose
+/// only the link to the enrolment.
 pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: SequenceId) -> QueryResult<Sequence> {
-    diesel::delete(sequences::table.find((tenant.owner_key(), id)))
+    let seq = find_own(conn, tenant, id)?;
+    let steps = steps(conn, tenant, &seq)?.len();
+    // An own sequence's key is the organization's: only its enrolments match.
+    let enrolled: i64 = sequence_enrollments::table
+        .filter(sequence_enrollments::sequence_owner_key.eq(seq.owner_key))
+        .filter(sequence_enrollments::sequence_id.eq(seq.id))
+        .count()
+        .get_result(conn)?;
+    let seq = diesel::delete(sequences::table.find((tenant.owner_key(), id)))
         .returning(Sequence::as_returning())
-        .get_result(conn)
+        .get_result(conn)?;
+    let before = json!({
+        "id": seq.id,
+        "name": seq.name,
+        "steps": steps,
+        "enrollments": enrolled,
+    });
+    audit::record(
+        conn,
+        tenant,
+        "sequence.deleted",
+        &seq.name,
+        Some(before),
+        None,
+    )?;
+    Ok(seq)
 }
 
 /// Appends a step using an own or global template (NotFound otherwise).
@@ -291,12 +317,34 @@ pub fn remove_step(
 ) -> QueryResult<Sequence> {
     let seq = sequence_of_step(conn, tenant, step)?;
     let owner_key = tenant.owner_key();
+    let mut rest = steps(conn, tenant, &seq)?;
+    let gone = rest
+        .iter()
+        .position(|s| s.id == step)
+        .map(|i| rest.remove(i));
     diesel::delete(sequence_steps::table.find((owner_key, step))).execute(conn)?;
-    let rest: Vec<StepId> = steps(conn, tenant, &seq)?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let rest: Vec<StepId> = rest.into_iter().map(|s| s.id).collect();
     renumber(conn, owner_key, &rest)?;
+    if let Some(gone) = gone {
+        let before = json!({
+            "id": gone.id,
+            "sequence_id": seq.id,
+            "sequence": seq.name,
+            "position": gone.position,
+            "template_id": gone.template_id,
+            "template": gone.template_name,
+            "delay_days": gone.delay_days,
+        });
+        let target = format!("{} (step {})", seq.name, gone.position);
+        audit::record(
+            conn,
+            tenant,
+            "sequence_step.deleted",
+            &target,
+            Some(before),
+            None,
+        )?;
+    }
     Ok(seq)
 }
 

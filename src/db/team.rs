@@ -4,15 +4,16 @@
 //! the last one), re-reads actor and target, applies `domain::membership`,
 //! and writes its audit event.
 
+use chrono::{DateTime, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::audit;
 use crate::db::error::{DbError, DbResult};
 use crate::db::models::Member;
 use crate::db::schema::{organization_members, users};
 use crate::db::Tenant;
+use crate::db::{audit, invitations};
 use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
 use crate::domain::roles::{MemberFlags, Role};
 use crate::ids::{OrgId, UserId};
@@ -210,34 +211,43 @@ fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> 
     Ok(())
 }
 
-/// Removes `target` from the organization; returns their name.
-pub fn remove(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> DbResult<String> {
+/// Removes `target` from the organization, and revokes the invitations they
+/// created (a removed member's reach ends with them); returns their name.
+pub fn remove(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    target: UserId,
+    now: DateTime<Utc>,
+) -> DbResult<String> {
     let s = scene(conn, tenant, target)?;
     let role = s.target.role();
     membership::check_remove(s.actor.role(), role, s.owners, is_self(&s)).map_err(refused)?;
     delete_membership(conn, tenant, s.target.user_id())?;
+    let revoked = invitations::revoke_all_by(conn, tenant, s.target.user_id(), now)?;
     audit::record(
         conn,
         tenant,
         "member.removed",
         &s.target.label(),
-        Some(json!({ "role": role.as_str() })),
+        Some(json!({ "role": role.as_str(), "invitations_revoked": revoked })),
         None,
     )?;
     Ok(s.target.name)
 }
 
-/// The acting user leaves the organization (never its last owner).
-pub fn leave(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
+/// The acting user leaves the organization (never its last owner); the
+/// invitations they created are revoked with them.
+pub fn leave(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> DbResult<()> {
     let owners = lock_owners(conn, tenant)?;
     let me = actor(conn, tenant)?;
     membership::check_leave(me.role(), owners).map_err(refused)?;
+    let revoked = invitations::revoke_all_by(conn, tenant, me.user_id(), now)?;
     audit::record(
         conn,
         tenant,
         "member.left",
         &me.label(),
-        Some(json!({ "role": me.role().as_str() })),
+        Some(json!({ "role": me.role().as_str(), "invitations_revoked": revoked })),
         None,
     )?;
     delete_membership(conn, tenant, me.user_id())?;

@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
 use crate::db::schema::message_templates;
-use crate::db::usage;
-use crate::db::Tenant;
+use crate::db::{audit, usage, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::ids::{OrgId, TemplateId, GLOBAL_OWNER};
 
@@ -65,6 +65,22 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> QueryRe
         .filter(message_templates::id.eq(id))
         .select(Template::as_select())
         .first(conn)
+}
+
+/// A visible template as it is now, share-locked until the transaction ends
+/// (so it cannot be deleted meanwhile); None when it is gone.
+pub fn lock_shared(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: TemplateId,
+) -> QueryResult<Option<Template>> {
+    message_templates::table
+        .filter(message_templates::owner_key.eq_any(vec![tenant.owner_key(), GLOBAL_OWNER]))
+        .filter(message_templates::id.eq(id))
+        .select(Template::as_select())
+        .for_share()
+        .first(conn)
+        .optional()
 }
 
 /// An own template (editable); global and foreign ones are NotFound.
@@ -133,8 +149,9 @@ pub fn update(
         .get_result(conn)
 }
 
-/// Deletes an own template. A template still used by a sequence step is
-/// refused with a clear message (the step's foreign key restricts it).
+/// Deletes an own template and records it in the audit log (caller's
+/// transaction). A template still used by a sequence step is refused with a
+/// clear message (the step's foreign key restricts it).
 pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbResult<Template> {
     let result = conn.transaction(|conn| {
         diesel::delete(message_templates::table.find(own_key(tenant, id)))
@@ -148,7 +165,23 @@ pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> DbRes
                     .into(),
             ))
         }
-        other => Ok(other?),
+        Err(other) => Err(other.into()),
+        Ok(template) => {
+            let before = json!({
+                "id": template.id,
+                "name": template.name,
+                "subject": template.subject,
+            });
+            audit::record(
+                conn,
+                tenant,
+                "template.deleted",
+                &template.name,
+                Some(before),
+                None,
+            )?;
+            Ok(template)
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! same transaction as its message, usage and outbox rows, so a step is sent
 //! once (also guarded by UNIQUE (organization_id, enrollment_id, step_position)).
 //! A step over the messages/day limit waits for the organization's next day.
+//! An enroller who left or may no longer send pauses the enrolment, with the
+//! reason shown on the lead page.
 
 use chrono::{DateTime, Days, Utc};
 use diesel::prelude::*;
@@ -57,6 +59,11 @@ fn advance_one(
     let Some((tenant, e)) = enrollments::claim_due(conn, access, now)? else {
         return Ok(false);
     };
+    // Steps are sent in the enroller's name: only while they may still send.
+    if let Some(reason) = enrollments::enroller_gone(conn, &tenant, &e)? {
+        enrollments::pause_with_reason(conn, &tenant, &e, reason, now)?;
+        return Ok(true);
+    }
     let Some(step) = enrollments::step_at(conn, &e, e.next_step)? else {
         enrollments::finish(conn, &tenant, &e, "completed", now)?;
         return Ok(true);

@@ -45,10 +45,10 @@ async fn delete(
     if let Err(refusal) = reauth::confirm(&state, &user, form.password, "password").await? {
         return answer.refused(Card::Delete, refusal).await;
     }
-    let id = user.id();
+    let (id, now) = (user.id(), user.now);
     let result = state
         .db
-        .tx(move |conn| account_deletion::delete(conn, id))
+        .tx(move |conn| account_deletion::delete(conn, id, now))
         .await?;
     match result {
         Deleted::Blocked(plan) => {

@@ -90,6 +90,10 @@ async fn set_paused<const PAUSED: bool>(
     let now = cur.now();
     let paused = PAUSED;
     let tenant = cur.tenant_for(Action::SendMessages)?;
+    if !paused {
+        // Resuming may send the remaining steps in the resumer's name.
+        cur.require_verified_email()?;
+    }
     let id = path.into_inner();
     let e = state
         .db

@@ -2,8 +2,8 @@
 //! (accept, or sign in / sign up with the invited address), `POST` accepts it.
 //! What a link offers, and sign-up from a link, are in
 //! `shared::invitation_link`; the mail with the link is composed in
-//! `mail::invitations`. An expired, revoked, used or unknown link, or another
-//! signed-in address, changes nothing.
+//! `mail::invitations`. An expired, revoked, used or unknown link, another
+//! signed-in address, or the invited address not yet confirmed, changes nothing.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -50,7 +50,11 @@ async fn show(
     let (body, status) = match &who.session {
         None => (view::signed_out_body(&link), StatusCode::OK),
         Some(s) if s.user.email == found.invitation.email => {
-            (view::accept_body(&link, &who.csrf), StatusCode::OK)
+            if s.user.email_verified_at.is_some() {
+                (view::accept_body(&link, &who.csrf), StatusCode::OK)
+            } else {
+                (view::unverified_email_body(&link), StatusCode::FORBIDDEN)
+            }
         }
         Some(s) => (
             view::wrong_email_body(&link, &s.user.email),
@@ -65,6 +69,7 @@ enum Accepted {
     Joined(OrgId),
     Problem(Problem),
     WrongEmail,
+    Unverified,
 }
 
 async fn accept(
@@ -85,6 +90,9 @@ async fn accept(
         Err(problem) => return problem_page(&state, &who, &req, problem).await,
     };
     let (user_id, email) = (user.id(), user.session.user.email.clone());
+    // Anyone may open an account with any address; only a confirmed address
+    // proves the invitation's mailbox is theirs.
+    let verified = user.session.user.email_verified_at.is_some();
     let locked_token = token.clone();
     let outcome = state
         .db
@@ -97,6 +105,9 @@ async fn accept(
             }
             if inv.email != email {
                 return Ok(Accepted::WrongEmail);
+            }
+            if !verified {
+                return Ok(Accepted::Unverified);
             }
             let org = invitations::accept(conn, &inv, user_id, now)?;
             Ok(Accepted::Joined(org))
@@ -111,6 +122,10 @@ async fn accept(
             ))
         }
         Accepted::Problem(problem) => problem_page(&state, &who, &req, problem).await,
+        Accepted::Unverified => {
+            let body = view::unverified_email_body(&link_view(&token, &found));
+            respond(&state, &who, &req, "Invitation", body, StatusCode::FORBIDDEN).await
+        }
         Accepted::WrongEmail => {
             let body = view::wrong_email_body(&link_view(&token, &found), &user.session.user.email);
             respond(

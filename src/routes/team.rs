@@ -4,6 +4,7 @@
 //! gets the re-rendered `#team` fragment, plain forms a 303 back to /team.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde::Deserialize;
 
@@ -358,7 +359,7 @@ async fn make_owner(
 ) -> AppResult<HttpResponse> {
     let change = MemberChange {
         action: Action::TransferOwnership,
-        apply: team::make_owner,
+        apply: |conn, tenant, target, _| team::make_owner(conn, tenant, target),
         message: |name| format!("{name} is now an owner."),
         seats_changed: false,
     };
@@ -369,7 +370,7 @@ async fn make_owner(
 /// it, what it does, and what the page then says.
 struct MemberChange {
     action: Action,
-    apply: fn(&mut PgConnection, &Tenant, UserId) -> DbResult<String>,
+    apply: fn(&mut PgConnection, &Tenant, UserId, DateTime<Utc>) -> DbResult<String>,
     message: fn(String) -> String,
     /// A seat frees up (the usage meter changes).
     seats_changed: bool,
@@ -383,9 +384,12 @@ impl MemberChange {
         req: &HttpRequest,
         target: UserId,
     ) -> AppResult<HttpResponse> {
-        let tenant = cur.tenant_for(self.action)?;
+        let (tenant, now) = (cur.tenant_for(self.action)?, cur.now());
         let apply = self.apply;
-        let name = state.db.tx(move |conn| apply(conn, &tenant, target)).await?;
+        let name = state
+            .db
+            .tx(move |conn| apply(conn, &tenant, target, now))
+            .await?;
         done(state, cur, req, (self.message)(name), self.seats_changed).await
     }
 }
@@ -417,8 +421,8 @@ async fn leave(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let tenant = cur.tenant();
-    state.db.tx(move |conn| team::leave(conn, &tenant)).await?;
+    let (tenant, now) = (cur.tenant(), cur.now());
+    state.db.tx(move |conn| team::leave(conn, &tenant, now)).await?;
     let message = format!("You left {}.", cur.ctx.org.name);
     Ok(redirect_with_flash(&req, "/orgs", &message))
 }

@@ -87,6 +87,23 @@ pub fn wrong_email_body(l: &LinkView, signed_in_as: &str) -> Markup {
     }
 }
 
+/// The invited address is the user's, but they have not confirmed it yet:
+/// an account can be opened with any address, so only a confirmed one may
+/// accept.
+pub fn unverified_email_body(l: &LinkView) -> Markup {
+    html! {
+        section.auth-card {
+            h1 { "Confirm your address first" }
+            p {
+                "The invitation to " strong { (l.org_name) } " was sent to " strong { (l.email) }
+                ". Your account uses this address, but it is not confirmed yet."
+            }
+            p.muted { "Open the confirmation link we sent you (or send a new one from your account page), then open this invitation link again." }
+            p.small { a href="/account" { "Go to your account" } }
+        }
+    }
+}
+
 /// Why an invitation link does not work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {

@@ -157,7 +157,10 @@ fn enrollments(p: &DetailPage) -> Markup {
     let rows = html! {
         @for e in p.enrollments { tr {
             td { a href={ "/sequences/" (e.enrollment.sequence_id) } { (e.label) } }
-            td { (enrollment_status(&e.enrollment.status)) }
+            td {
+                (enrollment_status(&e.enrollment.status))
+                @if let Some(reason) = &e.enrollment.paused_reason { span.cell-sub.pause-reason { (reason) } }
+            }
             td {
                 @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
                     ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },

@@ -7,6 +7,7 @@ mod accounts;
 mod billing;
 mod binary;
 mod browser;
+mod data_safety;
 mod edge;
 mod faults;
 mod foundation;

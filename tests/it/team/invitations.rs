@@ -60,6 +60,7 @@ async fn a_signed_in_invitee_accepts_once() {
     assert!(page.body.contains(&format!("/signup?invitation={token}")));
 
     let ivy = app.signup("Ivy", "ivy@example.com").await;
+    app.verify_email("ivy@example.com");
     let page = ivy.get(&format!("/invitations/{token}")).await;
     assert!(page.status == 200 && page.body.contains("Accept invitation"));
     let r = ivy.post(&format!("/invitations/{token}"), &[]).await;
@@ -87,6 +88,53 @@ async fn a_signed_in_invitee_accepts_once() {
     assert_eq!(again.status, 410);
     assert!(again.body.contains("already been used"));
     assert_eq!(fingerprint(app), before);
+}
+
+/// Anyone can open an account with someone else's address. Until it is
+/// confirmed, that account neither reads the invitation in the development
+/// outbox nor accepts it (even holding the link), and is not confirmed by trying.
+#[actix_web::test]
+async fn an_unconfirmed_account_with_the_invited_address_cannot_read_or_accept_it() {
+    let t = team_app("STARTER").await;
+    let app = &t.app;
+    let squatter = app.signup("Ivy", "ivy@example.com").await;
+    let token = invite(&t, "ivy@example.com", "ADMIN").await;
+
+    let outbox = squatter.get("/dev/outbox").await;
+    assert_eq!(outbox.status, 200);
+    assert!(
+        !outbox.body.contains(&token) && !outbox.body.contains("invited you"),
+        "the invitation stays hidden: {}",
+        outbox.body
+    );
+    assert!(
+        !outbox.body.contains("Confirm your email address"),
+        "mail to an unconfirmed address stays hidden"
+    );
+
+    let page = squatter.get(&format!("/invitations/{token}")).await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.body.contains("Confirm your address first")
+            && !page.body.contains("Accept invitation")
+    );
+    let before = fingerprint(app);
+    let r = squatter.post(&format!("/invitations/{token}"), &[]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(fingerprint(app), before, "nothing changed");
+    let ivy_id = user_id(app, "ivy@example.com");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM organization_members WHERE user_id = '{ivy_id}' AND organization_id = '{}'", t.org)), 0);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'ivy@example.com' AND email_verified_at IS NULL"), 1);
+    assert_eq!(
+        invitation_count(&t, "ivy@example.com", "accepted_at IS NULL"),
+        1
+    );
+
+    // Once the address is confirmed, both work.
+    app.verify_email("ivy@example.com");
+    assert!(squatter.get("/dev/outbox").await.body.contains(&token));
+    let r = squatter.post(&format!("/invitations/{token}"), &[]).await;
+    assert_eq!((r.status, r.location()), (303, Some("/dashboard")));
 }
 
 #[actix_web::test]

@@ -1,0 +1,1 @@
+ALTER TABLE sequence_enrollments DROP COLUMN paused_reason;
