@@ -9,6 +9,7 @@ mod binary;
 mod browser;
 mod faults;
 mod foundation;
+mod hardening_flood;
 mod hostile;
 mod isolation;
 mod schema;
