@@ -69,6 +69,41 @@ async fn a_flood_of_made_up_reset_links_hashes_nothing_and_health_answers() {
 }
 
 #[actix_web::test]
+async fn hashes_that_do_run_wait_their_turn_and_memory_stays_bounded() {
+    // A limit high enough that all 64 sign-ins are verified: what bounds
+    // them is the hashing queue alone (as for a flood from many addresses).
+    let app = TestApp::with_config(|c| c.login_attempts_per_window = 1000).await;
+    let c = browser(&app, "/login").await;
+    let hashes_before = app.state.hasher.performed();
+    let rss_before = peak_rss_kib();
+    let flood = join_all((0..64).map(|i| {
+        let (c, email) = (&c, format!("nobody{i}@example.com"));
+        async move {
+            c.post(
+                "/login",
+                &[("email", &email), ("password", "wrong password")],
+            )
+            .await
+            .status
+        }
+    }));
+    let health = async { app.client().get("/healthz").await.status };
+    let (statuses, health) = futures_util::future::join(flood, health).await;
+    let rss_growth_mib = peak_rss_kib().saturating_sub(rss_before) / 1024;
+    let hasher = &app.state.hasher;
+    println!(
+        "sign-in flood: 64 posts, {} hashes, at most {} at once, peak RSS grew {rss_growth_mib} MiB",
+        hasher.performed() - hashes_before,
+        hasher.peak()
+    );
+    assert_eq!(tally(&statuses, 422), 64, "answers: {statuses:?}");
+    assert_eq!(hasher.performed() - hashes_before, 64);
+    assert!(hasher.peak() <= hasher.parallelism());
+    assert!(rss_growth_mib < 256, "peak RSS grew {rss_growth_mib} MiB");
+    assert_eq!(health, 200, "/healthz answers during the flood");
+}
+
+#[actix_web::test]
 async fn parallel_wrong_passwords_reach_verification_only_up_to_the_limit() {
     let app = TestApp::new().await;
     app.signup("Ann", "ann@example.com").await;
@@ -157,11 +192,12 @@ async fn sign_ups_past_the_address_limit_answer_429_and_a_taken_address_costs_no
         browsers.push(browser(&app, "/signup").await);
     }
     let answers = join_all(browsers.iter().enumerate().map(|(i, c)| async move {
-        let email = format!("user{i}@example.com");
+        // Names differ so that no two sign-ups race for one slug.
+        let (name, email) = (format!("Someone {i}"), format!("user{i}@example.com"));
         c.post(
             "/signup",
             &[
-                ("name", "Someone"),
+                ("name", &name),
                 ("email", &email),
                 ("password", "a good password"),
             ],
