@@ -1,7 +1,7 @@
 //! `AppState`: what every handler, job and middleware of one app instance
-//! shares — the pool, the settings, the session key and the clock. It sits
-//! below `app`, `routes`, `auth` and `jobs`, so none of them imports another
-//! to reach it.
+//! shares — the pool, the settings, the session key, the clock and the
+//! password hasher. It sits below `app`, `routes`, `auth` and `jobs`, so
+//! none of them imports another to reach it.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crate::auth::session;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::password::Hasher;
 
 /// Shared, cheap-to-clone state of one app instance.
 pub struct AppState {
@@ -20,6 +21,8 @@ pub struct AppState {
     pub session_key: Key,
     /// The one source of `now` (tests may pin it).
     pub clock: Clock,
+    /// The one queue for password hashing: at most one hash per CPU at once.
+    pub hasher: Hasher,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             session_key: session::key(&config),
             config: Arc::new(config),
             clock,
+            hasher: Hasher::per_cpu(),
         }
     }
 }

@@ -3,13 +3,10 @@
 //! as sign-ins, per user, in a 15-minute window.
 
 use actix_web::http::StatusCode;
-use actix_web::web;
 
-use crate::auth::CurrentUser;
-use crate::db::rate_limit;
+use crate::auth::{limits, CurrentUser};
 use crate::error::AppResult;
 use crate::forms::FieldErrors;
-use crate::password;
 use crate::state::AppState;
 
 /// Window of the re-authentication limit (wrong current passwords).
@@ -24,7 +21,9 @@ pub enum Reauth {
     Locked,
 }
 
-/// Checks the signed-in user's current password.
+/// Checks the signed-in user's current password. A slot of the limit is
+/// reserved before the (expensive) verification and given back when the
+/// password is right, so parallel wrong guesses cannot pass a stale count.
 pub async fn reauthenticate(
     state: &AppState,
     user: &CurrentUser,
@@ -33,23 +32,15 @@ pub async fn reauthenticate(
     let bucket = format!("reauth:{}", user.id());
     let limit = state.config.login_attempts_per_window;
     let window = chrono::Duration::minutes(REAUTH_WINDOW_MINUTES);
-    let checked = bucket.clone();
-    let now = user.now;
-    let used = state
-        .db
-        .run(move |conn| rate_limit::current(conn, &checked, window, now))
-        .await?;
-    if used >= limit {
+    let slot = limits::Slot::new(bucket.clone(), limit, window);
+    if !limits::reserve(state, vec![slot], user.now).await? {
         return Ok(Reauth::Locked);
     }
     let stored = user.session.user.password_hash.clone();
-    if web::block(move || password::verify(&candidate, &stored)).await? {
+    if state.hasher.verify(candidate, Some(stored)).await? {
+        limits::release(state, vec![bucket]).await?;
         return Ok(Reauth::Confirmed);
     }
-    state
-        .db
-        .run(move |conn| rate_limit::hit(conn, &bucket, window, now))
-        .await?;
     Ok(Reauth::Wrong)
 }
 

@@ -1,5 +1,11 @@
 //! Fixed-window rate limits kept in PostgreSQL, so every app instance sees
-//! the same counts. Used for sign-in attempts and account mail.
+//! the same counts. Used for sign-in attempts, sign-ups, new organizations
+//! and account mail.
+//!
+//! A limit that guards expensive work is *reserved* before the work
+//! (`reserve`): one conditional upsert takes a slot only while the window
+//! has room, so parallel requests cannot all pass a check made before any
+//! of them is counted.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -33,22 +39,48 @@ pub fn hit(
     .map(|h| h.hits)
 }
 
-/// Hits already counted in the current window of `bucket`, without adding one.
-pub fn current(
+/// Takes one slot in `bucket` when fewer than `limit` are taken in the
+/// current window (a window older than `window` starts over); false when the
+/// window is full. Atomic: the row lock of the upsert orders parallel calls.
+pub fn reserve(
     conn: &mut PgConnection,
     bucket: &str,
+    limit: i32,
     window: Duration,
     now: DateTime<Utc>,
-) -> QueryResult<i32> {
+) -> QueryResult<bool> {
+    if limit <= 0 {
+        return Ok(false);
+    }
+    diesel::sql_query(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+         ON CONFLICT (bucket) DO UPDATE SET
+           hits = CASE WHEN rate_limits.window_start < $3 THEN 1 ELSE rate_limits.hits + 1 END,
+           window_start = CASE WHEN rate_limits.window_start < $3 THEN $2 ELSE rate_limits.window_start END
+         WHERE rate_limits.window_start < $3 OR rate_limits.hits < $4
+         RETURNING hits",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - window)
+    .bind::<Integer, _>(limit)
+    .get_result::<Hits>(conn)
+    .optional()
+    .map(|taken| taken.is_some())
+}
+
+/// Gives back a slot taken by `reserve` (the guarded attempt turned out
+/// not to count, e.g. a correct password).
+pub fn release(conn: &mut PgConnection, bucket: &str) -> QueryResult<()> {
     use crate::db::schema::rate_limits::dsl as r;
-    let since = now - window;
-    let row = r::rate_limits
-        .filter(r::bucket.eq(bucket))
-        .filter(r::window_start.ge(since))
-        .select(r::hits)
-        .first::<i32>(conn)
-        .optional()?;
-    Ok(row.unwrap_or(0))
+    diesel::update(
+        r::rate_limits
+            .filter(r::bucket.eq(bucket))
+            .filter(r::hits.gt(0)),
+    )
+    .set(r::hits.eq(r::hits - 1))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Forgets a bucket (e.g. after a successful sign-in).

@@ -1,6 +1,8 @@
 //! Sign-up, sign-in and sign-out. Sign-in answers the same, in the same
 //! time, for an unknown email and a wrong password, is rate-limited per
 //! account and per address, and always starts a fresh session (new id).
+//! Sign-up is rate-limited per client address. Both check their limit and
+//! every cheap precondition before hashing a password.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -8,6 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::state::AppState;
+use crate::auth::limits::{self, SIGNUPS_PER_IP};
 use crate::auth::session as auth_session;
 use crate::auth::MaybeUser;
 use crate::db::accounts::{self, SignUp};
@@ -118,17 +121,45 @@ async fn signup(
         email: form.email.clone(),
         invitation_token: invitation.clone(),
     };
-    if let Some(token) = &invitation {
-        if let Err(problem) = invitations::pending(&state, token, now).await? {
-            return invitations::problem_page(&state, &who, &req, problem).await;
-        }
-    }
+    let invited = match &invitation {
+        Some(token) => match invitations::pending(&state, token, now).await? {
+            Ok(found) => Some(found.invitation.email),
+            Err(problem) => return invitations::problem_page(&state, &who, &req, problem).await,
+        },
+        None => None,
+    };
     let valid = match validate_signup(&form) {
         Ok(v) => v,
         Err(errors) => return Ok(rerender_signup(&who, &values, &errors)),
     };
-    let hash = web::block(move || password::hash(&valid.password)).await?;
-    let (name, email) = (valid.name, valid.email);
+    // Everything cheap comes before the hash: the limit (invitation links
+    // are bounded by the invitations themselves), the invited address, a
+    // free address.
+    if invited.is_none() {
+        let slot = SIGNUPS_PER_IP.slot(&client_ip(&req));
+        if !limits::reserve(&state, vec![slot], now).await? {
+            return Ok(too_many_signups(&who, &values));
+        }
+    }
+    if let Some(invited) = invited.filter(|i| *i != valid.email) {
+        let errors = invitations::wrong_email_errors(&invited);
+        return Ok(rerender_signup(&who, &values, &errors));
+    }
+    let ValidSignup {
+        name,
+        email,
+        password,
+    } = valid;
+    let lookup = email.clone();
+    if state
+        .db
+        .run(move |conn| accounts::find_by_email(conn, &lookup))
+        .await?
+        .is_some()
+    {
+        return Ok(rerender_signup(&who, &values, &email_taken()));
+    }
+    let hash = state.hasher.hash(password).await?;
     if let Some(token) = invitation {
         let joined = invitations::sign_up_and_join(&state, token, name, email, hash, now).await?;
         return join_from_invitation(&state, &who, &req, &session, &values, joined).await;
@@ -145,19 +176,25 @@ async fn signup(
         })
         .await?;
     match outcome {
-        SignUp::EmailTaken => {
-            let mut errors = FieldErrors::new();
-            errors.add(
-                "email",
-                "An account with this email already exists. Sign in instead.",
-            );
-            Ok(rerender_signup(&who, &values, &errors))
-        }
+        // Taken between the check above and the insert.
+        SignUp::EmailTaken => Ok(rerender_signup(&who, &values, &email_taken())),
         SignUp::Created { user, org } => {
             tracing::info!(user = %user, org = %org, "signed up");
             start_session(&state, &req, &who, &session, user, Some(org), "/dashboard").await
         }
     }
+}
+
+/// The sign-up form again, refused for the client address's limit.
+fn too_many_signups(who: &MaybeUser, values: &SignupValues) -> HttpResponse {
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "_form",
+        "Too many sign-ups from your network in the last hour. Please try again later.",
+    );
+    HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
+        .content_type("text/html; charset=utf-8")
+        .body(view::signup_page(&who.csrf, values, &errors).into_string())
 }
 
 /// Finishes a sign-up from an invitation link (see `invitations::sign_up_and_join`).
@@ -244,27 +281,21 @@ async fn login(
         .filter(|c| !c.is_control())
         .take(254)
         .collect();
-    let buckets = [
-        format!("login:account:{email}"),
-        format!("login:ip:{}", client_ip(&req)),
-    ];
+    let account_bucket = format!("login:account:{email}");
+    let ip_bucket = format!("login:ip:{}", client_ip(&req));
     let limit = state.config.login_attempts_per_window;
     let window = chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
-    let checked = buckets.clone();
-    let blocked = state
-        .db
-        .run(move |conn| -> AppResult<_> {
-            for b in &checked {
-                if rate_limit::current(conn, b, window, now)? >= limit {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        })
-        .await?;
+    // A slot per account and per address is taken before the (expensive)
+    // verification, so parallel guesses cannot all pass a stale count; a
+    // wrong password keeps its slots, a right one gives them back.
+    let slots = vec![
+        limits::Slot::new(account_bucket.clone(), limit, window),
+        limits::Slot::new(ip_bucket.clone(), limit, window),
+    ];
+    let allowed = limits::reserve(&state, slots, now).await?;
     // Only same-site paths are followed after sign-in (no open redirect).
     let next = form.next.as_deref().and_then(forms::local_path).map(str::to_string);
-    if blocked {
+    if !allowed {
         return Ok(login_failed(
             &who,
             &email,
@@ -278,26 +309,9 @@ async fn login(
         .db
         .run(move |conn| accounts::find_by_email(conn, &lookup_email))
         .await?;
-    let password = form.password;
-    let verified = web::block(move || match &user {
-        Some(u) if password::verify(&password, &u.password_hash) => Some(u.id),
-        Some(_) => None,
-        None => {
-            password::verify_dummy(&password);
-            None
-        }
-    })
-    .await?;
-    let Some(user) = verified else {
-        state
-            .db
-            .run(move |conn| -> AppResult<_> {
-                for b in &buckets {
-                    rate_limit::hit(conn, b, window, now)?;
-                }
-                Ok(())
-            })
-            .await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = state.hasher.verify(form.password, stored).await?;
+    let Some(user) = user.filter(|_| verified).map(|u| u.id) else {
         return Ok(login_failed(
             &who,
             &email,
@@ -306,11 +320,11 @@ async fn login(
             "Email or password is incorrect.",
         ));
     };
-    let account_bucket = format!("login:account:{email}");
     let first_org = state
         .db
         .run(move |conn| -> AppResult<_> {
             rate_limit::clear(conn, &account_bucket)?;
+            rate_limit::release(conn, &ip_bucket)?;
             Ok(orgs::memberships(conn, user)?
                 .first()
                 .map(|m| m.org_id))

@@ -1,17 +1,21 @@
 //! Picking, creating and switching organizations. The switch is stored in the
-//! session and only succeeds for an organization the user belongs to.
+//! session and only succeeds for an organization the user belongs to. New
+//! organizations are rate-limited per account and per client address (each
+//! is a trial with its own sending allowance).
 
 use actix_session::Session;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::state::AppState;
+use crate::auth::limits::{self, ORGS_PER_ACCOUNT, ORGS_PER_IP};
 use crate::auth::{session as auth_session, CurrentUser};
 use crate::db::orgs;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::OrgId;
-use crate::routes::{see_other, see_other_with_flash, Reply};
+use crate::routes::{client_ip, see_other, see_other_with_flash, Reply};
 use crate::views::layout::Nav;
 
 route_table! {
@@ -74,6 +78,13 @@ async fn create(
             return render(&state, &user, &req, &errors, &form.name).await;
         }
     };
+    let slots = vec![
+        ORGS_PER_ACCOUNT.slot(&user.id().to_string()),
+        ORGS_PER_IP.slot(&client_ip(&req)),
+    ];
+    if !limits::reserve(&state, slots, now).await? {
+        return too_many_orgs(&state, &user, &req, &form.name).await;
+    }
     let owner = user.id();
     let org = state
         .db
@@ -81,6 +92,23 @@ async fn create(
         .await?;
     auth_session::set_org(&session, org)?;
     Ok(see_other_with_flash("/dashboard", "Organization created."))
+}
+
+/// The picker again, refused for the per-account or per-address limit.
+async fn too_many_orgs(
+    state: &AppState,
+    user: &CurrentUser,
+    req: &HttpRequest,
+    name: &str,
+) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "name",
+        "You have created too many organizations today. Please try again tomorrow.",
+    );
+    let mut res = render(state, user, req, &errors, name).await?;
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize)]

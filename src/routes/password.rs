@@ -13,14 +13,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::state::AppState;
-use crate::auth::limits::{RESETS_PER_EMAIL, RESETS_PER_IP};
+use crate::auth::limits::{self, RESETS_PER_EMAIL, RESETS_PER_IP, RESET_SUBMITS_PER_LINK};
 use crate::auth::reauth;
 use crate::auth::session as auth_session;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::account_tokens::{self, Purpose};
 use crate::db::models::User;
 use crate::db::{accounts, orgs, rate_limit, sessions};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::mail::{account as mail, queue_account};
 use crate::password;
@@ -87,8 +87,7 @@ async fn change(
     if let Err(refusal) = reauth::confirm(&state, &user, candidate, "current_password").await? {
         return answer.refused(Card::Password, refusal).await;
     }
-    let new_password = form.new_password;
-    let hash = web::block(move || password::hash(&new_password)).await?;
+    let hash = state.hasher.hash(form.new_password).await?;
     let id = user.id();
     let org = user.session.org.as_ref().map(|o| o.tenant.org_id());
     let (client, lifetime) = (client_info(&req), auth_session::lifetime(&state.config)?);
@@ -271,8 +270,16 @@ async fn reset(
     if let Some(problem) = password::validate_new(&form.password) {
         return reset_form_again(&state, &who, &req, token, &problem).await;
     }
-    let new_password = form.into_inner().password;
-    let hash = web::block(move || password::hash(&new_password)).await?;
+    // The link is looked up, and a slot of its limit taken, before the
+    // (expensive) hash: a made-up link costs one indexed query.
+    if reset_target(&state, token.clone(), now).await?.is_none() {
+        return Ok(reset_link_invalid(&req));
+    }
+    let slot = RESET_SUBMITS_PER_LINK.slot(&hex::encode(tokens::hash(&token)));
+    if !limits::reserve(&state, vec![slot], now).await? {
+        return Err(AppError::TooManyRequests);
+    }
+    let hash = state.hasher.hash(form.into_inner().password).await?;
     let previous = who.session.as_ref().map(|s| s.session_id);
     let (client, lifetime) = (client_info(&req), auth_session::lifetime(&state.config)?);
     let public_url = state.config.public_url.clone();

@@ -11,6 +11,7 @@ mod data_safety;
 mod edge;
 mod faults;
 mod foundation;
+mod hardening_flood;
 mod hostile;
 mod isolation;
 mod schema;
