@@ -280,8 +280,8 @@ pub fn enroller_gone(
     let Some(user) = e.enrolled_by else {
         return Ok(Some(ENROLLER_LEFT));
     };
-    let member: Option<Member> = organization_members::table
-        .find((tenant.org_id(), user))
+    let member: Option<Member> = scoped_organization_members(tenant)
+        .filter(organization_members::user_id.eq(user))
         .select(Member::as_select())
         .first(conn)
         .optional()?;
@@ -393,4 +393,14 @@ fn scoped_sequence_enrollments(
     Eq<sequence_enrollments::organization_id, OrgId>,
 > {
     sequence_enrollments::table.filter(scoped_sequence_enrollments_rows(tenant))
+}
+
+/// Every `organization_members` query of a tenant here starts here.
+fn scoped_organization_members(
+    tenant: &Tenant,
+) -> diesel::dsl::Filter<
+    organization_members::table,
+    Eq<organization_members::organization_id, OrgId>,
+> {
+    organization_members::table.filter(organization_members::organization_id.eq(tenant.org_id()))
 }
