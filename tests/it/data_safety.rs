@@ -63,6 +63,14 @@ async fn enrol(c: &Client, seq: uuid::Uuid, leads: &[uuid::Uuid]) -> String {
     c.get(r.location().unwrap()).await.body
 }
 
+/// `client` invites `email` as a member; the invitation must be created.
+async fn invite(client: &Client, email: &str) {
+    let r = client
+        .post("/team/invitations", &[("email", email), ("role", "MEMBER")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
 fn run_worker(app: &TestApp, at: chrono::DateTime<chrono::Utc>) -> usize {
     run_due(&mut app.conn(), &SystemAccess::grant_at_startup(), at).unwrap()
 }
@@ -236,20 +244,8 @@ async fn removing_a_member_revokes_the_invitations_they_created() {
     let c = owner(&app).await;
     set_plan(&app, OWNER_SLUG, "ENTERPRISE");
     let ada = member(&app, OWNER_SLUG, "Ada", "ADMIN", [true; 3]).await;
-    let r = ada
-        .post(
-            "/team/invitations",
-            &[("email", "guest@x.example"), ("role", "MEMBER")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let r = c
-        .post(
-            "/team/invitations",
-            &[("email", "own@x.example"), ("role", "MEMBER")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    invite(&ada, "guest@x.example").await;
+    invite(&c, "own@x.example").await;
     let token = {
         let body: String = diesel::sql_query(
             "SELECT body_text AS t FROM mail_outbox WHERE to_email = 'guest@x.example'",
@@ -304,13 +300,7 @@ async fn deleting_an_account_revokes_the_invitations_it_created() {
     owner(&app).await;
     set_plan(&app, OWNER_SLUG, "ENTERPRISE");
     let ada = member(&app, OWNER_SLUG, "Ada", "ADMIN", [true; 3]).await;
-    let r = ada
-        .post(
-            "/team/invitations",
-            &[("email", "guest@x.example"), ("role", "MEMBER")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    invite(&ada, "guest@x.example").await;
     let r = ada
         .post("/account/delete", &[("password", crate::common::PASSWORD)])
         .await;

@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use lead_dashboard::db::meters::{daily_history, snapshot};
-use lead_dashboard::db::seed::seed;
+use lead_dashboard::db::seed::{seed, Seeded};
 use lead_dashboard::domain::plans::LimitKind;
 
 use super::*;
@@ -37,18 +37,7 @@ fn seeded_counters_match_the_records_and_meters_never_read_records() {
         2_500,
         "months count leads only"
     );
-    let org = OrgId(crate::common::uuid_of(
-        &mut conn,
-        &format!(
-            "SELECT id FROM organizations WHERE slug = '{}'",
-            seeded.org_slug
-        ),
-    ));
-    let owner = UserId(crate::common::uuid_of(
-        &mut conn,
-        &format!("SELECT id FROM users WHERE email = '{}'", seeded.email),
-    ));
-    let tenant = Tenant::for_member(&mut conn, org, owner).unwrap();
+    let tenant = seeded_tenant(&mut conn, &seeded);
     let read = |conn: &mut PgConnection| {
         let s = snapshot(conn, &tenant, now).unwrap();
         let h = daily_history(conn, &tenant, chrono_tz::UTC, now, 30).unwrap();
@@ -72,6 +61,22 @@ fn seeded_counters_match_the_records_and_meters_never_read_records() {
     );
 }
 
+/// The seeded organization, acted on by its owner.
+fn seeded_tenant(conn: &mut PgConnection, seeded: &Seeded) -> Tenant {
+    let org = OrgId(crate::common::uuid_of(
+        conn,
+        &format!(
+            "SELECT id FROM organizations WHERE slug = '{}'",
+            seeded.org_slug
+        ),
+    ));
+    let owner = UserId(crate::common::uuid_of(
+        conn,
+        &format!("SELECT id FROM users WHERE email = '{}'", seeded.email),
+    ));
+    Tenant::for_member(conn, org, owner).unwrap()
+}
+
 /// Six minutes into July, "leads this month" is July's few minutes, not
 /// June's month; a minute before midnight it is June's. The seed and the
 /// meters both take `now`, so this holds whenever the test runs.
@@ -81,18 +86,7 @@ fn seeded_meters_follow_the_month_of_now_at_its_turn() {
     let mut conn = db.conn();
     let now = utc("2026-07-01T00:06:00Z");
     let seeded = seed(&mut conn, 1, 0, 2_000, now).unwrap();
-    let org = OrgId(crate::common::uuid_of(
-        &mut conn,
-        &format!(
-            "SELECT id FROM organizations WHERE slug = '{}'",
-            seeded.org_slug
-        ),
-    ));
-    let owner = UserId(crate::common::uuid_of(
-        &mut conn,
-        &format!("SELECT id FROM users WHERE email = '{}'", seeded.email),
-    ));
-    let tenant = Tenant::for_member(&mut conn, org, owner).unwrap();
+    let tenant = seeded_tenant(&mut conn, &seeded);
     let leads_used = |conn: &mut PgConnection, at| {
         snapshot(conn, &tenant, at)
             .unwrap()
