@@ -20,8 +20,8 @@ fn init_logging() {
 
 fn run_demo(config: &Config, now: DateTime<Utc>) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
-    let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
-    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+    let (db, access) = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
+    let mut conn = db.system(&access).map_err(|e| format!("{e:?}"))?;
     match demo::seed(&mut conn, now).map_err(|e| e.to_string())? {
         demo::Seeded::Created { password } | demo::Seeded::PasswordReset { password } => {
             server::print_demo_credentials(&password)
@@ -32,16 +32,16 @@ fn run_demo(config: &Config, now: DateTime<Utc>) -> Result<(), String> {
 
 fn run_org(config: &Config, command: &OrgCommand, now: DateTime<Utc>) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
-    let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
-    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+    let (db, access) = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
+    let mut conn = db.system(&access).map_err(|e| format!("{e:?}"))?;
     print!("{}", cli::run_org(&mut conn, command, now)?);
     Ok(())
 }
 
 fn run_seed(config: &Config, args: SeedArgs, now: DateTime<Utc>) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
-    let db = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
-    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+    let (db, access) = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
+    let mut conn = db.system(&access).map_err(|e| format!("{e:?}"))?;
     let seeded = lead_dashboard::db::seed::seed(
         &mut conn,
         args.orgs,

@@ -9,7 +9,7 @@ use actix_web::{web, HttpServer};
 use crate::app;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{demo, Db};
+use crate::db::{demo, Db, SystemAccess};
 use crate::local_pg::{LocalPostgres, VarDir};
 use crate::state::AppState;
 
@@ -31,14 +31,21 @@ pub fn resolve_database(config: &Config) -> Result<(String, Option<LocalPostgres
 }
 
 /// Connects (waiting up to `wait` for the server) and applies migrations.
-pub fn connect_and_migrate(url: &str, config: &Config, wait: Duration) -> Result<Db, String> {
+/// Grants the start-up's `SystemAccess`, which the caller hands to the jobs
+/// or the CLI command it runs.
+pub fn connect_and_migrate(
+    url: &str,
+    config: &Config,
+    wait: Duration,
+) -> Result<(Db, SystemAccess), String> {
     let db = Db::connect(url, config.pool_size, config.pool_timeout);
+    let access = SystemAccess::grant_at_startup();
     let deadline = Instant::now() + wait;
     loop {
-        match db.get() {
+        match db.system(&access) {
             Ok(mut conn) => {
                 crate::db::migrate(&mut conn)?;
-                return Ok(db);
+                return Ok((db, access));
             }
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
             Err(e) => return Err(format!("cannot reach the database: {e:?}")),
@@ -47,8 +54,12 @@ pub fn connect_and_migrate(url: &str, config: &Config, wait: Duration) -> Result
 }
 
 /// Seeds the demo when the database has no users yet; prints the password.
-fn seed_demo_if_empty(db: &Db, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
-    let mut conn = db.get().map_err(|e| format!("{e:?}"))?;
+fn seed_demo_if_empty(
+    db: &Db,
+    access: &SystemAccess,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let mut conn = db.system(access).map_err(|e| format!("{e:?}"))?;
     if !demo::is_empty(&mut conn).map_err(|e| e.to_string())? {
         return Ok(());
     }
@@ -77,17 +88,14 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         // back to, rather than in a checkout the app may not write into.
         config.var_dir = Some(local.var_dir().to_path_buf());
     }
-    let db = connect_and_migrate(&url, &config, Duration::from_secs(30))?;
+    let (db, access) = connect_and_migrate(&url, &config, Duration::from_secs(30))?;
     let clock = Clock::system();
     if local.is_some() {
-        seed_demo_if_empty(&db, clock.now())?;
+        seed_demo_if_empty(&db, &access, clock.now())?;
     }
     let bind = config.bind.clone();
     let state = web::Data::new(AppState::with_clock(db, config, clock));
-    crate::jobs::spawn(
-        state.clone().into_inner(),
-        crate::db::SystemAccess::grant_at_startup(),
-    );
+    crate::jobs::spawn(state.clone().into_inner(), access);
     tracing::info!(address = %bind, "serving on http://{bind}");
     println!("Lead Dashboard is running on http://{bind}");
     HttpServer::new(move || app::build(state.clone()))

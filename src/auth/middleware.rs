@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::session::{self, Carried, SESSION_COOKIE};
 use crate::db::context::{self, SessionContext};
 use crate::db::sessions;
+use crate::db::wall::{self, Scope};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::tokens;
@@ -69,7 +70,11 @@ pub async fn identity(
         Ok(p) => p,
         Err(e) => return Ok(req.error_response(e)),
     };
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    // Every query the handler runs is held to this session's organization
+    // and user by PostgreSQL as well (`db::wall`).
+    let mut res = wall::within(prepared.scope, next.call(req))
+        .await?
+        .map_into_boxed_body();
     if let Some(token) = prepared.new_anon_csrf {
         let cookie = build_cookie(CSRF_COOKIE, token, prepared.secure, None);
         res.response_mut().add_cookie(&cookie).ok();
@@ -82,6 +87,8 @@ pub async fn identity(
 
 /// What `identity` must do to the response once the handler has run.
 struct Prepared {
+    /// The organization (proved by a membership row) and user of the session.
+    scope: Scope,
     new_anon_csrf: Option<String>,
     /// The session cookie names no live session: drop it, unless the handler
     /// started a new one.
@@ -139,12 +146,16 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
         session: cookie_session,
         readable,
     });
+    let scope = session.as_ref().map_or(Scope::default(), |s| {
+        Scope::new(s.org.as_ref().map(|o| o.tenant.org_id()), Some(s.user_id()))
+    });
     req.extensions_mut().insert(Identity {
         session,
         csrf_token,
         now,
     });
     Ok(Prepared {
+        scope,
         new_anon_csrf,
         stale,
         secure: state.config.secure_cookies,
@@ -170,18 +181,19 @@ async fn load_session(
     now: DateTime<Utc>,
 ) -> Result<Option<SessionContext>, AppError> {
     let idle = session::idle_timeout(&state.config);
-    state
-        .db
-        .run(move |conn| -> AppResult<_> {
-            let ctx = context::load(conn, &carried.token, carried.org, idle, now)?;
-            if let Some(ctx) = &ctx {
-                if now - ctx.last_seen_at > chrono::Duration::seconds(60) {
-                    sessions::touch(conn, ctx.session_id, now)?;
-                }
+    // The cookie's organization is only a claim: the query proves the
+    // membership, and the wall lets it see that organization's rows alone.
+    let claimed = Scope::new(carried.org, None);
+    let load = state.db.run(move |conn| -> AppResult<_> {
+        let ctx = context::load(conn, &carried.token, carried.org, idle, now)?;
+        if let Some(ctx) = &ctx {
+            if now - ctx.last_seen_at > chrono::Duration::seconds(60) {
+                sessions::touch(conn, ctx.session_id, now)?;
             }
-            Ok(ctx)
-        })
-        .await
+        }
+        Ok(ctx)
+    });
+    wall::within(claimed, load).await
 }
 
 /// Compares the token the request carries with the expected one; 403 on mismatch.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::{organization_members, organizations, users};
-use crate::db::{audit, invitations, Tenant};
+use crate::db::{audit, invitations, wall, Tenant};
 use crate::domain::roles::{self, Role};
 use crate::ids::{OrgId, UserId};
 
@@ -71,14 +71,25 @@ pub enum Deleted {
 }
 
 /// What deleting `user`'s account would do now (no locks; for the page).
+/// It spans every organization the user belongs to, and their co-owners,
+/// so it reads beyond the request's organization.
 pub fn plan(conn: &mut PgConnection, user: UserId) -> QueryResult<Plan> {
-    load_plan(conn, user, false)
+    wall::lifted(conn, |conn| load_plan(conn, user, false))
 }
 
 /// Deletes the account unless an organization blocks it. Run inside a
 /// transaction: it locks the user's organizations and their members. The
 /// open invitations they created in organizations that stay are revoked.
+/// Like `plan`, it acts in every organization of the user.
 pub fn delete(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> QueryResult<Deleted> {
+    wall::lifted(conn, |conn| delete_everywhere(conn, user, now))
+}
+
+fn delete_everywhere(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> QueryResult<Deleted> {
     let plan = load_plan(conn, user, true)?;
     if plan.is_blocked() {
         return Ok(Deleted::Blocked(plan));

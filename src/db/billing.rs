@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::db::invoices::{self, InvoiceStatus, NewLine};
 use crate::db::schema::{organizations, payment_events, subscriptions, users};
-use crate::db::{audit, Tenant};
+use crate::db::{audit, wall, Tenant};
 use crate::domain::plans::Plan;
 use crate::domain::subscription::Status;
 use crate::ids::OrgId;
@@ -72,7 +72,13 @@ pub fn process(
     now: DateTime<Utc>,
 ) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
-        let org = organization_of(conn, event)?;
+        // The signed event names the organization; finding it by its
+        // provider ids reads beyond any organization, then the event's
+        // organization is the one its changes are held to.
+        let org = wall::lifted(conn, |conn| organization_of(conn, event))?;
+        if let Some(org) = org {
+            wall::enter_org(conn, org)?;
+        }
         let inserted = diesel::insert_into(payment_events::table)
             .values(NewPaymentEvent {
                 event_id: &event.id,

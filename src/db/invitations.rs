@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::db::error::{DbError, DbResult};
 use crate::db::schema::{invitations, organization_members, organizations, users};
 use crate::db::team::NewMember;
-use crate::db::{audit, usage, Tenant};
+use crate::db::{audit, usage, wall, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Role;
 use crate::ids::{InvitationId, OrgId, UserId};
@@ -292,18 +292,21 @@ pub struct Found {
 }
 
 /// Looks an invitation up by the token from its link (any state).
+/// Token-keyed, so it reads beyond the request's organization.
 pub fn find_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option<Found>> {
-    let row: Option<(Invitation, String, Option<String>)> = invitations::table
-        .inner_join(organizations::table)
-        .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
-        .filter(invitations::token_hash.eq(tokens::hash(token)))
-        .select((
-            Invitation::as_select(),
-            organizations::name,
-            users::name.nullable(),
-        ))
-        .first(conn)
-        .optional()?;
+    let row: Option<(Invitation, String, Option<String>)> = wall::lifted(conn, |conn| {
+        invitations::table
+            .inner_join(organizations::table)
+            .left_join(users::table.on(users::id.nullable().eq(invitations::invited_by)))
+            .filter(invitations::token_hash.eq(tokens::hash(token)))
+            .select((
+                Invitation::as_select(),
+                organizations::name,
+                users::name.nullable(),
+            ))
+            .first(conn)
+            .optional()
+    })?;
     Ok(row.map(|(invitation, org_name, inviter)| Found {
         invitation,
         org_name,
@@ -325,14 +328,17 @@ struct NewInvitation<'a> {
     expires_at: DateTime<Utc>,
 }
 
-/// The invitation of a token, row-locked for accepting it.
+/// The invitation of a token, row-locked for accepting it (token-keyed, so
+/// it reads beyond the request's organization).
 pub fn lock_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option<Invitation>> {
-    invitations::table
-        .filter(invitations::token_hash.eq(tokens::hash(token)))
-        .select(Invitation::as_select())
-        .for_update()
-        .first(conn)
-        .optional()
+    wall::lifted(conn, |conn| {
+        invitations::table
+            .filter(invitations::token_hash.eq(tokens::hash(token)))
+            .select(Invitation::as_select())
+            .for_update()
+            .first(conn)
+            .optional()
+    })
 }
 
 /// Accepts a pending invitation (locked by `lock_by_token`, checked by the
@@ -346,6 +352,8 @@ pub fn accept(
     now: DateTime<Utc>,
 ) -> QueryResult<OrgId> {
     let org = inv.organization_id;
+    // The invitation, not a session, admits the user: enter its organization.
+    wall::enter_org(conn, org)?;
     diesel::insert_into(organization_members::table)
         .values(NewMember::joining(org, user, inv.role))
         .on_conflict_do_nothing()

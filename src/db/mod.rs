@@ -7,6 +7,7 @@ mod column_types;
 pub mod error;
 mod schema;
 pub mod tenant;
+pub mod wall;
 
 pub mod account_deletion;
 pub mod account_tokens;
@@ -82,12 +83,17 @@ impl Db {
         &self.pool
     }
 
-    /// A connection for blocking code (jobs, CLI). Handlers use `run`.
-    pub fn get(&self) -> DbResult<Conn> {
-        Ok(self.pool.get()?)
+    /// An owner connection for blocking code that holds `SystemAccess`
+    /// (jobs, the CLI, start-up): row-level security lets it through.
+    /// Handlers use `run`.
+    pub fn system(&self, _: &SystemAccess) -> DbResult<Conn> {
+        let mut conn = self.pool.get()?;
+        wall::enter_system(&mut conn)?;
+        Ok(conn)
     }
 
-    /// Runs `work` on a pooled connection in the blocking thread pool. The
+    /// Runs `work` on a pooled connection in the blocking thread pool, as
+    /// the app role in the request's scope (`wall`). The
     /// closure picks the error type: a db function's `QueryResult`/`DbResult`
     /// comes back as `DbError`, a closure returning `AppResult` as `AppError`.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E::Out>
@@ -97,8 +103,10 @@ impl Db {
         E: RunError,
     {
         let pool = self.pool.clone();
+        let scope = wall::current();
         actix_web::web::block(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
+            wall::enter_scope(&mut conn, scope).map_err(DbError::from)?;
             work(&mut conn).map_err(E::Out::from)
         })
         .await

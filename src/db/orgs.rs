@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use crate::db::models::{Organization, Subscription};
 use crate::db::schema::{leads, organization_members, organizations, subscriptions};
 use crate::db::team::NewMember;
-use crate::db::Tenant;
+use crate::db::{wall, Tenant};
 use crate::domain::plans::Plan;
 use crate::domain::roles::Role;
 use crate::domain::subscription::{Status, TRIAL_DAYS};
@@ -40,12 +40,16 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-/// First free slug among `base`, `base-2`, `base-3`, …
+/// First free slug among `base`, `base-2`, `base-3`, … Slugs are unique
+/// across organizations, so this reads every organization's slug (and only
+/// that column).
 fn free_slug(conn: &mut PgConnection, base: &str) -> QueryResult<String> {
-    let taken: Vec<String> = organizations::table
-        .filter(organizations::slug.like(format!("{base}%")))
-        .select(organizations::slug)
-        .load(conn)?;
+    let taken: Vec<String> = wall::lifted(conn, |conn| {
+        organizations::table
+            .filter(organizations::slug.like(format!("{base}%")))
+            .select(organizations::slug)
+            .load(conn)
+    })?;
     if !taken.iter().any(|s| s == base) {
         return Ok(base.to_string());
     }
@@ -89,15 +93,26 @@ fn insert_with_free_slug(conn: &mut PgConnection, id: OrgId, name: &str) -> Quer
     Err(diesel::result::Error::RollbackTransaction)
 }
 
-/// Creates an organization on FREE with a 14-day trial, owned by `owner`.
-/// Run inside a transaction.
+/// Creates an organization on FREE with a 14-day trial, owned by `owner`,
+/// all or nothing. Creating it enters it (`wall`) for the rest of the
+/// caller's transaction, so the caller can go on working in it.
 pub fn create(
     conn: &mut PgConnection,
     owner: UserId,
     name: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<OrgId> {
+    conn.transaction(|conn| create_entered(conn, owner, name, now))
+}
+
+fn create_entered(
+    conn: &mut PgConnection,
+    owner: UserId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<OrgId> {
     let id = OrgId::new();
+    wall::enter_org(conn, id)?;
     insert_with_free_slug(conn, id, name)?;
     diesel::insert_into(subscriptions::table)
         .values(NewSubscription {
@@ -155,6 +170,15 @@ pub fn memberships(conn: &mut PgConnection, user: UserId) -> QueryResult<Vec<Mem
             subscriptions::plan,
         ))
         .load(conn)
+}
+
+/// The organization a user lands in at sign-in (their first by name). The
+/// request has no signed-in user yet, so this enters `user` for the wall.
+pub fn first_org_at_sign_in(conn: &mut PgConnection, user: UserId) -> QueryResult<Option<OrgId>> {
+    conn.transaction(|conn| {
+        wall::enter_user(conn, user)?;
+        Ok(memberships(conn, user)?.first().map(|m| m.org_id))
+    })
 }
 
 /// True when `user` is a member of `org`.

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::mail_outbox;
-use crate::db::Tenant;
+use crate::db::{wall, Tenant};
 use crate::ids::{MessageId, OrgId};
 
 /// What kind of mail, as stored in `mail_outbox.kind`.
@@ -119,11 +119,16 @@ pub fn visible_to(
         (None, Some(tenant)) => query.filter(org_messages(tenant)),
         (None, None) => return Ok(Vec::new()),
     };
-    query
-        .order((mail_outbox::created_at.desc(), mail_outbox::id.desc()))
-        .limit(limit)
-        .select(OutboxMail::as_select())
-        .load(conn)
+    // Mail to the user's confirmed address may come from any organization
+    // (an invitation), so this reads beyond the request's organization; the
+    // filter above is what limits it.
+    wall::lifted(conn, |conn| {
+        query
+            .order((mail_outbox::created_at.desc(), mail_outbox::id.desc()))
+            .limit(limit)
+            .select(OutboxMail::as_select())
+            .load(conn)
+    })
 }
 
 /// A mail waiting for delivery, as the delivery worker sees it.

@@ -68,17 +68,26 @@ pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: TemplateId) -> QueryRe
 }
 
 /// A visible template as it is now, share-locked until the transaction ends
-/// (so it cannot be deleted meanwhile); None when it is gone.
+/// (so it cannot be deleted meanwhile); None when it is gone. Only own
+/// templates are locked: no organization can delete a global one, and
+/// row-level security lets a lock take only rows the organization may change.
 pub fn lock_shared(
     conn: &mut PgConnection,
     tenant: &Tenant,
     id: TemplateId,
 ) -> QueryResult<Option<Template>> {
-    message_templates::table
-        .filter(message_templates::owner_key.eq_any(vec![tenant.owner_key(), GLOBAL_OWNER]))
-        .filter(message_templates::id.eq(id))
+    let own = message_templates::table
+        .find(own_key(tenant, id))
         .select(Template::as_select())
         .for_share()
+        .first(conn)
+        .optional()?;
+    if own.is_some() {
+        return Ok(own);
+    }
+    message_templates::table
+        .find((GLOBAL_OWNER, id))
+        .select(Template::as_select())
         .first(conn)
         .optional()
 }

@@ -76,7 +76,7 @@ async fn run_once(state: &Arc<AppState>, access: SystemAccess, name: &'static st
     let config = state.config.clone();
     let now = state.clock.now();
     let outcome = actix_web::web::block(move || {
-        let mut conn = db.get().map_err(|e| e.to_string())?;
+        let mut conn = db.system(&access).map_err(|e| e.to_string())?;
         job(&mut conn, &access, &config, now)
     })
     .await;

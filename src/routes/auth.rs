@@ -325,9 +325,7 @@ async fn login(
         .run(move |conn| -> AppResult<_> {
             rate_limit::clear(conn, &account_bucket)?;
             rate_limit::release(conn, &ip_bucket)?;
-            Ok(orgs::memberships(conn, user)?
-                .first()
-                .map(|m| m.org_id))
+            Ok(orgs::first_org_at_sign_in(conn, user)?)
         })
         .await?;
     let target = forms::redirect_target(next.as_deref());

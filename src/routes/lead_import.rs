@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db;
 use crate::db::leads::{self, Cursor, Lead, LeadFilter};
+use crate::db::wall;
 use crate::domain::lead_import;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -251,6 +252,9 @@ async fn export(
     cur.require(Action::ReadWorkspace)?;
     let filter: LeadFilter = lead_filter(&query.q, &query.status, &query.tag)?;
     let (db, tenant) = (state.db.clone(), cur.tenant());
+    // The body is polled after this handler returns, outside the request's
+    // database scope: take it along.
+    let scope = wall::current();
     let stream = futures_util::stream::unfold(ExportState::Start, move |at| {
         let (db, filter) = (db.clone(), filter.clone());
         async move {
@@ -259,9 +263,8 @@ async fn export(
                 ExportState::After(c) => Some(c),
                 ExportState::Done => return None,
             };
-            let batch = db
-                .run(move |conn| leads::list(conn, &tenant, &filter, after, EXPORT_BATCH))
-                .await;
+            let list = db.run(move |conn| leads::list(conn, &tenant, &filter, after, EXPORT_BATCH));
+            let batch = wall::within(scope, list).await;
             let (rows, more) = match batch {
                 Ok(b) => b,
                 Err(e) => return Some((Err(AppError::from(e).into()), ExportState::Done)),

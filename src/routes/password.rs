@@ -297,9 +297,7 @@ async fn reset(
                 accounts::mark_verified(conn, id, sent_to, now)?;
             }
             rate_limit::clear(conn, &format!("login:account:{}", account.email))?;
-            let org = orgs::memberships(conn, id)?
-                .first()
-                .map(|m| m.org_id);
+            let org = orgs::first_org_at_sign_in(conn, id)?;
             let token = sessions::renew(conn, previous, id, &client, lifetime, None, now)?;
             Ok(Some((token, org)))
         })

@@ -22,7 +22,7 @@ fn start_app(url: &str, adjust: impl FnOnce(&mut Config)) -> OwnServer {
     let mut config = Config::for_tests(url);
     config.pool_timeout = Duration::from_millis(800);
     adjust(&mut config);
-    let db =
+    let (db, _) =
         lead_dashboard::server::connect_and_migrate(url, &config, Duration::from_secs(30)).unwrap();
     let state = web::Data::new(AppState::new(db, config));
     let data = state.clone();

@@ -14,6 +14,7 @@ mod foundation;
 mod hardening_flood;
 mod hostile;
 mod isolation;
+mod row_security;
 mod schema;
 mod structure;
 mod team;

@@ -254,3 +254,70 @@ fn the_wall_clock_check_can_fail() {
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found[0].starts_with("x.rs:2:"));
 }
+
+/// Where the database wall is moved (`db::wall`): `file::function` for each
+/// call of `wall::lifted`, `wall::enter_org` or `wall::enter_user`.
+fn wall_movers(path: &Path, text: &str) -> Vec<String> {
+    let file = path.file_stem().unwrap().to_string_lossy().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for mover in ["wall::lifted(", "wall::enter_org(", "wall::enter_user("] {
+            if code.contains(mover) {
+                let func = enclosing_fn(&lines, i).unwrap_or_default();
+                found.push(format!("{file}::{func} {}", mover.trim_end_matches('(')));
+            }
+        }
+    }
+    found
+}
+
+/// Each place that lets a request's queries reach beyond its session's
+/// organization, reviewed: token-keyed reads, sign-in, creating an
+/// organization, accepting an invitation, a signed payment event, account
+/// deletion and the development outbox. A new one must be added here.
+const WALL_MOVERS: &[&str] = &[
+    "account_deletion::delete wall::lifted",
+    "account_deletion::plan wall::lifted",
+    "billing::process wall::enter_org",
+    "billing::process wall::lifted",
+    "invitations::accept wall::enter_org",
+    "invitations::find_by_token wall::lifted",
+    "invitations::lock_by_token wall::lifted",
+    "orgs::create_entered wall::enter_org",
+    "orgs::first_org_at_sign_in wall::enter_user",
+    "orgs::free_slug wall::lifted",
+    "outbox::visible_to wall::lifted",
+];
+
+#[test]
+fn the_database_wall_is_moved_only_where_reviewed() {
+    let mut found: Vec<String> = rust_files(&src())
+        .iter()
+        .filter(|p| !p.ends_with("wall.rs"))
+        .flat_map(|p| wall_movers(p, &fs::read_to_string(p).unwrap()))
+        .collect();
+    found.sort();
+    assert_eq!(found, WALL_MOVERS, "unreviewed moves of the database wall");
+}
+
+#[test]
+fn the_wall_mover_check_can_fail() {
+    let planted = "fn list_everything(conn: &mut PgConnection) {\n    wall::lifted(conn, |c| leads::table.load(c))\n}\n";
+    assert_eq!(
+        wall_movers(Path::new("src/db/leads.rs"), planted),
+        ["leads::list_everything wall::lifted"]
+    );
+}
+
+#[test]
+fn only_the_identity_middleware_sets_a_request_scope() {
+    let found: Vec<String> = rust_files(&src())
+        .into_iter()
+        .filter(|p| !p.ends_with("db/wall.rs") && !p.ends_with("auth/middleware.rs"))
+        .filter(|p| code_only(&fs::read_to_string(p).unwrap()).contains("Scope::new("))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(found.is_empty(), "request scopes built in {found:?}");
+}
