@@ -5,6 +5,7 @@
 
 mod column_types;
 pub mod error;
+mod pool;
 mod schema;
 pub mod tenant;
 pub mod wall;
@@ -45,16 +46,14 @@ use std::time::Duration;
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::Pool;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub use error::{DbError, DbResult};
+pub use pool::{Conn, PgPool};
 pub use tenant::{SystemAccess, Tenant};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
-pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
 /// Arbitrary constant naming the advisory lock held while migrating.
 const MIGRATION_LOCK_KEY: i64 = 0x1ead_da5b;
@@ -69,13 +68,13 @@ impl Db {
     /// Builds the pool without connecting eagerly, so the app starts (and
     /// answers 503) even while the database is down.
     pub fn connect(url: &str, size: u32, timeout: Duration) -> Db {
-        let manager = ConnectionManager::<PgConnection>::new(url);
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
             .connection_timeout(timeout)
-            .test_on_check_out(true)
-            .build_unchecked(manager);
+            // `pool::checkout` checks a connection with its wall set-up.
+            .test_on_check_out(false)
+            .build_unchecked(pool::WalledManager::new(url));
         Db { pool }
     }
 
@@ -87,9 +86,7 @@ impl Db {
     /// (jobs, the CLI, start-up): row-level security lets it through.
     /// Handlers use `run`.
     pub fn system(&self, _: &SystemAccess) -> DbResult<Conn> {
-        let mut conn = self.pool.get()?;
-        wall::enter_system(&mut conn)?;
-        Ok(conn)
+        pool::checkout(&self.pool, pool::Side::System)
     }
 
     /// Runs `work` on a pooled connection in the blocking thread pool, as
@@ -105,9 +102,12 @@ impl Db {
         let pool = self.pool.clone();
         let scope = wall::current();
         actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(DbError::from)?;
-            wall::enter_scope(&mut conn, scope).map_err(DbError::from)?;
-            work(&mut conn).map_err(E::Out::from)
+            let mut conn = pool::checkout(&pool, pool::Side::Request(scope))?;
+            let done = work(&mut conn);
+            if done.is_err() {
+                conn.forget_side();
+            }
+            done.map_err(E::Out::from)
         })
         .await
         .map_err(|e| E::Out::from(DbError::Blocking(e.to_string())))?

@@ -350,7 +350,9 @@ async fn handler_connections_see_only_their_scope_and_jobs_see_all() {
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     fill_organization(&mut db.conn(), a, 1);
     fill_organization(&mut db.conn(), b, 2);
-    let pool = Db::connect(&db.url, 2, std::time::Duration::from_secs(5));
+    // One connection, so every step below reuses it: what one use set up
+    // must never carry over into the next.
+    let pool = Db::connect(&db.url, 1, std::time::Duration::from_secs(5));
     let leads = |pool: Db| async move {
         pool.run(|conn| -> Result<i64, DbError> {
             Ok(count(conn, "SELECT count(*) AS n FROM leads"))
@@ -373,6 +375,23 @@ async fn handler_connections_see_only_their_scope_and_jobs_see_all() {
         leads(pool.clone()).await.unwrap(),
         0,
         "a job's checkout leaked into a request"
+    );
+    let in_b = Scope::new(Some(OrgId(b)), None);
+    let only_b = format!("SELECT count(*) AS n FROM leads WHERE organization_id = '{b}'");
+    let seen = wall::within(in_b, async {
+        pool.run(move |conn| -> Result<(i64, i64), DbError> {
+            Ok((
+                count(conn, "SELECT count(*) AS n FROM leads"),
+                count(conn, &only_b),
+            ))
+        })
+        .await
+    })
+    .await;
+    assert_eq!(
+        seen.unwrap(),
+        (1, 1),
+        "organization B's request saw A's rows"
     );
 }
 
