@@ -255,25 +255,85 @@ pub fn lines(
         .load(conn)
 }
 
-/// Marks the invoice known to the provider under `provider_id` with `status`;
-/// returns false when there is none.
-pub fn set_status_by_provider_id(
+/// An invoice as the payment provider reports it in one event.
+pub struct ProviderInvoice<'a> {
+    pub id: &'a str,
+    pub status: InvoiceStatus,
+    /// The event's version for this invoice (time plus rank).
+    pub version: DateTime<Utc>,
+    pub hosted_url: Option<&'a str>,
+    pub lines: &'a [NewLine],
+    pub period: (DateTime<Utc>, DateTime<Utc>),
+}
+
+/// Mirrors a provider invoice: creates it numbered the first time, else
+/// moves it to the reported status unless the stored state is newer or
+/// final (paid and void never change). Returns false when nothing changed.
+pub fn sync_provider_invoice(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    provider_id: &str,
-    status: InvoiceStatus,
+    p: &ProviderInvoice,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let paid_at = (status == InvoiceStatus::Paid).then_some(now);
-    let n = diesel::update(
-        scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(provider_id)),
-    )
-    .set((
-        invoices::status.eq(status.as_str()),
-        invoices::paid_at.eq(paid_at),
-    ))
-    .execute(conn)?;
-    Ok(n > 0)
+    let row = scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(p.id));
+    let stored: Option<(InvoiceId, String, Option<DateTime<Utc>>)> = row
+        .select((invoices::id, invoices::status, invoices::provider_state_at))
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let id = match stored {
+        None => create(conn, tenant, p.lines, p.period, p.status, Some(p.id), now)?.id,
+        Some((_, status, _)) if status == "paid" || status == "void" => return Ok(false),
+        Some((_, _, Some(at))) if p.version < at => return Ok(false),
+        Some((id, _, _)) => {
+            set_status(conn, tenant, id, p.status, now)?;
+            id
+        }
+    };
+    diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
+        .set(invoices::provider_state_at.eq(Some(p.version)))
+        .execute(conn)?;
+    if let Some(url) = p.hosted_url {
+        diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
+            .set(invoices::hosted_url.eq(Some(url)))
+            .execute(conn)?;
+    }
+    Ok(true)
+}
+
+/// Moves one invoice to `status`; issued when it leaves draft, paid when paid.
+pub fn set_status(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: InvoiceId,
+    status: InvoiceStatus,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let row = scoped_invoices(tenant).filter(invoices::id.eq(id));
+    diesel::update(row)
+        .set((
+            invoices::status.eq(status.as_str()),
+            invoices::paid_at.eq((status == InvoiceStatus::Paid).then_some(now)),
+        ))
+        .execute(conn)?;
+    if status != InvoiceStatus::Draft {
+        diesel::update(row.filter(invoices::issued_at.is_null()))
+            .set(invoices::issued_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Where the newest open invoice can be paid on the provider's page.
+pub fn open_hosted_url(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<String>> {
+    let url: Option<Option<String>> = scoped_invoices(tenant)
+        .filter(invoices::status.eq(InvoiceStatus::Open.as_str()))
+        .filter(invoices::hosted_url.is_not_null())
+        .order((invoices::created_at.desc(), invoices::id.desc()))
+        .select(invoices::hosted_url)
+        .first(conn)
+        .optional()?;
+    Ok(url.flatten())
 }
 
 /// Every `invoice_lines` query of a tenant starts here.

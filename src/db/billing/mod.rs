@@ -1,384 +1,21 @@
-//! Payment-provider events (Stripe's shape) applied to subscriptions and
-//! invoices. Each event id is recorded in `payment_events` in the same
-//! transaction as its effect, so a redelivery — even a concurrent one — has
-//! no second effect; and an event older than the last one applied to a
-//! subscription never rolls its state back (`provider_state_at`).
+//! Billing data of an organization: billing details, the payment method on
+//! file (the local provider's test card), the link to Stripe and a change
+//! sent to Stripe and waiting for its webhook. Provider events are applied
+//! in `events` (idempotent, pending until linked) and `sync` (per-object order).
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde_json::Value;
 
-use crate::db::invoices::{self, InvoiceStatus, NewLine};
-use crate::db::schema::{organizations, payment_events, subscriptions, users};
-use crate::db::{audit, Tenant};
+use crate::db::schema::{organization_members, organizations, subscriptions, users};
+use crate::db::Tenant;
+use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
-use crate::domain::subscription::Status;
-use crate::ids::OrgId;
+use crate::domain::roles::Role;
 
-/// A provider event as delivered to the webhook.
-#[derive(Debug, Clone)]
-pub struct ProviderEvent {
-    pub id: String,
-    pub kind: String,
-    pub created: DateTime<Utc>,
-    pub object: Value,
-}
+mod events;
+mod sync;
 
-impl ProviderEvent {
-    /// Reads the fields we use from an event's JSON; `None` if malformed.
-    pub fn parse(body: &[u8]) -> Option<ProviderEvent> {
-        let v: Value = serde_json::from_slice(body).ok()?;
-        Some(ProviderEvent {
-            id: v.get("id")?.as_str()?.to_string(),
-            kind: v.get("type")?.as_str()?.to_string(),
-            created: Utc.timestamp_opt(v.get("created")?.as_i64()?, 0).single()?,
-            object: v.get("data")?.get("object")?.clone(),
-        })
-    }
-
-    fn str_at(&self, path: &[&str]) -> Option<&str> {
-        path.iter()
-            .try_fold(&self.object, |v, key| v.get(*key))
-            .and_then(Value::as_str)
-    }
-
-    fn time_at(&self, key: &str) -> Option<DateTime<Utc>> {
-        let secs = self.object.get(key).and_then(Value::as_i64).or_else(|| {
-            // Newer API versions keep the period on the subscription item.
-            self.object
-                .pointer(&format!("/items/data/0/{key}"))
-                .and_then(Value::as_i64)
-        })?;
-        Utc.timestamp_opt(secs, 0).single()
-    }
-}
-
-/// What processing an event did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Applied,
-    /// Seen before: nothing done.
-    Duplicate,
-    /// Older than the state already applied: recorded, state untouched.
-    Stale,
-    /// Not about a known organization or not a type we handle.
-    Ignored,
-}
-
-/// Processes one event in its own transaction.
-pub fn process(
-    conn: &mut PgConnection,
-    event: &ProviderEvent,
-    now: DateTime<Utc>,
-) -> QueryResult<Outcome> {
-    conn.transaction(|conn| {
-        let org = organization_of(conn, event)?;
-        let inserted = diesel::insert_into(payment_events::table)
-            .values(NewPaymentEvent {
-                event_id: &event.id,
-                organization_id: org,
-                type_: &event.kind,
-                provider_created_at: event.created,
-            })
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-        if inserted == 0 {
-            return Ok(Outcome::Duplicate);
-        }
-        let Some(org) = org else {
-            return Ok(Outcome::Ignored);
-        };
-        apply(conn, Tenant::system(org), event, now)
-    })
-}
-
-/// A received event: its id (the idempotency key) and the organization the
-/// signed event names, if any.
-#[derive(Insertable)]
-#[diesel(table_name = payment_events)]
-struct NewPaymentEvent<'a> {
-    event_id: &'a str,
-    organization_id: Option<OrgId>,
-    type_: &'a str,
-    provider_created_at: DateTime<Utc>,
-}
-
-/// The organization an event is about: client_reference_id on checkout,
-/// our metadata, or the provider customer id we stored.
-fn organization_of(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Option<OrgId>> {
-    let explicit = event
-        .str_at(&["client_reference_id"])
-        .or_else(|| event.str_at(&["metadata", "organization_id"]))
-        .and_then(|s| s.parse::<OrgId>().ok());
-    if let Some(id) = explicit {
-        let known: Option<OrgId> = organizations::table
-            .find(id)
-            .select(organizations::id)
-            .first(conn)
-            .optional()?;
-        return Ok(known);
-    }
-    let Some(customer) = event.str_at(&["customer"]) else {
-        return Ok(None);
-    };
-    subscriptions::table
-        .filter(subscriptions::provider_customer_id.eq(customer))
-        .select(subscriptions::organization_id)
-        .first::<OrgId>(conn)
-        .optional()
-}
-
-fn apply(
-    conn: &mut PgConnection,
-    tenant: Tenant,
-    event: &ProviderEvent,
-    now: DateTime<Utc>,
-) -> QueryResult<Outcome> {
-    let org = tenant.org_id();
-    // Lock the subscription and refuse to go back in time.
-    let (state_at, status): (Option<DateTime<Utc>>, String) = subscriptions::table
-        .find(org)
-        .select((subscriptions::provider_state_at, subscriptions::status))
-        .for_update()
-        .first(conn)?;
-    let handled = matches!(
-        event.kind.as_str(),
-        "checkout.session.completed"
-            | "customer.subscription.created"
-            | "customer.subscription.updated"
-            | "customer.subscription.deleted"
-            | "invoice.paid"
-            | "invoice.payment_failed"
-    );
-    if !handled {
-        return Ok(Outcome::Ignored);
-    }
-    if event.kind.starts_with("invoice.") {
-        record_invoice(conn, &tenant, event, now)?;
-    }
-    if state_at.is_some_and(|t| event.created < t) {
-        return Ok(Outcome::Stale);
-    }
-    let before = serde_json::json!({ "status": status });
-    match event.kind.as_str() {
-        "checkout.session.completed" => checkout_completed(conn, org, event)?,
-        "customer.subscription.deleted" => set_status(conn, org, Status::Canceled, None, now)?,
-        "customer.subscription.created" | "customer.subscription.updated" => {
-            subscription_changed(conn, org, event, now)?
-        }
-        "invoice.paid" => set_status(conn, org, Status::Active, None, now)?,
-        _ => set_status(conn, org, Status::PastDue, Some(event.created), now)?,
-    }
-    diesel::update(subscriptions::table.find(org))
-        .set((
-            subscriptions::provider_state_at.eq(Some(event.created)),
-            subscriptions::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    let after: String = subscriptions::table
-        .find(org)
-        .select(subscriptions::status)
-        .first(conn)?;
-    audit::record(
-        conn,
-        &tenant,
-        &format!("billing.{}", event.kind),
-        &event.id,
-        Some(before),
-        Some(serde_json::json!({ "status": after })),
-    )?;
-    Ok(Outcome::Applied)
-}
-
-fn plan_of(event: &ProviderEvent) -> Option<Plan> {
-    event
-        .str_at(&["metadata", "plan"])
-        .and_then(|p| p.parse().ok())
-}
-
-fn checkout_completed(
-    conn: &mut PgConnection,
-    org: OrgId,
-    event: &ProviderEvent,
-) -> QueryResult<()> {
-    let plan = plan_of(event);
-    diesel::update(subscriptions::table.find(org))
-        .set((
-            subscriptions::provider.eq("stripe"),
-            subscriptions::provider_customer_id.eq(event.str_at(&["customer"])),
-            subscriptions::provider_subscription_id.eq(event.str_at(&["subscription"])),
-            subscriptions::has_payment_method.eq(true),
-            subscriptions::status.eq(Status::Active),
-            subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
-            subscriptions::scheduled_plan.eq(None::<Plan>),
-        ))
-        .execute(conn)?;
-    if let Some(plan) = plan {
-        diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::plan.eq(plan))
-            .execute(conn)?;
-    }
-    if let Some(interval) = event
-        .str_at(&["metadata", "interval"])
-        .filter(|i| *i == "month" || *i == "year")
-    {
-        diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::billing_interval.eq(interval))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-/// Stripe subscription status → ours.
-fn map_status(stripe: &str) -> Option<Status> {
-    Some(match stripe {
-        "active" => Status::Active,
-        "trialing" => Status::Trial,
-        "past_due" | "unpaid" => Status::PastDue,
-        "canceled" => Status::Canceled,
-        "incomplete_expired" => Status::Expired,
-        _ => return None,
-    })
-}
-
-fn subscription_changed(
-    conn: &mut PgConnection,
-    org: OrgId,
-    event: &ProviderEvent,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    if let Some(status) = event.str_at(&["status"]).and_then(map_status) {
-        set_status(conn, org, status, Some(event.created), now)?;
-    }
-    if let Some(plan) = plan_of(event) {
-        diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::plan.eq(plan))
-            .execute(conn)?;
-    }
-    if let (Some(start), Some(end)) = (
-        event.time_at("current_period_start"),
-        event.time_at("current_period_end"),
-    ) {
-        diesel::update(subscriptions::table.find(org))
-            .set((
-                subscriptions::current_period_start.eq(start),
-                subscriptions::current_period_end.eq(end),
-            ))
-            .execute(conn)?;
-    }
-    if let Some(cancel) = event
-        .object
-        .get("cancel_at_period_end")
-        .and_then(Value::as_bool)
-    {
-        diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::cancel_at_period_end.eq(cancel))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-/// Sets the status; PAST_DUE keeps the first moment it became past due.
-fn set_status(
-    conn: &mut PgConnection,
-    org: OrgId,
-    status: Status,
-    at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let since: Option<DateTime<Utc>> = subscriptions::table
-        .find(org)
-        .select(subscriptions::past_due_since)
-        .first(conn)?;
-    let past_due_since = match status {
-        Status::PastDue => since.or(at).or(Some(now)),
-        _ => None,
-    };
-    diesel::update(subscriptions::table.find(org))
-        .set((
-            subscriptions::status.eq(status),
-            subscriptions::past_due_since.eq(past_due_since),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Mirrors a provider invoice locally: updates the one we have, or creates it numbered.
-fn record_invoice(
-    conn: &mut PgConnection,
-    tenant: &Tenant,
-    event: &ProviderEvent,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let Some(provider_id) = event.str_at(&["id"]) else {
-        return Ok(());
-    };
-    let status = if event.kind == "invoice.paid" {
-        InvoiceStatus::Paid
-    } else {
-        InvoiceStatus::Open
-    };
-    if invoices::set_status_by_provider_id(conn, tenant, provider_id, status, now)? {
-        return Ok(());
-    }
-    let lines = invoice_lines(event);
-    let start = event.time_at("period_start").unwrap_or(event.created);
-    let end = event.time_at("period_end").unwrap_or(event.created);
-    invoices::create(
-        conn,
-        tenant,
-        &lines,
-        (start, end),
-        status,
-        Some(provider_id),
-        now,
-    )?;
-    Ok(())
-}
-
-fn invoice_lines(event: &ProviderEvent) -> Vec<NewLine> {
-    let lines: Vec<NewLine> = event
-        .object
-        .pointer("/lines/data")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|l| {
-                    let quantity = l
-                        .get("quantity")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1)
-                        .max(1);
-                    let amount = l.get("amount").and_then(Value::as_i64).unwrap_or(0).max(0);
-                    NewLine {
-                        description: l
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .unwrap_or("Subscription")
-                            .to_string(),
-                        quantity: quantity as i32,
-                        unit_cents: amount / quantity,
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if lines.is_empty() {
-        let total = event
-            .object
-            .get("amount_due")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            .max(0);
-        return vec![NewLine {
-            description: "Subscription".into(),
-            quantity: 1,
-            unit_cents: total,
-        }];
-    }
-    lines
-}
+pub use events::{process, Outcome, ProviderEvent};
 
 /// The organization's billing details: (company, address, VAT id).
 pub fn details(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(String, String, String)> {
@@ -415,28 +52,29 @@ pub fn save_details(
     Ok(())
 }
 
-/// Local provider: a payment method is now on file.
-pub fn record_payment_method(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<()> {
+/// Local provider: `card_last4` is now the payment method on file.
+pub fn record_payment_method(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    card_last4: &str,
+) -> QueryResult<()> {
     diesel::update(subscriptions::table.find(tenant.org_id()))
-        .set(subscriptions::has_payment_method.eq(true))
+        .set((
+            subscriptions::has_payment_method.eq(true),
+            subscriptions::card_last4.eq(Some(card_last4)),
+        ))
         .execute(conn)?;
     Ok(())
 }
 
-/// Marks the tenant's payment method as on file (the offline provider).
-pub fn set_payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<()> {
-    diesel::update(subscriptions::table.find(tenant.org_id()))
-        .set(subscriptions::has_payment_method.eq(true))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Whether the tenant has a payment method on file.
-pub fn payment_method_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<bool> {
-    subscriptions::table
+/// The last four digits of the local provider's card on file, if any.
+pub fn card_on_file(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<String>> {
+    let (on_file, last4): (bool, Option<String>) = subscriptions::table
         .find(tenant.org_id())
-        .select(subscriptions::has_payment_method)
-        .first(conn)
+        .select((subscriptions::has_payment_method, subscriptions::card_last4))
+        .first(conn)?;
+    // A method recorded before test cards existed behaves like the one that pays.
+    Ok(on_file.then(|| last4.unwrap_or_else(|| "4242".into())))
 }
 
 /// For a checkout: the provider's customer id of the tenant (if any) and
@@ -454,4 +92,108 @@ pub fn checkout_contact(
         None => String::new(),
     };
     Ok((customer, email))
+}
+
+/// The owners' email addresses (billing mail goes to them).
+pub fn owner_emails(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<String>> {
+    organization_members::table
+        .inner_join(users::table)
+        .filter(organization_members::organization_id.eq(tenant.org_id()))
+        .filter(organization_members::role.eq(Role::Owner.as_str()))
+        .order(users::email.asc())
+        .select(users::email)
+        .load(conn)
+}
+
+/// The organization's link to Stripe and what is waiting on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StripeLink {
+    pub customer: Option<String>,
+    pub subscription: Option<String>,
+    pub schedule: Option<String>,
+    /// A change sent to Stripe, shown as waiting until its webhook arrives.
+    pub pending_change: Option<String>,
+    pub scheduled_interval: Option<Interval>,
+}
+
+pub fn stripe_link(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<StripeLink> {
+    type Text = Option<String>;
+    let row: (Text, Text, Text, Text, Text) = subscriptions::table
+        .find(tenant.org_id())
+        .select((
+            subscriptions::provider_customer_id,
+            subscriptions::provider_subscription_id,
+            subscriptions::provider_schedule_id,
+            subscriptions::pending_change,
+            subscriptions::scheduled_interval,
+        ))
+        .first(conn)?;
+    let (customer, subscription, schedule, pending_change, interval) = row;
+    Ok(StripeLink {
+        customer,
+        subscription,
+        schedule,
+        pending_change,
+        scheduled_interval: interval
+            .and_then(|i| Interval::ALL.into_iter().find(|x| x.as_str() == i)),
+    })
+}
+
+/// Notes a change Stripe accepted but its webhook has not confirmed yet.
+pub fn set_pending(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    what: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id()))
+        .set((
+            subscriptions::pending_change.eq(Some(what)),
+            subscriptions::pending_since.eq(Some(now)),
+            subscriptions::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records the change Stripe scheduled for the period end (`None`: none any more).
+pub fn set_scheduled(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    change: Option<(Plan, Interval, &str)>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id()))
+        .set((
+            subscriptions::scheduled_plan.eq(change.map(|c| c.0)),
+            subscriptions::scheduled_interval.eq(change.map(|c| c.1.as_str())),
+            subscriptions::provider_schedule_id.eq(change.map(|c| c.2)),
+            subscriptions::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A PAST_DUE subscription was paid: ACTIVE again, with one audit event.
+pub fn settle_past_due(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id()))
+        .set((
+            subscriptions::status.eq(crate::domain::subscription::Status::Active),
+            subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
+            subscriptions::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    crate::db::audit::record(
+        conn,
+        tenant,
+        "billing.paid_now",
+        "subscription",
+        Some(serde_json::json!({ "status": "PAST_DUE" })),
+        Some(serde_json::json!({ "status": "ACTIVE" })),
+    )?;
+    Ok(())
 }
