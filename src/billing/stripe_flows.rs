@@ -48,12 +48,13 @@ pub enum FlowOutcome {
 fn locked(
     conn: &mut PgConnection,
     tenant: &Tenant,
+    now: DateTime<Utc>,
 ) -> DbResult<(Subscription, billing::StripeLink, Option<String>)> {
     let sub = plans::lock(conn, tenant)?;
     let link = billing::stripe_link(conn, tenant)?;
     let running = matches!(sub.status, Status::Trial | Status::Active | Status::PastDue);
     let live = link.subscription.clone().filter(|_| running);
-    if live.is_some() && link.pending_change.is_some() {
+    if live.is_some() && link.waiting(now).is_some() {
         return Err(DbError::Conflict(
             "A change is still waiting for Stripe's confirmation; try again in a moment.".into(),
         ));
@@ -70,7 +71,7 @@ pub fn change_plan(
     interval: Interval,
     now: DateTime<Utc>,
 ) -> DbResult<FlowOutcome> {
-    let (sub, link, live) = locked(conn, tenant)?;
+    let (sub, link, live) = locked(conn, tenant, now)?;
     let Some(live) = live else {
         let outcome = plans::change_plan(conn, tenant, stripe, target, interval, now)?;
         return Ok(match outcome {
@@ -232,7 +233,7 @@ pub fn cancel(
     stripe: &StripeProvider,
     now: DateTime<Utc>,
 ) -> DbResult<FlowOutcome> {
-    let (sub, link, live) = locked(conn, tenant)?;
+    let (sub, link, live) = locked(conn, tenant, now)?;
     match live {
         Some(live) => request_cancel(conn, tenant, stripe, &sub, &link, &live, now),
         None => Ok(FlowOutcome::EndsAt(plans::cancel(conn, tenant, now)?)),
@@ -247,7 +248,7 @@ pub fn resume(
     stripe: &StripeProvider,
     now: DateTime<Utc>,
 ) -> DbResult<FlowOutcome> {
-    let (sub, link, live) = locked(conn, tenant)?;
+    let (sub, link, live) = locked(conn, tenant, now)?;
     let Some(live) = live else {
         return Ok(FlowOutcome::Resumed(plans::resume(conn, tenant, now)?));
     };
@@ -284,7 +285,7 @@ pub fn payment_method(
     stripe: &StripeProvider,
     now: DateTime<Utc>,
 ) -> DbResult<String> {
-    let (sub, link, live) = locked(conn, tenant)?;
+    let (sub, link, live) = locked(conn, tenant, now)?;
     if sub.status == Status::Trial && live.is_none() {
         if !sub.plan.is_paid() {
             return Err(DbError::Conflict(

@@ -73,7 +73,7 @@ async fn render(
         invoices: &list,
         can_manage: cur.can(Action::ManageBilling),
         stripe: payments::stripe_provider(&state.config).is_some(),
-        pending: link.pending_change.as_deref(),
+        pending: link.waiting(cur.now()),
         card_last4: card.as_deref(),
         csrf: &cur.user.csrf,
     };

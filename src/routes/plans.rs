@@ -73,7 +73,7 @@ async fn plans_body(
         can_manage: cur.can(Action::ManageBilling),
         can_view_billing: cur.can(Action::ViewBilling),
         portal_url: provider.portal_url(&tenant),
-        pending: link.pending_change,
+        pending: link.waiting(cur.now()).map(str::to_string),
         scheduled_interval: link.scheduled_interval,
         csrf: &cur.user.csrf,
         flash,

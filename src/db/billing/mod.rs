@@ -113,12 +113,25 @@ pub struct StripeLink {
     pub schedule: Option<String>,
     /// A change sent to Stripe, shown as waiting until its webhook arrives.
     pub pending_change: Option<String>,
+    pub pending_since: Option<DateTime<Utc>>,
     pub scheduled_interval: Option<Interval>,
+}
+
+/// How long a change sent to Stripe blocks the next one while its webhook
+/// has not come (Stripe retries deliveries; a lost one must not lock the owner out).
+pub const PENDING_FOR: chrono::Duration = chrono::Duration::minutes(15);
+
+impl StripeLink {
+    /// The change still waiting for Stripe's confirmation at `now`, if any.
+    pub fn waiting(&self, now: DateTime<Utc>) -> Option<&str> {
+        let recent = self.pending_since.is_some_and(|t| now - t < PENDING_FOR);
+        self.pending_change.as_deref().filter(|_| recent)
+    }
 }
 
 pub fn stripe_link(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<StripeLink> {
     type Text = Option<String>;
-    let row: (Text, Text, Text, Text, Text) = subscriptions::table
+    let row: (Text, Text, Text, Text, Text, Option<DateTime<Utc>>) = subscriptions::table
         .find(tenant.org_id())
         .select((
             subscriptions::provider_customer_id,
@@ -126,14 +139,16 @@ pub fn stripe_link(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Stri
             subscriptions::provider_schedule_id,
             subscriptions::pending_change,
             subscriptions::scheduled_interval,
+            subscriptions::pending_since,
         ))
         .first(conn)?;
-    let (customer, subscription, schedule, pending_change, interval) = row;
+    let (customer, subscription, schedule, pending_change, interval, pending_since) = row;
     Ok(StripeLink {
         customer,
         subscription,
         schedule,
         pending_change,
+        pending_since,
         scheduled_interval: interval
             .and_then(|i| Interval::ALL.into_iter().find(|x| x.as_str() == i)),
     })
@@ -196,4 +211,26 @@ pub fn settle_past_due(
         Some(serde_json::json!({ "status": "ACTIVE" })),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_change_stops_waiting_after_a_while() {
+        let sent = Utc::now();
+        let link = StripeLink {
+            pending_change: Some("Cancellation".into()),
+            pending_since: Some(sent),
+            ..StripeLink::default()
+        };
+        assert_eq!(link.waiting(sent), Some("Cancellation"));
+        assert_eq!(
+            link.waiting(sent + PENDING_FOR - chrono::Duration::seconds(1)),
+            Some("Cancellation")
+        );
+        assert_eq!(link.waiting(sent + PENDING_FOR), None);
+        assert_eq!(StripeLink::default().waiting(sent), None);
+    }
 }

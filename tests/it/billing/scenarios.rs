@@ -456,3 +456,56 @@ async fn failed_renewal_past_the_grace_period_ends_on_free() {
     );
     no_contract_violations(&stub);
 }
+
+#[actix_web::test]
+async fn monthly_to_yearly_switches_at_the_period_end() {
+    let (stub, app, ann, org) = setup().await;
+    let sub = subscribe(&stub, &app, &ann, org, "PROFESSIONAL").await;
+    let r = ann
+        .post(
+            "/plans/change",
+            &[("plan", "PROFESSIONAL"), ("interval", "yearly")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let price = &stub.calls_to("POST", "/v1/prices")[1];
+    assert_eq!(
+        price.get("lookup_key"),
+        Some("lead_dashboard_professional_year")
+    );
+    assert_eq!(price.get("unit_amount"), Some("149000"));
+    let schedule = stub.subscription(&sub)["schedule"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let phases = &stub.calls_to("POST", &format!("/v1/subscription_schedules/{schedule}"))[0];
+    assert_eq!(phases.get("phases[1][duration][interval]"), Some("year"));
+    assert_eq!(
+        sub_row(
+            &app,
+            "billing_interval = 'month' AND scheduled_interval = 'year'"
+        ),
+        1
+    );
+    let page = ann.get("/plans").await;
+    assert!(
+        page.body
+            .contains("Your plan changes to Professional (yearly) on"),
+        "{}",
+        page.body
+    );
+    send(
+        &app,
+        "customer.subscription.updated",
+        &stub.end_period(&sub),
+    )
+    .await;
+    assert_eq!(
+        sub_row(
+            &app,
+            "plan = 'PROFESSIONAL' AND billing_interval = 'year' AND scheduled_plan IS NULL"
+        ),
+        1
+    );
+    no_contract_violations(&stub);
+}
