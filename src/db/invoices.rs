@@ -226,13 +226,36 @@ impl NewInvoiceLine<'_> {
     }
 }
 
-/// The tenant's invoices, newest first.
-pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Invoice>> {
-    scoped_invoices(tenant)
+/// A position in the newest-first invoice list.
+pub type Cursor = crate::db::cursor::Cursor<InvoiceId>;
+
+/// One page of the tenant's invoices, newest first, after `after`; true when
+/// more follow. Keyset on (created_at, id), so a page costs the same however
+/// many invoices came before it.
+pub fn list(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<(Vec<Invoice>, bool)> {
+    let mut query = scoped_invoices(tenant).into_boxed();
+    if let Some(c) = after {
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(invoices.created_at, invoices.id) < (")
+                .bind::<diesel::sql_types::Timestamptz, _>(c.created_at)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(c.id)
+                .sql(")"),
+        );
+    }
+    let mut rows = query
         .order((invoices::created_at.desc(), invoices::id.desc()))
         .select(Invoice::as_select())
-        .limit(200)
-        .load(conn)
+        .limit(limit + 1)
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
 }
 
 /// One invoice of the tenant; NotFound for another organization's.

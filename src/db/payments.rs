@@ -88,9 +88,26 @@ pub fn org_of_customer(conn: &mut PgConnection, customer: &str) -> QueryResult<O
 /// Cross-organization: the event row had no organization when recorded.
 pub fn assign_event(conn: &mut PgConnection, event_id: &str, org: OrgId) -> QueryResult<()> {
     diesel::update(payment_events::table.find(event_id))
-        .set(payment_events::organization_id.eq(Some(org)))
+        .set(&Filed::under(org))
         .execute(conn)
         .map(drop)
+}
+
+/// A waiting event filed under the organization it turned out to be about.
+#[derive(AsChangeset)]
+#[diesel(table_name = payment_events)]
+struct Filed {
+    organization_id: Option<OrgId>,
+    pending: bool,
+}
+
+impl Filed {
+    fn under(org: OrgId) -> Filed {
+        Filed {
+            organization_id: Some(org),
+            pending: false,
+        }
+    }
 }
 
 /// Keeps an event about a not-yet-linked customer, with its payload.
@@ -117,10 +134,7 @@ pub fn take_pending(
             .filter(payment_events::pending)
             .filter(payment_events::customer.eq(customer)),
     )
-    .set((
-        payment_events::pending.eq(false),
-        payment_events::organization_id.eq(Some(org)),
-    ))
+    .set(&Filed::under(org))
     .returning((payment_events::provider_created_at, payment_events::payload))
     .get_results(conn)?;
     taken.sort_by_key(|(at, _)| *at);

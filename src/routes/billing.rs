@@ -34,13 +34,25 @@ route_table! {
     POST "/billing/webhook" => webhook,
 }
 
+/// Invoices per page of the billing history.
+const INVOICES_PER_PAGE: i64 = 25;
+
+/// Which page of the invoice list: the cursor after the last invoice shown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    after: String,
+}
+
 async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
+    query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ViewBilling)?;
-    render(&state, &cur, &req, &FieldErrors::new(), None).await
+    let after = invoices::Cursor::decode(&query.after);
+    render(&state, &cur, &req, &FieldErrors::new(), None, after).await
 }
 
 async fn render(
@@ -49,13 +61,14 @@ async fn render(
     req: &HttpRequest,
     errors: &FieldErrors,
     submitted: Option<&DetailsForm>,
+    after: Option<invoices::Cursor>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
-    let (list, stored, link, card) = state
+    let ((list, more), stored, link, card) = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
-                invoices::list(conn, &tenant)?,
+                invoices::list(conn, &tenant, after, INVOICES_PER_PAGE)?,
                 billing::details(conn, &tenant)?,
                 billing::stripe_link(conn, &tenant)?,
                 billing::card_on_file(conn, &tenant)?,
@@ -66,11 +79,20 @@ async fn render(
         Some(f) => (f.company.as_str(), f.address.as_str(), f.vat_id.as_str()),
         None => (stored.0.as_str(), stored.1.as_str(), stored.2.as_str()),
     };
+    let next_href = more.then(|| list.last()).flatten().map(|i| {
+        let c = invoices::Cursor {
+            created_at: i.created_at,
+            id: i.id,
+        };
+        format!("/billing?after={}", c.encode())
+    });
     let p = BillingPage {
         org: &cur.ctx.org,
         subscription: &cur.ctx.subscription,
         details,
         invoices: &list,
+        next_href,
+        on_first: after.is_none(),
         can_manage: cur.can(Action::ManageBilling),
         stripe: payments::stripe_provider(&state.config).is_some(),
         pending: link.waiting(cur.now()),
@@ -145,7 +167,7 @@ async fn save_details(
     cur.require(Action::ManageBilling)?;
     let (company, address, vat) = match validate_details(&form) {
         Ok(v) => v,
-        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form)).await,
+        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form), None).await,
     };
     let tenant = cur.tenant();
     state
@@ -160,7 +182,7 @@ async fn save_details(
         })
         .await?;
     if wants_fragment(&req) {
-        return render(&state, &cur, &req, &FieldErrors::new(), None).await;
+        return render(&state, &cur, &req, &FieldErrors::new(), None, None).await;
     }
     Ok(redirect_with_flash(
         &req,

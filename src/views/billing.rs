@@ -12,12 +12,16 @@ use crate::domain::subscription::Status;
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, form_errors, Field};
 use crate::views::plans::pending_banner;
+use crate::views::workspace::pagination;
 
 pub struct BillingPage<'a> {
     pub org: &'a Organization,
     pub subscription: &'a Subscription,
     pub details: (&'a str, &'a str, &'a str),
     pub invoices: &'a [Invoice],
+    /// The next (older) page of invoices, if there is one.
+    pub next_href: Option<String>,
+    pub on_first: bool,
     pub can_manage: bool,
     pub stripe: bool,
     /// A change sent to Stripe and not confirmed yet.
@@ -38,7 +42,7 @@ pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
             (subscription_card(p))
             (details_form(p, errors))
         }
-        (invoice_table(p.invoices))
+        (invoice_table(p))
     }
 }
 
@@ -142,12 +146,14 @@ fn status_badge(status: &str) -> Markup {
     html! { span class=(class) { (status) } }
 }
 
-fn invoice_table(invoices: &[Invoice]) -> Markup {
+fn invoice_table(p: &BillingPage) -> Markup {
+    let invoices = p.invoices;
     html! {
         section.card.flush {
             div.card-head { h2 { "Invoices" } }
             @if invoices.is_empty() {
                 div.empty { p { "No invoices yet. They appear here for every paid period." } }
+                @if !p.on_first { p { a href="/billing" { "Newest invoices" } } }
             } @else {
                 div.table-wrap { table.data {
                     thead { tr { th { "Number" } th { "Period" } th.num { "Total" } th { "Status" } th { span.sr-only { "Open" } } } }
@@ -163,6 +169,7 @@ fn invoice_table(invoices: &[Invoice]) -> Markup {
                         }
                     }
                 } }
+                (pagination("/billing", p.next_href.as_deref(), p.on_first, invoices.len()))
             }
         }
     }

@@ -4,6 +4,7 @@
 //! in `events` (idempotent, pending until linked) and `sync` (per-object order).
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 
 use crate::db::schema::{organization_members, organizations, subscriptions, users};
@@ -11,6 +12,7 @@ use crate::db::Tenant;
 use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 use crate::domain::roles::Role;
+use crate::ids::OrgId;
 
 mod events;
 mod sync;
@@ -96,13 +98,19 @@ pub fn checkout_contact(
 
 /// The owners' email addresses (billing mail goes to them).
 pub fn owner_emails(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<String>> {
-    organization_members::table
+    scoped_members(tenant)
         .inner_join(users::table)
-        .filter(organization_members::organization_id.eq(tenant.org_id()))
         .filter(organization_members::role.eq(Role::Owner.as_str()))
         .order(users::email.asc())
         .select(users::email)
         .load(conn)
+}
+
+/// Every `organization_members` query of this module starts here.
+fn scoped_members(
+    tenant: &Tenant,
+) -> Filter<organization_members::table, Eq<organization_members::organization_id, OrgId>> {
+    organization_members::table.filter(organization_members::organization_id.eq(tenant.org_id()))
 }
 
 /// The organization's link to Stripe and what is waiting on it.
@@ -219,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_pending_change_stops_waiting_after_a_while() {
-        let sent = Utc::now();
+        let sent = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
         let link = StripeLink {
             pending_change: Some("Cancellation".into()),
             pending_since: Some(sent),

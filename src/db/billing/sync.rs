@@ -447,8 +447,8 @@ fn invoice_event(
     Ok(Outcome::Applied)
 }
 
-/// A payment settles PAST_DUE; a failed one makes a running subscription
-/// PAST_DUE and tells the owners (once per attempt).
+/// A payment settles PAST_DUE; a failed one makes a running (or converting
+/// trial) subscription PAST_DUE and tells the owners (once per attempt).
 fn payment_outcome(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -465,7 +465,8 @@ fn payment_outcome(
         }
         return Ok(());
     }
-    if matches!(status, Status::Active | Status::PastDue) {
+    // A failure while trialing is the first charge at the trial's end.
+    if matches!(status, Status::Trial | Status::Active | Status::PastDue) {
         set_status(conn, org, Status::PastDue, event.created)?;
         let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
         let key = format!("{invoice}:{}", attempt.unwrap_or(1));

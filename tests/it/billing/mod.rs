@@ -526,3 +526,74 @@ async fn billing_pages_follow_the_role_matrix_and_tenancy() {
     assert_eq!(r.status, 404);
     assert!(!r.body.contains("BOB-2026"));
 }
+
+/// The numbers of the invoices a billing page lists.
+fn listed_numbers(body: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"ANN-2026-\d{4}").unwrap();
+    re.find_iter(body).map(|m| m.as_str().to_string()).collect()
+}
+
+#[actix_web::test]
+async fn the_invoice_list_pages_by_keyset_past_any_count() {
+    let app = TestApp::pinned(pinned_at()).await;
+    let ann = app.signup("Ann", "ann@example.com").await;
+    app.signup("Bob", "bob@example.com").await;
+    for (slug, email, n) in [
+        ("ann-s-organization", "ann@example.com", 30),
+        ("bob-s-organization", "bob@example.com", 3),
+    ] {
+        let org = org_id(&app, slug);
+        let user = common::uuid_of(
+            &mut app.conn(),
+            &format!("SELECT id FROM users WHERE email = '{email}'"),
+        );
+        let mut conn = app.conn();
+        let tenant = Tenant::for_member(&mut conn, org.into(), user.into()).unwrap();
+        for _ in 0..n {
+            let lines = [lead_dashboard::db::invoices::NewLine {
+                description: "Starter".into(),
+                quantity: 1,
+                unit_cents: 4900,
+            }];
+            let at = pinned_at();
+            conn.transaction(|conn| {
+                lead_dashboard::db::invoices::create(
+                    conn,
+                    &tenant,
+                    &lines,
+                    (at, at),
+                    lead_dashboard::db::invoices::InvoiceStatus::Paid,
+                    None,
+                    at,
+                )
+            })
+            .unwrap();
+        }
+    }
+    let first = ann.get("/billing").await;
+    let page1 = listed_numbers(&first.body);
+    assert_eq!(page1.len(), 25);
+    assert_eq!(page1[0], "ANN-2026-0030", "newest first");
+    let re = regex::Regex::new(r#"href="(/billing\?after=[^"]+)" rel="next""#).unwrap();
+    let next = re.captures(&first.body).expect("a link to older invoices")[1].replace("&amp;", "&");
+    let second = ann.get(&next).await;
+    assert_eq!(second.status, 200);
+    let page2 = listed_numbers(&second.body);
+    assert_eq!(
+        page2,
+        (1..=5)
+            .rev()
+            .map(|n| format!("ANN-2026-{n:04}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(!re.is_match(&second.body), "no page after the last");
+    assert!(
+        !second.body.contains("BOB-2026"),
+        "another organization's invoices never show"
+    );
+    // A malformed cursor starts at the top instead of failing.
+    assert_eq!(
+        listed_numbers(&ann.get("/billing?after=nonsense").await.body).len(),
+        25
+    );
+}
