@@ -136,8 +136,7 @@ fn move_price(
     now: DateTime<Utc>,
 ) -> DbResult<FlowOutcome> {
     if let Some(schedule) = &live.schedule {
-        stripe.client.release_schedule(schedule).map_err(refused)?;
-        billing::set_scheduled(conn, tenant, None, now)?;
+        release(conn, tenant, stripe, schedule, now)?;
     }
     stripe
         .client
@@ -145,6 +144,19 @@ fn move_price(
         .map_err(refused)?;
     let what = format!("Change to {}", target.name());
     requested(conn, tenant, "plan.change_requested", &what, now)
+}
+
+/// Drops the scheduled change at Stripe (its answer confirms it) and here.
+fn release(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    stripe: &StripeProvider,
+    schedule: &str,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    stripe.client.release_schedule(schedule).map_err(refused)?;
+    billing::set_scheduled(conn, tenant, None, now)?;
+    Ok(())
 }
 
 /// Schedules `to` for the end of the current period.
@@ -216,8 +228,7 @@ fn request_cancel(
         return Ok(FlowOutcome::EndsAt(sub.current_period_end));
     }
     if let Some(schedule) = &link.schedule {
-        stripe.client.release_schedule(schedule).map_err(refused)?;
-        billing::set_scheduled(conn, tenant, None, now)?;
+        release(conn, tenant, stripe, schedule, now)?;
     }
     stripe
         .client
@@ -253,8 +264,7 @@ pub fn resume(
         return Ok(FlowOutcome::Resumed(plans::resume(conn, tenant, now)?));
     };
     if let Some(schedule) = &link.schedule {
-        stripe.client.release_schedule(schedule).map_err(refused)?;
-        billing::set_scheduled(conn, tenant, None, now)?;
+        release(conn, tenant, stripe, schedule, now)?;
         let before = json!({ "scheduled_plan": sub.scheduled_plan.map(Plan::as_str) });
         audit::record(
             conn,

@@ -200,17 +200,9 @@ fn checkout_completed(
 ) -> QueryResult<()> {
     let payment_status = event.str_at(&["payment_status"]);
     let settled = matches!(payment_status, Some("paid" | "no_payment_required"));
-    let row = subscriptions::table.find(org);
-    diesel::update(row)
-        .set((
-            subscriptions::provider.eq("stripe"),
-            subscriptions::provider_subscription_id.eq(event.str_at(&["subscription"])),
-            subscriptions::pending_change.eq(None::<String>),
-            subscriptions::pending_since.eq(None::<DateTime<Utc>>),
-        ))
-        .execute(conn)?;
+    confirmed(conn, org, event.str_at(&["subscription"]))?;
     if settled {
-        diesel::update(row)
+        diesel::update(subscriptions::table.find(org))
             .set(subscriptions::has_payment_method.eq(true))
             .execute(conn)?;
     }
@@ -224,20 +216,25 @@ fn checkout_completed(
     Ok(())
 }
 
+/// Stripe confirmed the subscription `id`: linked, nothing waiting any more.
+fn confirmed(conn: &mut PgConnection, org: OrgId, id: Option<&str>) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(org))
+        .set((
+            subscriptions::provider.eq("stripe"),
+            subscriptions::provider_subscription_id.eq(id),
+            subscriptions::pending_change.eq(None::<String>),
+            subscriptions::pending_since.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 fn subscription_changed(
     conn: &mut PgConnection,
     org: OrgId,
     event: &ProviderEvent,
 ) -> QueryResult<()> {
-    let row = subscriptions::table.find(org);
-    diesel::update(row)
-        .set((
-            subscriptions::provider.eq("stripe"),
-            subscriptions::provider_subscription_id.eq(event.str_at(&["id"])),
-            subscriptions::pending_change.eq(None::<String>),
-            subscriptions::pending_since.eq(None::<DateTime<Utc>>),
-        ))
-        .execute(conn)?;
+    confirmed(conn, org, event.str_at(&["id"]))?;
     if let Some(status) = event.str_at(&["status"]).and_then(map_status) {
         set_status(conn, org, status, event.created)?;
     }
@@ -250,7 +247,7 @@ fn subscription_changed(
         .get("cancel_at_period_end")
         .and_then(Value::as_bool)
     {
-        diesel::update(row)
+        diesel::update(subscriptions::table.find(org))
             .set(subscriptions::cancel_at_period_end.eq(cancel))
             .execute(conn)?;
     }

@@ -76,6 +76,15 @@ async fn subscribe(
     sub
 }
 
+/// Stripe's webhook reporting the subscription as it now is.
+async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
+    let object = stub.subscription(sub);
+    assert_eq!(
+        send(app, "customer.subscription.updated", &object).await,
+        200
+    );
+}
+
 fn no_contract_violations(stub: &Stub) {
     assert!(
         stub.refused().is_empty(),
@@ -189,12 +198,7 @@ async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
         )
         .await;
     assert_eq!(again.status, 409, "one change at a time");
-    send(
-        &app,
-        "customer.subscription.updated",
-        &stub.subscription(&sub),
-    )
-    .await;
+    confirm(&stub, &app, &sub).await;
     assert_eq!(
         sub_row(
             &app,
@@ -225,57 +229,58 @@ async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
     no_contract_violations(&stub);
 }
 
+/// A change Stripe schedules for the period end: the schedule is made from
+/// the subscription, `while` holds and the page shows `banner` until the
+/// period ends at Stripe, then the webhook makes `after` hold. Returns the
+/// call that set the schedule's phases.
+async fn scheduled_change(
+    (stub, app, ann): (&Stub, &TestApp, &Client),
+    sub: &str,
+    form: &[(&str, &str)],
+    [while_, banner, after]: [&str; 3],
+) -> stripe_stub::Call {
+    let r = ann.post("/plans/change", form).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let created = &stub.calls_to("POST", "/v1/subscription_schedules")[0];
+    assert_eq!(created.get("from_subscription"), Some(sub));
+    let schedule = stub.subscription(sub)["schedule"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let phases =
+        stub.calls_to("POST", &format!("/v1/subscription_schedules/{schedule}"))[0].clone();
+    assert_eq!(sub_row(app, while_), 1);
+    let page = ann.get("/plans").await;
+    assert!(page.body.contains(banner), "{}", page.body);
+    send(app, "customer.subscription.updated", &stub.end_period(sub)).await;
+    assert_eq!(sub_row(app, after), 1);
+    no_contract_violations(stub);
+    phases
+}
+
 #[actix_web::test]
 async fn downgrade_waits_for_the_period_end() {
     let (stub, app, ann, org) = setup().await;
     let sub = subscribe(&stub, &app, &ann, org, "PROFESSIONAL").await;
-    let r = ann
-        .post(
-            "/plans/change",
-            &[
-                ("plan", "STARTER"),
-                ("interval", "monthly"),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let created = &stub.calls_to("POST", "/v1/subscription_schedules")[0];
-    assert_eq!(created.get("from_subscription"), Some(sub.as_str()));
-    let schedule = stub.subscription(&sub)["schedule"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let phases = &stub.calls_to("POST", &format!("/v1/subscription_schedules/{schedule}"))[0];
     let period_end = stub.subscription(&sub)["items"]["data"][0]["current_period_end"].to_string();
-    assert_eq!(phases.get("phases[0][end_date]"), Some(period_end.as_str()));
-    assert_eq!(phases.get("end_behavior"), Some("release"));
-    assert_eq!(
-        sub_row(&app, "plan = 'PROFESSIONAL' AND scheduled_plan = 'STARTER'"),
-        1
-    );
-    let page = ann.get("/plans").await;
-    assert!(
-        page.body
-            .contains("Your plan changes to Starter (monthly) on"),
-        "{}",
-        page.body
-    );
-    // The period ends at Stripe: the schedule moves the price, the webhook says so.
-    send(
-        &app,
-        "customer.subscription.updated",
-        &stub.end_period(&sub),
+    let form = [
+        ("plan", "STARTER"),
+        ("interval", "monthly"),
+        ("confirm", "yes"),
+    ];
+    let phases = scheduled_change(
+        (&stub, &app, &ann),
+        &sub,
+        &form,
+        [
+            "plan = 'PROFESSIONAL' AND scheduled_plan = 'STARTER'",
+            "Your plan changes to Starter (monthly) on",
+            "plan = 'STARTER' AND scheduled_plan IS NULL AND provider_schedule_id IS NULL",
+        ],
     )
     .await;
-    assert_eq!(
-        sub_row(
-            &app,
-            "plan = 'STARTER' AND scheduled_plan IS NULL AND provider_schedule_id IS NULL"
-        ),
-        1
-    );
-    no_contract_violations(&stub);
+    assert_eq!(phases.get("phases[0][end_date]"), Some(period_end.as_str()));
+    assert_eq!(phases.get("end_behavior"), Some("release"));
 }
 
 #[actix_web::test]
@@ -292,12 +297,7 @@ async fn cancel_and_resume_then_cancel_to_the_end() {
         ),
         1
     );
-    send(
-        &app,
-        "customer.subscription.updated",
-        &stub.subscription(&sub),
-    )
-    .await;
+    confirm(&stub, &app, &sub).await;
     assert!(ann
         .get("/plans")
         .await
@@ -308,12 +308,7 @@ async fn cancel_and_resume_then_cancel_to_the_end() {
         stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))[1].get("cancel_at_period_end"),
         Some("false")
     );
-    send(
-        &app,
-        "customer.subscription.updated",
-        &stub.subscription(&sub),
-    )
-    .await;
+    confirm(&stub, &app, &sub).await;
     assert_eq!(
         sub_row(
             &app,
@@ -323,12 +318,7 @@ async fn cancel_and_resume_then_cancel_to_the_end() {
     );
     // Cancel again and let the period end: CANCELED, the Free limits apply.
     ann.post("/plans/cancel", &[]).await;
-    send(
-        &app,
-        "customer.subscription.updated",
-        &stub.subscription(&sub),
-    )
-    .await;
+    confirm(&stub, &app, &sub).await;
     send(
         &app,
         "customer.subscription.deleted",
@@ -359,20 +349,22 @@ fn failed_invoice(sub: &str, customer: &str, attempt: i64) -> serde_json::Value 
     })
 }
 
-#[actix_web::test]
-async fn failed_renewal_then_pay_now_makes_it_active_again() {
-    let (stub, app, ann, org) = setup().await;
-    let sub = subscribe(&stub, &app, &ann, org, "STARTER").await;
+/// A STARTER subscription whose renewal failed once: (subscription, customer).
+async fn past_due(stub: &Stub, app: &TestApp, ann: &Client, org: uuid::Uuid) -> (String, String) {
+    let sub = subscribe(stub, app, ann, org, "STARTER").await;
     let customer = stub.subscription(&sub)["customer"]
         .as_str()
         .unwrap()
         .to_string();
-    send(
-        &app,
-        "invoice.payment_failed",
-        &failed_invoice(&sub, &customer, 1),
-    )
-    .await;
+    let failed = failed_invoice(&sub, &customer, 1);
+    assert_eq!(send(app, "invoice.payment_failed", &failed).await, 200);
+    (sub, customer)
+}
+
+#[actix_web::test]
+async fn failed_renewal_then_pay_now_makes_it_active_again() {
+    let (stub, app, ann, org) = setup().await;
+    let (sub, customer) = past_due(&stub, &app, &ann, org).await;
     assert_eq!(
         sub_row(&app, "status = 'PAST_DUE' AND past_due_since IS NOT NULL"),
         1
@@ -414,17 +406,7 @@ async fn failed_renewal_then_pay_now_makes_it_active_again() {
 #[actix_web::test]
 async fn failed_renewal_past_the_grace_period_ends_on_free() {
     let (stub, app, ann, org) = setup().await;
-    let sub = subscribe(&stub, &app, &ann, org, "STARTER").await;
-    let customer = stub.subscription(&sub)["customer"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    send(
-        &app,
-        "invoice.payment_failed",
-        &failed_invoice(&sub, &customer, 1),
-    )
-    .await;
+    let (sub, _customer) = past_due(&stub, &app, &ann, org).await;
     let mut config = Config::for_tests(&app.db.url);
     use_stripe(&mut config, &stub.url);
     let access = SystemAccess::grant_at_startup();
@@ -461,51 +443,23 @@ async fn failed_renewal_past_the_grace_period_ends_on_free() {
 async fn monthly_to_yearly_switches_at_the_period_end() {
     let (stub, app, ann, org) = setup().await;
     let sub = subscribe(&stub, &app, &ann, org, "PROFESSIONAL").await;
-    let r = ann
-        .post(
-            "/plans/change",
-            &[("plan", "PROFESSIONAL"), ("interval", "yearly")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let form = [("plan", "PROFESSIONAL"), ("interval", "yearly")];
+    let phases = scheduled_change(
+        (&stub, &app, &ann),
+        &sub,
+        &form,
+        [
+            "billing_interval = 'month' AND scheduled_interval = 'year'",
+            "Your plan changes to Professional (yearly) on",
+            "plan = 'PROFESSIONAL' AND billing_interval = 'year' AND scheduled_plan IS NULL",
+        ],
+    )
+    .await;
+    assert_eq!(phases.get("phases[1][duration][interval]"), Some("year"));
     let price = &stub.calls_to("POST", "/v1/prices")[1];
     assert_eq!(
         price.get("lookup_key"),
         Some("lead_dashboard_professional_year")
     );
     assert_eq!(price.get("unit_amount"), Some("149000"));
-    let schedule = stub.subscription(&sub)["schedule"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let phases = &stub.calls_to("POST", &format!("/v1/subscription_schedules/{schedule}"))[0];
-    assert_eq!(phases.get("phases[1][duration][interval]"), Some("year"));
-    assert_eq!(
-        sub_row(
-            &app,
-            "billing_interval = 'month' AND scheduled_interval = 'year'"
-        ),
-        1
-    );
-    let page = ann.get("/plans").await;
-    assert!(
-        page.body
-            .contains("Your plan changes to Professional (yearly) on"),
-        "{}",
-        page.body
-    );
-    send(
-        &app,
-        "customer.subscription.updated",
-        &stub.end_period(&sub),
-    )
-    .await;
-    assert_eq!(
-        sub_row(
-            &app,
-            "plan = 'PROFESSIONAL' AND billing_interval = 'year' AND scheduled_plan IS NULL"
-        ),
-        1
-    );
-    no_contract_violations(&stub);
 }
