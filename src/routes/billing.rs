@@ -26,6 +26,7 @@ use crate::views::layout::Nav;
 
 route_table! {
     GET "/billing" => show,
+    GET "/billing/subscription" => subscription_card,
     POST "/billing/details" => save_details,
     POST "/billing/payment-method" => payment_method,
     POST "/billing/checkout" => checkout,
@@ -53,6 +54,39 @@ async fn show(
     cur.require(Action::ViewBilling)?;
     let after = invoices::Cursor::decode(&query.after);
     render(&state, &cur, &req, &FieldErrors::new(), None, after).await
+}
+
+/// The subscription card alone: what the "waiting for confirmation" banner
+/// polls until Stripe's webhook has arrived.
+async fn subscription_card(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant_for(Action::ViewBilling)?;
+    let (link, card) = state
+        .db
+        .run(move |conn| -> AppResult<_> {
+            Ok((
+                billing::stripe_link(conn, &tenant)?,
+                billing::card_on_file(conn, &tenant)?,
+            ))
+        })
+        .await?;
+    let p = BillingPage {
+        org: &cur.ctx.org,
+        subscription: &cur.ctx.subscription,
+        details: ("", "", ""),
+        invoices: &[],
+        next_href: None,
+        on_first: true,
+        can_manage: cur.can(Action::ManageBilling),
+        stripe: payments::stripe_provider(&state.config).is_some(),
+        pending: link.waiting(cur.now()),
+        card_last4: card.as_deref(),
+        csrf: &cur.user.csrf,
+    };
+    Ok(html_response(&req, view::subscription_card(&p)))
 }
 
 async fn render(

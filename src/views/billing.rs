@@ -46,12 +46,13 @@ pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
     }
 }
 
-fn subscription_card(p: &BillingPage) -> Markup {
+/// The subscription card (also answered alone to the pending banner's polls).
+pub fn subscription_card(p: &BillingPage) -> Markup {
     let s = p.subscription;
     html! {
         section.card #(SUBSCRIPTION_ID) {
             h2 { "Subscription" }
-            @if let Some(what) = p.pending { (pending_banner(what, "/billing", SUBSCRIPTION_ID)) }
+            @if let Some(what) = p.pending { (pending_banner(what, ("/billing/subscription", SUBSCRIPTION_ID), "/billing")) }
             dl.kv {
                 dt { "Plan" } dd { (s.plan.name()) " · billed " (if s.billing_interval == Interval::Yearly { "yearly" } else { "monthly" }) }
                 dt { "Status" } dd { (s.status.label()) }

@@ -104,7 +104,7 @@ fn status_banners(v: &PlansView) -> Markup {
                 "You are " (article(v.role_label)) " " strong { (v.role_label) } " here: only an owner can change the plan."
             }
         }
-        @if let Some(what) = &v.pending { (pending_banner(what, "/plans", BODY_ID)) }
+        @if let Some(what) = &v.pending { (pending_banner(what, ("/plans", BODY_ID), "/plans")) }
         @if s.status == Status::PastDue {
             div.banner.banner-warn role="alert" #past-due {
                 strong { "A payment failed." } " Pay the open amount to keep " (s.plan.name()) ". "
@@ -139,12 +139,13 @@ fn interval_note(interval: Option<Interval>) -> String {
         .unwrap_or_default()
 }
 
-/// "Waiting for confirmation": polls `page` every two seconds with HTMX and
-/// swaps in its `#target` (the confirmed state); without script, the link reloads.
-pub fn pending_banner(what: &str, page: &str, target: &str) -> Markup {
+/// "Waiting for confirmation": polls `source` every two seconds with HTMX
+/// and swaps in its `#target` (the confirmed state shows once the webhook
+/// has arrived); without script, the link reloads `page`.
+pub fn pending_banner(what: &str, (source, target): (&str, &str), page: &str) -> Markup {
     html! {
         div.banner.banner-info role="status" #pending-change
-            hx-get=(page) hx-select={ "#" (target) } hx-target={ "#" (target) }
+            hx-get=(source) hx-select={ "#" (target) } hx-target={ "#" (target) }
             hx-swap="outerHTML" hx-trigger="every 2s" {
             strong { (what) " is waiting for confirmation from Stripe." }
             " This page updates by itself once Stripe confirms. "

@@ -466,6 +466,7 @@ async fn billing_pages_follow_the_role_matrix_and_tenancy() {
         "admins see billing read-only"
     );
     assert_eq!(member.get("/billing").await.status, 403);
+    assert_eq!(member.get("/billing/subscription").await.status, 403);
     assert_eq!(viewer.get("/billing").await.status, 403);
     for c in [&admin, &member, &viewer] {
         c.get("/dashboard").await;
@@ -476,6 +477,7 @@ async fn billing_pages_follow_the_role_matrix_and_tenancy() {
             403
         );
         assert_eq!(c.post("/billing/payment-method", &[]).await.status, 403);
+        assert_eq!(c.post("/billing/pay", &[]).await.status, 403);
         assert_eq!(
             c.post("/billing/checkout", &[("plan", "STARTER")])
                 .await

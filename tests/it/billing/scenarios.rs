@@ -191,6 +191,17 @@ async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
         page.body
     );
     assert!(page.body.contains("hx-trigger=\"every 2s\""));
+    let billing = ann.get("/billing").await;
+    assert!(
+        billing.body.contains("hx-get=\"/billing/subscription\""),
+        "{}",
+        billing.body
+    );
+    let card = ann.get_htmx("/billing/subscription").await;
+    assert!(
+        card.body.contains("waiting for confirmation")
+            && card.body.contains("billing-subscription")
+    );
     let again = ann
         .post(
             "/plans/change",
@@ -211,6 +222,8 @@ async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
         .await
         .body
         .contains("waiting for confirmation"));
+    let card = ann.get_htmx("/billing/subscription").await;
+    assert!(!card.body.contains("waiting for confirmation") && card.body.contains("Professional"));
     let proration = stub.state.lock().unwrap().invoices[1].clone();
     assert_eq!(
         proration["amount_due"], 5000,
