@@ -87,10 +87,14 @@ impl PaymentProvider for StripeProvider {
     }
 
     fn end_subscription(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
+        // A refusal (already canceled in the portal, Stripe unreachable) must
+        // not hold up every other organization's transitions in this pass:
+        // the plan ends here anyway, and a payment Stripe still collects
+        // later brings the linked subscription back (`invoice.paid`).
         if let Some(sub) = billing::stripe_link(conn, tenant)?.subscription {
-            self.client
-                .cancel_now(&sub)
-                .map_err(|e| DbError::Upstream(e.to_string()))?;
+            if let Err(e) = self.client.cancel_now(&sub) {
+                tracing::warn!(error = %e, subscription = %sub, "ending the Stripe subscription failed");
+            }
         }
         Ok(())
     }

@@ -444,8 +444,10 @@ fn invoice_event(
     Ok(Outcome::Applied)
 }
 
-/// A payment settles PAST_DUE; a failed one makes a running (or converting
-/// trial) subscription PAST_DUE and tells the owners (once per attempt).
+/// A payment settles PAST_DUE (or an expired grace whose Stripe subscription
+/// could not be ended and was paid after all); a failed one makes a running
+/// (or converting trial) subscription PAST_DUE and tells the owners (once
+/// per attempt).
 fn payment_outcome(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -457,7 +459,7 @@ fn payment_outcome(
     let org = tenant.org_id();
     let status = lock_status(conn, org)?;
     if event.kind == "invoice.paid" {
-        if status == Status::PastDue {
+        if status == Status::PastDue || (status == Status::Expired && still_linked(conn, org)?) {
             set_status(conn, org, Status::Active, event.created)?;
         }
         return Ok(());
@@ -470,6 +472,15 @@ fn payment_outcome(
         dunning::payment_failed(conn, tenant, &key, site, now)?;
     }
     Ok(())
+}
+
+/// Whether a Stripe subscription is still linked (one that ended was unlinked).
+fn still_linked(conn: &mut PgConnection, org: OrgId) -> QueryResult<bool> {
+    let sub: Option<String> = subscriptions::table
+        .find(org)
+        .select(subscriptions::provider_subscription_id)
+        .first(conn)?;
+    Ok(sub.is_some())
 }
 
 fn invoice_lines(event: &ProviderEvent) -> Vec<NewLine> {

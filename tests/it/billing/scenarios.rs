@@ -476,3 +476,31 @@ async fn monthly_to_yearly_switches_at_the_period_end() {
     );
     assert_eq!(price.get("unit_amount"), Some("149000"));
 }
+
+#[actix_web::test]
+async fn a_refused_stripe_cancellation_does_not_hold_up_the_grace_expiry() {
+    let (stub, app, ann, org) = setup().await;
+    let (sub, customer) = past_due(&stub, &app, &ann, org).await;
+    // Canceled in the portal meanwhile, its webhook lost: Stripe refuses the DELETE.
+    stub.state
+        .lock()
+        .unwrap()
+        .subscriptions
+        .get_mut(&sub)
+        .unwrap()["status"] = json!("canceled");
+    let mut config = Config::for_tests(&app.db.url);
+    use_stripe(&mut config, &stub.url);
+    let access = SystemAccess::grant_at_startup();
+    let week_later = june() + Duration::days(8);
+    assert_eq!(
+        run_at(&mut app.conn(), &access, &config, week_later).unwrap(),
+        1
+    );
+    assert_eq!(stub.refused().len(), 1, "{:?}", stub.refused());
+    assert_eq!(sub_row(&app, "status = 'EXPIRED'"), 1);
+    // Had Stripe collected after all, the linked subscription comes back.
+    let mut paid = failed_invoice(&sub, &customer, 3);
+    paid["status"] = json!("paid");
+    send(&app, "invoice.paid", &paid).await;
+    assert_eq!(sub_row(&app, "status = 'ACTIVE'"), 1);
+}
