@@ -1,5 +1,5 @@
-//! Dunning: what owners hear when a payment fails and when the grace period
-//! ends. Each failed attempt gives owners (and admins) an in-app notice and
+//! Billing mail: the invoice once it is issued, and dunning — what owners
+//! hear when a payment fails and when the grace period ends. Each failed attempt gives owners (and admins) an in-app notice and
 //! owners a mail, both pointing at "Pay now" on the billing page (Stripe: the
 //! hosted invoice page; local provider: a new charge of the card on file).
 //! Written in the transaction of the change that causes them.
@@ -7,8 +7,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::db::invoices::Invoice;
 use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::{billing, notices, Tenant};
+use crate::domain::plans::format_euros;
 use crate::domain::subscription::grace_end;
 
 /// A payment failed (`attempt` names the attempt, so each one is told once).
@@ -65,6 +67,29 @@ pub fn grace_expired(
         &body,
         now,
     )
+}
+
+/// An invoice was issued (finalised by Stripe, or paid on the local
+/// provider): its number, amount and a link to the printable page.
+pub fn invoice_issued(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    invoice: &Invoice,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let total = format_euros(invoice.total_cents);
+    let subject = format!("Invoice {} ({total})", invoice.number);
+    let body = format!(
+        "Hello,\n\nyour Lead Dashboard invoice {} for {} – {} is {}: {total}.\n\n\
+         View and print it: {site}/billing/invoices/{}\n",
+        invoice.number,
+        invoice.period_start.format("%-d %b %Y"),
+        invoice.period_end.format("%-d %b %Y"),
+        invoice.status,
+        invoice.id,
+    );
+    mail_owners(conn, tenant, &subject, &body, now)
 }
 
 /// Queues `subject` / `body` to every owner of the organization.

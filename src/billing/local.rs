@@ -3,7 +3,7 @@
 //! 4000 0000 0000 0002 and 4000 0000 0000 9995 are declined,
 //! 4000 0025 0000 3155 needs the cardholder's confirmation (which an
 //! off-session charge cannot get, so it fails too). A paid charge is
-//! recorded as a paid invoice.
+//! recorded as a paid invoice and mailed to the owners.
 
 use diesel::PgConnection;
 
@@ -52,6 +52,7 @@ impl LocalProvider {
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
+        site: &str,
     ) -> DbResult<Result<(), &'static str>> {
         if purchase.interval.price_cents(purchase.plan) == 0 {
             return Ok(Ok(()));
@@ -62,7 +63,8 @@ impl LocalProvider {
         if let Some(problem) = card_outcome(&card).problem() {
             return Ok(Err(problem));
         }
-        payments::record_payment(conn, tenant, purchase)?;
+        let invoice = payments::record_payment(conn, tenant, purchase)?;
+        super::dunning::invoice_issued(conn, tenant, &invoice, site, purchase.made_at)?;
         Ok(Ok(()))
     }
 }
@@ -78,7 +80,7 @@ impl PaymentProvider for LocalProvider {
             billing::record_payment_method(conn, tenant, "4242")?;
         }
         if purchase.charge_now {
-            Self::charge(conn, tenant, purchase)?
+            Self::charge(conn, tenant, purchase, &self.public_url)?
                 .map_err(|problem| DbError::Conflict(format!("{problem} Nothing was changed.")))?;
         }
         Ok(CheckoutOutcome::Completed)
@@ -90,7 +92,7 @@ impl PaymentProvider for LocalProvider {
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<bool> {
-        Ok(Self::charge(conn, tenant, purchase)?.is_ok())
+        Ok(Self::charge(conn, tenant, purchase, &self.public_url)?.is_ok())
     }
 
     fn end_subscription(&self, _: &mut PgConnection, _: &Tenant) -> DbResult<()> {
@@ -130,7 +132,7 @@ pub fn pay_now(
         charge_now: true,
         made_at: now,
     };
-    if let Err(problem) = LocalProvider::charge(conn, tenant, &purchase)? {
+    if let Err(problem) = LocalProvider::charge(conn, tenant, &purchase, site)? {
         let attempt = format!("pay_now:{}", now.timestamp());
         super::dunning::payment_failed(conn, tenant, &attempt, site, now)?;
         return Ok(Err(problem));

@@ -289,28 +289,44 @@ pub struct ProviderInvoice<'a> {
     pub period: (DateTime<Utc>, DateTime<Utc>),
 }
 
+/// What mirroring a provider invoice did.
+#[derive(Debug, Clone)]
+pub enum Synced {
+    /// Older than the stored state, or the stored state is final.
+    Unchanged,
+    Updated,
+    /// It left draft (or arrived already open or paid): the invoice to mail.
+    Issued(Box<Invoice>),
+}
+
 /// Mirrors a provider invoice: creates it numbered the first time, else
 /// moves it to the reported status unless the stored state is newer or
-/// final (paid and void never change). Returns false when nothing changed.
+/// final (paid and void never change).
 pub fn sync_provider_invoice(
     conn: &mut PgConnection,
     tenant: &Tenant,
     p: &ProviderInvoice,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
+) -> QueryResult<Synced> {
     let row = scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(p.id));
     let stored: Option<(InvoiceId, String, Option<DateTime<Utc>>)> = row
         .select((invoices::id, invoices::status, invoices::provider_state_at))
         .for_update()
         .first(conn)
         .optional()?;
-    let id = match stored {
-        None => create(conn, tenant, p.lines, p.period, p.status, Some(p.id), now)?.id,
-        Some((_, status, _)) if status == "paid" || status == "void" => return Ok(false),
-        Some((_, _, Some(at))) if p.version < at => return Ok(false),
-        Some((id, _, _)) => {
+    let issues = p.status != InvoiceStatus::Draft && p.status != InvoiceStatus::Void;
+    let (id, issued) = match stored {
+        None => {
+            let id = create(conn, tenant, p.lines, p.period, p.status, Some(p.id), now)?.id;
+            (id, issues)
+        }
+        Some((_, status, _)) if status == "paid" || status == "void" => {
+            return Ok(Synced::Unchanged)
+        }
+        Some((_, _, Some(at))) if p.version < at => return Ok(Synced::Unchanged),
+        Some((id, status, _)) => {
             set_status(conn, tenant, id, p.status, now)?;
-            id
+            (id, issues && status == "draft")
         }
     };
     diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
@@ -321,7 +337,10 @@ pub fn sync_provider_invoice(
             .set(invoices::hosted_url.eq(Some(url)))
             .execute(conn)?;
     }
-    Ok(true)
+    if issued {
+        return Ok(Synced::Issued(Box::new(find(conn, tenant, id)?)));
+    }
+    Ok(Synced::Updated)
 }
 
 /// Moves one invoice to `status`; issued when it leaves draft, paid when paid.

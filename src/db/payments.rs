@@ -13,20 +13,20 @@ use crate::db::schema::{organizations, payment_events, subscriptions};
 use crate::db::Tenant;
 use crate::ids::OrgId;
 
-/// Records a paid invoice for `purchase`; returns its number. Run inside a
+/// Records a paid invoice for `purchase` and returns it. Run inside a
 /// transaction.
 pub fn record_payment(
     conn: &mut PgConnection,
     tenant: &Tenant,
     purchase: &Purchase,
-) -> QueryResult<String> {
+) -> QueryResult<invoices::Invoice> {
     let line = NewLine {
         description: line_text(purchase),
         quantity: 1,
         unit_cents: purchase.interval.price_cents(purchase.plan),
     };
     let period = (purchase.period_start, purchase.period_end);
-    let invoice = invoices::create(
+    invoices::create(
         conn,
         tenant,
         &[line],
@@ -34,8 +34,7 @@ pub fn record_payment(
         InvoiceStatus::Paid,
         None,
         purchase.made_at,
-    )?;
-    Ok(invoice.number)
+    )
 }
 
 /// "Starter plan, monthly · 1 Nov 2026 – 1 Dec 2026".

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::events::{Outcome, ProviderEvent};
 use crate::billing::dunning;
 use crate::billing::stripe::parse_lookup_key;
-use crate::db::invoices::{self, InvoiceStatus, NewLine, ProviderInvoice};
+use crate::db::invoices::{self, InvoiceStatus, NewLine, ProviderInvoice, Synced};
 use crate::db::schema::subscriptions;
 use crate::db::{audit, notices, Tenant};
 use crate::domain::billing::Interval;
@@ -431,8 +431,10 @@ fn invoice_event(
             event.time_at("period_end").unwrap_or(event.created),
         ),
     };
-    if !invoices::sync_provider_invoice(conn, tenant, &invoice, now)? {
-        return Ok(Outcome::Stale);
+    match invoices::sync_provider_invoice(conn, tenant, &invoice, now)? {
+        Synced::Unchanged => return Ok(Outcome::Stale),
+        Synced::Issued(issued) => dunning::invoice_issued(conn, tenant, &issued, site, now)?,
+        Synced::Updated => {}
     }
     if matches!(
         event.kind.as_str(),

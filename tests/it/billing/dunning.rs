@@ -116,6 +116,9 @@ async fn a_declined_renewal_is_past_due_until_pay_now_with_a_card_that_pays() {
         409,
         "nothing left to pay"
     );
+    let mailed = "SELECT count(*) FROM mail_outbox WHERE kind = 'billing' \
+                  AND subject = 'Invoice ANN-2026-0001 (€49)' AND body_text LIKE '%/billing/invoices/%'";
+    assert_eq!(app.count(mailed), 1, "the paid invoice is mailed");
 }
 
 #[actix_web::test]

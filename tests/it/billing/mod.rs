@@ -402,7 +402,8 @@ async fn both_providers_number_invoices_in_one_sequence() {
             .transaction(|conn| {
                 lead_dashboard::db::payments::record_payment(conn, &tenant, &purchase)
             })
-            .unwrap();
+            .unwrap()
+            .number;
         numbers.push(local);
         let paid = event(
             &format!("evt_in_{round}"),

@@ -140,6 +140,10 @@ async fn trial_to_paid_charges_nothing_before_the_trial_ends() {
         stub.state.lock().unwrap().invoices.is_empty(),
         "nothing charged"
     );
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE subject LIKE 'Invoice %'"),
+        0
+    );
     assert_eq!(app.count("SELECT count(*) FROM invoices"), 0);
     // At the trial's end the job leaves the Stripe subscription to Stripe.
     let mut config = Config::for_tests(&app.db.url);
@@ -394,10 +398,11 @@ async fn failed_renewal_then_pay_now_makes_it_active_again() {
         &failed_invoice(&sub, &customer, 2),
     )
     .await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM mail_outbox WHERE kind = 'billing'"),
-        2
-    );
+    let dunning = "SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND subject LIKE 'Payment failed%'";
+    assert_eq!(app.count(dunning), 2);
+    // The first invoice (paid) and the failed one (issued open) were mailed once each.
+    let invoice_mail = "SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND subject LIKE 'Invoice ANN-2026-%' AND body_text LIKE '%/billing/invoices/%'";
+    assert_eq!(app.count(invoice_mail), 2);
     let page = ann.get("/billing").await;
     assert!(page.body.contains("Pay now"));
     let r = ann.post("/billing/pay", &[]).await;
