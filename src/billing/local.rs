@@ -64,7 +64,7 @@ impl LocalProvider {
             return Ok(Err(problem));
         }
         let invoice = payments::record_payment(conn, tenant, purchase)?;
-        super::dunning::invoice_issued(conn, tenant, &invoice, site, purchase.made_at)?;
+        super::billing_mail::invoice_issued(conn, tenant, &invoice, site, purchase.made_at)?;
         Ok(Ok(()))
     }
 }
@@ -134,7 +134,7 @@ pub fn pay_now(
     };
     if let Err(problem) = LocalProvider::charge(conn, tenant, &purchase, site)? {
         let attempt = format!("pay_now:{}", now.timestamp());
-        super::dunning::payment_failed(conn, tenant, &attempt, site, now)?;
+        super::billing_mail::payment_failed(conn, tenant, &attempt, site, now)?;
         return Ok(Err(problem));
     }
     billing::settle_past_due(conn, tenant, now)?;

@@ -13,7 +13,7 @@ use crate::db::Tenant;
 use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 
-pub mod dunning;
+pub mod billing_mail;
 mod local;
 pub mod signature;
 pub mod stripe;

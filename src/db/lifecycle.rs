@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::billing::{dunning, PaymentProvider, Purchase};
+use crate::billing::{billing_mail, PaymentProvider, Purchase};
 use crate::db::error::DbResult;
 use crate::db::models::Subscription;
 use crate::db::plans::{audit_json, state_of};
@@ -115,7 +115,7 @@ fn apply(
         Transition::TrialEnded { to } => ended(before, to),
         Transition::GraceExpired => {
             provider.end_subscription(conn, tenant)?;
-            dunning::grace_expired(conn, tenant, provider.public_url(), now)?;
+            billing_mail::grace_expired(conn, tenant, provider.public_url(), now)?;
             ended(before, Status::Expired)
         }
         Transition::CanceledAtPeriodEnd => ended(before, Status::Canceled),
@@ -131,7 +131,7 @@ fn apply(
     store(conn, tenant, &change, now)?;
     if change.state.status == Status::PastDue && before.status != Status::PastDue {
         let attempt = format!("renewal:{}", sub.current_period_end.timestamp());
-        dunning::payment_failed(conn, tenant, &attempt, provider.public_url(), now)?;
+        billing_mail::payment_failed(conn, tenant, &attempt, provider.public_url(), now)?;
     }
     let mut after = audit_json(&change.state);
     if let Some((start, end)) = change.period {

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::events::{Outcome, ProviderEvent};
-use crate::billing::dunning;
+use crate::billing::billing_mail;
 use crate::billing::stripe::parse_lookup_key;
 use crate::db::invoices::{self, InvoiceStatus, NewLine, ProviderInvoice, Synced};
 use crate::db::schema::subscriptions;
@@ -433,7 +433,7 @@ fn invoice_event(
     };
     match invoices::sync_provider_invoice(conn, tenant, &invoice, now)? {
         Synced::Unchanged => return Ok(Outcome::Stale),
-        Synced::Issued(issued) => dunning::invoice_issued(conn, tenant, &issued, site, now)?,
+        Synced::Issued(issued) => billing_mail::invoice_issued(conn, tenant, &issued, site, now)?,
         Synced::Updated => {}
     }
     if matches!(
@@ -471,7 +471,7 @@ fn payment_outcome(
         set_status(conn, org, Status::PastDue, event.created)?;
         let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
         let key = format!("{invoice}:{}", attempt.unwrap_or(1));
-        dunning::payment_failed(conn, tenant, &key, site, now)?;
+        billing_mail::payment_failed(conn, tenant, &key, site, now)?;
     }
     Ok(())
 }
