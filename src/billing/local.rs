@@ -1,21 +1,71 @@
-//! The offline provider: a payment method is "on file" once the owner adds
-//! it, and every charge succeeds at once and is recorded as a paid invoice.
+//! The offline provider: the owner puts a card number on file, and charges
+//! behave like Stripe's test cards — 4242 4242 4242 4242 pays,
+//! 4000 0000 0000 0002 and 4000 0000 0000 9995 are declined,
+//! 4000 0025 0000 3155 needs the cardholder's confirmation (which an
+//! off-session charge cannot get, so it fails too). A paid charge is
+//! recorded as a paid invoice and mailed to the owners.
 
 use diesel::PgConnection;
 
 use super::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::DbResult;
 use crate::db::{billing, payments, Tenant};
+use crate::db::{DbError, DbResult};
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalProvider;
+#[derive(Debug, Clone, Default)]
+pub struct LocalProvider {
+    pub public_url: String,
+}
+
+/// What charging a test card does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardOutcome {
+    Paid,
+    Declined,
+    NeedsAction,
+}
+
+impl CardOutcome {
+    /// What the owner is told when the charge did not go through.
+    pub fn problem(self) -> Option<&'static str> {
+        match self {
+            CardOutcome::Paid => None,
+            CardOutcome::Declined => Some("The card was declined."),
+            CardOutcome::NeedsAction => {
+                Some("The bank asks the cardholder to confirm this payment.")
+            }
+        }
+    }
+}
+
+/// The outcome of charging the test card ending in `last4`.
+pub fn card_outcome(last4: &str) -> CardOutcome {
+    match last4 {
+        "0002" | "9995" => CardOutcome::Declined,
+        "3155" => CardOutcome::NeedsAction,
+        _ => CardOutcome::Paid,
+    }
+}
 
 impl LocalProvider {
-    fn charge(conn: &mut PgConnection, tenant: &Tenant, purchase: &Purchase) -> DbResult<()> {
-        if purchase.interval.price_cents(purchase.plan) > 0 {
-            payments::record_payment(conn, tenant, purchase)?;
+    /// Charges the card on file for `purchase`; the problem when it did not pay.
+    pub fn charge(
+        conn: &mut PgConnection,
+        tenant: &Tenant,
+        purchase: &Purchase,
+        site: &str,
+    ) -> DbResult<Result<(), &'static str>> {
+        if purchase.interval.price_cents(purchase.plan) == 0 {
+            return Ok(Ok(()));
         }
-        Ok(())
+        let Some(card) = billing::card_on_file(conn, tenant)? else {
+            return Ok(Err("There is no payment method on file."));
+        };
+        if let Some(problem) = card_outcome(&card).problem() {
+            return Ok(Err(problem));
+        }
+        let invoice = payments::record_payment(conn, tenant, purchase)?;
+        super::billing_mail::invoice_issued(conn, tenant, &invoice, site, purchase.made_at)?;
+        Ok(Ok(()))
     }
 }
 
@@ -26,9 +76,12 @@ impl PaymentProvider for LocalProvider {
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<CheckoutOutcome> {
-        billing::set_payment_method_on_file(conn, tenant)?;
+        if billing::card_on_file(conn, tenant)?.is_none() {
+            billing::record_payment_method(conn, tenant, "4242")?;
+        }
         if purchase.charge_now {
-            Self::charge(conn, tenant, purchase)?;
+            Self::charge(conn, tenant, purchase, &self.public_url)?
+                .map_err(|problem| DbError::Conflict(format!("{problem} Nothing was changed.")))?;
         }
         Ok(CheckoutOutcome::Completed)
     }
@@ -39,17 +92,51 @@ impl PaymentProvider for LocalProvider {
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<bool> {
-        if purchase.interval.price_cents(purchase.plan) == 0 {
-            return Ok(true);
-        }
-        let on_file = billing::payment_method_on_file(conn, tenant)?;
-        if on_file {
-            Self::charge(conn, tenant, purchase)?;
-        }
-        Ok(on_file)
+        Ok(Self::charge(conn, tenant, purchase, &self.public_url)?.is_ok())
+    }
+
+    fn end_subscription(&self, _: &mut PgConnection, _: &Tenant) -> DbResult<()> {
+        Ok(())
+    }
+
+    fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     fn portal_url(&self, _tenant: &Tenant) -> Option<String> {
         None
     }
+}
+
+/// "Pay now" on the local provider: charges the card on file for the
+/// current period of a PAST_DUE subscription. Paid: ACTIVE again. Not paid:
+/// the attempt is told to the owners like any failed payment, and the
+/// problem is returned (the subscription stays PAST_DUE).
+pub fn pay_now(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    site: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> DbResult<Result<(), &'static str>> {
+    let sub = crate::db::plans::lock(conn, tenant)?;
+    if sub.status != crate::domain::subscription::Status::PastDue {
+        return Err(DbError::Conflict(
+            "Nothing is overdue: there is nothing to pay.".into(),
+        ));
+    }
+    let purchase = Purchase {
+        plan: sub.plan,
+        interval: sub.billing_interval,
+        period_start: sub.current_period_start,
+        period_end: sub.current_period_end,
+        charge_now: true,
+        made_at: now,
+    };
+    if let Err(problem) = LocalProvider::charge(conn, tenant, &purchase, site)? {
+        let attempt = format!("pay_now:{}", now.timestamp());
+        super::billing_mail::payment_failed(conn, tenant, &attempt, site, now)?;
+        return Ok(Err(problem));
+    }
+    billing::settle_past_due(conn, tenant, now)?;
+    Ok(Ok(()))
 }

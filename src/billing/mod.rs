@@ -1,7 +1,8 @@
 //! Payments behind one small trait, so the plan flows do not care who takes the
-//! money. `LocalProvider` (no Stripe keys configured) records a payment method and
-//! marks every payment as made, so each flow works offline; a Stripe provider
-//! implements the same trait (Checkout as `Redirect`, the customer portal as `portal_url`).
+//! money. `LocalProvider` (no Stripe keys configured) charges a test card on
+//! file, so each flow works offline; `StripeProvider` makes Stripe the source
+//! of truth: changes go to Stripe and come back through its webhook
+//! (`stripe_flows` for the owner's plan changes, `db::billing` for events).
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
@@ -12,12 +13,15 @@ use crate::db::Tenant;
 use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 
+pub mod billing_mail;
 mod local;
 pub mod signature;
 pub mod stripe;
+pub mod stripe_flows;
 mod stripe_provider;
 
-pub use local::LocalProvider;
+pub use local::{card_outcome, pay_now as local_pay_now, CardOutcome, LocalProvider};
+pub use stripe_provider::StripeProvider;
 
 /// One paid period of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +60,20 @@ pub trait PaymentProvider: Send + Sync {
     ) -> DbResult<CheckoutOutcome>;
 
     /// Charges the payment method on file for a new period; false when that
-    /// failed (the subscription then becomes PAST_DUE).
+    /// failed (the subscription then becomes PAST_DUE). Never assumed: a
+    /// provider that cannot charge here answers false.
     fn collect_renewal(
         &self,
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<bool>;
+
+    /// The grace period is over: stop collecting (Stripe: end the subscription).
+    fn end_subscription(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()>;
+
+    /// The site's public URL, for links in billing mail.
+    fn public_url(&self) -> &str;
 
     /// Where the customer manages payment methods, when the provider has such a page.
     fn portal_url(&self, tenant: &Tenant) -> Option<String>;
@@ -71,11 +82,18 @@ pub trait PaymentProvider: Send + Sync {
 /// The provider this instance uses: Stripe when both of its keys are
 /// configured, the local provider otherwise.
 pub fn provider(config: &Config) -> Box<dyn PaymentProvider> {
-    match stripe::StripeClient::from_config(config) {
-        Some(client) => Box::new(stripe_provider::StripeProvider {
-            client,
+    match stripe_provider(config) {
+        Some(stripe) => Box::new(stripe),
+        None => Box::new(LocalProvider {
             public_url: config.public_url.clone(),
         }),
-        None => Box::new(LocalProvider),
     }
+}
+
+/// The Stripe provider, when Stripe is configured.
+pub fn stripe_provider(config: &Config) -> Option<StripeProvider> {
+    stripe::StripeClient::from_config(config).map(|client| StripeProvider {
+        client,
+        public_url: config.public_url.trim_end_matches('/').to_string(),
+    })
 }

@@ -1,14 +1,20 @@
-//! Stripe's REST API, the two calls the app needs: a Checkout Session for an
-//! upgrade and a customer-portal session for payment methods. Requests are
-//! form-encoded as Stripe documents; the base URL is configurable so tests
-//! point it at a local stub that records what was sent.
+//! Stripe's REST API, the calls the subscription lifecycle needs, as a thin
+//! form-encoded client (see docs/billing.md for why not the typed crates).
+//! Every parameter name is the one Stripe's API reference documents for the
+//! call; the base URL is configurable so tests point it at a contract stub.
+//! Requests pin `Stripe-Version`, so the shapes read back do not drift.
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 use crate::ids::OrgId;
+
+/// The API version every request is made with: schedule phases take
+/// `duration`, periods live on subscription items.
+pub const API_VERSION: &str = "2025-09-30.clover";
 
 /// Credentials and base URL, present when Stripe is configured.
 #[derive(Debug, Clone)]
@@ -17,17 +23,55 @@ pub struct StripeClient {
     secret_key: String,
 }
 
+/// A form body: Stripe's bracketed parameter names and their values.
+pub type Form = Vec<(String, String)>;
+
 /// What to sell in a Checkout Session.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
     pub org: OrgId,
     pub plan: Plan,
-    /// "month" or "year".
-    pub interval: String,
+    pub interval: Interval,
+    /// The Stripe Price of `plan` billed every `interval`.
+    pub price: String,
     pub customer: Option<String>,
     pub customer_email: String,
+    /// During the local trial: its end (unix seconds), so nothing is charged before.
+    pub trial_end: Option<i64>,
     pub success_url: String,
     pub cancel_url: String,
+}
+
+/// A subscription as far as changing it needs: its item and current price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSubscription {
+    pub id: String,
+    pub item: String,
+    pub price: String,
+    pub schedule: Option<String>,
+}
+
+/// The lookup key of the Price of `plan` billed every `interval`
+/// ("lead_dashboard_starter_month"); webhooks read the plan back from it.
+pub fn lookup_key(plan: Plan, interval: Interval) -> String {
+    format!(
+        "lead_dashboard_{}_{}",
+        plan.as_str().to_lowercase(),
+        interval.as_str()
+    )
+}
+
+/// The plan and interval a lookup key names.
+pub fn parse_lookup_key(key: &str) -> Option<(Plan, Interval)> {
+    let rest = key.strip_prefix("lead_dashboard_")?;
+    let (plan, interval) = rest.rsplit_once('_')?;
+    let plan: Plan = plan.to_uppercase().parse().ok()?;
+    let interval = Interval::ALL.into_iter().find(|i| i.as_str() == interval)?;
+    Some((plan, interval))
+}
+
+fn pair(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
 }
 
 impl StripeClient {
@@ -42,33 +86,170 @@ impl StripeClient {
         }
     }
 
+    /// The id of the Price for `plan` / `interval`, found by its lookup key
+    /// (`GET /v1/prices`), or created once with that key (`POST /v1/prices`).
+    pub fn price_id(&self, plan: Plan, interval: Interval) -> Result<String, String> {
+        let key = lookup_key(plan, interval);
+        let query = [("lookup_keys[]", key.as_str()), ("active", "true")];
+        let found = self.get("/v1/prices", &query)?;
+        if let Some(id) = found.pointer("/data/0/id").and_then(Value::as_str) {
+            return Ok(id.to_string());
+        }
+        let form = vec![
+            pair("currency", "eur"),
+            pair("unit_amount", interval.price_cents(plan).to_string()),
+            pair("recurring[interval]", interval.as_str()),
+            pair(
+                "product_data[name]",
+                format!("Lead Dashboard {}", plan.name()),
+            ),
+            pair("lookup_key", key),
+            pair("metadata[plan]", plan.as_str()),
+            pair("metadata[interval]", interval.as_str()),
+        ];
+        id_of(&self.post("/v1/prices", &form)?)
+    }
+
     /// Creates a Checkout Session and returns the URL to send the owner to.
     pub fn create_checkout_session(&self, req: &CheckoutRequest) -> Result<String, String> {
         let response = self.post("/v1/checkout/sessions", &checkout_form(req))?;
-        url_of(&response)
+        str_of(&response, "url")
     }
 
-    /// Creates a customer-portal session (payment methods, invoices).
+    /// Creates a customer-portal session (payment methods, billing details, invoices).
     pub fn create_portal_session(
         &self,
         customer: &str,
         return_url: &str,
     ) -> Result<String, String> {
-        let form = vec![
-            ("customer".to_string(), customer.to_string()),
-            ("return_url".to_string(), return_url.to_string()),
-        ];
+        let form = vec![pair("customer", customer), pair("return_url", return_url)];
         let response = self.post("/v1/billing_portal/sessions", &form)?;
-        url_of(&response)
+        str_of(&response, "url")
+    }
+
+    /// The subscription's single item, its price and schedule (`GET /v1/subscriptions/{id}`).
+    pub fn subscription(&self, id: &str) -> Result<LiveSubscription, String> {
+        let sub = self.get(&format!("/v1/subscriptions/{id}"), &[])?;
+        let item = sub.pointer("/items/data/0");
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        Ok(LiveSubscription {
+            id: id.to_string(),
+            item: text(item.and_then(|i| i.get("id"))).ok_or("subscription has no item")?,
+            price: text(item.and_then(|i| i.pointer("/price/id")))
+                .ok_or("subscription item has no price")?,
+            schedule: text(sub.get("schedule")),
+        })
+    }
+
+    /// Moves the subscription's item to `price` now. `always_invoice` charges
+    /// the prorated difference at once; `none` changes nothing owed (a trial).
+    pub fn change_price(
+        &self,
+        sub: &LiveSubscription,
+        price: &str,
+        proration_behavior: &str,
+    ) -> Result<Value, String> {
+        let form = vec![
+            pair("items[0][id]", sub.item.as_str()),
+            pair("items[0][price]", price),
+            pair("proration_behavior", proration_behavior),
+        ];
+        self.post(&format!("/v1/subscriptions/{}", sub.id), &form)
+    }
+
+    /// Sets or withdraws the cancellation at the end of the current period.
+    pub fn set_cancel_at_period_end(&self, sub: &str, cancel: bool) -> Result<Value, String> {
+        let form = vec![pair("cancel_at_period_end", cancel.to_string())];
+        self.post(&format!("/v1/subscriptions/{sub}"), &form)
+    }
+
+    /// Ends the subscription now (`DELETE /v1/subscriptions/{id}`): the grace
+    /// period is over and Stripe must stop retrying.
+    pub fn cancel_now(&self, sub: &str) -> Result<Value, String> {
+        self.send("DELETE", &format!("/v1/subscriptions/{sub}"), &[], &[])
+    }
+
+    /// Schedules `sub` to move to `price` at the end of its current period:
+    /// a schedule from the subscription, then its phases set to "this period
+    /// on the current price, then one period of `price`", released afterwards.
+    /// Returns the schedule id.
+    pub fn schedule_price_change(
+        &self,
+        sub: &LiveSubscription,
+        price: &str,
+        interval: Interval,
+    ) -> Result<String, String> {
+        let schedule = match &sub.schedule {
+            Some(id) => self.get(&format!("/v1/subscription_schedules/{id}"), &[])?,
+            None => self.post(
+                "/v1/subscription_schedules",
+                &[pair("from_subscription", sub.id.as_str())],
+            )?,
+        };
+        let id = id_of(&schedule)?;
+        let phase = |key: &str| {
+            schedule
+                .pointer(&format!("/phases/0/{key}"))
+                .and_then(Value::as_i64)
+                .ok_or_else(|| format!("schedule phase has no {key}"))
+        };
+        let form = vec![
+            pair("end_behavior", "release"),
+            pair("proration_behavior", "none"),
+            pair("phases[0][items][0][price]", sub.price.as_str()),
+            pair("phases[0][items][0][quantity]", "1"),
+            pair("phases[0][start_date]", phase("start_date")?.to_string()),
+            pair("phases[0][end_date]", phase("end_date")?.to_string()),
+            pair("phases[1][items][0][price]", price),
+            pair("phases[1][items][0][quantity]", "1"),
+            pair("phases[1][duration][interval]", interval.as_str()),
+            pair("phases[1][duration][interval_count]", "1"),
+        ];
+        self.post(&format!("/v1/subscription_schedules/{id}"), &form)?;
+        Ok(id)
+    }
+
+    /// Drops a scheduled change: the subscription stays as it is.
+    pub fn release_schedule(&self, schedule: &str) -> Result<Value, String> {
+        self.post(
+            &format!("/v1/subscription_schedules/{schedule}/release"),
+            &[],
+        )
+    }
+
+    fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, String> {
+        self.send("GET", path, query, &[])
     }
 
     fn post(&self, path: &str, form: &[(String, String)]) -> Result<Value, String> {
-        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let response = ureq::post(&format!("{}{path}", self.base))
+        self.send("POST", path, &[], form)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        form: &[(String, String)],
+    ) -> Result<Value, String> {
+        let mut request = ureq::request(method, &format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {}", self.secret_key))
-            .timeout(std::time::Duration::from_secs(15))
-            .send_form(&pairs)
-            .map_err(|e| format!("Stripe request to {path} failed: {e}"))?;
+            .set("Stripe-Version", API_VERSION)
+            .timeout(std::time::Duration::from_secs(15));
+        for (k, v) in query {
+            request = request.query(k, v);
+        }
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let result = if method == "POST" {
+            request.send_form(&pairs)
+        } else {
+            request.call()
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(code, r)) => return Err(stripe_error(path, code, r)),
+            Err(e) => return Err(format!("Stripe could not be reached ({path}): {e}")),
+        };
         let body = response
             .into_string()
             .map_err(|e| format!("Stripe answer unreadable: {e}"))?;
@@ -76,55 +257,74 @@ impl StripeClient {
     }
 }
 
-fn url_of(response: &Value) -> Result<String, String> {
+/// Stripe's own message for a refused request (`error.message`).
+fn stripe_error(path: &str, code: u16, response: ureq::Response) -> String {
+    let body: Value = response
+        .into_string()
+        .ok()
+        .and_then(|b| serde_json::from_str(&b).ok())
+        .unwrap_or(Value::Null);
+    let message = body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("no message");
+    format!("Stripe refused {path} ({code}): {message}")
+}
+
+fn str_of(response: &Value, key: &str) -> Result<String, String> {
     response
-        .get("url")
+        .get(key)
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| "Stripe's answer has no url".to_string())
+        .ok_or_else(|| format!("Stripe's answer has no {key}"))
+}
+
+fn id_of(response: &Value) -> Result<String, String> {
+    str_of(response, "id")
 }
 
 /// The exact form body of a Checkout Session request.
-pub fn checkout_form(req: &CheckoutRequest) -> Vec<(String, String)> {
-    let spec = req.plan.spec();
-    let amount = if req.interval == "year" {
-        spec.yearly_cents
-    } else {
-        spec.monthly_cents
-    };
+pub fn checkout_form(req: &CheckoutRequest) -> Form {
     let org = req.org.to_string();
-    let mut form: Vec<(&str, String)> = vec![
-        ("mode", "subscription".into()),
-        ("client_reference_id", org.clone()),
-        ("success_url", req.success_url.clone()),
-        ("cancel_url", req.cancel_url.clone()),
-        ("line_items[0][quantity]", "1".into()),
-        ("line_items[0][price_data][currency]", "eur".into()),
-        ("line_items[0][price_data][unit_amount]", amount.to_string()),
-        (
-            "line_items[0][price_data][recurring][interval]",
-            req.interval.clone(),
-        ),
-        (
-            "line_items[0][price_data][product_data][name]",
-            format!("Lead Dashboard {}", req.plan.name()),
-        ),
-        ("metadata[organization_id]", org.clone()),
-        ("metadata[plan]", req.plan.as_str().into()),
-        ("metadata[interval]", req.interval.clone()),
-        ("subscription_data[metadata][organization_id]", org),
-        (
-            "subscription_data[metadata][plan]",
-            req.plan.as_str().into(),
-        ),
-        (
-            "subscription_data[metadata][interval]",
-            req.interval.clone(),
-        ),
+    let mut form = vec![
+        pair("mode", "subscription"),
+        pair("client_reference_id", org.as_str()),
+        pair("success_url", req.success_url.as_str()),
+        pair("cancel_url", req.cancel_url.as_str()),
+        pair("line_items[0][price]", req.price.as_str()),
+        pair("line_items[0][quantity]", "1"),
+        pair("metadata[organization_id]", org.as_str()),
+        pair("metadata[plan]", req.plan.as_str()),
+        pair("metadata[interval]", req.interval.as_str()),
+        pair("subscription_data[metadata][organization_id]", org.as_str()),
     ];
-    match &req.customer {
-        Some(customer) => form.push(("customer", customer.clone())),
-        None => form.push(("customer_email", req.customer_email.clone())),
+    if let Some(end) = req.trial_end {
+        form.push(pair("subscription_data[trial_end]", end.to_string()));
     }
-    form.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    match &req.customer {
+        Some(customer) => form.push(pair("customer", customer.as_str())),
+        None => form.push(pair("customer_email", req.customer_email.as_str())),
+    }
+    form
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_keys_round_trip() {
+        for plan in [Plan::Starter, Plan::Professional, Plan::Enterprise] {
+            for interval in Interval::ALL {
+                let key = lookup_key(plan, interval);
+                assert_eq!(parse_lookup_key(&key), Some((plan, interval)), "{key}");
+            }
+        }
+        assert_eq!(
+            lookup_key(Plan::Starter, Interval::Yearly),
+            "lead_dashboard_starter_year"
+        );
+        assert_eq!(parse_lookup_key("other_starter_month"), None);
+        assert_eq!(parse_lookup_key("lead_dashboard_gold_month"), None);
+    }
 }

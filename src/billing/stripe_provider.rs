@@ -1,19 +1,66 @@
 //! The Stripe implementation of `PaymentProvider`: a purchase becomes a
-//! Checkout Session (the owner continues on Stripe's page) and the change
-//! is applied when Stripe's webhook confirms it. Renewals are collected by
-//! Stripe itself; their outcome arrives as `invoice.paid` /
-//! `invoice.payment_failed` events.
+//! Checkout Session (the owner continues on Stripe's page; during the trial
+//! with `subscription_data[trial_end]`, so nothing is charged before it ends)
+//! and the change is applied when Stripe's webhook confirms it. Renewals of a
+//! linked subscription are Stripe's; their outcome arrives as `invoice.paid`
+//! / `invoice.payment_failed`, and nothing here assumes them.
 
 use diesel::prelude::*;
 
 use crate::billing::stripe::{CheckoutRequest, StripeClient};
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::{billing, Tenant};
+use crate::db::{billing, plans, Tenant};
 use crate::db::{DbError, DbResult};
+use crate::domain::subscription::Status;
 
 pub struct StripeProvider {
     pub client: StripeClient,
+    /// The site's public URL, without a trailing slash.
     pub public_url: String,
+}
+
+/// A refused or failed Stripe call: nothing changed, and the owner is told why.
+pub fn refused(message: String) -> DbError {
+    tracing::warn!(error = %message, "Stripe call failed");
+    DbError::Conflict(format!(
+        "Stripe did not accept the change, so nothing was changed. ({message})"
+    ))
+}
+
+impl StripeProvider {
+    /// A Checkout Session for `purchase`; charged now unless it only
+    /// collects a card during the trial.
+    pub fn checkout(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &Tenant,
+        purchase: &Purchase,
+    ) -> DbResult<String> {
+        let sub = plans::lock(conn, tenant)?;
+        let trial_end = match (purchase.charge_now, sub.status, sub.trial_ends_at) {
+            (false, Status::Trial, Some(end)) => Some(end.timestamp()),
+            _ => None,
+        };
+        let (customer, email) = billing::checkout_contact(conn, tenant)?;
+        let price = self
+            .client
+            .price_id(purchase.plan, purchase.interval)
+            .map_err(refused)?;
+        let request = CheckoutRequest {
+            org: tenant.org_id(),
+            plan: purchase.plan,
+            interval: purchase.interval,
+            price,
+            customer,
+            customer_email: email,
+            trial_end,
+            success_url: format!("{}/billing?checkout=success", self.public_url),
+            cancel_url: format!("{}/plans?checkout=canceled", self.public_url),
+        };
+        self.client
+            .create_checkout_session(&request)
+            .map_err(refused)
+    }
 }
 
 impl PaymentProvider for StripeProvider {
@@ -23,31 +70,41 @@ impl PaymentProvider for StripeProvider {
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<CheckoutOutcome> {
-        let org = tenant.org_id();
-        let (customer, email) = billing::checkout_contact(conn, tenant)?;
-        let request = CheckoutRequest {
-            org,
-            plan: purchase.plan,
-            interval: purchase.interval.as_str().to_string(),
-            customer,
-            customer_email: email,
-            success_url: format!("{}/billing?checkout=success", self.public_url),
-            cancel_url: format!("{}/plans?checkout=canceled", self.public_url),
-        };
-        let url = self
-            .client
-            .create_checkout_session(&request)
-            .map_err(|e| DbError::Upstream(e.to_string()))?;
-        Ok(CheckoutOutcome::Redirect(url))
+        Ok(CheckoutOutcome::Redirect(
+            self.checkout(conn, tenant, purchase)?,
+        ))
     }
 
-    fn collect_renewal(&self, _: &mut PgConnection, _: &Tenant, _: &Purchase) -> DbResult<bool> {
-        // Stripe charges the renewal; a failure arrives as a webhook event.
-        Ok(true)
+    fn collect_renewal(
+        &self,
+        _: &mut PgConnection,
+        _: &Tenant,
+        purchase: &Purchase,
+    ) -> DbResult<bool> {
+        // A linked subscription is renewed by Stripe and never reaches the
+        // job; a paid plan without one cannot be charged from here.
+        Ok(purchase.interval.price_cents(purchase.plan) == 0)
+    }
+
+    fn end_subscription(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
+        // A refusal (already canceled in the portal, Stripe unreachable) must
+        // not hold up every other organization's transitions in this pass:
+        // the plan ends here anyway, and a payment Stripe still collects
+        // later brings the linked subscription back (`invoice.paid`).
+        if let Some(sub) = billing::stripe_link(conn, tenant)?.subscription {
+            if let Err(e) = self.client.cancel_now(&sub) {
+                tracing::warn!(error = %e, subscription = %sub, "ending the Stripe subscription failed");
+            }
+        }
+        Ok(())
+    }
+
+    fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     fn portal_url(&self, _: &Tenant) -> Option<String> {
-        // The portal session is created on demand from /billing.
+        // The portal session is created on demand (POST /billing/payment-method).
         None
     }
 }

@@ -226,13 +226,36 @@ impl NewInvoiceLine<'_> {
     }
 }
 
-/// The tenant's invoices, newest first.
-pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Invoice>> {
-    scoped_invoices(tenant)
+/// A position in the newest-first invoice list.
+pub type Cursor = crate::db::cursor::Cursor<InvoiceId>;
+
+/// One page of the tenant's invoices, newest first, after `after`; true when
+/// more follow. Keyset on (created_at, id), so a page costs the same however
+/// many invoices came before it.
+pub fn list(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<(Vec<Invoice>, bool)> {
+    let mut query = scoped_invoices(tenant).into_boxed();
+    if let Some(c) = after {
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(invoices.created_at, invoices.id) < (")
+                .bind::<diesel::sql_types::Timestamptz, _>(c.created_at)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(c.id)
+                .sql(")"),
+        );
+    }
+    let mut rows = query
         .order((invoices::created_at.desc(), invoices::id.desc()))
         .select(Invoice::as_select())
-        .limit(200)
-        .load(conn)
+        .limit(limit + 1)
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
 }
 
 /// One invoice of the tenant; NotFound for another organization's.
@@ -255,25 +278,104 @@ pub fn lines(
         .load(conn)
 }
 
-/// Marks the invoice known to the provider under `provider_id` with `status`;
-/// returns false when there is none.
-pub fn set_status_by_provider_id(
+/// An invoice as the payment provider reports it in one event.
+pub struct ProviderInvoice<'a> {
+    pub id: &'a str,
+    pub status: InvoiceStatus,
+    /// The event's version for this invoice (time plus rank).
+    pub version: DateTime<Utc>,
+    pub hosted_url: Option<&'a str>,
+    pub lines: &'a [NewLine],
+    pub period: (DateTime<Utc>, DateTime<Utc>),
+}
+
+/// What mirroring a provider invoice did.
+#[derive(Debug, Clone)]
+pub enum Synced {
+    /// Older than the stored state, or the stored state is final.
+    Unchanged,
+    Updated,
+    /// It left draft (or arrived already open or paid): the invoice to mail.
+    Issued(Box<Invoice>),
+}
+
+/// Mirrors a provider invoice: creates it numbered the first time, else
+/// moves it to the reported status unless the stored state is newer or
+/// final (paid and void never change).
+pub fn sync_provider_invoice(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    provider_id: &str,
+    p: &ProviderInvoice,
+    now: DateTime<Utc>,
+) -> QueryResult<Synced> {
+    let row = scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(p.id));
+    let stored: Option<(InvoiceId, String, Option<DateTime<Utc>>)> = row
+        .select((invoices::id, invoices::status, invoices::provider_state_at))
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let issues = p.status != InvoiceStatus::Draft && p.status != InvoiceStatus::Void;
+    let (id, issued) = match stored {
+        None => {
+            let id = create(conn, tenant, p.lines, p.period, p.status, Some(p.id), now)?.id;
+            (id, issues)
+        }
+        Some((_, status, _)) if status == "paid" || status == "void" => {
+            return Ok(Synced::Unchanged)
+        }
+        Some((_, _, Some(at))) if p.version < at => return Ok(Synced::Unchanged),
+        Some((id, status, _)) => {
+            set_status(conn, tenant, id, p.status, now)?;
+            (id, issues && status == "draft")
+        }
+    };
+    diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
+        .set(invoices::provider_state_at.eq(Some(p.version)))
+        .execute(conn)?;
+    if let Some(url) = p.hosted_url {
+        diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
+            .set(invoices::hosted_url.eq(Some(url)))
+            .execute(conn)?;
+    }
+    if issued {
+        return Ok(Synced::Issued(Box::new(find(conn, tenant, id)?)));
+    }
+    Ok(Synced::Updated)
+}
+
+/// Moves one invoice to `status`; issued when it leaves draft, paid when paid.
+pub fn set_status(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: InvoiceId,
     status: InvoiceStatus,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let paid_at = (status == InvoiceStatus::Paid).then_some(now);
-    let n = diesel::update(
-        scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(provider_id)),
-    )
-    .set((
-        invoices::status.eq(status.as_str()),
-        invoices::paid_at.eq(paid_at),
-    ))
-    .execute(conn)?;
-    Ok(n > 0)
+) -> QueryResult<()> {
+    let row = scoped_invoices(tenant).filter(invoices::id.eq(id));
+    diesel::update(row)
+        .set((
+            invoices::status.eq(status.as_str()),
+            invoices::paid_at.eq((status == InvoiceStatus::Paid).then_some(now)),
+        ))
+        .execute(conn)?;
+    if status != InvoiceStatus::Draft {
+        diesel::update(row.filter(invoices::issued_at.is_null()))
+            .set(invoices::issued_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Where the newest open invoice can be paid on the provider's page.
+pub fn open_hosted_url(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<String>> {
+    let url: Option<Option<String>> = scoped_invoices(tenant)
+        .filter(invoices::status.eq(InvoiceStatus::Open.as_str()))
+        .filter(invoices::hosted_url.is_not_null())
+        .order((invoices::created_at.desc(), invoices::id.desc()))
+        .select(invoices::hosted_url)
+        .first(conn)
+        .optional()?;
+    Ok(url.flatten())
 }
 
 /// Every `invoice_lines` query of a tenant starts here.

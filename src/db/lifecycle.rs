@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::billing::{PaymentProvider, Purchase};
+use crate::billing::{billing_mail, PaymentProvider, Purchase};
 use crate::db::error::DbResult;
 use crate::db::models::Subscription;
 use crate::db::plans::{audit_json, state_of};
@@ -60,6 +60,13 @@ fn advance_batch(
                 .eq(Status::Active)
                 .and(subscriptions::current_period_end.le(now))),
         )
+        // A Stripe subscription renews, converts its trial and ends itself
+        // (its webhook reports it); only its grace period is ours to end.
+        .filter(
+            subscriptions::provider_subscription_id
+                .is_null()
+                .or(subscriptions::status.eq(Status::PastDue)),
+        )
         .order(subscriptions::organization_id)
         .limit(BATCH)
         .select(Subscription::as_select())
@@ -106,7 +113,11 @@ fn apply(
             renew(conn, provider, tenant, before, before.plan, start, now)?
         }
         Transition::TrialEnded { to } => ended(before, to),
-        Transition::GraceExpired => ended(before, Status::Expired),
+        Transition::GraceExpired => {
+            provider.end_subscription(conn, tenant)?;
+            billing_mail::grace_expired(conn, tenant, provider.public_url(), now)?;
+            ended(before, Status::Expired)
+        }
         Transition::CanceledAtPeriodEnd => ended(before, Status::Canceled),
         Transition::Downgraded { to } => {
             let start = sub.current_period_end;
@@ -118,6 +129,10 @@ fn apply(
         }
     };
     store(conn, tenant, &change, now)?;
+    if change.state.status == Status::PastDue && before.status != Status::PastDue {
+        let attempt = format!("renewal:{}", sub.current_period_end.timestamp());
+        billing_mail::payment_failed(conn, tenant, &attempt, provider.public_url(), now)?;
+    }
     let mut after = audit_json(&change.state);
     if let Some((start, end)) = change.period {
         after["period_start"] = json!(start);

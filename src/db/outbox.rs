@@ -17,6 +17,8 @@ pub enum MailKind {
     Message,
     Invitation,
     Account,
+    /// Failed payments and the end of a plan, to the owners.
+    Billing,
 }
 
 impl MailKind {
@@ -25,6 +27,7 @@ impl MailKind {
             MailKind::Message => "message",
             MailKind::Invitation => "invitation",
             MailKind::Account => "account",
+            MailKind::Billing => "billing",
         }
     }
 }

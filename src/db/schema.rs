@@ -85,6 +85,8 @@ diesel::table! {
         issued_at -> Nullable<Timestamptz>,
         paid_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        provider_state_at -> Nullable<Timestamptz>,
+        hosted_url -> Nullable<Text>,
     }
 }
 
@@ -232,6 +234,9 @@ diesel::table! {
         type_ -> Text,
         provider_created_at -> Timestamptz,
         processed_at -> Timestamptz,
+        customer -> Nullable<Text>,
+        payload -> Nullable<Jsonb>,
+        pending -> Bool,
     }
 }
 
@@ -317,6 +322,11 @@ diesel::table! {
         provider_state_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        pending_change -> Nullable<Text>,
+        pending_since -> Nullable<Timestamptz>,
+        scheduled_interval -> Nullable<Text>,
+        provider_schedule_id -> Nullable<Text>,
+        card_last4 -> Nullable<Text>,
     }
 }
 

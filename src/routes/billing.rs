@@ -1,6 +1,8 @@
 //! Billing: the billing page (OWNER; ADMIN read-only), billing details,
-//! payment method, printable invoices, Stripe Checkout, and the Stripe
-//! webhook — authenticated by its signature, not a session or CSRF token.
+//! payment method (Stripe: the customer portal, or Checkout with `trial_end`
+//! during the trial; local: a test card), "Pay now" for a failed payment,
+//! printable invoices, and the Stripe webhook — authenticated by its
+//! signature, not a session or CSRF token.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
@@ -8,10 +10,11 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
-use crate::billing::signature;
-use crate::billing::stripe::{CheckoutRequest, StripeClient};
+use crate::billing::stripe_flows::{self, FlowOutcome};
+use crate::billing::{self as payments, signature};
 use crate::db::billing::{self, Outcome, ProviderEvent};
-use crate::db::{audit, invoices};
+use crate::db::{audit, invoices, DbResult};
+use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
@@ -23,20 +26,67 @@ use crate::views::layout::Nav;
 
 route_table! {
     GET "/billing" => show,
+    GET "/billing/subscription" => subscription_card,
     POST "/billing/details" => save_details,
     POST "/billing/payment-method" => payment_method,
     POST "/billing/checkout" => checkout,
+    POST "/billing/pay" => pay_now,
     GET "/billing/invoices/{id}" => invoice,
     POST "/billing/webhook" => webhook,
+}
+
+/// Invoices per page of the billing history.
+const INVOICES_PER_PAGE: i64 = 25;
+
+/// Which page of the invoice list: the cursor after the last invoice shown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    after: String,
 }
 
 async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
+    query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ViewBilling)?;
-    render(&state, &cur, &req, &FieldErrors::new(), None).await
+    let after = invoices::Cursor::decode(&query.after);
+    render(&state, &cur, &req, &FieldErrors::new(), None, after).await
+}
+
+/// The subscription card alone: what the "waiting for confirmation" banner
+/// polls until Stripe's webhook has arrived.
+async fn subscription_card(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant_for(Action::ViewBilling)?;
+    let (link, card) = state
+        .db
+        .run(move |conn| -> AppResult<_> {
+            Ok((
+                billing::stripe_link(conn, &tenant)?,
+                billing::card_on_file(conn, &tenant)?,
+            ))
+        })
+        .await?;
+    let p = BillingPage {
+        org: &cur.ctx.org,
+        subscription: &cur.ctx.subscription,
+        details: ("", "", ""),
+        invoices: &[],
+        next_href: None,
+        on_first: true,
+        can_manage: cur.can(Action::ManageBilling),
+        stripe: payments::stripe_provider(&state.config).is_some(),
+        pending: link.waiting(cur.now()),
+        card_last4: card.as_deref(),
+        csrf: &cur.user.csrf,
+    };
+    Ok(html_response(&req, view::subscription_card(&p)))
 }
 
 async fn render(
@@ -45,14 +95,17 @@ async fn render(
     req: &HttpRequest,
     errors: &FieldErrors,
     submitted: Option<&DetailsForm>,
+    after: Option<invoices::Cursor>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
-    let (list, stored) = state
+    let ((list, more), stored, link, card) = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
-                invoices::list(conn, &tenant)?,
+                invoices::list(conn, &tenant, after, INVOICES_PER_PAGE)?,
                 billing::details(conn, &tenant)?,
+                billing::stripe_link(conn, &tenant)?,
+                billing::card_on_file(conn, &tenant)?,
             ))
         })
         .await?;
@@ -60,13 +113,24 @@ async fn render(
         Some(f) => (f.company.as_str(), f.address.as_str(), f.vat_id.as_str()),
         None => (stored.0.as_str(), stored.1.as_str(), stored.2.as_str()),
     };
+    let next_href = more.then(|| list.last()).flatten().map(|i| {
+        let c = invoices::Cursor {
+            created_at: i.created_at,
+            id: i.id,
+        };
+        format!("/billing?after={}", c.encode())
+    });
     let p = BillingPage {
         org: &cur.ctx.org,
         subscription: &cur.ctx.subscription,
         details,
         invoices: &list,
+        next_href,
+        on_first: after.is_none(),
         can_manage: cur.can(Action::ManageBilling),
-        stripe: StripeClient::from_config(&state.config).is_some(),
+        stripe: payments::stripe_provider(&state.config).is_some(),
+        pending: link.waiting(cur.now()),
+        card_last4: card.as_deref(),
         csrf: &cur.user.csrf,
     };
     let reply = if errors.is_empty() {
@@ -137,7 +201,7 @@ async fn save_details(
     cur.require(Action::ManageBilling)?;
     let (company, address, vat) = match validate_details(&form) {
         Ok(v) => v,
-        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form)).await,
+        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form), None).await,
     };
     let tenant = cur.tenant();
     state
@@ -152,7 +216,7 @@ async fn save_details(
         })
         .await?;
     if wants_fragment(&req) {
-        return render(&state, &cur, &req, &FieldErrors::new(), None).await;
+        return render(&state, &cur, &req, &FieldErrors::new(), None, None).await;
     }
     Ok(redirect_with_flash(
         &req,
@@ -161,51 +225,76 @@ async fn save_details(
     ))
 }
 
-/// Local provider: records a payment method. Stripe: opens the customer portal.
+#[derive(Debug, Deserialize, Default)]
+pub struct CardForm {
+    #[serde(default)]
+    card_number: String,
+}
+
+/// The last four digits of a well-formed card number (12–19 digits, spaces
+/// allowed, Luhn check); an empty field means the test card that pays.
+fn card_last4(number: &str) -> Result<String, AppError> {
+    let digits: String = number.chars().filter(|c| *c != ' ' && *c != '-').collect();
+    if digits.is_empty() {
+        return Ok("4242".into());
+    }
+    let valid = (12..=19).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && luhn(&digits);
+    if !valid {
+        return Err(AppError::validation(
+            "Enter a card number of 12 to 19 digits, like 4242 4242 4242 4242.",
+        ));
+    }
+    Ok(digits[digits.len() - 4..].to_string())
+}
+
+/// The Luhn checksum every card number carries.
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            match (i % 2 == 1, d * 2) {
+                (true, x) if x > 9 => x - 9,
+                (true, x) => x,
+                (false, _) => d,
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Stripe: the customer portal (or, during the trial, Checkout collecting
+/// the card with `trial_end`). Local provider: puts a test card on file.
 async fn payment_method(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
+    form: web::Form<CardForm>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageBilling)?;
-    if let Some(stripe) = StripeClient::from_config(&state.config) {
-        let customer = cur
-            .ctx
-            .subscription
-            .provider_customer_id
-            .clone()
-            .ok_or_else(|| {
-                AppError::Conflict(
-                    "Choose a paid plan first; the payment method is added at checkout.".into(),
-                )
-            })?;
-        let return_url = format!("{}/billing", state.config.public_url);
-        let url = web::block(move || stripe.create_portal_session(&customer, &return_url))
-            .await?
-            .map_err(AppError::unexpected)?;
+    let tenant = cur.tenant_for(Action::ManageBilling)?;
+    let now = cur.now();
+    if let Some(stripe) = payments::stripe_provider(&state.config) {
+        let url = state
+            .db
+            .tx(move |conn| stripe_flows::payment_method(conn, &tenant, &stripe, now))
+            .await?;
         return Ok(redirect(&req, &url));
     }
-    let tenant = cur.tenant();
+    let last4 = card_last4(&form.card_number)?;
     state
         .db
         .tx(move |conn| -> AppResult<_> {
-            billing::record_payment_method(conn, &tenant)?;
-            audit::record(
-                conn,
-                &tenant,
-                "billing.payment_method_added",
-                "payment method",
-                None,
-                None,
-            )?;
+            billing::record_payment_method(conn, &tenant, &last4)?;
+            let after = serde_json::json!({ "card": format!("ending {last4}") });
+            audit::record(conn, &tenant, "billing.payment_method_added", "payment method", None, Some(after))?;
             Ok(())
         })
         .await?;
-    Ok(redirect_with_flash(
-        &req,
-        "/billing",
-        "Payment method saved.",
-    ))
+    Ok(redirect_with_flash(&req, "/billing", "Payment method saved."))
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,14 +305,15 @@ pub struct CheckoutForm {
     interval: String,
 }
 
-/// Sends the owner to Stripe Checkout for a paid plan.
+/// A paid plan through Stripe: Checkout the first time, the subscription
+/// changed in place afterwards (never a second subscription).
 async fn checkout(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     form: web::Form<CheckoutForm>,
 ) -> AppResult<HttpResponse> {
-    cur.require(Action::ManageBilling)?;
+    let tenant = cur.tenant_for(Action::ManageBilling)?;
     let plan: Plan = form
         .plan
         .parse()
@@ -232,26 +322,51 @@ async fn checkout(
         return Err(AppError::validation("Checkout is for paid plans."));
     }
     let interval = match form.interval.as_str() {
-        "year" | "yearly" => "year",
-        "" | "month" | "monthly" => "month",
+        "year" | "yearly" => Interval::Yearly,
+        "" | "month" | "monthly" => Interval::Monthly,
         _ => return Err(AppError::validation("Choose monthly or yearly billing.")),
     };
-    let Some(stripe) = StripeClient::from_config(&state.config) else {
+    let Some(stripe) = payments::stripe_provider(&state.config) else {
         return Ok(redirect(&req, "/plans"));
     };
-    let request = CheckoutRequest {
-        org: cur.org_id(),
-        plan,
-        interval: interval.into(),
-        customer: cur.ctx.subscription.provider_customer_id.clone(),
-        customer_email: cur.user.session.user.email.clone(),
-        success_url: format!("{}/billing?checkout=success", state.config.public_url),
-        cancel_url: format!("{}/plans?checkout=canceled", state.config.public_url),
-    };
-    let url = web::block(move || stripe.create_checkout_session(&request))
-        .await?
-        .map_err(AppError::unexpected)?;
-    Ok(redirect(&req, &url))
+    let now = cur.now();
+    let outcome = state
+        .db
+        .tx(move |conn| stripe_flows::change_plan(conn, &tenant, &stripe, plan, interval, now))
+        .await?;
+    match outcome {
+        FlowOutcome::Redirect(url) => Ok(redirect(&req, &url)),
+        _ => Ok(redirect(&req, "/plans")),
+    }
+}
+
+/// "Pay now" for a failed payment: Stripe's hosted invoice page, or a new
+/// charge of the local provider's card on file.
+async fn pay_now(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant_for(Action::ManageBilling)?;
+    let now = cur.now();
+    if payments::stripe_provider(&state.config).is_some() {
+        let url = state
+            .db
+            .run(move |conn| stripe_flows::pay_now(conn, &tenant))
+            .await?;
+        return Ok(redirect(&req, &url));
+    }
+    let site = state.config.public_url.trim_end_matches('/').to_string();
+    let charged = state
+        .db
+        .tx(move |conn| -> DbResult<_> { payments::local_pay_now(conn, &tenant, &site, now) })
+        .await?;
+    match charged {
+        Ok(()) => Ok(redirect_with_flash(&req, "/billing", "Paid. Your plan continues.")),
+        Err(problem) => Err(AppError::Conflict(format!(
+            "{problem} Nothing was charged; try another card or try again."
+        ))),
+    }
 }
 
 async fn invoice(
@@ -299,9 +414,10 @@ async fn webhook(
     let Some(event) = ProviderEvent::parse(&body) else {
         return Ok(HttpResponse::BadRequest().body("malformed event"));
     };
+    let site = state.config.public_url.trim_end_matches('/').to_string();
     let outcome = state
         .db
-        .run(move |conn| billing::process(conn, &event, now))
+        .run(move |conn| billing::process(conn, &event, &site, now))
         .await?;
     tracing::info!(outcome = ?outcome, "webhook processed");
     Ok(HttpResponse::Ok()

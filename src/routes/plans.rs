@@ -11,9 +11,10 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
+use crate::billing::stripe_flows::{self, FlowOutcome};
 use crate::billing::{self, CheckoutOutcome};
 use crate::db::plans::{self as db_plans, ChangeOutcome};
-use crate::db::{orgs, DbResult, Tenant};
+use crate::db::{billing as db_billing, orgs, DbResult, Tenant};
 use crate::domain::billing::{decide_change, is_downgrade, ChangeDecision, Interval};
 use crate::domain::plans::Plan;
 use crate::domain::roles::Action;
@@ -52,7 +53,13 @@ async fn plans_body(
     error: Option<String>,
 ) -> AppResult<Markup> {
     let tenant = cur.tenant();
-    let (org, sub) = state.db.run(move |conn| orgs::load(conn, &tenant)).await?;
+    let (org, sub, link) = state
+        .db
+        .run(move |conn| -> DbResult<_> {
+            let (org, sub) = orgs::load(conn, &tenant)?;
+            Ok((org, sub, db_billing::stripe_link(conn, &tenant)?))
+        })
+        .await?;
     let now = cur.now();
     let provider = billing::provider(&state.config);
     let view = PlansView {
@@ -66,6 +73,8 @@ async fn plans_body(
         can_manage: cur.can(Action::ManageBilling),
         can_view_billing: cur.can(Action::ViewBilling),
         portal_url: provider.portal_url(&tenant),
+        pending: link.waiting(cur.now()).map(str::to_string),
+        scheduled_interval: link.scheduled_interval,
         csrf: &cur.user.csrf,
         flash,
         error,
@@ -131,33 +140,76 @@ async fn change(
             .page_or_fragment(&state, &cur, &req, (Nav::Usage, "Plans"), |_| body)
             .await;
     }
-    let (tenant, provider) = (cur.tenant(), billing::provider(&state.config));
+    let in_trial = current.status == Status::Trial;
+    let tenant = cur.tenant();
+    if let Some(stripe) = billing::stripe_provider(&state.config) {
+        let outcome = state
+            .db
+            .tx(move |conn| stripe_flows::change_plan(conn, &tenant, &stripe, target, interval, now))
+            .await?;
+        return flow_done(&state, &cur, &req, outcome, (target, interval, in_trial)).await;
+    }
+    let provider = billing::provider(&state.config);
     let outcome = state
         .db
         .tx(move |conn| {
             db_plans::change_plan(conn, &tenant, provider.as_ref(), target, interval, now)
         })
         .await?;
-    let in_trial = current.status == Status::Trial;
+    let outcome = match outcome {
+        ChangeOutcome::Redirect(url) => FlowOutcome::Redirect(url),
+        other => FlowOutcome::Local(other),
+    };
+    flow_done(&state, &cur, &req, outcome, (target, interval, in_trial)).await
+}
+
+/// The answer to a plan action: a redirect to the provider's page, or
+/// `/plans` again with what happened.
+async fn flow_done(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    outcome: FlowOutcome,
+    asked: (Plan, Interval, bool),
+) -> AppResult<HttpResponse> {
+    let tz = cur.ctx.org.tz();
+    let (target, interval, in_trial) = asked;
     let message = match outcome {
-        ChangeOutcome::Redirect(url) => return Ok(redirect(&req, &url)),
-        ChangeOutcome::Applied { to, .. } if in_trial && to.is_paid() => format!(
-            "You are now trying {} — free until your trial ends.",
-            to.name()
+        FlowOutcome::Redirect(url) => return Ok(redirect(req, &url)),
+        FlowOutcome::Pending(what) => {
+            format!("{what} sent to Stripe: waiting for its confirmation.")
+        }
+        FlowOutcome::Scheduled { to, interval, at } => format!(
+            "Your plan changes to {} ({}) on {}.",
+            to.name(),
+            interval.label().to_lowercase(),
+            local_date(at, tz)
         ),
-        ChangeOutcome::Applied { to, .. } => format!("You are now on {}.", to.name()),
-        ChangeOutcome::Scheduled { to, at } => format!(
+        FlowOutcome::EndsAt(at) => format!(
+            "Your subscription ends on {}. You can resume it until then.",
+            local_date(at, tz)
+        ),
+        FlowOutcome::Resumed(true) => {
+            format!("Your {} subscription continues.", cur.ctx.subscription.plan.name())
+        }
+        FlowOutcome::Resumed(false) => "There was no pending change to withdraw.".to_string(),
+        FlowOutcome::Local(ChangeOutcome::Redirect(url)) => return Ok(redirect(req, &url)),
+        FlowOutcome::Local(ChangeOutcome::Applied { to, .. }) if in_trial && to.is_paid() => {
+            format!("You are now trying {} — free until your trial ends.", to.name())
+        }
+        FlowOutcome::Local(ChangeOutcome::Applied { to, .. }) => format!("You are now on {}.", to.name()),
+        FlowOutcome::Local(ChangeOutcome::Scheduled { to, at }) => format!(
             "Downgrade to {} scheduled for {}.",
             to.name(),
-            local_date(at, cur.ctx.org.tz())
+            local_date(at, tz)
         ),
-        ChangeOutcome::Unchanged => format!(
+        FlowOutcome::Local(ChangeOutcome::Unchanged) => format!(
             "You are already on {}, billed {}.",
             target.name(),
             interval.label().to_lowercase()
         ),
     };
-    done(&state, &cur, &req, message).await
+    done(state, cur, req, message).await
 }
 
 async fn confirmation(
@@ -196,17 +248,18 @@ where
     Ok(state.db.tx(move |conn| change(conn, &tenant, now)).await?)
 }
 
+/// Ending a subscription at its period end, or withdrawing that.
+enum EndOrResume {
+    Cancel,
+    Resume,
+}
+
 async fn cancel(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let ends = change_subscription(&state, &cur, db_plans::cancel).await?;
-    let message = format!(
-        "Your subscription ends on {}. You can resume it until then.",
-        local_date(ends, cur.ctx.org.tz())
-    );
-    done(&state, &cur, &req, message).await
+    end_or_resume(&state, &cur, &req, EndOrResume::Cancel).await
 }
 
 async fn resume(
@@ -214,14 +267,28 @@ async fn resume(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let resumed = change_subscription(&state, &cur, db_plans::resume).await?;
-    let plan = cur.ctx.subscription.plan.name();
-    let message = if resumed {
-        format!("Your {plan} subscription continues.")
-    } else {
-        "There was no pending change to withdraw.".to_string()
-    };
-    done(&state, &cur, &req, message).await
+    end_or_resume(&state, &cur, &req, EndOrResume::Resume).await
+}
+
+/// Cancel or resume through Stripe when it is configured, locally otherwise.
+async fn end_or_resume(
+    state: &AppState,
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    action: EndOrResume,
+) -> AppResult<HttpResponse> {
+    let stripe = billing::stripe_provider(&state.config);
+    let outcome = change_subscription(state, cur, move |conn, tenant, now| {
+        match (stripe, action) {
+            (Some(s), EndOrResume::Cancel) => stripe_flows::cancel(conn, tenant, &s, now),
+            (Some(s), EndOrResume::Resume) => stripe_flows::resume(conn, tenant, &s, now),
+            (None, EndOrResume::Cancel) => Ok(FlowOutcome::EndsAt(db_plans::cancel(conn, tenant, now)?)),
+            (None, EndOrResume::Resume) => Ok(FlowOutcome::Resumed(db_plans::resume(conn, tenant, now)?)),
+        }
+    })
+    .await?;
+    let sub = &cur.ctx.subscription;
+    flow_done(state, cur, req, outcome, (sub.plan, sub.billing_interval, false)).await
 }
 
 async fn payment_method(
@@ -229,6 +296,13 @@ async fn payment_method(
     cur: CurrentOrg,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    if let Some(stripe) = billing::stripe_provider(&state.config) {
+        let url = change_subscription(&state, &cur, move |conn, tenant, now| {
+            stripe_flows::payment_method(conn, tenant, &stripe, now)
+        })
+        .await?;
+        return Ok(redirect(&req, &url));
+    }
     let provider = billing::provider(&state.config);
     let outcome = change_subscription(&state, &cur, move |conn, tenant, now| {
         db_plans::add_payment_method(conn, tenant, provider.as_ref(), now)

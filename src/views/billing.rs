@@ -8,18 +8,31 @@ use crate::db::invoices::{Invoice, InvoiceLine};
 use crate::db::models::{Organization, Subscription};
 use crate::domain::billing::Interval;
 use crate::domain::plans::format_euros;
+use crate::domain::subscription::Status;
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, form_errors, Field};
+use crate::views::plans::pending_banner;
+use crate::views::workspace::pagination;
 
 pub struct BillingPage<'a> {
     pub org: &'a Organization,
     pub subscription: &'a Subscription,
     pub details: (&'a str, &'a str, &'a str),
     pub invoices: &'a [Invoice],
+    /// The next (older) page of invoices, if there is one.
+    pub next_href: Option<String>,
+    pub on_first: bool,
     pub can_manage: bool,
     pub stripe: bool,
+    /// A change sent to Stripe and not confirmed yet.
+    pub pending: Option<&'a str>,
+    /// The local provider's card on file.
+    pub card_last4: Option<&'a str>,
     pub csrf: &'a str,
 }
+
+/// The id of the subscription card (the pending banner refreshes it).
+const SUBSCRIPTION_ID: &str = "billing-subscription";
 
 pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
     html! {
@@ -29,29 +42,65 @@ pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
             (subscription_card(p))
             (details_form(p, errors))
         }
-        (invoice_table(p.invoices))
+        (invoice_table(p))
     }
 }
 
-fn subscription_card(p: &BillingPage) -> Markup {
+/// The subscription card (also answered alone to the pending banner's polls).
+pub fn subscription_card(p: &BillingPage) -> Markup {
     let s = p.subscription;
     html! {
-        section.card {
+        section.card #(SUBSCRIPTION_ID) {
             h2 { "Subscription" }
+            @if let Some(what) = p.pending { (pending_banner(what, ("/billing/subscription", SUBSCRIPTION_ID), "/billing")) }
             dl.kv {
                 dt { "Plan" } dd { (s.plan.name()) " · billed " (if s.billing_interval == Interval::Yearly { "yearly" } else { "monthly" }) }
                 dt { "Status" } dd { (s.status.label()) }
                 dt { "Current period ends" } dd { (s.current_period_end.format("%e %B %Y")) }
-                dt { "Payment method" } dd { @if s.has_payment_method { "On file" } @else { "None yet" } }
+                dt { "Payment method" } dd { (payment_method_text(p)) }
             }
+            @if s.status == Status::PastDue { (pay_now(p)) }
             @if p.can_manage {
-                form method="post" action="/billing/payment-method" {
+                form.stack method="post" action="/billing/payment-method" {
                     (csrf(p.csrf))
+                    @if !p.stripe {
+                        div.field {
+                            label for="f-card" { "Card number" }
+                            input #f-card name="card_number" inputmode="numeric" autocomplete="cc-number" placeholder="4242 4242 4242 4242";
+                            p.hint { "Test cards: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined, 4000 0025 0000 3155 needs the cardholder's confirmation." }
+                        }
+                    }
                     button.btn type="submit" {
                         @if p.stripe { "Manage payment methods" } @else if s.has_payment_method { "Replace payment method" } @else { "Add payment method" }
                     }
                 }
                 p.small.muted { a href="/plans" { "Change plan" } }
+            }
+        }
+    }
+}
+
+fn payment_method_text(p: &BillingPage) -> String {
+    match (p.subscription.has_payment_method, p.card_last4) {
+        (true, Some(last4)) if !p.stripe => format!("Card ending {last4}"),
+        (true, _) => "On file".into(),
+        (false, _) => "None yet".into(),
+    }
+}
+
+/// The failed-payment box with "Pay now" (owners; admins read it).
+fn pay_now(p: &BillingPage) -> Markup {
+    html! {
+        div.banner.banner-warn role="alert" #pay-now {
+            div {
+                strong { "A payment failed." }
+                " Pay now to keep " (p.subscription.plan.name()) "; after the grace period the Free plan's limits apply. Nothing is deleted."
+            }
+            @if p.can_manage {
+                form method="post" action="/billing/pay" {
+                    (csrf(p.csrf))
+                    button.btn.btn-primary type="submit" { "Pay now" }
+                }
             }
         }
     }
@@ -98,12 +147,14 @@ fn status_badge(status: &str) -> Markup {
     html! { span class=(class) { (status) } }
 }
 
-fn invoice_table(invoices: &[Invoice]) -> Markup {
+fn invoice_table(p: &BillingPage) -> Markup {
+    let invoices = p.invoices;
     html! {
         section.card.flush {
             div.card-head { h2 { "Invoices" } }
             @if invoices.is_empty() {
                 div.empty { p { "No invoices yet. They appear here for every paid period." } }
+                @if !p.on_first { p { a href="/billing" { "Newest invoices" } } }
             } @else {
                 div.table-wrap { table.data {
                     thead { tr { th { "Number" } th { "Period" } th.num { "Total" } th { "Status" } th { span.sr-only { "Open" } } } }
@@ -119,6 +170,7 @@ fn invoice_table(invoices: &[Invoice]) -> Markup {
                         }
                     }
                 } }
+                (pagination("/billing", p.next_href.as_deref(), p.on_first, invoices.len()))
             }
         }
     }

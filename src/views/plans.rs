@@ -32,6 +32,10 @@ pub struct PlansView<'a> {
     /// OWNER and ADMIN: see the subscription details.
     pub can_view_billing: bool,
     pub portal_url: Option<String>,
+    /// A change sent to Stripe and not confirmed by its webhook yet.
+    pub pending: Option<String>,
+    /// The interval of a change Stripe scheduled for the period end.
+    pub scheduled_interval: Option<Interval>,
     pub csrf: &'a str,
     /// A message above the plans after a change (HTMX answers carry it here).
     pub flash: Option<String>,
@@ -100,9 +104,16 @@ fn status_banners(v: &PlansView) -> Markup {
                 "You are " (article(v.role_label)) " " strong { (v.role_label) } " here: only an owner can change the plan."
             }
         }
+        @if let Some(what) = &v.pending { (pending_banner(what, ("/plans", BODY_ID), "/plans")) }
+        @if s.status == Status::PastDue {
+            div.banner.banner-warn role="alert" #past-due {
+                strong { "A payment failed." } " Pay the open amount to keep " (s.plan.name()) ". "
+                @if v.can_view_billing { a href="/billing#pay-now" { "Pay now" } }
+            }
+        }
         @if let Some(next) = s.scheduled_plan.filter(|_| s.keeps_plan(v.now)) {
             div.banner role="status" #scheduled-change {
-                div { strong { "Your plan changes to " (next.name()) " on " (end) "." } " Until then " (s.plan.name()) " stays in force." }
+                div { strong { "Your plan changes to " (next.name()) (interval_note(v.scheduled_interval)) " on " (end) "." } " Until then " (s.plan.name()) " stays in force." }
                 @if v.can_manage { div.banner-actions { (small_form("/plans/resume", v.csrf, &format!("Keep {}", s.plan.name()), "btn-sm")) } }
             }
         }
@@ -117,6 +128,28 @@ fn status_banners(v: &PlansView) -> Markup {
                 strong { "Your " (s.plan.name()) " subscription is " (s.status.label().to_lowercase()) "." }
                 " The Free plan's limits apply until you choose a plan."
             }
+        }
+    }
+}
+
+/// " (yearly)" when a scheduled change names its interval.
+fn interval_note(interval: Option<Interval>) -> String {
+    interval
+        .map(|i| format!(" ({})", i.label().to_lowercase()))
+        .unwrap_or_default()
+}
+
+/// "Waiting for confirmation": polls `source` every two seconds with HTMX
+/// and swaps in its `#target` (the confirmed state shows once the webhook
+/// has arrived); without script, the link reloads `page`.
+pub fn pending_banner(what: &str, (source, target): (&str, &str), page: &str) -> Markup {
+    html! {
+        div.banner.banner-info role="status" #pending-change
+            hx-get=(source) hx-select={ "#" (target) } hx-target={ "#" (target) }
+            hx-swap="outerHTML" hx-trigger="every 2s" {
+            strong { (what) " is waiting for confirmation from Stripe." }
+            " This page updates by itself once Stripe confirms. "
+            a href=(page) { "Refresh" }
         }
     }
 }

@@ -280,8 +280,8 @@ fn wall_movers(path: &Path, text: &str) -> Vec<String> {
 const WALL_MOVERS: &[&str] = &[
     "account_deletion::delete wall::lifted",
     "account_deletion::plan wall::lifted",
-    "billing::process wall::enter_org",
-    "billing::process wall::lifted",
+    "events::process wall::enter_org",
+    "events::process wall::lifted",
     "invitations::accept wall::enter_org",
     "invitations::find_by_token wall::lifted",
     "invitations::lock_by_token wall::lifted",

@@ -1,10 +1,16 @@
 //! Billing: Stripe webhook signatures, exactly-once and in-order event
-//! handling, the checkout flow against a local Stripe stub, gap-free invoice
-//! numbering under concurrency, and the billing pages' roles and tenancy.
+//! handling, the checkout flow against the Stripe contract stub, gap-free
+//! invoice numbering under concurrency, and the billing pages' roles and
+//! tenancy. The lifecycle scenarios, webhook ordering and dunning have
+//! their own modules.
 
-use std::sync::{Arc, Mutex};
+mod dunning;
+mod scenarios;
+mod stripe_stub;
+mod webhooks;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use futures_util::future::join_all;
@@ -13,51 +19,9 @@ use lead_dashboard::db::Tenant;
 
 use crate::common::{self, TestApp};
 use lead_dashboard::clock::Clock;
+use stripe_stub::Stub;
 
 const WEBHOOK_SECRET: &str = "whsec_test_secret";
-
-type Recorded = Arc<Mutex<Vec<(String, String, String)>>>;
-
-/// A stand-in for api.stripe.com that records requests and answers like Stripe.
-fn start_stripe_stub() -> (String, Recorded) {
-    let recorded: Recorded = Arc::new(Mutex::new(Vec::new()));
-    let rec = recorded.clone();
-    let server = HttpServer::new(move || {
-        let rec = rec.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let rec = rec.clone();
-            async move {
-                let auth = req
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                rec.lock().unwrap().push((
-                    req.path().to_string(),
-                    String::from_utf8_lossy(&body).into_owned(),
-                    auth,
-                ));
-                let kind = if req.path().contains("portal") {
-                    "bps"
-                } else {
-                    "cs"
-                };
-                HttpResponse::Ok().json(serde_json::json!({
-                    "id": format!("{kind}_test_123"), "object": "checkout.session",
-                    "url": format!("https://stripe.test/{kind}/123"),
-                }))
-            }
-        }))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let url = format!("http://{}", server.addrs()[0]);
-    actix_rt::spawn(server.run());
-    (url, recorded)
-}
 
 /// The instant the billing tests run at: the last minute of a year, so an
 /// invoice numbered by the wall clock's year instead of the app's would show.
@@ -65,14 +29,36 @@ fn pinned_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 0).unwrap()
 }
 
+fn start_stripe_stub() -> (String, Stub) {
+    let stub = Stub::start(pinned_at().timestamp());
+    (stub.url.clone(), stub)
+}
+
+/// The Stripe settings of the tests, pointing at `stub`.
+pub(crate) fn use_stripe(c: &mut lead_dashboard::config::Config, stub: &str) {
+    c.stripe_secret_key = Some("sk_test_123".into());
+    c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
+    c.stripe_api_base = stub.to_string();
+}
+
 async fn stripe_app(stub: &str) -> TestApp {
+    stripe_app_at(stub, pinned_at()).await
+}
+
+async fn stripe_app_at(stub: &str, at: DateTime<Utc>) -> TestApp {
     let stub = stub.to_string();
-    TestApp::with_clock_and_config(Clock::fixed(pinned_at()), move |c| {
-        c.stripe_secret_key = Some("sk_test_123".into());
-        c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
-        c.stripe_api_base = stub;
-    })
-    .await
+    TestApp::with_clock_and_config(Clock::fixed(at), move |c| use_stripe(c, &stub)).await
+}
+
+/// Distinct, increasing event ids and times within a test run.
+static EVENT_SEQ: AtomicI64 = AtomicI64::new(1);
+
+/// Delivers a signed event of `kind` about `object`, newer than every
+/// event sent before; returns the HTTP status.
+async fn send(app: &TestApp, kind: &str, object: &serde_json::Value) -> u16 {
+    let seq = EVENT_SEQ.fetch_add(1, Ordering::SeqCst);
+    let body = event(&format!("evt_{seq}"), kind, now(app) + seq, object.clone());
+    deliver(app, &body, Some(sign(&body, WEBHOOK_SECRET, now(app)))).await
 }
 
 fn event(id: &str, kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
@@ -232,10 +218,11 @@ async fn an_older_subscription_event_never_rolls_the_state_back() {
 
 #[actix_web::test]
 async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoices() {
-    let (stub, recorded) = start_stripe_stub();
-    let app = stripe_app(&stub).await;
+    let (url, stub) = start_stripe_stub();
+    let app = stripe_app(&url).await;
     let ann = app.signup("Ann", "ann@example.com").await;
     let org = org_id(&app, "ann-s-organization");
+    end_trial_on_free(&app, org);
     let r = ann
         .post(
             "/billing/checkout",
@@ -243,66 +230,66 @@ async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoic
         )
         .await;
     assert_eq!(r.status, 303);
-    assert_eq!(r.location(), Some("https://stripe.test/cs/123"));
-    let (path, body, auth) = recorded.lock().unwrap()[0].clone();
-    assert_eq!(path, "/v1/checkout/sessions");
-    assert_eq!(auth, "Bearer sk_test_123");
-    let sent: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
-    let expect = |k: &str, v: &str| {
-        assert!(
-            sent.contains(&(k.to_string(), v.to_string())),
-            "{k}={v} missing in {sent:?}"
-        )
-    };
-    expect("mode", "subscription");
-    expect("client_reference_id", &org.to_string());
-    expect("line_items[0][price_data][currency]", "eur");
-    expect("line_items[0][price_data][unit_amount]", "4900");
-    expect("line_items[0][price_data][recurring][interval]", "month");
-    expect("line_items[0][quantity]", "1");
-    expect("customer_email", "ann@example.com");
-    expect("metadata[plan]", "STARTER");
-    expect(
-        "subscription_data[metadata][organization_id]",
-        &org.to_string(),
+    assert!(
+        r.location()
+            .unwrap()
+            .starts_with("https://checkout.stripe.test/c/cs_test_"),
+        "{:?}",
+        r.location()
+    );
+    assert!(stub.refused().is_empty(), "{:?}", stub.refused());
+    let price = stub.calls_to("POST", "/v1/prices")[0].clone();
+    assert_eq!(price.get("unit_amount"), Some("4900"));
+    assert_eq!(price.get("currency"), Some("eur"));
+    assert_eq!(price.get("recurring[interval]"), Some("month"));
+    assert_eq!(
+        price.get("lookup_key"),
+        Some("lead_dashboard_starter_month")
+    );
+    let sessions = stub.calls_to("POST", "/v1/checkout/sessions");
+    let sent = &sessions[0];
+    assert_eq!(sent.get("mode"), Some("subscription"));
+    assert_eq!(
+        sent.get("client_reference_id"),
+        Some(org.to_string().as_str())
     );
     assert!(sent
-        .iter()
-        .any(|(k, v)| k == "success_url" && v.ends_with("/billing?checkout=success")));
+        .get("line_items[0][price]")
+        .unwrap()
+        .starts_with("price_test_"));
+    assert_eq!(sent.get("line_items[0][quantity]"), Some("1"));
+    assert_eq!(sent.get("customer_email"), Some("ann@example.com"));
+    assert_eq!(sent.get("metadata[plan]"), Some("STARTER"));
+    assert_eq!(
+        sent.get("subscription_data[trial_end]"),
+        None,
+        "charged now"
+    );
+    assert_eq!(
+        sent.get("subscription_data[metadata][organization_id]"),
+        Some(org.to_string().as_str())
+    );
     assert!(sent
-        .iter()
-        .any(|(k, v)| k == "cancel_url" && v.contains("/plans")));
+        .get("success_url")
+        .unwrap()
+        .ends_with("/billing?checkout=success"));
+    assert!(sent.get("cancel_url").unwrap().contains("/plans"));
 
-    let completed = event(
-        "evt_cs",
-        "checkout.session.completed",
-        now(&app),
-        serde_json::json!({
-        "id": "cs_test_123", "object": "checkout.session", "client_reference_id": org.to_string(),
-        "customer": "cus_ann", "subscription": "sub_ann", "metadata": { "plan": "STARTER", "interval": "month" } }),
-    );
+    let session_id = r
+        .location()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let completed = stub.complete_checkout(&session_id);
     assert_eq!(
-        deliver(
-            &app,
-            &completed,
-            Some(sign(&completed, WEBHOOK_SECRET, now(&app)))
-        )
-        .await,
+        send(&app, "checkout.session.completed", &completed).await,
         200
     );
-    assert_eq!(app.count("SELECT count(*) FROM subscriptions WHERE plan = 'STARTER' AND status = 'ACTIVE' AND provider = 'stripe' AND has_payment_method"), 1);
-    let paid = event(
-        "evt_in",
-        "invoice.paid",
-        now(&app) + 1,
-        serde_json::json!({
-        "id": "in_ann_1", "object": "invoice", "customer": "cus_ann", "subscription": "sub_ann",
-        "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": 4900, "quantity": 1 }] } }),
-    );
-    assert_eq!(
-        deliver(&app, &paid, Some(sign(&paid, WEBHOOK_SECRET, now(&app)))).await,
-        200
-    );
+    assert_eq!(app.count("SELECT count(*) FROM subscriptions WHERE plan = 'STARTER' AND status = 'ACTIVE' AND provider = 'stripe' AND has_payment_method AND provider_subscription_id IS NOT NULL"), 1);
+    let paid = stub.state.lock().unwrap().invoices[0].clone();
+    assert_eq!(send(&app, "invoice.paid", &paid).await, 200);
     let year = app.now().format("%Y");
     let billing = ann.get("/billing").await;
     assert_eq!(billing.status, 200);
@@ -313,7 +300,23 @@ async fn upgrade_through_checkout_then_the_webhook_activates_the_plan_and_invoic
     assert!(billing.body.contains("€49"));
     // The portal opens for the now-known customer.
     let r = ann.post("/billing/payment-method", &[]).await;
-    assert_eq!(r.location(), Some("https://stripe.test/bps/123"));
+    assert!(r
+        .location()
+        .unwrap()
+        .starts_with("https://billing.stripe.test/p/"));
+    let portal = &stub.calls_to("POST", "/v1/billing_portal/sessions")[0];
+    assert_eq!(portal.get("customer"), completed["customer"].as_str());
+    assert!(portal.get("return_url").unwrap().ends_with("/billing"));
+    assert!(stub.refused().is_empty(), "{:?}", stub.refused());
+}
+
+/// The trial is over and the organization is on FREE, ACTIVE.
+fn end_trial_on_free(app: &TestApp, org: uuid::Uuid) {
+    diesel::sql_query(format!(
+        "UPDATE subscriptions SET status = 'ACTIVE', plan = 'FREE', trial_ends_at = now() - interval '1 day' WHERE organization_id = '{org}'"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
 }
 
 #[actix_web::test]
@@ -399,7 +402,8 @@ async fn both_providers_number_invoices_in_one_sequence() {
             .transaction(|conn| {
                 lead_dashboard::db::payments::record_payment(conn, &tenant, &purchase)
             })
-            .unwrap();
+            .unwrap()
+            .number;
         numbers.push(local);
         let paid = event(
             &format!("evt_in_{round}"),
@@ -463,6 +467,7 @@ async fn billing_pages_follow_the_role_matrix_and_tenancy() {
         "admins see billing read-only"
     );
     assert_eq!(member.get("/billing").await.status, 403);
+    assert_eq!(member.get("/billing/subscription").await.status, 403);
     assert_eq!(viewer.get("/billing").await.status, 403);
     for c in [&admin, &member, &viewer] {
         c.get("/dashboard").await;
@@ -473,6 +478,7 @@ async fn billing_pages_follow_the_role_matrix_and_tenancy() {
             403
         );
         assert_eq!(c.post("/billing/payment-method", &[]).await.status, 403);
+        assert_eq!(c.post("/billing/pay", &[]).await.status, 403);
         assert_eq!(
             c.post("/billing/checkout", &[("plan", "STARTER")])
                 .await
@@ -522,4 +528,75 @@ async fn billing_pages_follow_the_role_matrix_and_tenancy() {
         .await;
     assert_eq!(r.status, 404);
     assert!(!r.body.contains("BOB-2026"));
+}
+
+/// The numbers of the invoices a billing page lists.
+fn listed_numbers(body: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"ANN-2026-\d{4}").unwrap();
+    re.find_iter(body).map(|m| m.as_str().to_string()).collect()
+}
+
+#[actix_web::test]
+async fn the_invoice_list_pages_by_keyset_past_any_count() {
+    let app = TestApp::pinned(pinned_at()).await;
+    let ann = app.signup("Ann", "ann@example.com").await;
+    app.signup("Bob", "bob@example.com").await;
+    for (slug, email, n) in [
+        ("ann-s-organization", "ann@example.com", 30),
+        ("bob-s-organization", "bob@example.com", 3),
+    ] {
+        let org = org_id(&app, slug);
+        let user = common::uuid_of(
+            &mut app.conn(),
+            &format!("SELECT id FROM users WHERE email = '{email}'"),
+        );
+        let mut conn = app.conn();
+        let tenant = Tenant::for_member(&mut conn, org.into(), user.into()).unwrap();
+        for _ in 0..n {
+            let lines = [lead_dashboard::db::invoices::NewLine {
+                description: "Starter".into(),
+                quantity: 1,
+                unit_cents: 4900,
+            }];
+            let at = pinned_at();
+            conn.transaction(|conn| {
+                lead_dashboard::db::invoices::create(
+                    conn,
+                    &tenant,
+                    &lines,
+                    (at, at),
+                    lead_dashboard::db::invoices::InvoiceStatus::Paid,
+                    None,
+                    at,
+                )
+            })
+            .unwrap();
+        }
+    }
+    let first = ann.get("/billing").await;
+    let page1 = listed_numbers(&first.body);
+    assert_eq!(page1.len(), 25);
+    assert_eq!(page1[0], "ANN-2026-0030", "newest first");
+    let re = regex::Regex::new(r#"href="(/billing\?after=[^"]+)" rel="next""#).unwrap();
+    let next = re.captures(&first.body).expect("a link to older invoices")[1].replace("&amp;", "&");
+    let second = ann.get(&next).await;
+    assert_eq!(second.status, 200);
+    let page2 = listed_numbers(&second.body);
+    assert_eq!(
+        page2,
+        (1..=5)
+            .rev()
+            .map(|n| format!("ANN-2026-{n:04}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(!re.is_match(&second.body), "no page after the last");
+    assert!(
+        !second.body.contains("BOB-2026"),
+        "another organization's invoices never show"
+    );
+    // A malformed cursor starts at the top instead of failing.
+    assert_eq!(
+        listed_numbers(&ann.get("/billing?after=nonsense").await.body).len(),
+        25
+    );
 }

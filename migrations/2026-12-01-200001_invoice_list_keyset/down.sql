@@ -1,0 +1,2 @@
+DROP INDEX invoices_org_provider;
+DROP INDEX invoices_org_created;

@@ -1,0 +1,115 @@
+//! Billing mail: the invoice once it is issued, and dunning — what owners
+//! hear when a payment fails and when the grace period ends. Each failed attempt gives owners (and admins) an in-app notice and
+//! owners a mail, both pointing at "Pay now" on the billing page (Stripe: the
+//! hosted invoice page; local provider: a new charge of the card on file).
+//! Written in the transaction of the change that causes them.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::invoices::Invoice;
+use crate::db::outbox::{self, MailKind, OutgoingMail};
+use crate::db::{billing, notices, Tenant};
+use crate::domain::plans::format_euros;
+use crate::domain::subscription::grace_end;
+
+/// A payment failed (`attempt` names the attempt, so each one is told once).
+pub fn payment_failed(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    attempt: &str,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let until = grace_end(now).format("%-d %B %Y");
+    let notice = format!(
+        "A payment failed. Pay now on the billing page to keep your plan; \
+         after {until} the Free plan's limits apply."
+    );
+    let key = format!("payment_failed:{attempt}");
+    notices::notify_admins(conn, tenant, "billing", &notice, &key, now)?;
+    let body = format!(
+        "Hello,\n\nwe could not collect the payment for your Lead Dashboard subscription.\n\n\
+         Pay now: {site}/billing\n\n\
+         Your plan stays in force until {until}. After that the Free plan's limits apply; \
+         nothing is deleted.\n"
+    );
+    mail_owners(
+        conn,
+        tenant,
+        "Payment failed: pay now to keep your plan",
+        &body,
+        now,
+    )
+}
+
+/// The grace period ended unpaid: the Free plan applies from now.
+pub fn grace_expired(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let notice = "Your paid plan has ended because its payment failed. The Free plan's \
+                  limits apply; nothing was deleted.";
+    let key = format!("grace_expired:{}", now.timestamp());
+    notices::notify_admins(conn, tenant, "billing", notice, &key, now)?;
+    let body = format!(
+        "Hello,\n\nthe payment for your Lead Dashboard subscription did not come through \
+         during the grace period, so your organization is now on the Free plan.\n\n\
+         All your data is kept: what is over the Free limits stays readable. \
+         Choose a plan again at any time: {site}/plans\n"
+    );
+    mail_owners(
+        conn,
+        tenant,
+        "Your plan has ended: you are on Free",
+        &body,
+        now,
+    )
+}
+
+/// An invoice was issued (finalised by Stripe, or paid on the local
+/// provider): its number, amount and a link to the printable page.
+pub fn invoice_issued(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    invoice: &Invoice,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let total = format_euros(invoice.total_cents);
+    let subject = format!("Invoice {} ({total})", invoice.number);
+    let body = format!(
+        "Hello,\n\nyour Lead Dashboard invoice {} for {} – {} is {}: {total}.\n\n\
+         View and print it: {site}/billing/invoices/{}\n",
+        invoice.number,
+        invoice.period_start.format("%-d %b %Y"),
+        invoice.period_end.format("%-d %b %Y"),
+        invoice.status,
+        invoice.id,
+    );
+    mail_owners(conn, tenant, &subject, &body, now)
+}
+
+/// Queues `subject` / `body` to every owner of the organization.
+fn mail_owners(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    for to in billing::owner_emails(conn, tenant)? {
+        let mail = OutgoingMail {
+            kind: MailKind::Billing,
+            org: Some(tenant.org_id()),
+            message: None,
+            to: &to,
+            subject,
+            body,
+        };
+        outbox::enqueue(conn, &mail, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Payment-provider events (Stripe's shape) as they arrive at the webhook.
+//! Each event id is recorded in `payment_events` in the transaction of its
+//! effect, so a redelivery — even a concurrent one — has no second effect.
+//! Events about one customer are serialised by an advisory lock on it; an
+//! event whose organization is not known yet is kept pending with its
+//! payload and applied, in event order, when an event links the customer.
+
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::sync;
+use crate::db::payments;
+use crate::db::schema::payment_events;
+use crate::db::{wall, Tenant};
+use crate::ids::OrgId;
+
+/// A provider event as delivered to the webhook.
+#[derive(Debug, Clone)]
+pub struct ProviderEvent {
+    pub id: String,
+    pub kind: String,
+    pub created: DateTime<Utc>,
+    pub object: Value,
+}
+
+impl ProviderEvent {
+    /// Reads the fields we use from an event's JSON; `None` if malformed.
+    pub fn parse(body: &[u8]) -> Option<ProviderEvent> {
+        Self::from_value(&serde_json::from_slice(body).ok()?)
+    }
+
+    fn from_value(v: &Value) -> Option<ProviderEvent> {
+        Some(ProviderEvent {
+            id: v.get("id")?.as_str()?.to_string(),
+            kind: v.get("type")?.as_str()?.to_string(),
+            created: Utc.timestamp_opt(v.get("created")?.as_i64()?, 0).single()?,
+            object: v.get("data")?.get("object")?.clone(),
+        })
+    }
+
+    /// The event as stored while it waits for its organization.
+    fn to_value(&self) -> Value {
+        serde_json::json!({
+            "id": self.id, "type": self.kind, "created": self.created.timestamp(),
+            "data": { "object": self.object },
+        })
+    }
+
+    pub(super) fn str_at(&self, path: &[&str]) -> Option<&str> {
+        path.iter()
+            .try_fold(&self.object, |v, key| v.get(*key))
+            .and_then(Value::as_str)
+    }
+
+    /// A unix time field of the object, or of its first subscription item
+    /// (where newer API versions keep the period).
+    pub(super) fn time_at(&self, key: &str) -> Option<DateTime<Utc>> {
+        let secs = self.object.get(key).and_then(Value::as_i64).or_else(|| {
+            self.object
+                .pointer(&format!("/items/data/0/{key}"))
+                .and_then(Value::as_i64)
+        })?;
+        Utc.timestamp_opt(secs, 0).single()
+    }
+
+    /// The Stripe customer the event is about (`customer`, or the object
+    /// itself when it is a customer).
+    pub(super) fn customer(&self) -> Option<&str> {
+        self.str_at(&["customer"])
+    }
+
+    /// The organization the signed event names itself, if any.
+    fn named_org(&self) -> Option<OrgId> {
+        self.str_at(&["client_reference_id"])
+            .or_else(|| self.str_at(&["metadata", "organization_id"]))
+            .and_then(|s| s.parse::<OrgId>().ok())
+    }
+}
+
+/// What processing an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Seen before: nothing done.
+    Duplicate,
+    /// Older than the state already applied: recorded, state untouched.
+    Stale,
+    /// About a customer not linked yet: kept, applied when the link arrives.
+    Pending,
+    /// Not about a known organization or not a type we handle.
+    Ignored,
+}
+
+/// Processes one event in its own transaction; `site` is the public URL
+/// (links in the mail an event may cause).
+pub fn process(
+    conn: &mut PgConnection,
+    event: &ProviderEvent,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    conn.transaction(|conn| {
+        if let Some(customer) = event.customer() {
+            payments::lock_customer(conn, customer)?;
+        }
+        if !record(conn, event)? {
+            return Ok(Outcome::Duplicate);
+        }
+        // The signed event names its organization; finding it by the
+        // provider's ids reads beyond any organization, then the event's
+        // organization is the one its changes are held to (`wall`).
+        let Some(org) = wall::lifted(conn, |conn| organization_of(conn, event))? else {
+            return keep_pending(conn, event);
+        };
+        wall::enter_org(conn, org)?;
+        payments::assign_event(conn, &event.id, org)?;
+        let tenant = Tenant::system(org);
+        let newly_linked = sync::link_customer(conn, &tenant, event)?;
+        let outcome = sync::apply(conn, &tenant, event, site, now)?;
+        if let Some(customer) = newly_linked {
+            replay_pending(conn, &tenant, &customer, site, now)?;
+        }
+        Ok(outcome)
+    })
+}
+
+/// Records the event id; false when it was recorded before.
+fn record(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(payment_events::table)
+        .values((
+            payment_events::event_id.eq(&event.id),
+            payment_events::type_.eq(&event.kind),
+            payment_events::provider_created_at.eq(event.created),
+            payment_events::customer.eq(event.customer()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(inserted == 1)
+}
+
+/// The organization an event is about: the one it names (checkout's
+/// client_reference_id, our metadata) if it exists, else the one linked to
+/// its customer.
+fn organization_of(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Option<OrgId>> {
+    if let Some(id) = event.named_org() {
+        return payments::existing_org(conn, id);
+    }
+    match event.customer() {
+        Some(customer) => payments::org_of_customer(conn, customer),
+        None => Ok(None),
+    }
+}
+
+/// An event for an unknown customer waits with its payload; one with no
+/// customer at all can never be linked and is only recorded.
+fn keep_pending(conn: &mut PgConnection, event: &ProviderEvent) -> QueryResult<Outcome> {
+    if event.customer().is_none() || event.named_org().is_some() {
+        return Ok(Outcome::Ignored);
+    }
+    payments::mark_pending(conn, &event.id, &event.to_value())?;
+    Ok(Outcome::Pending)
+}
+
+/// Applies, oldest first, the events that waited for `customer`.
+fn replay_pending(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    customer: &str,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    for payload in payments::take_pending(conn, customer, tenant.org_id())? {
+        if let Some(event) = ProviderEvent::from_value(&payload) {
+            sync::apply(conn, tenant, &event, site, now)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,528 @@
+//! What one provider event changes, applied under the subscription row lock.
+//! Order safety is per object: a subscription keeps the version of the last
+//! event applied to it (`provider_state_at`: the event's `created` plus a
+//! microsecond rank created < updated < deleted, so same-second events still
+//! order), an invoice keeps its own (`invoices.provider_state_at`), and an
+//! older event never rolls either back. The invoice is recorded before its
+//! effect on the subscription is considered, and each is checked on its own.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::events::{Outcome, ProviderEvent};
+use crate::billing::billing_mail;
+use crate::billing::stripe::parse_lookup_key;
+use crate::db::invoices::{self, InvoiceStatus, NewLine, ProviderInvoice, Synced};
+use crate::db::schema::subscriptions;
+use crate::db::{audit, notices, Tenant};
+use crate::domain::billing::Interval;
+use crate::domain::plans::Plan;
+use crate::domain::subscription::Status;
+use crate::ids::OrgId;
+
+/// Links the customer an event names to the organization it names, once.
+/// Returns the customer when this event made the link (pending events may
+/// now be applied).
+pub(super) fn link_customer(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+) -> QueryResult<Option<String>> {
+    let Some(customer) = event.customer() else {
+        return Ok(None);
+    };
+    let names_org = event.str_at(&["client_reference_id"]).is_some()
+        || event.str_at(&["metadata", "organization_id"]).is_some();
+    if !names_org {
+        return Ok(None);
+    }
+    let linked = diesel::update(
+        subscriptions::table
+            .find(tenant.org_id())
+            .filter(subscriptions::provider_customer_id.is_null()),
+    )
+    .set((
+        subscriptions::provider_customer_id.eq(customer),
+        subscriptions::provider.eq("stripe"),
+    ))
+    .execute(conn)?;
+    Ok((linked == 1).then(|| customer.to_string()))
+}
+
+/// Applies one event to the organization's subscription and invoices.
+pub(super) fn apply(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    let before = lock_status(conn, tenant.org_id())?;
+    let outcome = match event.kind.as_str() {
+        "checkout.session.completed" => gated(conn, tenant, event, 0, checkout_completed)?,
+        "customer.subscription.created" => subscription_event(conn, tenant, event, 1)?,
+        "customer.subscription.updated" => subscription_event(conn, tenant, event, 2)?,
+        "customer.subscription.deleted" => subscription_event(conn, tenant, event, 3)?,
+        "customer.subscription.trial_will_end" => trial_will_end(conn, tenant, event, now)?,
+        "payment_method.attached" => payment_method_attached(conn, tenant)?,
+        kind if kind.starts_with("invoice.") => invoice_event(conn, tenant, event, site, now)?,
+        _ => Outcome::Ignored,
+    };
+    if outcome == Outcome::Applied {
+        let after = lock_status(conn, tenant.org_id())?;
+        diesel::update(subscriptions::table.find(tenant.org_id()))
+            .set(subscriptions::updated_at.eq(now))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            tenant,
+            &format!("billing.{}", event.kind),
+            &event.id,
+            Some(serde_json::json!({ "status": before })),
+            Some(serde_json::json!({ "status": after })),
+        )?;
+    }
+    Ok(outcome)
+}
+
+/// Locks the subscription row (every event of an organization waits here)
+/// and reads its status.
+fn lock_status(conn: &mut PgConnection, org: OrgId) -> QueryResult<Status> {
+    subscriptions::table
+        .find(org)
+        .select(subscriptions::status)
+        .for_update()
+        .first(conn)
+}
+
+/// The version of `event` for an object: its time plus a rank in microseconds.
+fn version(event: &ProviderEvent, rank: i64) -> DateTime<Utc> {
+    event.created + Duration::microseconds(rank)
+}
+
+/// True (and the version stored) when `event` is not older than the last
+/// event applied to the subscription.
+fn claim_subscription_version(
+    conn: &mut PgConnection,
+    org: OrgId,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let last: Option<DateTime<Utc>> = subscriptions::table
+        .find(org)
+        .select(subscriptions::provider_state_at)
+        .first(conn)?;
+    if last.is_some_and(|t| at < t) {
+        return Ok(false);
+    }
+    diesel::update(subscriptions::table.find(org))
+        .set(subscriptions::provider_state_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(true)
+}
+
+type Effect = fn(&mut PgConnection, OrgId, &ProviderEvent) -> QueryResult<()>;
+
+/// Runs `effect` when the event is the newest the subscription has seen.
+fn gated(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    rank: i64,
+    effect: Effect,
+) -> QueryResult<Outcome> {
+    let org = tenant.org_id();
+    if !claim_subscription_version(conn, org, version(event, rank))? {
+        return Ok(Outcome::Stale);
+    }
+    effect(conn, org, event)?;
+    Ok(Outcome::Applied)
+}
+
+/// created / updated / deleted of the organization's subscription; events
+/// of another (an earlier, ended) subscription are only recorded.
+fn subscription_event(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    rank: i64,
+) -> QueryResult<Outcome> {
+    let current: Option<String> = subscriptions::table
+        .find(tenant.org_id())
+        .select(subscriptions::provider_subscription_id)
+        .first(conn)?;
+    let id = event.str_at(&["id"]);
+    if current.is_some() && current.as_deref() != id {
+        return Ok(Outcome::Stale);
+    }
+    let effect: Effect = if rank == 3 {
+        subscription_deleted
+    } else {
+        subscription_changed
+    };
+    gated(conn, tenant, event, rank, effect)
+}
+
+/// The plan and interval of a subscription object: its item's price lookup
+/// key, else our metadata.
+fn plan_of(event: &ProviderEvent) -> Option<(Plan, Option<Interval>)> {
+    let price = event.object.pointer("/items/data/0/price");
+    if let Some((plan, interval)) = price
+        .and_then(|p| p.get("lookup_key"))
+        .and_then(Value::as_str)
+        .and_then(parse_lookup_key)
+    {
+        return Some((plan, Some(interval)));
+    }
+    let plan = event.str_at(&["metadata", "plan"])?.parse().ok()?;
+    let interval = event
+        .str_at(&["metadata", "interval"])
+        .and_then(|i| Interval::ALL.into_iter().find(|x| x.as_str() == i));
+    Some((plan, interval))
+}
+
+/// Stripe subscription status → ours (`incomplete` changes nothing).
+fn map_status(stripe: &str) -> Option<Status> {
+    Some(match stripe {
+        "active" => Status::Active,
+        "trialing" => Status::Trial,
+        "past_due" | "unpaid" => Status::PastDue,
+        "canceled" => Status::Canceled,
+        "incomplete_expired" => Status::Expired,
+        _ => return None,
+    })
+}
+
+fn checkout_completed(
+    conn: &mut PgConnection,
+    org: OrgId,
+    event: &ProviderEvent,
+) -> QueryResult<()> {
+    let payment_status = event.str_at(&["payment_status"]);
+    let settled = matches!(payment_status, Some("paid" | "no_payment_required"));
+    confirmed(conn, org, event.str_at(&["subscription"]))?;
+    if settled {
+        diesel::update(subscriptions::table.find(org))
+            .set(subscriptions::has_payment_method.eq(true))
+            .execute(conn)?;
+    }
+    if payment_status != Some("paid") {
+        return Ok(());
+    }
+    set_status(conn, org, Status::Active, event.created)?;
+    if let Some((plan, interval)) = plan_of(event) {
+        set_plan(conn, org, plan, interval)?;
+    }
+    Ok(())
+}
+
+/// Stripe confirmed the subscription `id`: linked, nothing waiting any more.
+fn confirmed(conn: &mut PgConnection, org: OrgId, id: Option<&str>) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(org))
+        .set((
+            subscriptions::provider.eq("stripe"),
+            subscriptions::provider_subscription_id.eq(id),
+            subscriptions::pending_change.eq(None::<String>),
+            subscriptions::pending_since.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+fn subscription_changed(
+    conn: &mut PgConnection,
+    org: OrgId,
+    event: &ProviderEvent,
+) -> QueryResult<()> {
+    confirmed(conn, org, event.str_at(&["id"]))?;
+    if let Some(status) = event.str_at(&["status"]).and_then(map_status) {
+        set_status(conn, org, status, event.created)?;
+    }
+    if let Some((plan, interval)) = plan_of(event) {
+        set_plan(conn, org, plan, interval)?;
+    }
+    set_period(conn, org, event)?;
+    if let Some(cancel) = event
+        .object
+        .get("cancel_at_period_end")
+        .and_then(Value::as_bool)
+    {
+        diesel::update(subscriptions::table.find(org))
+            .set(subscriptions::cancel_at_period_end.eq(cancel))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The current period the subscription object reports, if it does.
+fn set_period(conn: &mut PgConnection, org: OrgId, event: &ProviderEvent) -> QueryResult<()> {
+    if let (Some(start), Some(end)) = (
+        event.time_at("current_period_start"),
+        event.time_at("current_period_end"),
+    ) {
+        diesel::update(subscriptions::table.find(org))
+            .set((
+                subscriptions::current_period_start.eq(start),
+                subscriptions::current_period_end.eq(end),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The subscription ended: CANCELED (the Free limits apply, nothing is
+/// deleted) and unlinked, so a later plan starts a new one.
+fn subscription_deleted(
+    conn: &mut PgConnection,
+    org: OrgId,
+    event: &ProviderEvent,
+) -> QueryResult<()> {
+    if let Some((plan, interval)) = plan_of(event) {
+        set_plan(conn, org, plan, interval)?;
+    }
+    set_period(conn, org, event)?;
+    diesel::update(subscriptions::table.find(org))
+        .set((
+            subscriptions::status.eq(Status::Canceled),
+            subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
+            subscriptions::cancel_at_period_end.eq(false),
+            subscriptions::scheduled_plan.eq(None::<Plan>),
+            subscriptions::scheduled_interval.eq(None::<String>),
+            subscriptions::provider_schedule_id.eq(None::<String>),
+            subscriptions::provider_subscription_id.eq(None::<String>),
+            subscriptions::pending_change.eq(None::<String>),
+            subscriptions::pending_since.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets plan and interval; a scheduled change that has now happened is done.
+fn set_plan(
+    conn: &mut PgConnection,
+    org: OrgId,
+    plan: Plan,
+    interval: Option<Interval>,
+) -> QueryResult<()> {
+    let row = subscriptions::table.find(org);
+    diesel::update(row)
+        .set(subscriptions::plan.eq(plan))
+        .execute(conn)?;
+    if let Some(interval) = interval {
+        diesel::update(row)
+            .set(subscriptions::billing_interval.eq(interval))
+            .execute(conn)?;
+    }
+    let (scheduled, scheduled_interval): (Option<Plan>, Option<String>) = row
+        .select((
+            subscriptions::scheduled_plan,
+            subscriptions::scheduled_interval,
+        ))
+        .first(conn)?;
+    let reached = scheduled == Some(plan)
+        && (scheduled_interval.is_none()
+            || scheduled_interval.as_deref() == interval.map(Interval::as_str));
+    if reached {
+        diesel::update(row)
+            .set((
+                subscriptions::scheduled_plan.eq(None::<Plan>),
+                subscriptions::scheduled_interval.eq(None::<String>),
+                subscriptions::provider_schedule_id.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Sets the status; PAST_DUE keeps the first moment it became past due.
+fn set_status(
+    conn: &mut PgConnection,
+    org: OrgId,
+    status: Status,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    let since: Option<DateTime<Utc>> = subscriptions::table
+        .find(org)
+        .select(subscriptions::past_due_since)
+        .first(conn)?;
+    let past_due_since = match status {
+        Status::PastDue => since.or(Some(at)),
+        _ => None,
+    };
+    diesel::update(subscriptions::table.find(org))
+        .set((
+            subscriptions::status.eq(status),
+            subscriptions::past_due_since.eq(past_due_since),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn payment_method_attached(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Outcome> {
+    diesel::update(subscriptions::table.find(tenant.org_id()))
+        .set(subscriptions::has_payment_method.eq(true))
+        .execute(conn)?;
+    Ok(Outcome::Applied)
+}
+
+/// Three days before a Stripe trial ends: a notice for owners and admins.
+fn trial_will_end(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    let ends = event
+        .time_at("trial_end")
+        .map(|t| t.format("%-d %B %Y").to_string())
+        .unwrap_or_else(|| "soon".into());
+    let message = format!(
+        "Your trial ends on {ends}. The payment method on file is charged then; \
+         cancel before if you do not want to continue."
+    );
+    let key = format!("trial_will_end:{}", event.str_at(&["id"]).unwrap_or(""));
+    notices::notify_admins(conn, tenant, "billing", &message, &key, now)?;
+    Ok(Outcome::Applied)
+}
+
+/// The local status an invoice event means, and its rank among the events
+/// of one invoice (created < finalized < payment_failed < paid / voided).
+fn invoice_status(kind: &str) -> Option<(InvoiceStatus, i64)> {
+    Some(match kind {
+        "invoice.created" => (InvoiceStatus::Draft, 1),
+        "invoice.finalized" => (InvoiceStatus::Open, 2),
+        "invoice.payment_failed" => (InvoiceStatus::Open, 3),
+        "invoice.paid" => (InvoiceStatus::Paid, 4),
+        "invoice.voided" => (InvoiceStatus::Void, 4),
+        _ => return None,
+    })
+}
+
+/// Mirrors the invoice (per-invoice order), then lets a payment or a failed
+/// payment move the subscription (per-subscription order).
+fn invoice_event(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    let (Some((status, rank)), Some(id)) = (invoice_status(&event.kind), event.str_at(&["id"]))
+    else {
+        return Ok(Outcome::Ignored);
+    };
+    let lines = invoice_lines(event);
+    let total: i64 = lines
+        .iter()
+        .map(|l| l.unit_cents * i64::from(l.quantity))
+        .sum();
+    if total <= 0 {
+        // Nothing billed (the zero invoice that opens a trial, a credit): not an invoice to file.
+        return Ok(Outcome::Ignored);
+    }
+    let invoice = ProviderInvoice {
+        id,
+        status,
+        version: version(event, rank),
+        hosted_url: event.str_at(&["hosted_invoice_url"]),
+        lines: &lines,
+        period: (
+            event.time_at("period_start").unwrap_or(event.created),
+            event.time_at("period_end").unwrap_or(event.created),
+        ),
+    };
+    match invoices::sync_provider_invoice(conn, tenant, &invoice, now)? {
+        Synced::Unchanged => return Ok(Outcome::Stale),
+        Synced::Issued(issued) => billing_mail::invoice_issued(conn, tenant, &issued, site, now)?,
+        Synced::Updated => {}
+    }
+    if matches!(
+        event.kind.as_str(),
+        "invoice.paid" | "invoice.payment_failed"
+    ) && claim_subscription_version(conn, tenant.org_id(), event.created)?
+    {
+        payment_outcome(conn, tenant, event, id, site, now)?;
+    }
+    Ok(Outcome::Applied)
+}
+
+/// A payment settles PAST_DUE (or an expired grace whose Stripe subscription
+/// could not be ended and was paid after all); a failed one makes a running
+/// (or converting trial) subscription PAST_DUE and tells the owners (once
+/// per attempt).
+fn payment_outcome(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    invoice: &str,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let org = tenant.org_id();
+    let status = lock_status(conn, org)?;
+    if event.kind == "invoice.paid" {
+        if status == Status::PastDue || (status == Status::Expired && still_linked(conn, org)?) {
+            set_status(conn, org, Status::Active, event.created)?;
+        }
+        return Ok(());
+    }
+    // A failure while trialing is the first charge at the trial's end.
+    if matches!(status, Status::Trial | Status::Active | Status::PastDue) {
+        set_status(conn, org, Status::PastDue, event.created)?;
+        let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
+        let key = format!("{invoice}:{}", attempt.unwrap_or(1));
+        billing_mail::payment_failed(conn, tenant, &key, site, now)?;
+    }
+    Ok(())
+}
+
+/// Whether a Stripe subscription is still linked (one that ended was unlinked).
+fn still_linked(conn: &mut PgConnection, org: OrgId) -> QueryResult<bool> {
+    let sub: Option<String> = subscriptions::table
+        .find(org)
+        .select(subscriptions::provider_subscription_id)
+        .first(conn)?;
+    Ok(sub.is_some())
+}
+
+fn invoice_lines(event: &ProviderEvent) -> Vec<NewLine> {
+    let lines: Vec<NewLine> = event
+        .object
+        .pointer("/lines/data")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().map(line_of).collect())
+        .unwrap_or_default();
+    if !lines.is_empty() {
+        return lines;
+    }
+    let total = event
+        .object
+        .get("amount_due")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(0);
+    vec![NewLine {
+        description: "Subscription".into(),
+        quantity: 1,
+        unit_cents: total,
+    }]
+}
+
+fn line_of(l: &Value) -> NewLine {
+    let quantity = l
+        .get("quantity")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(1);
+    // Proration credits are negative lines; the invoice total stays positive.
+    let amount = l.get("amount").and_then(Value::as_i64).unwrap_or(0);
+    NewLine {
+        description: l
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("Subscription")
+            .to_string(),
+        quantity: quantity as i32,
+        unit_cents: amount / quantity,
+    }
+}

@@ -1,0 +1,511 @@
+//! The subscription lifecycle against the Stripe contract stub, as an owner
+//! lives it: trial → paid without an early charge, upgrade mid-period (one
+//! subscription, a prorated invoice), downgrade at the period end, cancel and
+//! resume, failed renewal → PAST_DUE → pay now → ACTIVE, and failed renewal
+//! → grace over → FREE. Local state changes only with Stripe's webhooks,
+//! which the tests build from the stub's own objects.
+
+use chrono::Duration;
+use lead_dashboard::config::Config;
+use lead_dashboard::db::SystemAccess;
+use lead_dashboard::jobs::lifecycle::run_at;
+use serde_json::json;
+
+use super::*;
+use crate::common::Client;
+
+/// 15 June 2026, mid-month: periods and prorations are easy to read.
+fn june() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 15, 10, 0, 0).unwrap()
+}
+
+async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
+    let stub = Stub::start(june().timestamp());
+    let app = stripe_app_at(&stub.url, june()).await;
+    let ann = app.signup("Ann", "ann@example.com").await;
+    let org = org_id(&app, "ann-s-organization");
+    (stub, app, ann, org)
+}
+
+fn sub_row(app: &TestApp, cond: &str) -> i64 {
+    app.count(&format!("SELECT count(*) FROM subscriptions WHERE {cond}"))
+}
+
+/// From FREE (trial over) to `plan` through Checkout, confirmed by the
+/// webhooks Stripe sends; returns the subscription id.
+async fn subscribe(
+    stub: &Stub,
+    app: &TestApp,
+    ann: &Client,
+    org: uuid::Uuid,
+    plan: &str,
+) -> String {
+    end_trial_on_free(app, org);
+    let r = ann
+        .post("/plans/change", &[("plan", plan), ("interval", "monthly")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let session = r
+        .location()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let completed = stub.complete_checkout(&session);
+    let sub = completed["subscription"].as_str().unwrap().to_string();
+    assert_eq!(
+        send(app, "checkout.session.completed", &completed).await,
+        200
+    );
+    assert_eq!(
+        send(
+            app,
+            "customer.subscription.created",
+            &stub.subscription(&sub)
+        )
+        .await,
+        200
+    );
+    let invoice = stub.state.lock().unwrap().invoices.last().unwrap().clone();
+    assert_eq!(send(app, "invoice.paid", &invoice).await, 200);
+    assert_eq!(
+        sub_row(app, &format!("plan = '{plan}' AND status = 'ACTIVE'")),
+        1
+    );
+    sub
+}
+
+/// Stripe's webhook reporting the subscription as it now is.
+async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
+    let object = stub.subscription(sub);
+    assert_eq!(
+        send(app, "customer.subscription.updated", &object).await,
+        200
+    );
+}
+
+fn no_contract_violations(stub: &Stub) {
+    assert!(
+        stub.refused().is_empty(),
+        "Stripe would refuse: {:?}",
+        stub.refused()
+    );
+}
+
+#[actix_web::test]
+async fn trial_to_paid_charges_nothing_before_the_trial_ends() {
+    let (stub, app, ann, _org) = setup().await;
+    let r = ann
+        .post(
+            "/plans/change",
+            &[("plan", "STARTER"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        stub.calls().is_empty(),
+        "a trial change needs no Stripe call"
+    );
+    assert_eq!(sub_row(&app, "plan = 'STARTER' AND status = 'TRIAL'"), 1);
+    // The billing page's "Manage payment methods" works during the trial.
+    let r = ann.post("/billing/payment-method", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let session = &stub.calls_to("POST", "/v1/checkout/sessions")[0];
+    let trial_end = (june() + Duration::days(14)).timestamp().to_string();
+    assert_eq!(
+        session.get("subscription_data[trial_end]"),
+        Some(trial_end.as_str())
+    );
+    assert_eq!(session.get("mode"), Some("subscription"));
+    let id = r
+        .location()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let completed = stub.complete_checkout(&id);
+    assert_eq!(completed["payment_status"], "no_payment_required");
+    let sub = completed["subscription"].as_str().unwrap().to_string();
+    send(&app, "checkout.session.completed", &completed).await;
+    send(
+        &app,
+        "customer.subscription.created",
+        &stub.subscription(&sub),
+    )
+    .await;
+    assert_eq!(sub_row(&app, &format!("status = 'TRIAL' AND plan = 'STARTER' AND has_payment_method AND provider_subscription_id = '{sub}'")), 1);
+    assert!(
+        stub.state.lock().unwrap().invoices.is_empty(),
+        "nothing charged"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE subject LIKE 'Invoice %'"),
+        0
+    );
+    assert_eq!(app.count("SELECT count(*) FROM invoices"), 0);
+    // At the trial's end the job leaves the Stripe subscription to Stripe.
+    let mut config = Config::for_tests(&app.db.url);
+    use_stripe(&mut config, &stub.url);
+    let later = june() + Duration::days(15);
+    run_at(
+        &mut app.conn(),
+        &SystemAccess::grant_at_startup(),
+        &config,
+        later,
+    )
+    .unwrap();
+    assert_eq!(sub_row(&app, "status = 'TRIAL'"), 1, "not assumed paid");
+    no_contract_violations(&stub);
+}
+
+#[actix_web::test]
+async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
+    let (stub, app, ann, org) = setup().await;
+    let sub = subscribe(&stub, &app, &ann, org, "STARTER").await;
+    stub.state.lock().unwrap().now += 15 * 86_400;
+    let r = ann
+        .post(
+            "/plans/change",
+            &[("plan", "PROFESSIONAL"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        stub.calls_to("POST", "/v1/checkout/sessions").len(),
+        1,
+        "no second Checkout"
+    );
+    let update = &stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))[0];
+    assert_eq!(update.get("proration_behavior"), Some("always_invoice"));
+    assert_eq!(
+        update.get("items[0][id]"),
+        stub.subscription(&sub)["items"]["data"][0]["id"].as_str()
+    );
+    assert_eq!(
+        sub_row(&app, "plan = 'STARTER' AND pending_change IS NOT NULL"),
+        1,
+        "waits for the webhook"
+    );
+    let page = ann.get("/plans").await;
+    assert!(
+        page.body.contains("waiting for confirmation"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("hx-trigger=\"every 2s\""));
+    let billing = ann.get("/billing").await;
+    assert!(
+        billing.body.contains("hx-get=\"/billing/subscription\""),
+        "{}",
+        billing.body
+    );
+    let card = ann.get_htmx("/billing/subscription").await;
+    assert!(
+        card.body.contains("waiting for confirmation")
+            && card.body.contains("billing-subscription")
+    );
+    let again = ann
+        .post(
+            "/plans/change",
+            &[("plan", "ENTERPRISE"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "one change at a time");
+    confirm(&stub, &app, &sub).await;
+    assert_eq!(
+        sub_row(
+            &app,
+            "plan = 'PROFESSIONAL' AND status = 'ACTIVE' AND pending_change IS NULL"
+        ),
+        1
+    );
+    assert!(!ann
+        .get("/plans")
+        .await
+        .body
+        .contains("waiting for confirmation"));
+    let card = ann.get_htmx("/billing/subscription").await;
+    assert!(!card.body.contains("waiting for confirmation") && card.body.contains("Professional"));
+    let proration = stub.state.lock().unwrap().invoices[1].clone();
+    assert_eq!(
+        proration["amount_due"], 5000,
+        "half a month of the difference"
+    );
+    send(&app, "invoice.paid", &proration).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM invoices WHERE status = 'paid' AND total_cents = 5000"),
+        1
+    );
+    assert_eq!(
+        stub.state.lock().unwrap().subscriptions.len(),
+        1,
+        "one Stripe subscription"
+    );
+    no_contract_violations(&stub);
+}
+
+/// A change Stripe schedules for the period end: the schedule is made from
+/// the subscription, `while` holds and the page shows `banner` until the
+/// period ends at Stripe, then the webhook makes `after` hold. Returns the
+/// call that set the schedule's phases.
+async fn scheduled_change(
+    (stub, app, ann): (&Stub, &TestApp, &Client),
+    sub: &str,
+    form: &[(&str, &str)],
+    [while_, banner, after]: [&str; 3],
+) -> stripe_stub::Call {
+    let r = ann.post("/plans/change", form).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let created = &stub.calls_to("POST", "/v1/subscription_schedules")[0];
+    assert_eq!(created.get("from_subscription"), Some(sub));
+    let schedule = stub.subscription(sub)["schedule"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let phases =
+        stub.calls_to("POST", &format!("/v1/subscription_schedules/{schedule}"))[0].clone();
+    assert_eq!(sub_row(app, while_), 1);
+    let page = ann.get("/plans").await;
+    assert!(page.body.contains(banner), "{}", page.body);
+    send(app, "customer.subscription.updated", &stub.end_period(sub)).await;
+    assert_eq!(sub_row(app, after), 1);
+    no_contract_violations(stub);
+    phases
+}
+
+#[actix_web::test]
+async fn downgrade_waits_for_the_period_end() {
+    let (stub, app, ann, org) = setup().await;
+    let sub = subscribe(&stub, &app, &ann, org, "PROFESSIONAL").await;
+    let period_end = stub.subscription(&sub)["items"]["data"][0]["current_period_end"].to_string();
+    let form = [
+        ("plan", "STARTER"),
+        ("interval", "monthly"),
+        ("confirm", "yes"),
+    ];
+    let phases = scheduled_change(
+        (&stub, &app, &ann),
+        &sub,
+        &form,
+        [
+            "plan = 'PROFESSIONAL' AND scheduled_plan = 'STARTER'",
+            "Your plan changes to Starter (monthly) on",
+            "plan = 'STARTER' AND scheduled_plan IS NULL AND provider_schedule_id IS NULL",
+        ],
+    )
+    .await;
+    assert_eq!(phases.get("phases[0][end_date]"), Some(period_end.as_str()));
+    assert_eq!(phases.get("end_behavior"), Some("release"));
+}
+
+#[actix_web::test]
+async fn cancel_and_resume_then_cancel_to_the_end() {
+    let (stub, app, ann, org) = setup().await;
+    let sub = subscribe(&stub, &app, &ann, org, "STARTER").await;
+    assert_eq!(ann.post("/plans/cancel", &[]).await.status, 303);
+    let calls = stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"));
+    assert_eq!(calls[0].get("cancel_at_period_end"), Some("true"));
+    assert_eq!(
+        sub_row(
+            &app,
+            "NOT cancel_at_period_end AND pending_change IS NOT NULL"
+        ),
+        1
+    );
+    confirm(&stub, &app, &sub).await;
+    assert!(ann
+        .get("/plans")
+        .await
+        .body
+        .contains("Your subscription ends on"));
+    assert_eq!(ann.post("/plans/resume", &[]).await.status, 303);
+    assert_eq!(
+        stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))[1].get("cancel_at_period_end"),
+        Some("false")
+    );
+    confirm(&stub, &app, &sub).await;
+    assert_eq!(
+        sub_row(
+            &app,
+            "NOT cancel_at_period_end AND status = 'ACTIVE' AND pending_change IS NULL"
+        ),
+        1
+    );
+    // Cancel again and let the period end: CANCELED, the Free limits apply.
+    ann.post("/plans/cancel", &[]).await;
+    confirm(&stub, &app, &sub).await;
+    send(
+        &app,
+        "customer.subscription.deleted",
+        &stub.end_period(&sub),
+    )
+    .await;
+    assert_eq!(
+        sub_row(
+            &app,
+            "status = 'CANCELED' AND provider_subscription_id IS NULL"
+        ),
+        1
+    );
+    assert!(ann
+        .get("/plans")
+        .await
+        .body
+        .contains("The Free plan's limits apply"));
+    no_contract_violations(&stub);
+}
+
+fn failed_invoice(sub: &str, customer: &str, attempt: i64) -> serde_json::Value {
+    json!({
+        "id": "in_failed_1", "object": "invoice", "customer": customer, "subscription": sub,
+        "status": "open", "amount_due": 4900, "attempt_count": attempt,
+        "hosted_invoice_url": "https://invoice.stripe.test/in_failed_1",
+        "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": 4900, "quantity": 1 }] },
+    })
+}
+
+/// A STARTER subscription whose renewal failed once: (subscription, customer).
+async fn past_due(stub: &Stub, app: &TestApp, ann: &Client, org: uuid::Uuid) -> (String, String) {
+    let sub = subscribe(stub, app, ann, org, "STARTER").await;
+    let customer = stub.subscription(&sub)["customer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed = failed_invoice(&sub, &customer, 1);
+    assert_eq!(send(app, "invoice.payment_failed", &failed).await, 200);
+    (sub, customer)
+}
+
+#[actix_web::test]
+async fn failed_renewal_then_pay_now_makes_it_active_again() {
+    let (stub, app, ann, org) = setup().await;
+    let (sub, customer) = past_due(&stub, &app, &ann, org).await;
+    assert_eq!(
+        sub_row(&app, "status = 'PAST_DUE' AND past_due_since IS NOT NULL"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM notices WHERE kind = 'billing'"),
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND to_email = 'ann@example.com' AND body_text LIKE '%Pay now%'"), 1);
+    // A second failed attempt is told again.
+    send(
+        &app,
+        "invoice.payment_failed",
+        &failed_invoice(&sub, &customer, 2),
+    )
+    .await;
+    let dunning = "SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND subject LIKE 'Payment failed%'";
+    assert_eq!(app.count(dunning), 2);
+    // The first invoice (paid) and the failed one (issued open) were mailed once each.
+    let invoice_mail = "SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND subject LIKE 'Invoice ANN-2026-%' AND body_text LIKE '%/billing/invoices/%'";
+    assert_eq!(app.count(invoice_mail), 2);
+    let page = ann.get("/billing").await;
+    assert!(page.body.contains("Pay now"));
+    let r = ann.post("/billing/pay", &[]).await;
+    assert_eq!(
+        r.location(),
+        Some("https://invoice.stripe.test/in_failed_1")
+    );
+    let mut paid = failed_invoice(&sub, &customer, 2);
+    paid["status"] = json!("paid");
+    send(&app, "invoice.paid", &paid).await;
+    assert_eq!(
+        sub_row(&app, "status = 'ACTIVE' AND past_due_since IS NULL"),
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM invoices WHERE provider_invoice_id = 'in_failed_1' AND status = 'paid'"), 1);
+    no_contract_violations(&stub);
+}
+
+#[actix_web::test]
+async fn failed_renewal_past_the_grace_period_ends_on_free() {
+    let (stub, app, ann, org) = setup().await;
+    let (sub, _customer) = past_due(&stub, &app, &ann, org).await;
+    let mut config = Config::for_tests(&app.db.url);
+    use_stripe(&mut config, &stub.url);
+    let access = SystemAccess::grant_at_startup();
+    let week_later = june() + Duration::days(8);
+    assert_eq!(
+        run_at(&mut app.conn(), &access, &config, week_later).unwrap(),
+        1
+    );
+    assert_eq!(
+        stub.calls_to("DELETE", &format!("/v1/subscriptions/{sub}"))
+            .len(),
+        1
+    );
+    assert_eq!(sub_row(&app, "status = 'EXPIRED'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND subject LIKE '%you are on Free%'"), 1);
+    // Stripe confirms the end; the organization stays on the Free limits.
+    send(
+        &app,
+        "customer.subscription.deleted",
+        &stub.subscription(&sub),
+    )
+    .await;
+    assert_eq!(
+        sub_row(
+            &app,
+            "status IN ('EXPIRED', 'CANCELED') AND provider_subscription_id IS NULL"
+        ),
+        1
+    );
+    no_contract_violations(&stub);
+}
+
+#[actix_web::test]
+async fn monthly_to_yearly_switches_at_the_period_end() {
+    let (stub, app, ann, org) = setup().await;
+    let sub = subscribe(&stub, &app, &ann, org, "PROFESSIONAL").await;
+    let form = [("plan", "PROFESSIONAL"), ("interval", "yearly")];
+    let phases = scheduled_change(
+        (&stub, &app, &ann),
+        &sub,
+        &form,
+        [
+            "billing_interval = 'month' AND scheduled_interval = 'year'",
+            "Your plan changes to Professional (yearly) on",
+            "plan = 'PROFESSIONAL' AND billing_interval = 'year' AND scheduled_plan IS NULL",
+        ],
+    )
+    .await;
+    assert_eq!(phases.get("phases[1][duration][interval]"), Some("year"));
+    let price = &stub.calls_to("POST", "/v1/prices")[1];
+    assert_eq!(
+        price.get("lookup_key"),
+        Some("lead_dashboard_professional_year")
+    );
+    assert_eq!(price.get("unit_amount"), Some("149000"));
+}
+
+#[actix_web::test]
+async fn a_refused_stripe_cancellation_does_not_hold_up_the_grace_expiry() {
+    let (stub, app, ann, org) = setup().await;
+    let (sub, customer) = past_due(&stub, &app, &ann, org).await;
+    // Canceled in the portal meanwhile, its webhook lost: Stripe refuses the DELETE.
+    stub.state
+        .lock()
+        .unwrap()
+        .subscriptions
+        .get_mut(&sub)
+        .unwrap()["status"] = json!("canceled");
+    let mut config = Config::for_tests(&app.db.url);
+    use_stripe(&mut config, &stub.url);
+    let access = SystemAccess::grant_at_startup();
+    let week_later = june() + Duration::days(8);
+    assert_eq!(
+        run_at(&mut app.conn(), &access, &config, week_later).unwrap(),
+        1
+    );
+    assert_eq!(stub.refused().len(), 1, "{:?}", stub.refused());
+    assert_eq!(sub_row(&app, "status = 'EXPIRED'"), 1);
+    // Had Stripe collected after all, the linked subscription comes back.
+    let mut paid = failed_invoice(&sub, &customer, 3);
+    paid["status"] = json!("paid");
+    send(&app, "invoice.paid", &paid).await;
+    assert_eq!(sub_row(&app, "status = 'ACTIVE'"), 1);
+}

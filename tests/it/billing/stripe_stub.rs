@@ -1,0 +1,603 @@
+//! A contract stub of Stripe's REST API on a loopback port. Each call is
+//! checked like Stripe checks it: the method and path must be an endpoint
+//! the app may use, every form or query parameter must be one Stripe's API
+//! reference documents for that endpoint (an unknown one is a 400
+//! `invalid_request_error`, as at Stripe), required ones must be there, and
+//! the API key and version headers must be sent. Answers are realistic
+//! objects kept in memory (prices, subscriptions with one item, schedules,
+//! invoices), so a scenario can turn them into the webhook events Stripe
+//! would send.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+/// One request as the stub received it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Call {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the stub knows, as Stripe would.
+#[derive(Default)]
+pub struct StubState {
+    pub calls: Vec<Call>,
+    /// Calls refused with 400 (a contract violation by the app).
+    pub refused: Vec<String>,
+    prices: BTreeMap<String, Value>,
+    pub sessions: BTreeMap<String, Value>,
+    pub subscriptions: BTreeMap<String, Value>,
+    pub schedules: BTreeMap<String, Value>,
+    /// Invoices Stripe issued (the first of a subscription, prorations).
+    pub invoices: Vec<Value>,
+    seq: u32,
+    /// The stub's "now" (unix seconds): the app's pinned clock.
+    pub now: i64,
+}
+
+pub struct Stub {
+    pub url: String,
+    pub state: Arc<Mutex<StubState>>,
+}
+
+/// The endpoints the app may call: method, path pattern, documented
+/// parameters (`[N]` any index, `[*]` any metadata key), required ones.
+const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
+    (
+        "GET",
+        "/v1/prices",
+        &["lookup_keys[]", "active", "limit"],
+        &[],
+    ),
+    (
+        "POST",
+        "/v1/prices",
+        &[
+            "currency",
+            "unit_amount",
+            "recurring[interval]",
+            "product_data[name]",
+            "lookup_key",
+            "metadata[*]",
+        ],
+        &["currency"],
+    ),
+    (
+        "POST",
+        "/v1/checkout/sessions",
+        &[
+            "mode",
+            "client_reference_id",
+            "success_url",
+            "cancel_url",
+            "line_items[N][price]",
+            "line_items[N][quantity]",
+            "metadata[*]",
+            "subscription_data[metadata][*]",
+            "subscription_data[trial_end]",
+            "customer",
+            "customer_email",
+        ],
+        &["mode", "success_url", "line_items[N][price]"],
+    ),
+    (
+        "POST",
+        "/v1/billing_portal/sessions",
+        &["customer", "return_url"],
+        &["customer"],
+    ),
+    ("GET", "/v1/subscriptions/{id}", &[], &[]),
+    (
+        "POST",
+        "/v1/subscriptions/{id}",
+        &[
+            "items[N][id]",
+            "items[N][price]",
+            "proration_behavior",
+            "cancel_at_period_end",
+        ],
+        &[],
+    ),
+    ("DELETE", "/v1/subscriptions/{id}", &[], &[]),
+    (
+        "POST",
+        "/v1/subscription_schedules",
+        &["from_subscription"],
+        &["from_subscription"],
+    ),
+    ("GET", "/v1/subscription_schedules/{id}", &[], &[]),
+    (
+        "POST",
+        "/v1/subscription_schedules/{id}",
+        &[
+            "end_behavior",
+            "proration_behavior",
+            "phases[N][items][N][price]",
+            "phases[N][items][N][quantity]",
+            "phases[N][start_date]",
+            "phases[N][end_date]",
+            "phases[N][duration][interval]",
+            "phases[N][duration][interval_count]",
+        ],
+        &[],
+    ),
+    (
+        "POST",
+        "/v1/subscription_schedules/{id}/release",
+        &["preserve_cancel_date"],
+        &[],
+    ),
+];
+
+/// `phases[1][items][0][price]` → `phases[N][items][N][price]`;
+/// `metadata[plan]` → `metadata[*]`.
+fn template_of(key: &str) -> String {
+    for map in ["subscription_data[metadata]", "metadata"] {
+        if key.starts_with(&format!("{map}[")) {
+            return format!("{map}[*]");
+        }
+    }
+    let re = regex::Regex::new(r"\[\d+\]").unwrap();
+    re.replace_all(key, "[N]").into_owned()
+}
+
+fn path_matches(pattern: &str, path: &str) -> Option<Option<String>> {
+    let (p, a): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), path.split('/').collect());
+    if p.len() != a.len() {
+        return None;
+    }
+    let mut id = None;
+    for (p, a) in p.iter().zip(&a) {
+        if *p == "{id}" {
+            id = Some(a.to_string());
+        } else if p != a {
+            return None;
+        }
+    }
+    Some(id)
+}
+
+fn invalid(message: String) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({
+        "error": { "type": "invalid_request_error", "message": message }
+    }))
+}
+
+/// Checks a call against the contract; the error Stripe would answer.
+fn check(call: &Call, req: &HttpRequest) -> Result<Option<String>, String> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("authorization") != Some("Bearer sk_test_123") {
+        return Err("Invalid API Key provided".into());
+    }
+    if header("stripe-version").is_none() {
+        return Err("Stripe-Version header missing".into());
+    }
+    let (allowed, required, id) = CONTRACT
+        .iter()
+        .filter(|(m, ..)| *m == call.method)
+        .find_map(|(_, pattern, allowed, required)| {
+            path_matches(pattern, &call.path).map(|id| (allowed, required, id))
+        })
+        .ok_or_else(|| format!("Unrecognized request URL ({} {})", call.method, call.path))?;
+    let templates: Vec<String> = call.params.iter().map(|(k, _)| template_of(k)).collect();
+    if let Some((k, _)) = call
+        .params
+        .iter()
+        .zip(&templates)
+        .find(|(_, t)| !allowed.contains(&t.as_str()))
+        .map(|(p, _)| p)
+    {
+        return Err(format!("Received unknown parameter: {k}"));
+    }
+    if let Some(missing) = required.iter().find(|r| !templates.iter().any(|t| t == *r)) {
+        return Err(format!("Missing required param: {missing}."));
+    }
+    Ok(id)
+}
+
+impl Stub {
+    /// Starts the stub; `now` is the unix time periods start from.
+    pub fn start(now: i64) -> Stub {
+        let state = Arc::new(Mutex::new(StubState {
+            now,
+            ..StubState::default()
+        }));
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            let shared = shared.clone();
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let shared = shared.clone();
+                async move { answer(&shared, &req, &body) }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}", server.addrs()[0]);
+        actix_rt::spawn(server.run());
+        Stub { url, state }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The calls to `method path` so far.
+    pub fn calls_to(&self, method: &str, path: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.path == path)
+            .collect()
+    }
+
+    pub fn refused(&self) -> Vec<String> {
+        self.state.lock().unwrap().refused.clone()
+    }
+
+    pub fn subscription(&self, id: &str) -> Value {
+        self.state.lock().unwrap().subscriptions[id].clone()
+    }
+
+    /// The customer completes Checkout session `session`: Stripe creates the
+    /// customer and the subscription (trialing when `trial_end` was given,
+    /// else active with a first paid invoice). Returns the session object as
+    /// `checkout.session.completed` carries it.
+    pub fn complete_checkout(&self, session: &str) -> Value {
+        let mut st = self.state.lock().unwrap();
+        let mut s = st.sessions[session].clone();
+        let sub_id = next_id(&mut st, "sub");
+        let customer = s["customer"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| next_id(&mut st, "cus"));
+        let price = s["price"].clone();
+        let trial_end = s["trial_end"].as_i64();
+        let start = st.now;
+        let end = trial_end.unwrap_or_else(|| period_end(start, &price));
+        let item = next_id(&mut st, "si");
+        let sub = json!({
+            "id": sub_id, "object": "subscription", "customer": customer,
+            "status": if trial_end.is_some() { "trialing" } else { "active" },
+            "cancel_at_period_end": false, "schedule": null, "trial_end": trial_end,
+            "metadata": s["subscription_metadata"].clone(),
+            "items": { "object": "list", "data": [{
+                "id": item, "object": "subscription_item", "quantity": 1, "price": price,
+                "current_period_start": start, "current_period_end": end }] },
+        });
+        st.subscriptions.insert(sub_id.clone(), sub);
+        if trial_end.is_none() {
+            let amount = price["unit_amount"].as_i64().unwrap();
+            issue_invoice(&mut st, &sub_id, &customer, amount, "Subscription");
+        }
+        s["customer"] = json!(customer);
+        s["subscription"] = json!(sub_id);
+        s["status"] = json!("complete");
+        s["payment_status"] = json!(if trial_end.is_some() {
+            "no_payment_required"
+        } else {
+            "paid"
+        });
+        st.sessions.insert(session.to_string(), s.clone());
+        s
+    }
+
+    /// The current period ends: a schedule moves the subscription to its
+    /// next phase's price (and is released), a cancellation ends it.
+    pub fn end_period(&self, sub_id: &str) -> Value {
+        let mut st = self.state.lock().unwrap();
+        let mut sub = st.subscriptions[sub_id].clone();
+        if sub["cancel_at_period_end"] == json!(true) {
+            sub["status"] = json!("canceled");
+        } else {
+            if let Some(schedule) = sub["schedule"].as_str().map(str::to_string) {
+                let next = st.schedules[&schedule]["phases"][1]["items"][0]["price"].clone();
+                let price = st
+                    .prices
+                    .values()
+                    .find(|p| p["id"] == next)
+                    .cloned()
+                    .unwrap();
+                sub["items"]["data"][0]["price"] = price;
+                sub["schedule"] = Value::Null;
+                st.schedules.get_mut(&schedule).unwrap()["status"] = json!("released");
+            }
+            let start = sub["items"]["data"][0]["current_period_end"]
+                .as_i64()
+                .unwrap();
+            let end = period_end(start, &sub["items"]["data"][0]["price"]);
+            sub["items"]["data"][0]["current_period_start"] = json!(start);
+            sub["items"]["data"][0]["current_period_end"] = json!(end);
+            sub["status"] = json!("active");
+        }
+        st.subscriptions.insert(sub_id.to_string(), sub.clone());
+        sub
+    }
+}
+
+fn next_id(st: &mut StubState, prefix: &str) -> String {
+    st.seq += 1;
+    format!("{prefix}_test_{}", st.seq)
+}
+
+fn period_end(start: i64, price: &Value) -> i64 {
+    let days = if price["recurring"]["interval"] == "year" {
+        365
+    } else {
+        30
+    };
+    start + days * 86_400
+}
+
+fn issue_invoice(st: &mut StubState, sub: &str, customer: &str, amount: i64, what: &str) {
+    let id = next_id(st, "in");
+    st.invoices.push(json!({
+        "id": id, "object": "invoice", "customer": customer, "subscription": sub,
+        "status": "paid", "amount_due": amount, "amount_paid": amount,
+        "hosted_invoice_url": format!("https://invoice.stripe.test/{id}"),
+        "lines": { "object": "list", "data": [{ "description": what, "amount": amount, "quantity": 1 }] },
+    }));
+}
+
+fn answer(shared: &Mutex<StubState>, req: &HttpRequest, body: &[u8]) -> HttpResponse {
+    let mut params: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    params.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default());
+    let call = Call {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        params,
+    };
+    let mut st = shared.lock().unwrap();
+    st.calls.push(call.clone());
+    let id = match check(&call, req) {
+        Ok(id) => id,
+        Err(message) => {
+            st.refused
+                .push(format!("{} {}: {message}", call.method, call.path));
+            return invalid(message);
+        }
+    };
+    match respond(&mut st, &call, id.as_deref()) {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(message) => {
+            st.refused
+                .push(format!("{} {}: {message}", call.method, call.path));
+            invalid(message)
+        }
+    }
+}
+
+fn respond(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Value, String> {
+    let route = (call.method.as_str(), call.path.as_str());
+    match route {
+        ("GET", "/v1/prices") => {
+            let key = call.get("lookup_keys[]").unwrap_or("");
+            let data: Vec<Value> = st.prices.get(key).cloned().into_iter().collect();
+            Ok(json!({ "object": "list", "data": data, "has_more": false, "url": "/v1/prices" }))
+        }
+        ("POST", "/v1/prices") => create_price(st, call),
+        ("POST", "/v1/checkout/sessions") => create_session(st, call),
+        ("POST", "/v1/billing_portal/sessions") => {
+            let id = next_id(st, "bps");
+            Ok(
+                json!({ "id": id, "object": "billing_portal.session", "customer": call.get("customer"),
+                "return_url": call.get("return_url"), "url": format!("https://billing.stripe.test/p/{id}") }),
+            )
+        }
+        _ if call.path.starts_with("/v1/subscription_schedules") => schedule_call(st, call, id),
+        _ => subscription_call(st, call, id.unwrap_or_default()),
+    }
+}
+
+fn create_price(st: &mut StubState, call: &Call) -> Result<Value, String> {
+    let key = call
+        .get("lookup_key")
+        .ok_or("lookup_key expected")?
+        .to_string();
+    let id = next_id(st, "price");
+    let amount: i64 = call
+        .get("unit_amount")
+        .and_then(|a| a.parse().ok())
+        .ok_or("Invalid integer: unit_amount")?;
+    let price = json!({
+        "id": id, "object": "price", "active": true, "currency": call.get("currency"),
+        "unit_amount": amount, "lookup_key": key, "type": "recurring",
+        "recurring": { "interval": call.get("recurring[interval]"), "interval_count": 1 },
+        "product": format!("prod_{id}"),
+    });
+    st.prices.insert(key, price.clone());
+    Ok(price)
+}
+
+fn price_by_id(st: &StubState, id: &str) -> Result<Value, String> {
+    st.prices
+        .values()
+        .find(|p| p["id"] == id)
+        .cloned()
+        .ok_or_else(|| format!("No such price: '{id}'"))
+}
+
+fn create_session(st: &mut StubState, call: &Call) -> Result<Value, String> {
+    if call.get("mode") != Some("subscription") {
+        return Err("mode must be subscription here".into());
+    }
+    if call.get("customer").is_some() && call.get("customer_email").is_some() {
+        return Err(
+            "You may only specify one of these parameters: customer, customer_email.".into(),
+        );
+    }
+    let price = price_by_id(st, call.get("line_items[0][price]").unwrap_or(""))?;
+    let trial_end: Option<i64> = call
+        .get("subscription_data[trial_end]")
+        .map(|t| t.parse().unwrap());
+    if trial_end.is_some_and(|t| t < st.now + 48 * 3600) {
+        return Err("subscription_data[trial_end] must be at least 48 hours in the future.".into());
+    }
+    let meta = |prefix: &str| -> Value {
+        call.params
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix(prefix)?.strip_suffix(']')?;
+                Some((key.to_string(), json!(v)))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let id = next_id(st, "cs");
+    let session = json!({
+        "id": id, "object": "checkout.session", "mode": "subscription", "status": "open",
+        "client_reference_id": call.get("client_reference_id"), "customer": call.get("customer"),
+        "customer_email": call.get("customer_email"), "metadata": meta("metadata["),
+        "payment_status": "unpaid", "url": format!("https://checkout.stripe.test/c/{id}"),
+        // Kept for `complete_checkout` (Stripe keeps them on its side).
+        "price": price, "trial_end": trial_end, "subscription_metadata": meta("subscription_data[metadata]["),
+    });
+    st.sessions.insert(id, session.clone());
+    Ok(session)
+}
+
+fn subscription_call(st: &mut StubState, call: &Call, id: &str) -> Result<Value, String> {
+    let mut sub = st
+        .subscriptions
+        .get(id)
+        .cloned()
+        .ok_or_else(|| format!("No such subscription: '{id}'"))?;
+    if sub["status"] == "canceled" && call.method != "GET" {
+        return Err(
+            "A canceled subscription can only update its cancellation_details and metadata.".into(),
+        );
+    }
+    match call.method.as_str() {
+        "DELETE" => sub["status"] = json!("canceled"),
+        "POST" => update_subscription(st, call, &mut sub)?,
+        _ => {}
+    }
+    st.subscriptions.insert(id.to_string(), sub.clone());
+    Ok(sub)
+}
+
+fn update_subscription(st: &mut StubState, call: &Call, sub: &mut Value) -> Result<(), String> {
+    if let Some(cancel) = call.get("cancel_at_period_end") {
+        sub["cancel_at_period_end"] = json!(cancel == "true");
+    }
+    let Some(new_price) = call.get("items[0][price]") else {
+        return Ok(());
+    };
+    if call.get("items[0][id]") != sub["items"]["data"][0]["id"].as_str() {
+        return Err("items[0][id] is not an item of this subscription".into());
+    }
+    let price = price_by_id(st, new_price)?;
+    let old = sub["items"]["data"][0]["price"]["unit_amount"]
+        .as_i64()
+        .unwrap();
+    sub["items"]["data"][0]["price"] = price.clone();
+    if call.get("proration_behavior") == Some("always_invoice") && sub["status"] == "active" {
+        let item = &sub["items"]["data"][0];
+        let (start, end) = (
+            item["current_period_start"].as_i64().unwrap(),
+            item["current_period_end"].as_i64().unwrap(),
+        );
+        let left = (end - st.now) as f64 / (end - start) as f64;
+        let new = price["unit_amount"].as_i64().unwrap();
+        let amount = ((new - old) as f64 * left).round() as i64;
+        let (sid, customer) = (
+            sub["id"].as_str().unwrap().to_string(),
+            sub["customer"].as_str().unwrap().to_string(),
+        );
+        issue_invoice(
+            st,
+            &sid,
+            &customer,
+            amount,
+            "Proration: remaining time on the new plan",
+        );
+    }
+    Ok(())
+}
+
+fn schedule_call(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Value, String> {
+    let Some(id) = id else {
+        let sub_id = call.get("from_subscription").unwrap_or("");
+        let sub = st
+            .subscriptions
+            .get(sub_id)
+            .cloned()
+            .ok_or("No such subscription")?;
+        if !sub["schedule"].is_null() {
+            return Err(
+                "You cannot migrate a subscription that is already attached to a schedule".into(),
+            );
+        }
+        let item = &sub["items"]["data"][0];
+        let id = next_id(st, "sub_sched");
+        let schedule = json!({
+            "id": id, "object": "subscription_schedule", "status": "active", "subscription": sub_id,
+            "end_behavior": "release",
+            "phases": [{ "start_date": item["current_period_start"], "end_date": item["current_period_end"],
+                "items": [{ "price": item["price"]["id"], "quantity": 1 }] }],
+        });
+        st.subscriptions.get_mut(sub_id).unwrap()["schedule"] = json!(id);
+        st.schedules.insert(id, schedule.clone());
+        return Ok(schedule);
+    };
+    let mut schedule = st
+        .schedules
+        .get(id)
+        .cloned()
+        .ok_or("No such subscription schedule")?;
+    if schedule["status"] != "active" {
+        return Err(format!(
+            "You cannot update a subscription schedule that is currently in the `{}` status.",
+            schedule["status"].as_str().unwrap_or("")
+        ));
+    }
+    if call.path.ends_with("/release") {
+        schedule["status"] = json!("released");
+        let sub = schedule["subscription"].as_str().unwrap().to_string();
+        st.subscriptions.get_mut(&sub).unwrap()["schedule"] = Value::Null;
+    } else if call.method == "POST" {
+        schedule["phases"] = phases_of(call)?;
+        schedule["end_behavior"] = json!(call.get("end_behavior").unwrap_or("release"));
+    }
+    st.schedules.insert(id.to_string(), schedule.clone());
+    Ok(schedule)
+}
+
+/// `phases[i][...]` form fields back into phase objects; each phase needs
+/// an end (`end_date` or `duration`) except with `end_behavior=release`'s last.
+fn phases_of(call: &Call) -> Result<Value, String> {
+    let mut phases: Vec<Value> = Vec::new();
+    for i in 0.. {
+        let p = |k: &str| call.get(&format!("phases[{i}]{k}"));
+        let Some(price) = p("[items][0][price]") else {
+            break;
+        };
+        let ends = p("[end_date]").is_some() || p("[duration][interval]").is_some();
+        if !ends {
+            return Err(format!("phases[{i}] needs end_date or duration"));
+        }
+        phases.push(json!({
+            "start_date": p("[start_date]").map(|v| v.parse::<i64>().unwrap()),
+            "end_date": p("[end_date]").map(|v| v.parse::<i64>().unwrap()),
+            "items": [{ "price": price, "quantity": p("[items][0][quantity]").unwrap_or("1").parse::<i64>().unwrap() }],
+        }));
+    }
+    if phases.is_empty() {
+        return Err("phases expected".into());
+    }
+    Ok(json!(phases))
+}
