@@ -2,7 +2,8 @@
 //! Every variable is listed in README.md; nothing else configures the app.
 //! Secrets are `SecretString`s, so `Debug` of a `Config` never shows them.
 //! Configuration fails closed: a value that cannot be read, a partial Stripe
-//! setup or insecure cookies behind HTTPS stop the app with the variable named.
+//! setup, insecure cookies behind HTTPS or a short `SESSION_KEY` stop the app
+//! with the variable named.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,8 +33,8 @@ pub struct Config {
     /// `SESSION_IDLE_MINUTES` (default 120) and `SESSION_MAX_HOURS` (default 336 = 14 days).
     pub session_idle: Duration,
     pub session_lifetime: Duration,
-    /// `SESSION_KEY`: secret the session cookie is encrypted with; unset, one
-    /// is generated and kept in `LD_VAR_DIR/session.key`.
+    /// `SESSION_KEY`: secret the session cookie is encrypted with (at least
+    /// 32 characters); unset, one is generated and kept in `LD_VAR_DIR/session.key`.
     pub session_key: Option<SecretString>,
     /// `SMTP_URL`, e.g. `smtp://user:pass@host:587`; unset keeps mail in the outbox.
     pub smtp_url: Option<SecretString>,
@@ -154,6 +155,31 @@ fn secure_cookies(
     Ok(secure)
 }
 
+/// Shortest `SESSION_KEY` accepted: the key encrypts and signs every
+/// session cookie, so a short one could be guessed offline from a cookie.
+const SESSION_KEY_MIN_CHARS: usize = 32;
+
+/// `SESSION_KEY`, when set, must be long enough to be a real secret; unset,
+/// a random key is generated and kept (see `auth::session::key`).
+fn session_key(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<Option<SecretString>, ConfigError> {
+    let Some(key) = vars.get("SESSION_KEY") else {
+        return Ok(None);
+    };
+    let chars = key.trim().chars().count();
+    if chars < SESSION_KEY_MIN_CHARS {
+        return Err(ConfigError::new(
+            "SESSION_KEY",
+            format!(
+                "is {chars} characters long; use at least {SESSION_KEY_MIN_CHARS} random \
+                 characters (e.g. `openssl rand -base64 48`), or unset it to have one generated"
+            ),
+        ));
+    }
+    Ok(Some(SecretString::from(key)))
+}
+
 /// Stripe is all or nothing: with only some of its variables set the app
 /// would fall back to the local provider, which marks every charge paid.
 fn stripe_settings(
@@ -186,7 +212,8 @@ impl Config {
 
     /// Reads each variable through `lookup` (`None`: unset). Nothing set is
     /// a valid local configuration; a value that cannot be read, a partial
-    /// Stripe setup or insecure cookies behind HTTPS is an error.
+    /// Stripe setup, insecure cookies behind HTTPS or a short `SESSION_KEY`
+    /// is an error.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars(lookup);
         let bind = vars.get("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
@@ -206,7 +233,7 @@ impl Config {
             pool_timeout: Duration::from_millis(vars.positive("DB_POOL_TIMEOUT_MS", 1500)?),
             session_idle: Duration::from_secs(60 * vars.positive("SESSION_IDLE_MINUTES", 120)?),
             session_lifetime: Duration::from_secs(3600 * vars.positive("SESSION_MAX_HOURS", 336)?),
-            session_key: vars.secret("SESSION_KEY"),
+            session_key: session_key(&vars)?,
             smtp_url: vars.secret("SMTP_URL"),
             mail_from: vars
                 .get("MAIL_FROM")
@@ -330,6 +357,37 @@ mod tests {
         let http = ("PUBLIC_URL", "http://127.0.0.1:8080");
         assert!(!from_map(&[http]).secure_cookies);
         assert!(from_map(&[http, ("SECURE_COOKIES", "1")]).secure_cookies);
+    }
+
+    #[test]
+    fn a_short_session_key_refuses_to_start() {
+        for short in [
+            "secret",
+            "changeme",
+            &"k".repeat(31),
+            "  short-but-padded-with-blanks  ",
+        ] {
+            assert_eq!(
+                refused(&[("SESSION_KEY", short)]),
+                "SESSION_KEY",
+                "{short:?}"
+            );
+        }
+        let e = try_from_map(&[("SESSION_KEY", "hunter2")]).unwrap_err();
+        assert!(e.problem.contains("at least 32"), "{e}");
+        assert!(
+            !e.to_string().contains("hunter2"),
+            "the key is not echoed: {e}"
+        );
+        let long = "x".repeat(32);
+        let config = from_map(&[("SESSION_KEY", long.as_str())]);
+        let key = config.session_key.as_ref().map(|k| k.expose_secret());
+        assert_eq!(key, Some(long.as_str()));
+        assert!(
+            from_map(&[("SESSION_KEY", " ")]).session_key.is_none(),
+            "blank is unset"
+        );
+        assert!(from_map(&[]).session_key.is_none());
     }
 
     #[test]

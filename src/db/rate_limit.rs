@@ -49,7 +49,7 @@ pub fn reserve(
     window: Duration,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    if limit <= 0 {
+    if limit <= 0 || window_is_full(conn, bucket, limit, now - window)? {
         return Ok(false);
     }
     diesel::sql_query(
@@ -67,6 +67,29 @@ pub fn reserve(
     .get_result::<Hits>(conn)
     .optional()
     .map(|taken| taken.is_some())
+}
+
+/// True when `bucket`'s current window (started after `since`) has no slot
+/// left. A plain read: the upsert in `reserve` locks the row and commits a
+/// write even when its `WHERE` refuses, so under a flood every refused
+/// attempt queued on that one row lock and its WAL flush, holding a pooled
+/// connection meanwhile (128 connections held all 16 and `/healthz` waited
+/// behind them). A full window only empties by `release`, `clear` or time,
+/// so refusing on this read is what the upsert would have answered.
+fn window_is_full(
+    conn: &mut PgConnection,
+    bucket: &str,
+    limit: i32,
+    since: DateTime<Utc>,
+) -> QueryResult<bool> {
+    use crate::db::schema::rate_limits::dsl as r;
+    diesel::select(diesel::dsl::exists(
+        r::rate_limits
+            .filter(r::bucket.eq(bucket))
+            .filter(r::window_start.ge(since))
+            .filter(r::hits.ge(limit)),
+    ))
+    .get_result(conn)
 }
 
 /// Gives back a slot taken by `reserve` (the guarded attempt turned out

@@ -183,7 +183,11 @@ pub async fn user_page(
 pub fn html_response(req: &HttpRequest, markup: Markup) -> HttpResponse {
     let mut res = fragment(markup);
     if req.cookie(FLASH_COOKIE).is_some() {
-        res.add_removal_cookie(&Cookie::new(FLASH_COOKIE, "")).ok();
+        // The path must match the one it was set with ("/"): without it the
+        // browser scopes the removal to this page's directory and keeps
+        // showing the message on every page below it.
+        let shown = Cookie::build(FLASH_COOKIE, "").path("/").finish();
+        res.add_removal_cookie(&shown).ok();
     }
     res
 }

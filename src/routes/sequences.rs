@@ -145,18 +145,22 @@ async fn detail(
         .await
 }
 
-/// The detail page, or only its steps card for HTMX.
+/// The detail page, or only its steps card for HTMX. `refused_name` is a
+/// name the rename refused: the field shows it (with its error) so it can
+/// be corrected, instead of the stored name.
 async fn render_detail(
     state: &AppState,
     cur: &CurrentOrg,
     req: &HttpRequest,
     id: SequenceId,
     errors: &FieldErrors,
+    refused_name: Option<&str>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
     let (seq, steps, tpls, enrolled) = detail(state, cur, id).await?;
     let p = DetailPage {
         sequence: &seq,
+        name_value: refused_name.unwrap_or(&seq.name),
         steps: &steps,
         templates: &tpls,
         enrollments: &enrolled,
@@ -189,7 +193,7 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
     let id = path.into_inner();
-    render_detail(&state, &cur, &req, id, &FieldErrors::new(), Reply::Ok).await
+    render_detail(&state, &cur, &req, id, &FieldErrors::new(), None, Reply::Ok).await
 }
 
 async fn rename(
@@ -207,7 +211,8 @@ async fn rename(
         Err(e) => {
             let mut errors = FieldErrors::new();
             errors.add("name", e);
-            return render_detail(&state, &cur, &req, id, &errors, Reply::Invalid).await;
+            let refused = Some(form.name.as_str());
+            return render_detail(&state, &cur, &req, id, &errors, refused, Reply::Invalid).await;
         }
     };
     let tenant = cur.tenant();
@@ -303,7 +308,7 @@ async fn add_step(
             .db
             .run(move |conn| sequences::find_own(conn, &tenant, id))
             .await?;
-        return render_detail(&state, &cur, &req, id, &errors, Reply::Invalid).await;
+        return render_detail(&state, &cur, &req, id, &errors, None, Reply::Invalid).await;
     };
     let tenant = cur.tenant();
     state
@@ -320,7 +325,7 @@ async fn after_step_change(
     id: SequenceId,
 ) -> AppResult<HttpResponse> {
     if wants_fragment(req) {
-        return render_detail(state, cur, req, id, &FieldErrors::new(), Reply::Ok).await;
+        return render_detail(state, cur, req, id, &FieldErrors::new(), None, Reply::Ok).await;
     }
     Ok(redirect_with_flash(
         req,

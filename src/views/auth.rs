@@ -47,7 +47,7 @@ pub fn signup_page(token: &str, values: &SignupValues, errors: &FieldErrors) -> 
                         .autocomplete("new-password").hint("At least 8 characters.").render(errors))
                     button.btn.btn-primary type="submit" { "Create account" }
                 }
-                p.small.muted { "Already have an account? " a href=(sign_in_href(values)) { "Sign in" } }
+                p.auth-alt { "Already have an account? " a href=(sign_in_href(values)) { "Sign in" } }
             }
         },
     )
@@ -80,7 +80,7 @@ pub fn login_page(token: &str, email: &str, errors: &FieldErrors, next: Option<&
                         .autocomplete("current-password").render(errors))
                     button.btn.btn-primary type="submit" { "Sign in" }
                 }
-                p.small.muted {
+                p.auth-alt {
                     a href="/password/forgot" { "Forgot your password?" }
                     " · New here? " a href="/signup" { "Create an account" }
                 }

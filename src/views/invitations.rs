@@ -45,7 +45,7 @@ pub fn accept_body(l: &LinkView, token_csrf: &str) -> Markup {
                 (csrf(token_csrf))
                 button.btn.btn-primary type="submit" { "Accept invitation" }
             }
-            p.small.muted { "Not now? " a href="/dashboard" { "Go to your dashboard" } }
+            p.auth-alt { "Not now? " a href="/dashboard" { "Go to your dashboard" } }
         }
     }
 }
@@ -99,7 +99,7 @@ pub fn unverified_email_body(l: &LinkView) -> Markup {
                 ". Your account uses this address, but it is not confirmed yet."
             }
             p.muted { "Open the confirmation link we sent you (or send a new one from your account page), then open this invitation link again." }
-            p.small { a href="/account" { "Go to your account" } }
+            p { a.btn href="/account" { "Go to your account" } }
         }
     }
 }

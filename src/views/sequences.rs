@@ -82,6 +82,8 @@ pub fn list_page(p: &ListPage) -> Markup {
 
 pub struct DetailPage<'a> {
     pub sequence: &'a Sequence,
+    /// What the rename field shows: the name, or a refused new one.
+    pub name_value: &'a str,
     pub steps: &'a [StepView],
     pub templates: &'a [Template],
     pub enrollments: &'a [EnrollmentRow],
@@ -204,7 +206,7 @@ pub fn detail_page(p: &DetailPage) -> Markup {
                         h2 { "Rename" }
                         form.stack method="post" action={ "/sequences/" (s.id) } {
                             (csrf(p.csrf))
-                            (Field::new("name", "Name", &s.name).required().render(p.errors))
+                            (Field::new("name", "Name", p.name_value).required().render(p.errors))
                             div.form-actions { button.btn type="submit" { "Save name" } }
                         }
                     }

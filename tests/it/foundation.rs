@@ -411,3 +411,22 @@ async fn an_unreachable_database_answers_503_quickly() {
         "no hung requests"
     );
 }
+
+#[actix_web::test]
+async fn a_shown_flash_is_removed_for_the_whole_site() {
+    let app = TestApp::new().await;
+    let c = app.signup("Ann", "ann@example.com").await;
+    c.set_cookie("ld_flash", "Saved.");
+    let r = c.get("/leads/import").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Saved."), "the flash is shown");
+    let removal = r
+        .headers
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ld_flash="))
+        .expect("the shown flash is removed");
+    // Set with `Path=/`; a removal without it only covers `/leads/`.
+    assert!(removal.contains("Max-Age=0"), "{removal}");
+    assert!(removal.contains("Path=/"), "{removal}");
+}

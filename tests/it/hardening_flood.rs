@@ -241,3 +241,39 @@ async fn organization_creation_past_the_account_limit_answers_429() {
         "the sign-up's own organization and five more"
     );
 }
+
+/// Under a flood, refused attempts must not queue on the bucket's row: one
+/// row lock serialised them (with a WAL flush each) and they held every
+/// pooled connection, so `/healthz` waited behind them. Here a transaction
+/// holds that lock, as an attempt in flight would: a full window is still
+/// refused at once (before: the refusal waited for the lock and timed out).
+#[actix_web::test]
+async fn a_full_window_is_refused_without_waiting_for_its_row_lock() {
+    use diesel::prelude::*;
+    use lead_dashboard::db::rate_limit;
+
+    let app = TestApp::new().await;
+    let (bucket, window, now) = (
+        "flood:test",
+        chrono::Duration::minutes(15),
+        chrono::Utc::now(),
+    );
+    let (mut holder, mut other) = (app.conn(), app.conn());
+    for _ in 0..3 {
+        assert!(rate_limit::reserve(&mut holder, bucket, 3, window, now).unwrap());
+    }
+    diesel::sql_query("SET lock_timeout = '300ms'")
+        .execute(&mut other)
+        .unwrap();
+    holder
+        .transaction(|holder| -> QueryResult<()> {
+            diesel::sql_query("SELECT 1 FROM rate_limits WHERE bucket = $1 FOR UPDATE")
+                .bind::<diesel::sql_types::Text, _>(bucket)
+                .execute(holder)?;
+            let refused = rate_limit::reserve(&mut other, bucket, 3, window, now);
+            assert_eq!(refused, Ok(false), "a full window answers without the lock");
+            Ok(())
+        })
+        .unwrap();
+    assert!(rate_limit::reserve(&mut other, "flood:other", 3, window, now).unwrap());
+}

@@ -49,6 +49,12 @@ async fn markup_in_any_name_is_a_field_error_and_nothing_is_stored() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("cannot contain &lt; or &gt;"), "{}", r.body);
+    // The field keeps what was typed (escaped), so it can be corrected.
+    assert!(
+        r.body.contains(r#"value="&lt;b&gt;Acme&lt;/b&gt;""#),
+        "{}",
+        r.body
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM sequences WHERE name = 'Welcome'"),
         1
