@@ -12,6 +12,7 @@ pub mod wall;
 pub mod account_deletion;
 pub mod account_tokens;
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod context;

@@ -280,6 +280,7 @@ fn wall_movers(path: &Path, text: &str) -> Vec<String> {
 const WALL_MOVERS: &[&str] = &[
     "account_deletion::delete wall::lifted",
     "account_deletion::plan wall::lifted",
+    "api_keys::authenticate wall::lifted",
     "billing::process wall::enter_org",
     "billing::process wall::lifted",
     "invitations::accept wall::enter_org",

@@ -1,0 +1,5 @@
+//! The public API (SPEC §8a): API keys on the settings page, and the JSON
+//! API under `/api/v1` driven with those keys.
+
+mod keys;
+mod support;
