@@ -1,5 +1,7 @@
 //! The public API (SPEC §8a): API keys on the settings page, and the JSON
 //! API under `/api/v1` driven with those keys.
 
+mod access;
 mod keys;
+mod leads;
 mod support;
