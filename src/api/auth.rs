@@ -9,13 +9,13 @@ use std::future::{ready, Ready};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use chrono::{DateTime, Utc};
 
 use crate::api::problem::{ApiResult, Problem};
-use crate::db::api_keys::{self, KeyContext};
+use crate::db::api_keys::{self, KeyContext, RateWindow};
 use crate::db::usage::{self, UsageKind};
 use crate::db::wall::{self, Scope};
 use crate::db::Tenant;
@@ -68,32 +68,71 @@ impl FromRequest for ApiCaller {
     }
 }
 
-/// The middleware of the `/api/v1` scope.
+/// The middleware of the `/api/v1` scope: authenticate, take a rate-limit
+/// slot, meter, run the handler in the key's organization, and put the
+/// `RateLimit-*` headers on whatever comes back.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let caller = match identify(&req).await {
-        Ok(caller) => caller,
+    let (state, caller) = match identify(&req).await {
+        Ok(found) => found,
         Err(problem) => return Ok(req.into_response(problem.error_response())),
     };
-    let state = req.app_data::<web::Data<AppState>>().cloned();
     let scope = Scope::new(Some(caller.key.tenant.org_id()), None);
     req.extensions_mut().insert(caller.clone());
     wall::within(scope, async move {
-        if let Some(state) = state {
-            if let Err(problem) = record_call(&state, &caller).await {
-                return Ok(req.into_response(problem.error_response()));
-            }
-        }
-        Ok(next.call(req).await?.map_into_boxed_body())
+        let window = match admit(&state, &caller).await {
+            Ok(window) => window,
+            Err(problem) => return Ok(req.into_response(problem.error_response())),
+        };
+        let mut res = if window.admitted {
+            next.call(req).await?.map_into_boxed_body()
+        } else {
+            req.into_response(too_many(&window, caller.now).error_response())
+        };
+        rate_headers(res.headers_mut(), &window, caller.now);
+        Ok(res)
     })
     .await
 }
 
+/// Seconds until the window resets (at least 1).
+fn seconds_left(window: &RateWindow, now: DateTime<Utc>) -> i64 {
+    (window.resets_at - now).num_seconds().max(1)
+}
+
+fn too_many(window: &RateWindow, now: DateTime<Utc>) -> Problem {
+    let wait = seconds_left(window, now);
+    Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+        format!(
+            "This organization's plan allows {} API calls a minute; try again in {wait} s.",
+            window.limit
+        ),
+    )
+    .with_header(header::RETRY_AFTER, wait.to_string())
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds).
+fn rate_headers(headers: &mut header::HeaderMap, window: &RateWindow, now: DateTime<Utc>) {
+    let values = [
+        ("ratelimit-limit", window.limit),
+        ("ratelimit-remaining", (window.limit - window.used).max(0)),
+        ("ratelimit-reset", seconds_left(window, now)),
+    ];
+    for (name, value) in values {
+        if let Ok(v) = header::HeaderValue::from_str(&value.to_string()) {
+            headers.insert(header::HeaderName::from_static(name), v);
+        }
+    }
+}
+
 /// The caller of a request with a valid, live key of an organization whose
 /// plan includes the API; a problem otherwise.
-async fn identify(req: &ServiceRequest) -> ApiResult<ApiCaller> {
+async fn identify(req: &ServiceRequest) -> ApiResult<(web::Data<AppState>, ApiCaller)> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
@@ -118,7 +157,7 @@ async fn identify(req: &ServiceRequest) -> ApiResult<ApiCaller> {
             plan.name()
         )));
     }
-    Ok(ApiCaller { key, now })
+    Ok((state, ApiCaller { key, now }))
 }
 
 /// The key of `Authorization: Bearer <key>`, shaped like one this app issues.
@@ -144,17 +183,23 @@ fn bearer(req: &ServiceRequest) -> ApiResult<String> {
     Ok(key.to_string())
 }
 
-/// Meters the call (`api_call`, per day in the organization's time zone)
-/// and notes the key's last use, in the key's organization.
-async fn record_call(state: &AppState, caller: &ApiCaller) -> ApiResult<()> {
+/// Takes a slot of the plan's per-minute rate limit and, when admitted,
+/// meters the call (`api_call`, per day in the organization's time zone)
+/// and notes the key's last use: one transaction in the key's organization.
+async fn admit(state: &AppState, caller: &ApiCaller) -> ApiResult<RateWindow> {
     let (key, now) = (caller.key.clone(), caller.now);
-    state
+    let plan = key.subscription.effective_plan(now);
+    let limit = crate::api::rate_limit_per_minute(plan).unwrap_or(0);
+    let window = state
         .db
-        .tx(move |conn| -> Result<(), AppError> {
-            usage::consume_at(conn, &key.tenant, UsageKind::ApiCall, None, now)?;
-            api_keys::touch(conn, &key, now)?;
-            Ok(())
+        .tx(move |conn| -> Result<RateWindow, AppError> {
+            let window = api_keys::take_rate_slot(conn, &key.tenant, limit, now)?;
+            if window.admitted {
+                usage::consume_at(conn, &key.tenant, UsageKind::ApiCall, None, now)?;
+                api_keys::touch(conn, &key, now)?;
+            }
+            Ok(window)
         })
         .await?;
-    Ok(())
+    Ok(window)
 }

@@ -258,3 +258,64 @@ fn random_prefix() -> String {
 fn scoped_keys(tenant: &Tenant) -> Filter<api_keys::table, Eq<api_keys::organization_id, OrgId>> {
     api_keys::table.filter(api_keys::organization_id.eq(tenant.org_id()))
 }
+
+/// An organization's per-minute API window after one call asked for a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: i64,
+    /// Slots taken in this window (at most `limit`).
+    pub used: i64,
+    /// False when the window was already full: the call must be refused.
+    pub admitted: bool,
+    pub resets_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct Slot {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    hits: i32,
+}
+
+/// Takes one of the organization's `limit` API calls of the current clock
+/// minute. Counted in PostgreSQL (the shared `rate_limits` table), so every
+/// app instance sees the same window; the upsert's row lock orders parallel
+/// calls, and a full window is not counted further.
+pub fn take_rate_slot(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<RateWindow> {
+    use chrono::DurationRound;
+    use diesel::sql_types::{Integer, Text, Timestamptz};
+    let start = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+    let bucket = format!("api:{}", tenant.org_id());
+    let taken: Option<Slot> = diesel::sql_query(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
+         ON CONFLICT (bucket) DO UPDATE SET
+           hits = CASE WHEN rate_limits.window_start < $2 THEN 1 ELSE rate_limits.hits + 1 END,
+           window_start = GREATEST(rate_limits.window_start, $2)
+         WHERE rate_limits.window_start < $2 OR rate_limits.hits < $3
+         RETURNING hits",
+    )
+    .bind::<Text, _>(&bucket)
+    .bind::<Timestamptz, _>(start)
+    .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+    .get_result(conn)
+    .optional()?;
+    let resets_at = start + Duration::minutes(1);
+    Ok(match taken {
+        Some(slot) => RateWindow {
+            limit,
+            used: i64::from(slot.hits),
+            admitted: true,
+            resets_at,
+        },
+        None => RateWindow {
+            limit,
+            used: limit,
+            admitted: false,
+            resets_at,
+        },
+    })
+}

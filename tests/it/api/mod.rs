@@ -4,4 +4,5 @@
 mod access;
 mod keys;
 mod leads;
+mod limits;
 mod support;
