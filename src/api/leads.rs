@@ -4,11 +4,12 @@
 //! Validation is the page's (`domain::leads::validate`).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::api::auth::ApiCaller;
+use crate::api::idempotency::{once, stored};
 use crate::api::problem::{ApiResult, Problem};
 use crate::api::resource;
 use crate::db::leads::{self, Cursor, Lead};
@@ -101,7 +102,7 @@ pub struct ListQuery {
 }
 
 /// A lead's fields as sent; on PATCH, absent fields keep their value.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeadBody {
     first_name: Option<String>,
@@ -207,22 +208,29 @@ fn next_link(query: &ListQuery, limit: i64, cursor: Cursor) -> String {
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
+    req: HttpRequest,
     body: web::Json<LeadBody>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant_for(Action::ManageLeads)?;
-    let fields =
-        validate(&body.into_inner().over(None), TAG_JOIN).map_err(|e| Problem::invalid(&e))?;
+    let body = body.into_inner();
+    let canonical = serde_json::to_vec(&body).unwrap_or_default();
+    let fields = validate(&body.over(None), TAG_JOIN).map_err(|e| Problem::invalid(&e))?;
     let now = caller.now;
-    let created = state
-        .db
-        .tx(move |conn| leads::create(conn, &tenant, &fields, now))
-        .await
-        .map_err(Problem::from)?
-        .map_err(|e| Problem::invalid(&e))?;
-    let location = format!("/api/v1/leads/{}", created.id);
-    Ok(HttpResponse::build(StatusCode::CREATED)
-        .insert_header((actix_web::http::header::LOCATION, location))
-        .json(LeadOut::from(created)))
+    once(&state, &caller, &req, &canonical, move |conn| {
+        // A refused limit is an error: the whole transaction rolls back.
+        Ok(match leads::create(conn, &tenant, &fields, now)? {
+            Ok(lead) => {
+                let location = format!("/api/v1/leads/{}", lead.id);
+                Ok(stored(
+                    StatusCode::CREATED,
+                    &LeadOut::from(lead),
+                    Some(location),
+                )?)
+            }
+            Err(errors) => Err(Problem::invalid(&errors)),
+        })
+    })
+    .await
 }
 
 async fn show(

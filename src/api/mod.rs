@@ -4,6 +4,7 @@
 //! the same rules, limits and permissions hold; they never render HTML.
 
 pub mod auth;
+pub mod idempotency;
 pub mod leads;
 pub mod organization;
 pub mod problem;

@@ -19,6 +19,7 @@ pub mod context;
 pub mod cursor;
 pub mod demo;
 pub mod enrollments;
+pub mod idempotency;
 pub mod invitations;
 pub mod invoices;
 pub mod lead_import;

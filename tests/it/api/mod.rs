@@ -2,6 +2,7 @@
 //! API under `/api/v1` driven with those keys.
 
 mod access;
+mod idempotency;
 mod keys;
 mod leads;
 mod limits;
