@@ -41,6 +41,8 @@ pub struct UsageSnapshot {
     pub effective: EffectiveLimits,
     /// In `METER_ORDER`.
     pub meters: Vec<Meter>,
+    /// API calls today (no limit; the API has a per-minute rate instead).
+    pub api_calls_today: i64,
 }
 
 /// Plan, effective limits and the five meters of the tenant's organization.
@@ -62,11 +64,13 @@ pub fn snapshot(
             })
         })
         .collect::<QueryResult<Vec<_>>>()?;
+    let api_calls_today = api_calls_today(conn, tenant, tz, now)?;
     Ok(UsageSnapshot {
         organization,
         subscription,
         effective,
         meters,
+        api_calls_today,
     })
 }
 

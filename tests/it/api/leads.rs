@@ -367,4 +367,10 @@ async fn every_authenticated_call_is_metered_as_an_api_call() {
         .as_array()
         .unwrap()
         .contains(&json!("api_access")));
+    let page = t.owner.get("/usage").await;
+    assert!(
+        page.body
+            .contains("API calls today</span><span class=\"meter-value\"><strong>9</strong>"),
+        "the usage page shows the nine calls"
+    );
 }
