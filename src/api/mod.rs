@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod leads;
 pub mod organization;
 pub mod problem;
+pub mod templates;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest};
@@ -27,6 +28,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/leads/{id}"),
     ("PATCH", "/api/v1/leads/{id}"),
     ("DELETE", "/api/v1/leads/{id}"),
+    ("GET", "/api/v1/templates"),
+    ("POST", "/api/v1/templates"),
+    ("GET", "/api/v1/templates/{id}"),
+    ("PATCH", "/api/v1/templates/{id}"),
+    ("DELETE", "/api/v1/templates/{id}"),
 ];
 
 /// Registers the `/api/v1` scope with its authentication and its readers'
@@ -39,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(path_config())
             .configure(organization::configure)
             .configure(leads::configure)
+            .configure(templates::configure)
             .default_service(web::to(|| async { Err::<(), _>(Problem::not_found()) }))
             .wrap(from_fn(auth::authenticate)),
     );

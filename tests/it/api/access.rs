@@ -10,22 +10,34 @@ use crate::common::{self, TestApp};
 
 const OTHER_OWNER: &str = "otto@example.com";
 
-/// A lead of organization `org`, made directly; returns its id.
-fn add_lead(app: &TestApp, org: uuid::Uuid, n: usize) -> String {
-    common::uuid_of(
-        &mut app.conn(),
-        &format!(
+/// A row of organization `org` of the kind `route` serves, made directly;
+/// returns its id.
+fn add_row(app: &TestApp, org: uuid::Uuid, route: &str, n: usize) -> String {
+    let sql = if route.starts_with("/api/v1/templates") {
+        format!(
+            "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body) \
+             VALUES ('{org}', '{org}', gen_random_uuid(), 'Tpl {n}', 'S', 'B') RETURNING id"
+        )
+    } else {
+        format!(
             "INSERT INTO leads (organization_id, id, first_name, email) \
              VALUES ('{org}', gen_random_uuid(), 'Lena', 'lena{n}@a.example') RETURNING id"
-        ),
-    )
-    .to_string()
+        )
+    };
+    common::uuid_of(&mut app.conn(), &sql).to_string()
 }
 
-fn body_for(method: &str, n: usize) -> Option<serde_json::Value> {
-    match method {
-        "POST" => Some(json!({ "first_name": "New", "email": format!("new{n}@a.example") })),
-        "PATCH" => Some(json!({ "company": "Changed Co" })),
+fn body_for(method: &str, route: &str, n: usize) -> Option<serde_json::Value> {
+    let templates = route.starts_with("/api/v1/templates");
+    match (method, templates) {
+        ("POST", false) => {
+            Some(json!({ "first_name": "New", "email": format!("new{n}@a.example") }))
+        }
+        ("POST", true) => Some(
+            json!({ "name": format!("New {n}"), "subject": "Hi", "body": "Hello {{first_name}}" }),
+        ),
+        ("PATCH", false) => Some(json!({ "company": "Changed Co" })),
+        ("PATCH", true) => Some(json!({ "name": "Changed Co" })),
         _ => None,
     }
 }
@@ -67,7 +79,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
     for &(method, route) in lead_dashboard::api::ROUTES {
         let mut next = || {
             n += 1;
-            let path = route.replace("{id}", &add_lead(app, t.org, n));
+            let path = route.replace("{id}", &add_row(app, t.org, route, n));
             (path, n)
         };
         let ctx = |who: &str| format!("{who} {method} {route}");
@@ -78,7 +90,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
             ("revoked key", Some(revoked.as_str())),
         ] {
             let (path, n) = next();
-            let r = call(app, method, &path, key, body_for(method, n)).await;
+            let r = call(app, method, &path, key, body_for(method, route, n)).await;
             r.assert_problem(401, &ctx(who));
             assert!(r
                 .header("www-authenticate")
@@ -86,7 +98,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         }
 
         let (path, n) = next();
-        let body = body_for(method, n)
+        let body = body_for(method, route, n)
             .map(|b| serde_json::to_vec(&b).unwrap())
             .unwrap_or_default();
         let r = raw(
@@ -100,7 +112,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         r.assert_problem(401, &ctx("session cookie"));
 
         let (path, n) = next();
-        let r = call(app, method, &path, Some(&read), body_for(method, n)).await;
+        let r = call(app, method, &path, Some(&read), body_for(method, route, n)).await;
         if method == "GET" {
             assert_eq!(r.status, 200, "{}: {}", ctx("read key"), r.json);
         } else {
@@ -109,7 +121,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         }
 
         let (path, n) = next();
-        let r = call(app, method, &path, Some(&write), body_for(method, n)).await;
+        let r = call(app, method, &path, Some(&write), body_for(method, route, n)).await;
         assert_eq!(
             r.status,
             success(method),
@@ -119,7 +131,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         );
 
         let (path, n) = next();
-        let r = call(app, method, &path, Some(&foreign), body_for(method, n)).await;
+        let r = call(
+            app,
+            method,
+            &path,
+            Some(&foreign),
+            body_for(method, route, n),
+        )
+        .await;
         if route.contains("{id}") {
             r.assert_problem(404, &ctx("another organization's key"));
         } else {
@@ -138,8 +157,15 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
     set_plan(app, OTHER, "STARTER");
     for &(method, route) in lead_dashboard::api::ROUTES {
         n += 1;
-        let path = route.replace("{id}", &add_lead(app, t.org, n));
-        let r = call(app, method, &path, Some(&foreign), body_for(method, n)).await;
+        let path = route.replace("{id}", &add_row(app, t.org, route, n));
+        let r = call(
+            app,
+            method,
+            &path,
+            Some(&foreign),
+            body_for(method, route, n),
+        )
+        .await;
         r.assert_problem(403, &format!("no API access {method} {route}"));
         assert!(r.json["detail"]
             .as_str()
@@ -153,6 +179,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
     assert_eq!(
         unchanged, 1,
         "only the read-write key's PATCH changed a lead of A"
+    );
+    let renamed = app.count(&format!(
+        "SELECT count(*) FROM message_templates WHERE organization_id = '{}' AND name = 'Changed Co'",
+        t.org
+    ));
+    assert_eq!(
+        renamed, 1,
+        "only the read-write key's PATCH changed a template of A"
     );
 }
 

@@ -7,3 +7,4 @@ mod keys;
 mod leads;
 mod limits;
 mod support;
+mod templates;
