@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod leads;
 pub mod organization;
 pub mod problem;
+pub mod sequences;
 pub mod templates;
 
 use actix_web::middleware::from_fn;
@@ -33,6 +34,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/templates/{id}"),
     ("PATCH", "/api/v1/templates/{id}"),
     ("DELETE", "/api/v1/templates/{id}"),
+    ("GET", "/api/v1/sequences"),
+    ("GET", "/api/v1/sequences/{id}"),
 ];
 
 /// Registers the `/api/v1` scope with its authentication and its readers'
@@ -46,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(organization::configure)
             .configure(leads::configure)
             .configure(templates::configure)
+            .configure(sequences::configure)
             .default_service(web::to(|| async { Err::<(), _>(Problem::not_found()) }))
             .wrap(from_fn(auth::authenticate)),
     );

@@ -13,7 +13,12 @@ const OTHER_OWNER: &str = "otto@example.com";
 /// A row of organization `org` of the kind `route` serves, made directly;
 /// returns its id.
 fn add_row(app: &TestApp, org: uuid::Uuid, route: &str, n: usize) -> String {
-    let sql = if route.starts_with("/api/v1/templates") {
+    let sql = if route.starts_with("/api/v1/sequences") {
+        format!(
+            "INSERT INTO sequences (organization_id, owner_key, id, name) \
+             VALUES ('{org}', '{org}', gen_random_uuid(), 'Seq {n}') RETURNING id"
+        )
+    } else if route.starts_with("/api/v1/templates") {
         format!(
             "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body) \
              VALUES ('{org}', '{org}', gen_random_uuid(), 'Tpl {n}', 'S', 'B') RETURNING id"

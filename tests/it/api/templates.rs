@@ -106,3 +106,57 @@ async fn the_templates_limit_and_templates_in_use_are_problems() {
         1
     );
 }
+
+#[actix_web::test]
+async fn sequences_are_read_with_their_steps_in_order() {
+    let t = team_app("PROFESSIONAL").await;
+    let app = &t.app;
+    let key = create_key(&t.owner, "Seq", "read").await;
+    let org = t.org;
+    exec(app, &format!(
+        "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body)
+             VALUES ('{org}', '{org}', '11111111-1111-7111-8111-111111111111', 'First touch', 'S', 'B');
+         INSERT INTO sequences (organization_id, owner_key, id, name)
+             VALUES ('{org}', '{org}', '22222222-2222-7222-8222-222222222222', 'Onboarding');
+         INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
+             VALUES ('{org}', '{org}', gen_random_uuid(), '22222222-2222-7222-8222-222222222222', 2, '{org}', '11111111-1111-7111-8111-111111111111', 3),
+                    ('{org}', '{org}', gen_random_uuid(), '22222222-2222-7222-8222-222222222222', 1, '{org}', '11111111-1111-7111-8111-111111111111', 0);"
+    ));
+    let r = call(app, "GET", "/api/v1/sequences", Some(&key), None).await;
+    assert_eq!(r.status, 200);
+    let own = r.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Onboarding")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (own["step_count"].as_i64(), own["global"].as_bool()),
+        (Some(2), Some(false))
+    );
+    let r = call(
+        app,
+        "GET",
+        "/api/v1/sequences/22222222-2222-7222-8222-222222222222",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let steps = r.json["steps"].as_array().unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| s["position"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(
+        (
+            steps[1]["delay_days"].as_i64(),
+            steps[1]["template_name"].as_str()
+        ),
+        (Some(3), Some("First touch"))
+    );
+}
