@@ -6,6 +6,22 @@ use serde_json::json;
 
 use super::support::*;
 
+const TEMPLATE: &str = "11111111-1111-7111-8111-111111111111";
+const SEQUENCE: &str = "22222222-2222-7222-8222-222222222222";
+
+/// An own template `name` used by step 1 (no delay) of the own sequence
+/// `Onboarding`.
+fn sequence_with_step(app: &crate::common::TestApp, org: uuid::Uuid, name: &str) {
+    exec(app, &format!(
+        "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body)
+             VALUES ('{org}', '{org}', '{TEMPLATE}', '{name}', 'S', 'B');
+         INSERT INTO sequences (organization_id, owner_key, id, name)
+             VALUES ('{org}', '{org}', '{SEQUENCE}', 'Onboarding');
+         INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
+             VALUES ('{org}', '{org}', gen_random_uuid(), '{SEQUENCE}', 1, '{org}', '{TEMPLATE}', 0);"
+    ));
+}
+
 #[actix_web::test]
 async fn own_templates_are_managed_and_global_ones_only_read() {
     let t = team_app("PROFESSIONAL").await;
@@ -82,16 +98,11 @@ async fn the_templates_limit_and_templates_in_use_are_problems() {
     let app = &t.app;
     let key = create_key(&t.owner, "Tpl", "read_write").await;
     let org = t.org;
+    sequence_with_step(app, org, "Used");
     exec(app, &format!(
-        "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body)
-             VALUES ('{org}', '{org}', '11111111-1111-7111-8111-111111111111', 'Used', 'S', 'B');
-         INSERT INTO sequences (organization_id, owner_key, id, name)
-             VALUES ('{org}', '{org}', '22222222-2222-7222-8222-222222222222', 'Seq');
-         INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
-             VALUES ('{org}', '{org}', gen_random_uuid(), '22222222-2222-7222-8222-222222222222', 1, '{org}', '11111111-1111-7111-8111-111111111111', 0);
-         INSERT INTO limit_overrides (organization_id, limit_kind, value) VALUES ('{org}', 'templates', 1);"
+        "INSERT INTO limit_overrides (organization_id, limit_kind, value) VALUES ('{org}', 'templates', 1)"
     ));
-    let path = "/api/v1/templates/11111111-1111-7111-8111-111111111111";
+    let path = &format!("/api/v1/templates/{TEMPLATE}");
     let r = call(app, "DELETE", path, Some(&key), None).await;
     r.assert_problem(409, "template in use");
     assert!(r.json["detail"].as_str().unwrap().contains("sequence"));
@@ -113,14 +124,10 @@ async fn sequences_are_read_with_their_steps_in_order() {
     let app = &t.app;
     let key = create_key(&t.owner, "Seq", "read").await;
     let org = t.org;
+    sequence_with_step(app, org, "First touch");
     exec(app, &format!(
-        "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body)
-             VALUES ('{org}', '{org}', '11111111-1111-7111-8111-111111111111', 'First touch', 'S', 'B');
-         INSERT INTO sequences (organization_id, owner_key, id, name)
-             VALUES ('{org}', '{org}', '22222222-2222-7222-8222-222222222222', 'Onboarding');
-         INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
-             VALUES ('{org}', '{org}', gen_random_uuid(), '22222222-2222-7222-8222-222222222222', 2, '{org}', '11111111-1111-7111-8111-111111111111', 3),
-                    ('{org}', '{org}', gen_random_uuid(), '22222222-2222-7222-8222-222222222222', 1, '{org}', '11111111-1111-7111-8111-111111111111', 0);"
+        "INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, template_owner_key, template_id, delay_days)
+             VALUES ('{org}', '{org}', gen_random_uuid(), '{SEQUENCE}', 2, '{org}', '{TEMPLATE}', 3)"
     ));
     let r = call(app, "GET", "/api/v1/sequences", Some(&key), None).await;
     assert_eq!(r.status, 200);
@@ -138,7 +145,7 @@ async fn sequences_are_read_with_their_steps_in_order() {
     let r = call(
         app,
         "GET",
-        "/api/v1/sequences/22222222-2222-7222-8222-222222222222",
+        &format!("/api/v1/sequences/{SEQUENCE}"),
         Some(&key),
         None,
     )
