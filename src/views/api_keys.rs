@@ -41,7 +41,6 @@ pub fn body(v: &KeysView) -> Markup {
                 p { "Keys let your own software use the Lead Dashboard API with " code { "Authorization: Bearer <key>" } "." }
             }
             div.actions {
-                a.btn href="/api/docs" { "API reference" }
                 a.btn href="/settings" { "Settings" }
             }
         }
