@@ -157,6 +157,7 @@ pub fn build(
         .app_data(query_config())
         .app_data(path_config())
         .app_data(web::PayloadConfig::new(max_body))
+        .configure(crate::api::configure)
         .configure(crate::routes::configure)
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)

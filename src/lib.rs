@@ -4,6 +4,7 @@
 //! fragment; `views` render; `db` queries (tenant data only through a
 //! `Tenant`); `domain` holds the pure rules; `jobs` the background work.
 
+pub mod api;
 pub mod app;
 pub mod assets;
 pub mod auth;

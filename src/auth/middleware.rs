@@ -43,9 +43,14 @@ pub struct Identity {
     pub now: DateTime<Utc>,
 }
 
-/// Paths that never touch sessions: static assets and the health probe.
+/// Paths that never touch sessions: static assets, the health probe, and
+/// the API, which only an API key authenticates (`api::auth`), so a session
+/// cookie is never even read there.
 fn is_sessionless(path: &str) -> bool {
-    path.starts_with("/assets/") || path == "/healthz" || path == "/favicon.ico"
+    path.starts_with("/assets/")
+        || path.starts_with("/api/")
+        || path == "/healthz"
+        || path == "/favicon.ico"
 }
 
 /// Endpoints authenticated by something other than the session cookie

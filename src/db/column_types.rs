@@ -14,6 +14,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use crate::domain::api_keys::KeyScope;
 use crate::domain::billing::Interval;
 use crate::domain::leads::LeadStatus;
 use crate::domain::plans::{LimitKind, Plan};
@@ -74,4 +75,4 @@ macro_rules! text_column {
 
 crate::ids::with_every_id!(uuid_column);
 
-text_column!(Role, Plan, Status, Interval, LeadStatus, LimitKind, TimeZone);
+text_column!(Role, Plan, Status, Interval, LeadStatus, LimitKind, TimeZone, KeyScope);

@@ -41,6 +41,8 @@ pub struct UsageSnapshot {
     pub effective: EffectiveLimits,
     /// In `METER_ORDER`.
     pub meters: Vec<Meter>,
+    /// API calls today (no limit; the API has a per-minute rate instead).
+    pub api_calls_today: i64,
 }
 
 /// Plan, effective limits and the five meters of the tenant's organization.
@@ -62,11 +64,13 @@ pub fn snapshot(
             })
         })
         .collect::<QueryResult<Vec<_>>>()?;
+    let api_calls_today = api_calls_today(conn, tenant, tz, now)?;
     Ok(UsageSnapshot {
         organization,
         subscription,
         effective,
         meters,
+        api_calls_today,
     })
 }
 
@@ -122,6 +126,24 @@ pub fn daily_history(
         }
     }
     Ok(out)
+}
+
+/// API calls on the organization's local day of `now` (the `api_call`
+/// meter, SPEC §8a); it has no limit, only the per-minute rate limit.
+pub fn api_calls_today(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
+    let count: Option<i64> = scoped_usage_counters(tenant)
+        .filter(usage_counters::kind.eq(UsageKind::ApiCall.as_str()))
+        .filter(usage_counters::period.eq("day"))
+        .filter(usage_counters::period_start.eq(day_start(tz, now)))
+        .select(usage_counters::count)
+        .first(conn)
+        .optional()?;
+    Ok(count.unwrap_or(0))
 }
 
 /// Every `usage_counters` query of a tenant starts here.

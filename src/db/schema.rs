@@ -23,6 +23,19 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        scope -> Text,
+    }
+}
+
+diesel::table! {
+    api_idempotency_keys (organization_id, idempotency_key) {
+        organization_id -> Uuid,
+        idempotency_key -> Text,
+        request_hash -> Bytea,
+        response_status -> Nullable<Int2>,
+        response_body -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -364,6 +377,7 @@ diesel::table! {
 }
 
 diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(api_idempotency_keys -> organizations (organization_id));
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::joinable!(api_keys -> users (created_by));
 diesel::joinable!(audit_events -> organizations (organization_id));
@@ -396,6 +410,7 @@ diesel::joinable!(usage_records -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
+    api_idempotency_keys,
     api_keys,
     audit_events,
     invitations,

@@ -33,6 +33,13 @@ impl Tenant {
         Tenant { org, user: None }
     }
 
+    /// The organization an API key belongs to, acting with no user (the
+    /// key's scope, not a role, says what it may do). Only the key lookup
+    /// (`api_keys::authenticate`) makes one, from the row the key's hash found.
+    pub(in crate::db) fn for_api_key(org: OrgId) -> Tenant {
+        Tenant { org, user: None }
+    }
+
     /// Loads the membership of `user` in `org`; NotFound when there is none.
     pub fn for_member(conn: &mut PgConnection, org: OrgId, user: UserId) -> QueryResult<Tenant> {
         organization_members::table

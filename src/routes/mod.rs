@@ -80,6 +80,7 @@ features![
     sessions,
     account_deletion,
     settings,
+    api_keys,
     team,
     invitations,
     audit,

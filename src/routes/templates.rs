@@ -41,9 +41,9 @@ route_table! {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct TemplateForm {
-    name: String,
-    subject: String,
-    body: String,
+    pub name: String,
+    pub subject: String,
+    pub body: String,
     lead_id: String,
     template_id: String,
 }

@@ -68,6 +68,22 @@ pub fn meters(s: &UsageSnapshot, now: DateTime<Utc>) -> Markup {
                 @let o = s.effective.overrides.iter().find(|o| o.kind == m.kind);
                 (meter(m, o, tz, now))
             }
+            @if s.effective.plan.spec().features.api_access || s.api_calls_today > 0 {
+                (api_meter(s.api_calls_today))
+            }
+        }
+    }
+}
+
+/// API calls today: counted, not limited (the API is rate-limited per minute).
+fn api_meter(calls: i64) -> Markup {
+    html! {
+        div.meter.meter-count data-limit="api_calls" {
+            div.meter-head {
+                span.meter-label #meter-api_calls { "API calls today" }
+                span.meter-value { strong { (format_limit(Some(calls))) } }
+            }
+            p.meter-sub { "Resets at midnight · no daily limit; " a href="/settings/api-keys" { "API keys" } }
         }
     }
 }

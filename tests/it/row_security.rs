@@ -77,6 +77,8 @@ fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', 'FREE', 'ACTIVE', now(), now() + interval '30 days');
          INSERT INTO api_keys (organization_id, id, name, prefix, key_hash)
              VALUES ('{org}', gen_random_uuid(), 'key', 'pre{n}', '\\x0{n}');
+         INSERT INTO api_idempotency_keys (organization_id, idempotency_key, request_hash, created_at)
+             VALUES ('{org}', 'k{n}', '\\x0{n}', now());
          INSERT INTO audit_events (organization_id, actor_label, action) VALUES ('{org}', 'U', 'lead.deleted');
          INSERT INTO invitations (organization_id, id, email, role, token_hash, expires_at)
              VALUES ('{org}', gen_random_uuid(), 'i{n}@example.com', 'MEMBER', '\\x1{n}', now() + interval '1 day');

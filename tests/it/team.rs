@@ -6,7 +6,7 @@ mod changes;
 mod invitations;
 mod seats;
 mod settings_audit;
-mod support;
+pub(crate) mod support;
 
 use futures_util::future::join as both;
 

@@ -1,0 +1,1 @@
+DROP TABLE api_idempotency_keys;

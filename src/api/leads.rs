@@ -1,0 +1,288 @@
+//! Leads over the API: list (search, status, tag, keyset cursor, `limit` up
+//! to 100), create (counted against the monthly limit in the same
+//! transaction, 402 when reached), read, partial update and delete (audited).
+//! Validation is the page's (`domain::leads::validate`).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::auth::ApiCaller;
+use crate::api::idempotency::{once, stored};
+use crate::api::problem::{ApiResult, Problem};
+use crate::api::resource;
+use crate::db::leads::{self, Cursor, Lead};
+use crate::domain::leads::{validate, LeadFields, LeadInput};
+use crate::domain::roles::Action;
+use crate::error::AppError;
+use crate::ids::{LeadId, UserId};
+use crate::routes::lead_filter;
+use crate::state::AppState;
+
+/// Most leads one page may hold.
+pub const MAX_LIMIT: i64 = 100;
+const DEFAULT_LIMIT: i64 = 50;
+/// Tags travel as a JSON array; validation splits a joined string, so they
+/// are joined with a control character that a valid tag cannot contain.
+const TAG_JOIN: char = '\u{1f}';
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/leads")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/leads/{id}")
+            .route(web::get().to(show))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+/// A lead as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct LeadOut {
+    pub id: LeadId,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub company: String,
+    pub title: String,
+    pub phone: String,
+    pub status: &'static str,
+    pub tags: Vec<String>,
+    pub notes: String,
+    pub owner_user_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Lead> for LeadOut {
+    fn from(l: Lead) -> LeadOut {
+        let f = l.fields;
+        LeadOut {
+            id: l.id,
+            first_name: f.first_name,
+            last_name: f.last_name,
+            email: f.email,
+            company: f.company,
+            title: f.title,
+            phone: f.phone,
+            status: f.status.as_str(),
+            tags: f.tags,
+            notes: f.notes,
+            owner_user_id: l.owner_user_id,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+/// One page of leads and the link to the next one.
+#[derive(Debug, Serialize)]
+pub struct LeadPage {
+    pub data: Vec<LeadOut>,
+    pub next: Option<String>,
+}
+
+/// The list's query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tag: String,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// A lead's fields as sent; on PATCH, absent fields keep their value.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadBody {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    company: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    status: Option<String>,
+    tags: Option<Vec<String>>,
+    notes: Option<String>,
+}
+
+impl LeadBody {
+    /// The page's input: `base` (a stored lead, or empty) with this body's
+    /// fields put over it.
+    fn over(self, base: Option<&LeadFields>) -> LeadInput {
+        let keep = |new: Option<String>, old: Option<&String>| {
+            new.or_else(|| old.cloned()).unwrap_or_default()
+        };
+        let old_tags = base.map(|b| b.tags.clone());
+        LeadInput {
+            first_name: keep(self.first_name, base.map(|b| &b.first_name)),
+            last_name: keep(self.last_name, base.map(|b| &b.last_name)),
+            email: keep(self.email, base.map(|b| &b.email)),
+            company: keep(self.company, base.map(|b| &b.company)),
+            title: keep(self.title, base.map(|b| &b.title)),
+            phone: keep(self.phone, base.map(|b| &b.phone)),
+            status: self
+                .status
+                .or_else(|| base.map(|b| b.status.as_str().to_string()))
+                .unwrap_or_default(),
+            tags: joined_tags(self.tags.or(old_tags).unwrap_or_default()),
+            notes: keep(self.notes, base.map(|b| &b.notes)),
+        }
+    }
+}
+
+/// Tags as one string for `validate`; a tag holding the joining character
+/// itself is refused rather than split.
+fn joined_tags(tags: Vec<String>) -> String {
+    tags.iter()
+        .map(|t| t.replace(TAG_JOIN, "\u{0}"))
+        .collect::<Vec<_>>()
+        .join(&TAG_JOIN.to_string())
+}
+
+fn page_size(limit: Option<i64>) -> ApiResult<i64> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        _ => Err(Problem::bad_request(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}."
+        ))),
+    }
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
+    let query = query.into_inner();
+    let limit = page_size(query.limit)?;
+    let filter = lead_filter(&query.q, &query.status, &query.tag)?;
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            Cursor::decode(c)
+                .ok_or_else(|| Problem::bad_request("`cursor` is not a cursor this API issued."))?,
+        ),
+    };
+    let f = filter.clone();
+    let (rows, more) = state
+        .db
+        .run(move |conn| leads::list(conn, &tenant, &f, after, limit))
+        .await
+        .map_err(Problem::from)?;
+    let next = more
+        .then(|| rows.last().map(|l| next_link(&query, limit, l.cursor())))
+        .flatten();
+    let data = rows.into_iter().map(LeadOut::from).collect();
+    Ok(HttpResponse::Ok().json(LeadPage { data, next }))
+}
+
+/// The path and query of the page after `cursor`, with the same filters.
+fn next_link(query: &ListQuery, limit: i64, cursor: Cursor) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in [
+        ("q", &query.q),
+        ("status", &query.status),
+        ("tag", &query.tag),
+    ] {
+        if !value.is_empty() {
+            q.append_pair(name, value);
+        }
+    }
+    q.append_pair("limit", &limit.to_string());
+    q.append_pair("cursor", &cursor.encode());
+    format!("/api/v1/leads?{}", q.finish())
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    req: HttpRequest,
+    body: web::Json<LeadBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant_for(Action::ManageLeads)?;
+    let body = body.into_inner();
+    let canonical = serde_json::to_vec(&body).unwrap_or_default();
+    let fields = validate(&body.over(None), TAG_JOIN).map_err(|e| Problem::invalid(&e))?;
+    let now = caller.now;
+    once(&state, &caller, &req, &canonical, move |conn| {
+        // A refused limit is an error: the whole transaction rolls back.
+        Ok(match leads::create(conn, &tenant, &fields, now)? {
+            Ok(lead) => {
+                let location = format!("/api/v1/leads/{}", lead.id);
+                Ok(stored(
+                    StatusCode::CREATED,
+                    &LeadOut::from(lead),
+                    Some(location),
+                )?)
+            }
+            Err(errors) => Err(Problem::invalid(&errors)),
+        })
+    })
+    .await
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<LeadId>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
+    let id = id.into_inner();
+    let lead = state
+        .db
+        .run(move |conn| leads::find(conn, &tenant, id))
+        .await
+        .map_err(Problem::from)?;
+    Ok(HttpResponse::Ok().json(LeadOut::from(lead)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<LeadId>,
+    body: web::Json<LeadBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant_for(Action::ManageLeads)?;
+    let (id, now, body) = (id.into_inner(), caller.now, body.into_inner());
+    let outcome = state
+        .db
+        .tx(move |conn| -> Result<_, AppError> {
+            let current = leads::find(conn, &tenant, id)?;
+            let fields = match validate(&body.over(Some(&current.fields)), TAG_JOIN) {
+                Ok(fields) => fields,
+                Err(errors) => return Ok(Err(errors)),
+            };
+            Ok(leads::update(conn, &tenant, id, &fields, now)?)
+        })
+        .await
+        .map_err(Problem::from)?;
+    let lead = outcome.map_err(|e| Problem::invalid(&e))?;
+    Ok(HttpResponse::Ok().json(LeadOut::from(lead)))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<LeadId>,
+) -> ApiResult<HttpResponse> {
+    let tenant = caller.tenant_for(Action::ManageLeads)?;
+    let id = id.into_inner();
+    state
+        .db
+        .tx(move |conn| leads::delete(conn, &tenant, id))
+        .await
+        .map_err(Problem::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,119 @@
+//! The JSON API under `/api/v1` (SPEC §8a): key authentication (`auth`),
+//! problem documents for every error (`problem`), and one module per
+//! resource. Handlers reuse the `db` and `domain` functions of the pages, so
+//! the same rules, limits and permissions hold; they never render HTML.
+
+pub mod auth;
+pub mod idempotency;
+pub mod leads;
+pub mod organization;
+pub mod problem;
+pub mod sequences;
+pub mod templates;
+
+use actix_web::middleware::from_fn;
+use actix_web::{web, HttpRequest};
+
+use problem::Problem;
+
+/// Largest JSON body accepted (a lead with every field at its maximum fits
+/// many times over).
+const JSON_LIMIT: usize = 64 * 1024;
+
+/// Every route of the API, (method, path), for tests and the docs.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/organization"),
+    ("GET", "/api/v1/usage"),
+    ("GET", "/api/v1/leads"),
+    ("POST", "/api/v1/leads"),
+    ("GET", "/api/v1/leads/{id}"),
+    ("PATCH", "/api/v1/leads/{id}"),
+    ("DELETE", "/api/v1/leads/{id}"),
+    ("GET", "/api/v1/templates"),
+    ("POST", "/api/v1/templates"),
+    ("GET", "/api/v1/templates/{id}"),
+    ("PATCH", "/api/v1/templates/{id}"),
+    ("DELETE", "/api/v1/templates/{id}"),
+    ("GET", "/api/v1/sequences"),
+    ("GET", "/api/v1/sequences/{id}"),
+];
+
+/// Registers the `/api/v1` scope with its authentication and its readers'
+/// errors as problem documents.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(json_config())
+            .app_data(query_config())
+            .app_data(path_config())
+            .configure(organization::configure)
+            .configure(leads::configure)
+            .configure(templates::configure)
+            .configure(sequences::configure)
+            .default_service(web::to(|| async { Err::<(), _>(Problem::not_found()) }))
+            .wrap(from_fn(auth::authenticate)),
+    );
+}
+
+/// A resource of the API whose unsupported methods answer 405 as a
+/// problem document (actix would answer an empty 405).
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(Problem::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "This resource does not support that method; see /api/docs.",
+        ))
+    }))
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .content_type_required(true)
+        .error_handler(|err, _req: &HttpRequest| {
+            use actix_web::error::JsonPayloadError as E;
+            use actix_web::http::StatusCode;
+            let problem = match &err {
+                E::ContentType => Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    "Send the body as `Content-Type: application/json`.",
+                ),
+                E::Overflow { .. } | E::OverflowKnownLength { .. } => Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "Body too large",
+                    format!("The body may be at most {JSON_LIMIT} bytes."),
+                ),
+                E::Deserialize(e) => {
+                    Problem::bad_request(format!("The JSON body could not be read: {e}."))
+                }
+                _ => Problem::bad_request("The JSON body could not be read."),
+            };
+            problem.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        Problem::bad_request(format!("Invalid query parameter: {err}.")).into()
+    })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| Problem::not_found().into())
+}
+
+/// Requests per minute a plan's keys may make (SPEC §8a); `None` for plans
+/// without API access.
+pub fn rate_limit_per_minute(plan: crate::domain::plans::Plan) -> Option<i64> {
+    use crate::domain::plans::Plan;
+    match plan {
+        Plan::Professional => Some(120),
+        Plan::Enterprise => Some(1_200),
+        Plan::Free | Plan::Starter => None,
+    }
+}

@@ -1,0 +1,10 @@
+//! The public API (SPEC §8a): API keys on the settings page, and the JSON
+//! API under `/api/v1` driven with those keys.
+
+mod access;
+mod idempotency;
+mod keys;
+mod leads;
+mod limits;
+mod support;
+mod templates;
