@@ -72,8 +72,12 @@ pub fn card(v: &KeysView) -> Markup {
     html! {
         section.card.flush #(CARD_ID) aria-labelledby="api-keys-title" {
             div.card-head { h2 #api-keys-title { "Keys" } }
-            @if let Some(key) = v.created { (created_notice(key)) }
-            @if v.can_manage && v.api_access { (form(v)) }
+            @if v.created.is_some() || (v.can_manage && v.api_access) {
+                div.card-body.stack {
+                    @if let Some(key) = v.created { (created_notice(key)) }
+                    @if v.can_manage && v.api_access { (form(v)) }
+                }
+            }
             @if v.keys.is_empty() {
                 (empty_state("No API keys yet.", None))
             } @else {
