@@ -150,6 +150,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        body_html -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod dunning;
 mod invoices;
+mod invoices_mail;
 mod scenarios;
 mod stripe_stub;
 mod webhooks;
