@@ -23,14 +23,7 @@ fn part(mail: &str, content_type: &str) -> String {
 async fn the_invoice_mail_arrives_with_a_plain_and_an_html_part() {
     let app = TestApp::pinned(pinned_at()).await;
     let ann = app.signup("Ann", "ann@example.com").await;
-    let org = org_id(&app, "ann-s-organization");
-    diesel::sql_query(format!(
-        "UPDATE subscriptions SET status = 'PAST_DUE', plan = 'STARTER', trial_ends_at = NULL, \
-         billing_interval = 'month', has_payment_method = true, card_last4 = '4242' \
-         WHERE organization_id = '{org}'"
-    ))
-    .execute(&mut app.conn())
-    .unwrap();
+    super::invoices::past_due_with_a_card(&app);
     assert_eq!(ann.post("/billing/pay", &[]).await.status, 303);
     let id = common::uuid_of(&mut app.conn(), "SELECT id FROM invoices");
     diesel::sql_query("UPDATE mail_outbox SET status = 'sent' WHERE body_html IS NULL")
