@@ -1,6 +1,6 @@
 //! The invoice mail: a plain-text body and an HTML alternative carrying the
 //! numbered invoice (lines, net, VAT with its rate, gross, the VAT note) and
-//! a link to the printable page. Both parts say the same.
+//! links to the printable page and its PDF. Both parts say the same.
 
 use maud::{html, Markup};
 
@@ -61,7 +61,7 @@ fn plain(invoice: &Invoice, lines: &[InvoiceLine], page: &str) -> String {
     if let Some(note) = &invoice.vat_note {
         body.push_str(&format!("{note}\n"));
     }
-    body.push_str(&format!("\nView and print it: {page}\n"));
+    body.push_str(&format!("\nView and print it: {page}\nPDF: {page}.pdf\n"));
     body
 }
 
@@ -83,7 +83,7 @@ fn rich(invoice: &Invoice, lines: &[InvoiceLine], page: &str) -> Markup {
                     }
                 }
                 @if let Some(note) = &invoice.vat_note { p { (note) } }
-                p { a href=(page) { "View and print the invoice" } }
+                p { a href=(page) { "View and print the invoice" } " · " a href={ (page) ".pdf" } { "PDF" } }
             }
         }
     }

@@ -32,6 +32,7 @@ route_table! {
     POST "/billing/payment-method" => payment_method,
     POST "/billing/checkout" => checkout,
     POST "/billing/pay" => pay_now,
+    GET "/billing/invoices/{id}.pdf" => invoice_pdf,
     GET "/billing/invoices/{id}" => invoice,
     POST "/billing/webhook" => webhook,
 }
@@ -410,15 +411,14 @@ async fn pay_now(
     }
 }
 
-async fn invoice(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    req: HttpRequest,
-    id: web::Path<InvoiceId>,
-) -> AppResult<HttpResponse> {
+/// One invoice of the current organization with its lines (billing viewers only).
+async fn load_invoice(
+    state: &AppState,
+    cur: &CurrentOrg,
+    id: InvoiceId,
+) -> AppResult<(invoices::Invoice, Vec<invoices::InvoiceLine>)> {
     let tenant = cur.tenant_for(Action::ViewBilling)?;
-    let id = id.into_inner();
-    let (inv, lines) = state
+    state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
@@ -426,11 +426,35 @@ async fn invoice(
                 invoices::lines(conn, &tenant, id)?,
             ))
         })
-        .await?;
+        .await
+}
+
+async fn invoice(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    id: web::Path<InvoiceId>,
+) -> AppResult<HttpResponse> {
+    let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
     Ok(html_response(
         &req,
         view::invoice_page(&cur.ctx.org, &inv, &lines),
     ))
+}
+
+/// The invoice as a PDF download, with the same permissions as its page.
+async fn invoice_pdf(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    id: web::Path<InvoiceId>,
+) -> AppResult<HttpResponse> {
+    let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
+    let pdf = crate::views::invoice_pdf::invoice_pdf(&cur.ctx.org, &inv, &lines);
+    let disposition = format!("attachment; filename=\"{}.pdf\"", inv.number);
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", disposition))
+        .body(pdf))
 }
 
 /// Stripe → app. Signature first; the body is read as JSON only after.

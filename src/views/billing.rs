@@ -210,7 +210,7 @@ pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]
             }
             body.public {
                 main.invoice #main {
-                    p.no-print { a href="/billing" { "← Back to billing" } }
+                    p.no-print { a href="/billing" { "← Back to billing" } " · " a href={ "/billing/invoices/" (invoice.id) ".pdf" } { "Download PDF" } }
                     header.invoice-head {
                         div { h1 { "Invoice" } p.mono { (invoice.number) } }
                         div { strong { "Lead Dashboard" } br; "Outreach software" }

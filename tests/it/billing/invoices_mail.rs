@@ -1,6 +1,6 @@
 //! The invoice mail over real SMTP (aiosmtpd, as in `workspace_mail`): one
 //! multipart/alternative message whose plain-text and HTML parts both carry
-//! the numbered invoice with net, VAT and gross, and the link to it.
+//! the numbered invoice with net, VAT and gross, and the links to it and its PDF.
 
 use lead_dashboard::db::SystemAccess;
 use lead_dashboard::jobs::mail::deliver_due;

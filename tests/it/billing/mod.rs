@@ -7,6 +7,7 @@
 mod dunning;
 mod invoices;
 mod invoices_mail;
+mod invoices_pdf;
 mod scenarios;
 mod stripe_stub;
 mod webhooks;
