@@ -21,7 +21,7 @@ async fn save_details(ann: &common::Client, country: &str, vat_id: &str) -> u16 
 
 /// Ann's organization on STARTER, PAST_DUE with the test card that pays on
 /// file: "Pay now" charges it through the route, with the app's VAT setup.
-pub(super) fn past_due_with_a_card(app: &TestApp) {
+fn past_due_with_a_card(app: &TestApp) {
     let org = org_id(app, "ann-s-organization");
     diesel::sql_query(format!(
         "UPDATE subscriptions SET status = 'PAST_DUE', plan = 'STARTER', trial_ends_at = NULL, \
@@ -30,6 +30,16 @@ pub(super) fn past_due_with_a_card(app: &TestApp) {
     ))
     .execute(&mut app.conn())
     .unwrap();
+}
+
+/// Ann's organization with one invoice, paid through "Pay now": her client
+/// and the invoice id.
+pub(super) async fn one_paid_invoice(app: &TestApp) -> (common::Client, uuid::Uuid) {
+    let ann = app.signup("Ann", "ann@example.com").await;
+    past_due_with_a_card(app);
+    assert_eq!(ann.post("/billing/pay", &[]).await.status, 303);
+    let id = common::uuid_of(&mut app.conn(), "SELECT id FROM invoices");
+    (ann, id)
 }
 
 /// (net, rate, VAT, gross, note) of the newest invoice.

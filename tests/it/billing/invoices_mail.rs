@@ -22,10 +22,7 @@ fn part(mail: &str, content_type: &str) -> String {
 #[actix_web::test]
 async fn the_invoice_mail_arrives_with_a_plain_and_an_html_part() {
     let app = TestApp::pinned(pinned_at()).await;
-    let ann = app.signup("Ann", "ann@example.com").await;
-    super::invoices::past_due_with_a_card(&app);
-    assert_eq!(ann.post("/billing/pay", &[]).await.status, 303);
-    let id = common::uuid_of(&mut app.conn(), "SELECT id FROM invoices");
+    let (_, id) = super::invoices::one_paid_invoice(&app).await;
     diesel::sql_query("UPDATE mail_outbox SET status = 'sent' WHERE body_html IS NULL")
         .execute(&mut app.conn())
         .unwrap();

@@ -8,10 +8,7 @@ use super::*;
 #[actix_web::test]
 async fn the_invoice_pdf_follows_the_invoice_page_permissions() {
     let app = TestApp::pinned(pinned_at()).await;
-    let ann = app.signup("Ann", "ann@example.com").await;
-    super::invoices::past_due_with_a_card(&app);
-    assert_eq!(ann.post("/billing/pay", &[]).await.status, 303);
-    let id = common::uuid_of(&mut app.conn(), "SELECT id FROM invoices");
+    let (ann, id) = super::invoices::one_paid_invoice(&app).await;
     let path = format!("/billing/invoices/{id}.pdf");
     let r = ann.get(&path).await;
     assert_eq!(r.status, 200);
