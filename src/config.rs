@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::domain::vat::{Country, VatSetup};
+
 /// Application settings. `Config::from_env` is the only constructor used in
 /// production; tests build one with `Config::for_tests`.
 #[derive(Debug, Clone)]
@@ -52,6 +54,9 @@ pub struct Config {
     pub login_attempts_per_window: i32,
     /// `BENCH_ROUTES=1` (default off): serve `/bench/ceiling` for benchmarks.
     pub bench_routes: bool,
+    /// `VAT_SELLER_COUNTRY` (default `DE`, an EU member state) and
+    /// `STRIPE_TAX=1` (default off: Stripe Tax computes the VAT of Stripe's invoices).
+    pub vat: VatSetup,
 }
 
 /// A setting the app refuses to start with, naming the variable.
@@ -125,6 +130,35 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     fn secret(&self, name: &str) -> Option<SecretString> {
         self.get(name).map(SecretString::from)
     }
+}
+
+/// The seller must be in the EU: the VAT rule (docs/billing.md) is the EU's.
+/// Stripe Tax without Stripe is a partial Stripe setup, refused like the others.
+fn vat_setup(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    stripe: bool,
+) -> Result<VatSetup, ConfigError> {
+    let mut setup = VatSetup {
+        stripe_tax: vars.flag("STRIPE_TAX", false)?,
+        ..VatSetup::default()
+    };
+    if setup.stripe_tax && !stripe {
+        return Err(ConfigError::new(
+            "STRIPE_TAX",
+            "is on while STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not set",
+        ));
+    }
+    if let Some(code) = vars.get("VAT_SELLER_COUNTRY") {
+        setup.seller = Country::parse(&code)
+            .filter(|c| c.eu_rate().is_some())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "VAT_SELLER_COUNTRY",
+                    format!("cannot read {code:?}; expected an EU member state's code, like DE"),
+                )
+            })?;
+    }
+    Ok(setup)
 }
 
 /// `PUBLIC_URL` must be an absolute http(s) URL: links in mail are built on it.
@@ -223,6 +257,7 @@ impl Config {
         )?;
         let https = public_url.to_ascii_lowercase().starts_with("https://");
         let (stripe_secret_key, stripe_webhook_secret) = stripe_settings(&vars)?;
+        let vat = vat_setup(&vars, stripe_secret_key.is_some())?;
         Ok(Config {
             database_url: vars.get("DATABASE_URL"),
             var_dir: vars.get("LD_VAR_DIR").map(PathBuf::from),
@@ -247,6 +282,7 @@ impl Config {
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
             login_attempts_per_window: vars.positive("LOGIN_RATE_LIMIT", 10)?,
             bench_routes: vars.flag("BENCH_ROUTES", false)?,
+            vat,
         })
     }
 
@@ -295,6 +331,37 @@ mod tests {
                 e.variable
             }
         }
+    }
+
+    #[test]
+    fn the_vat_seller_is_an_eu_member_state() {
+        assert_eq!(from_map(&[]).vat.seller.as_str(), "DE");
+        assert!(!from_map(&[]).vat.stripe_tax);
+        let stripe = [
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ];
+        let set = from_map(&[
+            stripe[0],
+            stripe[1],
+            ("VAT_SELLER_COUNTRY", "at"),
+            ("STRIPE_TAX", "1"),
+        ]);
+        assert_eq!((set.vat.seller.as_str(), set.vat.stripe_tax), ("AT", true));
+        assert_eq!(
+            refused(&[("STRIPE_TAX", "1")]),
+            "STRIPE_TAX",
+            "Stripe Tax without Stripe"
+        );
+        assert_eq!(
+            refused(&[("VAT_SELLER_COUNTRY", "US")]),
+            "VAT_SELLER_COUNTRY"
+        );
+        assert_eq!(
+            refused(&[("VAT_SELLER_COUNTRY", "Germany")]),
+            "VAT_SELLER_COUNTRY"
+        );
+        assert_eq!(refused(&[("STRIPE_TAX", "maybe")]), "STRIPE_TAX");
     }
 
     #[test]

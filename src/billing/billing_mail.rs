@@ -7,10 +7,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::invoices::Invoice;
+use crate::db::invoices::{self, Invoice};
 use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::{billing, notices, Tenant};
-use crate::domain::plans::format_euros;
 use crate::domain::subscription::grace_end;
 
 /// A payment failed (`attempt` names the attempt, so each one is told once).
@@ -39,6 +38,7 @@ pub fn payment_failed(
         tenant,
         "Payment failed: pay now to keep your plan",
         &body,
+        None,
         now,
     )
 }
@@ -65,12 +65,13 @@ pub fn grace_expired(
         tenant,
         "Your plan has ended: you are on Free",
         &body,
+        None,
         now,
     )
 }
 
 /// An invoice was issued (finalised by Stripe, or paid on the local
-/// provider): its number, amount and a link to the printable page.
+/// provider): the numbered invoice, as plain text with an HTML alternative.
 pub fn invoice_issued(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -78,18 +79,10 @@ pub fn invoice_issued(
     site: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let total = format_euros(invoice.total_cents);
-    let subject = format!("Invoice {} ({total})", invoice.number);
-    let body = format!(
-        "Hello,\n\nyour Lead Dashboard invoice {} for {} – {} is {}: {total}.\n\n\
-         View and print it: {site}/billing/invoices/{}\n",
-        invoice.number,
-        invoice.period_start.format("%-d %b %Y"),
-        invoice.period_end.format("%-d %b %Y"),
-        invoice.status,
-        invoice.id,
-    );
-    mail_owners(conn, tenant, &subject, &body, now)
+    let lines = invoices::lines(conn, tenant, invoice.id)?;
+    let mail = crate::mail::invoice::issued(invoice, &lines, site);
+    let (subject, body) = (&mail.text.subject, &mail.text.body);
+    mail_owners(conn, tenant, subject, body, Some(&mail.html), now)
 }
 
 /// Queues `subject` / `body` to every owner of the organization.
@@ -98,6 +91,7 @@ fn mail_owners(
     tenant: &Tenant,
     subject: &str,
     body: &str,
+    html: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     for to in billing::owner_emails(conn, tenant)? {
@@ -108,6 +102,7 @@ fn mail_owners(
             to: &to,
             subject,
             body,
+            html,
         };
         outbox::enqueue(conn, &mail, now)?;
     }

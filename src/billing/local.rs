@@ -10,10 +10,13 @@ use diesel::PgConnection;
 use super::{CheckoutOutcome, PaymentProvider, Purchase};
 use crate::db::{billing, payments, Tenant};
 use crate::db::{DbError, DbResult};
+use crate::domain::vat::VatSetup;
 
 #[derive(Debug, Clone, Default)]
 pub struct LocalProvider {
     pub public_url: String,
+    /// The VAT rule's setup for the invoices of its charges.
+    pub vat: VatSetup,
 }
 
 /// What charging a test card does.
@@ -49,10 +52,10 @@ pub fn card_outcome(last4: &str) -> CardOutcome {
 impl LocalProvider {
     /// Charges the card on file for `purchase`; the problem when it did not pay.
     pub fn charge(
+        &self,
         conn: &mut PgConnection,
         tenant: &Tenant,
         purchase: &Purchase,
-        site: &str,
     ) -> DbResult<Result<(), &'static str>> {
         if purchase.interval.price_cents(purchase.plan) == 0 {
             return Ok(Ok(()));
@@ -63,7 +66,8 @@ impl LocalProvider {
         if let Some(problem) = card_outcome(&card).problem() {
             return Ok(Err(problem));
         }
-        let invoice = payments::record_payment(conn, tenant, purchase)?;
+        let invoice = payments::record_payment(conn, tenant, purchase, &self.vat)?;
+        let site = &self.public_url;
         super::billing_mail::invoice_issued(conn, tenant, &invoice, site, purchase.made_at)?;
         Ok(Ok(()))
     }
@@ -80,7 +84,7 @@ impl PaymentProvider for LocalProvider {
             billing::record_payment_method(conn, tenant, "4242")?;
         }
         if purchase.charge_now {
-            Self::charge(conn, tenant, purchase, &self.public_url)?
+            self.charge(conn, tenant, purchase)?
                 .map_err(|problem| DbError::Conflict(format!("{problem} Nothing was changed.")))?;
         }
         Ok(CheckoutOutcome::Completed)
@@ -92,7 +96,7 @@ impl PaymentProvider for LocalProvider {
         tenant: &Tenant,
         purchase: &Purchase,
     ) -> DbResult<bool> {
-        Ok(Self::charge(conn, tenant, purchase, &self.public_url)?.is_ok())
+        Ok(self.charge(conn, tenant, purchase)?.is_ok())
     }
 
     fn end_subscription(&self, _: &mut PgConnection, _: &Tenant) -> DbResult<()> {
@@ -115,7 +119,7 @@ impl PaymentProvider for LocalProvider {
 pub fn pay_now(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    site: &str,
+    provider: &LocalProvider,
     now: chrono::DateTime<chrono::Utc>,
 ) -> DbResult<Result<(), &'static str>> {
     let sub = crate::db::plans::lock(conn, tenant)?;
@@ -132,8 +136,9 @@ pub fn pay_now(
         charge_now: true,
         made_at: now,
     };
-    if let Err(problem) = LocalProvider::charge(conn, tenant, &purchase, site)? {
+    if let Err(problem) = provider.charge(conn, tenant, &purchase)? {
         let attempt = format!("pay_now:{}", now.timestamp());
+        let site = &provider.public_url;
         super::billing_mail::payment_failed(conn, tenant, &attempt, site, now)?;
         return Ok(Err(problem));
     }

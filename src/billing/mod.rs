@@ -84,9 +84,15 @@ pub trait PaymentProvider: Send + Sync {
 pub fn provider(config: &Config) -> Box<dyn PaymentProvider> {
     match stripe_provider(config) {
         Some(stripe) => Box::new(stripe),
-        None => Box::new(LocalProvider {
-            public_url: config.public_url.clone(),
-        }),
+        None => Box::new(local_provider(config)),
+    }
+}
+
+/// The local provider of this configuration.
+pub fn local_provider(config: &Config) -> LocalProvider {
+    LocalProvider {
+        public_url: config.public_url.trim_end_matches('/').to_string(),
+        vat: config.vat,
     }
 }
 

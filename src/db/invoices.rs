@@ -2,7 +2,8 @@
 //! gaps (`BEH-2026-0001`). The number is taken while holding the
 //! organization row lock, inside the transaction that inserts the invoice,
 //! so concurrent creations get consecutive numbers and a rolled-back
-//! creation leaves no hole.
+//! creation leaves no hole. The VAT is decided in the same place, from the
+//! billing details read under that lock, and stored with the invoice.
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::dsl::{Eq, Filter};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{invoice_lines, invoices, organizations};
 use crate::db::Tenant;
+use crate::domain::vat::{self, Country, VatSetup};
 use crate::ids::{InvoiceId, OrgId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -21,7 +23,14 @@ pub struct Invoice {
     pub number: String,
     pub status: String,
     pub currency: String,
+    /// The gross: what was charged.
     pub total_cents: i64,
+    pub net_cents: i64,
+    /// Basis points: 1900 = 19 %.
+    pub vat_rate_bp: i32,
+    pub vat_cents: i64,
+    /// Reverse charge or "not subject to EU VAT", printed with the totals.
+    pub vat_note: Option<String>,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
     pub customer: Value,
@@ -73,6 +82,85 @@ impl InvoiceStatus {
     }
 }
 
+/// How an invoice's VAT is found: the rule applied to the amount charged
+/// (the lines' sum is the gross), or the provider's own tax figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Taxing {
+    pub seller: Country,
+    pub provider: Option<ProviderTax>,
+}
+
+impl Taxing {
+    /// The VAT rule, for a seller in `seller`.
+    pub fn rule(seller: Country) -> Taxing {
+        Taxing {
+            seller,
+            provider: None,
+        }
+    }
+}
+
+/// Where an invoice comes from: the provider's invoice id (none for the
+/// local provider's charges) and how its VAT is found.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub provider_invoice_id: Option<&'a str>,
+    pub taxing: Taxing,
+}
+
+impl Source<'static> {
+    /// A charge the app took itself (the local provider): the VAT rule applies.
+    pub fn local(vat: &VatSetup) -> Source<'static> {
+        Source {
+            provider_invoice_id: None,
+            taxing: Taxing::rule(vat.seller),
+        }
+    }
+}
+
+/// VAT and gross as the provider computed them (Stripe Tax), in cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderTax {
+    pub vat_cents: i64,
+    pub gross_cents: i64,
+}
+
+/// The VAT columns of a new invoice.
+struct Vat {
+    gross: i64,
+    vat: i64,
+    rate_bp: i32,
+    note: Option<&'static str>,
+}
+
+/// Applies `taxing` to lines summing to `lines_sum` for the `billed` customer.
+fn vat_of(taxing: &Taxing, billed: &Billed, lines_sum: i64) -> Vat {
+    let country = billed.country.as_deref().and_then(Country::parse);
+    let rule = vat::treatment(taxing.seller, country, billed.vat.as_deref());
+    let Some(p) = taxing.provider else {
+        let (_, vat) = vat::split_gross(lines_sum, rule.rate_bp);
+        return Vat {
+            gross: lines_sum,
+            vat,
+            rate_bp: rule.rate_bp,
+            note: rule.note,
+        };
+    };
+    let net = p.gross_cents - p.vat_cents;
+    // The provider reports amounts, not a rate: the rate they imply, rounded.
+    let rate_bp = if net > 0 {
+        ((p.vat_cents * 10_000 + net / 2) / net).clamp(0, 10_000) as i32
+    } else {
+        0
+    };
+    Vat {
+        gross: p.gross_cents,
+        vat: p.vat_cents,
+        rate_bp,
+        note: (p.vat_cents == 0).then_some(rule.note).flatten(),
+    }
+}
+
 /// "behar-s-organization" → "BEH" (letters and digits, padded with X).
 pub fn number_prefix(slug: &str) -> String {
     let mut prefix: String = slug
@@ -95,10 +183,16 @@ pub fn create(
     lines: &[NewLine],
     period: (DateTime<Utc>, DateTime<Utc>),
     status: InvoiceStatus,
-    provider_invoice_id: Option<&str>,
+    source: &Source,
     now: DateTime<Utc>,
 ) -> QueryResult<Invoice> {
     let billed = lock_billed_organization(conn, tenant)?;
+    let provider_invoice_id = source.provider_invoice_id;
+    let vat = vat_of(
+        &source.taxing,
+        &billed,
+        lines.iter().map(NewLine::amount_cents).sum(),
+    );
     let year = period.0.year();
     let seq = next_seq(conn, tenant, year)?;
     let id = InvoiceId::new();
@@ -110,7 +204,10 @@ pub fn create(
             year,
             seq,
             status: status.as_str(),
-            total_cents: lines.iter().map(NewLine::amount_cents).sum(),
+            total_cents: vat.gross,
+            vat_rate_bp: vat.rate_bp,
+            vat_cents: vat.vat,
+            vat_note: vat.note,
             period_start: period.0,
             period_end: period.1,
             customer: billed.customer(),
@@ -136,6 +233,7 @@ struct Billed {
     company: Option<String>,
     address: Option<String>,
     vat: Option<String>,
+    country: Option<String>,
 }
 
 impl Billed {
@@ -144,6 +242,7 @@ impl Billed {
             "name": self.company.as_deref().unwrap_or(&self.name),
             "address": self.address,
             "vat_id": self.vat,
+            "country": self.country,
         })
     }
 }
@@ -151,7 +250,7 @@ impl Billed {
 /// Reads the billed organization, taking its row lock: the lock serialises
 /// numbering per organization until the inserting transaction ends.
 fn lock_billed_organization(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Billed> {
-    let (slug, name, company, address, vat) = organizations::table
+    let (slug, name, company, address, vat, country) = organizations::table
         .find(tenant.org_id())
         .select((
             organizations::slug,
@@ -159,6 +258,7 @@ fn lock_billed_organization(conn: &mut PgConnection, tenant: &Tenant) -> QueryRe
             organizations::billing_company,
             organizations::billing_address,
             organizations::billing_vat_id,
+            organizations::billing_country,
         ))
         .for_no_key_update()
         .first(conn)?;
@@ -168,6 +268,7 @@ fn lock_billed_organization(conn: &mut PgConnection, tenant: &Tenant) -> QueryRe
         company,
         address,
         vat,
+        country,
     })
 }
 
@@ -191,6 +292,9 @@ struct NewInvoice<'a> {
     seq: i32,
     status: &'a str,
     total_cents: i64,
+    vat_rate_bp: i32,
+    vat_cents: i64,
+    vat_note: Option<&'a str>,
     period_start: DateTime<Utc>,
     period_end: DateTime<Utc>,
     customer: Value,
@@ -287,6 +391,7 @@ pub struct ProviderInvoice<'a> {
     pub hosted_url: Option<&'a str>,
     pub lines: &'a [NewLine],
     pub period: (DateTime<Utc>, DateTime<Utc>),
+    pub taxing: Taxing,
 }
 
 /// What mirroring a provider invoice did.
@@ -317,7 +422,11 @@ pub fn sync_provider_invoice(
     let issues = p.status != InvoiceStatus::Draft && p.status != InvoiceStatus::Void;
     let (id, issued) = match stored {
         None => {
-            let id = create(conn, tenant, p.lines, p.period, p.status, Some(p.id), now)?.id;
+            let source = Source {
+                provider_invoice_id: Some(p.id),
+                taxing: p.taxing,
+            };
+            let id = create(conn, tenant, p.lines, p.period, p.status, &source, now)?.id;
             (id, issues)
         }
         Some((_, status, _)) if status == "paid" || status == "void" => {

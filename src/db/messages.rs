@@ -172,6 +172,7 @@ pub fn queue(
             to: &lead.fields.email,
             subject: &rendered.subject,
             body: &rendered.body,
+            html: None,
         },
         now,
     )?;

@@ -40,6 +40,8 @@ pub struct OutgoingMail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// An HTML alternative to `body`, sent as multipart/alternative.
+    pub html: Option<&'a str>,
 }
 
 /// A queued email; the organization is the one it is sent for, if any.
@@ -53,6 +55,7 @@ struct NewOutboxMail<'a> {
     to_email: &'a str,
     subject: &'a str,
     body_text: &'a str,
+    body_html: Option<&'a str>,
     next_attempt_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
 }
@@ -73,6 +76,7 @@ pub fn enqueue(
             to_email: mail.to,
             subject: mail.subject,
             body_text: mail.body,
+            body_html: mail.html,
             next_attempt_at: now,
             created_at: now,
         })
@@ -144,6 +148,7 @@ pub struct PendingMail {
     pub to_email: String,
     pub subject: String,
     pub body_text: String,
+    pub body_html: Option<String>,
     pub attempts: i32,
 }
 

@@ -8,9 +8,10 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::billing::Purchase;
-use crate::db::invoices::{self, InvoiceStatus, NewLine};
+use crate::db::invoices::{self, InvoiceStatus, NewLine, Source};
 use crate::db::schema::{organizations, payment_events, subscriptions};
 use crate::db::Tenant;
+use crate::domain::vat::VatSetup;
 use crate::ids::OrgId;
 
 /// Records a paid invoice for `purchase` and returns it. Run inside a
@@ -19,6 +20,7 @@ pub fn record_payment(
     conn: &mut PgConnection,
     tenant: &Tenant,
     purchase: &Purchase,
+    vat: &VatSetup,
 ) -> QueryResult<invoices::Invoice> {
     let line = NewLine {
         description: line_text(purchase),
@@ -32,7 +34,7 @@ pub fn record_payment(
         &[line],
         period,
         InvoiceStatus::Paid,
-        None,
+        &Source::local(vat),
         purchase.made_at,
     )
 }

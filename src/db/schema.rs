@@ -100,6 +100,10 @@ diesel::table! {
         created_at -> Timestamptz,
         provider_state_at -> Nullable<Timestamptz>,
         hosted_url -> Nullable<Text>,
+        vat_rate_bp -> Int4,
+        vat_cents -> Int8,
+        vat_note -> Nullable<Text>,
+        net_cents -> Int8,
     }
 }
 
@@ -159,6 +163,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        body_html -> Nullable<Text>,
     }
 }
 
@@ -233,6 +238,7 @@ diesel::table! {
         billing_company -> Nullable<Text>,
         billing_address -> Nullable<Text>,
         billing_vat_id -> Nullable<Text>,
+        billing_country -> Nullable<Text>,
         deletion_scheduled_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

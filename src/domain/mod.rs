@@ -12,6 +12,7 @@ pub mod roles;
 pub mod settings;
 pub mod subscription;
 pub mod user_agent;
+pub mod vat;
 
 use std::fmt;
 

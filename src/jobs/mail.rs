@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{Message, SmtpTransport, Transport};
 use secrecy::ExposeSecret;
 
@@ -92,13 +92,16 @@ fn send(transport: &SmtpTransport, from: &Mailbox, mail: &Pending) -> Result<(),
         .to_email
         .parse()
         .map_err(|e| Failure::Permanent(format!("invalid recipient address: {e}")))?;
-    let message = Message::builder()
+    let builder = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(mail.subject.as_str())
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.body_text.clone())
-        .map_err(|e| Failure::Permanent(format!("cannot build the mail: {e}")))?;
+        .subject(mail.subject.as_str());
+    let text = mail.body_text.clone();
+    let message = match &mail.body_html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.clone())),
+        None => builder.header(ContentType::TEXT_PLAIN).body(text),
+    };
+    let message = message.map_err(|e| Failure::Permanent(format!("cannot build the mail: {e}")))?;
     transport
         .send(&message)
         .map(|_| ())

@@ -1,9 +1,11 @@
 //! Composing mail: subjects and plain-text bodies for account and invitation
-//! mail, with absolute links built on `PUBLIC_URL`. Queueing stays a db call
-//! (`db::outbox`), made in the transaction of the change that causes the mail.
+//! mail (the invoice mail adds an HTML alternative), with absolute links
+//! built on `PUBLIC_URL`. Queueing stays a db call (`db::outbox`), made in
+//! the transaction of the change that causes the mail.
 
 pub mod account;
 pub mod invitations;
+pub mod invoice;
 
 use chrono::{DateTime, Utc};
 use diesel::{PgConnection, QueryResult};
@@ -50,6 +52,7 @@ fn queue(
             to,
             subject: &text.subject,
             body: &text.body,
+            html: None,
         },
         now,
     )?;

@@ -17,6 +17,7 @@ use crate::db::{audit, invoices, DbResult};
 use crate::domain::billing::Interval;
 use crate::domain::plans::Plan;
 use crate::domain::roles::Action;
+use crate::domain::vat::Country;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::InvoiceId;
@@ -31,6 +32,7 @@ route_table! {
     POST "/billing/payment-method" => payment_method,
     POST "/billing/checkout" => checkout,
     POST "/billing/pay" => pay_now,
+    GET "/billing/invoices/{id}.pdf" => invoice_pdf,
     GET "/billing/invoices/{id}" => invoice,
     POST "/billing/webhook" => webhook,
 }
@@ -76,7 +78,7 @@ async fn subscription_card(
     let p = BillingPage {
         org: &cur.ctx.org,
         subscription: &cur.ctx.subscription,
-        details: ("", "", ""),
+        details: billing::Details::default(),
         invoices: &[],
         next_href: None,
         on_first: true,
@@ -110,8 +112,13 @@ async fn render(
         })
         .await?;
     let details = match submitted {
-        Some(f) => (f.company.as_str(), f.address.as_str(), f.vat_id.as_str()),
-        None => (stored.0.as_str(), stored.1.as_str(), stored.2.as_str()),
+        Some(f) => billing::Details {
+            company: f.company.clone(),
+            address: f.address.clone(),
+            vat_id: f.vat_id.clone(),
+            country: f.country.clone(),
+        },
+        None => stored,
     };
     let next_href = more.then(|| list.last()).flatten().map(|i| {
         let c = invoices::Cursor {
@@ -160,17 +167,15 @@ pub struct DetailsForm {
     address: String,
     #[serde(default)]
     vat_id: String,
+    #[serde(default)]
+    country: String,
 }
 
-fn validate_details(form: &DetailsForm) -> Result<(String, String, String), FieldErrors> {
+fn validate_details(form: &DetailsForm) -> Result<billing::Details, FieldErrors> {
     let mut errors = FieldErrors::new();
     let company = forms::plain_text(&form.company, "Company name", 0, 120);
     let address = forms::plain_text(&form.address, "Address", 0, 400);
-    let vat = forms::plain_text(&form.vat_id, "VAT id", 0, 30);
-    let vat_ok = vat
-        .as_ref()
-        .map(|v| v.chars().all(|c| c.is_ascii_alphanumeric()))
-        .unwrap_or(true);
+    let vat = forms::plain_text(&form.vat_id, "VAT id", 0, 30).map(|v| v.to_ascii_uppercase());
     for (field, result) in [
         ("company", &company),
         ("address", &address),
@@ -180,16 +185,54 @@ fn validate_details(form: &DetailsForm) -> Result<(String, String, String), Fiel
             errors.add(field, e.clone());
         }
     }
-    if !vat_ok {
-        errors.add(
-            "vat_id",
-            "A VAT id has only letters and digits, like DE123456789.",
-        );
+    let country = validate_country(&form.country, &mut errors);
+    if let Some(problem) = vat.as_deref().ok().and_then(|v| vat_id_problem(v, country)) {
+        errors.add("vat_id", problem);
     }
     match (company, address, vat) {
-        (Ok(c), Ok(a), Ok(v)) if errors.is_empty() => Ok((c, a, v)),
+        (Ok(company), Ok(address), Ok(vat_id)) if errors.is_empty() => Ok(billing::Details {
+            company,
+            address,
+            vat_id,
+            country: country.map(|c| c.as_str().to_string()).unwrap_or_default(),
+        }),
         _ => Err(errors),
     }
+}
+
+/// The billing country: empty, or an ISO 3166-1 alpha-2 code.
+fn validate_country(input: &str, errors: &mut FieldErrors) -> Option<Country> {
+    if input.trim().is_empty() {
+        return None;
+    }
+    let country = Country::parse(input);
+    if country.is_none() {
+        errors.add(
+            "country",
+            "Enter the country as its two-letter ISO code, like DE or FR.",
+        );
+    }
+    country
+}
+
+/// What is wrong with a VAT id: other than letters and digits, or, in an EU
+/// country, not starting with that country's prefix (the rule reads the
+/// country, so the two must agree).
+fn vat_id_problem(vat: &str, country: Option<Country>) -> Option<String> {
+    if vat.is_empty() {
+        return None;
+    }
+    if !vat.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some("A VAT id has only letters and digits, like DE123456789.".into());
+    }
+    let eu = country.filter(|c| c.eu_rate().is_some())?;
+    let prefix = eu.vat_prefix();
+    (!vat.starts_with(prefix)).then(|| {
+        format!(
+            "A VAT id from {} starts with {prefix}, like {prefix}123456789.",
+            eu.as_str()
+        )
+    })
 }
 
 async fn save_details(
@@ -199,7 +242,7 @@ async fn save_details(
     form: web::Form<DetailsForm>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ManageBilling)?;
-    let (company, address, vat) = match validate_details(&form) {
+    let details = match validate_details(&form) {
         Ok(v) => v,
         Err(errors) => return render(&state, &cur, &req, &errors, Some(&form), None).await,
     };
@@ -208,10 +251,9 @@ async fn save_details(
         .db
         .tx(move |conn| -> AppResult<_> {
             let before = billing::details(conn, &tenant)?;
-            billing::save_details(conn, &tenant, &company, &address, &vat)?;
+            billing::save_details(conn, &tenant, &details)?;
             audit::record(conn, &tenant, "billing.details_updated", "billing details",
-                Some(serde_json::json!({ "company": before.0, "address": before.1, "vat_id": before.2 })),
-                Some(serde_json::json!({ "company": company, "address": address, "vat_id": vat })))?;
+                Some(serde_json::json!(before)), Some(serde_json::json!(details)))?;
             Ok(())
         })
         .await?;
@@ -356,10 +398,10 @@ async fn pay_now(
             .await?;
         return Ok(redirect(&req, &url));
     }
-    let site = state.config.public_url.trim_end_matches('/').to_string();
+    let local = payments::local_provider(&state.config);
     let charged = state
         .db
-        .tx(move |conn| -> DbResult<_> { payments::local_pay_now(conn, &tenant, &site, now) })
+        .tx(move |conn| -> DbResult<_> { payments::local_pay_now(conn, &tenant, &local, now) })
         .await?;
     match charged {
         Ok(()) => Ok(redirect_with_flash(&req, "/billing", "Paid. Your plan continues.")),
@@ -369,15 +411,14 @@ async fn pay_now(
     }
 }
 
-async fn invoice(
-    state: web::Data<AppState>,
-    cur: CurrentOrg,
-    req: HttpRequest,
-    id: web::Path<InvoiceId>,
-) -> AppResult<HttpResponse> {
+/// One invoice of the current organization with its lines (billing viewers only).
+async fn load_invoice(
+    state: &AppState,
+    cur: &CurrentOrg,
+    id: InvoiceId,
+) -> AppResult<(invoices::Invoice, Vec<invoices::InvoiceLine>)> {
     let tenant = cur.tenant_for(Action::ViewBilling)?;
-    let id = id.into_inner();
-    let (inv, lines) = state
+    state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
@@ -385,11 +426,35 @@ async fn invoice(
                 invoices::lines(conn, &tenant, id)?,
             ))
         })
-        .await?;
+        .await
+}
+
+async fn invoice(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    id: web::Path<InvoiceId>,
+) -> AppResult<HttpResponse> {
+    let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
     Ok(html_response(
         &req,
         view::invoice_page(&cur.ctx.org, &inv, &lines),
     ))
+}
+
+/// The invoice as a PDF download, with the same permissions as its page.
+async fn invoice_pdf(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    id: web::Path<InvoiceId>,
+) -> AppResult<HttpResponse> {
+    let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
+    let pdf = crate::views::invoice_pdf::invoice_pdf(&cur.ctx.org, &inv, &lines);
+    let disposition = format!("attachment; filename=\"{}.pdf\"", inv.number);
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", disposition))
+        .body(pdf))
 }
 
 /// Stripe → app. Signature first; the body is read as JSON only after.
@@ -415,9 +480,11 @@ async fn webhook(
         return Ok(HttpResponse::BadRequest().body("malformed event"));
     };
     let site = state.config.public_url.trim_end_matches('/').to_string();
-    let outcome = state
-        .db
-        .run(move |conn| billing::process(conn, &event, &site, now))
+    let vat = state.config.vat;
+    let outcome = state.db.run(move |conn| {
+        let setting = billing::Setting { site: &site, vat };
+        billing::process(conn, &event, &setting, now)
+    })
         .await?;
     tracing::info!(outcome = ?outcome, "webhook processed");
     Ok(HttpResponse::Ok()

@@ -4,11 +4,13 @@
 use maud::{html, Markup, DOCTYPE};
 
 use crate::assets;
+use crate::db::billing::Details;
 use crate::db::invoices::{Invoice, InvoiceLine};
 use crate::db::models::{Organization, Subscription};
 use crate::domain::billing::Interval;
 use crate::domain::plans::format_euros;
 use crate::domain::subscription::Status;
+use crate::domain::vat::format_rate;
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, form_errors, Field};
 use crate::views::plans::pending_banner;
@@ -17,7 +19,7 @@ use crate::views::workspace::pagination;
 pub struct BillingPage<'a> {
     pub org: &'a Organization,
     pub subscription: &'a Subscription,
-    pub details: (&'a str, &'a str, &'a str),
+    pub details: Details,
     pub invoices: &'a [Invoice],
     /// The next (older) page of invoices, if there is one.
     pub next_href: Option<String>,
@@ -107,7 +109,8 @@ fn pay_now(p: &BillingPage) -> Markup {
 }
 
 fn details_form(p: &BillingPage, errors: &FieldErrors) -> Markup {
-    let (company, address, vat) = p.details;
+    let d = &p.details;
+    let (company, address, vat) = (d.company.as_str(), d.address.as_str(), d.vat_id.as_str());
     html! {
         section.card #billing-details {
             h2 { "Billing details" }
@@ -122,10 +125,11 @@ fn details_form(p: &BillingPage, errors: &FieldErrors) -> Markup {
                         textarea #f-address name="address" rows="3" { (address) }
                         @if let Some(e) = errors.get("address") { p.field-error { (e) } }
                     }
+                    (Field::new("country", "Country", &d.country).autocomplete("country").hint("Two-letter ISO code, like DE or FR: it decides the VAT on your invoices.").render(errors))
                     (Field::new("vat_id", "VAT id", vat).hint("For example DE123456789.").render(errors))
                     button.btn.btn-primary type="submit" { "Save details" }
                 } @else {
-                    dl.kv { dt { "Company" } dd { (company) } dt { "Address" } dd { (address) } dt { "VAT id" } dd { (vat) } }
+                    dl.kv { dt { "Company" } dd { (company) } dt { "Address" } dd { (address) } dt { "Country" } dd { (d.country) } dt { "VAT id" } dd { (vat) } }
                 }
             }
         }
@@ -176,6 +180,15 @@ fn invoice_table(p: &BillingPage) -> Markup {
     }
 }
 
+/// Net, VAT (with its rate) and gross under the lines.
+fn invoice_totals(invoice: &Invoice) -> Markup {
+    html! {
+        tr { th colspan="3" { "Net" } td.num { (format_euros(invoice.net_cents)) } }
+        tr { th colspan="3" { "VAT " (format_rate(invoice.vat_rate_bp)) } td.num { (format_euros(invoice.vat_cents)) } }
+        tr { th colspan="3" { "Total (" (invoice.currency) ")" } th.num { (format_euros(invoice.total_cents)) } }
+    }
+}
+
 /// A standalone printable invoice.
 pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]) -> Markup {
     let customer = &invoice.customer;
@@ -197,13 +210,13 @@ pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]
             }
             body.public {
                 main.invoice #main {
-                    p.no-print { a href="/billing" { "← Back to billing" } }
+                    p.no-print { a href="/billing" { "← Back to billing" } " · " a href={ "/billing/invoices/" (invoice.id) ".pdf" } { "Download PDF" } }
                     header.invoice-head {
                         div { h1 { "Invoice" } p.mono { (invoice.number) } }
                         div { strong { "Lead Dashboard" } br; "Outreach software" }
                     }
                     dl.kv {
-                        dt { "Billed to" } dd { (text("name")) br; (text("address")) @if !text("vat_id").is_empty() { br; "VAT " (text("vat_id")) } }
+                        dt { "Billed to" } dd { (text("name")) br; (text("address")) @if !text("country").is_empty() { br; (text("country")) } @if !text("vat_id").is_empty() { br; "VAT " (text("vat_id")) } }
                         dt { "Organization" } dd { (org.name) }
                         dt { "Issued" } dd { (invoice.issued_at.unwrap_or(invoice.created_at).format("%e %B %Y")) }
                         dt { "Period" } dd { (invoice.period_start.format("%e %B %Y")) " – " (invoice.period_end.format("%e %B %Y")) }
@@ -212,8 +225,9 @@ pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]
                     div.table-wrap { table.data {
                         thead { tr { th { "Description" } th.num { "Qty" } th.num { "Unit price" } th.num { "Amount" } } }
                         tbody { @for l in lines { tr { td.wrap { (l.description) } td.num { (l.quantity) } td.num { (format_euros(l.unit_cents)) } td.num { (format_euros(l.amount_cents)) } } } }
-                        tfoot { tr { th colspan="3" { "Total (" (invoice.currency) ")" } th.num { (format_euros(invoice.total_cents)) } } }
+                        tfoot { (invoice_totals(invoice)) }
                     } }
+                    @if let Some(note) = &invoice.vat_note { p.invoice-vat-note { (note) } }
                 }
             }
         }

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod format;
 pub mod home;
 pub mod invitations;
+pub mod invoice_pdf;
 pub mod layout;
 pub mod lead_detail;
 pub mod lead_import;

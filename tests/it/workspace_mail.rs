@@ -16,7 +16,7 @@ use crate::common::TestApp;
 use crate::workspace_support::*;
 
 /// A local SMTP server writing what it receives into a directory.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     port: u16,
     dir: PathBuf,
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 impl SmtpSink {
-    fn start(refuse: bool) -> SmtpSink {
+    pub(crate) fn start(refuse: bool) -> SmtpSink {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("ld-smtp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -54,12 +54,12 @@ impl SmtpSink {
         SmtpSink { child, port, dir }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Every received mail, in arrival order.
-    fn received(&self) -> Vec<String> {
+    pub(crate) fn received(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(&self.dir)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -85,7 +85,7 @@ impl Drop for SmtpSink {
     }
 }
 
-fn config_for(app: &TestApp, smtp_url: &str) -> Config {
+pub(crate) fn config_for(app: &TestApp, smtp_url: &str) -> Config {
     let mut config = (*app.state.config).clone();
     config.smtp_url = Some(smtp_url.into());
     config

@@ -13,6 +13,7 @@ use super::sync;
 use crate::db::payments;
 use crate::db::schema::payment_events;
 use crate::db::{wall, Tenant};
+use crate::domain::vat::VatSetup;
 use crate::ids::OrgId;
 
 /// A provider event as delivered to the webhook.
@@ -92,12 +93,19 @@ pub enum Outcome {
     Ignored,
 }
 
-/// Processes one event in its own transaction; `site` is the public URL
-/// (links in the mail an event may cause).
+/// What an event's effects take from the configuration: the public URL
+/// (links in the mail an event may cause) and the VAT setup (invoices).
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    pub site: &'a str,
+    pub vat: VatSetup,
+}
+
+/// Processes one event in its own transaction.
 pub fn process(
     conn: &mut PgConnection,
     event: &ProviderEvent,
-    site: &str,
+    site: &Setting,
     now: DateTime<Utc>,
 ) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
@@ -167,7 +175,7 @@ fn replay_pending(
     conn: &mut PgConnection,
     tenant: &Tenant,
     customer: &str,
-    site: &str,
+    site: &Setting,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     for payload in payments::take_pending(conn, customer, tenant.org_id())? {

@@ -17,38 +17,51 @@ use crate::ids::OrgId;
 mod events;
 mod sync;
 
-pub use events::{process, Outcome, ProviderEvent};
+pub use events::{process, Outcome, ProviderEvent, Setting};
 
 /// The organization's billing details: (company, address, VAT id).
-pub fn details(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(String, String, String)> {
-    let (c, a, v): (Option<String>, Option<String>, Option<String>) = organizations::table
+/// The billing details an invoice names, empty strings where unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Details {
+    pub company: String,
+    pub address: String,
+    pub vat_id: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+pub fn details(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Details> {
+    let (company, address, vat_id, country): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = organizations::table
         .find(tenant.org_id())
         .select((
             organizations::billing_company,
             organizations::billing_address,
             organizations::billing_vat_id,
+            organizations::billing_country,
         ))
         .first(conn)?;
-    Ok((
-        c.unwrap_or_default(),
-        a.unwrap_or_default(),
-        v.unwrap_or_default(),
-    ))
+    Ok(Details {
+        company: company.unwrap_or_default(),
+        address: address.unwrap_or_default(),
+        vat_id: vat_id.unwrap_or_default(),
+        country: country.unwrap_or_default(),
+    })
 }
 
-pub fn save_details(
-    conn: &mut PgConnection,
-    tenant: &Tenant,
-    company: &str,
-    address: &str,
-    vat: &str,
-) -> QueryResult<()> {
+/// Stores validated details; empty fields are stored as unset.
+pub fn save_details(conn: &mut PgConnection, tenant: &Tenant, d: &Details) -> QueryResult<()> {
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
     diesel::update(organizations::table.find(tenant.org_id()))
         .set((
-            organizations::billing_company.eq(opt(company)),
-            organizations::billing_address.eq(opt(address)),
-            organizations::billing_vat_id.eq(opt(vat)),
+            organizations::billing_company.eq(opt(&d.company)),
+            organizations::billing_address.eq(opt(&d.address)),
+            organizations::billing_vat_id.eq(opt(&d.vat_id)),
+            organizations::billing_country.eq(opt(&d.country)),
         ))
         .execute(conn)?;
     Ok(())

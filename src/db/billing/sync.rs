@@ -10,10 +10,12 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::events::{Outcome, ProviderEvent};
+use super::events::{Outcome, ProviderEvent, Setting};
 use crate::billing::billing_mail;
 use crate::billing::stripe::parse_lookup_key;
-use crate::db::invoices::{self, InvoiceStatus, NewLine, ProviderInvoice, Synced};
+use crate::db::invoices::{
+    self, InvoiceStatus, NewLine, ProviderInvoice, ProviderTax, Synced, Taxing,
+};
 use crate::db::schema::subscriptions;
 use crate::db::{audit, notices, Tenant};
 use crate::domain::billing::Interval;
@@ -55,7 +57,7 @@ pub(super) fn apply(
     conn: &mut PgConnection,
     tenant: &Tenant,
     event: &ProviderEvent,
-    site: &str,
+    site: &Setting,
     now: DateTime<Utc>,
 ) -> QueryResult<Outcome> {
     let before = lock_status(conn, tenant.org_id())?;
@@ -404,14 +406,19 @@ fn invoice_event(
     conn: &mut PgConnection,
     tenant: &Tenant,
     event: &ProviderEvent,
-    site: &str,
+    setting: &Setting,
     now: DateTime<Utc>,
 ) -> QueryResult<Outcome> {
+    let site = setting.site;
     let (Some((status, rank)), Some(id)) = (invoice_status(&event.kind), event.str_at(&["id"]))
     else {
         return Ok(Outcome::Ignored);
     };
     let lines = invoice_lines(event);
+    let taxing = Taxing {
+        seller: setting.vat.seller,
+        provider: setting.vat.stripe_tax.then(|| stripe_tax(event)).flatten(),
+    };
     let total: i64 = lines
         .iter()
         .map(|l| l.unit_cents * i64::from(l.quantity))
@@ -426,6 +433,7 @@ fn invoice_event(
         version: version(event, rank),
         hosted_url: event.str_at(&["hosted_invoice_url"]),
         lines: &lines,
+        taxing,
         period: (
             event.time_at("period_start").unwrap_or(event.created),
             event.time_at("period_end").unwrap_or(event.created),
@@ -483,6 +491,25 @@ fn still_linked(conn: &mut PgConnection, org: OrgId) -> QueryResult<bool> {
         .select(subscriptions::provider_subscription_id)
         .first(conn)?;
     Ok(sub.is_some())
+}
+
+/// Stripe Tax's figures on an invoice: the VAT is the sum of `total_taxes`
+/// (API 2025-03-31 and later) or the older `tax` field, the gross is
+/// `total`. None when the invoice carries neither (no tax was computed).
+fn stripe_tax(event: &ProviderEvent) -> Option<ProviderTax> {
+    let object = &event.object;
+    let gross_cents = object.get("total").and_then(Value::as_i64)?;
+    let vat_cents = match object.get("total_taxes").and_then(Value::as_array) {
+        Some(taxes) => taxes
+            .iter()
+            .filter_map(|t| t.get("amount").and_then(Value::as_i64))
+            .sum(),
+        None => object.get("tax").and_then(Value::as_i64)?,
+    };
+    Some(ProviderTax {
+        vat_cents,
+        gross_cents,
+    })
 }
 
 fn invoice_lines(event: &ProviderEvent) -> Vec<NewLine> {

@@ -5,6 +5,9 @@
 //! their own modules.
 
 mod dunning;
+mod invoices;
+mod invoices_mail;
+mod invoices_pdf;
 mod scenarios;
 mod stripe_stub;
 mod webhooks;
@@ -348,7 +351,7 @@ async fn concurrent_invoices_get_consecutive_numbers() {
                         &lines,
                         (now, now),
                         lead_dashboard::db::invoices::InvoiceStatus::Open,
-                        None,
+                        &lead_dashboard::db::invoices::Source::local(&Default::default()),
                         now,
                     )
                 })
@@ -400,7 +403,12 @@ async fn both_providers_number_invoices_in_one_sequence() {
         };
         let local = conn
             .transaction(|conn| {
-                lead_dashboard::db::payments::record_payment(conn, &tenant, &purchase)
+                lead_dashboard::db::payments::record_payment(
+                    conn,
+                    &tenant,
+                    &purchase,
+                    &Default::default(),
+                )
             })
             .unwrap()
             .number;
@@ -566,7 +574,7 @@ async fn the_invoice_list_pages_by_keyset_past_any_count() {
                     &lines,
                     (at, at),
                     lead_dashboard::db::invoices::InvoiceStatus::Paid,
-                    None,
+                    &lead_dashboard::db::invoices::Source::local(&Default::default()),
                     at,
                 )
             })

@@ -5,7 +5,7 @@
 //! every handled event type does what it says and no more.
 
 use futures_util::future::join_all;
-use lead_dashboard::db::billing::{process, Outcome, ProviderEvent};
+use lead_dashboard::db::billing::{process, Outcome, ProviderEvent, Setting};
 use serde_json::{json, Value};
 
 use super::*;
@@ -94,13 +94,17 @@ fn apply_in_order(
     order: &[usize],
     tag: &str,
 ) {
+    let setting = Setting {
+        site: "http://test",
+        vat: Default::default(),
+    };
     for &i in order {
         let id = format!("evt_{tag}_{i}");
         let event = ProviderEvent::parse(&body_of(&id, &events[i])).unwrap();
-        let first = process(conn, &event, "http://test", pinned_at()).unwrap();
+        let first = process(conn, &event, &setting, pinned_at()).unwrap();
         assert_ne!(first, Outcome::Duplicate);
         assert_eq!(
-            process(conn, &event, "http://test", pinned_at()).unwrap(),
+            process(conn, &event, &setting, pinned_at()).unwrap(),
             Outcome::Duplicate
         );
     }
