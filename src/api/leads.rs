@@ -41,19 +41,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A lead as the API shows it.
+/// A lead as the API shows it: its id, its own fields as the pages store
+/// them, the owner and the times.
 #[derive(Debug, Serialize)]
 pub struct LeadOut {
     pub id: LeadId,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub company: String,
-    pub title: String,
-    pub phone: String,
-    pub status: &'static str,
-    pub tags: Vec<String>,
-    pub notes: String,
+    #[serde(flatten)]
+    pub fields: LeadFields,
     pub owner_user_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -61,18 +55,9 @@ pub struct LeadOut {
 
 impl From<Lead> for LeadOut {
     fn from(l: Lead) -> LeadOut {
-        let f = l.fields;
         LeadOut {
             id: l.id,
-            first_name: f.first_name,
-            last_name: f.last_name,
-            email: f.email,
-            company: f.company,
-            title: f.title,
-            phone: f.phone,
-            status: f.status.as_str(),
-            tags: f.tags,
-            notes: f.notes,
+            fields: l.fields,
             owner_user_id: l.owner_user_id,
             created_at: l.created_at,
             updated_at: l.updated_at,

@@ -55,13 +55,20 @@ impl LeadStatus {
 
 super::canonical_str!(LeadStatus, "lead status");
 
+/// Written as its canonical text (the API's JSON).
+impl serde::Serialize for LeadStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_LEN: usize = 40;
 pub const MAX_NOTES: usize = 2000;
 
 /// A lead's own fields. `LeadInput` holds them as typed in (form) or read
 /// (CSV), every one as text; `LeadFields` holds them validated, ready to store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(
     default,
     bound(
