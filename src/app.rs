@@ -162,6 +162,7 @@ pub fn build(
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)
         }))
+        .wrap(from_fn(crate::routes::errors::in_app_errors))
         .wrap(from_fn(identity))
         .wrap(sessions)
         .wrap(from_fn(htmx_errors))

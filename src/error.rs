@@ -13,7 +13,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::db::DbError;
 use crate::views;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
     NotFound,
@@ -55,6 +55,11 @@ impl AppError {
             AppError::NoOrganization => Some("/orgs"),
             _ => None,
         }
+    }
+
+    /// True when a browser is shown a page for this error (not redirected).
+    pub fn renders_page(&self) -> bool {
+        self.redirect_to().is_none()
     }
 
     pub fn forbidden(msg: impl Into<String>) -> AppError {

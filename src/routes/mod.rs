@@ -57,6 +57,7 @@ macro_rules! features {
     };
 }
 
+pub mod errors;
 mod respond;
 /// Handler pieces shared by several features (declares no routes).
 pub mod shared;

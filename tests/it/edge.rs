@@ -4,6 +4,7 @@
 
 mod cookies;
 mod csv_export;
+mod in_app_errors;
 mod logs;
 mod names;
 mod redirects;
