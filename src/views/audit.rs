@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::db::audit::AuditEvent;
 use crate::domain::roles::Role;
 use crate::ids::UserId;
-use crate::views::format::date_time;
+use crate::views::format::{date_time, machine_time};
 
 pub const RESULTS_ID: &str = "audit-results";
 
@@ -92,7 +92,7 @@ pub fn results(v: &AuditView) -> Markup {
             @if v.events.is_empty() {
                 div.card.flush {
                     div.empty {
-                        h3 { "No events" }
+                        h2 { "No events" }
                         p { @if v.action.is_empty() && v.actor.is_empty() {
                             "Changes to settings, members, roles, invitations and plans will be listed here."
                         } @else { "Nothing matches these filters." } }
@@ -100,7 +100,7 @@ pub fn results(v: &AuditView) -> Markup {
                 }
             } @else {
                 div.table-wrap {
-                    table.data {
+                    table.data.stack {
                         caption.sr-only { "Audit events, newest first" }
                         thead { tr {
                             th scope="col" { "When" }
@@ -121,11 +121,11 @@ pub fn results(v: &AuditView) -> Markup {
 fn row(tz: Tz, e: &AuditEvent) -> Markup {
     html! {
         tr {
-            td.nowrap { time datetime=(e.created_at.to_rfc3339()) { (date_time(e.created_at, tz)) } }
-            td.wrap { (person(&e.actor_label)) }
-            td { span.badge.badge-gray title=(e.action) { (action_label(&e.action)) } }
-            td.wrap { (person(&e.target)) }
-            td.wrap { (changes(tz, e.before.as_ref(), e.after.as_ref())) }
+            td.nowrap.stack-title { time datetime=(machine_time(e.created_at)) { (date_time(e.created_at, tz)) } }
+            td.wrap data-label="Who" { (person(&e.actor_label)) }
+            td data-label="Action" { span.badge.badge-gray title=(e.action) { (action_label(&e.action)) } }
+            td.wrap data-label="Target" { (person(&e.target)) }
+            td.wrap data-label="Change" { (changes(tz, e.before.as_ref(), e.after.as_ref())) }
         }
     }
 }

@@ -104,7 +104,7 @@ pub fn empty_state(message: &str, action: Option<(&str, &str)>) -> Markup {
 pub fn data_table(columns: &[&str], actions: bool, rows: Markup) -> Markup {
     html! {
         div.table-wrap {
-            table.data {
+            table.data.stack {
                 thead { tr {
                     @for column in columns { th scope="col" { (column) } }
                     @if actions { th scope="col" { span.sr-only { "Actions" } } }

@@ -10,6 +10,13 @@ use crate::domain::roles::Role;
 use crate::domain::subscription::Status;
 
 /// "26 Nov 2026" in `tz`.
+/// The value of a `<time datetime>`: RFC 3339 in UTC to the second (HTML
+/// allows at most three digits of a fraction; the stored microseconds would
+/// not validate).
+pub fn machine_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 pub fn date(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%-d %b %Y").to_string()
 }

@@ -133,16 +133,16 @@ pub fn row(lead: &Lead, tz: Tz, perms: Perms) -> Markup {
     html! {
         tr #(row_id(id)) {
             @if perms.send {
-                td {
+                td.stack-pick {
                     label.sr-only for={ "pick-" (id) } { "Select " (lead.full_name()) }
                     input #{ "pick-" (id) } type="checkbox" name="lead_id" value=(id) form=(BULK_FORM_ID);
                 }
             }
-            td { a href={ "/leads/" (id) } { (lead.full_name()) } span.cell-sub { (lead.fields.email) } }
-            td { (lead.fields.company) @if !lead.fields.title.is_empty() { span.cell-sub { (lead.fields.title) } } }
-            td { span.badge.(status.badge()) { (status.label()) } }
-            td { (tag_list(&lead.fields.tags)) }
-            td { (date(lead.created_at, tz)) }
+            td.stack-title { a href={ "/leads/" (id) } { (lead.full_name()) } span.cell-sub { (lead.fields.email) } }
+            td data-label="Company" { (lead.fields.company) @if !lead.fields.title.is_empty() { span.cell-sub { (lead.fields.title) } } }
+            td data-label="Status" { span.badge.(status.badge()) { (status.label()) } }
+            td data-label="Tags" { (tag_list(&lead.fields.tags)) }
+            td data-label="Added" { (date(lead.created_at, tz)) }
             td.actions {
                 @if perms.manage {
                     a.btn.btn-sm href={ "/leads/" (id) "/edit" } hx-get={ "/leads/" (id) "/edit" }
@@ -206,14 +206,21 @@ pub fn columns(perms: Perms) -> u8 {
 
 fn toolbar(filter: &LeadFilter) -> Markup {
     let status = filter.status.map(LeadStatus::as_str).unwrap_or("");
-    let no_errors = FieldErrors::new();
     html! {
         form.toolbar method="get" action="/leads" role="search" {
             div.field.toolbar-grow {
                 label for="q" { "Search" }
                 input #q type="search" name="q" value=(filter.q) placeholder="Name, email or company";
             }
-            (select("status", "Status", &status_options(true), status, &no_errors))
+            // Its own id: the add-a-lead form on the same page has a status field too.
+            div.field {
+                label for="filter-status" { "Status" }
+                select #filter-status name="status" {
+                    @for (value, text) in status_options(true) {
+                        option value=(value) selected[value == status] { (text) }
+                    }
+                }
+            }
             div.field {
                 label for="tag" { "Tag" }
                 input #tag name="tag" value=(filter.tag.as_deref().unwrap_or("")) placeholder="Any tag";
@@ -249,7 +256,7 @@ fn table(p: &ListPage) -> Markup {
     let cols = columns(p.perms);
     html! {
         div.table-wrap {
-            table.data {
+            table.data.stack {
                 caption.sr-only { "Leads, newest first" }
                 thead { tr {
                     @if p.perms.send { th scope="col" { span.sr-only { "Select" } } }
@@ -263,10 +270,10 @@ fn table(p: &ListPage) -> Markup {
                         tr #leads-empty { td colspan=(cols) {
                             div.empty {
                                 @if *p.filter == LeadFilter::default() {
-                                    h3 { "No leads yet" }
+                                    h2 { "No leads yet" }
                                     p { "Add your first lead above, or import a CSV file." }
                                 } @else {
-                                    h3 { "No leads match" }
+                                    h2 { "No leads match" }
                                     p { "Try another search or " a href="/leads" { "clear the filters" } "." }
                                 }
                             }

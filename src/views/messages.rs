@@ -26,7 +26,7 @@ pub fn list_page(p: &ListPage) -> Markup {
             div { h1 { "Messages" } p.muted { "Every message sent to your leads, newest first." } }
         }
         div.stack {
-            div.table-wrap { table.data {
+            div.table-wrap { table.data.stack {
                 caption.sr-only { "Messages, newest first" }
                 thead { tr {
                     th scope="col" { "Subject" } th scope="col" { "To" } th scope="col" { "Status" }
@@ -36,7 +36,7 @@ pub fn list_page(p: &ListPage) -> Markup {
                     @for r in p.rows { (row(r, p.tz)) }
                     @if p.rows.is_empty() {
                         tr { td colspan="5" { div.empty {
-                            h3 { "No messages yet" }
+                            h2 { "No messages yet" }
                             p { "Open a lead and send it a template, or enrol leads in a sequence." }
                             a.btn.btn-primary href="/leads" { "Go to leads" }
                         } } }
@@ -52,11 +52,11 @@ fn row(r: &MessageRow, tz: Tz) -> Markup {
     let m = &r.message;
     html! {
         tr {
-            td.wrap { a href={ "/messages/" (m.id) } { (m.subject) } }
-            td { a href={ "/leads/" (m.lead_id) } { (r.lead_name) } span.cell-sub { (m.to_email) } }
-            td { (message_status(&m.status)) }
-            td { @match &r.sender_name { Some(n) => (n), None => span.muted { "Sequence" } } }
-            td { (date_time(m.created_at, tz)) }
+            td.wrap.stack-title { a href={ "/messages/" (m.id) } { (m.subject) } }
+            td data-label="To" { a href={ "/leads/" (m.lead_id) } { (r.lead_name) } span.cell-sub { (m.to_email) } }
+            td data-label="Status" { (message_status(&m.status)) }
+            td data-label="Sender" { @match &r.sender_name { Some(n) => (n), None => span.muted { "Sequence" } } }
+            td data-label="Created" { (date_time(m.created_at, tz)) }
         }
     }
 }

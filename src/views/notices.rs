@@ -8,7 +8,7 @@ use maud::{html, Markup};
 
 use crate::db::notices::Notice;
 use crate::views::components::{csrf, empty_state};
-use crate::views::format::ago;
+use crate::views::format::{ago, machine_time};
 use crate::views::layout;
 
 pub const LIST_ID: &str = "notice-list";
@@ -60,7 +60,7 @@ pub fn item(n: &Notice, tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
     html! {
         li.is-unread[n.read_at.is_none()] #(id) {
             span.notice-title { (title(&n.kind)) }
-            span.notice-time { time datetime=(n.created_at.to_rfc3339()) { (ago(n.created_at, now, tz)) } }
+            span.notice-time { time datetime=(machine_time(n.created_at)) { (ago(n.created_at, now, tz)) } }
             p.notice-body {
                 (n.message)
                 @if n.kind.starts_with("limit_") { " " a href="/plans" { "Compare plans" } }

@@ -33,7 +33,7 @@ pub fn page(mails: &[OutboxMail], tz: Tz) -> Markup {
             }
         }
         @if mails.is_empty() {
-            div.card { div.empty { h3 { "No mail yet" } p { "Mail you or your organization would receive shows up here." } } }
+            div.card { div.empty { h2 { "No mail yet" } p { "Mail you or your organization would receive shows up here." } } }
         }
         div.stack {
             @for m in mails {

@@ -249,7 +249,7 @@ pub fn plan_cards(current: Option<Plan>, foot: impl Fn(Plan) -> Markup) -> Marku
                     aria-current=[is_current.then_some("true")] {
                     @if is_current { span.plan-tag { "Current plan" } }
                     @else if plan == Plan::Professional { span.plan-tag { "Most popular" } }
-                    h3.plan-name { (plan.name()) }
+                    h2.plan-name { (plan.name()) }
                     (prices(plan))
                     p.plan-desc { (description(plan)) }
                     ul.features {

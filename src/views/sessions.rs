@@ -11,6 +11,7 @@ use crate::domain::user_agent;
 use crate::ids::SessionId;
 use crate::views::account::tabs;
 use crate::views::components::csrf;
+use crate::views::format::machine_time;
 
 pub const CARD_ID: &str = "sessions-card";
 
@@ -101,7 +102,7 @@ pub fn card_with_flash(
 /// "5 minutes ago" with the exact UTC time in `datetime` and `title`.
 fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
     let exact = at.format("%-d %b %Y, %H:%M UTC").to_string();
-    html! { time datetime=(at.to_rfc3339()) title=(exact) { (ago(at, now)) } }
+    html! { time datetime=(machine_time(at)) title=(exact) { (ago(at, now)) } }
 }
 
 /// A coarse relative time in words.

@@ -162,19 +162,19 @@ fn member_row(v: &TeamView, m: &MemberRow) -> Markup {
     let can_manage = v.manages() && !is_me && may_manage_member(v.my_role, m.role());
     html! {
         tr #(row_id(m.user_id())) {
-            td {
+            td.stack-title {
                 strong { (m.name) }
                 @if is_me { " " span.muted.small { "(you)" } }
                 span.cell-sub { (m.email) }
             }
-            td {
+            td data-label="Role" {
                 @if can_manage { (role_form(v, m)) } @else { (role_badge(m.role())) }
             }
-            td {
+            td data-label="Permissions" {
                 @if can_manage && m.role() == Role::Member { (permissions_form(v, m)) }
                 @else { (permissions_text(m)) }
             }
-            td.nowrap { (date(m.member.joined_at, v.tz)) }
+            td.nowrap data-label="Joined" { (date(m.member.joined_at, v.tz)) }
             td.actions { (row_actions(v, m, is_me, can_manage)) }
         }
     }
@@ -344,12 +344,12 @@ fn pending_row(v: &TeamView, open: &OpenInvitation) -> Markup {
     let base = format!("/team/invitations/{}", inv.id);
     html! {
         tr #{ "invitation-" (inv.id) } {
-            td {
+            td.stack-title {
                 (inv.email)
                 @if let Some(by) = &open.inviter { span.cell-sub { "Invited by " (by) } }
             }
-            td { (role_badge(inv.role)) }
-            td.nowrap {
+            td data-label="Role" { (role_badge(inv.role)) }
+            td.nowrap data-label="Expires" {
                 @if expired { span.badge.badge-amber { "Expired" } }
                 @else { span title=(date(inv.expires_at, v.tz)) { (relative(inv.expires_at, v.now)) } }
             }

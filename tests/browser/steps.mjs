@@ -173,6 +173,29 @@ Object.assign(steps, {
     body = await text(page);
     expect(body.includes(opts.done), `import report says "${opts.done}": ${body.slice(0, 500)}`);
   },
+
+  // Each page at phone width (390 px): no horizontal scrolling, every
+  // table's row actions inside the screen; a screenshot of each.
+  async "phone-tables"(page) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of opts.paths.split(",")) {
+      await page.goto(`${base}${path}`);
+      const overflow = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const wide = [...document.querySelectorAll("table, td.actions, .btn")]
+          .filter((el) => el.getBoundingClientRect().right > width + 1)
+          .map((el) => el.outerHTML.slice(0, 80));
+        return { scroll: document.documentElement.scrollWidth, width, wide };
+      });
+      if (opts.shots) {
+        mkdirSync(opts.shots, { recursive: true });
+        const name = path.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "");
+        await page.screenshot({ path: `${opts.shots}/phone-${name}${js ? "" : "-nojs"}.png`, fullPage: true });
+      }
+      expect(overflow.scroll <= overflow.width, `${path} scrolls sideways at 390 px (${overflow.scroll} > ${overflow.width})`);
+      expect(overflow.wide.length === 0, `${path} has elements past the right edge: ${overflow.wide.join(" | ")}`);
+    }
+  },
 });
 
 const browser = await chromium.launch({

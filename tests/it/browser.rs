@@ -251,6 +251,13 @@ async fn limits_flow(js: bool) {
         ),
         2
     );
+    // The table pages at phone width: nothing cut off on the right.
+    owner
+        .step(
+            "phone-tables",
+            &[("paths", "/leads,/team,/messages,/audit,/usage,/billing")],
+        )
+        .await;
 }
 
 #[actix_web::test]

@@ -14,6 +14,7 @@ mod faults;
 mod foundation;
 mod hardening_flood;
 mod hostile;
+mod html_valid;
 mod isolation;
 mod row_security;
 mod schema;
