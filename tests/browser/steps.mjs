@@ -182,8 +182,21 @@ Object.assign(steps, {
       await page.goto(`${base}${path}`);
       const overflow = await page.evaluate(() => {
         const width = document.documentElement.clientWidth;
-        const wide = [...document.querySelectorAll("table, td.actions, .btn")]
-          .filter((el) => el.getBoundingClientRect().right > width + 1)
+        // Anything in the page body, tables and their cells included: a
+        // table that merely scrolls inside its box still hides its right side.
+        // Visually hidden content (clipped, for screen readers) does not count.
+        const clipped = (el) => {
+          for (let a = el; a; a = a.parentElement) {
+            const style = getComputedStyle(a);
+            if ((style.clip && style.clip !== "auto") || (style.clipPath && style.clipPath !== "none")) return true;
+          }
+          return false;
+        };
+        const wide = [...document.querySelectorAll("main *")]
+          .filter((el) => {
+            const box = el.getBoundingClientRect();
+            return box.width > 1 && box.right > width + 1 && !clipped(el);
+          })
           .map((el) => el.outerHTML.slice(0, 80));
         return { scroll: document.documentElement.scrollWidth, width, wide };
       });

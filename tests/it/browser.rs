@@ -251,6 +251,19 @@ async fn limits_flow(js: bool) {
         ),
         2
     );
+    // The table pages at phone width: nothing cut off on the right, with a
+    // message to a long address in the messages table.
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(
+            "INSERT INTO messages (organization_id, id, lead_id, to_email, subject, body, status, sent_at) \
+             SELECT organization_id, gen_random_uuid(), id, 'ada.lovelace.analytical.engines@department-of-computation.example', \
+                    'A rather long subject line about the analytical engine', 'Hi', 'sent', now() \
+             FROM leads WHERE email = 'ada@example.com'",
+        )
+        .execute(&mut app.conn())
+        .unwrap();
+    }
     // The table pages at phone width: nothing cut off on the right.
     owner
         .step(
