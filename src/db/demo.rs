@@ -1,15 +1,20 @@
-//! The demo organization: the original app's situation (user
-//! behar@example.com, "Behar's Organization" on FREE/TRIAL, 45 leads), so a
-//! newcomer has something to sign in to.
+//! The demo organization: user behar@example.com, "Behar's Organization"
+//! on a Professional trial with 45 leads and 30 days of history (messages sent
+//! and a few failed, replies, a sequence with enrolments, a teammate and a
+//! pending invitation), so a newcomer signs in to something that looks
+//! used. `lead-dashboard demo` builds it again from scratch.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::db::leads::NewLead;
-use crate::db::schema::{leads, users};
+use crate::db::schema::{leads, organization_members, organizations, users};
 use crate::db::{accounts, orgs, Tenant};
+use crate::domain::roles::Role;
 use crate::ids::{LeadId, OrgId, UserId};
 use crate::{password, tokens};
+
+mod history;
 
 pub const DEMO_EMAIL: &str = "behar@example.com";
 pub const DEMO_NAME: &str = "Behar";
@@ -23,7 +28,8 @@ pub enum Seeded {
     PasswordReset { password: String },
 }
 
-/// Creates the demo, or resets the demo user's password when it exists.
+/// Creates the demo, or rebuilds it (a fresh organization and history, a
+/// new password) when the demo user exists.
 pub fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Seeded> {
     conn.transaction(|conn| {
         let password = tokens::random_token()[..16].to_string();
@@ -32,6 +38,8 @@ pub fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Seeded> 
             diesel::update(users::table.find(user.id))
                 .set(users::password_hash.eq(&hash))
                 .execute(conn)?;
+            remove_demo_organizations(conn, user.id)?;
+            build(conn, user.id, now)?;
             return Ok(Seeded::PasswordReset { password });
         }
         let user = accounts::insert_user(conn, DEMO_NAME, DEMO_EMAIL, &hash)?
@@ -39,10 +47,29 @@ pub fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Seeded> 
         diesel::update(users::table.find(user))
             .set(users::email_verified_at.eq(Some(now)))
             .execute(conn)?;
-        let org = orgs::create(conn, user, &orgs::default_name(DEMO_NAME), now)?;
-        insert_leads(conn, org, user, now)?;
+        build(conn, user, now)?;
         Ok(Seeded::Created { password })
     })
+}
+
+/// The demo organization with 30 days of history (`history`).
+fn build(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> QueryResult<OrgId> {
+    let org = orgs::create(conn, user, &orgs::default_name(DEMO_NAME), now)?;
+    let leads = insert_leads(conn, org, user, now)?;
+    history::fill(conn, Tenant::from_membership_row(org, user), &leads, now)?;
+    Ok(org)
+}
+
+/// Deletes the organizations the demo user owns (their rows go with them)
+/// and the demo teammate, so `seed` can build them again.
+fn remove_demo_organizations(conn: &mut PgConnection, user: UserId) -> QueryResult<()> {
+    let owned = organization_members::table
+        .filter(organization_members::user_id.eq(user))
+        .filter(organization_members::role.eq(Role::Owner.as_str()))
+        .select(organization_members::organization_id);
+    diesel::delete(organizations::table.filter(organizations::id.eq_any(owned))).execute(conn)?;
+    diesel::delete(users::table.filter(users::email.eq(history::TEAMMATE_EMAIL))).execute(conn)?;
+    Ok(())
 }
 
 /// True when the database has no users at all (a fresh install).
@@ -78,13 +105,16 @@ const TITLES: &[&str] = &[
 ];
 const STATUSES: &[&str] = &["new", "contacted", "replied", "qualified", "lost"];
 
+/// The demo's leads, newest first, one every 16 hours or so: created on
+/// most of the last 30 days.
 fn insert_leads(
     conn: &mut PgConnection,
     org: OrgId,
     owner: UserId,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<Vec<(LeadId, DateTime<Utc>)>> {
     let tenant = Tenant::from_membership_row(org, owner);
+    let ids: Vec<LeadId> = (0..DEMO_LEADS).map(|_| LeadId::new()).collect();
     let rows: Vec<_> = (0..DEMO_LEADS)
         .map(|i| {
             let first = FIRST[i % FIRST.len()];
@@ -107,13 +137,25 @@ fn insert_leads(
                 leads::tags.eq(vec![
                     if i % 3 == 0 { "priority" } else { "inbound" }.to_string()
                 ]),
-                leads::created_at.eq(now - Duration::hours(37 * i as i64)),
+                leads::created_at.eq(created_at(i, now)),
             );
-            (NewLead::of(&tenant, LeadId::new()), values)
+            (NewLead::of(&tenant, ids[i]), values)
         })
+        .collect();
+    let made = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, created_at(i, now)))
         .collect();
     diesel::insert_into(leads::table)
         .values(rows)
         .execute(conn)?;
-    Ok(())
+    Ok(made)
+}
+
+/// When the `i`th lead (newest first) was added: 16 hours apart, with a
+/// few minutes of variety so the list does not look machine-made.
+fn created_at(i: usize, now: DateTime<Utc>) -> DateTime<Utc> {
+    let i = i as i64;
+    now - Duration::hours(16 * i) - Duration::minutes((i * 37) % 90)
 }

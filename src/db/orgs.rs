@@ -7,7 +7,10 @@ use diesel::dsl::Eq;
 use diesel::prelude::*;
 
 use crate::db::models::{Organization, Subscription};
-use crate::db::schema::{leads, organization_members, organizations, subscriptions};
+use crate::db::schema::{
+    invitations, leads, message_templates, organization_members, organizations,
+    sequence_enrollments, sequences, subscriptions,
+};
 use crate::db::team::NewMember;
 use crate::db::{wall, Tenant};
 use crate::domain::plans::Plan;
@@ -194,10 +197,17 @@ pub fn is_member(conn: &mut PgConnection, user: UserId, org: OrgId) -> QueryResu
 pub struct Overview {
     pub members: i64,
     pub leads: i64,
+    /// The getting-started steps already taken: an own template written, a
+    /// sequence put to work (an own one, or any enrolment), a teammate
+    /// invited or joined.
+    pub has_template: bool,
+    pub has_sequence: bool,
+    pub has_team: bool,
 }
 
 pub fn overview(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Overview> {
-    let members = organization_members::table
+    use diesel::dsl::exists;
+    let members: i64 = organization_members::table
         .filter(scoped_organization_members_rows(tenant))
         .count()
         .get_result(conn)?;
@@ -205,7 +215,28 @@ pub fn overview(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Overvie
         .filter(scoped_leads_rows(tenant))
         .count()
         .get_result(conn)?;
-    Ok(Overview { members, leads })
+    let own = tenant.owner_key();
+    let has_template = diesel::select(exists(
+        message_templates::table.filter(message_templates::owner_key.eq(own)),
+    ))
+    .get_result(conn)?;
+    let has_sequence = diesel::select(
+        exists(sequences::table.filter(sequences::owner_key.eq(own))).or(exists(
+            sequence_enrollments::table.filter(scoped_sequence_enrollments_rows(tenant)),
+        )),
+    )
+    .get_result(conn)?;
+    let invited: bool = diesel::select(exists(
+        invitations::table.filter(scoped_invitations_rows(tenant)),
+    ))
+    .get_result(conn)?;
+    Ok(Overview {
+        members,
+        leads,
+        has_template,
+        has_sequence,
+        has_team: members > 1 || invited,
+    })
 }
 
 /// The organization and subscription of a tenant (fresh from the database).
@@ -220,6 +251,18 @@ pub fn load(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<(Organizati
 /// The condition every `leads` row of a tenant meets.
 fn scoped_leads_rows(tenant: &Tenant) -> Eq<leads::organization_id, OrgId> {
     leads::organization_id.eq(tenant.org_id())
+}
+
+/// The condition every `sequence_enrollments` row of a tenant meets.
+fn scoped_sequence_enrollments_rows(
+    tenant: &Tenant,
+) -> Eq<sequence_enrollments::organization_id, OrgId> {
+    sequence_enrollments::organization_id.eq(tenant.org_id())
+}
+
+/// The condition every `invitations` row of a tenant meets.
+fn scoped_invitations_rows(tenant: &Tenant) -> Eq<invitations::organization_id, OrgId> {
+    invitations::organization_id.eq(tenant.org_id())
 }
 
 /// The condition every `organization_members` row of a tenant meets.

@@ -44,11 +44,21 @@ pub fn body(d: &DashboardData) -> Markup {
         section.card {
             h2 { "Next steps" }
             ul.checklist {
-                li { a href="/leads" { "Add or import your leads" } }
-                li { a href="/templates" { "Write a message template" } }
-                li { a href="/sequences" { "Build a sequence" } }
-                li { a href="/team" { "Invite your team" } }
+                (step(d.overview.leads > 0, "/leads", "Add or import your leads"))
+                (step(d.overview.has_template, "/templates", "Write a message template"))
+                (step(d.overview.has_sequence, "/sequences", "Build a sequence"))
+                (step(d.overview.has_team, "/team", "Invite your team"))
             }
+        }
+    }
+}
+
+/// One getting-started step, ticked once it is done (the link stays).
+fn step(done: bool, href: &str, text: &str) -> Markup {
+    html! {
+        li.done[done] {
+            a href=(href) { (text) }
+            @if done { span.sr-only { " (done)" } }
         }
     }
 }

@@ -9,6 +9,7 @@ mod billing;
 mod binary;
 mod browser;
 mod data_safety;
+mod demo;
 mod edge;
 mod faults;
 mod foundation;
