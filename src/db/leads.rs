@@ -124,6 +124,24 @@ pub struct LeadFilter {
     pub q: String,
     pub status: Option<LeadStatus>,
     pub tag: Option<String>,
+    pub owner: Option<OwnerFilter>,
+}
+
+/// Whose leads a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerFilter {
+    User(UserId),
+    Unassigned,
+}
+
+impl OwnerFilter {
+    /// The query-string form: a user id or `none`.
+    pub fn as_param(self) -> String {
+        match self {
+            OwnerFilter::User(id) => id.to_string(),
+            OwnerFilter::Unassigned => "none".into(),
+        }
+    }
 }
 
 /// A position in the newest-first lead (and message) list.
@@ -159,7 +177,60 @@ fn filtered<'a>(tenant: &Tenant, filter: &LeadFilter) -> leads::BoxedQuery<'a, P
     if let Some(tag) = &filter.tag {
         query = query.filter(leads::tags.contains(vec![tag.clone()]));
     }
+    match filter.owner {
+        Some(OwnerFilter::User(id)) => query = query.filter(leads::owner_user_id.eq(id)),
+        Some(OwnerFilter::Unassigned) => query = query.filter(leads::owner_user_id.is_null()),
+        None => {}
+    }
     query
+}
+
+/// Gives lead `id` to `owner` (a member of the organization) or to nobody.
+/// Refused with a clear message when `owner` is not a member, so a lead
+/// never points at someone outside the organization. Audited.
+pub fn set_owner(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: LeadId,
+    owner: Option<UserId>,
+) -> DbResult<Lead> {
+    if let Some(user) = owner {
+        if !crate::db::team::is_member(conn, tenant, user)? {
+            return Err(crate::db::DbError::Invalid(
+                "Choose a member of this organization as the owner.".into(),
+            ));
+        }
+    }
+    let before = find(conn, tenant, id)?;
+    let lead = diesel::update(scoped_leads(tenant).filter(leads::id.eq(id)))
+        .set((
+            leads::owner_user_id.eq(owner),
+            leads::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Lead::as_returning())
+        .get_result(conn)?;
+    audit::record(
+        conn,
+        tenant,
+        "lead.owner_changed",
+        &lead.full_name(),
+        Some(json!({ "owner": before.owner_user_id })),
+        Some(json!({ "owner": owner })),
+    )?;
+    Ok(lead)
+}
+
+/// Hands every lead `from` owns to `to` (a member the caller has checked)
+/// or to nobody, when `from` leaves the organization; returns how many.
+pub fn hand_over(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    from: UserId,
+    to: Option<UserId>,
+) -> QueryResult<usize> {
+    diesel::update(scoped_leads(tenant).filter(leads::owner_user_id.eq(from)))
+        .set(leads::owner_user_id.eq(to))
+        .execute(conn)
 }
 
 /// One page of leads, newest first, after `cursor`. Returns up to `limit`

@@ -13,7 +13,7 @@ use crate::db::error::{DbError, DbResult};
 use crate::db::models::Member;
 use crate::db::schema::{organization_members, users};
 use crate::db::Tenant;
-use crate::db::{audit, invitations};
+use crate::db::{audit, invitations, leads};
 use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
 use crate::domain::roles::{MemberFlags, Role};
 use crate::ids::{OrgId, UserId};
@@ -56,6 +56,17 @@ pub fn members(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Memb
         (rank(a), a.name.to_lowercase()).cmp(&(rank(b), b.name.to_lowercase()))
     });
     Ok(rows)
+}
+
+/// Members' ids and names, by name: the choices wherever a lead is given
+/// to someone.
+pub fn names(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<(UserId, String)>> {
+    organization_members::table
+        .inner_join(users::table)
+        .filter(scoped_organization_members_rows(tenant))
+        .select((users::id, users::name))
+        .order((users::name.asc(), users::id.asc()))
+        .load(conn)
 }
 
 /// One member of the tenant's organization, row-locked; NotFound (404) when
@@ -211,26 +222,45 @@ fn delete_membership(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> 
     Ok(())
 }
 
-/// Removes `target` from the organization, and revokes the invitations they
-/// created (a removed member's reach ends with them); returns their name.
+/// True when `user` is a member of the tenant's organization.
+pub fn is_member(conn: &mut PgConnection, tenant: &Tenant, user: UserId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        scoped_organization_members(tenant).filter(organization_members::user_id.eq(user)),
+    ))
+    .get_result(conn)
+}
+
+/// Removes `target` from the organization, revokes the invitations they
+/// created (a removed member's reach ends with them) and gives their leads
+/// to `leads_to` (another member) or leaves them unassigned; returns their
+/// name.
 pub fn remove(
     conn: &mut PgConnection,
     tenant: &Tenant,
     target: UserId,
+    leads_to: Option<UserId>,
     now: DateTime<Utc>,
 ) -> DbResult<String> {
     let s = scene(conn, tenant, target)?;
     let role = s.target.role();
     membership::check_remove(s.actor.role(), role, s.owners, is_self(&s)).map_err(refused)?;
+    if let Some(heir) = leads_to {
+        if heir == target || !is_member(conn, tenant, heir)? {
+            return Err(DbError::Invalid(
+                "Their leads can go to another member of this organization, or to nobody.".into(),
+            ));
+        }
+    }
     delete_membership(conn, tenant, s.target.user_id())?;
     let revoked = invitations::revoke_all_by(conn, tenant, s.target.user_id(), now)?;
+    let handed = leads::hand_over(conn, tenant, target, leads_to)?;
     audit::record(
         conn,
         tenant,
         "member.removed",
         &s.target.label(),
         Some(json!({ "role": role.as_str(), "invitations_revoked": revoked })),
-        None,
+        Some(json!({ "leads_handed_over": handed, "leads_to": leads_to })),
     )?;
     Ok(s.target.name)
 }
@@ -242,6 +272,8 @@ pub fn leave(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> Db
     let me = actor(conn, tenant)?;
     membership::check_leave(me.role(), owners).map_err(refused)?;
     let revoked = invitations::revoke_all_by(conn, tenant, me.user_id(), now)?;
+    // Their leads stay in the organization, unassigned, for others to take.
+    leads::hand_over(conn, tenant, me.user_id(), None)?;
     audit::record(
         conn,
         tenant,

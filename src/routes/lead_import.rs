@@ -20,7 +20,7 @@ use crate::domain::lead_import;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
-use crate::routes::{lead_filter, usage_changed, usage_of, Part, Reply};
+use crate::routes::{lead_filter, owner_filter, usage_changed, usage_of, Part, Reply};
 use crate::views::layout::Nav;
 use crate::views::lead_import::{self as view, Allowance};
 
@@ -201,6 +201,7 @@ pub struct ExportQuery {
     q: String,
     status: String,
     tag: String,
+    owner: String,
 }
 
 /// Leads per database round trip while exporting.
@@ -250,7 +251,8 @@ async fn export(
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let filter: LeadFilter = lead_filter(&query.q, &query.status, &query.tag)?;
+    let mut filter: LeadFilter = lead_filter(&query.q, &query.status, &query.tag)?;
+    filter.owner = owner_filter(&query.owner, cur.user.id())?;
     let (db, tenant) = (state.db.clone(), cur.tenant());
     // The body is polled after this handler returns, outside the request's
     // database scope: take it along.

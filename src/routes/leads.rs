@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter};
-use crate::db::{enrollments, messages, sequences, templates};
+use crate::db::{enrollments, messages, sequences, team, templates};
 use crate::domain::leads::{validate, LeadInput, LeadStatus};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::ids::LeadId;
 use crate::routes::{
-    fragment, lead_filter, page, redirect_with_flash, usage_changed, usage_of, wants_fragment,
+    fragment, lead_filter, owner_filter, page, redirect_with_flash, usage_changed, usage_of, wants_fragment,
     Reply,
 };
 use crate::views::layout::{flash_oob, Nav};
@@ -33,6 +33,7 @@ route_table! {
     GET "/leads/{id}/row" => row,
     POST "/leads/{id}" => update,
     POST "/leads/{id}/delete" => delete,
+    POST "/leads/{id}/owner" => set_owner,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +42,7 @@ pub struct ListQuery {
     q: String,
     status: String,
     tag: String,
+    owner: String,
     after: String,
 }
 
@@ -58,7 +60,8 @@ async fn index(
     query: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
-    let filter = lead_filter(&query.q, &query.status, &query.tag)?;
+    let mut filter = lead_filter(&query.q, &query.status, &query.tag)?;
+    filter.owner = owner_filter(&query.owner, cur.user.id())?;
     let after = Cursor::decode(&query.after);
     let empty = (LeadInput::default(), FieldErrors::new(), None);
     render_list(&state, &cur, &req, filter, after, empty, Reply::Ok).await
@@ -77,17 +80,18 @@ async fn render_list(
     let tenant = cur.tenant();
     let perms = perms(cur);
     let (f, sub, now) = (filter.clone(), cur.ctx.subscription.clone(), cur.now());
-    let ((rows, more), seqs, month) = state
+    let ((rows, more), seqs, month, members) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let page = leads::list(conn, &tenant, &f, after, leads::PAGE_SIZE)?;
+            let members = team::names(conn, &tenant)?;
             let seqs = if perms.send {
                 sequences::options(conn, &tenant)?
             } else {
                 Vec::new()
             };
             let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth, now)?;
-            Ok((page, seqs, month))
+            Ok((page, seqs, month, members))
         })
         .await?;
     let next_href = more
@@ -103,6 +107,8 @@ async fn render_list(
         csrf: &cur.user.csrf,
         sequences: &seqs,
         leads_this_month: month,
+        members: &members,
+        me: cur.user.id(),
         form: FormState {
             input: &form.0,
             errors: &form.1,
@@ -117,6 +123,7 @@ async fn render_list(
 fn next_href(filter: &LeadFilter, cursor: Cursor) -> String {
     let status = filter.status.map(LeadStatus::as_str).unwrap_or("");
     let tag = filter.tag.as_deref().unwrap_or("");
+    let owner = filter.owner.map(|o| o.as_param()).unwrap_or_default();
     let after = cursor.encode();
     format!(
         "/leads{}",
@@ -124,6 +131,7 @@ fn next_href(filter: &LeadFilter, cursor: Cursor) -> String {
             ("q", &filter.q),
             ("status", status),
             ("tag", tag),
+            ("owner", &owner),
             ("after", &after)
         ])
     )
@@ -202,10 +210,11 @@ async fn show(
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
     let perms = perms(&cur);
-    let (lead, msgs, enrolled, tpls, seqs) = state
+    let (lead, msgs, enrolled, tpls, seqs, members) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let lead = leads::find(conn, &tenant, id)?;
+            let members = team::names(conn, &tenant)?;
             let msgs = messages::for_lead(conn, &tenant, id)?;
             let enrolled = enrollments::for_lead(conn, &tenant, id)?;
             let (tpls, seqs) = if perms.send {
@@ -216,7 +225,7 @@ async fn show(
             } else {
                 (Vec::new(), Vec::new())
             };
-            Ok((lead, msgs, enrolled, tpls, seqs))
+            Ok((lead, msgs, enrolled, tpls, seqs, members))
         })
         .await?;
     let body = lead_detail::page(&DetailPage {
@@ -225,6 +234,7 @@ async fn show(
         enrollments: &enrolled,
         templates: &tpls,
         sequences: &seqs,
+        members: &members,
         perms,
         tz: cur.ctx.org.tz(),
         csrf: &cur.user.csrf,
@@ -376,4 +386,35 @@ async fn delete(
         }));
     }
     Ok(redirect_with_flash(&req, "/leads", &message))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OwnerForm {
+    /// A member's id, or empty for nobody.
+    owner: String,
+}
+
+/// Gives the lead to another member (or to nobody): anyone with lead rights.
+async fn set_owner(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<LeadId>,
+    form: web::Form<OwnerForm>,
+) -> AppResult<HttpResponse> {
+    let tenant = cur.tenant_for(Action::ManageLeads)?;
+    let owner = match form.owner.trim() {
+        "" => None,
+        id => Some(id.parse().map_err(|_| {
+            AppError::validation("Choose a member of this organization as the owner.")
+        })?),
+    };
+    let id = path.into_inner();
+    state
+        .db
+        .tx(move |conn| leads::set_owner(conn, &tenant, id, owner))
+        .await?;
+    let href = format!("/leads/{id}");
+    Ok(redirect_with_flash(&req, &href, "Owner changed."))
 }

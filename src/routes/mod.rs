@@ -164,6 +164,23 @@ pub fn form_id<T: std::str::FromStr>(value: &str) -> AppResult<T> {
     value.parse().map_err(|_| AppError::NotFound)
 }
 
+/// The owner part of a lead filter from the `owner` query parameter: `me`,
+/// `none` (unassigned) or a member's id; anything else is a clear 400.
+pub fn owner_filter(
+    param: &str,
+    me: crate::ids::UserId,
+) -> AppResult<Option<crate::db::leads::OwnerFilter>> {
+    use crate::db::leads::OwnerFilter;
+    Ok(match param.trim() {
+        "" => None,
+        "me" => Some(OwnerFilter::User(me)),
+        "none" => Some(OwnerFilter::Unassigned),
+        id => Some(OwnerFilter::User(id.parse().map_err(|_| {
+            AppError::validation("Unknown owner. Choose one from the list.")
+        })?)),
+    })
+}
+
 /// The list filter of a query string; an unknown status is a clear 400.
 pub fn lead_filter(q: &str, status: &str, tag: &str) -> AppResult<LeadFilter> {
     let status = match status.trim() {
@@ -180,6 +197,7 @@ pub fn lead_filter(q: &str, status: &str, tag: &str) -> AppResult<LeadFilter> {
         q: q.trim().chars().take(200).collect(),
         status,
         tag,
+        owner: None,
     })
 }
 

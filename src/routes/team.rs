@@ -336,19 +336,34 @@ async fn permissions(
     done(&state, &cur, &req, "Permissions saved.".into(), false).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RemoveForm {
+    /// The member who takes over the removed member's leads; empty for nobody.
+    leads_to: String,
+}
+
 async fn remove(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<UserId>,
+    form: web::Form<RemoveForm>,
 ) -> AppResult<HttpResponse> {
-    let change = MemberChange {
-        action: Action::ManageMembers,
-        apply: team::remove,
-        message: |name| format!("{name} was removed from the organization."),
-        seats_changed: true,
+    let (tenant, now) = (cur.tenant_for(Action::ManageMembers)?, cur.now());
+    let leads_to = match form.leads_to.trim() {
+        "" => None,
+        id => Some(id.parse::<UserId>().map_err(|_| {
+            AppError::validation("Choose a member from the list to take over the leads.")
+        })?),
     };
-    change.run(&state, &cur, &req, path.into_inner()).await
+    let target = path.into_inner();
+    let name = state
+        .db
+        .tx(move |conn| team::remove(conn, &tenant, target, leads_to, now))
+        .await?;
+    let message = format!("{name} was removed from the organization.");
+    done(&state, &cur, &req, message, true).await
 }
 
 async fn make_owner(

@@ -8,7 +8,7 @@ use crate::db::enrollments::EnrollmentRow;
 use crate::db::leads::Lead;
 use crate::db::messages::Message;
 use crate::db::templates::Template;
-use crate::ids::{LeadId, SequenceId};
+use crate::ids::{LeadId, SequenceId, UserId};
 use crate::views::components::{csrf, data_table};
 use crate::views::format::{date, date_time};
 use crate::views::leads::{delete_button, Perms};
@@ -19,6 +19,8 @@ pub struct DetailPage<'a> {
     pub enrollments: &'a [EnrollmentRow],
     pub templates: &'a [Template],
     pub sequences: &'a [(SequenceId, String)],
+    /// Members (id, name): the lead's owner and who it can be given to.
+    pub members: &'a [(UserId, String)],
     pub perms: Perms,
     pub tz: Tz,
     pub csrf: &'a str,
@@ -65,6 +67,37 @@ fn details(lead: &Lead, tz: Tz) -> Markup {
             @if !lead.fields.notes.is_empty() {
                 h3 { "Notes" }
                 p.prewrap { (lead.fields.notes) }
+            }
+        }
+    }
+}
+
+/// Who owns the lead; members with lead rights can give it to another
+/// member or to nobody.
+fn owner_card(p: &DetailPage) -> Markup {
+    let owner = p.lead.owner_user_id;
+    let name = owner
+        .and_then(|id| p.members.iter().find(|(m, _)| *m == id))
+        .map(|(_, n)| n.as_str());
+    let action = format!("/leads/{}/owner", p.lead.id);
+    html! {
+        section.card.stack aria-labelledby="owner-title" {
+            h2 #owner-title { "Owner" }
+            p #lead-owner { @match name { Some(n) => strong { (n) }, None => span.muted { "Unassigned" } } }
+            @if p.perms.manage {
+                form.stack method="post" action=(action) {
+                    (csrf(p.csrf))
+                    div.field {
+                        label for="f-owner" { "Give this lead to" }
+                        select #f-owner name="owner" {
+                            option value="" selected[owner.is_none()] { "Nobody (unassigned)" }
+                            @for (id, member) in p.members {
+                                option value=(id) selected[owner == Some(*id)] { (member) }
+                            }
+                        }
+                    }
+                    button.btn type="submit" { "Change owner" }
+                }
             }
         }
     }
@@ -211,7 +244,10 @@ pub fn page(p: &DetailPage) -> Markup {
         }
         div.stack {
             div.grid-2 {
-                (details(lead, p.tz))
+                div.stack {
+                    (details(lead, p.tz))
+                    (owner_card(p))
+                }
                 @if p.perms.send { (send_form(lead.id, p.templates, p.csrf)) }
             }
             (messages(p))

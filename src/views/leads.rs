@@ -5,11 +5,12 @@
 use chrono_tz::Tz;
 use maud::{html, Markup};
 
+use crate::db::leads::OwnerFilter;
 use crate::db::leads::{Lead, LeadFilter};
 use crate::domain::leads::{LeadInput, LeadStatus};
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
-use crate::ids::{LeadId, SequenceId};
+use crate::ids::{LeadId, SequenceId, UserId};
 use crate::views::components::{csrf, Field};
 use crate::views::format::date;
 use crate::views::workspace::{self, form_problems, pagination, query_string, select};
@@ -38,6 +39,9 @@ pub struct ListPage<'a> {
     pub csrf: &'a str,
     pub sequences: &'a [(SequenceId, String)],
     pub leads_this_month: (i64, Limit),
+    /// Members (id, name), for the owner filter.
+    pub members: &'a [(UserId, String)],
+    pub me: UserId,
     pub form: FormState<'a>,
 }
 
@@ -204,7 +208,37 @@ pub fn columns(perms: Perms) -> u8 {
     }
 }
 
-fn toolbar(filter: &LeadFilter) -> Markup {
+/// The owner filter's choices: anyone, my leads, unassigned, each member.
+fn owner_select(filter: &LeadFilter, members: &[(UserId, String)], me: UserId) -> Markup {
+    let current = match filter.owner {
+        None => String::new(),
+        Some(OwnerFilter::User(id)) if id == me => "me".into(),
+        Some(o) => o.as_param(),
+    };
+    let mut options = vec![
+        (String::new(), "Anyone".to_string()),
+        ("me".into(), "My leads".into()),
+        ("none".into(), "Unassigned".into()),
+    ];
+    options.extend(
+        members
+            .iter()
+            .filter(|(id, _)| *id != me)
+            .map(|(id, name)| (id.to_string(), name.clone())),
+    );
+    html! {
+        div.field {
+            label for="filter-owner" { "Owner" }
+            select #filter-owner name="owner" {
+                @for (value, text) in &options {
+                    option value=(value) selected[*value == current] { (text) }
+                }
+            }
+        }
+    }
+}
+
+fn toolbar(filter: &LeadFilter, members: &[(UserId, String)], me: UserId) -> Markup {
     let status = filter.status.map(LeadStatus::as_str).unwrap_or("");
     html! {
         form.toolbar method="get" action="/leads" role="search" {
@@ -221,6 +255,7 @@ fn toolbar(filter: &LeadFilter) -> Markup {
                     }
                 }
             }
+            (owner_select(filter, members, me))
             div.field {
                 label for="tag" { "Tag" }
                 input #tag name="tag" value=(filter.tag.as_deref().unwrap_or("")) placeholder="Any tag";
@@ -293,14 +328,15 @@ pub fn list_page(p: &ListPage) -> Markup {
     let open_form = !p.form.errors.is_empty() || p.form.limit.is_some() || p.leads.is_empty();
     let status = f.status.map(LeadStatus::as_str).unwrap_or("");
     let tag = f.tag.as_deref().unwrap_or("");
-    let export = format!(
-        "/leads/export{}",
-        query_string(&[("q", &f.q), ("status", status), ("tag", tag)])
-    );
-    let first = format!(
-        "/leads{}",
-        query_string(&[("q", &f.q), ("status", status), ("tag", tag)])
-    );
+    let owner = f.owner.map(|o| o.as_param()).unwrap_or_default();
+    let kept = [
+        ("q", f.q.as_str()),
+        ("status", status),
+        ("tag", tag),
+        ("owner", &owner),
+    ];
+    let export = format!("/leads/export{}", query_string(&kept));
+    let first = format!("/leads{}", query_string(&kept));
     html! {
         div.page-head {
             div {
@@ -319,7 +355,7 @@ pub fn list_page(p: &ListPage) -> Markup {
                     (create_form(&p.form, p.csrf))
                 }
             }
-            (toolbar(f))
+            (toolbar(f, p.members, p.me))
             (bulk_enrol(p))
             (table(p))
             (pagination(&first, p.next_href.as_deref(), p.on_first, p.leads.len()))

@@ -273,9 +273,38 @@ fn row_actions(v: &TeamView, m: &MemberRow, is_me: bool, can_manage: bool) -> Ma
             (action_button(v, &format!("/team/members/{}/make-owner", m.user_id()), "Make owner", "btn btn-sm",
                 &format!("Make {} an owner? Owners can manage billing and other owners.", m.name)))
         }
-        @if can_manage && !last_owner {
-            (action_button(v, &format!("/team/members/{}/remove", m.user_id()), "Remove", "link danger small",
-                &format!("Remove {} from {}? They lose access at once.", m.name, v.org_name)))
+        @if can_manage && !last_owner { (remove_form(v, m)) }
+    }
+}
+
+/// "Remove…" opens a small form that asks who takes over the member's
+/// leads (another member, or nobody), so no lead is left pointing at
+/// someone outside the organization.
+fn remove_form(v: &TeamView, m: &MemberRow) -> Markup {
+    let action = format!("/team/members/{}/remove", m.user_id());
+    let select_id = format!("leads-to-{}", m.user_id());
+    let (target, swap) = hx_form_attrs();
+    let confirm = format!(
+        "Remove {} from {}? They lose access at once.",
+        m.name, v.org_name
+    );
+    html! {
+        details.remove-member {
+            summary.link.danger.small { "Remove…" }
+            form.stack method="post" action=(action) hx-post=(action) hx-target=(target)
+                hx-swap=(swap) data-confirm=(confirm) {
+                (csrf(v.csrf))
+                div.field {
+                    label for=(select_id) { "Give " (m.name) "’s leads to" }
+                    select #(select_id) name="leads_to" {
+                        option value="" { "Nobody (leave unassigned)" }
+                        @for other in v.members.iter().filter(|o| o.user_id() != m.user_id()) {
+                            option value=(other.user_id()) { (other.name) }
+                        }
+                    }
+                }
+                button.btn.btn-sm.btn-danger type="submit" { "Remove " (m.name) }
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ mod workspace_lead_import;
 mod workspace_leads;
 mod workspace_mail;
 mod workspace_messages;
+mod workspace_owners;
 mod workspace_sequences;
 mod workspace_support;
 mod workspace_templates;
