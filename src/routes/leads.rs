@@ -364,10 +364,10 @@ async fn delete(
     path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ManageLeads)?;
-    let id = path.into_inner();
+    let (id, now) = (path.into_inner(), cur.now());
     let lead = state
         .db
-        .tx(move |conn| leads::delete(conn, &tenant, id))
+        .tx(move |conn| leads::delete(conn, &tenant, id, now))
         .await?;
     let message = format!("{} was deleted.", lead.full_name());
     if wants_fragment(&req) {
