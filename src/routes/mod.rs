@@ -81,6 +81,7 @@ features![
     account_deletion,
     settings,
     api_keys,
+    webhooks,
     team,
     invitations,
     audit,
