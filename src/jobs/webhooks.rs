@@ -175,7 +175,7 @@ fn post(due: &Due, allow_private: bool, now: DateTime<Utc>) -> Result<(u16, Stri
         .send_string(&body);
     let response = match answer {
         Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-        Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
+        Err(ureq::Error::Transport(t)) => return Err(transport_error(&t, url.as_str())),
     };
     let code = response.status();
     let mut kept = Vec::new();
@@ -187,8 +187,10 @@ fn post(due: &Due, allow_private: bool, now: DateTime<Utc>) -> Result<(u16, Stri
     Ok((code, String::from_utf8_lossy(&kept).into_owned()))
 }
 
-fn transport_error(t: &ureq::Transport) -> String {
+/// The client's error without the URL it starts with (the page shows it).
+fn transport_error(t: &ureq::Transport, url: &str) -> String {
     let text = t.to_string();
+    let text = text.strip_prefix(&format!("{url}: ")).unwrap_or(&text);
     text.chars().take(500).collect()
 }
 

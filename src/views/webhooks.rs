@@ -132,10 +132,10 @@ fn status_badge(e: &Endpoint, integrations: bool) -> Markup {
             span.cell-sub { "Your plan has no custom integrations." }
         } @else if e.enabled {
             span.badge.badge-green { "Enabled" }
-            @if e.failing_since.is_some() { span.cell-sub { "Deliveries are failing." } }
+            @if e.failing_since.is_some() { " " span.cell-sub { "Deliveries are failing." } }
         } @else {
             span.badge { "Disabled" }
-            @if let Some(why) = &e.disabled_reason { span.cell-sub { (why) } }
+            @if let Some(why) = &e.disabled_reason { " " span.cell-sub { (why) } }
         }
     }
 }
@@ -297,7 +297,7 @@ fn log_card(v: &DetailView, base: &str) -> Markup {
             @if v.attempts.is_empty() {
                 (empty_state("No delivery attempts in the last 30 days.", None))
             } @else {
-                (data_table(&["Time", "Event", "Status", "Latency", "Response"], true,
+                (data_table(&["Time", "Event", "Result", "Answer"], true,
                     html! { @for a in v.attempts { (log_row(v, base, a)) } }))
             }
         }
@@ -307,17 +307,28 @@ fn log_card(v: &DetailView, base: &str) -> Markup {
 fn log_row(v: &DetailView, base: &str, a: &Attempt) -> Markup {
     html! {
         tr {
-            td { (date_time(a.attempted_at, v.tz)) }
-            td.wrap { code { (a.event_type) } span.cell-sub.mono { (a.webhook_event_id) } }
+            td {
+                (date_time(a.attempted_at, v.tz))
+                span.cell-sub { (a.latency_ms) " ms" }
+            }
+            td.wrap { code { (a.event_type) } span.cell-sub.mono.small { (a.webhook_event_id) } }
             td.wrap {
                 @if a.succeeded { span.badge.badge-green { "Delivered" } }
                 @else { span.badge.badge-red { "Failed" } }
-                @if let Some(code) = a.status_code { span.cell-sub { "HTTP " (code) } }
-                @if let Some(err) = &a.error { span.cell-sub { (err) } }
-                span.cell-sub { "Event: " (a.event_status) }
+                @if let Some(code) = a.status_code { " " span.small { "HTTP " (code) } }
+                @if let Some(err) = a.error.as_ref().filter(|_| a.status_code.is_none()) {
+                    span.cell-sub { (err) }
+                }
+                span.cell-sub { "Event " (a.event_status) }
             }
-            td.num { (a.latency_ms) " ms" }
-            td.wrap { @if !a.response_body.is_empty() { code.small { (a.response_body) } } }
+            td.wrap {
+                @if !a.response_body.is_empty() {
+                    details {
+                        summary { "Show" }
+                        pre.small.mono.log-answer { (a.response_body) }
+                    }
+                }
+            }
             td.actions {
                 form.inline-form method="post" action={ (base) "/redeliver" } {
                     (csrf(v.csrf))
