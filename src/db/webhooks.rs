@@ -518,8 +518,8 @@ fn requeue(
         .execute(conn)
 }
 
-/// A claimed event with where and how to send it.
-#[derive(Debug, Clone, QueryableByName)]
+/// A claimed event with where and how to send it (no `Debug`: it holds the secrets).
+#[derive(Clone, QueryableByName)]
 pub struct Due {
     #[diesel(sql_type = SqlUuid)]
     pub organization_id: Uuid,

@@ -287,3 +287,53 @@ async fn without_custom_integrations_nothing_is_written_and_the_endpoint_says_wh
         before
     );
 }
+
+#[actix_web::test]
+async fn removing_a_member_using_up_a_limit_and_changing_the_plan_emit_their_events() {
+    let h = hooks_app("PROFESSIONAL", true).await;
+    let rx = Receiver::start(Mode::Ok);
+    let types = [
+        "member.removed",
+        "usage.limit_reached",
+        "subscription.updated",
+    ];
+    add_endpoint(&h.owner, &rx.url(), &types).await;
+    let mia = crate::team::support::add_plain_member(&h.app, ORG, "mia@example.com", "MEMBER");
+    let r = h
+        .owner
+        .post(&format!("/team/members/{mia}/remove"), &[])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    crate::workspace_support::override_limit(&h.app, ORG, "leads_per_month", 1);
+    page_lead(&h.owner, "Last", "last@example.com").await;
+    let r = h
+        .owner
+        .post(
+            "/plans/change",
+            &[("plan", "ENTERPRISE"), ("interval", "monthly")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let emitted: Vec<String> = event_rows(&h.app).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(emitted, types);
+    assert_eq!(
+        text(
+            &h.app,
+            "SELECT data->>'plan' FROM webhook_events WHERE event_type = 'subscription.updated'"
+        ),
+        "ENTERPRISE"
+    );
+    assert_eq!(
+        text(
+            &h.app,
+            "SELECT data->>'email' FROM webhook_events WHERE event_type = 'member.removed'"
+        ),
+        "mia@example.com"
+    );
+    assert_eq!(
+        text(&h.app, "SELECT concat_ws('|', data->>'limit', data->>'used', data->>'value') FROM webhook_events WHERE event_type = 'usage.limit_reached'"),
+        "leads_per_month|1|1"
+    );
+    assert_eq!(deliver(&h.app).await, 3);
+    assert_eq!(rx.received().len(), 3);
+}
