@@ -337,3 +337,40 @@ async fn removing_a_member_using_up_a_limit_and_changing_the_plan_emit_their_eve
     assert_eq!(deliver(&h.app).await, 3);
     assert_eq!(rx.received().len(), 3);
 }
+
+#[actix_web::test]
+async fn the_mail_worker_emits_message_sent() {
+    let h = hooks_app("ENTERPRISE", true).await;
+    let rx = Receiver::start(Mode::Ok);
+    add_endpoint(&h.owner, &rx.url(), &["message.sent", "message.failed"]).await;
+    page_lead(&h.owner, "Anna", "anna@x.example").await;
+    let lead = text(&h.app, "SELECT id FROM leads");
+    let r = h
+        .owner
+        .post(
+            "/messages",
+            &[
+                ("lead_id", lead.as_str()),
+                ("template_id", crate::workspace_support::GLOBAL_INTRO),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(event_rows(&h.app).is_empty(), "queued is not sent yet");
+    let sink = crate::workspace_mail::SmtpSink::start(false);
+    let config = crate::workspace_mail::config_for(&h.app, &sink.url());
+    let access = lead_dashboard::db::SystemAccess::grant_at_startup();
+    lead_dashboard::jobs::mail::deliver_due(&mut h.app.conn(), &access, &config, h.app.now())
+        .unwrap();
+    assert_eq!(
+        event_rows(&h.app),
+        [("message.sent".to_string(), String::new())]
+    );
+    assert_eq!(
+        text(
+            &h.app,
+            "SELECT concat_ws('|', data->>'to_email', data->>'status') FROM webhook_events"
+        ),
+        "anna@x.example|sent"
+    );
+}
