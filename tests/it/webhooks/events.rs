@@ -374,3 +374,27 @@ async fn the_mail_worker_emits_message_sent() {
         "anna@x.example|sent"
     );
 }
+
+#[actix_web::test]
+async fn accepting_an_invitation_emits_member_joined() {
+    let h = hooks_app("ENTERPRISE", true).await;
+    let rx = Receiver::start(Mode::Ok);
+    add_endpoint(&h.owner, &rx.url(), &["member.joined"]).await;
+    let r = h
+        .owner
+        .post(
+            "/team/invitations",
+            &[("email", "ivy@example.com"), ("role", "ADMIN")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let token = crate::team::support::mailed_token(&h.app, "ivy@example.com");
+    let ivy = h.app.signup("Ivy", "ivy@example.com").await;
+    h.app.verify_email("ivy@example.com");
+    let r = ivy.post(&format!("/invitations/{token}"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        text(&h.app, "SELECT concat_ws('|', event_type, data->>'email', data->>'role', data->>'name') FROM webhook_events"),
+        "member.joined|ivy@example.com|ADMIN|Ivy"
+    );
+}
