@@ -54,6 +54,10 @@ pub struct Config {
     pub login_attempts_per_window: i32,
     /// `BENCH_ROUTES=1` (default off): serve `/bench/ceiling` for benchmarks.
     pub bench_routes: bool,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=1` (default off): webhooks may go to
+    /// `http://` and to loopback, private and link-local addresses. For
+    /// development and tests only, never in production (SSRF).
+    pub webhook_allow_private_targets: bool,
     /// `VAT_SELLER_COUNTRY` (default `DE`, an EU member state) and
     /// `STRIPE_TAX=1` (default off: Stripe Tax computes the VAT of Stripe's invoices).
     pub vat: VatSetup,
@@ -282,6 +286,7 @@ impl Config {
                 .unwrap_or_else(|| "https://api.stripe.com".into()),
             login_attempts_per_window: vars.positive("LOGIN_RATE_LIMIT", 10)?,
             bench_routes: vars.flag("BENCH_ROUTES", false)?,
+            webhook_allow_private_targets: vars.flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
             vat,
         })
     }

@@ -26,3 +26,4 @@ pub mod server;
 pub mod state;
 pub mod tokens;
 pub mod views;
+pub mod webhooks;

@@ -263,10 +263,10 @@ async fn delete(
     id: web::Path<LeadId>,
 ) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant_for(Action::ManageLeads)?;
-    let id = id.into_inner();
+    let (id, now) = (id.into_inner(), caller.now);
     state
         .db
-        .tx(move |conn| leads::delete(conn, &tenant, id))
+        .tx(move |conn| leads::delete(conn, &tenant, id, now))
         .await
         .map_err(Problem::from)?;
     Ok(HttpResponse::NoContent().finish())

@@ -13,9 +13,10 @@ use crate::db::schema::{
     leads, message_templates, organization_members, sequence_enrollments, sequence_steps, sequences,
 };
 use crate::db::sequences::{self as seqs, Sequence};
-use crate::db::{SystemAccess, Tenant};
+use crate::db::{webhooks, SystemAccess, Tenant};
 use crate::domain::roles::{self, Action};
 use crate::ids::{EnrollmentId, LeadId, OrgId, SequenceId, TemplateId, UserId};
+use crate::webhooks::events::{self as hook_events, EventType};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sequence_enrollments)]
@@ -85,10 +86,15 @@ pub fn enrol(
     let mut added = 0;
     // One INSERT binds 7 parameters a row; PostgreSQL takes at most 65,535.
     for chunk in rows.chunks(ENROL_CHUNK) {
-        added += diesel::insert_into(sequence_enrollments::table)
+        let new: Vec<Enrollment> = diesel::insert_into(sequence_enrollments::table)
             .values(chunk)
             .on_conflict_do_nothing()
-            .execute(conn)?;
+            .returning(Enrollment::as_returning())
+            .get_results(conn)?;
+        added += new.len();
+        webhooks::emit(conn, tenant, EventType::EnrollmentCreated, now, |_| {
+            Ok(new.iter().map(hook_events::enrollment).collect())
+        })?;
     }
     Ok((added, leads.len() - added))
 }
@@ -333,6 +339,16 @@ pub fn finish(
             sequence_enrollments::updated_at.eq(now),
         ))
         .execute(conn)?;
+    if status == "completed" {
+        let done = Enrollment {
+            status: status.into(),
+            next_run_at: None,
+            ..e.clone()
+        };
+        webhooks::emit(conn, tenant, EventType::EnrollmentCompleted, now, |_| {
+            Ok(vec![hook_events::enrollment(&done)])
+        })?;
+    }
     Ok(())
 }
 

@@ -377,6 +377,7 @@ pub fn accept(
         None,
         Some(json!({ "email": inv.email, "role": inv.role })),
     )?;
+    crate::db::webhooks::member_joined(conn, &tenant, user, now)?;
     Ok(org)
 }
 

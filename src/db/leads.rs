@@ -15,10 +15,11 @@ use serde_json::json;
 use crate::db::error::DbResult;
 use crate::db::schema::leads;
 use crate::db::usage::{self, UsageKind};
-use crate::db::{audit, cursor, unique_violation, Tenant};
+use crate::db::{audit, cursor, unique_violation, webhooks, Tenant};
 use crate::domain::leads::{LeadFields, LeadStatus};
 use crate::forms::FieldErrors;
 use crate::ids::{LeadId, OrgId, UserId};
+use crate::webhooks::events::{self as hook_events, EventType};
 
 /// Leads per page.
 pub const PAGE_SIZE: i64 = 50;
@@ -193,6 +194,7 @@ pub fn set_owner(
     tenant: &Tenant,
     id: LeadId,
     owner: Option<UserId>,
+    now: DateTime<Utc>,
 ) -> DbResult<Lead> {
     if let Some(user) = owner {
         if !crate::db::team::is_member(conn, tenant, user)? {
@@ -217,6 +219,7 @@ pub fn set_owner(
         Some(json!({ "owner": before.owner_user_id })),
         Some(json!({ "owner": owner })),
     )?;
+    webhooks::lead_event(conn, tenant, EventType::LeadUpdated, &lead, now)?;
     Ok(lead)
 }
 
@@ -344,6 +347,7 @@ pub fn create(
         Some(lead.id.uuid()),
         now,
     )?;
+    webhooks::lead_event(conn, tenant, EventType::LeadCreated, &lead, now)?;
     Ok(Ok(lead))
 }
 
@@ -402,6 +406,11 @@ pub fn update(
     fields: &LeadFields,
     now: DateTime<Utc>,
 ) -> DbResult<Result<Lead, FieldErrors>> {
+    let before = scoped(tenant)
+        .filter(leads::id.eq(id))
+        .select(leads::status)
+        .first(conn)
+        .optional()?;
     let updated = conn.transaction(|conn| {
         diesel::update(scoped_leads(tenant).filter(leads::id.eq(id)))
             .set((values(fields), leads::updated_at.eq(now)))
@@ -409,7 +418,10 @@ pub fn update(
             .get_result(conn)
     });
     Ok(match unique_violation(updated)? {
-        Some(lead) => Ok(lead),
+        Some(lead) => {
+            webhooks::lead_updated(conn, tenant, &lead, before, now)?;
+            Ok(lead)
+        }
         None => Err(duplicate_email()),
     })
 }
@@ -417,7 +429,12 @@ pub fn update(
 /// Deletes a lead (its messages and enrolments go with it) and records who
 /// deleted what in the audit log, in the caller's transaction; NotFound when
 /// the id is not one of the tenant's leads.
-pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResult<Lead> {
+pub fn delete(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: LeadId,
+    now: DateTime<Utc>,
+) -> QueryResult<Lead> {
     let lead = diesel::delete(scoped_leads(tenant).filter(leads::id.eq(id)))
         .returning(Lead::as_returning())
         .get_result(conn)?;
@@ -431,6 +448,7 @@ pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: LeadId) -> QueryResu
         "status": f.status.as_str(),
     });
     audit::record(conn, tenant, "lead.deleted", &f.email, Some(before), None)?;
+    webhooks::lead_event(conn, tenant, EventType::LeadDeleted, &lead, now)?;
     Ok(lead)
 }
 
@@ -468,6 +486,13 @@ pub fn insert_counted(
             .values(values)
             .execute(conn)?;
     }
+    webhooks::emit(conn, tenant, EventType::LeadCreated, now, |_| {
+        let owner = tenant.user_id();
+        Ok(rows
+            .iter()
+            .map(|(id, f)| hook_events::imported_lead(*id, f, owner, now))
+            .collect())
+    })?;
     Ok(inserted)
 }
 

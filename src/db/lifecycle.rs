@@ -147,6 +147,7 @@ fn apply(
         Some(b),
         Some(after),
     )?;
+    crate::db::webhooks::subscription_updated(conn, tenant, now)?;
     Ok(())
 }
 

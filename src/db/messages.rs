@@ -17,9 +17,10 @@ use crate::db::outbox::{self, MailKind, OutgoingMail};
 use crate::db::schema::{leads, messages, organizations, users};
 use crate::db::templates::Template;
 use crate::db::usage::{self, UsageKind};
-use crate::db::Tenant;
+use crate::db::{webhooks, Tenant};
 use crate::domain::placeholders::{self, Values};
 use crate::ids::{EnrollmentId, LeadId, MessageId, OrgId, TemplateId, UserId};
+use crate::webhooks::events::{self as hook_events, EventType};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = messages)]
@@ -302,7 +303,12 @@ pub fn mark_delivery(
     tenant: &Tenant,
     id: MessageId,
     outcome: Result<DateTime<Utc>, &str>,
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let kind = match outcome {
+        Ok(_) => EventType::MessageSent,
+        Err(_) => EventType::MessageFailed,
+    };
     let target = scoped_messages(tenant).filter(messages::id.eq(id));
     match outcome {
         Ok(at) => diesel::update(target)
@@ -319,6 +325,9 @@ pub fn mark_delivery(
             ))
             .execute(conn)?,
     };
+    webhooks::emit(conn, tenant, kind, now, |c| {
+        Ok(vec![hook_events::message(&find(c, tenant, id)?.message)])
+    })?;
     Ok(())
 }
 

@@ -43,6 +43,7 @@ pub mod settings;
 pub mod team;
 pub mod templates;
 pub mod usage;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@ use crate::db::error::{DbError, DbResult};
 use crate::db::models::Subscription;
 use crate::db::schema::subscriptions;
 use crate::db::usage::{effective_limits, org_and_subscription, used_in};
-use crate::db::{audit, Tenant};
+use crate::db::{audit, webhooks, Tenant};
 use crate::domain::billing::{
     decide_change, downgrade_impact, ChangeDecision, Excess, Interval, SubscriptionState,
     DOWNGRADE_CHECKS,
@@ -125,6 +125,7 @@ pub fn change_plan(
                 Some(b),
                 Some(a),
             )?;
+            webhooks::subscription_updated(conn, tenant, now)?;
             Ok(ChangeOutcome::Applied {
                 from: before.plan,
                 to: target,
@@ -204,6 +205,7 @@ fn schedule_downgrade(
         Some(b),
         Some(a),
     )?;
+    webhooks::subscription_updated(conn, tenant, now)?;
     Ok(ChangeOutcome::Scheduled {
         to: target,
         at: before.current_period_end,
@@ -265,6 +267,7 @@ fn set_cancel_at_period_end(
     };
     let (b, a) = (audit_json(before), audit_json(&after));
     audit::record(conn, tenant, action, "subscription", Some(b), Some(a))?;
+    webhooks::subscription_updated(conn, tenant, now)?;
     Ok(())
 }
 

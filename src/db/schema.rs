@@ -382,6 +382,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        webhook_event_id -> Uuid,
+        attempted_at -> Timestamptz,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        response_body -> Text,
+        error -> Nullable<Text>,
+        succeeded -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        url -> Text,
+        description -> Text,
+        event_types -> Array<Nullable<Text>>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_events (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        event_id -> Uuid,
+        endpoint_id -> Uuid,
+        event_type -> Text,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(api_idempotency_keys -> organizations (organization_id));
 diesel::joinable!(api_keys -> organizations (organization_id));
@@ -413,6 +463,9 @@ diesel::joinable!(subscriptions -> organizations (organization_id));
 diesel::joinable!(usage_counters -> organizations (organization_id));
 diesel::joinable!(usage_records -> organizations (organization_id));
 diesel::joinable!(usage_records -> users (user_id));
+diesel::joinable!(webhook_deliveries -> organizations (organization_id));
+diesel::joinable!(webhook_endpoints -> organizations (organization_id));
+diesel::joinable!(webhook_events -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
@@ -441,4 +494,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counters,
     usage_records,
     users,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
 );

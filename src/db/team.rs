@@ -13,10 +13,11 @@ use crate::db::error::{DbError, DbResult};
 use crate::db::models::Member;
 use crate::db::schema::{organization_members, users};
 use crate::db::Tenant;
-use crate::db::{audit, invitations, leads};
+use crate::db::{audit, invitations, leads, webhooks};
 use crate::domain::membership::{self, Refusal, STEP_DOWN_ROLE};
 use crate::domain::roles::{MemberFlags, Role};
 use crate::ids::{OrgId, UserId};
+use crate::webhooks::events::EventType;
 use diesel::pg::Pg;
 
 /// One member as the team page shows it: the membership and who it is.
@@ -262,6 +263,7 @@ pub fn remove(
         Some(json!({ "role": role.as_str(), "invitations_revoked": revoked })),
         Some(json!({ "leads_handed_over": handed, "leads_to": leads_to })),
     )?;
+    webhooks::member_event(conn, tenant, EventType::MemberRemoved, &s.target, now)?;
     Ok(s.target.name)
 }
 
@@ -282,6 +284,7 @@ pub fn leave(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> Db
         Some(json!({ "role": me.role().as_str(), "invitations_revoked": revoked })),
         None,
     )?;
+    webhooks::member_event(conn, tenant, EventType::MemberRemoved, &me, now)?;
     delete_membership(conn, tenant, me.user_id())?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! a limit gives owners and admins one notice (deduplicated per period and limit).
 //! Meters read counters and row counts only: their cost does not grow with history.
 
+use crate::webhooks::events::{usage_limit_reached, EventType};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::Eq;
 use diesel::prelude::*;
@@ -262,6 +263,14 @@ fn notify_crossing(
     };
     let key = format!("{}:{period}:{pct}:{limit}", c.kind.as_str());
     notices::notify_admins(conn, tenant, notice_kind, &message, &key, now)?;
+    if level == UsageLevel::Full {
+        crate::db::webhooks::emit(conn, tenant, EventType::UsageLimitReached, now, |_| {
+            let (kind, plan) = (c.kind.as_str(), c.plan.as_str());
+            Ok(vec![usage_limit_reached(
+                kind, plan, c.after, limit, period,
+            )])
+        })?;
+    }
     Ok(())
 }
 

@@ -116,7 +116,7 @@ fn record_sent(
 ) -> QueryResult<()> {
     outbox::mark_sent(conn, mail, now)?;
     if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
-        messages::mark_delivery(conn, &access.tenant(org), message, Ok(now))?;
+        messages::mark_delivery(conn, &access.tenant(org), message, Ok(now), now)?;
     }
     Ok(())
 }
@@ -135,7 +135,7 @@ fn record_failure(
     tracing::warn!(mail = %mail.id, attempts, last, error = %error, "mail delivery failed");
     outbox::mark_attempt_failed(conn, mail, &error, last, now + backoff(attempts - 1))?;
     if let (true, Some(org), Some(message)) = (last, mail.organization_id, mail.message_id) {
-        messages::mark_delivery(conn, &access.tenant(org), message, Err(&error))?;
+        messages::mark_delivery(conn, &access.tenant(org), message, Err(&error), now)?;
     }
     Ok(())
 }

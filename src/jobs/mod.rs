@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub mod lifecycle;
 pub mod mail;
 pub mod sequences;
+pub mod webhooks;
 
 /// One pass of a job at the instant the runner read from the app's clock:
 /// returns how many items it handled.
@@ -39,6 +40,7 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
         ),
         ("mail", Duration::from_secs(10), mail::deliver_due),
         ("sequences", Duration::from_secs(60), sequences::run),
+        ("webhooks", Duration::from_secs(5), webhooks::deliver_due),
         ("lead-imports", Duration::from_secs(600), purge_lead_imports),
     ]
 }

@@ -374,10 +374,10 @@ async fn delete(
     path: web::Path<LeadId>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ManageLeads)?;
-    let id = path.into_inner();
+    let (id, now) = (path.into_inner(), cur.now());
     let lead = state
         .db
-        .tx(move |conn| leads::delete(conn, &tenant, id))
+        .tx(move |conn| leads::delete(conn, &tenant, id, now))
         .await?;
     let message = format!("{} was deleted.", lead.full_name());
     if wants_fragment(&req) {
@@ -410,10 +410,10 @@ async fn set_owner(
             AppError::validation("Choose a member of this organization as the owner.")
         })?),
     };
-    let id = path.into_inner();
+    let (id, now) = (path.into_inner(), cur.now());
     state
         .db
-        .tx(move |conn| leads::set_owner(conn, &tenant, id, owner))
+        .tx(move |conn| leads::set_owner(conn, &tenant, id, owner, now))
         .await?;
     let href = format!("/leads/{id}");
     Ok(redirect_with_flash(&req, &href, "Owner changed."))

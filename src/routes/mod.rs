@@ -82,6 +82,7 @@ features![
     account_deletion,
     settings,
     api_keys,
+    webhooks,
     team,
     invitations,
     audit,

@@ -30,4 +30,5 @@ pub mod settings;
 pub mod team;
 pub mod templates;
 pub mod usage;
+pub mod webhooks;
 pub mod workspace;

@@ -46,6 +46,7 @@ pub fn body(v: &SettingsView) -> Markup {
             div.actions {
                 a.btn href="/team" { "Team" }
                 a.btn href="/audit" { "Audit log" }
+                a.btn href="/settings/webhooks" { "Webhooks" }
             }
         }
         div.grid-2 {

@@ -23,6 +23,7 @@ const B_SECRETS: &[&str] = &[
     "B-secret notice",
     "B-secret audit",
     "B-secret subject",
+    "b-secret-hooks.example",
 ];
 
 /// Routes that act only on the signed-in user themselves; sweeping them would
@@ -47,8 +48,10 @@ fn seed_b(app: &TestApp) -> Vec<String> {
         &mut conn,
         "SELECT id FROM users WHERE email = 'bob@example.com'",
     );
-    let ids: Vec<uuid::Uuid> = (0..12).map(|_| uuid::Uuid::now_v7()).collect();
-    let [lead, tpl, seq, step, enr, msg, inv, notice, invoice, line, key, outbox] = ids[..] else {
+    let ids: Vec<uuid::Uuid> = (0..14).map(|_| uuid::Uuid::now_v7()).collect();
+    let [lead, tpl, seq, step, enr, msg, inv, notice, invoice, line, key, outbox, hook, hook_event] =
+        ids[..]
+    else {
         unreachable!()
     };
     conn.batch_execute(&format!("
@@ -67,6 +70,8 @@ fn seed_b(app: &TestApp) -> Vec<String> {
         INSERT INTO audit_events (organization_id, actor_label, action, target) VALUES ('{b}', 'Bob', 'settings.updated', 'B-secret audit');
         INSERT INTO usage_records (organization_id, kind, user_id, resource_id) VALUES ('{b}', 'lead_created', '{bob}', '{lead}');
         INSERT INTO mail_outbox (id, organization_id, message_id, kind, to_email, subject, body_text) VALUES ('{outbox}', '{b}', '{msg}', 'message', 'zebedee@b-secret.example', 'B-secret subject', 'B-secret body');
+        INSERT INTO webhook_endpoints (organization_id, id, url, secret, created_at, updated_at) VALUES ('{b}', '{hook}', 'https://b-secret-hooks.example/in', 'whsec_b', now(), now());
+        INSERT INTO webhook_events (organization_id, id, event_id, endpoint_id, event_type, data, created_at, next_attempt_at, status) VALUES ('{b}', '{hook_event}', gen_random_uuid(), '{hook}', 'lead.created', '{{}}', now(), now(), 'failed');
     ", hex::encode([1u8; 32]), hex::encode([2u8; 32]))).unwrap();
     let session = common::uuid_of(
         &mut conn,
@@ -155,6 +160,7 @@ fn form_with(id: &str) -> Vec<(&'static str, String)> {
         "notice_id",
         "session_id",
         "lead_ids",
+        "event",
     ]
     .into_iter()
     .map(|k| (k, id.to_string()))

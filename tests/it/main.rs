@@ -23,6 +23,7 @@ mod structure;
 mod team;
 mod typed_rows;
 mod usage;
+mod webhooks;
 mod workspace_lead_import;
 mod workspace_leads;
 mod workspace_mail;

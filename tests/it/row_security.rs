@@ -62,6 +62,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 /// One row in every tenant table for organization `org` (numbered `n` to keep
 /// globally unique values apart).
 fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
+    let (hook, event) = (Uuid::new_v4(), Uuid::new_v4());
     let (user, lead, tpl, seq, inv) = (
         Uuid::new_v4(),
         Uuid::new_v4(),
@@ -107,7 +108,13 @@ fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', gen_random_uuid(), '{lead}', '{org}', '{seq}');
          INSERT INTO usage_counters (organization_id, kind, period, period_start)
              VALUES ('{org}', 'lead_created', 'day', current_date);
-         INSERT INTO usage_records (organization_id, kind) VALUES ('{org}', 'lead_created');"
+         INSERT INTO usage_records (organization_id, kind) VALUES ('{org}', 'lead_created');
+         INSERT INTO webhook_endpoints (organization_id, id, url, secret, created_at, updated_at)
+             VALUES ('{org}', '{hook}', 'https://h{n}.example/', 'whsec_x', now(), now());
+         INSERT INTO webhook_events (organization_id, id, event_id, endpoint_id, event_type, data, created_at, next_attempt_at)
+             VALUES ('{org}', '{event}', gen_random_uuid(), '{hook}', 'lead.created', '{{}}', now(), now());
+         INSERT INTO webhook_deliveries (organization_id, id, endpoint_id, webhook_event_id, attempted_at, latency_ms, succeeded)
+             VALUES ('{org}', gen_random_uuid(), '{hook}', '{event}', now(), 1, true);"
     ))
     .expect("fixture rows");
 }

@@ -84,6 +84,7 @@ pub(super) fn apply(
             Some(serde_json::json!({ "status": before })),
             Some(serde_json::json!({ "status": after })),
         )?;
+        crate::db::webhooks::subscription_updated(conn, tenant, now)?;
     }
     Ok(outcome)
 }

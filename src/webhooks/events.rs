@@ -1,0 +1,201 @@
+//! The event catalogue: every type an endpoint can subscribe to, and the
+//! builders of each event's `data`, which is the API's JSON for the object
+//! (`/api/v1`). One module, so the OpenAPI `webhooks` section can be
+//! generated from `EventType::ALL` and these builders.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::db::enrollments::Enrollment;
+use crate::db::leads::Lead;
+use crate::db::messages::Message;
+use crate::db::models::Subscription;
+use crate::domain::leads::LeadFields;
+use crate::ids::{LeadId, OrgId, UserId};
+
+/// An event type as stored and sent (`type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    LeadCreated,
+    LeadUpdated,
+    LeadDeleted,
+    LeadStatusChanged,
+    MessageSent,
+    MessageFailed,
+    EnrollmentCreated,
+    EnrollmentCompleted,
+    MemberJoined,
+    MemberRemoved,
+    SubscriptionUpdated,
+    UsageLimitReached,
+    /// "Send test event": only to the endpoint it was asked for.
+    Test,
+}
+
+impl EventType {
+    /// The types an endpoint can subscribe to (the test event is not one).
+    pub const ALL: [EventType; 12] = [
+        EventType::LeadCreated,
+        EventType::LeadUpdated,
+        EventType::LeadDeleted,
+        EventType::LeadStatusChanged,
+        EventType::MessageSent,
+        EventType::MessageFailed,
+        EventType::EnrollmentCreated,
+        EventType::EnrollmentCompleted,
+        EventType::MemberJoined,
+        EventType::MemberRemoved,
+        EventType::SubscriptionUpdated,
+        EventType::UsageLimitReached,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::LeadCreated => "lead.created",
+            EventType::LeadUpdated => "lead.updated",
+            EventType::LeadDeleted => "lead.deleted",
+            EventType::LeadStatusChanged => "lead.status_changed",
+            EventType::MessageSent => "message.sent",
+            EventType::MessageFailed => "message.failed",
+            EventType::EnrollmentCreated => "enrollment.created",
+            EventType::EnrollmentCompleted => "enrollment.completed",
+            EventType::MemberJoined => "member.joined",
+            EventType::MemberRemoved => "member.removed",
+            EventType::SubscriptionUpdated => "subscription.updated",
+            EventType::UsageLimitReached => "usage.limit_reached",
+            EventType::Test => "webhook.test",
+        }
+    }
+
+    /// A subscribable type by name; None for anything else.
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// The body every delivery sends: the envelope around `data`.
+pub fn envelope(
+    event_id: uuid::Uuid,
+    kind: &str,
+    created_at: DateTime<Utc>,
+    org: OrgId,
+    data: &Value,
+) -> Value {
+    json!({
+        "id": event_id,
+        "type": kind,
+        "created_at": created_at,
+        "organization_id": org,
+        "data": data,
+    })
+}
+
+/// A lead as `GET /api/v1/leads/{id}` shows it.
+pub fn lead(l: &Lead) -> Value {
+    let mut out = serde_json::to_value(&l.fields).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut out {
+        map.insert("id".into(), json!(l.id));
+        map.insert("owner_user_id".into(), json!(l.owner_user_id));
+        map.insert("created_at".into(), json!(l.created_at));
+        map.insert("updated_at".into(), json!(l.updated_at));
+    }
+    out
+}
+
+/// A lead just inserted by an import (no row read back).
+pub fn imported_lead(
+    id: LeadId,
+    fields: &LeadFields,
+    owner: Option<UserId>,
+    at: DateTime<Utc>,
+) -> Value {
+    lead(&Lead {
+        id,
+        fields: fields.clone(),
+        owner_user_id: owner,
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+/// A lead whose status changed: the lead and the status it had before.
+pub fn lead_status_changed(l: &Lead, from: &str) -> Value {
+    json!({ "lead": lead(l), "previous_status": from })
+}
+
+/// A message (without its body, which can be long and personal).
+pub fn message(m: &Message) -> Value {
+    json!({
+        "id": m.id,
+        "lead_id": m.lead_id,
+        "template_id": m.template_id,
+        "enrollment_id": m.enrollment_id,
+        "step_position": m.step_position,
+        "to_email": m.to_email,
+        "subject": m.subject,
+        "status": m.status,
+        "error": m.error,
+        "sender_user_id": m.sender_user_id,
+        "created_at": m.created_at,
+        "sent_at": m.sent_at,
+    })
+}
+
+/// An enrolment of a lead in a sequence.
+pub fn enrollment(e: &Enrollment) -> Value {
+    json!({
+        "id": e.id,
+        "lead_id": e.lead_id,
+        "sequence_id": e.sequence_id,
+        "status": e.status,
+        "next_step": e.next_step,
+        "next_run_at": e.next_run_at,
+        "enrolled_by": e.enrolled_by,
+        "created_at": e.created_at,
+    })
+}
+
+/// A member who joined or left (removed, or left on their own).
+pub fn member(user_id: UserId, name: &str, email: &str, role: &str) -> Value {
+    json!({ "user_id": user_id, "name": name, "email": email, "role": role })
+}
+
+/// A limit of the plan that was just used up.
+pub fn usage_limit_reached(limit: &str, plan: &str, used: i64, value: i64, period: &str) -> Value {
+    json!({ "limit": limit, "plan": plan, "used": used, "value": value, "period": period })
+}
+
+/// The subscription: the plan bought and the one that applies now.
+pub fn subscription(s: &Subscription, now: DateTime<Utc>) -> Value {
+    json!({
+        "organization_id": s.organization_id,
+        "plan": s.plan.as_str(),
+        "effective_plan": s.effective_plan(now).as_str(),
+        "status": s.status.as_str(),
+        "interval": s.billing_interval.as_str(),
+        "trial_ends_at": s.trial_ends_at,
+        "current_period_start": s.current_period_start,
+        "current_period_end": s.current_period_end,
+        "cancel_at_period_end": s.cancel_at_period_end,
+        "scheduled_plan": s.scheduled_plan.map(|p| p.as_str()),
+    })
+}
+
+/// The test event's data.
+pub fn test(endpoint_id: uuid::Uuid) -> Value {
+    json!({ "endpoint_id": endpoint_id, "message": "This is a test event from Lead Dashboard." })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_parses_back_and_the_test_event_is_not_subscribable() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(EventType::parse("webhook.test"), None);
+        assert_eq!(EventType::parse("lead.exploded"), None);
+    }
+}

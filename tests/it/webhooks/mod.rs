@@ -1,0 +1,8 @@
+//! Outgoing webhooks (SPEC §8b): events from every source written with their
+//! change, signed delivery to a real receiver, retries and order, the SSRF
+//! guard, the pages with their bad input, roles and other organizations.
+
+mod delivery;
+mod events;
+mod pages;
+mod support;
