@@ -40,6 +40,8 @@ pub mod seed;
 pub mod sequences;
 pub mod sessions;
 pub mod settings;
+pub mod stops;
+pub mod suppression;
 pub mod team;
 pub mod templates;
 pub mod usage;

@@ -80,6 +80,7 @@ features![
     sessions,
     account_deletion,
     settings,
+    suppression,
     api_keys,
     team,
     invitations,
@@ -96,6 +97,7 @@ features![
     enrollments,
     sequences,
     outbox,
+    unsubscribe,
 ];
 
 fn take_flash(req: &HttpRequest) -> Option<Flash> {

@@ -47,8 +47,10 @@ fn seed_b(app: &TestApp) -> Vec<String> {
         &mut conn,
         "SELECT id FROM users WHERE email = 'bob@example.com'",
     );
-    let ids: Vec<uuid::Uuid> = (0..12).map(|_| uuid::Uuid::now_v7()).collect();
-    let [lead, tpl, seq, step, enr, msg, inv, notice, invoice, line, key, outbox] = ids[..] else {
+    let ids: Vec<uuid::Uuid> = (0..13).map(|_| uuid::Uuid::now_v7()).collect();
+    let [lead, tpl, seq, step, enr, msg, inv, notice, invoice, line, key, outbox, suppressed] =
+        ids[..]
+    else {
         unreachable!()
     };
     conn.batch_execute(&format!("
@@ -67,6 +69,7 @@ fn seed_b(app: &TestApp) -> Vec<String> {
         INSERT INTO audit_events (organization_id, actor_label, action, target) VALUES ('{b}', 'Bob', 'settings.updated', 'B-secret audit');
         INSERT INTO usage_records (organization_id, kind, user_id, resource_id) VALUES ('{b}', 'lead_created', '{bob}', '{lead}');
         INSERT INTO mail_outbox (id, organization_id, message_id, kind, to_email, subject, body_text) VALUES ('{outbox}', '{b}', '{msg}', 'message', 'zebedee@b-secret.example', 'B-secret subject', 'B-secret body');
+        INSERT INTO suppressions (organization_id, id, email_hash, email_hint, reason, note, created_at) VALUES ('{b}', '{suppressed}', '\\x03', 'z•••@b-secret.example', 'added', 'B-secret audit', now());
     ", hex::encode([1u8; 32]), hex::encode([2u8; 32]))).unwrap();
     let session = common::uuid_of(
         &mut conn,

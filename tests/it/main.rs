@@ -15,6 +15,7 @@ mod foundation;
 mod hardening_flood;
 mod hostile;
 mod isolation;
+mod rights;
 mod row_security;
 mod schema;
 mod structure;

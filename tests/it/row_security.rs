@@ -107,7 +107,11 @@ fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', gen_random_uuid(), '{lead}', '{org}', '{seq}');
          INSERT INTO usage_counters (organization_id, kind, period, period_start)
              VALUES ('{org}', 'lead_created', 'day', current_date);
-         INSERT INTO usage_records (organization_id, kind) VALUES ('{org}', 'lead_created');"
+         INSERT INTO usage_records (organization_id, kind) VALUES ('{org}', 'lead_created');
+         INSERT INTO suppressions (organization_id, id, email_hash, reason, created_at)
+             VALUES ('{org}', gen_random_uuid(), '\\x0{n}', 'forgotten', now());
+         INSERT INTO unsubscribe_tokens (organization_id, token_hash, lead_id, email_hash, created_at)
+             VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());"
     ))
     .expect("fixture rows");
 }
