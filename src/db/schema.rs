@@ -307,6 +307,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        stop_on_reply -> Bool,
     }
 }
 

@@ -4,7 +4,8 @@
 //! once (also guarded by UNIQUE (organization_id, enrollment_id, step_position)).
 //! A step over the messages/day limit waits for the organization's next day.
 //! An enroller who left or may no longer send pauses the enrolment, with the
-//! reason shown on the lead page; a lead whose address is suppressed stops it.
+//! reason shown on the lead page; a lead whose address is suppressed, or that
+//! replied or was lost in a sequence that stops on reply, stops it.
 
 use chrono::{DateTime, Days, Utc};
 use diesel::prelude::*;
@@ -73,6 +74,10 @@ fn advance_one(
     // Never mail a suppressed address; the enrolment ends, saying why.
     if suppression::check(conn, &tenant, &lead.fields.email)?.is_some() {
         stops::stop_one(conn, &tenant, e.id, stops::SUPPRESSED, now)?;
+        return Ok(true);
+    }
+    if let Some(reason) = stops::status_stop(conn, &lead, &e)? {
+        stops::stop_one(conn, &tenant, e.id, reason, now)?;
         return Ok(true);
     }
     let (sender, organization) = messages::signature(conn, &tenant, e.enrolled_by)?;
