@@ -122,6 +122,36 @@ pub fn refuse_suppressed(conn: &mut PgConnection, tenant: &Tenant, email: &str) 
     }
 }
 
+/// Marks import rows whose address is suppressed, so a person who
+/// unsubscribed or was forgotten does not come back silently: the report
+/// says "suppressed: unsubscribed" / "suppressed: asked to be forgotten".
+pub fn mark_suppressed(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    rows: &mut [crate::domain::lead_import::Row],
+) -> QueryResult<()> {
+    let salt = salt(conn, tenant)?;
+    let hashes: Vec<Option<Vec<u8>>> = rows
+        .iter()
+        .map(|r| r.outcome.as_ref().ok().map(|l| hash_email(&salt, &l.email)))
+        .collect();
+    let wanted: Vec<Vec<u8>> = hashes.iter().flatten().cloned().collect();
+    let mut found = std::collections::HashMap::new();
+    for chunk in wanted.chunks(5000) {
+        let part: Vec<(Vec<u8>, String)> = scoped_suppressions(tenant)
+            .filter(suppressions::email_hash.eq_any(chunk))
+            .select((suppressions::email_hash, suppressions::reason))
+            .load(conn)?;
+        found.extend(part);
+    }
+    for (row, hash) in rows.iter_mut().zip(hashes) {
+        if let Some(reason) = hash.and_then(|h| found.get(&h)) {
+            row.outcome = Err(format!("suppressed: {}", Reason::parse(reason).label()));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = unsubscribe_tokens)]
 struct NewToken {
