@@ -20,6 +20,7 @@ pub mod context;
 pub mod cursor;
 pub mod demo;
 pub mod enrollments;
+pub mod erasure;
 pub mod idempotency;
 pub mod invitations;
 pub mod invoices;

@@ -183,6 +183,14 @@ pub fn issue_link(
     Ok(token)
 }
 
+/// Unties the lead's unsubscribe links from it (it is being forgotten): they
+/// keep working, on the address hash alone.
+pub fn detach_links(conn: &mut PgConnection, tenant: &Tenant, lead: LeadId) -> QueryResult<usize> {
+    diesel::update(scoped_unsubscribe_tokens(tenant).filter(unsubscribe_tokens::lead_id.eq(lead)))
+        .set(unsubscribe_tokens::lead_id.eq(None::<LeadId>))
+        .execute(conn)
+}
+
 /// One entry of the list page.
 #[derive(Debug, Clone)]
 pub struct SuppressionRow {
@@ -509,6 +517,13 @@ fn scoped_suppressions(
     tenant: &Tenant,
 ) -> Filter<suppressions::table, Eq<suppressions::organization_id, OrgId>> {
     suppressions::table.filter(suppressions::organization_id.eq(tenant.org_id()))
+}
+
+/// Every `unsubscribe_tokens` query of a tenant starts here.
+fn scoped_unsubscribe_tokens(
+    tenant: &Tenant,
+) -> Filter<unsubscribe_tokens::table, Eq<unsubscribe_tokens::organization_id, OrgId>> {
+    unsubscribe_tokens::table.filter(unsubscribe_tokens::organization_id.eq(tenant.org_id()))
 }
 
 /// The tenant's leads (reads by address or id).

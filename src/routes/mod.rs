@@ -91,6 +91,7 @@ features![
     notices,
     bench,
     lead_import,
+    erasure,
     leads,
     templates,
     messages,

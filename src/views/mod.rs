@@ -9,6 +9,7 @@ pub mod billing;
 pub mod charts;
 pub mod components;
 pub mod dashboard;
+pub mod erasure;
 pub mod errors;
 pub mod format;
 pub mod home;

@@ -2,6 +2,7 @@
 //! suppression list. Shared setup: an organization whose owner has one lead
 //! enrolled in the global three-step sequence.
 
+mod forget;
 mod reimport;
 mod stop_on_reply;
 mod suppression_list;
