@@ -57,9 +57,10 @@ fn is_sessionless(path: &str) -> bool {
 }
 
 /// Endpoints authenticated by something other than the session cookie
-/// (a provider's signature, an API key), so CSRF does not apply.
+/// (a provider's signature, an API key, an unsubscribe link's token), so
+/// CSRF does not apply.
 pub fn csrf_exempt(path: &str) -> bool {
-    path == "/billing/webhook" || path.starts_with("/api/")
+    path == "/billing/webhook" || path.starts_with("/api/") || path.starts_with("/u/")
 }
 
 fn is_unsafe(method: &Method) -> bool {
