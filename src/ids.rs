@@ -67,6 +67,7 @@ macro_rules! with_every_id {
             InvoiceId,
             ApiKeyId,
             NoticeId,
+            SuppressionId,
         );
     };
 }

@@ -43,20 +43,24 @@ pub struct Identity {
     pub now: DateTime<Utc>,
 }
 
-/// Paths that never touch sessions: static assets, the health probe, and
-/// the API, which only an API key authenticates (`api::auth`), so a session
-/// cookie is never even read there.
+/// Paths that never touch sessions: static assets, the health probe, the
+/// API, which only an API key authenticates (`api::auth`), and unsubscribe
+/// links (`/u/{token}`, RFC 8058 one-click: a mail provider POSTs there
+/// with no cookies, so the token alone authorizes it and CSRF cannot apply
+/// — see `routes::unsubscribe`). A session cookie is never even read there.
 fn is_sessionless(path: &str) -> bool {
     path.starts_with("/assets/")
         || path.starts_with("/api/")
+        || path.starts_with("/u/")
         || path == "/healthz"
         || path == "/favicon.ico"
 }
 
 /// Endpoints authenticated by something other than the session cookie
-/// (a provider's signature, an API key), so CSRF does not apply.
+/// (a provider's signature, an API key, an unsubscribe link's token), so
+/// CSRF does not apply.
 pub fn csrf_exempt(path: &str) -> bool {
-    path == "/billing/webhook" || path.starts_with("/api/")
+    path == "/billing/webhook" || path.starts_with("/api/") || path.starts_with("/u/")
 }
 
 fn is_unsafe(method: &Method) -> bool {

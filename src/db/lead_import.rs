@@ -113,7 +113,8 @@ pub struct ImportReport {
     pub problems: Vec<(u64, String)>,
 }
 
-/// Marks rows whose email already belongs to a lead of the organization.
+/// Marks rows whose email already belongs to a lead of the organization,
+/// then rows whose address is on the suppression list.
 pub fn mark_existing(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -135,7 +136,7 @@ pub fn mark_existing(
             row.outcome = Err("already a lead in your organization.".into());
         }
     }
-    Ok(())
+    crate::db::suppression::mark_suppressed(conn, tenant, rows)
 }
 
 /// Imports the valid rows, counting each lead (`lead_created`) until the

@@ -398,7 +398,8 @@ fn values(f: &LeadFields) -> Values<'_> {
 }
 
 /// Replaces a lead's fields; NotFound for other organizations' ids, a field
-/// error for an email another lead of the organization already has.
+/// error for an email another lead of the organization already has. A lead
+/// now Replied or Lost leaves sequences that stop on reply (`db::stops`).
 pub fn update(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -412,10 +413,12 @@ pub fn update(
         .first(conn)
         .optional()?;
     let updated = conn.transaction(|conn| {
-        diesel::update(scoped_leads(tenant).filter(leads::id.eq(id)))
+        let lead = diesel::update(scoped_leads(tenant).filter(leads::id.eq(id)))
             .set((values(fields), leads::updated_at.eq(now)))
             .returning(Lead::as_returning())
-            .get_result(conn)
+            .get_result(conn)?;
+        crate::db::stops::after_status_change(conn, tenant, &lead, now)?;
+        Ok(lead)
     });
     Ok(match unique_violation(updated)? {
         Some(lead) => {

@@ -130,8 +130,10 @@ struct NewMessage<'a> {
 }
 
 /// Stores a queued message, counts it (`message_sent` at `now`) and queues
-/// its mail — all inside the caller's transaction. `LimitReached` writes
-/// nothing. A step already sent for an enrolment is `Conflict`.
+/// its mail with an unsubscribe link — all inside the caller's transaction.
+/// `LimitReached` writes nothing; neither does a suppressed address
+/// (`Conflict`, `suppression::SUPPRESSED`). A step already sent for an
+/// enrolment is `Conflict`.
 pub fn queue(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -141,6 +143,7 @@ pub fn queue(
     now: DateTime<Utc>,
 ) -> DbResult<Message> {
     let id = MessageId::new();
+    crate::db::suppression::refuse_suppressed(conn, tenant, &lead.fields.email)?;
     usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id.uuid()), now)?;
     let org = tenant.org_id();
     let inserted: Option<Message> = diesel::insert_into(messages::table)
@@ -164,7 +167,7 @@ pub fn queue(
         .optional()?;
     let message =
         inserted.ok_or_else(|| DbError::Conflict("This step was already sent.".into()))?;
-    outbox::enqueue(
+    let mail = outbox::enqueue(
         conn,
         &OutgoingMail {
             kind: MailKind::Message,
@@ -177,6 +180,8 @@ pub fn queue(
         },
         now,
     )?;
+    let unsubscribe = crate::db::suppression::issue_link(conn, tenant, lead, now)?;
+    outbox::attach_unsubscribe(conn, mail, &unsubscribe)?;
     Ok(message)
 }
 

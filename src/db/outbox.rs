@@ -84,6 +84,15 @@ pub fn enqueue(
     Ok(id)
 }
 
+/// Gives a queued message mail its unsubscribe token: delivery adds the
+/// `List-Unsubscribe` headers and the footer link from it.
+pub fn attach_unsubscribe(conn: &mut PgConnection, id: Uuid, token: &str) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set(mail_outbox::unsubscribe_token.eq(Some(token)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// An outbox row as the development page shows it.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mail_outbox)]
@@ -150,6 +159,7 @@ pub struct PendingMail {
     pub body_text: String,
     pub body_html: Option<String>,
     pub attempts: i32,
+    pub unsubscribe_token: Option<String>,
 }
 
 /// Claims the longest-due pending mail (`FOR UPDATE SKIP LOCKED`).

@@ -164,6 +164,7 @@ diesel::table! {
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         body_html -> Nullable<Text>,
+        unsubscribe_token -> Nullable<Text>,
     }
 }
 
@@ -242,6 +243,7 @@ diesel::table! {
         deletion_scheduled_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        suppression_salt -> Bytea,
     }
 }
 
@@ -305,6 +307,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        stop_on_reply -> Bool,
     }
 }
 
@@ -346,6 +349,29 @@ diesel::table! {
         scheduled_interval -> Nullable<Text>,
         provider_schedule_id -> Nullable<Text>,
         card_last4 -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    suppressions (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        email_hash -> Bytea,
+        email_hint -> Nullable<Text>,
+        reason -> Text,
+        note -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    unsubscribe_tokens (organization_id, token_hash) {
+        organization_id -> Uuid,
+        token_hash -> Bytea,
+        lead_id -> Nullable<Uuid>,
+        email_hash -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -460,6 +486,8 @@ diesel::joinable!(sequence_steps -> organizations (organization_id));
 diesel::joinable!(sequences -> organizations (organization_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(subscriptions -> organizations (organization_id));
+diesel::joinable!(suppressions -> organizations (organization_id));
+diesel::joinable!(unsubscribe_tokens -> organizations (organization_id));
 diesel::joinable!(usage_counters -> organizations (organization_id));
 diesel::joinable!(usage_records -> organizations (organization_id));
 diesel::joinable!(usage_records -> users (user_id));
@@ -491,6 +519,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sequences,
     sessions,
     subscriptions,
+    suppressions,
+    unsubscribe_tokens,
     usage_counters,
     usage_records,
     users,

@@ -23,6 +23,8 @@ pub struct Sequence {
     pub id: SequenceId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// A lead that becomes Replied or Lost leaves it (`db::stops`).
+    pub stop_on_reply: bool,
 }
 
 impl Sequence {
@@ -209,6 +211,24 @@ pub fn rename(
 ) -> QueryResult<Sequence> {
     diesel::update(sequences::table.find((tenant.owner_key(), id)))
         .set((sequences::name.eq(name), sequences::updated_at.eq(now)))
+        .returning(Sequence::as_returning())
+        .get_result(conn)
+}
+
+/// Turns "stop on reply" on or off for an own sequence (NotFound for a
+/// global one or another organization's).
+pub fn set_stop_on_reply(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: SequenceId,
+    on: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<Sequence> {
+    diesel::update(sequences::table.find((tenant.owner_key(), id)))
+        .set((
+            sequences::stop_on_reply.eq(on),
+            sequences::updated_at.eq(now),
+        ))
         .returning(Sequence::as_returning())
         .get_result(conn)
 }

@@ -40,6 +40,13 @@ impl Tenant {
         Tenant { org, user: None }
     }
 
+    /// The organization an unsubscribe link was sent for, acting with no
+    /// user. Only `suppression::unsubscribe` makes one, from the row the
+    /// link's token hash found.
+    pub(in crate::db) fn for_unsubscribe_link(org: OrgId) -> Tenant {
+        Tenant { org, user: None }
+    }
+
     /// Loads the membership of `user` in `org`; NotFound when there is none.
     pub fn for_member(conn: &mut PgConnection, org: OrgId, user: UserId) -> QueryResult<Tenant> {
         organization_members::table

@@ -2,12 +2,13 @@
 //! is claimed with `FOR UPDATE SKIP LOCKED` and stays locked while it is
 //! sent, so concurrent runners never send one twice; failures back off
 //! exponentially and the row (and its message) is `failed` after the last try.
+//! Message mail gets its unsubscribe footer and headers here (`mail::unsubscribe`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Message, SmtpTransport, Transport};
 use secrecy::ExposeSecret;
@@ -15,6 +16,7 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::db::outbox::{self, PendingMail as Pending};
 use crate::db::{messages, SystemAccess};
+use crate::mail::unsubscribe;
 
 /// Tries per mail before it is marked failed.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -48,10 +50,15 @@ pub fn deliver_due(
         .mail_from
         .parse()
         .map_err(|e| format!("MAIL_FROM is not a valid address: {e}"))?;
+    let sender = Sender {
+        transport,
+        from,
+        public_url: &config.public_url,
+    };
     let mut handled = 0;
     while handled < BATCH {
         let delivered = conn
-            .transaction(|conn| deliver_one(conn, access, &transport, &from, now))
+            .transaction(|conn| deliver_one(conn, access, &sender, now))
             .map_err(|e| e.to_string())?;
         if !delivered {
             break;
@@ -61,19 +68,26 @@ pub fn deliver_due(
     Ok(handled)
 }
 
+/// What every mail of a pass is sent with.
+struct Sender<'a> {
+    transport: SmtpTransport,
+    from: Mailbox,
+    /// Where unsubscribe links point.
+    public_url: &'a str,
+}
+
 /// Claims one due mail and sends it; false when none is due.
 fn deliver_one(
     conn: &mut PgConnection,
     access: &SystemAccess,
-    transport: &SmtpTransport,
-    from: &Mailbox,
+    sender: &Sender,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let claimed = outbox::claim_due(conn, now)?;
     let Some(mail) = claimed else {
         return Ok(false);
     };
-    match send(transport, from, &mail) {
+    match send(sender, &mail) {
         Ok(()) => record_sent(conn, access, &mail, now)?,
         Err(Failure::Permanent(e)) => record_failure(conn, access, &mail, &e, now, true)?,
         Err(Failure::Temporary(e)) => record_failure(conn, access, &mail, &e, now, false)?,
@@ -87,22 +101,33 @@ enum Failure {
     Temporary(String),
 }
 
-fn send(transport: &SmtpTransport, from: &Mailbox, mail: &Pending) -> Result<(), Failure> {
+fn send(sender: &Sender, mail: &Pending) -> Result<(), Failure> {
     let to: Mailbox = mail
         .to_email
         .parse()
         .map_err(|e| Failure::Permanent(format!("invalid recipient address: {e}")))?;
-    let builder = Message::builder()
-        .from(from.clone())
+    let mut builder = Message::builder()
+        .from(sender.from.clone())
         .to(to)
         .subject(mail.subject.as_str());
-    let text = mail.body_text.clone();
+    let mut text = mail.body_text.clone();
+    if let Some(token) = &mail.unsubscribe_token {
+        let link = unsubscribe::link(sender.public_url, token);
+        for (name, value) in unsubscribe::headers(&link) {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
+        }
+        text = unsubscribe::with_footer(&text, &link);
+    }
     let message = match &mail.body_html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(text, html.clone())),
         None => builder.header(ContentType::TEXT_PLAIN).body(text),
     };
     let message = message.map_err(|e| Failure::Permanent(format!("cannot build the mail: {e}")))?;
-    transport
+    sender
+        .transport
         .send(&message)
         .map(|_| ())
         .map_err(|e| Failure::Temporary(e.to_string()))

@@ -4,7 +4,8 @@
 //! once (also guarded by UNIQUE (organization_id, enrollment_id, step_position)).
 //! A step over the messages/day limit waits for the organization's next day.
 //! An enroller who left or may no longer send pauses the enrolment, with the
-//! reason shown on the lead page.
+//! reason shown on the lead page; a lead whose address is suppressed, or that
+//! replied or was lost in a sequence that stops on reply, stops it.
 
 use chrono::{DateTime, Days, Utc};
 use diesel::prelude::*;
@@ -14,6 +15,7 @@ use crate::db::enrollments::{self, Enrollment};
 use crate::db::leads;
 use crate::db::messages::{self, Origin};
 use crate::db::usage;
+use crate::db::{stops, suppression};
 use crate::db::{DbError, DbResult};
 use crate::db::{SystemAccess, Tenant};
 use crate::domain::subscription::{day_start, local_date_start_utc};
@@ -69,6 +71,15 @@ fn advance_one(
         return Ok(true);
     };
     let lead = leads::find(conn, &tenant, e.lead_id)?;
+    // Never mail a suppressed address; the enrolment ends, saying why.
+    if suppression::check(conn, &tenant, &lead.fields.email)?.is_some() {
+        stops::stop_one(conn, &tenant, e.id, stops::SUPPRESSED, now)?;
+        return Ok(true);
+    }
+    if let Some(reason) = stops::status_stop(conn, &lead, &e)? {
+        stops::stop_one(conn, &tenant, e.id, reason, now)?;
+        return Ok(true);
+    }
     let (sender, organization) = messages::signature(conn, &tenant, e.enrolled_by)?;
     let Ok(rendered) = messages::render(&step.subject, &step.body, &lead, &sender, &organization)
     else {

@@ -81,6 +81,7 @@ features![
     sessions,
     account_deletion,
     settings,
+    suppression,
     api_keys,
     webhooks,
     team,
@@ -92,12 +93,14 @@ features![
     notices,
     bench,
     lead_import,
+    erasure,
     leads,
     templates,
     messages,
     enrollments,
     sequences,
     outbox,
+    unsubscribe,
 ];
 
 fn take_flash(req: &HttpRequest) -> Option<Flash> {

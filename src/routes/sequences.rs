@@ -14,7 +14,7 @@ use crate::db::sequences::{self, Sequence};
 use crate::db::{enrollments, templates, DbError, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{SequenceId, StepId, TemplateId};
 use crate::routes::{
@@ -30,6 +30,7 @@ route_table! {
     POST "/sequences/{id}" => rename,
     POST "/sequences/{id}/delete" => delete,
     POST "/sequences/{id}/copy" => copy,
+    POST "/sequences/{id}/stop-on-reply" => stop_on_reply,
     POST "/sequences/{id}/steps" => add_step,
     POST "/steps/{id}/up" => change_step::<STEP_UP>,
     POST "/steps/{id}/down" => change_step::<STEP_DOWN>,
@@ -225,6 +226,39 @@ async fn rename(
         &format!("/sequences/{id}"),
         "Sequence renamed.",
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StopForm {
+    /// A checkbox: "on" when ticked, absent when not.
+    stop_on_reply: String,
+}
+
+async fn stop_on_reply(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<SequenceId>,
+    form: web::Form<StopForm>,
+) -> AppResult<HttpResponse> {
+    let (tenant, now) = (cur.tenant_for(Action::ManageTemplates)?, cur.now());
+    let id = path.into_inner();
+    let on = match form.stop_on_reply.as_str() {
+        "" => false,
+        "on" => true,
+        _ => return Err(AppError::validation("Tick the box or leave it empty.")),
+    };
+    state
+        .db
+        .tx(move |conn| sequences::set_stop_on_reply(conn, &tenant, id, on, now))
+        .await?;
+    let text = if on {
+        "Leads that reply or are lost now leave this sequence."
+    } else {
+        "Leads stay in this sequence when they reply or are lost."
+    };
+    Ok(redirect_with_flash(&req, &format!("/sequences/{id}"), text))
 }
 
 /// Runs `change` on sequence `id` in one transaction, for a member who may

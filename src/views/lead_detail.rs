@@ -252,6 +252,7 @@ pub fn page(p: &DetailPage) -> Markup {
             }
             (messages(p))
             (enrollments(p))
+            @if p.perms.manage { (crate::views::erasure::forget_card(lead, p.csrf)) }
         }
     }
 }

@@ -182,6 +182,27 @@ fn enrollments_card(p: &DetailPage) -> Markup {
     }
 }
 
+/// The "stop on reply" setting of an own sequence: a lead that becomes
+/// Replied or Lost leaves it, and its enrolment says why.
+fn stop_on_reply_card(s: &Sequence, token: &str) -> Markup {
+    html! {
+        section.card aria-labelledby="stop-title" {
+            h2 #stop-title { "When a lead replies" }
+            form.stack method="post" action={ "/sequences/" (s.id) "/stop-on-reply" } {
+                (csrf(token))
+                label.checkbox {
+                    input type="checkbox" name="stop_on_reply" value="on" checked[s.stop_on_reply];
+                    span {
+                        "Stop on reply"
+                        span.hint { "Leads set to Replied or Lost leave this sequence; the lead page says why. Unsubscribed leads always leave." }
+                    }
+                }
+                div.form-actions { button.btn type="submit" { "Save" } }
+            }
+        }
+    }
+}
+
 pub fn detail_page(p: &DetailPage) -> Markup {
     let s = p.sequence;
     html! {
@@ -202,6 +223,7 @@ pub fn detail_page(p: &DetailPage) -> Markup {
             }
             @if p.editable {
                 div.stack {
+                    (stop_on_reply_card(s, p.csrf))
                     section.card {
                         h2 { "Rename" }
                         form.stack method="post" action={ "/sequences/" (s.id) } {

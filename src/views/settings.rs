@@ -45,6 +45,7 @@ pub fn body(v: &SettingsView) -> Markup {
             }
             div.actions {
                 a.btn href="/team" { "Team" }
+                a.btn href="/settings/suppression" { "Suppression list" }
                 a.btn href="/audit" { "Audit log" }
                 a.btn href="/settings/webhooks" { "Webhooks" }
             }

@@ -48,8 +48,8 @@ fn seed_b(app: &TestApp) -> Vec<String> {
         &mut conn,
         "SELECT id FROM users WHERE email = 'bob@example.com'",
     );
-    let ids: Vec<uuid::Uuid> = (0..14).map(|_| uuid::Uuid::now_v7()).collect();
-    let [lead, tpl, seq, step, enr, msg, inv, notice, invoice, line, key, outbox, hook, hook_event] =
+    let ids: Vec<uuid::Uuid> = (0..15).map(|_| uuid::Uuid::now_v7()).collect();
+    let [lead, tpl, seq, step, enr, msg, inv, notice, invoice, line, key, outbox, hook, hook_event, suppressed] =
         ids[..]
     else {
         unreachable!()
@@ -72,6 +72,7 @@ fn seed_b(app: &TestApp) -> Vec<String> {
         INSERT INTO mail_outbox (id, organization_id, message_id, kind, to_email, subject, body_text) VALUES ('{outbox}', '{b}', '{msg}', 'message', 'zebedee@b-secret.example', 'B-secret subject', 'B-secret body');
         INSERT INTO webhook_endpoints (organization_id, id, url, secret, created_at, updated_at) VALUES ('{b}', '{hook}', 'https://b-secret-hooks.example/in', 'whsec_b', now(), now());
         INSERT INTO webhook_events (organization_id, id, event_id, endpoint_id, event_type, data, created_at, next_attempt_at, status) VALUES ('{b}', '{hook_event}', gen_random_uuid(), '{hook}', 'lead.created', '{{}}', now(), now(), 'failed');
+        INSERT INTO suppressions (organization_id, id, email_hash, email_hint, reason, note, created_at) VALUES ('{b}', '{suppressed}', '\\x03', 'z•••@b-secret.example', 'added', 'B-secret audit', now());
     ", hex::encode([1u8; 32]), hex::encode([2u8; 32]))).unwrap();
     let session = common::uuid_of(
         &mut conn,

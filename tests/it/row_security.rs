@@ -114,7 +114,11 @@ fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
          INSERT INTO webhook_events (organization_id, id, event_id, endpoint_id, event_type, data, created_at, next_attempt_at)
              VALUES ('{org}', '{event}', gen_random_uuid(), '{hook}', 'lead.created', '{{}}', now(), now());
          INSERT INTO webhook_deliveries (organization_id, id, endpoint_id, webhook_event_id, attempted_at, latency_ms, succeeded)
-             VALUES ('{org}', gen_random_uuid(), '{hook}', '{event}', now(), 1, true);"
+             VALUES ('{org}', gen_random_uuid(), '{hook}', '{event}', now(), 1, true);
+         INSERT INTO suppressions (organization_id, id, email_hash, reason, created_at)
+             VALUES ('{org}', gen_random_uuid(), '\\x0{n}', 'forgotten', now());
+         INSERT INTO unsubscribe_tokens (organization_id, token_hash, lead_id, email_hash, created_at)
+             VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());"
     ))
     .expect("fixture rows");
 }

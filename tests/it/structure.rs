@@ -274,7 +274,8 @@ fn wall_movers(path: &Path, text: &str) -> Vec<String> {
 }
 
 /// Each place that lets a request's queries reach beyond its session's
-/// organization, reviewed: token-keyed reads (invitation links, API keys),
+/// organization, reviewed: token-keyed reads (invitation links, API keys,
+/// unsubscribe links, which then enter the link's organization),
 /// sign-in, creating an organization, accepting an invitation, a signed
 /// payment event, account deletion and the development outbox. A new one must be added here.
 const WALL_MOVERS: &[&str] = &[
@@ -290,6 +291,8 @@ const WALL_MOVERS: &[&str] = &[
     "orgs::first_org_at_sign_in wall::enter_user",
     "orgs::free_slug wall::lifted",
     "outbox::visible_to wall::lifted",
+    "suppression::open_link wall::enter_org",
+    "suppression::open_link wall::lifted",
 ];
 
 #[test]

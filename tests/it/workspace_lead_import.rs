@@ -19,7 +19,7 @@ fn multipart(file: &[u8]) -> Vec<u8> {
 }
 
 /// Uploads like a browser without JavaScript (token in the query string).
-async fn upload(c: &Client, file: &[u8]) -> Resp {
+pub(crate) async fn upload(c: &Client, file: &[u8]) -> Resp {
     let path = format!("/leads/import?csrf_token={}", c.csrf_token());
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
     c.post_body(&path, &ct, multipart(file), &[]).await
@@ -38,7 +38,7 @@ async fn upload_htmx(c: &Client, file: &[u8]) -> Resp {
     .await
 }
 
-fn upload_id(preview: &Resp) -> String {
+pub(crate) fn upload_id(preview: &Resp) -> String {
     let re = regex::Regex::new(r#"/leads/import/([0-9a-f-]{36})"#).unwrap();
     re.captures(&preview.body)
         .expect("import form in the preview")[1]

@@ -1,0 +1,110 @@
+//! "Forget this lead": the lead, its messages, enrolments and mail are
+//! erased, no row of the organization mentions the address any more, the
+//! salted hash stays (the old unsubscribe link still answers), and the
+//! audit event names no one. Wrong roles and other organizations' ids
+//! change nothing.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use super::*;
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// Tables with an `organization_id` whose rows mention `needle`.
+fn tables_mentioning(app: &TestApp, needle: &str) -> Vec<String> {
+    let mut conn = app.conn();
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT table_name::text AS name FROM information_schema.columns \
+         WHERE table_schema = 'public' AND column_name = 'organization_id'",
+    )
+    .load(&mut conn)
+    .unwrap();
+    tables
+        .into_iter()
+        .map(|t| t.name)
+        .filter(|t| {
+            app.count(&format!(
+                "SELECT count(*) FROM {t} x WHERE x::text LIKE '%{needle}%'"
+            )) > 0
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn forgetting_a_lead_erases_it_and_keeps_only_the_hash() {
+    let app = TestApp::new().await;
+    let (c, lead) = enrolled_and_mailed(&app).await;
+    let link = unsubscribe_path(&app);
+    assert!(!tables_mentioning(&app, "anna@x.example").is_empty());
+    let page = c.get(&format!("/leads/{lead}")).await;
+    assert!(page.body.contains("Forget this lead"));
+
+    let r = c.post(&format!("/leads/{lead}/forget"), &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), Some("/leads"));
+    for table in ["leads", "messages", "sequence_enrollments", "mail_outbox"] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM {table}")),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        tables_mentioning(&app, "anna@x.example"),
+        Vec::<String>::new()
+    );
+    assert_eq!(tables_mentioning(&app, "Anna"), Vec::<String>::new());
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM suppressions WHERE reason = 'forgotten' AND email_hint IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM audit_events WHERE action = 'lead.forgotten' AND target = '{lead}'")),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM unsubscribe_tokens WHERE lead_id IS NULL"),
+        1
+    );
+    let old_link = app.client().get(&link).await;
+    assert!(
+        old_link.body.contains("Already unsubscribed"),
+        "{}",
+        old_link.body
+    );
+    assert!(c
+        .get("/settings/suppression")
+        .await
+        .body
+        .contains("Forgotten (hash only)"));
+    // Gone: a second try is not found.
+    let r = c.post(&format!("/leads/{lead}/forget"), &[]).await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn only_members_with_lead_rights_forget_and_never_another_organizations_lead() {
+    let app = TestApp::new().await;
+    let (_, lead) = enrolled_and_mailed(&app).await;
+    let path = format!("/leads/{lead}/forget");
+    for (who, client, allowed) in role_matrix(&app, 0).await {
+        if allowed {
+            continue;
+        }
+        assert_eq!(client.post(&path, &[]).await.status, 403, "{who}");
+    }
+    let bea = app.signup("Bea", "bea@example.com").await;
+    assert_eq!(bea.post(&path, &[]).await.status, 404);
+    let unknown = format!("/leads/{}/forget", Uuid::now_v7());
+    assert_eq!(bea.post(&unknown, &[]).await.status, 404);
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM suppressions"), 0);
+}
