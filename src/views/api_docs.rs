@@ -15,11 +15,11 @@ const METHODS: [&str; 4] = ["get", "post", "patch", "delete"];
 /// The whole page. `problems` is (slug, status, title, when) per kind.
 pub fn page(doc: &Value, problems: &[(&str, u16, &str, &str)]) -> Markup {
     let body = html! {
-        div.page-head {
-            h1 { (text(&doc["info"]["title"])) " reference" }
-            p { (text(&doc["info"]["description"])) }
-        }
         div.stack-lg {
+            div.page-head {
+                h1 { (text(&doc["info"]["title"])) " reference" }
+                p { (prose(text(&doc["info"]["description"]))) }
+            }
             (basics(doc))
             (contents(doc))
             @for tag in list(&doc["tags"]) { (tag_section(doc, tag)) }
@@ -35,13 +35,22 @@ pub fn page(doc: &Value, problems: &[(&str, u16, &str, &str)]) -> Markup {
                 @for (slug, status, title, when) in problems {
                     div.card id={ "problem-" (slug) } {
                         div.card-head { h3 { (title) } span.badge.badge-gray { (status) } }
-                        p { (when) }
+                        p { (prose(when)) }
                     }
                 }
             }
         }
     };
     public_page("API reference", None, body)
+}
+
+/// `text` with its `code spans` (the document's Markdown) as `code`.
+fn prose(text: &str) -> Markup {
+    html! {
+        @for (i, part) in text.split('`').enumerate() {
+            @if i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
 }
 
 fn text(v: &Value) -> &str {
@@ -76,7 +85,7 @@ fn basics(doc: &Value) -> Markup {
     html! {
         div.card.stack-sm {
             h2 { "Authentication" }
-            p { (text(&scheme["description"])) " Send it as " code { "Authorization: Bearer " (text(&scheme["bearerFormat"])) } "." }
+            p { (prose(text(&scheme["description"]))) " Send it as " code { "Authorization: Bearer " (text(&scheme["bearerFormat"])) } "." }
             p { "Every answer to a valid key carries " code { "RateLimit-Limit" } ", " code { "RateLimit-Remaining" } " and " code { "RateLimit-Reset" } "; a POST accepts " code { "Idempotency-Key" } "." }
             p { "The same document as JSON: " a href="/api/v1/openapi.json" { "/api/v1/openapi.json" } " (OpenAPI " (text(&doc["openapi"])) ")." }
         }
@@ -106,7 +115,7 @@ fn tag_section(doc: &Value, tag: &Value) -> Markup {
     html! {
         section.stack id={ "tag-" (name) } {
             h2 { (name) }
-            p.muted { (text(&tag["description"])) }
+            p.muted { (prose(text(&tag["description"]))) }
             @for (method, path, op) in operations(doc) {
                 @if list(&op["tags"]).iter().any(|t| t == name) {
                     (operation(method, path, op))
@@ -123,7 +132,7 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
                 h3 { span.badge.badge-blue { (method.to_uppercase()) } " " code { (path) } }
             }
             p { strong { (text(&op["summary"])) } }
-            @if op["description"].is_string() { p { (text(&op["description"])) } }
+            @if op["description"].is_string() { p { (prose(text(&op["description"]))) } }
             @if !list(&op["parameters"]).is_empty() {
                 h4 { "Parameters" }
                 (data_table(&["Name", "In", "Type", "Description"], false, html! {
@@ -132,7 +141,7 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
                             td { code { (text(&p["name"])) } @if p["required"] == true { " " span.badge.badge-gray { "required" } } }
                             td { (text(&p["in"])) }
                             td { (type_of(&p["schema"])) }
-                            td.wrap { (text(&p["description"])) }
+                            td.wrap { (prose(text(&p["description"]))) }
                         }
                     }
                 }))
@@ -148,7 +157,7 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
                         tr {
                             td.nowrap { (status) }
                             td { (response_body(r)) }
-                            td.wrap { (text(&r["description"])) }
+                            td.wrap { (prose(text(&r["description"]))) }
                         }
                     }
                 }
@@ -214,7 +223,7 @@ fn schema_card(name: &str, schema: &Value) -> Markup {
     html! {
         div.card.stack-sm id={ "schema-" (name) } {
             h3 { (name) }
-            @if schema["description"].is_string() { p { (text(&schema["description"])) } }
+            @if schema["description"].is_string() { p { (prose(text(&schema["description"]))) } }
             (schema_body(schema))
             @if let Some(example) = schema.get("example") {
                 p.small.muted { "Example: " code { (example.to_string()) } }
@@ -239,7 +248,7 @@ fn schema_body(schema: &Value) -> Markup {
                         td { code { (field) } @if required.iter().any(|r| r == field.as_str()) { " " span.badge.badge-gray { "required" } } }
                         td { (type_of(prop)) }
                         td.wrap {
-                            (text(&prop["description"]))
+                            (prose(text(&prop["description"])))
                             @if let Some(example) = prop.get("example") { " " span.small.muted { "Example: " code { (example.to_string()) } } }
                         }
                     }
