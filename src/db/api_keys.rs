@@ -311,6 +311,15 @@ fn scoped_keys(tenant: &Tenant) -> Filter<api_keys::table, Eq<api_keys::organiza
     api_keys::table.filter(api_keys::organization_id.eq(tenant.org_id()))
 }
 
+/// Lets the current transaction commit without waiting for its WAL to
+/// reach disk (`synchronous_commit = off`, this transaction only): for the
+/// metering of an API call, whose loss in a crash costs a count, not data.
+pub fn relaxed_commit(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// An organization's per-minute API window after one call asked for a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateWindow {
