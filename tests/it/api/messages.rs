@@ -37,17 +37,24 @@ fn add_lead(app: &TestApp, org: uuid::Uuid, name: &str) -> String {
     .to_string()
 }
 
+/// A PROFESSIONAL organization with the greeting template, a read-write
+/// key of its owner and the lead Anna: (team, key, Anna's id).
+async fn mailer() -> (Team, String, String) {
+    let t = team_app("PROFESSIONAL").await;
+    add_template(&t.app, t.org);
+    let key = create_key(&t.owner, "Mailer", "read_write").await;
+    let anna = add_lead(&t.app, t.org, "Anna");
+    (t, key, anna)
+}
+
 fn send_body(lead: &str) -> serde_json::Value {
     json!({ "lead_id": lead, "template_id": TEMPLATE })
 }
 
 #[actix_web::test]
 async fn a_message_is_rendered_counted_queued_listed_and_read() {
-    let t = team_app("PROFESSIONAL").await;
+    let (t, key, anna) = mailer().await;
     let app = &t.app;
-    add_template(app, t.org);
-    let key = create_key(&t.owner, "Mailer", "read_write").await;
-    let anna = add_lead(app, t.org, "Anna");
     let ben = add_lead(app, t.org, "Ben");
 
     let r = call(
@@ -141,11 +148,8 @@ async fn a_message_is_rendered_counted_queued_listed_and_read() {
 
 #[actix_web::test]
 async fn bad_sends_are_problem_documents_and_send_nothing() {
-    let t = team_app("PROFESSIONAL").await;
+    let (t, key, anna) = mailer().await;
     let app = &t.app;
-    add_template(app, t.org);
-    let key = create_key(&t.owner, "Mailer", "read_write").await;
-    let anna = add_lead(app, t.org, "Anna");
     let otto = app.signup("Otto", "otto@example.com").await;
     otto.get("/team").await;
     let foreign_lead = add_lead(app, org_id(app, OTHER), "Fritz");
@@ -277,11 +281,8 @@ async fn a_key_sends_as_its_creator_only_while_they_may_send() {
 
 #[actix_web::test]
 async fn fifty_concurrent_sends_five_below_the_daily_limit_send_exactly_five() {
-    let t = team_app("PROFESSIONAL").await;
+    let (t, key, anna) = mailer().await;
     let app = &t.app;
-    add_template(app, t.org);
-    let key = create_key(&t.owner, "Burst", "read_write").await;
-    let anna = add_lead(app, t.org, "Anna");
     exec(app, &format!(
         "INSERT INTO limit_overrides (organization_id, limit_kind, value) VALUES ('{}', 'messages_per_day', 5)",
         t.org
@@ -309,11 +310,8 @@ async fn fifty_concurrent_sends_five_below_the_daily_limit_send_exactly_five() {
 
 #[actix_web::test]
 async fn concurrent_retries_with_one_idempotency_key_send_one_message() {
-    let t = team_app("PROFESSIONAL").await;
+    let (t, key, anna) = mailer().await;
     let app = &t.app;
-    add_template(app, t.org);
-    let key = create_key(&t.owner, "Retry", "read_write").await;
-    let anna = add_lead(app, t.org, "Anna");
     let auth = format!("Bearer {key}");
     let body = serde_json::to_vec(&send_body(&anna)).unwrap();
     let headers = [
