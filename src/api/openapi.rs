@@ -126,6 +126,14 @@ fn complete(doc: &mut Value) {
             continue;
         };
         for (method, op) in item.iter_mut() {
+            // utoipa names an operation after its handler (`list`, `show`…),
+            // which repeats across resources; ids must be unique.
+            let id = format!(
+                "{}_{}",
+                op["tags"][0].as_str().unwrap_or("api"),
+                op["operationId"].as_str().unwrap_or(method)
+            );
+            op["operationId"] = Value::String(id);
             complete_operation(method, op);
         }
     }
@@ -196,6 +204,17 @@ mod tests {
                 );
             }
         }
+        let mut ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap())
+            .collect();
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operation ids are unique: {ids:?}");
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in ["Problem", "LeadOut", "MessageOut", "EnrolOut", "LeadFields"] {
             assert!(schemas.contains_key(name), "{name} in components");

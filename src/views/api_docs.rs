@@ -138,10 +138,10 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
                 (data_table(&["Name", "In", "Type", "Description"], false, html! {
                     @for p in list(&op["parameters"]) {
                         tr {
-                            td { code { (text(&p["name"])) } @if p["required"] == true { " " span.badge.badge-gray { "required" } } }
-                            td { (text(&p["in"])) }
-                            td { (type_of(&p["schema"])) }
-                            td.wrap { (prose(text(&p["description"]))) }
+                            td.stack-title { code { (text(&p["name"])) } @if p["required"] == true { " " span.badge.badge-gray { "required" } } }
+                            td data-label="In" { (text(&p["in"])) }
+                            td data-label="Type" { (type_of(&p["schema"])) }
+                            td.wrap data-label="Description" { (prose(text(&p["description"]))) }
                         }
                     }
                 }))
@@ -155,9 +155,9 @@ fn operation(method: &str, path: &str, op: &Value) -> Markup {
                 @if let Some(responses) = op["responses"].as_object() {
                     @for (status, r) in responses {
                         tr {
-                            td.nowrap { (status) }
-                            td { (response_body(r)) }
-                            td.wrap { (prose(text(&r["description"]))) }
+                            td.nowrap.stack-title { (status) }
+                            td data-label="Body" { (response_body(r)) }
+                            td.wrap data-label="Description" { (prose(text(&r["description"]))) }
                         }
                     }
                 }
@@ -245,9 +245,9 @@ fn schema_body(schema: &Value) -> Markup {
             (data_table(&["Field", "Type", "Description"], false, html! {
                 @for (field, prop) in props {
                     tr {
-                        td { code { (field) } @if required.iter().any(|r| r == field.as_str()) { " " span.badge.badge-gray { "required" } } }
-                        td { (type_of(prop)) }
-                        td.wrap {
+                        td.stack-title { code { (field) } @if required.iter().any(|r| r == field.as_str()) { " " span.badge.badge-gray { "required" } } }
+                        td data-label="Type" { (type_of(prop)) }
+                        td.wrap data-label="Description" {
                             (prose(text(&prop["description"])))
                             @if let Some(example) = prop.get("example") { " " span.small.muted { "Example: " code { (example.to_string()) } } }
                         }
