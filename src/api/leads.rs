@@ -43,10 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A lead as the API shows it: its id, its own fields as the pages store
 /// them, the owner and the times.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeadOut {
     pub id: LeadId,
     #[serde(flatten)]
+    #[schema(value_type = LeadFieldsDoc)]
     pub fields: LeadFields,
     pub owner_user_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
@@ -65,29 +66,68 @@ impl From<Lead> for LeadOut {
     }
 }
 
+/// The schema of `LeadFields` (the pages' validated lead) as the API writes
+/// it; the tests check every reply against it, so it cannot drift.
+#[derive(utoipa::ToSchema)]
+#[schema(as = LeadFields)]
+#[allow(dead_code)]
+pub struct LeadFieldsDoc {
+    #[schema(example = "Anna")]
+    first_name: String,
+    last_name: String,
+    #[schema(example = "anna@example.com")]
+    email: String,
+    company: String,
+    title: String,
+    phone: String,
+    status: LeadStatusDoc,
+    #[schema(example = json!(["vip"]))]
+    tags: Vec<String>,
+    notes: String,
+}
+
+/// A lead's status.
+#[derive(utoipa::ToSchema)]
+#[schema(as = LeadStatus)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum LeadStatusDoc {
+    New,
+    Contacted,
+    Replied,
+    Qualified,
+    Lost,
+}
+
 /// One page of leads and the link to the next one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeadPage {
     pub data: Vec<LeadOut>,
     pub next: Option<String>,
 }
 
 /// The list's query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Words found in name, email or company.
     #[serde(default)]
     q: String,
+    /// One of `new`, `contacted`, `replied`, `qualified`, `lost`.
     #[serde(default)]
     status: String,
+    /// Leads with this tag.
     #[serde(default)]
     tag: String,
+    /// Leads per page, 1 to 100 (default 50).
     limit: Option<i64>,
+    /// Where the page starts: take it from a `next` link.
     cursor: Option<String>,
 }
 
 /// A lead's fields as sent; on PATCH, absent fields keep their value.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadBody {
     first_name: Option<String>,
@@ -135,7 +175,8 @@ fn joined_tags(tags: Vec<String>) -> String {
         .join(&TAG_JOIN.to_string())
 }
 
-fn page_size(limit: Option<i64>) -> ApiResult<i64> {
+/// The page size a list asked for: 1 to `MAX_LIMIT`, `DEFAULT_LIMIT` if absent.
+pub(crate) fn page_size(limit: Option<i64>) -> ApiResult<i64> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
         _ => Err(Problem::bad_request(format!(
@@ -144,6 +185,11 @@ fn page_size(limit: Option<i64>) -> ApiResult<i64> {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/leads", tag = "leads",
+    summary = "List leads",
+    description = "Newest first, filtered like the leads page; `next` is the path of the next page (keyset cursor) or `null`.",
+    params(ListQuery),
+    responses((status = 200, description = "One page of leads.", body = LeadPage)))]
 async fn list(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -153,13 +199,7 @@ async fn list(
     let query = query.into_inner();
     let limit = page_size(query.limit)?;
     let filter = lead_filter(&query.q, &query.status, &query.tag)?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            Cursor::decode(c)
-                .ok_or_else(|| Problem::bad_request("`cursor` is not a cursor this API issued."))?,
-        ),
-    };
+    let after = cursor_after(query.cursor.as_deref())?;
     let f = filter.clone();
     let (rows, more) = state
         .db
@@ -171,6 +211,22 @@ async fn list(
         .flatten();
     let data = rows.into_iter().map(LeadOut::from).collect();
     Ok(HttpResponse::Ok().json(LeadPage { data, next }))
+}
+
+/// The position a list's `cursor` parameter names; a 400 for anything this
+/// API did not issue.
+pub(crate) fn cursor_after<Id>(
+    cursor: Option<&str>,
+) -> ApiResult<Option<crate::db::cursor::Cursor<Id>>>
+where
+    Id: std::fmt::Display + std::str::FromStr,
+{
+    cursor
+        .map(|c| {
+            crate::db::cursor::Cursor::decode(c)
+                .ok_or_else(|| Problem::bad_request("`cursor` is not a cursor this API issued."))
+        })
+        .transpose()
 }
 
 /// The path and query of the page after `cursor`, with the same filters.
@@ -190,6 +246,15 @@ fn next_link(query: &ListQuery, limit: i64, cursor: Cursor) -> String {
     format!("/api/v1/leads?{}", q.finish())
 }
 
+#[utoipa::path(post, path = "/api/v1/leads", tag = "leads",
+    summary = "Create a lead",
+    description = "Validated like the lead form; counts against the plan's leads per month.",
+    request_body = LeadBody,
+    responses(
+        (status = 201, description = "The lead as stored.", body = LeadOut,
+            headers(("Location" = String, description = "The new lead's path."))),
+        (status = 402, description = "The monthly leads limit is reached; nothing was created.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or a lead with this email exists.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json")))]
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -218,6 +283,10 @@ async fn create(
     .await
 }
 
+#[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads",
+    summary = "Get a lead",
+    params(("id" = LeadId, Path, description = "The lead's id.")),
+    responses((status = 200, description = "The lead.", body = LeadOut)))]
 async fn show(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -233,6 +302,14 @@ async fn show(
     Ok(HttpResponse::Ok().json(LeadOut::from(lead)))
 }
 
+#[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads",
+    summary = "Change a lead",
+    description = "Only the fields sent change; the result is validated like the lead form.",
+    params(("id" = LeadId, Path, description = "The lead's id.")),
+    request_body = LeadBody,
+    responses(
+        (status = 200, description = "The lead as stored now.", body = LeadOut),
+        (status = 422, description = "Invalid fields; nothing changed.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json")))]
 async fn update(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -257,6 +334,11 @@ async fn update(
     Ok(HttpResponse::Ok().json(LeadOut::from(lead)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/leads/{id}", tag = "leads",
+    summary = "Delete a lead",
+    description = "Deletes the lead with its messages and enrolments; audited.",
+    params(("id" = LeadId, Path, description = "The lead's id.")),
+    responses((status = 204, description = "Deleted.")))]
 async fn delete(
     state: web::Data<AppState>,
     caller: ApiCaller,

@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod idempotency;
 pub mod leads;
+pub mod messages;
+pub mod openapi;
 pub mod organization;
 pub mod problem;
 pub mod sequences;
@@ -36,11 +38,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/templates/{id}"),
     ("GET", "/api/v1/sequences"),
     ("GET", "/api/v1/sequences/{id}"),
+    ("POST", "/api/v1/sequences/{id}/enrollments"),
+    ("GET", "/api/v1/messages"),
+    ("POST", "/api/v1/messages"),
+    ("GET", "/api/v1/messages/{id}"),
 ];
 
 /// Registers the `/api/v1` scope with its authentication and its readers'
 /// errors as problem documents.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Registered before the keyed scope, so they need no key.
+    cfg.service(resource("/api/v1/openapi.json").route(web::get().to(openapi::serve)))
+        .service(resource("/api/docs").route(web::get().to(openapi::docs)));
     cfg.service(
         web::scope("/api/v1")
             .app_data(json_config())
@@ -50,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(leads::configure)
             .configure(templates::configure)
             .configure(sequences::configure)
+            .configure(messages::configure)
             .default_service(web::to(|| async { Err::<(), _>(Problem::not_found()) }))
             .wrap(from_fn(auth::authenticate)),
     );
@@ -110,10 +120,5 @@ fn path_config() -> web::PathConfig {
 /// Requests per minute a plan's keys may make (SPEC §8a); `None` for plans
 /// without API access.
 pub fn rate_limit_per_minute(plan: crate::domain::plans::Plan) -> Option<i64> {
-    use crate::domain::plans::Plan;
-    match plan {
-        Plan::Professional => Some(120),
-        Plan::Enterprise => Some(1_200),
-        Plan::Free | Plan::Starter => None,
-    }
+    plan.api_calls_per_minute()
 }

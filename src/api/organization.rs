@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/usage").route(web::get().to(usage)));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrganizationOut {
     pub id: OrgId,
     pub name: String,
@@ -40,7 +40,7 @@ pub struct OrganizationOut {
     pub rate_limit_per_minute: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MeterOut {
     pub name: &'static str,
     pub used: i64,
@@ -50,7 +50,7 @@ pub struct MeterOut {
     pub resets_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageOut {
     pub meters: Vec<MeterOut>,
 }
@@ -78,6 +78,10 @@ pub fn feature_name(f: Feature) -> &'static str {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/organization", tag = "organization",
+    summary = "The organization",
+    description = "Name, effective plan, status, trial end, limits (`null` is unlimited), features and the API rate limit.",
+    responses((status = 200, description = "The key's organization.", body = OrganizationOut)))]
 async fn organization(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpResponse> {
     let (snap, _) = snapshot(&state, &caller).await?;
     let plan = snap.effective.plan;
@@ -103,6 +107,10 @@ async fn organization(state: web::Data<AppState>, caller: ApiCaller) -> ApiResul
     Ok(HttpResponse::Ok().json(out))
 }
 
+#[utoipa::path(get, path = "/api/v1/usage", tag = "organization",
+    summary = "Usage",
+    description = "Every meter with its limit, period and next reset, and today's API calls.",
+    responses((status = 200, description = "The meters.", body = UsageOut)))]
 async fn usage(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpResponse> {
     let (snap, calls) = snapshot(&state, &caller).await?;
     let (tz, now) = (snap.organization.tz(), caller.now);

@@ -21,20 +21,50 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub struct Problem(Box<ProblemDoc>);
 
 /// The document itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem, example = json!({
+    "type": "/api/docs#problem-limit-reached",
+    "title": "Plan limit reached",
+    "status": 402,
+    "detail": "Your plan allows 5,000 leads a month and this month's are used up."
+}))]
 pub struct ProblemDoc {
-    /// A reference to the problem's description in the API reference.
+    /// A reference to the problem's description in the API reference
+    /// (`/api/docs#problem-<kind>`).
     #[serde(rename = "type")]
     pub kind: String,
+    /// The kind of problem, the same for every occurrence.
     pub title: String,
+    /// The HTTP status code.
     pub status: u16,
+    /// What happened this time, and what to do about it.
     pub detail: String,
     /// Field name → message, for 422.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub errors: Option<BTreeMap<String, String>>,
     #[serde(skip)]
     headers: Vec<(header::HeaderName, String)>,
 }
+
+/// Every kind of problem the API answers with: (slug, status, title, when).
+/// The reference page (`/api/docs#problem-<slug>`) is made from this list.
+pub const KINDS: &[(&str, u16, &str, &str)] = &[
+    ("bad-request", 400, "Bad request", "The JSON body or a query parameter could not be read: malformed JSON, an unknown field, a wrong type, an invalid UUID, a `limit` out of range or a `cursor` this API did not issue."),
+    ("unauthenticated", 401, "Unauthenticated", "No key, a malformed key, an unknown or a revoked key. Send `Authorization: Bearer <key>`; the response carries `WWW-Authenticate: Bearer`."),
+    ("limit-reached", 402, "Plan limit reached", "The call would go over a limit of the organization's plan (leads per month, templates, messages per day). Nothing was done; an owner can upgrade."),
+    ("forbidden", 403, "Forbidden", "The organization's plan has no API access, a `read` key tried to write, a global template was to be changed, or the member who created the key may no longer send messages."),
+    ("not-found", 404, "Not found", "No such resource in this organization (another organization's ids are not found either), or no such path."),
+    ("method-not-allowed", 405, "Method not allowed", "The path exists but does not support that method."),
+    ("conflict", 409, "Conflict", "The resource is in a state that forbids the change, e.g. a template still used by a sequence step, or a lead deleted while its message was being sent."),
+    ("idempotency-mismatch", 409, "Idempotency key reused", "The `Idempotency-Key` was used in the last 24 hours for a different request."),
+    ("too-large", 413, "Body too large", "The body is over 64 KiB."),
+    ("unsupported-media-type", 415, "Unsupported media type", "The body was not sent as `Content-Type: application/json`."),
+    ("validation", 422, "Invalid fields", "Some fields are invalid; `errors` has a message per field. Nothing was changed."),
+    ("rate-limited", 429, "Too many requests", "The plan's calls per minute are used up; `Retry-After` says when to try again."),
+    ("internal", 500, "Internal error", "Something went wrong on our side; `detail` names a reference the log carries."),
+    ("unavailable", 503, "Service unavailable", "The database is briefly unreachable; retry after `Retry-After` seconds."),
+];
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A template as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateOut {
     pub id: TemplateId,
     pub name: String,
@@ -60,13 +60,13 @@ impl From<Template> for TemplateOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateList {
     pub data: Vec<TemplateOut>,
 }
 
 /// A template's fields as sent; on PATCH, absent fields keep their value.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateBody {
     name: Option<String>,
@@ -93,6 +93,10 @@ fn read_only() -> Problem {
     )
 }
 
+#[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
+    summary = "List templates",
+    description = "The organization's own templates and the global ones.",
+    responses((status = 200, description = "Every template.", body = TemplateList)))]
 async fn list(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpResponse> {
     let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let rows = state
@@ -104,6 +108,10 @@ async fn list(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpRe
     Ok(HttpResponse::Ok().json(TemplateList { data }))
 }
 
+#[utoipa::path(get, path = "/api/v1/templates/{id}", tag = "templates",
+    summary = "Get a template",
+    params(("id" = TemplateId, Path, description = "The template's id.")),
+    responses((status = 200, description = "The template.", body = TemplateOut)))]
 async fn show(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -119,6 +127,15 @@ async fn show(
     Ok(HttpResponse::Ok().json(TemplateOut::from(t)))
 }
 
+#[utoipa::path(post, path = "/api/v1/templates", tag = "templates",
+    summary = "Create a template",
+    description = "Validated like the template editor (unknown placeholders are refused); counts against the plan's templates limit.",
+    request_body = TemplateBody,
+    responses(
+        (status = 201, description = "The template as stored.", body = TemplateOut,
+            headers(("Location" = String, description = "The new template's path."))),
+        (status = 402, description = "The templates limit is reached; nothing was created.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json")))]
 async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -142,6 +159,14 @@ async fn create(
     .await
 }
 
+#[utoipa::path(patch, path = "/api/v1/templates/{id}", tag = "templates",
+    summary = "Change a template",
+    description = "Only the fields sent change. Global templates are read-only (403).",
+    params(("id" = TemplateId, Path, description = "The template's id.")),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "The template as stored now.", body = TemplateOut),
+        (status = 422, description = "Invalid fields; nothing changed.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json")))]
 async fn update(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -167,6 +192,13 @@ async fn update(
     Ok(HttpResponse::Ok().json(TemplateOut::from(outcome?)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates",
+    summary = "Delete a template",
+    description = "Global templates are read-only (403); a template used by a sequence step cannot be deleted (409).",
+    params(("id" = TemplateId, Path, description = "The template's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 409, description = "A sequence step uses this template.", body = crate::api::problem::ProblemDoc, content_type = "application/problem+json")))]
 async fn delete(
     state: web::Data<AppState>,
     caller: ApiCaller,

@@ -240,6 +240,58 @@ pub fn touch(conn: &mut PgConnection, key: &KeyContext, now: DateTime<Utc>) -> Q
         .map(|_| ())
 }
 
+/// Why a key may not send in its creator's name now, read at send time.
+pub const SENDER_UNKNOWN: &str = "This key was created by a member who has since deleted their account, so it cannot send messages or enrol leads. An owner can create a new key.";
+pub const SENDER_LEFT: &str = "The member who created this key has left the organization, so it cannot send messages or enrol leads. An owner can create a new key.";
+pub const SENDER_MAY_NOT_SEND: &str =
+    "The member who created this key may no longer send messages, so neither may the key.";
+pub const SENDER_UNVERIFIED: &str = "The member who created this key has not confirmed their email address, so the key cannot send messages or enrol leads yet.";
+
+/// The tenant a key sends messages and enrols leads as: its creator, if they
+/// are still a member whose role and flags allow sending and whose address is
+/// confirmed (what the pages ask of a member who sends); otherwise why not.
+/// Read inside the caller's transaction, so it holds for the send it guards.
+pub fn sender(
+    conn: &mut PgConnection,
+    key: &KeyContext,
+) -> QueryResult<Result<Tenant, &'static str>> {
+    use crate::db::models::Member;
+    use crate::db::schema::organization_members as members;
+    use crate::domain::roles::{self, Action};
+    let creator: Option<UserId> = scoped_keys(&key.tenant)
+        .filter(api_keys::id.eq(key.key_id))
+        .select(api_keys::created_by)
+        .first(conn)?;
+    let Some(user) = creator else {
+        return Ok(Err(SENDER_UNKNOWN));
+    };
+    let found: Option<(Member, Option<DateTime<Utc>>)> = scoped_members(&key.tenant)
+        .inner_join(users::table)
+        .filter(members::user_id.eq(user))
+        .select((Member::as_select(), users::email_verified_at))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        None => Err(SENDER_LEFT),
+        Some((m, _)) if !roles::allows(m.role, m.flags(), Action::SendMessages) => {
+            Err(SENDER_MAY_NOT_SEND)
+        }
+        Some((_, None)) => Err(SENDER_UNVERIFIED),
+        Some(_) => Ok(Tenant::from_membership_row(key.tenant.org_id(), user)),
+    })
+}
+
+/// The memberships of a tenant's organization.
+fn scoped_members(
+    tenant: &Tenant,
+) -> Filter<
+    crate::db::schema::organization_members::table,
+    Eq<crate::db::schema::organization_members::organization_id, OrgId>,
+> {
+    use crate::db::schema::organization_members as members;
+    members::table.filter(members::organization_id.eq(tenant.org_id()))
+}
+
 /// `api_key ld_<prefix>`: what the audit log names.
 fn target(prefix: &str) -> String {
     format!("api_key ld_{prefix}")
@@ -257,6 +309,15 @@ fn random_prefix() -> String {
 /// Every `api_keys` query of a tenant starts here.
 fn scoped_keys(tenant: &Tenant) -> Filter<api_keys::table, Eq<api_keys::organization_id, OrgId>> {
     api_keys::table.filter(api_keys::organization_id.eq(tenant.org_id()))
+}
+
+/// Lets the current transaction commit without waiting for its WAL to
+/// reach disk (`synchronous_commit = off`, this transaction only): for the
+/// metering of an API call, whose loss in a crash costs a count, not data.
+pub fn relaxed_commit(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// An organization's per-minute API window after one call asked for a slot.

@@ -233,14 +233,19 @@ fn into_row((message, first, last, sender_name): Joined) -> MessageRow {
     }
 }
 
-/// One page of the organization's messages, newest first, after `cursor`.
+/// One page of the organization's messages (of one lead, if given), newest
+/// first, after `cursor`.
 pub fn list(
     conn: &mut PgConnection,
     tenant: &Tenant,
+    lead: Option<LeadId>,
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<MessageRow>, bool)> {
     let mut query = with_names(tenant).into_boxed();
+    if let Some(lead) = lead {
+        query = query.filter(messages::lead_id.eq(lead));
+    }
     if let Some(c) = after {
         query = query.filter(
             sql::<Bool>("(messages.created_at, messages.id) < (")

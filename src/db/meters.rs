@@ -80,6 +80,7 @@ pub struct DayUsage {
     pub date: NaiveDate,
     pub leads: i64,
     pub messages: i64,
+    pub api_calls: i64,
 }
 
 /// The last `days` local days up to today (oldest first, days without use
@@ -97,6 +98,7 @@ pub fn daily_history(
         .filter(usage_counters::kind.eq_any([
             UsageKind::LeadCreated.as_str(),
             UsageKind::MessageSent.as_str(),
+            UsageKind::ApiCall.as_str(),
         ]))
         .filter(usage_counters::period.eq("day"))
         .filter(usage_counters::period_start.between(first, today))
@@ -113,6 +115,7 @@ pub fn daily_history(
             date,
             leads: 0,
             messages: 0,
+            api_calls: 0,
         })
         .collect();
     for (kind, date, count) in rows {
@@ -121,6 +124,8 @@ pub fn daily_history(
         };
         if kind == UsageKind::LeadCreated.as_str() {
             day.leads = count;
+        } else if kind == UsageKind::ApiCall.as_str() {
+            day.api_calls = count;
         } else {
             day.messages = count;
         }

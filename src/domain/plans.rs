@@ -13,6 +13,16 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// API calls a minute the plan's keys may make (SPEC §8a); `None` for
+    /// plans without API access.
+    pub fn api_calls_per_minute(self) -> Option<i64> {
+        match self {
+            Plan::Professional => Some(120),
+            Plan::Enterprise => Some(1_200),
+            Plan::Free | Plan::Starter => None,
+        }
+    }
+
     /// In rank order, cheapest first.
     pub const ALL: [Plan; 4] = [
         Plan::Free,

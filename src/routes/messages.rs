@@ -48,7 +48,7 @@ async fn index(
     let after = Cursor::decode(&query.after);
     let (rows, more) = state
         .db
-        .run(move |conn| messages::list(conn, &tenant, after, PAGE_SIZE))
+        .run(move |conn| messages::list(conn, &tenant, None, after, PAGE_SIZE))
         .await?;
     let next_href = more.then(|| rows.last()).flatten().map(|r| {
         let c = Cursor {

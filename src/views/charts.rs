@@ -43,7 +43,23 @@ pub fn axis_top(max: i64) -> i64 {
 /// A bar + line chart of `days` (oldest first). `bar_name` / `line_name` are
 /// plural nouns ("leads", "messages"); `label` is the full aria-label.
 pub fn bars_and_line(days: &[DayPoint], bar_name: &str, line_name: &str, label: &str) -> Markup {
-    let top = axis_top(days.iter().map(|d| d.bars.max(d.line)).max().unwrap_or(0));
+    draw(days, bar_name, Some(line_name), label)
+}
+
+/// A bar chart of `days` (oldest first), `bar_name` a plural noun; `line`
+/// of the points is not drawn.
+pub fn bars(days: &[DayPoint], bar_name: &str, label: &str) -> Markup {
+    draw(days, bar_name, None, label)
+}
+
+fn draw(days: &[DayPoint], bar_name: &str, line_name: Option<&str>, label: &str) -> Markup {
+    let line_of = |d: &DayPoint| if line_name.is_some() { d.line } else { 0 };
+    let top = axis_top(
+        days.iter()
+            .map(|d| d.bars.max(line_of(d)))
+            .max()
+            .unwrap_or(0),
+    );
     let slot = (WIDTH - LEFT - RIGHT) / days.len().max(1) as f64;
     let y = |v: i64| BASE - (BASE - TOP) * v as f64 / top as f64;
     let x_mid = |i: usize| LEFT + slot * (i as f64 + 0.5);
@@ -63,13 +79,16 @@ pub fn bars_and_line(days: &[DayPoint], bar_name: &str, line_name: &str, label: 
                 @let height = BASE - y(d.bars);
                 rect.chart-bar x=(fmt(x_mid(i) - slot * 0.3)) y=(fmt(y(d.bars))) width=(fmt(slot * 0.6))
                     height=(fmt(height)) rx="2" {
-                    title { (d.date.format("%-d %b")) ": " (d.bars) " " (bar_name) ", " (d.line) " " (line_name) }
+                    title {
+                        (d.date.format("%-d %b")) ": " (d.bars) " " (bar_name)
+                        @if let Some(line_name) = line_name { ", " (d.line) " " (line_name) }
+                    }
                 }
                 @if tick(i, days.len()) {
                     text.middle x=(fmt(x_mid(i))) y=(fmt(HEIGHT - 6.0)) { (d.date.format("%-d %b")) }
                 }
             }
-            polyline.chart-line.alt points=(points.join(" ")) {}
+            @if line_name.is_some() { polyline.chart-line.alt points=(points.join(" ")) {} }
             line.chart-axis x1=(LEFT) x2=(WIDTH - RIGHT) y1=(BASE) y2=(BASE) {}
         }
     }

@@ -257,6 +257,7 @@ pub fn plan_cards(current: Option<Plan>, foot: impl Fn(Plan) -> Markup) -> Marku
                         @for feature in Feature::ALL {
                             @if plan.spec().features.has(feature) { li.yes { (feature_label(plan, feature)) } }
                             @else { li.no { span.sr-only { "Not included: " } (feature_label(plan, feature)) } }
+                            @if feature == Feature::ApiAccess { (api_lines(plan)) }
                         }
                     }
                     div.plan-foot { (foot(plan)) }
@@ -298,6 +299,17 @@ fn feature_label(plan: Plan, feature: Feature) -> &'static str {
     match (plan, feature) {
         (Plan::Starter, Feature::PrioritySupport) => "Priority email support",
         _ => feature.label(),
+    }
+}
+
+/// The API's rate limit and its `api_call` meter, under "API access".
+fn api_lines(plan: Plan) -> Markup {
+    match plan.api_calls_per_minute() {
+        Some(n) => html! {
+            li.yes { (format_limit(Some(n))) " API calls / minute" }
+            li.yes { "API calls counted per day on Usage" }
+        },
+        None => html! {},
     }
 }
 

@@ -51,7 +51,7 @@ pub fn body(p: &UsagePage) -> Markup {
             }
             (plan_card(p))
         }
-        (history_card(p.history, s.organization.tz()))
+        (history_card(p.history, s.organization.tz(), s.effective.plan.spec().features.api_access))
     }
 }
 
@@ -288,7 +288,10 @@ pub fn feature_list(plan: Plan) -> Markup {
     }
 }
 
-fn history_card(history: &[DayUsage], tz: Tz) -> Markup {
+/// Leads and messages per day; API calls below them in a chart of their own
+/// (thousands of calls would flatten the other two), when the plan has API
+/// access (`api`) or calls were made.
+fn history_card(history: &[DayUsage], tz: Tz, api: bool) -> Markup {
     let days: Vec<DayPoint> = history
         .iter()
         .map(|d| DayPoint {
@@ -308,6 +311,28 @@ fn history_card(history: &[DayUsage], tz: Tz) -> Markup {
                 (charts::bars_and_line(&days, "leads", "messages", &label))
                 ul.chart-legend { li { "Leads created" } li.alt { "Messages sent" } }
             }
+            @if api || history.iter().any(|d| d.api_calls > 0) { (api_chart(history)) }
+        }
+    }
+}
+
+fn api_chart(history: &[DayUsage]) -> Markup {
+    let days: Vec<DayPoint> = history
+        .iter()
+        .map(|d| DayPoint {
+            date: d.date,
+            bars: d.api_calls,
+            line: 0,
+        })
+        .collect();
+    let label = format!(
+        "API calls per day: {}.",
+        charts::describe_series(&days, "API calls", |d| d.bars)
+    );
+    html! {
+        figure.chart {
+            (charts::bars(&days, "API calls", &label))
+            ul.chart-legend { li { "API calls" } }
         }
     }
 }

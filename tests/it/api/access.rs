@@ -14,14 +14,27 @@ const OTHER_OWNER: &str = "otto@example.com";
 /// returns its id.
 fn add_row(app: &TestApp, org: uuid::Uuid, route: &str, n: usize) -> String {
     let sql = if route.starts_with("/api/v1/sequences") {
+        // With one step: leads can only be enrolled in a sequence that has one.
         format!(
-            "INSERT INTO sequences (organization_id, owner_key, id, name) \
-             VALUES ('{org}', '{org}', gen_random_uuid(), 'Seq {n}') RETURNING id"
+            "WITH s AS (INSERT INTO sequences (organization_id, owner_key, id, name) \
+                 VALUES ('{org}', '{org}', gen_random_uuid(), 'Seq {n}') RETURNING id), \
+             t AS (INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body) \
+                 VALUES ('{org}', '{org}', gen_random_uuid(), 'Step {n}', 'S', 'B') RETURNING id), \
+             st AS (INSERT INTO sequence_steps (organization_id, owner_key, id, sequence_id, position, \
+                 template_owner_key, template_id, delay_days) \
+                 SELECT '{org}', '{org}', gen_random_uuid(), s.id, 1, '{org}', t.id, 0 FROM s, t) \
+             SELECT id FROM s"
         )
     } else if route.starts_with("/api/v1/templates") {
         format!(
             "INSERT INTO message_templates (organization_id, owner_key, id, name, subject, body) \
              VALUES ('{org}', '{org}', gen_random_uuid(), 'Tpl {n}', 'S', 'B') RETURNING id"
+        )
+    } else if route.starts_with("/api/v1/messages") {
+        let lead = add_row(app, org, "/api/v1/leads", n);
+        format!(
+            "INSERT INTO messages (organization_id, id, lead_id, to_email, subject, body) \
+             VALUES ('{org}', gen_random_uuid(), '{lead}', 'lena{n}@a.example', 'S', 'B') RETURNING id"
         )
     } else {
         format!(
@@ -32,8 +45,24 @@ fn add_row(app: &TestApp, org: uuid::Uuid, route: &str, n: usize) -> String {
     common::uuid_of(&mut app.conn(), &sql).to_string()
 }
 
-fn body_for(method: &str, route: &str, n: usize) -> Option<serde_json::Value> {
+/// A body for `method` on `route` that a read-write key of `org` may send;
+/// rows it names are made in `org`.
+fn body_for(
+    app: &TestApp,
+    org: uuid::Uuid,
+    method: &str,
+    route: &str,
+    n: usize,
+) -> Option<serde_json::Value> {
     let templates = route.starts_with("/api/v1/templates");
+    if route.ends_with("/enrollments") {
+        return Some(json!({ "lead_ids": [add_row(app, org, "/api/v1/leads", n + 10_000)] }));
+    }
+    if method == "POST" && route == "/api/v1/messages" {
+        let lead = add_row(app, org, "/api/v1/leads", n + 10_000);
+        let template = add_row(app, org, "/api/v1/templates", n + 10_000);
+        return Some(json!({ "lead_id": lead, "template_id": template }));
+    }
     match (method, templates) {
         ("POST", false) => {
             Some(json!({ "first_name": "New", "email": format!("new{n}@a.example") }))
@@ -47,8 +76,15 @@ fn body_for(method: &str, route: &str, n: usize) -> Option<serde_json::Value> {
     }
 }
 
-fn success(method: &str) -> u16 {
+/// Whether the call names rows of the key's organization (in the path or
+/// the body), so another organization's key finds nothing.
+fn names_rows(method: &str, route: &str) -> bool {
+    route.contains("{id}") || (method == "POST" && route == "/api/v1/messages")
+}
+
+fn success(method: &str, route: &str) -> u16 {
     match method {
+        "POST" if route.ends_with("/enrollments") => 200,
         "POST" => 201,
         "DELETE" => 204,
         _ => 200,
@@ -67,6 +103,8 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         .post(&format!("/settings/api-keys/{gone_id}/revoke"), &[])
         .await;
     let otto = app.signup("Otto", OTHER_OWNER).await;
+    // Confirmed, so his key may send: what it meets is the 404 of A's ids.
+    app.verify_email(OTHER_OWNER);
     set_plan(app, OTHER, "PROFESSIONAL");
     otto.get("/settings/api-keys").await;
     let foreign = create_key(&otto, "Otto's", "read_write").await;
@@ -95,7 +133,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
             ("revoked key", Some(revoked.as_str())),
         ] {
             let (path, n) = next();
-            let r = call(app, method, &path, key, body_for(method, route, n)).await;
+            let r = call(
+                app,
+                method,
+                &path,
+                key,
+                body_for(app, t.org, method, route, n),
+            )
+            .await;
             r.assert_problem(401, &ctx(who));
             assert!(r
                 .header("www-authenticate")
@@ -103,7 +148,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         }
 
         let (path, n) = next();
-        let body = body_for(method, route, n)
+        let body = body_for(app, t.org, method, route, n)
             .map(|b| serde_json::to_vec(&b).unwrap())
             .unwrap_or_default();
         let r = raw(
@@ -117,7 +162,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         r.assert_problem(401, &ctx("session cookie"));
 
         let (path, n) = next();
-        let r = call(app, method, &path, Some(&read), body_for(method, route, n)).await;
+        let r = call(
+            app,
+            method,
+            &path,
+            Some(&read),
+            body_for(app, t.org, method, route, n),
+        )
+        .await;
         if method == "GET" {
             assert_eq!(r.status, 200, "{}: {}", ctx("read key"), r.json);
         } else {
@@ -126,10 +178,17 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
         }
 
         let (path, n) = next();
-        let r = call(app, method, &path, Some(&write), body_for(method, route, n)).await;
+        let r = call(
+            app,
+            method,
+            &path,
+            Some(&write),
+            body_for(app, t.org, method, route, n),
+        )
+        .await;
         assert_eq!(
             r.status,
-            success(method),
+            success(method, route),
             "{}: {}",
             ctx("read-write key"),
             r.json
@@ -141,15 +200,15 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
             method,
             &path,
             Some(&foreign),
-            body_for(method, route, n),
+            body_for(app, t.org, method, route, n),
         )
         .await;
-        if route.contains("{id}") {
+        if names_rows(method, route) {
             r.assert_problem(404, &ctx("another organization's key"));
         } else {
             assert_eq!(
                 r.status,
-                success(method),
+                success(method, route),
                 "{}",
                 ctx("another organization's key")
             );
@@ -168,7 +227,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_its_scope_allows() {
             method,
             &path,
             Some(&foreign),
-            body_for(method, route, n),
+            body_for(app, t.org, method, route, n),
         )
         .await;
         r.assert_problem(403, &format!("no API access {method} {route}"));

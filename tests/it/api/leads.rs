@@ -373,4 +373,9 @@ async fn every_authenticated_call_is_metered_as_an_api_call() {
             .contains("API calls today</span><span class=\"meter-value\"><strong>9</strong>"),
         "the usage page shows the nine calls"
     );
+    assert!(
+        page.body
+            .contains("API calls per day: 9 API calls in total"),
+        "the 30-day history charts them"
+    );
 }

@@ -2,9 +2,12 @@
 //! API under `/api/v1` driven with those keys.
 
 mod access;
+mod docs;
 mod idempotency;
 mod keys;
 mod leads;
 mod limits;
+mod messages;
+mod openapi_check;
 mod support;
 mod templates;

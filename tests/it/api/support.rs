@@ -3,6 +3,8 @@
 
 pub use crate::team::support::*;
 
+pub use super::openapi_check::served_document;
+use super::openapi_check::{check, Seen};
 use crate::common::Client;
 
 /// The key shown once in a page or fragment, if any.
@@ -54,6 +56,8 @@ impl Reply {
 }
 
 /// A raw API call: `method` on `path` with `headers` and `body` as given.
+/// The reply is checked against the served OpenAPI document (a mismatch
+/// fails the test).
 pub async fn raw(
     app: &crate::common::TestApp,
     method: &str,
@@ -65,13 +69,32 @@ pub async fn raw(
         .disable_redirects()
         .timeout(std::time::Duration::from_secs(60))
         .finish();
-    let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = client.request(method, app.url(path));
+    let verb = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = client.request(verb, app.url(path));
     for (k, v) in headers {
         req = req.insert_header((*k, *v));
     }
     let mut res = req.send_body(body).await.expect("API call");
     let bytes = res.body().limit(10 * 1024 * 1024).await.unwrap_or_default();
+    let doc = served_document(app).await;
+    let names: Vec<&str> = res.headers().keys().map(|k| k.as_str()).collect();
+    let seen = Seen {
+        method,
+        path,
+        status: res.status().as_u16(),
+        content_type: res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        headers: &names,
+        body: &bytes,
+    };
+    if let Err(why) = check(&doc, &seen) {
+        panic!(
+            "{method} {path} answered {} which /api/v1/openapi.json does not describe: {why}",
+            seen.status
+        );
+    }
     Reply {
         status: res.status().as_u16(),
         headers: res.headers().clone(),
