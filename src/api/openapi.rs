@@ -118,6 +118,7 @@ fn complete(doc: &mut Value) {
             "description": "An API key from Settings → API keys. `read` keys read; `read_write` keys also write."
         }
     });
+    doc["webhooks"] = webhooks();
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
@@ -137,6 +138,35 @@ fn complete(doc: &mut Value) {
             complete_operation(method, op);
         }
     }
+}
+
+/// The `webhooks` section (OpenAPI 3.1): one POST per event type, with the
+/// Standard Webhooks headers and the body each delivery carries.
+fn webhooks() -> Value {
+    use crate::webhooks::events::{envelope_schema, summary, EventType};
+    let header = |name: &str, d: &str| json!({ "name": name, "in": "header", "required": true, "description": d, "schema": { "type": "string" } });
+    let params = json!([
+        header("webhook-id", "The event's id; the same on every retry, for deduplication."),
+        header("webhook-timestamp", "Seconds since the Unix epoch when this attempt was signed."),
+        header("webhook-signature", "`v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">` with the endpoint's secret (two, space-separated, during a rotation). See docs/webhooks.md."),
+    ]);
+    let mut out = serde_json::Map::new();
+    for t in EventType::ALL.into_iter().chain([EventType::Test]) {
+        out.insert(
+            t.as_str().to_string(),
+            json!({ "post": {
+                "operationId": format!("webhook_{}", t.as_str().replace('.', "_")),
+                "summary": summary(t),
+                "tags": ["webhooks"],
+                "parameters": params,
+                "requestBody": { "required": true, "content": { "application/json": { "schema": envelope_schema(t) } } },
+                "responses": {
+                    "2XX": { "description": "Received. Any other answer, a timeout (10 s) or a redirect is retried." }
+                }
+            }}),
+        );
+    }
+    Value::Object(out)
 }
 
 fn complete_operation(method: &str, op: &mut Value) {

@@ -23,6 +23,7 @@ pub fn page(doc: &Value, problems: &[(&str, u16, &str, &str)]) -> Markup {
             (basics(doc))
             (contents(doc))
             @for tag in list(&doc["tags"]) { (tag_section(doc, tag)) }
+            (webhooks(doc))
             section #schemas.stack {
                 h2 { "Schemas" }
                 @if let Some(schemas) = doc["components"]["schemas"].as_object() {
@@ -214,6 +215,34 @@ fn type_of(schema: &Value) -> Markup {
             @for (i, v) in list(&schema["enum"]).iter().enumerate() {
                 @if i > 0 { ", " }
                 code { (v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())) }
+            }
+        }
+    }
+}
+
+/// The `webhooks` section: each event a webhook endpoint can receive, with
+/// the fields of its `data`.
+fn webhooks(doc: &Value) -> Markup {
+    let Some(events) = doc["webhooks"].as_object() else {
+        return html! {};
+    };
+    html! {
+        section #webhooks.stack {
+            h2 { "Webhooks" }
+            p.muted {
+                "Plans with custom integrations send these events to the endpoints set up in Settings → Webhooks: a "
+                code { "POST" } " with " code { "webhook-id" } ", " code { "webhook-timestamp" } " and "
+                code { "webhook-signature" } " (Standard Webhooks) and this JSON body: "
+                code { "{\"id\", \"type\", \"created_at\", \"organization_id\", \"data\"}" } "."
+            }
+            @for (name, item) in events {
+                @let op = &item["post"];
+                @let data = &op["requestBody"]["content"]["application/json"]["schema"]["properties"]["data"];
+                div.card.stack-sm id={ "webhook-" (name.replace('.', "-")) } {
+                    h3 { code { (name) } }
+                    p { (prose(text(&op["summary"]))) }
+                    (schema_body(data))
+                }
             }
         }
     }

@@ -181,6 +181,92 @@ pub fn subscription(s: &Subscription, now: DateTime<Utc>) -> Value {
     })
 }
 
+/// What an event of type `t` is about, for the OpenAPI `webhooks` section.
+pub fn summary(t: EventType) -> &'static str {
+    match t {
+        EventType::LeadCreated => "A lead was added (page, API or CSV import; one event per lead).",
+        EventType::LeadUpdated => "A lead's fields or owner changed.",
+        EventType::LeadDeleted => "A lead was deleted; `data` is the lead as it was.",
+        EventType::LeadStatusChanged => {
+            "A lead's status changed; `data` has the lead and its previous status."
+        }
+        EventType::MessageSent => "A message was delivered to the mail server.",
+        EventType::MessageFailed => "A message could not be delivered.",
+        EventType::EnrollmentCreated => "A lead was enrolled in a sequence.",
+        EventType::EnrollmentCompleted => "An enrolment sent its last step.",
+        EventType::MemberJoined => "Someone joined the organization.",
+        EventType::MemberRemoved => "A member was removed or left.",
+        EventType::SubscriptionUpdated => {
+            "The plan, billing interval or subscription status changed."
+        }
+        EventType::UsageLimitReached => "A plan limit was used up for its period.",
+        EventType::Test => "A test event sent from the endpoint's page.",
+    }
+}
+
+/// JSON Schema of the `data` of an event of type `t`: the shapes the
+/// builders above write (leads refer to the API's `LeadOut`).
+pub fn data_schema(t: EventType) -> Value {
+    let lead = json!({ "$ref": "#/components/schemas/LeadOut" });
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let uuid_or_null = json!({ "type": ["string", "null"], "format": "uuid" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let time_or_null = json!({ "type": ["string", "null"], "format": "date-time" });
+    let text = json!({ "type": "string" });
+    let text_or_null = json!({ "type": ["string", "null"] });
+    let object = |props: Value| {
+        let required: Vec<Value> = props
+            .as_object()
+            .map(|m| m.keys().map(|k| Value::String(k.clone())).collect())
+            .unwrap_or_default();
+        json!({ "type": "object", "properties": props, "required": required })
+    };
+    match t {
+        EventType::LeadCreated | EventType::LeadUpdated | EventType::LeadDeleted => lead,
+        EventType::LeadStatusChanged => object(json!({ "lead": lead, "previous_status": text })),
+        EventType::MessageSent | EventType::MessageFailed => object(json!({
+            "id": uuid, "lead_id": uuid, "template_id": uuid_or_null,
+            "enrollment_id": uuid_or_null, "step_position": { "type": ["integer", "null"] },
+            "to_email": text, "subject": text, "status": text, "error": text_or_null,
+            "sender_user_id": uuid_or_null, "created_at": time, "sent_at": time_or_null,
+        })),
+        EventType::EnrollmentCreated | EventType::EnrollmentCompleted => object(json!({
+            "id": uuid, "lead_id": uuid, "sequence_id": uuid, "status": text,
+            "next_step": { "type": "integer" }, "next_run_at": time_or_null,
+            "enrolled_by": uuid_or_null, "created_at": time,
+        })),
+        EventType::MemberJoined | EventType::MemberRemoved => object(json!({
+            "user_id": uuid, "name": text, "email": text, "role": text,
+        })),
+        EventType::SubscriptionUpdated => object(json!({
+            "organization_id": uuid, "plan": text, "effective_plan": text, "status": text,
+            "interval": text, "trial_ends_at": time_or_null, "current_period_start": time,
+            "current_period_end": time, "cancel_at_period_end": { "type": "boolean" },
+            "scheduled_plan": text_or_null,
+        })),
+        EventType::UsageLimitReached => object(json!({
+            "limit": text, "plan": text, "used": { "type": "integer" },
+            "value": { "type": "integer" }, "period": text,
+        })),
+        EventType::Test => object(json!({ "endpoint_id": uuid, "message": text })),
+    }
+}
+
+/// JSON Schema of a whole delivery body of type `t`: the envelope.
+pub fn envelope_schema(t: EventType) -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "type", "created_at", "organization_id", "data"],
+        "properties": {
+            "id": { "type": "string", "format": "uuid", "description": "Also the `webhook-id` header; the same on every retry." },
+            "type": { "const": t.as_str() },
+            "created_at": { "type": "string", "format": "date-time" },
+            "organization_id": { "type": "string", "format": "uuid" },
+            "data": data_schema(t),
+        }
+    })
+}
+
 /// The test event's data.
 pub fn test(endpoint_id: uuid::Uuid) -> Value {
     json!({ "endpoint_id": endpoint_id, "message": "This is a test event from Lead Dashboard." })

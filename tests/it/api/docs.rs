@@ -66,3 +66,28 @@ async fn the_reference_page_has_every_operation_and_problem_anchor() {
         .to_string();
     assert!(page.body.contains(&format!("id=\"{anchor}\"")));
 }
+
+#[actix_web::test]
+async fn every_webhook_event_is_in_the_document_and_on_the_reference_page() {
+    use lead_dashboard::webhooks::events::EventType;
+    let app = TestApp::new().await;
+    let doc = served_document(&app).await;
+    let page = app.client().get("/api/docs").await;
+    for t in EventType::ALL {
+        let op = &doc["webhooks"][t.as_str()]["post"];
+        let body = &op["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(
+            body["properties"]["type"]["const"],
+            t.as_str(),
+            "{}",
+            t.as_str()
+        );
+        assert!(
+            body["properties"]["data"].is_object(),
+            "{} has a data schema",
+            t.as_str()
+        );
+        let anchor = format!("id=\"webhook-{}\"", t.as_str().replace('.', "-"));
+        assert!(page.body.contains(&anchor), "{anchor} on /api/docs");
+    }
+}

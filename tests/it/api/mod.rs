@@ -8,6 +8,6 @@ mod keys;
 mod leads;
 mod limits;
 mod messages;
-mod openapi_check;
+pub mod openapi_check;
 mod support;
 mod templates;

@@ -64,6 +64,24 @@ fn template_of<'d>(doc: &'d Value, path: &str) -> Option<&'d str> {
         .map(String::as_str)
 }
 
+/// Checks a webhook delivery body against the document's `webhooks`
+/// section for its `type`: an undocumented type or a body that does not
+/// match fails.
+pub fn check_webhook(doc: &Value, body: &str) -> Result<(), String> {
+    let instance: Value = serde_json::from_str(body)
+        .map_err(|e| format!("webhook body is not JSON ({e}): {body}"))?;
+    let kind = instance["type"].as_str().unwrap_or("");
+    let schema = doc["webhooks"][kind]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]
+        .clone();
+    if schema.is_null() {
+        return Err(format!(
+            "webhook type {kind:?} is not in the document's webhooks section"
+        ));
+    }
+    validate(doc, &schema, &instance).map_err(|e| format!("webhook {kind}: {e}: {body}"))
+}
+
 /// Validates `instance` against `schema`, resolving `$ref`s in `doc`.
 fn validate(doc: &Value, schema: &Value, instance: &Value) -> Result<(), String> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
@@ -193,6 +211,27 @@ mod tests {
     }
 
     /// The checker passes a good reply and fails every kind of mismatch.
+    #[test]
+    fn a_webhook_body_that_does_not_match_the_document_fails() {
+        let doc = lead_dashboard::api::openapi::document();
+        let org = "01a23220-0000-7000-8000-000000000001";
+        let good = json!({
+            "id": org, "type": "member.joined", "created_at": "2026-12-01T10:00:00Z",
+            "organization_id": org,
+            "data": { "user_id": org, "name": "Ann", "email": "ann@example.com", "role": "MEMBER" }
+        });
+        assert_eq!(check_webhook(doc, &good.to_string()), Ok(()));
+        let mut missing = good.clone();
+        missing["data"].as_object_mut().unwrap().remove("email");
+        assert!(check_webhook(doc, &missing.to_string()).is_err());
+        let mut unknown = good.clone();
+        unknown["type"] = json!("lead.exploded");
+        assert!(check_webhook(doc, &unknown.to_string()).is_err());
+        let mut bad_id = good;
+        bad_id["organization_id"] = json!("not-a-uuid");
+        assert!(check_webhook(doc, &bad_id.to_string()).is_err());
+    }
+
     #[test]
     fn a_reply_that_does_not_match_the_document_fails() {
         let doc = lead_dashboard::api::openapi::document();

@@ -130,8 +130,18 @@ impl Receiver {
         *self.mode.lock().unwrap() = mode;
     }
 
+    /// Every body received so far; each is checked against the OpenAPI
+    /// document's `webhooks` section (a delivery that does not match what
+    /// the document promises fails the test).
     pub fn received(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
+        let got = self.got.lock().unwrap().clone();
+        let doc = lead_dashboard::api::openapi::document();
+        for r in got.iter().filter(|r| r.body.trim_start().starts_with('{')) {
+            if let Err(e) = crate::api::openapi_check::check_webhook(doc, &r.body) {
+                panic!("{e}");
+            }
+        }
+        got
     }
 
     /// Closes the port (connections are then refused).
