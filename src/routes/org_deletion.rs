@@ -110,9 +110,15 @@ async fn refused(
 
 async fn cancel(
     state: web::Data<AppState>,
-    cur: CurrentOrg,
+    cur: Result<CurrentOrg, AppError>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    // Once erased, the organization is gone from the session: there is
+    // nothing to cancel any more, rather than a choice of organization.
+    let cur = cur.map_err(|e| match e {
+        AppError::NoOrganization => AppError::NotFound,
+        other => other,
+    })?;
     require_owner(&cur)?;
     let (tenant, now) = (cur.tenant(), cur.now());
     let outcome = state
