@@ -103,6 +103,16 @@ fn scoped(tenant: &Tenant) -> diesel::dsl::Find<organizations::table, OrgId> {
     organizations::table.find(tenant.org_id())
 }
 
+/// Every `organization_members` query of this module starts here.
+fn scoped_members(
+    tenant: &Tenant,
+) -> diesel::dsl::Filter<
+    organization_members::table,
+    diesel::dsl::Eq<organization_members::organization_id, OrgId>,
+> {
+    organization_members::table.filter(organization_members::organization_id.eq(tenant.org_id()))
+}
+
 /// Locks the organization row; its scheduled deletion date, if any.
 fn lock(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<DateTime<Utc>>> {
     scoped(tenant)
@@ -145,8 +155,7 @@ fn mail_members(
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let name: String = scoped(tenant).select(organizations::name).first(conn)?;
-    let emails: Vec<String> = organization_members::table
-        .filter(organization_members::organization_id.eq(tenant.org_id()))
+    let emails: Vec<String> = scoped_members(tenant)
         .inner_join(users::table)
         .order(users::email)
         .select(users::email)
