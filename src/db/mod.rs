@@ -31,6 +31,7 @@ pub mod messages;
 pub mod meters;
 pub mod models;
 pub mod notices;
+pub mod org_deletion;
 pub mod orgs;
 pub mod outbox;
 pub mod overrides;

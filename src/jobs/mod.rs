@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 pub mod lifecycle;
 pub mod mail;
+pub mod org_deletion;
 pub mod sequences;
 pub mod webhooks;
 
@@ -42,6 +43,11 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
         ("sequences", Duration::from_secs(60), sequences::run),
         ("webhooks", Duration::from_secs(5), webhooks::deliver_due),
         ("lead-imports", Duration::from_secs(600), purge_lead_imports),
+        (
+            "organization erasure",
+            Duration::from_secs(15 * 60),
+            org_deletion::run,
+        ),
     ]
 }
 

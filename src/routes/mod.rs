@@ -82,6 +82,7 @@ features![
     account_deletion,
     settings,
     suppression,
+    org_deletion,
     api_keys,
     webhooks,
     team,
@@ -278,5 +279,10 @@ pub(crate) fn shell_org(ctx: &OrgContext, now: chrono::DateTime<chrono::Utc>) ->
         trial_days_left: (status == Status::Trial).then(|| sub.trial_days_left(now)),
         past_due: status == Status::PastDue,
         can_manage_billing: roles::allows(role, ctx.member.flags(), Action::ManageBilling),
+        deletion_on: ctx
+            .org
+            .deletion_scheduled_at
+            .map(|at| crate::views::format::date(at, ctx.org.tz())),
+        is_owner: role == roles::Role::Owner,
     }
 }

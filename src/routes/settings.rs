@@ -53,7 +53,17 @@ fn view<'a>(cur: &'a CurrentOrg, values: SettingsValues, errors: FieldErrors) ->
         created: date(cur.ctx.org.created_at, cur.ctx.org.tz()),
         has_logo: cur.ctx.org.logo_content_type.is_some(),
         logo_error: None,
+        deletion_card: deletion_card(cur),
     }
+}
+
+/// The danger zone, for owners.
+fn deletion_card(cur: &CurrentOrg) -> Option<maud::Markup> {
+    let org = &cur.ctx.org;
+    let day = org.deletion_scheduled_at.map(|at| date(at, org.tz()));
+    (cur.role() == crate::domain::roles::Role::Owner).then(|| {
+        crate::views::org_deletion::card(&cur.user.csrf, &org.name, day.as_deref(), &FieldErrors::new())
+    })
 }
 
 async fn show(

@@ -76,6 +76,10 @@ pub struct ShellOrg {
     pub trial_days_left: Option<i64>,
     pub past_due: bool,
     pub can_manage_billing: bool,
+    /// The date the organization is to be deleted, as shown.
+    pub deletion_on: Option<String>,
+    /// An OWNER: may cancel the deletion.
+    pub is_owner: bool,
 }
 
 /// Everything the signed-in shell needs besides the page body.
@@ -251,6 +255,7 @@ fn banners(shell: &Shell) -> Markup {
             }
         }
         @if let Some(org) = &shell.org {
+            @if let Some(day) = &org.deletion_on { (deletion_banner(day, org.is_owner, &shell.csrf)) }
             @if let Some(days) = org.trial_days_left {
                 div.banner.(if days <= 3 { "banner-warn" } else { "banner-info" }) role="status" #trial-banner {
                     strong { "Free trial: " (days) (if days == 1 { " day" } else { " days" }) " left." }
@@ -263,6 +268,26 @@ fn banners(shell: &Shell) -> Markup {
                     strong { "Your last payment failed." }
                     " Update your payment method to keep your plan. "
                     a href="/billing" { "Go to billing" }
+                }
+            }
+        }
+    }
+}
+
+/// "This organization will be deleted on …", with the owners' way back.
+fn deletion_banner(day: &str, is_owner: bool, csrf_token: &str) -> Markup {
+    html! {
+        div.banner.banner-danger role="alert" #deletion-banner {
+            div {
+                strong { "This organization will be deleted on " (day) "." }
+                @if !is_owner { " An owner can still cancel it." }
+            }
+            @if is_owner {
+                div.banner-actions {
+                    form method="post" action="/settings/delete/cancel" {
+                        (crate::views::components::csrf(csrf_token))
+                        button.btn.btn-sm type="submit" { "Cancel deletion" }
+                    }
                 }
             }
         }

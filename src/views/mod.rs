@@ -22,6 +22,7 @@ pub mod lead_import;
 pub mod leads;
 pub mod messages;
 pub mod notices;
+pub mod org_deletion;
 pub mod orgs;
 pub mod outbox;
 pub mod password;

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use crate::common::TestDb;
 
 #[derive(QueryableByName)]
-struct TableRow {
+pub(crate) struct TableRow {
     #[diesel(sql_type = Text)]
-    name: String,
+    pub(crate) name: String,
     #[diesel(sql_type = Bool)]
     rls: bool,
     #[diesel(sql_type = Bool)]
@@ -30,7 +30,7 @@ struct Count {
 }
 
 /// The tenant tables, from the catalogue.
-fn tenant_tables(conn: &mut PgConnection) -> Vec<TableRow> {
+pub(crate) fn tenant_tables(conn: &mut PgConnection) -> Vec<TableRow> {
     diesel::sql_query(
         "SELECT c.relname AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
@@ -44,7 +44,7 @@ fn tenant_tables(conn: &mut PgConnection) -> Vec<TableRow> {
 }
 
 /// The column naming a row's organization.
-fn org_column(table: &str) -> &'static str {
+pub(crate) fn org_column(table: &str) -> &'static str {
     if table == "organizations" {
         "id"
     } else {
@@ -61,7 +61,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 
 /// One row in every tenant table for organization `org` (numbered `n` to keep
 /// globally unique values apart).
-fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
+pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
     let (hook, event) = (Uuid::new_v4(), Uuid::new_v4());
     let (user, lead, tpl, seq, inv) = (
         Uuid::new_v4(),
