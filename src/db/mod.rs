@@ -30,6 +30,7 @@ pub mod messages;
 pub mod meters;
 pub mod models;
 pub mod notices;
+pub mod org_export;
 pub mod orgs;
 pub mod outbox;
 pub mod overrides;

@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 pub mod lifecycle;
 pub mod mail;
+pub mod org_export;
 pub mod sequences;
 
 /// One pass of a job at the instant the runner read from the app's clock:
@@ -40,6 +41,7 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
         ("mail", Duration::from_secs(10), mail::deliver_due),
         ("sequences", Duration::from_secs(60), sequences::run),
         ("lead-imports", Duration::from_secs(600), purge_lead_imports),
+        ("org-exports", Duration::from_secs(30), org_export::run),
     ]
 }
 

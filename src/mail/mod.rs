@@ -6,6 +6,7 @@
 pub mod account;
 pub mod invitations;
 pub mod invoice;
+pub mod org_export;
 
 use chrono::{DateTime, Utc};
 use diesel::{PgConnection, QueryResult};

@@ -81,6 +81,7 @@ features![
     sessions,
     account_deletion,
     settings,
+    org_export,
     api_keys,
     team,
     invitations,

@@ -34,6 +34,8 @@ pub struct SettingsView<'a> {
     pub has_logo: bool,
     /// Why the last logo upload was refused.
     pub logo_error: Option<String>,
+    /// The "Export all data" card (owners only).
+    pub export_card: Option<Markup>,
 }
 
 pub fn body(v: &SettingsView) -> Markup {
@@ -56,6 +58,7 @@ pub fn body(v: &SettingsView) -> Markup {
             div.stack {
                 (summary(v))
                 @if v.white_label { (logo_card(v)) } @else { (white_label_card(v)) }
+                @if let Some(card) = &v.export_card { (card) }
             }
         }
     }

@@ -17,6 +17,7 @@ mod hardening_flood;
 mod hostile;
 mod html_valid;
 mod isolation;
+mod org_export;
 mod row_security;
 mod schema;
 mod structure;

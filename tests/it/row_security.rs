@@ -61,7 +61,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 
 /// One row in every tenant table for organization `org` (numbered `n` to keep
 /// globally unique values apart).
-fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
+pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
     let (user, lead, tpl, seq, inv) = (
         Uuid::new_v4(),
         Uuid::new_v4(),
@@ -107,7 +107,8 @@ fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', gen_random_uuid(), '{lead}', '{org}', '{seq}');
          INSERT INTO usage_counters (organization_id, kind, period, period_start)
              VALUES ('{org}', 'lead_created', 'day', current_date);
-         INSERT INTO usage_records (organization_id, kind) VALUES ('{org}', 'lead_created');"
+         INSERT INTO usage_records (organization_id, kind) VALUES ('{org}', 'lead_created');
+         INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());"
     ))
     .expect("fixture rows");
 }
