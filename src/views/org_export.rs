@@ -53,6 +53,10 @@ fn state(e: &OrgExport, tz: Tz, now: DateTime<Utc>) -> Markup {
     }
 }
 
+/// A file size people read: kB below a megabyte.
 fn megabytes(bytes: i64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+    match bytes {
+        b if b < 1_000_000 => format!("{} kB", (b + 999) / 1000),
+        b => format!("{:.1} MB", b as f64 / 1_000_000.0),
+    }
 }
