@@ -32,6 +32,7 @@ pub mod meters;
 pub mod models;
 pub mod notices;
 pub mod org_deletion;
+pub mod org_export;
 pub mod orgs;
 pub mod outbox;
 pub mod overrides;

@@ -11,7 +11,7 @@ use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
 use crate::db::schema::notices;
 use crate::db::Tenant;
 use crate::domain::roles::Role;
-use crate::ids::{NoticeId, OrgId};
+use crate::ids::{NoticeId, OrgId, UserId};
 
 /// Notices shown on the list page, newest first.
 pub const LIST_LIMIT: i64 = 100;
@@ -117,6 +117,32 @@ pub fn notify_admins(
     .bind::<Text, _>(dedupe_key)
     .bind::<Text, _>(Role::Owner.as_str())
     .bind::<Text, _>(Role::Admin.as_str())
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+}
+
+/// Gives one member of the tenant's organization a notice, once per `dedupe_key`.
+pub fn notify_user(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    user: UserId,
+    kind: &str,
+    message: &str,
+    dedupe_key: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "INSERT INTO notices (organization_id, id, user_id, kind, message, dedupe_key, created_at)
+         SELECT m.organization_id, gen_random_uuid(), m.user_id, $3, $4, $5, $6
+         FROM organization_members m
+         WHERE m.organization_id = $1 AND m.user_id = $2
+         ON CONFLICT (organization_id, user_id, dedupe_key) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(tenant.org_id())
+    .bind::<SqlUuid, _>(user)
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(message)
+    .bind::<Text, _>(dedupe_key)
     .bind::<Timestamptz, _>(now)
     .execute(conn)
 }

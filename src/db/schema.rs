@@ -215,6 +215,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    org_exports (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        requested_by -> Nullable<Uuid>,
+        status -> Text,
+        file_path -> Nullable<Text>,
+        file_bytes -> Nullable<Int8>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     organization_members (organization_id, user_id) {
         organization_id -> Uuid,
         user_id -> Uuid,
@@ -477,6 +493,8 @@ diesel::joinable!(messages -> organizations (organization_id));
 diesel::joinable!(messages -> users (sender_user_id));
 diesel::joinable!(notices -> organizations (organization_id));
 diesel::joinable!(notices -> users (user_id));
+diesel::joinable!(org_exports -> organizations (organization_id));
+diesel::joinable!(org_exports -> users (requested_by));
 diesel::joinable!(organization_members -> organizations (organization_id));
 diesel::joinable!(organization_members -> users (user_id));
 diesel::joinable!(payment_events -> organizations (organization_id));
@@ -510,6 +528,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_templates,
     messages,
     notices,
+    org_exports,
     organization_members,
     organizations,
     payment_events,

@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub mod lifecycle;
 pub mod mail;
 pub mod org_deletion;
+pub mod org_export;
 pub mod sequences;
 pub mod webhooks;
 
@@ -48,6 +49,7 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
             Duration::from_secs(15 * 60),
             org_deletion::run,
         ),
+        ("org-exports", Duration::from_secs(30), org_export::run),
     ]
 }
 

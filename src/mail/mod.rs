@@ -6,6 +6,7 @@
 pub mod account;
 pub mod invitations;
 pub mod invoice;
+pub mod org_export;
 pub mod unsubscribe;
 
 use chrono::{DateTime, Utc};

@@ -22,6 +22,7 @@ use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::routes::{lead_filter, owner_filter, usage_changed, usage_of, Part, Reply};
 use crate::views::layout::Nav;
+use crate::views::lead_csv;
 use crate::views::lead_import::{self as view, Allowance};
 
 route_table! {
@@ -209,30 +210,7 @@ const EXPORT_BATCH: i64 = 1000;
 
 fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| AppError::unexpected(e);
-    if with_header {
-        let header = lead_import::FIELDS.iter().copied().chain(["created_at"]);
-        w.write_record(header).map_err(fail)?;
-    }
-    for l in rows {
-        let tags = l.fields.tags.join(";");
-        let created = l.created_at.to_rfc3339();
-        let status = l.fields.status.to_string();
-        let cells = [
-            &l.fields.first_name,
-            &l.fields.last_name,
-            &l.fields.email,
-            &l.fields.company,
-            &l.fields.title,
-            &l.fields.phone,
-            &status,
-            &tags,
-            &l.fields.notes,
-            &created,
-        ];
-        w.write_record(cells.map(|c| lead_import::neutralise_cell(c).into_owned()))
-            .map_err(fail)?;
-    }
+    lead_csv::write(&mut w, rows, with_header).map_err(AppError::unexpected)?;
     w.into_inner()
         .map(Bytes::from)
         .map_err(|e| AppError::unexpected(e.to_string()))

@@ -83,6 +83,7 @@ features![
     settings,
     suppression,
     org_deletion,
+    org_export,
     api_keys,
     webhooks,
     team,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
+use crate::db::org_export;
 use crate::db::settings::{self as db_settings, Logo, OrgSettings, Saved};
 use crate::domain::roles::Action;
 use crate::domain::settings::{
@@ -22,6 +23,7 @@ use crate::routes::{
 };
 use crate::views::format::date;
 use crate::views::layout::Nav;
+use crate::views::org_export as export_view;
 use crate::views::settings::{self as view, logo_card, SettingsValues, SettingsView};
 
 route_table! {
@@ -54,6 +56,7 @@ fn view<'a>(cur: &'a CurrentOrg, values: SettingsValues, errors: FieldErrors) ->
         has_logo: cur.ctx.org.logo_content_type.is_some(),
         logo_error: None,
         deletion_card: deletion_card(cur),
+        export_card: None,
     }
 }
 
@@ -83,12 +86,22 @@ async fn current_page(
     logo_error: Option<String>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
-    let current = state
+    let owner = cur.can(Action::ManageBilling);
+    let (current, export) = state
         .db
-        .run(move |conn| db_settings::load(conn, &tenant))
+        .run(move |conn| {
+            let export = match owner {
+                true => Some(org_export::latest(conn, &tenant)?),
+                false => None,
+            };
+            Ok::<_, diesel::result::Error>((db_settings::load(conn, &tenant)?, export))
+        })
         .await?;
     let mut v = view(cur, values_of(&current), FieldErrors::new());
     v.logo_error = logo_error;
+    v.export_card = export.map(|latest| {
+        export_view::card(latest.as_ref(), &cur.user.csrf, cur.ctx.org.tz(), cur.now())
+    });
     page(state, cur, req, Nav::Settings, "Settings", view::body(&v)).await
 }
 

@@ -64,6 +64,7 @@ pub fn item(n: &Notice, tz: Tz, now: DateTime<Utc>, token: &str) -> Markup {
             p.notice-body {
                 (n.message)
                 @if n.kind.starts_with("limit_") { " " a href="/plans" { "Compare plans" } }
+                @if n.kind == "export_ready" { " " a href="/settings#export" { "Download it" } }
             }
             @if n.read_at.is_none() {
                 form.notice-action.small method="post" action=(action) hx-post=(action)
@@ -80,6 +81,7 @@ fn title(kind: &str) -> &'static str {
     match kind {
         "limit_warning" => "Approaching a plan limit",
         "limit_reached" => "Plan limit reached",
+        "export_ready" => "Your export is ready",
         _ => "Notice",
     }
 }

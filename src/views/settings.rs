@@ -36,6 +36,8 @@ pub struct SettingsView<'a> {
     pub logo_error: Option<String>,
     /// The "Delete organization" card (owners only).
     pub deletion_card: Option<Markup>,
+    /// The "Export all data" card (owners only).
+    pub export_card: Option<Markup>,
 }
 
 pub fn body(v: &SettingsView) -> Markup {
@@ -60,6 +62,7 @@ pub fn body(v: &SettingsView) -> Markup {
             div.stack {
                 (summary(v))
                 @if v.white_label { (logo_card(v)) } @else { (white_label_card(v)) }
+                @if let Some(card) = &v.export_card { (card) }
                 @if let Some(card) = &v.deletion_card { (card) }
             }
         }

@@ -18,6 +18,7 @@ mod hostile;
 mod html_valid;
 mod isolation;
 mod org_deletion;
+mod org_export;
 mod rights;
 mod row_security;
 mod schema;

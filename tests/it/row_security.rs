@@ -118,7 +118,8 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
          INSERT INTO suppressions (organization_id, id, email_hash, reason, created_at)
              VALUES ('{org}', gen_random_uuid(), '\\x0{n}', 'forgotten', now());
          INSERT INTO unsubscribe_tokens (organization_id, token_hash, lead_id, email_hash, created_at)
-             VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());"
+             VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());
+         INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());"
     ))
     .expect("fixture rows");
 }

@@ -406,6 +406,19 @@ impl Client {
         self.finish(res).await
     }
 
+    /// GET of a binary body (a download): status, headers and the exact bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, awc::http::header::HeaderMap, Vec<u8>) {
+        let mut res = self
+            .http
+            .get(self.url(path))
+            .insert_header(("Cookie", self.cookie_header()))
+            .send()
+            .await
+            .expect("GET");
+        let body = res.body().limit(200 * 1024 * 1024).await.expect("body");
+        (res.status().as_u16(), res.headers().clone(), body.to_vec())
+    }
+
     /// GET as HTMX does (fragment expected).
     pub async fn get_htmx(&self, path: &str) -> Resp {
         let res = self
