@@ -83,8 +83,11 @@ pub struct Filter {
     pub actor: Option<Actor>,
 }
 
-/// Keyset position: events strictly older than this one come next.
+/// Keyset position of one event in the newest-first log.
 pub type Cursor = cursor::Cursor<i64>;
+/// Where a page of the log starts.
+pub type Position = cursor::Position<i64>;
+pub use cursor::Page;
 
 impl AuditEvent {
     /// The position of this event in the newest-first log.
@@ -96,15 +99,15 @@ impl AuditEvent {
     }
 }
 
-/// Up to `limit` events of the tenant matching `filter`, newest first,
-/// older than `after` when given (keyset pagination on (created_at, id)).
+/// One page of the tenant's events matching `filter` at `position`, newest
+/// first (keyset pagination on (created_at, id)).
 pub fn list(
     conn: &mut PgConnection,
     tenant: &Tenant,
     filter: &Filter,
-    after: Option<Cursor>,
+    position: Position,
     limit: i64,
-) -> QueryResult<Vec<AuditEvent>> {
+) -> QueryResult<Page<AuditEvent>> {
     let mut query = scoped_audit_events(tenant).into_boxed();
     if let Some(action) = &filter.action {
         query = query.filter(audit_events::action.eq(action.clone()));
@@ -114,18 +117,24 @@ pub fn list(
         Some(Actor::System) => query = query.filter(audit_events::actor_user_id.is_null()),
         None => {}
     }
-    if let Some(c) = after {
+    if let Some((op, c)) = position.bound() {
         query = query.filter(
-            audit_events::created_at
-                .lt(c.created_at)
-                .or(audit_events::created_at
-                    .eq(c.created_at)
-                    .and(audit_events::id.lt(c.id))),
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "(audit_events.created_at, audit_events.id) {op} ("
+            ))
+            .bind::<diesel::sql_types::Timestamptz, _>(c.created_at)
+            .sql(", ")
+            .bind::<diesel::sql_types::BigInt, _>(c.id)
+            .sql(")"),
         );
     }
-    query
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
-        .limit(limit)
+    query = if position.reads_newest_first() {
+        query.order((audit_events::created_at.desc(), audit_events::id.desc()))
+    } else {
+        query.order((audit_events::created_at.asc(), audit_events::id.asc()))
+    };
+    let rows = query
+        .limit(limit + 1)
         .select((
             audit_events::id,
             audit_events::actor_user_id,
@@ -136,7 +145,8 @@ pub fn list(
             audit_events::after,
             audit_events::created_at,
         ))
-        .load(conn)
+        .load(conn)?;
+    Ok(Page::from_rows(rows, &position, limit))
 }
 
 /// The action names the tenant's log contains, for the filter.

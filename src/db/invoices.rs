@@ -333,33 +333,40 @@ impl NewInvoiceLine<'_> {
 /// A position in the newest-first invoice list.
 pub type Cursor = crate::db::cursor::Cursor<InvoiceId>;
 
-/// One page of the tenant's invoices, newest first, after `after`; true when
-/// more follow. Keyset on (created_at, id), so a page costs the same however
-/// many invoices came before it.
+/// Where a page of the invoice list starts.
+pub type Position = crate::db::cursor::Position<InvoiceId>;
+
+/// One page of the tenant's invoices at `position`, newest first. Keyset on
+/// (created_at, id), so a page costs the same however many invoices came
+/// before it.
 pub fn list(
     conn: &mut PgConnection,
     tenant: &Tenant,
-    after: Option<Cursor>,
+    position: Position,
     limit: i64,
-) -> QueryResult<(Vec<Invoice>, bool)> {
+) -> QueryResult<crate::db::cursor::Page<Invoice>> {
     let mut query = scoped_invoices(tenant).into_boxed();
-    if let Some(c) = after {
+    if let Some((op, c)) = position.bound() {
         query = query.filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("(invoices.created_at, invoices.id) < (")
-                .bind::<diesel::sql_types::Timestamptz, _>(c.created_at)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(c.id)
-                .sql(")"),
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "(invoices.created_at, invoices.id) {op} ("
+            ))
+            .bind::<diesel::sql_types::Timestamptz, _>(c.created_at)
+            .sql(", ")
+            .bind::<diesel::sql_types::Uuid, _>(c.id)
+            .sql(")"),
         );
     }
-    let mut rows = query
-        .order((invoices::created_at.desc(), invoices::id.desc()))
+    query = if position.reads_newest_first() {
+        query.order((invoices::created_at.desc(), invoices::id.desc()))
+    } else {
+        query.order((invoices::created_at.asc(), invoices::id.asc()))
+    };
+    let rows = query
         .select(Invoice::as_select())
         .limit(limit + 1)
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
+    Ok(crate::db::cursor::Page::from_rows(rows, &position, limit))
 }
 
 /// One invoice of the tenant; NotFound for another organization's.

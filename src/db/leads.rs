@@ -147,6 +147,9 @@ impl OwnerFilter {
 
 /// A position in the newest-first lead (and message) list.
 pub type Cursor = cursor::Cursor<LeadId>;
+/// Where a page of the lead list starts.
+pub type Position = cursor::Position<LeadId>;
+pub use cursor::Page;
 
 fn scoped<'a>(tenant: &Tenant) -> leads::BoxedQuery<'a, Pg> {
     scoped_leads(tenant).into_boxed()
@@ -237,9 +240,7 @@ pub fn hand_over(
 }
 
 /// One page of leads, newest first, after `cursor`. Returns up to `limit`
-/// rows plus whether more follow. The row comparison `(created_at, id) < …`
-/// is an index condition on `leads_newest` / `leads_status`, so a deep page
-/// costs the same as the first.
+/// rows plus whether more follow.
 pub fn list(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -247,24 +248,41 @@ pub fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<Lead>, bool)> {
+    let page = list_page(conn, tenant, filter, after.into(), limit)?;
+    Ok((page.rows, page.has_older))
+}
+
+/// One page of leads at `position` (older or newer than a cursor), newest
+/// first. The row comparison `(created_at, id) < …` (or `>`) is an index
+/// condition on `leads_newest` / `leads_status`, so a deep page costs the
+/// same as the first.
+pub fn list_page(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    filter: &LeadFilter,
+    position: Position,
+    limit: i64,
+) -> QueryResult<Page<Lead>> {
     let mut query = filtered(tenant, filter);
-    if let Some(c) = after {
+    if let Some((op, c)) = position.bound() {
         query = query.filter(
-            sql::<Bool>("(leads.created_at, leads.id) < (")
+            sql::<Bool>(&format!("(leads.created_at, leads.id) {op} ("))
                 .bind::<Timestamptz, _>(c.created_at)
                 .sql(", ")
                 .bind::<SqlUuid, _>(c.id)
                 .sql(")"),
         );
     }
-    let mut rows: Vec<Lead> = query
-        .order((leads::created_at.desc(), leads::id.desc()))
+    query = if position.reads_newest_first() {
+        query.order((leads::created_at.desc(), leads::id.desc()))
+    } else {
+        query.order((leads::created_at.asc(), leads::id.asc()))
+    };
+    let rows = query
         .limit(limit + 1)
         .select(Lead::as_select())
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
+    Ok(Page::from_rows(rows, &position, limit))
 }
 
 /// One lead of the tenant; NotFound for other organizations' ids.
@@ -284,6 +302,32 @@ pub fn find_many(
     scoped(tenant)
         .filter(leads::id.eq_any(ids.to_vec()))
         .select(Lead::as_select())
+        .load(conn)
+}
+
+/// Ids of the leads matching `filter`, newest first: a bulk selection made
+/// on the server from the list's filter, not from ids the browser sent.
+pub fn matching_ids(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    filter: &LeadFilter,
+) -> QueryResult<Vec<LeadId>> {
+    filtered(tenant, filter)
+        .order((leads::created_at.desc(), leads::id.desc()))
+        .select(leads::id)
+        .load(conn)
+}
+
+/// Which of `ids` are the tenant's leads, newest first.
+pub fn existing_ids(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    ids: &[LeadId],
+) -> QueryResult<Vec<LeadId>> {
+    scoped(tenant)
+        .filter(leads::id.eq_any(ids.to_vec()))
+        .order((leads::created_at.desc(), leads::id.desc()))
+        .select(leads::id)
         .load(conn)
 }
 

@@ -103,6 +103,9 @@ pub fn signature(
 
 /// A position in the newest-first message list.
 pub type Cursor = cursor::Cursor<MessageId>;
+/// Where a page of the message history starts.
+pub type Position = cursor::Position<MessageId>;
+pub use cursor::Page;
 
 /// Where a new message comes from.
 pub struct Origin {
@@ -242,26 +245,40 @@ pub fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<MessageRow>, bool)> {
+    let page = list_page(conn, tenant, lead, after.into(), limit)?;
+    Ok((page.rows, page.has_older))
+}
+
+/// One page of the organization's messages (of one lead, if given) at
+/// `position`, newest first.
+pub fn list_page(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    lead: Option<LeadId>,
+    position: Position,
+    limit: i64,
+) -> QueryResult<Page<MessageRow>> {
     let mut query = with_names(tenant).into_boxed();
     if let Some(lead) = lead {
         query = query.filter(messages::lead_id.eq(lead));
     }
-    if let Some(c) = after {
+    if let Some((op, c)) = position.bound() {
         query = query.filter(
-            sql::<Bool>("(messages.created_at, messages.id) < (")
+            sql::<Bool>(&format!("(messages.created_at, messages.id) {op} ("))
                 .bind::<Timestamptz, _>(c.created_at)
                 .sql(", ")
                 .bind::<SqlUuid, _>(c.id)
                 .sql(")"),
         );
     }
-    let mut rows: Vec<Joined> = query
-        .order((messages::created_at.desc(), messages::id.desc()))
-        .limit(limit + 1)
-        .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows.into_iter().map(into_row).collect(), more))
+    query = if position.reads_newest_first() {
+        query.order((messages::created_at.desc(), messages::id.desc()))
+    } else {
+        query.order((messages::created_at.asc(), messages::id.asc()))
+    };
+    let rows: Vec<Joined> = query.limit(limit + 1).load(conn)?;
+    let rows = rows.into_iter().map(into_row).collect();
+    Ok(Page::from_rows(rows, &position, limit))
 }
 
 /// The messages of one lead, newest first.

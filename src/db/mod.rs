@@ -24,6 +24,7 @@ pub mod erasure;
 pub mod idempotency;
 pub mod invitations;
 pub mod invoices;
+pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;
 pub mod lifecycle;

@@ -108,6 +108,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    lead_bulk_jobs (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        requested_by -> Nullable<Uuid>,
+        action -> Text,
+        tag -> Text,
+        lead_ids -> Array<Uuid>,
+        total -> Int4,
+        done -> Int4,
+        changed -> Int4,
+        status -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     lead_imports (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -482,6 +501,8 @@ diesel::joinable!(audit_events -> organizations (organization_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(invoices -> organizations (organization_id));
+diesel::joinable!(lead_bulk_jobs -> organizations (organization_id));
+diesel::joinable!(lead_bulk_jobs -> users (requested_by));
 diesel::joinable!(lead_imports -> organizations (organization_id));
 diesel::joinable!(lead_imports -> users (created_by));
 diesel::joinable!(leads -> organizations (organization_id));
@@ -521,6 +542,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     invoice_lines,
     invoices,
+    lead_bulk_jobs,
     lead_imports,
     leads,
     limit_overrides,

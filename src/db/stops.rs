@@ -38,7 +38,19 @@ pub fn after_status_change(
     lead: &Lead,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    let Some(reason) = status_reason(lead.fields.status) else {
+    after_status_change_of(conn, tenant, &[lead.id], lead.fields.status, now)
+}
+
+/// `after_status_change` for many leads that were all given `status` (a
+/// bulk status change): one statement, whatever the number of leads.
+pub fn after_status_change_of(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    leads: &[LeadId],
+    status: LeadStatus,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let Some(reason) = status_reason(status) else {
         return Ok(0);
     };
     let ids: Vec<EnrollmentId> = sequence_enrollments::table
@@ -48,7 +60,7 @@ pub fn after_status_change(
                 .and(sequences::id.eq(sequence_enrollments::sequence_id))),
         )
         .filter(scoped_rows(tenant))
-        .filter(sequence_enrollments::lead_id.eq(lead.id))
+        .filter(sequence_enrollments::lead_id.eq_any(leads))
         .filter(sequence_enrollments::status.eq_any(RUNNING))
         .filter(sequences::stop_on_reply.eq(true))
         .select(sequence_enrollments::id)

@@ -325,6 +325,13 @@ pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
     Ok(())
 }
 
+/// The acting member's membership (role and permission flags), fresh from
+/// the database: a background job re-checks it before acting in the
+/// member's name. 403 when they are no longer a member.
+pub fn my_membership(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Member> {
+    actor(conn, tenant).map(|row| row.member)
+}
+
 /// The acting user's current role (fresh from the database).
 pub fn my_role(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<Role> {
     let user = tenant.user_id().ok_or(DbError::NotFound)?;

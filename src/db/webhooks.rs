@@ -141,6 +141,51 @@ pub fn lead_updated(
     Ok(n)
 }
 
+/// `lead.updated` for many leads at once (a bulk change), and
+/// `lead.status_changed` for those whose status moved; each lead comes with
+/// its status before the change.
+pub fn leads_updated(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    changed: &[(Lead, LeadStatus)],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let mut n = emit(conn, tenant, EventType::LeadUpdated, now, |_| {
+        Ok(changed.iter().map(|(l, _)| events::lead(l)).collect())
+    })?;
+    let moved: Vec<&(Lead, LeadStatus)> = changed
+        .iter()
+        .filter(|(l, before)| *before != l.fields.status)
+        .collect();
+    if !moved.is_empty() {
+        n += emit(conn, tenant, EventType::LeadStatusChanged, now, |_| {
+            Ok(moved
+                .iter()
+                .map(|(l, before)| events::lead_status_changed(l, before.as_str()))
+                .collect())
+        })?;
+    }
+    Ok(n)
+}
+
+/// `lead.deleted` for many leads at once (a bulk delete).
+pub fn leads_deleted(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    deleted: &[Lead],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if deleted.is_empty() {
+        return Ok(0);
+    }
+    emit(conn, tenant, EventType::LeadDeleted, now, |_| {
+        Ok(deleted.iter().map(events::lead).collect())
+    })
+}
+
 /// `member.joined` / `member.removed` for a member row.
 pub fn member_event(
     conn: &mut PgConnection,

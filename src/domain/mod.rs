@@ -3,6 +3,7 @@
 //! database; `FromStr` accepts exactly that string and answers `UnknownValue` otherwise.
 pub mod api_keys;
 pub mod billing;
+pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;
 pub mod membership;

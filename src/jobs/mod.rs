@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::db::SystemAccess;
 use crate::state::AppState;
 
+pub mod lead_bulk;
 pub mod lifecycle;
 pub mod mail;
 pub mod org_deletion;
@@ -50,6 +51,7 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
             org_deletion::run,
         ),
         ("org-exports", Duration::from_secs(30), org_export::run),
+        ("lead-bulk", Duration::from_secs(5), lead_bulk::run),
     ]
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::audit::{self, Actor, Cursor, Filter};
+use crate::db::audit::{self, Actor, Cursor, Filter, Position};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::routes::{Part, Reply};
@@ -29,6 +29,8 @@ pub struct AuditQuery {
     actor: String,
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    before: String,
 }
 
 fn parse_filter(q: &AuditQuery) -> AppResult<Filter> {
@@ -49,13 +51,18 @@ fn parse_filter(q: &AuditQuery) -> AppResult<Filter> {
     })
 }
 
-fn parse_cursor(after: &str) -> AppResult<Option<Cursor>> {
-    match after.trim() {
-        "" => Ok(None),
-        s => Cursor::decode(s).map(Some).ok_or_else(|| {
+/// The page asked for; a malformed page link is a clear 400.
+fn parse_position(q: &AuditQuery) -> AppResult<Position> {
+    let cursor = |s: &str| {
+        Cursor::decode(s.trim()).ok_or_else(|| {
             AppError::validation("The page link is not valid. Start again from the newest events.")
-        }),
-    }
+        })
+    };
+    Ok(match (q.after.trim(), q.before.trim()) {
+        ("", "") => Position::Newest,
+        ("", before) => Position::Newer(cursor(before)?),
+        (after, _) => Position::Older(cursor(after)?),
+    })
 }
 
 async fn index(
@@ -66,34 +73,30 @@ async fn index(
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ViewAudit)?;
     let filter = parse_filter(&query)?;
-    let after = parse_cursor(&query.after)?;
+    let position = parse_position(&query)?;
     let tenant = cur.tenant();
-    let (mut events, actions, actors) = state
+    let (page, actions, actors) = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
-                audit::list(conn, &tenant, &filter, after, PAGE_SIZE + 1)?,
+                audit::list(conn, &tenant, &filter, position, PAGE_SIZE)?,
                 audit::actions(conn, &tenant)?,
                 audit::actors(conn, &tenant)?,
             ))
         })
         .await?;
-    let has_more = events.len() as i64 > PAGE_SIZE;
-    events.truncate(PAGE_SIZE as usize);
-    let older = events
-        .last()
-        .filter(|_| has_more)
-        .map(|e| e.cursor().encode());
+    let (newer, older) = page.link_cursors(|e| e.cursor());
     let v = AuditView {
         org_name: &cur.ctx.org.name,
         tz: cur.ctx.org.tz(),
-        events: &events,
+        events: &page.rows,
         actions: &actions,
         actors: &actors,
         action: query.action.trim(),
         actor: query.actor.trim(),
-        older,
-        paged: after.is_some(),
+        newer: newer.map(|c| c.encode()),
+        older: older.map(|c| c.encode()),
+        paged: !position.is_newest(),
     };
     Reply::Ok
         .page_or_fragment(

@@ -45,6 +45,7 @@ const INVOICES_PER_PAGE: i64 = 25;
 #[serde(default)]
 pub struct PageQuery {
     after: String,
+    before: String,
 }
 
 async fn show(
@@ -54,8 +55,8 @@ async fn show(
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ViewBilling)?;
-    let after = invoices::Cursor::decode(&query.after);
-    render(&state, &cur, &req, &FieldErrors::new(), None, after).await
+    let position = invoices::Position::from_query(&query.after, &query.before);
+    render(&state, &cur, &req, &FieldErrors::new(), None, position).await
 }
 
 /// The subscription card alone: what the "waiting for confirmation" banner
@@ -80,7 +81,8 @@ async fn subscription_card(
         subscription: &cur.ctx.subscription,
         details: billing::Details::default(),
         invoices: &[],
-        next_href: None,
+        newer_href: None,
+        older_href: None,
         on_first: true,
         can_manage: cur.can(Action::ManageBilling),
         stripe: payments::stripe_provider(&state.config).is_some(),
@@ -97,14 +99,14 @@ async fn render(
     req: &HttpRequest,
     errors: &FieldErrors,
     submitted: Option<&DetailsForm>,
-    after: Option<invoices::Cursor>,
+    position: invoices::Position,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
-    let ((list, more), stored, link, card) = state
+    let (list, stored, link, card) = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
-                invoices::list(conn, &tenant, after, INVOICES_PER_PAGE)?,
+                invoices::list(conn, &tenant, position, INVOICES_PER_PAGE)?,
                 billing::details(conn, &tenant)?,
                 billing::stripe_link(conn, &tenant)?,
                 billing::card_on_file(conn, &tenant)?,
@@ -120,20 +122,18 @@ async fn render(
         },
         None => stored,
     };
-    let next_href = more.then(|| list.last()).flatten().map(|i| {
-        let c = invoices::Cursor {
-            created_at: i.created_at,
-            id: i.id,
-        };
-        format!("/billing?after={}", c.encode())
+    let (newer, older) = list.link_cursors(|i| invoices::Cursor {
+        created_at: i.created_at,
+        id: i.id,
     });
     let p = BillingPage {
         org: &cur.ctx.org,
         subscription: &cur.ctx.subscription,
         details,
-        invoices: &list,
-        next_href,
-        on_first: after.is_none(),
+        invoices: &list.rows,
+        newer_href: newer.map(|c| format!("/billing?before={}", c.encode())),
+        older_href: older.map(|c| format!("/billing?after={}", c.encode())),
+        on_first: position.is_newest(),
         can_manage: cur.can(Action::ManageBilling),
         stripe: payments::stripe_provider(&state.config).is_some(),
         pending: link.waiting(cur.now()),
@@ -244,7 +244,7 @@ async fn save_details(
     cur.require(Action::ManageBilling)?;
     let details = match validate_details(&form) {
         Ok(v) => v,
-        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form), None).await,
+        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form), invoices::Position::Newest).await,
     };
     let tenant = cur.tenant();
     state
@@ -258,7 +258,7 @@ async fn save_details(
         })
         .await?;
     if wants_fragment(&req) {
-        return render(&state, &cur, &req, &FieldErrors::new(), None, None).await;
+        return render(&state, &cur, &req, &FieldErrors::new(), None, invoices::Position::Newest).await;
     }
     Ok(redirect_with_flash(
         &req,

@@ -4,7 +4,6 @@
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use maud::Markup;
@@ -14,15 +13,15 @@ use uuid::Uuid;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db;
-use crate::db::leads::{self, Cursor, Lead, LeadFilter};
+use crate::db::leads::{self, Cursor, LeadFilter};
 use crate::db::wall;
 use crate::domain::lead_import;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
+use crate::routes::shared::lead_csv;
 use crate::routes::{lead_filter, owner_filter, usage_changed, usage_of, Part, Reply};
 use crate::views::layout::Nav;
-use crate::views::lead_csv;
 use crate::views::lead_import::{self as view, Allowance};
 
 route_table! {
@@ -208,14 +207,6 @@ pub struct ExportQuery {
 /// Leads per database round trip while exporting.
 const EXPORT_BATCH: i64 = 1000;
 
-fn csv_chunk(rows: &[Lead], with_header: bool) -> Result<Bytes, AppError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    lead_csv::write(&mut w, rows, with_header).map_err(AppError::unexpected)?;
-    w.into_inner()
-        .map(Bytes::from)
-        .map_err(|e| AppError::unexpected(e.to_string()))
-}
-
 enum ExportState {
     Start,
     After(Cursor),
@@ -254,7 +245,7 @@ async fn export(
                 _ => ExportState::Done,
             };
             Some((
-                csv_chunk(&rows, after.is_none()).map_err(actix_web::Error::from),
+                lead_csv::chunk(&rows, after.is_none()).map_err(actix_web::Error::from),
                 next,
             ))
         }

@@ -8,14 +8,14 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::leads::{self, Cursor, LeadFilter};
+use crate::db::leads::{self, Cursor, LeadFilter, Position};
 use crate::db::{enrollments, messages, sequences, team, templates};
 use crate::domain::leads::{validate, LeadInput, LeadStatus};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
-use crate::ids::LeadId;
+use crate::ids::{LeadId, UserId};
 use crate::routes::{
     fragment, lead_filter, owner_filter, page, redirect_with_flash, usage_changed, usage_of, wants_fragment,
     Reply,
@@ -44,6 +44,7 @@ pub struct ListQuery {
     tag: String,
     owner: String,
     after: String,
+    before: String,
 }
 
 pub fn perms(cur: &CurrentOrg) -> Perms {
@@ -62,9 +63,9 @@ async fn index(
     cur.require(Action::ReadWorkspace)?;
     let mut filter = lead_filter(&query.q, &query.status, &query.tag)?;
     filter.owner = owner_filter(&query.owner, cur.user.id())?;
-    let after = Cursor::decode(&query.after);
+    let position = Position::from_query(&query.after, &query.before);
     let empty = (LeadInput::default(), FieldErrors::new(), None);
-    render_list(&state, &cur, &req, filter, after, empty, Reply::Ok).await
+    render_list(&state, &cur, &req, filter, position, empty, Reply::Ok).await
 }
 
 /// The list page, with the create form in the given state.
@@ -73,17 +74,17 @@ async fn render_list(
     cur: &CurrentOrg,
     req: &HttpRequest,
     filter: LeadFilter,
-    after: Option<Cursor>,
+    position: Position,
     form: (LeadInput, FieldErrors, Option<String>),
     reply: Reply,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
     let perms = perms(cur);
     let (f, sub, now) = (filter.clone(), cur.ctx.subscription.clone(), cur.now());
-    let ((rows, more), seqs, month, members) = state
+    let (list, seqs, month, members) = state
         .db
         .run(move |conn| -> AppResult<_> {
-            let page = leads::list(conn, &tenant, &f, after, leads::PAGE_SIZE)?;
+            let page = leads::list_page(conn, &tenant, &f, position, leads::PAGE_SIZE)?;
             let members = team::names(conn, &tenant)?;
             let seqs = if perms.send {
                 sequences::options(conn, &tenant)?
@@ -94,14 +95,21 @@ async fn render_list(
             Ok((page, seqs, month, members))
         })
         .await?;
-    let next_href = more
-        .then(|| rows.last().map(|l| next_href(&filter, l.cursor())))
+    let rows = &list.rows;
+    let older_href = list
+        .has_older
+        .then(|| rows.last().map(|l| page_href(&filter, ("after", l.cursor()))))
+        .flatten();
+    let newer_href = list
+        .has_newer
+        .then(|| rows.first().map(|l| page_href(&filter, ("before", l.cursor()))))
         .flatten();
     let body = view::list_page(&ListPage {
-        leads: &rows,
+        leads: rows,
         filter: &filter,
-        next_href,
-        on_first: after.is_none(),
+        older_href,
+        newer_href,
+        on_first: position.is_newest(),
         tz: cur.ctx.org.tz(),
         perms,
         csrf: &cur.user.csrf,
@@ -120,11 +128,13 @@ async fn render_list(
         .await
 }
 
-fn next_href(filter: &LeadFilter, cursor: Cursor) -> String {
+/// The list at a cursor: `("after", c)` for the next page down,
+/// `("before", c)` for the page above.
+fn page_href(filter: &LeadFilter, (side, cursor): (&str, Cursor)) -> String {
     let status = filter.status.map(LeadStatus::as_str).unwrap_or("");
     let tag = filter.tag.as_deref().unwrap_or("");
     let owner = filter.owner.map(|o| o.as_param()).unwrap_or_default();
-    let after = cursor.encode();
+    let at = cursor.encode();
     format!(
         "/leads{}",
         query_string(&[
@@ -132,7 +142,7 @@ fn next_href(filter: &LeadFilter, cursor: Cursor) -> String {
             ("status", status),
             ("tag", tag),
             ("owner", &owner),
-            ("after", &after)
+            (side, &at)
         ])
     )
 }
@@ -177,7 +187,7 @@ async fn create(
         return Ok(reply.fragment(view::create_form(&state, &cur.user.csrf)));
     }
     let form = (input, errors, limit);
-    render_list(&state, &cur, &req, LeadFilter::default(), None, form, reply).await
+    render_list(&state, &cur, &req, LeadFilter::default(), Position::Newest, form, reply).await
 }
 
 fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpResponse {
@@ -191,10 +201,12 @@ fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpRespo
         errors: &no_errors,
         limit: None,
     };
+    // A new lead belongs to whoever added it.
+    let me = [(cur.user.id(), cur.user.session.user.name.clone())];
     let markup = html! {
         (view::create_form(&state, &cur.user.csrf))
         // Table rows only parse inside <template> in a fragment that starts with a form.
-        template { tbody hx-swap-oob="afterbegin:#lead-rows" { (view::row(lead, cur.ctx.org.tz(), perms(cur))) } }
+        template { tbody hx-swap-oob="afterbegin:#lead-rows" { (view::row(lead, row_ctx(cur, &me))) } }
         template { tr #leads-empty hx-swap-oob="delete" {} }
         (flash_oob("Lead added."))
     };
@@ -261,7 +273,7 @@ async fn edit(
         return Ok(fragment(view::edit_row(
             lead.id,
             &form,
-            view::columns(perms(&cur)),
+            view::COLUMNS,
         )));
     }
     let body = view::edit_page(&lead, &form, &cur.user.csrf);
@@ -276,7 +288,24 @@ async fn row(
 ) -> AppResult<HttpResponse> {
     cur.require(Action::ReadWorkspace)?;
     let lead = find(&state, &cur, path.into_inner()).await?;
-    Ok(fragment(view::row(&lead, cur.ctx.org.tz(), perms(&cur))))
+    let members = member_names(&state, &cur).await?;
+    Ok(fragment(view::row(&lead, row_ctx(&cur, &members))))
+}
+
+/// The row context: the organization's time zone, what the member may do,
+/// and the members' names for the owner column.
+fn row_ctx<'a>(cur: &CurrentOrg, members: &'a [(UserId, String)]) -> view::RowCtx<'a> {
+    view::RowCtx {
+        tz: cur.ctx.org.tz(),
+        perms: perms(cur),
+        members,
+    }
+}
+
+/// The organization's members (id, name).
+async fn member_names(state: &AppState, cur: &CurrentOrg) -> AppResult<Vec<(UserId, String)>> {
+    let tenant = cur.tenant();
+    Ok(state.db.run(move |conn| team::names(conn, &tenant)).await?)
 }
 
 /// One lead of the current organization (404 for any other).
@@ -323,7 +352,14 @@ async fn update(
         }
     };
     match result {
-        Ok(lead) => Ok(updated(&cur, &req, &lead)),
+        Ok(lead) => {
+            let members = if targets_row(&req) {
+                member_names(&state, &cur).await?
+            } else {
+                Vec::new()
+            };
+            Ok(updated(&cur, &req, &lead, &members))
+        }
         Err(errors) => {
             let form = FormState {
                 input: &input,
@@ -332,7 +368,7 @@ async fn update(
             };
             let reply = Reply::Invalid;
             if targets_row(&req) {
-                let cols = view::columns(perms(&cur));
+                let cols = view::COLUMNS;
                 return Ok(reply.fragment(view::edit_row(id, &form, cols)));
             }
             if wants_fragment(&req) {
@@ -347,9 +383,14 @@ async fn update(
     }
 }
 
-fn updated(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpResponse {
+fn updated(
+    cur: &CurrentOrg,
+    req: &HttpRequest,
+    lead: &leads::Lead,
+    members: &[(UserId, String)],
+) -> HttpResponse {
     if targets_row(req) {
-        return fragment(view::row(lead, cur.ctx.org.tz(), perms(cur)));
+        return fragment(view::row(lead, row_ctx(cur, members)));
     }
     if wants_fragment(req) {
         let input = view::input_of(lead);

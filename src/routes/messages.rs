@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads;
-use crate::db::messages::Cursor;
+use crate::db::messages::{Cursor, Position};
 use crate::db::{messages, templates};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
@@ -36,6 +36,7 @@ const PAGE_SIZE: i64 = 50;
 #[serde(default)]
 pub struct PageQuery {
     after: String,
+    before: String,
 }
 
 async fn index(
@@ -45,22 +46,20 @@ async fn index(
     query: web::Query<PageQuery>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
-    let after = Cursor::decode(&query.after);
-    let (rows, more) = state
+    let position = Position::from_query(&query.after, &query.before);
+    let list = state
         .db
-        .run(move |conn| messages::list(conn, &tenant, None, after, PAGE_SIZE))
+        .run(move |conn| messages::list_page(conn, &tenant, None, position, PAGE_SIZE))
         .await?;
-    let next_href = more.then(|| rows.last()).flatten().map(|r| {
-        let c = Cursor {
-            created_at: r.message.created_at,
-            id: r.message.id,
-        };
-        format!("/messages?after={}", c.encode())
+    let (newer, older) = list.link_cursors(|r| Cursor {
+        created_at: r.message.created_at,
+        id: r.message.id,
     });
     let body = view::list_page(&ListPage {
-        rows: &rows,
-        next_href,
-        on_first: after.is_none(),
+        rows: &list.rows,
+        newer_href: newer.map(|c| format!("/messages?before={}", c.encode())),
+        older_href: older.map(|c| format!("/messages?after={}", c.encode())),
+        on_first: position.is_newest(),
         tz: cur.ctx.org.tz(),
     });
     page(&state, &cur, &req, Nav::Messages, "Messages", body).await

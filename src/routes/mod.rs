@@ -95,6 +95,7 @@ features![
     notices,
     bench,
     lead_import,
+    lead_bulk,
     erasure,
     leads,
     templates,

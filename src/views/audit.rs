@@ -22,6 +22,8 @@ pub struct AuditView<'a> {
     /// The filter values as given ("" = all).
     pub action: &'a str,
     pub actor: &'a str,
+    /// Cursor of the page above (newer), if there is one.
+    pub newer: Option<String>,
     /// Cursor of the next (older) page, if there is one.
     pub older: Option<String>,
     /// True when this is not the first page.
@@ -197,7 +199,9 @@ fn changes(tz: Tz, before: Option<&Value>, after: Option<&Value>) -> Markup {
     }
 }
 
-fn page_link(v: &AuditView, after: Option<&str>) -> String {
+/// The log with the current filter, at `at`: `("after", cursor)`,
+/// `("before", cursor)` or the newest page.
+fn page_link(v: &AuditView, at: Option<(&str, &str)>) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     if !v.action.is_empty() {
         q.append_pair("action", v.action);
@@ -205,8 +209,8 @@ fn page_link(v: &AuditView, after: Option<&str>) -> String {
     if !v.actor.is_empty() {
         q.append_pair("actor", v.actor);
     }
-    if let Some(a) = after {
-        q.append_pair("after", a);
+    if let Some((side, cursor)) = at {
+        q.append_pair(side, cursor);
     }
     let q = q.finish();
     if q.is_empty() {
@@ -225,10 +229,14 @@ fn pagination(v: &AuditView) -> Markup {
                 span.page-links {
                     @if v.paged {
                         @let href = page_link(v, None);
-                        a href=(href) hx-get=(href) hx-target=(target) hx-swap="outerHTML" hx-push-url="true" { "← Newest" }
+                        a href=(href) hx-get=(href) hx-target=(target) hx-swap="outerHTML" hx-push-url="true" { "« Newest" }
+                    }
+                    @if let Some(newer) = &v.newer {
+                        @let href = page_link(v, Some(("before", newer)));
+                        a rel="prev" href=(href) hx-get=(href) hx-target=(target) hx-swap="outerHTML" hx-push-url="true" { "← Newer" }
                     }
                     @if let Some(older) = &v.older {
-                        @let href = page_link(v, Some(older));
+                        @let href = page_link(v, Some(("after", older)));
                         a rel="next" href=(href) hx-get=(href) hx-target=(target) hx-swap="outerHTML" hx-push-url="true" { "Older →" }
                     }
                 }

@@ -14,7 +14,7 @@ use crate::domain::vat::format_rate;
 use crate::forms::FieldErrors;
 use crate::views::components::{csrf, form_errors, Field};
 use crate::views::plans::pending_banner;
-use crate::views::workspace::pagination;
+use crate::views::workspace::{pagination, Pager};
 
 pub struct BillingPage<'a> {
     pub org: &'a Organization,
@@ -22,7 +22,8 @@ pub struct BillingPage<'a> {
     pub details: Details,
     pub invoices: &'a [Invoice],
     /// The next (older) page of invoices, if there is one.
-    pub next_href: Option<String>,
+    pub newer_href: Option<String>,
+    pub older_href: Option<String>,
     pub on_first: bool,
     pub can_manage: bool,
     pub stripe: bool,
@@ -174,7 +175,15 @@ fn invoice_table(p: &BillingPage) -> Markup {
                         }
                     }
                 } }
-                (pagination("/billing", p.next_href.as_deref(), p.on_first, invoices.len()))
+                (pagination(
+                    &Pager {
+                        first: "/billing",
+                        newer: p.newer_href.as_deref(),
+                        older: p.older_href.as_deref(),
+                        on_first: p.on_first,
+                    },
+                    invoices.len()
+                ))
             }
         }
     }

@@ -13,7 +13,8 @@ use crate::forms::FieldErrors;
 use crate::ids::{LeadId, SequenceId, UserId};
 use crate::views::components::{csrf, Field};
 use crate::views::format::date;
-use crate::views::workspace::{self, form_problems, pagination, query_string, select};
+use crate::views::lead_bulk;
+use crate::views::workspace::{self, form_problems, pagination, query_string, select, Pager};
 
 /// What the current member may do here (buttons are shown accordingly).
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +33,9 @@ pub struct FormState<'a> {
 pub struct ListPage<'a> {
     pub leads: &'a [Lead],
     pub filter: &'a LeadFilter,
-    pub next_href: Option<String>,
+    /// The next page down ("Older →") and the page above ("← Newer").
+    pub older_href: Option<String>,
+    pub newer_href: Option<String>,
     pub on_first: bool,
     pub tz: Tz,
     pub perms: Perms,
@@ -50,7 +53,6 @@ pub fn row_id(id: LeadId) -> String {
 }
 
 pub const FORM_ID: &str = "lead-form";
-const BULK_FORM_ID: &str = "bulk-enrol";
 
 /// The lead fields as the form shows them.
 pub fn input_of(lead: &Lead) -> LeadInput {
@@ -130,21 +132,40 @@ fn tag_list(tags: &[String]) -> Markup {
     }
 }
 
+/// What every row of the list needs besides its lead.
+#[derive(Clone, Copy)]
+pub struct RowCtx<'a> {
+    pub tz: Tz,
+    pub perms: Perms,
+    /// Members (id, name), to name each lead's owner.
+    pub members: &'a [(UserId, String)],
+}
+
+fn owner_cell(owner: Option<UserId>, members: &[(UserId, String)]) -> Markup {
+    let name = owner.and_then(|o| members.iter().find(|(id, _)| *id == o));
+    html! {
+        @match name {
+            Some((_, name)) => (name),
+            None => span.muted { "Unassigned" },
+        }
+    }
+}
+
 /// One row of the list.
-pub fn row(lead: &Lead, tz: Tz, perms: Perms) -> Markup {
+pub fn row(lead: &Lead, ctx: RowCtx) -> Markup {
+    let (tz, perms) = (ctx.tz, ctx.perms);
     let id = lead.id;
     let status = lead.fields.status;
     html! {
         tr #(row_id(id)) {
-            @if perms.send {
-                td.stack-pick {
-                    label.sr-only for={ "pick-" (id) } { "Select " (lead.full_name()) }
-                    input #{ "pick-" (id) } type="checkbox" name="lead_id" value=(id) form=(BULK_FORM_ID);
-                }
+            td.stack-pick {
+                label.sr-only for={ "pick-" (id) } { "Select " (lead.full_name()) }
+                input #{ "pick-" (id) } type="checkbox" name="lead_id" value=(id) form=(lead_bulk::FORM_ID);
             }
             td.stack-title { a href={ "/leads/" (id) } { (lead.full_name()) } span.cell-sub { (lead.fields.email) } }
             td data-label="Company" { (lead.fields.company) @if !lead.fields.title.is_empty() { span.cell-sub { (lead.fields.title) } } }
             td data-label="Status" { span.badge.(status.badge()) { (status.label()) } }
+            td data-label="Owner" { (owner_cell(lead.owner_user_id, ctx.members)) }
             td data-label="Tags" { (tag_list(&lead.fields.tags)) }
             td data-label="Added" { (date(lead.created_at, tz)) }
             td.actions {
@@ -200,13 +221,9 @@ pub fn edit_row(id: LeadId, state: &FormState, colspan: u8) -> Markup {
     }
 }
 
-pub fn columns(perms: Perms) -> u8 {
-    if perms.send {
-        7
-    } else {
-        6
-    }
-}
+/// Columns of the lead table: tick box, name, company, status, owner,
+/// tags, added, actions.
+pub const COLUMNS: u8 = 8;
 
 /// The owner filter's choices: anyone, my leads, unassigned, each member.
 fn owner_select(filter: &LeadFilter, members: &[(UserId, String)], me: UserId) -> Markup {
@@ -268,39 +285,35 @@ fn toolbar(filter: &LeadFilter, members: &[(UserId, String)], me: UserId) -> Mar
     }
 }
 
-fn bulk_enrol(p: &ListPage) -> Markup {
+fn bulk_bar(p: &ListPage) -> Markup {
     html! {
-        @if p.perms.send && !p.leads.is_empty() {
-            form.inline-form.bulk-bar #(BULK_FORM_ID) method="post" action="/sequences/enrol" {
-                (csrf(p.csrf))
-                @if p.sequences.is_empty() {
-                    span.muted.small { "Create a sequence to enrol leads in it." }
-                } @else {
-                    label for="bulk-sequence" { "Selected leads:" }
-                    select #bulk-sequence name="sequence_id" {
-                        @for (id, name) in p.sequences { option value=(id) { (name) } }
-                    }
-                    button.btn.btn-sm type="submit" { "Enrol selected in sequence…" }
-                }
-            }
+        @if !p.leads.is_empty() {
+            (lead_bulk::bar(&lead_bulk::Bar {
+                filter: p.filter,
+                perms: p.perms,
+                csrf: p.csrf,
+                members: p.members,
+                sequences: p.sequences,
+            }))
         }
     }
 }
 
 fn table(p: &ListPage) -> Markup {
-    let cols = columns(p.perms);
+    let cols = COLUMNS;
     html! {
         div.table-wrap {
             table.data.stack {
                 caption.sr-only { "Leads, newest first" }
                 thead { tr {
-                    @if p.perms.send { th scope="col" { span.sr-only { "Select" } } }
-                    th scope="col" { "Name" } th scope="col" { "Company" } th scope="col" { "Status" }
+                    th scope="col" { span.sr-only { "Select" } }
+                    th scope="col" { "Name" } th scope="col" { "Company" } th scope="col" { "Status" } th scope="col" { "Owner" }
                     th scope="col" { "Tags" } th scope="col" aria-sort="descending" { "Added" }
                     th scope="col" { span.sr-only { "Actions" } }
                 } }
                 tbody #lead-rows {
-                    @for lead in p.leads { (row(lead, p.tz, p.perms)) }
+                    @let ctx = RowCtx { tz: p.tz, perms: p.perms, members: p.members };
+                    @for lead in p.leads { (row(lead, ctx)) }
                     @if p.leads.is_empty() {
                         tr #leads-empty { td colspan=(cols) {
                             div.empty {
@@ -356,9 +369,9 @@ pub fn list_page(p: &ListPage) -> Markup {
                 }
             }
             (toolbar(f, p.members, p.me))
-            (bulk_enrol(p))
+            (bulk_bar(p))
             (table(p))
-            (pagination(&first, p.next_href.as_deref(), p.on_first, p.leads.len()))
+            (pagination(&Pager { first: &first, newer: p.newer_href.as_deref(), older: p.older_href.as_deref(), on_first: p.on_first }, p.leads.len()))
         }
     }
 }

@@ -11,11 +11,12 @@ use crate::db::templates::Template;
 use crate::views::components::csrf;
 use crate::views::format::date_time;
 use crate::views::lead_detail::message_status;
-use crate::views::workspace::{pagination, upgrade_prompt};
+use crate::views::workspace::{pagination, upgrade_prompt, Pager};
 
 pub struct ListPage<'a> {
     pub rows: &'a [MessageRow],
-    pub next_href: Option<String>,
+    pub newer_href: Option<String>,
+    pub older_href: Option<String>,
     pub on_first: bool,
     pub tz: Tz,
 }
@@ -43,7 +44,15 @@ pub fn list_page(p: &ListPage) -> Markup {
                     }
                 }
             } }
-            (pagination("/messages", p.next_href.as_deref(), p.on_first, p.rows.len()))
+            (pagination(
+                &Pager {
+                    first: "/messages",
+                    newer: p.newer_href.as_deref(),
+                    older: p.older_href.as_deref(),
+                    on_first: p.on_first,
+                },
+                p.rows.len()
+            ))
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod home;
 pub mod invitations;
 pub mod invoice_pdf;
 pub mod layout;
+pub mod lead_bulk;
 pub mod lead_csv;
 pub mod lead_detail;
 pub mod lead_import;

@@ -163,7 +163,7 @@ fn enrollments_card(p: &DetailPage) -> Markup {
         section.card aria-labelledby="enrolled-title" {
             h2 #enrolled-title { "Enrolled leads" }
             @if p.enrollments.is_empty() {
-                p.muted { "Nobody is enrolled yet. Select leads on the " a href="/leads" { "lead list" } " and choose “Enrol selected in sequence…”." }
+                p.muted { "Nobody is enrolled yet. Select leads on the " a href="/leads" { "lead list" } ", tick them and choose “Enrol in …” under Action." }
             } @else {
                 div.table-wrap { table.data {
                     thead { tr { th scope="col" { "Lead" } th scope="col" { "Status" } th scope="col" { "Next step" } th scope="col" { span.sr-only { "Actions" } } } }

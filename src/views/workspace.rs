@@ -84,20 +84,29 @@ pub fn form_problems(errors: &FieldErrors, limit: Option<&str>) -> Markup {
     }
 }
 
-/// Keyset pagination: "Newest" back to the first page, "Next" when more follow.
-pub fn pagination(
-    first_href: &str,
-    next_href: Option<&str>,
-    on_first: bool,
-    shown: usize,
-) -> Markup {
+/// The links of a keyset-paged list.
+pub struct Pager<'a> {
+    /// The first page (the newest rows).
+    pub first: &'a str,
+    /// The page above this one, when there is one.
+    pub newer: Option<&'a str>,
+    /// The next page down, when more follow.
+    pub older: Option<&'a str>,
+    pub on_first: bool,
+}
+
+/// Keyset pagination both ways: "Newest" back to the first page, "Newer"
+/// one page up, "Older" one page down; the position stays in the URL.
+pub fn pagination(p: &Pager, shown: usize) -> Markup {
     html! {
         nav.pagination aria-label="Pagination" {
             span.page-info { (shown) (if shown == 1 { " item" } else { " items" }) " on this page" }
             span.page-links {
-                @if on_first { span aria-disabled="true" { "← Newest" } }
-                @else { a href=(first_href) rel="first" { "← Newest" } }
-                @if let Some(href) = next_href { a href=(href) rel="next" { "Older →" } }
+                @if p.on_first { span aria-disabled="true" { "« Newest" } }
+                @else { a href=(p.first) rel="first" { "« Newest" } }
+                @if let Some(href) = p.newer { a href=(href) rel="prev" { "← Newer" } }
+                @else { span aria-disabled="true" { "← Newer" } }
+                @if let Some(href) = p.older { a href=(href) rel="next" { "Older →" } }
                 @else { span aria-disabled="true" { "Older →" } }
             }
         }

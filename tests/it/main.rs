@@ -27,6 +27,7 @@ mod team;
 mod typed_rows;
 mod usage;
 mod webhooks;
+mod workspace_bulk;
 mod workspace_lead_import;
 mod workspace_leads;
 mod workspace_mail;

@@ -119,7 +119,9 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', gen_random_uuid(), '\\x0{n}', 'forgotten', now());
          INSERT INTO unsubscribe_tokens (organization_id, token_hash, lead_id, email_hash, created_at)
              VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());
-         INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());"
+         INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());
+         INSERT INTO lead_bulk_jobs (organization_id, id, action, lead_ids, total, created_at)
+             VALUES ('{org}', gen_random_uuid(), 'delete', ARRAY['{lead}']::uuid[], 1, now());"
     ))
     .expect("fixture rows");
 }
