@@ -40,6 +40,7 @@ pub mod overrides;
 pub mod payments;
 pub mod plans;
 pub mod rate_limit;
+pub mod retention;
 pub mod seed;
 pub mod sequences;
 pub mod sessions;

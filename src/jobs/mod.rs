@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod org_deletion;
 pub mod org_export;
+pub mod retention;
 pub mod sequences;
 pub mod webhooks;
 
@@ -52,6 +53,7 @@ fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
         ),
         ("org-exports", Duration::from_secs(30), org_export::run),
         ("lead-bulk", Duration::from_secs(5), lead_bulk::run),
+        ("retention", Duration::from_secs(60 * 60), retention::run),
     ]
 }
 

@@ -104,6 +104,7 @@ features![
     sequences,
     outbox,
     unsubscribe,
+    privacy,
 ];
 
 fn take_flash(req: &HttpRequest) -> Option<Flash> {

@@ -130,6 +130,7 @@ pub fn app_page(shell: &Shell, nav: Nav, title: &str, body: Markup) -> Markup {
                     (banners(shell))
                     div #flash aria-live="polite" { @if let Some(f) = &shell.flash { (flash(f)) } }
                     (body)
+                    (footer())
                 }
             }
         }
@@ -151,8 +152,16 @@ pub fn public_page(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
                     }
                 }
                 main.public-main #main { div #flash aria-live="polite" {} (body) }
+                (footer())
             }
         }
+    }
+}
+
+/// The foot of every page: where the privacy page is.
+fn footer() -> Markup {
+    html! {
+        footer.site-footer { a href="/privacy" { "Privacy: what we keep and for how long" } }
     }
 }
 

@@ -30,6 +30,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod password;
 pub mod plans;
+pub mod privacy;
 pub mod sequences;
 pub mod sessions;
 pub mod settings;

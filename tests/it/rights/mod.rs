@@ -4,6 +4,7 @@
 
 mod forget;
 mod reimport;
+mod retention;
 mod stop_on_reply;
 mod suppression_list;
 mod unsubscribe;

@@ -1,0 +1,22 @@
+//! The retention job: once an hour, blanks the text of mail sent over 30
+//! days ago, deletes raw usage records older than 13 months and used account
+//! tokens (`db::retention`). Safe on several instances: each statement is
+//! idempotent.
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+
+use crate::config::Config;
+use crate::db::{retention, SystemAccess};
+
+pub fn run(
+    conn: &mut PgConnection,
+    _: &SystemAccess,
+    _: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let mail = retention::blank_sent_mail(conn, now).map_err(|e| e.to_string())?;
+    let usage = retention::prune_usage_records(conn, now).map_err(|e| e.to_string())?;
+    let tokens = retention::prune_used_tokens(conn, now).map_err(|e| e.to_string())?;
+    Ok(mail + usage + tokens)
+}
