@@ -119,7 +119,11 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', gen_random_uuid(), '\\x0{n}', 'forgotten', now());
          INSERT INTO unsubscribe_tokens (organization_id, token_hash, lead_id, email_hash, created_at)
              VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());
-         INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());"
+         INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());
+         INSERT INTO lead_status_changes (organization_id, lead_id, from_status, to_status, changed_at)
+             VALUES ('{org}', '{lead}', 'new', 'contacted', now());
+         INSERT INTO analytics_daily (organization_id, day, metric, dim, count)
+             VALUES ('{org}', current_date - 400, 'lead_created', 'page', 1);"
     ))
     .expect("fixture rows");
 }
