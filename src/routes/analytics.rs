@@ -119,15 +119,10 @@ async fn load(
     analytics::Names,
 )> {
     let tenant = cur.tenant();
-    let rows = {
-        let tenant = tenant;
-        state
-            .db
-            .run(move |conn| {
-                analytics::daily_counts(conn, &tenant, range.previous().from, range.to)
-            })
-            .await?
-    };
+    let rows = state
+        .db
+        .run(move |conn| analytics::daily_counts(conn, &tenant, range.previous().from, range.to))
+        .await?;
     let (report, previous) = build(range, &rows);
     let template_ids: Vec<String> = report.templates.iter().map(|t| t.id.clone()).collect();
     let sequence_ids: Vec<String> = report.sequences.iter().map(|s| s.id.clone()).collect();
