@@ -13,7 +13,7 @@ use crate::api::idempotency::{once, stored};
 use crate::api::problem::{ApiResult, Problem};
 use crate::api::resource;
 use crate::db::leads::{self, Cursor, Lead};
-use crate::domain::leads::{validate, LeadFields, LeadInput};
+use crate::domain::leads::{validate, LeadFields, LeadInput, LeadSource};
 use crate::domain::roles::Action;
 use crate::error::AppError;
 use crate::ids::{LeadId, UserId};
@@ -268,17 +268,19 @@ async fn create(
     let now = caller.now;
     once(&state, &caller, &req, &canonical, move |conn| {
         // A refused limit is an error: the whole transaction rolls back.
-        Ok(match leads::create(conn, &tenant, &fields, now)? {
-            Ok(lead) => {
-                let location = format!("/api/v1/leads/{}", lead.id);
-                Ok(stored(
-                    StatusCode::CREATED,
-                    &LeadOut::from(lead),
-                    Some(location),
-                )?)
-            }
-            Err(errors) => Err(Problem::invalid(&errors)),
-        })
+        Ok(
+            match leads::create(conn, &tenant, &fields, LeadSource::Api, now)? {
+                Ok(lead) => {
+                    let location = format!("/api/v1/leads/{}", lead.id);
+                    Ok(stored(
+                        StatusCode::CREATED,
+                        &LeadOut::from(lead),
+                        Some(location),
+                    )?)
+                }
+                Err(errors) => Err(Problem::invalid(&errors)),
+            },
+        )
     })
     .await
 }

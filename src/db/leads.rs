@@ -16,7 +16,7 @@ use crate::db::error::DbResult;
 use crate::db::schema::leads;
 use crate::db::usage::{self, UsageKind};
 use crate::db::{audit, cursor, unique_violation, webhooks, Tenant};
-use crate::domain::leads::{LeadFields, LeadStatus};
+use crate::domain::leads::{LeadFields, LeadSource, LeadStatus};
 use crate::forms::FieldErrors;
 use crate::ids::{LeadId, OrgId, UserId};
 use crate::webhooks::events::{self as hook_events, EventType};
@@ -364,20 +364,26 @@ fn duplicate_email() -> FieldErrors {
     errors
 }
 
-/// Creates a lead and counts it (`lead_created`); run inside a transaction.
-/// A duplicate email is a field error; the monthly limit is `LimitReached`
+/// Creates a lead from `source` and counts it (`lead_created`); run inside a
+/// transaction. A duplicate email is a field error; the monthly limit is `LimitReached`
 /// (the caller's transaction then rolls back).
 pub fn create(
     conn: &mut PgConnection,
     tenant: &Tenant,
     fields: &LeadFields,
+    source: LeadSource,
     now: DateTime<Utc>,
 ) -> DbResult<Result<Lead, FieldErrors>> {
     let id = LeadId::new();
     // A savepoint, so a duplicate leaves the surrounding transaction usable.
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(leads::table)
-            .values((NewLead::of(tenant, id), values(fields), stamped(now)))
+            .values((
+                NewLead::of(tenant, id),
+                values(fields),
+                stamped(now),
+                leads::source.eq(source.as_str()),
+            ))
             .returning(Lead::as_returning())
             .get_result(conn)
     });
@@ -527,7 +533,14 @@ pub fn insert_counted(
     for chunk in rows.chunks(1000) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|(id, f)| (NewLead::of(tenant, *id), values(f), stamped(now)))
+            .map(|(id, f)| {
+                (
+                    NewLead::of(tenant, *id),
+                    values(f),
+                    stamped(now),
+                    leads::source.eq(LeadSource::Csv.as_str()),
+                )
+            })
             .collect();
         inserted += diesel::insert_into(leads::table)
             .values(values)

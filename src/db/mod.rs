@@ -13,6 +13,7 @@ pub mod wall;
 pub mod account_deletion;
 pub mod account_tokens;
 pub mod accounts;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;

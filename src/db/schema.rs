@@ -28,6 +28,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    analytics_daily (organization_id, day, metric, dim) {
+        organization_id -> Uuid,
+        day -> Date,
+        metric -> Text,
+        dim -> Text,
+        count -> Int8,
+    }
+}
+
+diesel::table! {
     api_idempotency_keys (organization_id, idempotency_key) {
         organization_id -> Uuid,
         idempotency_key -> Text,
@@ -154,6 +164,19 @@ diesel::table! {
         owner_user_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    lead_status_changes (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        lead_id -> Uuid,
+        changed_by -> Nullable<Uuid>,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        changed_at -> Timestamptz,
     }
 }
 
@@ -536,6 +559,7 @@ diesel::joinable!(webhook_events -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
+    analytics_daily,
     api_idempotency_keys,
     api_keys,
     audit_events,
@@ -544,6 +568,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     lead_bulk_jobs,
     lead_imports,
+    lead_status_changes,
     leads,
     limit_overrides,
     mail_outbox,

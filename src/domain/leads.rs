@@ -55,6 +55,37 @@ impl LeadStatus {
 
 super::canonical_str!(LeadStatus, "lead status");
 
+/// Where a lead came from (`leads.source`; analytics split new leads by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeadSource {
+    /// Added with the form on the leads page.
+    Page,
+    /// Imported from a CSV file.
+    Csv,
+    /// Created through the JSON API.
+    Api,
+}
+
+impl LeadSource {
+    pub const ALL: [LeadSource; 3] = [LeadSource::Page, LeadSource::Csv, LeadSource::Api];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadSource::Page => "page",
+            LeadSource::Csv => "csv",
+            LeadSource::Api => "api",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LeadSource::Page => "Added on the page",
+            LeadSource::Csv => "CSV import",
+            LeadSource::Api => "API",
+        }
+    }
+}
+
 /// Written as its canonical text (the API's JSON).
 impl serde::Serialize for LeadStatus {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

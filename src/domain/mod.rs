@@ -1,6 +1,7 @@
 //! Pure business rules: plan catalogue, roles & permissions, subscription lifecycle. No I/O here.
 //! Every enum here has one canonical upper-case (or snake_case) string, the one stored in the
 //! database; `FromStr` accepts exactly that string and answers `UnknownValue` otherwise.
+pub mod analytics;
 pub mod api_keys;
 pub mod billing;
 pub mod lead_bulk;

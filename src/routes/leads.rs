@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter, Position};
 use crate::db::{enrollments, messages, sequences, team, templates};
-use crate::domain::leads::{validate, LeadInput, LeadStatus};
+use crate::domain::leads::{validate, LeadInput, LeadSource, LeadStatus};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
@@ -162,7 +162,7 @@ async fn create(
             let tenant = cur.tenant();
             let outcome = state
                 .db
-                .tx(move |conn| leads::create(conn, &tenant, &fields, now))
+                .tx(move |conn| leads::create(conn, &tenant, &fields, LeadSource::Page, now))
                 .await
                 .map_err(AppError::from);
             match outcome {

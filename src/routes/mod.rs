@@ -91,6 +91,7 @@ features![
     audit,
     brand,
     usage,
+    analytics,
     plans,
     notices,
     bench,

@@ -2,6 +2,7 @@
 //! fragments it is built from. Views never query the database.
 
 pub mod account;
+pub mod analytics;
 pub mod api_docs;
 pub mod api_keys;
 pub mod audit;

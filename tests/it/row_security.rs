@@ -121,7 +121,11 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());
          INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());
          INSERT INTO lead_bulk_jobs (organization_id, id, action, lead_ids, total, created_at)
-             VALUES ('{org}', gen_random_uuid(), 'delete', ARRAY['{lead}']::uuid[], 1, now());"
+             VALUES ('{org}', gen_random_uuid(), 'delete', ARRAY['{lead}']::uuid[], 1, now());
+         INSERT INTO lead_status_changes (organization_id, lead_id, from_status, to_status, changed_at)
+             VALUES ('{org}', '{lead}', 'new', 'contacted', now());
+         INSERT INTO analytics_daily (organization_id, day, metric, dim, count)
+             VALUES ('{org}', current_date - 400, 'lead_created', 'page', 1);"
     ))
     .expect("fixture rows");
 }

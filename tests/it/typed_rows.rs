@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 use lead_dashboard::db::{leads, team, usage};
-use lead_dashboard::domain::leads::{LeadFields, LeadStatus};
+use lead_dashboard::domain::leads::{LeadFields, LeadSource, LeadStatus};
 use lead_dashboard::domain::plans::Plan;
 use lead_dashboard::domain::roles::Role;
 
@@ -60,6 +60,7 @@ fn typed_values_round_trip_through_the_database() {
         &mut conn,
         &tenant,
         &grace(LeadStatus::Qualified),
+        LeadSource::Page,
         fixed_now(),
     )
     .unwrap()
@@ -95,9 +96,15 @@ fn an_unknown_plan_time_zone_or_lead_status_in_the_database_is_an_error() {
     let mut conn = db.conn();
     let org = make_org(&mut conn, "Ada");
     let tenant = org.tenant(&mut conn);
-    let lead = leads::create(&mut conn, &tenant, &grace(LeadStatus::New), fixed_now())
-        .unwrap()
-        .unwrap();
+    let lead = leads::create(
+        &mut conn,
+        &tenant,
+        &grace(LeadStatus::New),
+        LeadSource::Page,
+        fixed_now(),
+    )
+    .unwrap()
+    .unwrap();
 
     exec(
         &mut conn,

@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 use lead_dashboard::db::{leads, DbError, Tenant};
-use lead_dashboard::domain::leads::{LeadFields, LeadStatus};
+use lead_dashboard::domain::leads::{LeadFields, LeadSource, LeadStatus};
 use lead_dashboard::ids::{OrgId, UserId};
 
 use super::support::*;
@@ -216,7 +216,7 @@ fn create_in_tx(app: &TestApp, org: uuid::Uuid, user: uuid::Uuid, email: &str, c
     };
     let result: Result<(), DbError> = conn.transaction(|c| {
         let tenant = Tenant::for_member(c, OrgId(org), UserId(user))?;
-        leads::create(c, &tenant, &fields, now)?.expect("a valid lead");
+        leads::create(c, &tenant, &fields, LeadSource::Page, now)?.expect("a valid lead");
         if commit {
             Ok(())
         } else {
