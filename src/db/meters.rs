@@ -93,7 +93,7 @@ pub fn daily_history(
     days: u32,
 ) -> QueryResult<Vec<DayUsage>> {
     let today = day_start(tz, now);
-    let first = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
+    let first = history_start(today, days);
     let rows: Vec<(String, NaiveDate, i64)> = scoped_usage_counters(tenant)
         .filter(usage_counters::kind.eq_any([
             UsageKind::LeadCreated.as_str(),
@@ -108,6 +108,21 @@ pub fn daily_history(
             usage_counters::count,
         ))
         .load(conn)?;
+    Ok(history_from(first, today, rows))
+}
+
+/// The first local day of a history of `days` days up to `today`.
+pub(crate) fn history_start(today: NaiveDate, days: u32) -> NaiveDate {
+    today - chrono::Days::new(u64::from(days.saturating_sub(1)))
+}
+
+/// The days from `first` to `today` (zeros included) from daily counter
+/// rows (kind, day, count), however they were read.
+pub(crate) fn history_from(
+    first: NaiveDate,
+    today: NaiveDate,
+    rows: impl IntoIterator<Item = (String, NaiveDate, i64)>,
+) -> Vec<DayUsage> {
     let mut out: Vec<DayUsage> = first
         .iter_days()
         .take_while(|d| *d <= today)
@@ -130,7 +145,7 @@ pub fn daily_history(
             day.messages = count;
         }
     }
-    Ok(out)
+    out
 }
 
 /// API calls on the organization's local day of `now` (the `api_call`

@@ -1,6 +1,8 @@
 //! Database access: the r2d2 pool, embedded migrations (run under an advisory
 //! lock so several instances may start at once), and `Db::run`, the one way
 //! handlers reach PostgreSQL (off the async threads, via `web::block`).
+//! Requests wait for a connection in a fair (first come, first served) async
+//! queue in front of the pool, so a waiting request holds no blocking thread.
 //! Tenant data is only reachable through functions that take a `Tenant`.
 
 mod column_types;
@@ -38,6 +40,7 @@ pub mod org_export;
 pub mod orgs;
 pub mod outbox;
 pub mod overrides;
+pub mod pages;
 pub mod payments;
 pub mod plans;
 pub mod rate_limit;
@@ -53,7 +56,8 @@ pub mod templates;
 pub mod usage;
 pub mod webhooks;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -73,6 +77,14 @@ const MIGRATION_LOCK_KEY: i64 = 0x1ead_da5b;
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    /// One permit per pooled connection. r2d2's own wait is not first come,
+    /// first served (under load some requests waited most of a second while
+    /// later ones passed), and it blocks a thread of the blocking pool per
+    /// waiting request; tokio's semaphore queues the waiters in order, on
+    /// the async side.
+    gate: Arc<tokio::sync::Semaphore>,
+    /// How long a request may wait for a connection, queue and pool together.
+    timeout: Duration,
 }
 
 impl Db {
@@ -86,7 +98,11 @@ impl Db {
             // `pool::checkout` checks a connection with its wall set-up.
             .test_on_check_out(false)
             .build_unchecked(pool::WalledManager::new(url));
-        Db { pool }
+        Db {
+            pool,
+            gate: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            timeout,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -112,8 +128,26 @@ impl Db {
     {
         let pool = self.pool.clone();
         let scope = wall::current();
+        let started = Instant::now();
+        // Waiting past the pool's timeout is the same outage as an empty
+        // pool: `DbError::Unavailable`, a 503 with Retry-After.
+        let permit =
+            match tokio::time::timeout(self.timeout, self.gate.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    tracing::warn!("database pool unavailable: no connection within the timeout");
+                    return Err(E::Out::from(DbError::Unavailable));
+                }
+            };
+        // The pool gets what is left of the time (at least a moment: a
+        // connection the jobs hold may come back).
+        let left = self
+            .timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(10));
         actix_web::web::block(move || {
-            let mut conn = pool::checkout(&pool, pool::Side::Request(scope))?;
+            let _permit = permit;
+            let mut conn = pool::checkout_within(&pool, pool::Side::Request(scope), left)?;
             let done = work(&mut conn);
             if done.is_err() {
                 conn.forget_side();

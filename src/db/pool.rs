@@ -5,6 +5,8 @@
 //! costs no extra round trip. The set-up statement doubles as the liveness
 //! check that r2d2's `test_on_check_out` would spend a `SELECT 1` on.
 
+use std::time::Duration;
+
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ConnectionManager, ManageConnection, Pool, PooledConnection};
@@ -86,9 +88,14 @@ impl ManageConnection for WalledManager {
 /// set-up is dropped from the pool and the next one tried (at most once per
 /// pooled connection, then a fresh one).
 pub(crate) fn checkout(pool: &PgPool, side: Side) -> DbResult<Conn> {
+    checkout_within(pool, side, pool.connection_timeout())
+}
+
+/// `checkout`, waiting at most `timeout` for each connection.
+pub(crate) fn checkout_within(pool: &PgPool, side: Side, timeout: Duration) -> DbResult<Conn> {
     let mut last = None;
     for _ in 0..=pool.max_size() {
-        let mut conn = pool.get()?;
+        let mut conn = pool.get_timeout(timeout)?;
         if conn.side == Some(side) {
             return Ok(conn);
         }

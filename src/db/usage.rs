@@ -94,8 +94,6 @@ pub fn effective_limits(
     sub: &Subscription,
     now: DateTime<Utc>,
 ) -> QueryResult<EffectiveLimits> {
-    let plan = sub.effective_plan(now);
-    let mut limits = plan.spec().limits;
     let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>)> = scoped_limit_overrides(tenant)
         .filter(
             limit_overrides::ends_at
@@ -108,6 +106,18 @@ pub fn effective_limits(
             limit_overrides::ends_at,
         ))
         .load(conn)?;
+    Ok(effective_from(sub, now, rows))
+}
+
+/// Effective plan limits from the override rows in force (kind, value,
+/// end), however they were read; kinds this build does not know are skipped.
+pub(crate) fn effective_from(
+    sub: &Subscription,
+    now: DateTime<Utc>,
+    rows: impl IntoIterator<Item = (String, Option<i64>, Option<DateTime<Utc>>)>,
+) -> EffectiveLimits {
+    let plan = sub.effective_plan(now);
+    let mut limits = plan.spec().limits;
     let mut overrides = Vec::new();
     for (kind, value, ends_at) in rows {
         if let Ok(kind) = kind.parse::<LimitKind>() {
@@ -119,11 +129,11 @@ pub fn effective_limits(
             });
         }
     }
-    Ok(EffectiveLimits {
+    EffectiveLimits {
         plan,
         limits,
         overrides,
-    })
+    }
 }
 
 /// The period a counter row covers: (period, first local date).

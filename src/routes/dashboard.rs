@@ -4,9 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::orgs;
+use crate::db::pages;
 use crate::error::AppResult;
-use crate::routes::page;
+use crate::routes::page_with;
 use crate::views::dashboard::{self, DashboardData};
 use crate::views::layout::Nav;
 
@@ -20,9 +20,10 @@ async fn show(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
-    let overview = state
+    // The page and its shell in one statement (`db::pages`).
+    let pages::DashboardData { overview, shell } = state
         .db
-        .run(move |conn| orgs::overview(conn, &tenant))
+        .run(move |conn| pages::dashboard(conn, &tenant))
         .await?;
     let now = cur.now();
     let sub = &cur.ctx.subscription;
@@ -34,5 +35,12 @@ async fn show(
         trial_days_left: sub.trial_days_left(now),
     };
     let body = dashboard::body(&data);
-    page(&state, &cur, &req, Nav::Dashboard, "Dashboard", body).await
+    Ok(page_with(
+        &cur.user,
+        &req,
+        Nav::Dashboard,
+        "Dashboard",
+        body,
+        shell,
+    ))
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter, Position};
-use crate::db::{enrollments, messages, sequences, team, templates};
+use crate::db::{enrollments, messages, pages, sequences, team, templates};
 use crate::domain::leads::{validate, LeadInput, LeadSource, LeadStatus};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -81,7 +81,8 @@ async fn render_list(
     let tenant = cur.tenant();
     let perms = perms(cur);
     let (f, sub, now) = (filter.clone(), cur.ctx.subscription.clone(), cur.now());
-    let (list, seqs, month, members) = state
+    let user = cur.user.id();
+    let (list, seqs, month, members, shell) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let page = leads::list_page(conn, &tenant, &f, position, leads::PAGE_SIZE)?;
@@ -92,7 +93,9 @@ async fn render_list(
                 Vec::new()
             };
             let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth, now)?;
-            Ok((page, seqs, month, members))
+            // The shell in the same checkout.
+            let shell = pages::shell_data(conn, user, Some(&tenant))?;
+            Ok((page, seqs, month, members, shell))
         })
         .await?;
     let rows = &list.rows;
@@ -123,9 +126,7 @@ async fn render_list(
             limit: form.2.as_deref(),
         },
     });
-    reply
-        .page(state, &cur.user, req, (Nav::Leads, "Leads"), body)
-        .await
+    Ok(reply.page_with(&cur.user, req, (Nav::Leads, "Leads"), body, shell))
 }
 
 /// The list at a cursor: `("after", c)` for the next page down,

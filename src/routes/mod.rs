@@ -11,6 +11,7 @@ use crate::auth::{CurrentOrg, CurrentUser};
 use crate::db::context::OrgContext;
 use crate::db::leads::LeadFilter;
 use crate::db::models::Subscription;
+use crate::db::pages::ShellData;
 use crate::db::sessions::ClientInfo;
 use crate::db::Tenant;
 use crate::domain::leads::LeadStatus;
@@ -63,7 +64,7 @@ mod respond;
 pub mod shared;
 use respond::FLASH_COOKIE;
 pub use respond::{
-    fragment, html_response, invalid, page, redirect, redirect_with_flash, see_other,
+    fragment, html_response, invalid, page, page_with, redirect, redirect_with_flash, see_other,
     see_other_with_flash, usage_changed, user_page, wants_fragment, Part, Reply,
 };
 
@@ -235,18 +236,21 @@ pub fn client_ip(req: &HttpRequest) -> String {
 pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> AppResult<Shell> {
     let user_id = user.id();
     let tenant = user.session.org.as_ref().map(|o| o.tenant);
-    let (orgs, unread) = state
+    let data = state
         .db
-        .run(move |conn| -> AppResult<_> {
-            let orgs = crate::db::orgs::memberships(conn, user_id)?;
-            let unread = match &tenant {
-                Some(t) => crate::db::notices::unread_count(conn, t)?,
-                None => 0,
-            };
-            Ok((orgs, unread))
-        })
+        .run(move |conn| crate::db::pages::shell_data(conn, user_id, tenant.as_ref()))
         .await?;
-    Ok(Shell {
+    Ok(shell_from(user, req, data))
+}
+
+/// The shell from data a page read along with its own (`db::pages`), which
+/// saves the shell's round trip.
+pub fn shell_from(user: &CurrentUser, req: &HttpRequest, data: ShellData) -> Shell {
+    let ShellData {
+        orgs,
+        unread_notices: unread,
+    } = data;
+    Shell {
         user_name: user.session.user.name.clone(),
         csrf: user.csrf.clone(),
         org: user
@@ -258,7 +262,7 @@ pub async fn shell(state: &AppState, user: &CurrentUser, req: &HttpRequest) -> A
         unread_notices: unread,
         unverified_email: user.session.user.email_verified_at.is_none(),
         flash: take_flash(req),
-    })
+    }
 }
 
 /// True when the organization's effective plan includes white label.

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use maud::Markup;
 
 use crate::auth::{CurrentOrg, CurrentUser};
+use crate::db::pages::ShellData;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::views::layout::{self, Nav};
@@ -69,6 +70,19 @@ impl Reply {
         body: Markup,
     ) -> AppResult<HttpResponse> {
         Ok(self.apply(user_page(state, user, req, nav, title, body).await?))
+    }
+
+    /// `page`, with the shell's data read by the handler in its own
+    /// checkout (`db::pages::shell_data`): one pool round trip less.
+    pub fn page_with(
+        self,
+        user: &CurrentUser,
+        req: &HttpRequest,
+        (nav, title): (Nav, &str),
+        body: Markup,
+        shell: ShellData,
+    ) -> HttpResponse {
+        self.apply(page_with(user, req, nav, title, body, shell))
     }
 
     /// The page titled `title`, or for HTMX only its fragment; `render`
@@ -177,6 +191,19 @@ pub async fn user_page(
         req,
         layout::app_page(&shell, nav, title, body),
     ))
+}
+
+/// `user_page` with the shell's data already read (`db::pages::shell_data`).
+pub fn page_with(
+    user: &CurrentUser,
+    req: &HttpRequest,
+    nav: Nav,
+    title: &str,
+    body: Markup,
+    shell: ShellData,
+) -> HttpResponse {
+    let shell = super::shell_from(user, req, shell);
+    html_response(req, layout::app_page(&shell, nav, title, body))
 }
 
 /// 200 text/html, removing the flash cookie when one was shown.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::invitations::{self, Created, Invitation};
+use crate::db::pages::{self, ShellData};
 use crate::db::{team, usage, DbResult, Tenant};
 use crate::domain::membership;
 use crate::domain::plans::LimitKind;
@@ -19,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::{InvitationId, UserId};
 use crate::mail::invitations::MailContext;
-use crate::routes::{redirect_with_flash, usage_changed, wants_fragment, Part, Reply};
+use crate::routes::{redirect_with_flash, usage_changed, wants_fragment, Reply};
 use crate::views::layout::{Flash, FlashKind, Nav};
 use crate::views::team::{self as view, InviteValues, Seats, TeamView};
 
@@ -44,14 +45,24 @@ struct TeamData {
     my_role: Role,
 }
 
-async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
-    let (tenant, now) = (cur.tenant(), cur.now());
+/// The team's data, and with `with_shell` the page shell's, in one checkout.
+async fn load(
+    state: &AppState,
+    cur: &CurrentOrg,
+    with_shell: bool,
+) -> AppResult<(TeamData, Option<ShellData>)> {
+    let (tenant, now, user) = (cur.tenant(), cur.now(), cur.user_id());
     state
         .db
         .run(move |conn| -> AppResult<_> {
             let (_, sub) = usage::org_and_subscription(conn, &tenant)?;
             let effective = usage::effective_limits(conn, &tenant, &sub, now)?;
-            Ok(TeamData {
+            let shell = if with_shell {
+                Some(pages::shell_data(conn, user, Some(&tenant))?)
+            } else {
+                None
+            };
+            let data = TeamData {
                 members: team::members(conn, &tenant)?,
                 invitations: invitations::open(conn, &tenant)?,
                 seats: Seats {
@@ -60,7 +71,8 @@ async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<TeamData> {
                     plan_name: effective.plan.name(),
                 },
                 my_role: team::my_role(conn, &tenant)?,
-            })
+            };
+            Ok((data, shell))
         })
         .await
 }
@@ -74,7 +86,7 @@ async fn render(
     flash: Option<Flash>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let data = load(state, cur).await?;
+    let (data, shell) = load(state, cur, !wants_fragment(req)).await?;
     let v = TeamView {
         csrf: &cur.user.csrf,
         org_name: &cur.ctx.org.name,
@@ -88,12 +100,10 @@ async fn render(
         now: cur.now(),
         invite,
     };
-    reply
-        .page_or_fragment(state, cur, req, (Nav::Team, "Team"), |part| match part {
-            Part::Fragment => view::fragment(&v, flash.as_ref()),
-            Part::Page => view::body(&v),
-        })
-        .await
+    Ok(match shell {
+        Some(shell) => reply.page_with(&cur.user, req, (Nav::Team, "Team"), view::body(&v), shell),
+        None => reply.fragment(view::fragment(&v, flash.as_ref())),
+    })
 }
 
 async fn index(

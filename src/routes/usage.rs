@@ -1,14 +1,15 @@
 //! The usage & plan page and its self-refreshing meters fragment. Every role
-//! may read them; the figures come from `db::meters` (counters, constant cost).
+//! may read them; the figures come from `db::meters` (counters, constant cost),
+//! the page's in one statement with its shell (`db::pages`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
-use crate::db::meters;
+use crate::db::{meters, pages};
 use crate::domain::roles::Action;
 use crate::error::AppResult;
-use crate::routes::{fragment, html_response, shell};
+use crate::routes::{fragment, html_response, shell_from};
 use crate::views::layout::{self, Nav};
 use crate::views::usage::{self as view, UsagePage};
 
@@ -27,25 +28,26 @@ async fn show(
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let now = cur.now();
-    let (snapshot, history) = state
+    // The request's organization and subscription, loaded with its session.
+    let organization = cur.ctx.org.clone();
+    let subscription = cur.ctx.subscription.clone();
+    // Page and shell in one statement, one round trip (`db::pages`).
+    let data = state
         .db
-        .run(move |conn| -> AppResult<_> {
-            let snapshot = meters::snapshot(conn, &tenant, now)?;
-            let tz = snapshot.organization.tz();
-            let history = meters::daily_history(conn, &tenant, tz, now, HISTORY_DAYS)?;
-            Ok((snapshot, history))
+        .run(move |conn| {
+            pages::usage_page(conn, &tenant, organization, subscription, now, HISTORY_DAYS)
         })
         .await?;
     let page = UsagePage {
-        snapshot: &snapshot,
-        history: &history,
+        snapshot: &data.snapshot,
+        history: &data.history,
         now,
         can_manage_billing: cur.can(Action::ManageBilling),
         can_view_billing: cur.can(Action::ViewBilling),
         csrf: &cur.user.csrf,
     };
     let body = view::body(&page);
-    let mut shell = shell(&state, &cur.user, &req).await?;
+    let mut shell = shell_from(&cur.user, &req, data.shell);
     if let Some(org) = shell.org.as_mut() {
         // In its last days the page shows its own, more detailed trial banner.
         org.trial_days_left = org.trial_days_left.filter(|d| *d > 3);

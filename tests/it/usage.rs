@@ -6,6 +6,7 @@ mod accounting;
 mod lifecycle;
 mod notices;
 mod overrides;
+mod pages;
 mod routes;
 mod seed;
 
