@@ -19,6 +19,7 @@ mod html_valid;
 mod isolation;
 mod org_deletion;
 mod org_export;
+mod production;
 mod rights;
 mod row_security;
 mod schema;
