@@ -25,6 +25,7 @@ mod row_security;
 mod schema;
 mod structure;
 mod team;
+mod two_instances;
 mod typed_rows;
 mod usage;
 mod webhooks;
