@@ -160,6 +160,16 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// (case, peer, headers, trusted proxies, expected client, expected https)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        &'a [IpNet],
+        &'a str,
+        Option<bool>,
+    );
+
     #[test]
     fn forwarded_headers_are_believed_only_from_trusted_peers() {
         let proxies: Vec<IpNet> = vec![
@@ -169,7 +179,7 @@ mod tests {
         let xff = |v: &'static str| ("x-forwarded-for", v);
         let https = ("x-forwarded-proto", "https");
         // (case, peer, headers, proxies, expected client, expected https)
-        let table: Vec<(&str, &str, Vec<(&str, &str)>, &[IpNet], &str, Option<bool>)> = vec![
+        let table: Vec<Case> = vec![
             (
                 "trusted peer with header",
                 "10.1.2.3",
