@@ -118,6 +118,15 @@ struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then stops its worker and cache
+        // processes too, instead of leaving them orphaned.
+        signal(&self.child, nix::sys::signal::Signal::SIGTERM);
+        if self.child.try_wait().ok().flatten().is_none() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
