@@ -167,8 +167,10 @@ pub fn build(
         .wrap(sessions)
         .wrap(from_fn(htmx_errors))
         .wrap(from_fn(host_prefix))
+        .wrap(from_fn(crate::client_addr::middleware))
         .wrap(security_headers(secure))
         .wrap(from_fn(access_log))
+        .wrap(from_fn(crate::observe::middleware))
 }
 
 #[cfg(test)]

@@ -61,6 +61,19 @@ pub struct Config {
     /// `VAT_SELLER_COUNTRY` (default `DE`, an EU member state) and
     /// `STRIPE_TAX=1` (default off: Stripe Tax computes the VAT of Stripe's invoices).
     pub vat: VatSetup,
+    /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges (e.g.
+    /// `127.0.0.1, 10.0.0.0/8`) of the load balancers in front of the app.
+    /// Only from those peers are `X-Forwarded-For` / `X-Forwarded-Proto`
+    /// believed; unset, the TCP peer is the client (see `client_addr`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `SHUTDOWN_GRACE_SECONDS` (default 30): on SIGTERM, how long in-flight
+    /// requests and the workers' current items get to finish.
+    pub shutdown_grace: Duration,
+    /// `METRICS_BIND` (e.g. `127.0.0.1:9090`): where `/metrics` is served, on
+    /// a listener of its own; unset, no metrics are served.
+    pub metrics_bind: Option<String>,
+    /// `LOG_FORMAT=json` (default `text`): one JSON object per log line.
+    pub log_json: bool,
 }
 
 /// A setting the app refuses to start with, naming the variable.
@@ -163,6 +176,45 @@ fn vat_setup(
             })?;
     }
     Ok(setup)
+}
+
+/// `TRUSTED_PROXIES`: addresses (a bare address is a /32 or /128) or CIDR
+/// ranges, separated by commas or blanks.
+fn trusted_proxies(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(list) = vars.get("TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!("cannot read {item:?}; expected an address or a CIDR range like 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `LOG_FORMAT`: `text` (default) or `json`.
+fn log_json(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<bool, ConfigError> {
+    match vars
+        .get("LOG_FORMAT")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("text") => Ok(false),
+        Some("json") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            "LOG_FORMAT",
+            format!("cannot read {other:?}; expected text or json"),
+        )),
+    }
 }
 
 /// `PUBLIC_URL` must be an absolute http(s) URL: links in mail are built on it.
@@ -288,6 +340,10 @@ impl Config {
             bench_routes: vars.flag("BENCH_ROUTES", false)?,
             webhook_allow_private_targets: vars.flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
             vat,
+            trusted_proxies: trusted_proxies(&vars)?,
+            shutdown_grace: Duration::from_secs(vars.parse_or("SHUTDOWN_GRACE_SECONDS", 30)?),
+            metrics_bind: vars.get("METRICS_BIND"),
+            log_json: log_json(&vars)?,
         })
     }
 
@@ -406,11 +462,37 @@ mod tests {
             ("SECURE_COOKIES", "si"),
             ("PUBLIC_URL", "example.com"),
             ("PUBLIC_URL", "ftp://example.com"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.internal"),
+            ("SHUTDOWN_GRACE_SECONDS", "30s"),
+            ("LOG_FORMAT", "xml"),
         ] {
             assert_eq!(refused(&[(name, value)]), name, "{name}={value}");
         }
         assert_eq!(from_map(&[("DB_POOL_SIZE", " 4 ")]).pool_size, 4);
         assert!(!from_map(&[("RUN_JOBS", "OFF")]).run_jobs);
+    }
+
+    #[test]
+    fn production_settings_are_read() {
+        let defaults = from_map(&[]);
+        assert!(
+            defaults.trusted_proxies.is_empty(),
+            "no proxy is trusted unless named"
+        );
+        assert_eq!(defaults.shutdown_grace, Duration::from_secs(30));
+        assert!(defaults.metrics_bind.is_none() && !defaults.log_json);
+        let set = from_map(&[
+            ("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8 ::1"),
+            ("SHUTDOWN_GRACE_SECONDS", "5"),
+            ("METRICS_BIND", "127.0.0.1:9090"),
+            ("LOG_FORMAT", "JSON"),
+        ]);
+        let shown: Vec<String> = set.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        assert_eq!(set.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(set.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        assert!(set.log_json);
     }
 
     #[test]

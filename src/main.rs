@@ -12,10 +12,20 @@ use lead_dashboard::config::Config;
 use lead_dashboard::db::demo;
 use lead_dashboard::server;
 
-fn init_logging() {
+/// Text logs, or with `LOG_FORMAT=json` one JSON object per line carrying
+/// the request span's `request_id` and `org_id`.
+fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,access=info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        fmt.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        fmt.init();
+    }
 }
 
 fn run_demo(config: &Config, now: DateTime<Utc>) -> Result<(), String> {
@@ -62,7 +72,6 @@ fn run_migrate(config: &Config) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -71,6 +80,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    init_logging(config.log_json);
     // Commands act at the instant they start; the server reads its own clock.
     let now = Clock::system().now();
     let result = match cli.command.unwrap_or(Command::Serve) {

@@ -81,6 +81,11 @@ pub fn print_demo_credentials(password: &str) {
 }
 
 /// Runs the web server until Ctrl-C / SIGTERM.
+///
+/// SIGTERM is a graceful stop: the listener closes at once, requests in
+/// flight get up to `SHUTDOWN_GRACE_SECONDS` to finish, then the workers
+/// finish the item they are on (their claims commit or roll back with it)
+/// and the pool is closed. SIGINT (Ctrl-C) and SIGQUIT stop at once.
 pub async fn serve(mut config: Config) -> Result<(), String> {
     let (url, local) = resolve_database(&config)?;
     if let Some(local) = &local {
@@ -94,16 +99,41 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         seed_demo_if_empty(&db, &access, clock.now())?;
     }
     let bind = config.bind.clone();
+    let grace = config.shutdown_grace;
+    let metrics_bind = config.metrics_bind.clone();
     let state = web::Data::new(AppState::with_clock(db, config, clock));
-    crate::jobs::spawn(state.clone().into_inner(), access);
+    let workers = crate::jobs::spawn(state.clone().into_inner(), access);
+    let metrics = match &metrics_bind {
+        Some(at) => {
+            let server = crate::observe::metrics_server(state.clone(), access, at)
+                .map_err(|e| format!("cannot listen on METRICS_BIND {at}: {e}"))?;
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            tracing::info!(address = %at, "metrics on http://{at}/metrics");
+            Some(handle)
+        }
+        None => None,
+    };
     tracing::info!(address = %bind, "serving on http://{bind}");
     println!("Lead Dashboard is running on http://{bind}");
-    HttpServer::new(move || app::build(state.clone()))
+    let app_state = state.clone();
+    HttpServer::new(move || app::build(app_state.clone()))
+        .shutdown_timeout(grace.as_secs())
         .bind(&bind)
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?
         .run()
         .await
         .map_err(|e| e.to_string())?;
+    let stopping = Instant::now();
+    if !workers.stop(grace).await {
+        tracing::warn!("a background job was still running at the end of the grace period");
+    }
+    if let Some(metrics) = metrics {
+        metrics.stop(false).await;
+    }
+    // The last share of the pool: its connections close here.
+    drop(state);
+    tracing::info!(ms = stopping.elapsed().as_millis() as u64, "stopped");
     drop(local);
     Ok(())
 }

@@ -158,6 +158,9 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Prepared, AppError> {
     let scope = session.as_ref().map_or(Scope::default(), |s| {
         Scope::new(s.org.as_ref().map(|o| o.tenant.org_id()), Some(s.user_id()))
     });
+    if let Some(org) = session.as_ref().and_then(|s| s.org.as_ref()) {
+        crate::observe::record_org(org.tenant.org_id());
+    }
     req.extensions_mut().insert(Identity {
         session,
         csrf_token,

@@ -35,6 +35,7 @@ pub mod messages;
 pub mod meters;
 pub mod models;
 pub mod notices;
+pub mod ops;
 pub mod org_deletion;
 pub mod org_export;
 pub mod orgs;

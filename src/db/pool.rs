@@ -68,8 +68,20 @@ impl ManageConnection for WalledManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<WalledConnection, r2d2::Error> {
+        let mut pg = self.0.connect()?;
+        // A background worker's claim is a row lock held by its connection:
+        // the server releases it when the connection ends. Keepalive probes
+        // make the server notice within about a minute when the instance
+        // holding it vanished without closing the connection (host lost),
+        // so the claim is a lease that another instance then takes over.
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute(
+            "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; \
+             SET tcp_keepalives_count = 3",
+        )
+        .map_err(r2d2::Error::QueryError)?;
         Ok(WalledConnection {
-            pg: self.0.connect()?,
+            pg,
             side: None,
             broken: false,
         })
@@ -95,7 +107,12 @@ pub(crate) fn checkout(pool: &PgPool, side: Side) -> DbResult<Conn> {
 pub(crate) fn checkout_within(pool: &PgPool, side: Side, timeout: Duration) -> DbResult<Conn> {
     let mut last = None;
     for _ in 0..=pool.max_size() {
-        let mut conn = pool.get_timeout(timeout)?;
+        // Counted for `/metrics`: requests waiting for a free connection.
+        let waiting = metrics::gauge!("db_pool_waiting");
+        waiting.increment(1.0);
+        let got = pool.get_timeout(timeout);
+        waiting.decrement(1.0);
+        let mut conn = got?;
         if conn.side == Some(side) {
             return Ok(conn);
         }

@@ -321,6 +321,7 @@ fn full_text(c: &Crossing, limit: i64) -> String {
 /// The "limit reached" error with a message that says what to do.
 pub fn limit_reached(kind: Option<LimitKind>, plan: Plan, limit: Limit) -> DbError {
     let what = kind.map(LimitKind::label).unwrap_or("Usage");
+    crate::observe::limit_hit(kind.map_or("usage", LimitKind::as_str));
     DbError::LimitReached(format!(
         "{what}: your {} plan allows {}, and that is used up. Upgrade your plan to add more.",
         plan.name(),

@@ -56,7 +56,7 @@ pub fn deliver_due(
         public_url: &config.public_url,
     };
     let mut handled = 0;
-    while handled < BATCH {
+    while handled < BATCH && !crate::jobs::stopping() {
         let delivered = conn
             .transaction(|conn| deliver_one(conn, access, &sender, now))
             .map_err(|e| e.to_string())?;
@@ -87,11 +87,21 @@ fn deliver_one(
     let Some(mail) = claimed else {
         return Ok(false);
     };
-    match send(sender, &mail) {
-        Ok(()) => record_sent(conn, access, &mail, now)?,
-        Err(Failure::Permanent(e)) => record_failure(conn, access, &mail, &e, now, true)?,
-        Err(Failure::Temporary(e)) => record_failure(conn, access, &mail, &e, now, false)?,
-    }
+    let outcome = match send(sender, &mail) {
+        Ok(()) => {
+            record_sent(conn, access, &mail, now)?;
+            "sent"
+        }
+        Err(Failure::Permanent(e)) => {
+            record_failure(conn, access, &mail, &e, now, true)?;
+            "failed"
+        }
+        Err(Failure::Temporary(e)) => {
+            record_failure(conn, access, &mail, &e, now, false)?;
+            "retry"
+        }
+    };
+    crate::observe::delivery("mail", outcome);
     Ok(true)
 }
 

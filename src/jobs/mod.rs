@@ -5,6 +5,7 @@
 
 pub mod account_cleanup;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,31 +68,135 @@ fn purge_lead_imports(
     crate::db::lead_import::purge_expired(conn, now).map_err(|e| e.to_string())
 }
 
+/// The background workers of one instance, to be stopped on shutdown.
+pub struct Workers {
+    tasks: Vec<actix_web::rt::task::JoinHandle<()>>,
+    shutdown: Arc<Shutdown>,
+}
+
+/// What a stopping instance tells its workers, and how many passes run.
+#[derive(Default)]
+struct Shutdown {
+    stopping: AtomicBool,
+    running: AtomicUsize,
+}
+
+thread_local! {
+    /// The shutdown flag of the workers whose pass runs on this thread
+    /// (passes run on the blocking pool: see `run_once`).
+    static CURRENT: std::cell::RefCell<Option<Arc<Shutdown>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// True once the instance running this pass is shutting down: a job that
+/// handles items in a loop stops after the current one (its claim is
+/// committed or rolled back with it), and the next instance carries on.
+pub fn stopping() -> bool {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|s| s.stopping.load(Ordering::SeqCst))
+    })
+}
+
 /// Starts the background workers of this instance. `access` lets them act
 /// for any organization (the start-up grants it; routes never get one).
-pub fn spawn(state: Arc<AppState>, access: SystemAccess) {
+pub fn spawn(state: Arc<AppState>, access: SystemAccess) -> Workers {
     if !state.config.run_jobs {
-        return;
+        return spawn_schedule(state, access, Vec::new());
     }
-    for (name, every, job) in schedule() {
-        let state = state.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(every);
-            loop {
-                tick.tick().await;
-                run_once(&state, access, name, job).await;
+    spawn_schedule(state, access, schedule())
+}
+
+/// Starts one worker per entry of `jobs` (the schedule, or a test's).
+pub fn spawn_schedule(
+    state: Arc<AppState>,
+    access: SystemAccess,
+    jobs: Vec<(&'static str, Duration, JobFn)>,
+) -> Workers {
+    let shutdown = Arc::new(Shutdown::default());
+    let tasks = jobs
+        .into_iter()
+        .map(|(name, every, job)| {
+            let state = state.clone();
+            let shutdown = shutdown.clone();
+            actix_web::rt::spawn(async move {
+                let mut tick = actix_web::rt::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if shutdown.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    run_once(&state, access, name, job, &shutdown).await;
+                }
+            })
+        })
+        .collect();
+    Workers { tasks, shutdown }
+}
+
+impl Workers {
+    /// Stops the workers: no new pass starts, a running pass finishes its
+    /// current item (waited for up to `grace`), then the tasks end and
+    /// drop their share of the pool.
+    pub async fn stop(self, grace: Duration) -> bool {
+        self.shutdown.stopping.store(true, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + grace;
+        let finished = loop {
+            if self.shutdown.running.load(Ordering::SeqCst) == 0 {
+                break true;
             }
-        });
+            if std::time::Instant::now() >= deadline {
+                break false;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        };
+        for task in self.tasks {
+            task.abort();
+        }
+        finished
+    }
+
+    /// Passes running now (for tests and the shutdown log).
+    pub fn running(&self) -> usize {
+        self.shutdown.running.load(Ordering::SeqCst)
     }
 }
 
-async fn run_once(state: &Arc<AppState>, access: SystemAccess, name: &'static str, job: JobFn) {
+/// Marks this thread as running a pass of `Shutdown`'s workers until
+/// dropped, even when the job panics.
+struct Running(Arc<Shutdown>);
+
+impl Running {
+    fn new(shutdown: Arc<Shutdown>) -> Running {
+        CURRENT.with(|c| *c.borrow_mut() = Some(shutdown.clone()));
+        Running(shutdown)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn run_once(
+    state: &Arc<AppState>,
+    access: SystemAccess,
+    name: &'static str,
+    job: JobFn,
+    shutdown: &Arc<Shutdown>,
+) {
     let db = state.db.clone();
     let config = state.config.clone();
     let now = state.clock.now();
+    let shutdown = shutdown.clone();
+    shutdown.running.fetch_add(1, Ordering::SeqCst);
     let outcome = actix_web::web::block(move || {
-        let mut conn = db.system(&access).map_err(|e| e.to_string())?;
-        job(&mut conn, &access, &config, now)
+        let _running = Running::new(shutdown);
+        db.system(&access)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| job(&mut conn, &access, &config, now))
     })
     .await;
     match outcome {

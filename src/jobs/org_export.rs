@@ -40,6 +40,9 @@ pub fn run(
 ) -> Result<usize, String> {
     let mut handled = delete_expired(conn, access, now)?;
     for _ in 0..PER_PASS {
+        if crate::jobs::stopping() {
+            break;
+        }
         let Some(claimed) = org_export::claim(conn, now).map_err(|e| e.to_string())? else {
             break;
         };

@@ -40,7 +40,7 @@ pub fn run_due(
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     let mut handled = 0;
-    while handled < BATCH {
+    while handled < BATCH && !crate::jobs::stopping() {
         let advanced = conn
             .transaction(|conn| advance_one(conn, access, now))
             .map_err(|e| e.to_string())?;

@@ -50,7 +50,7 @@ pub fn deliver_due(
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
     let mut handled = 0;
-    while handled < BATCH {
+    while handled < BATCH && !crate::jobs::stopping() {
         let done = conn
             .transaction(|conn| deliver_one(conn, access, config, now))
             .map_err(|e| e.to_string())?;
@@ -77,6 +77,7 @@ fn deliver_one(
     if !db_hooks::plan_allows(conn, &tenant, now)? {
         let why = "Not sent: the organization's plan has no custom integrations.";
         db_hooks::give_up(conn, &tenant, &due, why)?;
+        crate::observe::delivery("webhook", "failed");
         return Ok(true);
     }
     let outcome = send(&due, config.webhook_allow_private_targets, now);
@@ -85,7 +86,13 @@ fn deliver_one(
     } else {
         retry_at(due.attempts + 1, now).map_or(Next::Failed, Next::RetryAt)
     };
+    let counted = match next {
+        Next::Delivered => "sent",
+        Next::Failed => "failed",
+        Next::RetryAt(_) => "retry",
+    };
     db_hooks::record_attempt(conn, &tenant, &due, &outcome, next, now)?;
+    crate::observe::delivery("webhook", counted);
     let disabled = db_hooks::track_failures(
         conn,
         &tenant,

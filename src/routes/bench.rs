@@ -1,6 +1,8 @@
 //! A ceiling for benchmarks: `/bench/ceiling` renders the signed-in page
 //! shell like `/usage` does, but without a query of its own, so the cost of a
-//! page can be compared with the framework's floor. Served only with `BENCH_ROUTES=1`.
+//! page can be compared with the framework's floor; `/bench/slow?ms=` answers
+//! after a pause, the in-flight request of the shutdown and rolling-restart
+//! tests. Served only with `BENCH_ROUTES=1`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
@@ -15,6 +17,33 @@ use crate::views::layout::{self, Nav, Shell};
 
 route_table! {
     GET "/bench/ceiling" => ceiling,
+    GET "/bench/slow" => slow,
+}
+
+#[derive(serde::Deserialize)]
+struct SlowQuery {
+    #[serde(default)]
+    ms: u64,
+}
+
+/// Longest pause `/bench/slow` takes.
+const SLOW_MAX_MS: u64 = 10_000;
+
+/// Answers after `ms` milliseconds (at most 10 s), holding no connection.
+async fn slow(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    query: web::Query<SlowQuery>,
+) -> AppResult<HttpResponse> {
+    if !state.config.bench_routes {
+        return Err(AppError::NotFound);
+    }
+    cur.require(Action::ReadWorkspace)?;
+    let ms = query.ms.min(SLOW_MAX_MS);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain")
+        .body(format!("slept {ms} ms")))
 }
 
 async fn ceiling(

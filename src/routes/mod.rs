@@ -224,10 +224,12 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
     }
 }
 
-/// The peer address (proxies' forwarding headers are not trusted).
+/// The client's address: the TCP peer, or what a `TRUSTED_PROXIES` peer
+/// forwarded (`client_addr`).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
+    crate::client_addr::of(req)
+        .ip
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 

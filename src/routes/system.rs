@@ -1,17 +1,19 @@
 //! The landing page, health probe and static assets.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::state::AppState;
 use crate::assets;
 use crate::auth::MaybeUser;
+use crate::db::DbError;
 use crate::error::{AppError, AppResult};
 use crate::routes::{html_response, see_other};
 
 route_table! {
     GET "/" => home,
     GET "/healthz" => healthz,
+    GET "/readyz" => readyz,
     GET "/assets/{file}" => asset,
     GET "/favicon.ico" => favicon,
 }
@@ -33,6 +35,24 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             .content_type("text/plain")
             .body("database unavailable")
     }
+}
+
+/// 200 when this instance may take traffic: the database answers and its
+/// schema is at this build's migrations; 503 otherwise (the load balancer
+/// sends requests elsewhere). `/healthz` stays the liveness probe.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let ready = state
+        .db
+        .run(|conn| crate::db::ops::schema_ready(conn).map_err(DbError::from))
+        .await;
+    let (status, body) = match ready {
+        Ok(true) => (StatusCode::OK, "ready"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations not applied"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    };
+    HttpResponse::build(status)
+        .content_type("text/plain")
+        .body(body)
 }
 
 async fn asset(path: web::Path<String>) -> AppResult<HttpResponse> {

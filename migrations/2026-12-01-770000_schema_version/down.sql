@@ -1,0 +1,1 @@
+DROP FUNCTION ld_schema_version();
