@@ -51,6 +51,11 @@ fn work(conn: &mut PgConnection, job: &Claimed, now: DateTime<Utc>) -> Result<us
             break;
         }
         handled += n;
+        if crate::jobs::stopping() {
+            // Shutting down: the job stays claimed and is taken over (at
+            // its first unfinished batch) once the claim is stale.
+            return Ok(handled);
+        }
     }
     conn.transaction(|conn| lead_bulk::finish(conn, &tenant, job.id, &change, now))
         .map_err(|e| failure(DbError::from(e)))?;
