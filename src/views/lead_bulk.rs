@@ -84,7 +84,7 @@ pub fn bar(b: &Bar) -> Markup {
             @if b.perms.manage {
                 div.field {
                     label for="bulk-tag" { "Tag" }
-                    input #bulk-tag name="bulk_tag" maxlength="40" placeholder="For adding or removing a tag";
+                    input #bulk-tag name="bulk_tag" maxlength="40" placeholder="For tag actions";
                 }
             }
             button.btn.btn-sm type="submit" { "Apply" }

@@ -303,7 +303,8 @@ fn table(p: &ListPage) -> Markup {
     let cols = COLUMNS;
     html! {
         div.table-wrap {
-            table.data.stack {
+            // Compact: eight columns fit the content width without scrolling.
+            table.data.stack.compact {
                 caption.sr-only { "Leads, newest first" }
                 thead { tr {
                     th scope="col" { span.sr-only { "Select" } }
