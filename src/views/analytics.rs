@@ -272,12 +272,22 @@ fn stacked_chart(r: &Report) -> Markup {
                 }
                 @for (s, source) in LeadSource::ALL.iter().enumerate() {
                     text class={ "chart-label " (SERIES[s]) "-text" } x=(W - RIGHT + 6.0) y=(f(TOP + 14.0 + 18.0 * s as f64)) {
-                        (source.label()) " " (totals[s])
+                        (legend_name(*source)) " " (totals[s])
                     }
                 }
             }
             figcaption { "Bars stack by source; each source's total is written at the right." }
         }
+    }
+}
+
+/// A source's name beside the chart: short enough to fit the right margin
+/// at every width (the table beneath uses the full names).
+fn legend_name(source: LeadSource) -> &'static str {
+    match source {
+        LeadSource::Page => "Page",
+        LeadSource::Csv => "CSV",
+        LeadSource::Api => "API",
     }
 }
 

@@ -268,7 +268,10 @@ async fn limits_flow(js: bool) {
     owner
         .step(
             "phone-tables",
-            &[("paths", "/leads,/team,/messages,/audit,/usage,/billing")],
+            &[(
+                "paths",
+                "/leads,/team,/messages,/audit,/usage,/billing,/analytics,/privacy",
+            )],
         )
         .await;
 }
