@@ -117,8 +117,9 @@ pub fn confirm_page(c: &Confirm) -> Markup {
         div.page-head { div { h1 { (title) } } }
         section.card.stack {
             p {
-                "This will " (c.change.describe()) " for " strong { (n) }
-                @if c.picked.is_empty() { " matching the filter" } @else { " you ticked" } "."
+                "Selected: " strong { (n) }
+                @if c.picked.is_empty() { " matching the filter" } @else { " you ticked" }
+                ". This will " (c.change.describe()) "."
             }
             @if delete { p { "Their messages and sequence enrolments are deleted too. This cannot be undone." } }
             form.form-actions method="post" action="/leads/bulk" {
