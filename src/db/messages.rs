@@ -281,19 +281,6 @@ pub fn list_page(
     Ok(Page::from_rows(rows, &position, limit))
 }
 
-/// The messages of one lead, newest first.
-pub fn for_lead(
-    conn: &mut PgConnection,
-    tenant: &Tenant,
-    lead: LeadId,
-) -> QueryResult<Vec<Message>> {
-    scoped_messages(tenant)
-        .filter(messages::lead_id.eq(lead))
-        .order((messages::created_at.desc(), messages::id.desc()))
-        .select(Message::as_select())
-        .load(conn)
-}
-
 /// One message of the tenant, with lead and sender names.
 pub fn find(conn: &mut PgConnection, tenant: &Tenant, id: MessageId) -> QueryResult<MessageRow> {
     with_names(tenant)

@@ -54,6 +54,7 @@ pub mod stops;
 pub mod suppression;
 pub mod team;
 pub mod templates;
+pub mod timeline;
 pub mod usage;
 pub mod webhooks;
 

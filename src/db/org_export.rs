@@ -285,7 +285,7 @@ const fn section(
 }
 
 /// Every JSON file of the archive, in the order they are written.
-pub const SECTIONS: [Section; 17] = [
+pub const SECTIONS: [Section; 19] = [
     Section {
         file: "organization.json",
         about: "the organization: name, slug, time zone, brand and billing details (the logo image is not included)",
@@ -304,6 +304,20 @@ pub const SECTIONS: [Section; 17] = [
     ),
     section("invitations.json", "invitations (without their tokens)", "invitations t", "t.id", Key::Uuid),
     section("leads.json", "every lead with all its fields", "leads t", "t.id", Key::Uuid),
+    section(
+        "lead_status_history.json",
+        "every status change of those leads: who, from, to, when (creation is the change from none)",
+        "lead_status_changes t",
+        "t.id",
+        Key::Uuid,
+    ),
+    section(
+        "lead_edits.json",
+        "every edit of those leads' fields: who, when, each field's value before and after",
+        "lead_edits t",
+        "t.id",
+        Key::Uuid,
+    ),
     section("templates.json", "the organization's message templates", "message_templates t", "t.id", Key::Uuid),
     section("sequences.json", "the organization's sequences", "sequences t", "t.id", Key::Uuid),
     section("sequence_steps.json", "the steps of those sequences", "sequence_steps t", "t.id", Key::Uuid),

@@ -137,6 +137,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    lead_edits (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        lead_id -> Uuid,
+        changed_by -> Nullable<Uuid>,
+        changes -> Jsonb,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     lead_imports (organization_id, id) {
         organization_id -> Uuid,
         id -> Uuid,
@@ -568,6 +579,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     lead_bulk_jobs,
     lead_imports,
+    lead_edits,
     lead_status_changes,
     leads,
     limit_overrides,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter, Position};
-use crate::db::{enrollments, messages, pages, sequences, team, templates};
+use crate::db::{cursor, enrollments, pages, sequences, team, templates, timeline};
 use crate::domain::leads::{validate, LeadInput, LeadSource, LeadStatus};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -214,21 +214,32 @@ fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpRespo
     usage_changed(fragment(markup))
 }
 
+/// Where the lead page's activity timeline starts (`after=` / `before=`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActivityQuery {
+    after: String,
+    before: String,
+}
+
 async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
     req: HttpRequest,
     path: web::Path<LeadId>,
+    query: web::Query<ActivityQuery>,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let id = path.into_inner();
     let perms = perms(&cur);
-    let (lead, msgs, enrolled, tpls, seqs, members) = state
+    let position = cursor::Position::from_query(&query.after, &query.before);
+    let user = cur.user.id();
+    let (lead, activity, enrolled, tpls, seqs, members, shell) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let lead = leads::find(conn, &tenant, id)?;
             let members = team::names(conn, &tenant)?;
-            let msgs = messages::for_lead(conn, &tenant, id)?;
+            let activity = timeline::page(conn, &tenant, id, &position)?;
             let enrolled = enrollments::for_lead(conn, &tenant, id)?;
             let (tpls, seqs) = if perms.send {
                 (
@@ -238,12 +249,14 @@ async fn show(
             } else {
                 (Vec::new(), Vec::new())
             };
-            Ok((lead, msgs, enrolled, tpls, seqs, members))
+            let shell = pages::shell_data(conn, user, Some(&tenant))?;
+            Ok((lead, activity, enrolled, tpls, seqs, members, shell))
         })
         .await?;
     let body = lead_detail::page(&DetailPage {
         lead: &lead,
-        messages: &msgs,
+        activity: &activity,
+        on_first: position.is_newest(),
         enrollments: &enrolled,
         templates: &tpls,
         sequences: &seqs,
@@ -252,7 +265,8 @@ async fn show(
         tz: cur.ctx.org.tz(),
         csrf: &cur.user.csrf,
     });
-    page(&state, &cur, &req, Nav::Leads, &lead.full_name(), body).await
+    let title = lead.full_name();
+    Ok(Reply::Ok.page_with(&cur.user, &req, (Nav::Leads, &title), body, shell))
 }
 
 async fn edit(

@@ -1,21 +1,26 @@
-//! The lead detail page: the lead's fields, its messages, its sequence
-//! enrolments (pause/resume), and the forms to send a message or enrol it.
+//! The lead detail page: the lead's fields and owner, the forms to send a
+//! message or enrol it, its activity timeline (`views::lead_activity`) and
+//! its sequence enrolments (pause/resume).
 
 use chrono_tz::Tz;
 use maud::{html, Markup};
 
+use crate::db::cursor::Page;
 use crate::db::enrollments::EnrollmentRow;
 use crate::db::leads::Lead;
-use crate::db::messages::Message;
 use crate::db::templates::Template;
+use crate::db::timeline::Entry;
 use crate::ids::{LeadId, SequenceId, UserId};
 use crate::views::components::{csrf, data_table};
 use crate::views::format::{date, date_time};
+use crate::views::lead_activity::{self, ActivityCard};
 use crate::views::leads::{delete_button, Perms};
 
 pub struct DetailPage<'a> {
     pub lead: &'a Lead,
-    pub messages: &'a [Message],
+    /// One page of the activity timeline, and whether it is the newest.
+    pub activity: &'a Page<Entry>,
+    pub on_first: bool,
     pub enrollments: &'a [EnrollmentRow],
     pub templates: &'a [Template],
     pub sequences: &'a [(SequenceId, String)],
@@ -212,20 +217,6 @@ fn enrollments(p: &DetailPage) -> Markup {
     table_card("enrol-title", "Sequences", none, table, footer)
 }
 
-fn messages(p: &DetailPage) -> Markup {
-    let rows = html! {
-        @for m in p.messages { tr {
-            td.wrap { a href={ "/messages/" (m.id) } { (m.subject) } }
-            td { (message_status(&m.status)) }
-            td { (date_time(m.created_at, p.tz)) }
-        } }
-    };
-    let columns = ["Subject", "Status", "Created"];
-    let table = (!p.messages.is_empty()).then(|| data_table(&columns, false, rows));
-    let none = "No messages sent to this lead yet.";
-    table_card("messages-title", "Messages", none, table, html! {})
-}
-
 pub fn page(p: &DetailPage) -> Markup {
     let lead = p.lead;
     html! {
@@ -250,8 +241,14 @@ pub fn page(p: &DetailPage) -> Markup {
                 }
                 @if p.perms.send { (send_form(lead.id, p.templates, p.csrf)) }
             }
-            (messages(p))
             (enrollments(p))
+            (lead_activity::card(&ActivityCard {
+                lead: lead.id,
+                page: p.activity,
+                on_first: p.on_first,
+                members: p.members,
+                tz: p.tz,
+            }))
             @if p.perms.manage { (crate::views::erasure::forget_card(lead, p.csrf)) }
         }
     }

@@ -18,6 +18,7 @@ pub mod home;
 pub mod invitations;
 pub mod invoice_pdf;
 pub mod layout;
+pub mod lead_activity;
 pub mod lead_bulk;
 pub mod lead_csv;
 pub mod lead_detail;

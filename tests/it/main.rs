@@ -39,3 +39,4 @@ mod workspace_owners;
 mod workspace_sequences;
 mod workspace_support;
 mod workspace_templates;
+mod workspace_timeline;

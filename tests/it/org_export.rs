@@ -22,7 +22,7 @@ const INVITE_HASH_HEX: &str = "deadbeefcafe0002";
 const PASSWORD_HASH: &str = "argon2-sentinel-password-hash";
 
 /// Archive files and the query counting the same rows of organization `{org}`.
-const FILES: [(&str, &str); 17] = [
+const FILES: [(&str, &str); 19] = [
     ("organization.json", "organizations WHERE id = '{org}'"),
     (
         "subscription.json",
@@ -37,6 +37,14 @@ const FILES: [(&str, &str); 17] = [
         "invitations WHERE organization_id = '{org}'",
     ),
     ("leads.json", "leads WHERE organization_id = '{org}'"),
+    (
+        "lead_status_history.json",
+        "lead_status_changes WHERE organization_id = '{org}'",
+    ),
+    (
+        "lead_edits.json",
+        "lead_edits WHERE organization_id = '{org}'",
+    ),
     (
         "templates.json",
         "message_templates WHERE organization_id = '{org}'",

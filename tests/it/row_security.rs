@@ -124,6 +124,8 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
              VALUES ('{org}', gen_random_uuid(), 'delete', ARRAY['{lead}']::uuid[], 1, now());
          INSERT INTO lead_status_changes (organization_id, lead_id, from_status, to_status, changed_at)
              VALUES ('{org}', '{lead}', 'new', 'contacted', now());
+         INSERT INTO lead_edits (organization_id, lead_id, changes, changed_at)
+             VALUES ('{org}', '{lead}', '{{\"company\": {{\"from\": \"A\", \"to\": \"B\"}}}}', now());
          INSERT INTO analytics_daily (organization_id, day, metric, dim, count)
              VALUES ('{org}', current_date - 400, 'lead_created', 'page', 1);"
     ))

@@ -9,5 +9,5 @@ mod leads;
 mod limits;
 mod messages;
 pub mod openapi_check;
-mod support;
+pub(crate) mod support;
 mod templates;
