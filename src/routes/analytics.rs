@@ -10,12 +10,13 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::auth::CurrentOrg;
-use crate::db::analytics;
-use crate::domain::analytics::{build, DateRange, RangeKind};
+use crate::db::pages::ShellData;
+use crate::db::{analytics, pages};
+use crate::domain::analytics::{build, DateRange, RangeKind, Report, Totals};
 use crate::domain::plans::Feature;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
-use crate::routes::{Part, Reply};
+use crate::routes::{wants_fragment, Reply};
 use crate::state::AppState;
 use crate::views::analytics::{self as view, AnalyticsView, Table};
 use crate::views::layout::Nav;
@@ -85,52 +86,60 @@ async fn index(
             Reply::Invalid,
         ),
     };
-    let (report, previous, names) = load(&state, &cur, range).await?;
+    let with_shell = !wants_fragment(&req);
+    let (loaded, shell) = load(&state, &cur, range, with_shell).await?;
     let v = AnalyticsView {
         tz: cur.ctx.org.tz(),
-        report: &report,
-        previous: &previous,
-        names: &names,
+        report: &loaded.report,
+        previous: &loaded.previous,
+        names: &loaded.names,
         error: error.as_deref(),
         from: query.from.trim(),
         to: query.to.trim(),
     };
-    reply
-        .page_or_fragment(
-            &state,
-            &cur,
-            &req,
-            (Nav::Analytics, "Analytics"),
-            |part| match part {
-                Part::Fragment => view::report(&v),
-                Part::Page => view::body(&v),
-            },
-        )
-        .await
+    Ok(match shell {
+        None => reply.fragment(view::report(&v)),
+        Some(shell) => {
+            let title = (Nav::Analytics, "Analytics");
+            reply.page_with(&cur.user, &req, title, view::body(&v), shell)
+        }
+    })
 }
 
+/// What the page shows for a range: its report, the previous period's
+/// totals and the names of the templates, sequences and members in it.
+struct Loaded {
+    report: Report,
+    previous: Totals,
+    names: analytics::Names,
+}
+
+/// The range's counters and names in one checkout, with the shell's data
+/// when a whole page is wanted (one pool round trip for the page).
 async fn load(
     state: &AppState,
     cur: &CurrentOrg,
     range: DateRange,
-) -> AppResult<(
-    crate::domain::analytics::Report,
-    crate::domain::analytics::Totals,
-    analytics::Names,
-)> {
+    with_shell: bool,
+) -> AppResult<(Loaded, Option<ShellData>)> {
     let tenant = cur.tenant();
-    let rows = state
+    let user = cur.user.id();
+    state
         .db
-        .run(move |conn| analytics::daily_counts(conn, &tenant, range.previous().from, range.to))
-        .await?;
-    let (report, previous) = build(range, &rows);
-    let template_ids: Vec<String> = report.templates.iter().map(|t| t.id.clone()).collect();
-    let sequence_ids: Vec<String> = report.sequences.iter().map(|s| s.id.clone()).collect();
-    let names = state
-        .db
-        .run(move |conn| analytics::names(conn, &tenant, &template_ids, &sequence_ids))
-        .await?;
-    Ok((report, previous, names))
+        .run(move |conn| -> AppResult<_> {
+            let rows = analytics::daily_counts(conn, &tenant, range.previous().from, range.to)?;
+            let (report, previous) = build(range, &rows);
+            let template_ids: Vec<String> = report.templates.iter().map(|t| t.id.clone()).collect();
+            let sequence_ids: Vec<String> = report.sequences.iter().map(|s| s.id.clone()).collect();
+            let names = analytics::names(conn, &tenant, &template_ids, &sequence_ids)?;
+            let shell = if with_shell {
+                Some(pages::shell_data(conn, user, Some(&tenant))?)
+            } else {
+                None
+            };
+            Ok((Loaded { report, previous, names }, shell))
+        })
+        .await
 }
 
 /// One table of the page as CSV, for the same range.
@@ -148,8 +157,8 @@ async fn export(
     let table = Table::parse(query.table.trim())
         .ok_or_else(|| AppError::validation("Choose one of the page's tables."))?;
     let range = resolve(&query, today(&cur)).map_err(AppError::validation)?;
-    let (report, _, names) = load(&state, &cur, range).await?;
-    let body = view::csv(table, &report, &names).map_err(AppError::unexpected)?;
+    let (loaded, _) = load(&state, &cur, range, false).await?;
+    let body = view::csv(table, &loaded.report, &loaded.names).map_err(AppError::unexpected)?;
     let filename = format!(
         "analytics-{}-{}-{}.csv",
         table.as_str(),
