@@ -4,7 +4,8 @@
 //   node steps.mjs <step> --base URL --state FILE --shots DIR [--no-js] [--arg value]...
 // Exits non-zero with a message when an expectation fails.
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 
 const [step, ...rest] = process.argv.slice(2);
 const opts = {};
@@ -208,6 +209,38 @@ Object.assign(steps, {
       expect(overflow.scroll <= overflow.width, `${path} scrolls sideways at 390 px (${overflow.scroll} > ${overflow.width})`);
       expect(overflow.wide.length === 0, `${path} has elements past the right edge: ${overflow.wide.join(" | ")}`);
     }
+  },
+});
+
+Object.assign(steps, {
+  // Each page at desktop width, screenshotted, then checked with axe-core
+  // (WCAG 2 A/AA and best practices): any serious or critical violation
+  // fails the step; the counts by impact are printed for every page.
+  async axe(page) {
+    const source = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+    const problems = [];
+    for (const path of opts.paths.split(",")) {
+      await page.goto(`${base}${path}`);
+      if (opts.shots) {
+        mkdirSync(opts.shots, { recursive: true });
+        const name = path.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "");
+        await page.screenshot({ path: `${opts.shots}/desktop-${name}${js ? "" : "-nojs"}.png`, fullPage: true });
+      }
+      // Evaluated through the debugger protocol, so it runs with the page's
+      // own scripts switched off too.
+      await page.evaluate(source);
+      const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+      const counts = {};
+      for (const v of result.violations) {
+        counts[v.impact] = (counts[v.impact] || 0) + v.nodes.length;
+        if (v.impact === "serious" || v.impact === "critical") {
+          const where = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
+          problems.push(`${path}: ${v.id} (${v.impact}) ${v.help} at ${where}`);
+        }
+      }
+      console.log(`axe ${path}: ${JSON.stringify(counts)}`);
+    }
+    expect(problems.length === 0, `accessibility violations:\n${problems.join("\n")}`);
   },
 });
 

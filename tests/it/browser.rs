@@ -69,6 +69,8 @@ impl Browser {
             out.status.success(),
             "browser step {name} failed:\n{stdout}\n{stderr}"
         );
+        // What a step reports (axe's counts per page) shows with --nocapture.
+        print!("{stdout}");
     }
 }
 
@@ -264,16 +266,22 @@ async fn limits_flow(js: bool) {
         .execute(&mut app.conn())
         .unwrap();
     }
-    // The table pages at phone width: nothing cut off on the right.
-    owner
-        .step(
-            "phone-tables",
-            &[(
-                "paths",
-                "/leads,/team,/messages,/audit,/usage,/billing,/analytics,/privacy",
-            )],
-        )
-        .await;
+    // The table pages, and a lead's page with its activity timeline, at
+    // phone width: nothing cut off on the right.
+    let ada = crate::common::uuid_of(
+        &mut app.conn(),
+        "SELECT id FROM leads WHERE email = 'ada@example.com'",
+    );
+    let lead_page = format!("/leads/{ada}");
+    let tables =
+        format!("/leads,{lead_page},/team,/messages,/audit,/usage,/billing,/analytics,/privacy");
+    owner.step("phone-tables", &[("paths", &tables)]).await;
+    // The signed-in pages at desktop width, checked with axe-core.
+    let pages = format!(
+        "/dashboard,/leads,{lead_page},/leads/import,/team,/messages,/templates,/sequences,\
+         /audit,/usage,/plans,/billing,/analytics,/settings,/account,/privacy"
+    );
+    owner.step("axe", &[("paths", &pages)]).await;
 }
 
 #[actix_web::test]
