@@ -389,14 +389,17 @@ fn trial_will_end(
 }
 
 /// The local status an invoice event means, and its rank among the events
-/// of one invoice (created < finalized < payment_failed < paid / voided).
+/// of one invoice (created < finalized < payment_failed, payment_action_required
+/// < paid / voided / deleted). A deleted draft becomes void: drafts are
+/// numbered when mirrored, so removing the row would leave a gap in the
+/// sequence; void is final, so a late `invoice.created` cannot bring it back.
 fn invoice_status(kind: &str) -> Option<(InvoiceStatus, i64)> {
     Some(match kind {
         "invoice.created" => (InvoiceStatus::Draft, 1),
         "invoice.finalized" => (InvoiceStatus::Open, 2),
-        "invoice.payment_failed" => (InvoiceStatus::Open, 3),
+        "invoice.payment_failed" | "invoice.payment_action_required" => (InvoiceStatus::Open, 3),
         "invoice.paid" => (InvoiceStatus::Paid, 4),
-        "invoice.voided" => (InvoiceStatus::Void, 4),
+        "invoice.voided" | "invoice.deleted" => (InvoiceStatus::Void, 4),
         _ => return None,
     })
 }
@@ -445,6 +448,9 @@ fn invoice_event(
         Synced::Issued(issued) => billing_mail::invoice_issued(conn, tenant, &issued, site, now)?,
         Synced::Updated => {}
     }
+    if event.kind == "invoice.payment_action_required" {
+        confirmation_requested(conn, tenant, event, id, site, now)?;
+    }
     if matches!(
         event.kind.as_str(),
         "invoice.paid" | "invoice.payment_failed"
@@ -476,13 +482,46 @@ fn payment_outcome(
         return Ok(());
     }
     // A failure while trialing is the first charge at the trial's end.
-    if matches!(status, Status::Trial | Status::Active | Status::PastDue) {
+    if running(status) {
         set_status(conn, org, Status::PastDue, event.created)?;
-        let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
-        let key = format!("{invoice}:{}", attempt.unwrap_or(1));
-        billing_mail::payment_failed(conn, tenant, &key, site, now)?;
+        billing_mail::payment_failed(conn, tenant, &attempt_key(event, invoice), site, now)?;
     }
     Ok(())
+}
+
+/// A subscription that is still being paid for (a trial converts at its end).
+fn running(status: Status) -> bool {
+    matches!(status, Status::Trial | Status::Active | Status::PastDue)
+}
+
+/// One payment attempt of an invoice (`attempt_count`): owners are told once per attempt.
+fn attempt_key(event: &ProviderEvent, invoice: &str) -> String {
+    let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
+    format!("{invoice}:{}", attempt.unwrap_or(1))
+}
+
+/// The bank asks the cardholder to confirm a renewal (3-D Secure): the
+/// invoice offers "Confirm payment" on its hosted page, and the owners hear
+/// of it once per attempt. The subscription's status is left to Stripe's
+/// own subscription events.
+fn confirmation_requested(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    invoice: &str,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    invoices::mark_needs_confirmation(conn, tenant, invoice)?;
+    if !running(lock_status(conn, tenant.org_id())?) {
+        return Ok(());
+    }
+    let confirm_url = event
+        .str_at(&["hosted_invoice_url"])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{site}/billing"));
+    let key = attempt_key(event, invoice);
+    billing_mail::payment_action_required(conn, tenant, &key, &confirm_url, now)
 }
 
 /// Whether a Stripe subscription is still linked (one that ended was unlinked).
