@@ -485,8 +485,9 @@ async fn webhook(
     };
     let site = state.config.public_url.trim_end_matches('/').to_string();
     let vat = state.config.vat;
+    let stripe = payments::stripe::StripeClient::from_config(&state.config);
     let outcome = state.db.run(move |conn| {
-        let setting = billing::Setting { site: &site, vat };
+        let setting = billing::Setting { site: &site, vat, stripe: stripe.as_ref() };
         billing::process(conn, &event, &setting, now)
     })
         .await?;

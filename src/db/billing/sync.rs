@@ -62,7 +62,7 @@ pub(super) fn apply(
 ) -> QueryResult<Outcome> {
     let before = lock_status(conn, tenant.org_id())?;
     let outcome = match event.kind.as_str() {
-        "checkout.session.completed" => gated(conn, tenant, event, 0, checkout_completed)?,
+        "checkout.session.completed" => checkout_session_completed(conn, tenant, event, site, now)?,
         "customer.subscription.created" => subscription_event(conn, tenant, event, 1)?,
         "customer.subscription.updated" => subscription_event(conn, tenant, event, 2)?,
         "customer.subscription.deleted" => subscription_event(conn, tenant, event, 3)?,
@@ -194,6 +194,89 @@ fn map_status(stripe: &str) -> Option<Status> {
         "incomplete_expired" => Status::Expired,
         _ => return None,
     })
+}
+
+/// Checkout completed. The guard against a second subscription comes
+/// before the order check: whichever of two completed Checkouts arrives
+/// second, its subscription must end.
+fn checkout_session_completed(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    setting: &Setting,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    let org = tenant.org_id();
+    if let Some(session) = event.str_at(&["id"]) {
+        diesel::update(
+            subscriptions::table
+                .find(org)
+                .filter(subscriptions::checkout_session_id.eq(session)),
+        )
+        .set(subscriptions::checkout_session_id.eq(None::<String>))
+        .execute(conn)?;
+    }
+    if let Some(pair) = second_subscription(conn, org, event)? {
+        end_second_subscription(conn, tenant, pair, setting, now)?;
+        return Ok(Outcome::Applied);
+    }
+    gated(conn, tenant, event, 0, checkout_completed)
+}
+
+/// (the live subscription, the session's other one) when the organization
+/// already runs a different subscription than the one this Checkout made.
+fn second_subscription(
+    conn: &mut PgConnection,
+    org: OrgId,
+    event: &ProviderEvent,
+) -> QueryResult<Option<(String, String)>> {
+    let Some(new) = event.str_at(&["subscription"]) else {
+        return Ok(None);
+    };
+    let (status, current): (Status, Option<String>) = subscriptions::table
+        .find(org)
+        .select((
+            subscriptions::status,
+            subscriptions::provider_subscription_id,
+        ))
+        .first(conn)?;
+    Ok(current
+        .filter(|c| running(status) && c != new)
+        .map(|c| (c, new.to_string())))
+}
+
+/// Ends the second subscription at Stripe now (its unused time credited),
+/// with an audit entry and a notice to owners and admins. Until Stripe has
+/// ended it the event is not done: the error rolls it back, the webhook
+/// answers 500 and Stripe delivers it again.
+fn end_second_subscription(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    (kept, second): (String, String),
+    setting: &Setting,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let ended = match setting.stripe {
+        Some(stripe) => stripe.cancel_second(&second),
+        None => Err("Stripe is not configured".into()),
+    };
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, subscription = %second, "ending a second subscription failed");
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    audit::record(
+        conn,
+        tenant,
+        "billing.second_subscription_canceled",
+        "subscription",
+        Some(serde_json::json!({ "subscription": kept })),
+        Some(serde_json::json!({ "canceled": second })),
+    )?;
+    let message = "A second subscription was started from another Checkout page. It was \
+                   canceled at once and its unused time credited at Stripe; your plan is unchanged.";
+    let key = format!("second_subscription:{second}");
+    notices::notify_admins(conn, tenant, "billing", message, &key, now)?;
+    Ok(())
 }
 
 fn checkout_completed(

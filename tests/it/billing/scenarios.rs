@@ -15,11 +15,11 @@ use super::*;
 use crate::common::Client;
 
 /// 15 June 2026, mid-month: periods and prorations are easy to read.
-fn june() -> DateTime<Utc> {
+pub(super) fn june() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 10, 0, 0).unwrap()
 }
 
-async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
+pub(super) async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
     let stub = Stub::start(june().timestamp());
     let app = stripe_app_at(&stub.url, june()).await;
     let ann = app.signup("Ann", "ann@example.com").await;
@@ -27,7 +27,7 @@ async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
     (stub, app, ann, org)
 }
 
-fn sub_row(app: &TestApp, cond: &str) -> i64 {
+pub(super) fn sub_row(app: &TestApp, cond: &str) -> i64 {
     app.count(&format!("SELECT count(*) FROM subscriptions WHERE {cond}"))
 }
 
@@ -77,7 +77,7 @@ async fn subscribe(
 }
 
 /// Stripe's webhook reporting the subscription as it now is.
-async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
+pub(super) async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
     let object = stub.subscription(sub);
     assert_eq!(
         send(app, "customer.subscription.updated", &object).await,
@@ -85,7 +85,7 @@ async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
     );
 }
 
-fn no_contract_violations(stub: &Stub) {
+pub(super) fn no_contract_violations(stub: &Stub) {
     assert!(
         stub.refused().is_empty(),
         "Stripe would refuse: {:?}",
@@ -179,6 +179,10 @@ async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
     );
     let update = &stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))[0];
     assert_eq!(update.get("proration_behavior"), Some("always_invoice"));
+    // Without Stripe Tax the app never asks Stripe for it.
+    assert_eq!(update.get("automatic_tax[enabled]"), None);
+    let checkout = &stub.calls_to("POST", "/v1/checkout/sessions")[0];
+    assert_eq!(checkout.get("automatic_tax[enabled]"), None);
     assert_eq!(
         update.get("items[0][id]"),
         stub.subscription(&sub)["items"]["data"][0]["id"].as_str()

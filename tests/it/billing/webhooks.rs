@@ -97,6 +97,7 @@ fn apply_in_order(
     let setting = Setting {
         site: "http://test",
         vat: Default::default(),
+        stripe: None,
     };
     for &i in order {
         let id = format!("evt_{tag}_{i}");
