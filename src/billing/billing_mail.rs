@@ -1,5 +1,7 @@
 //! Billing mail: the invoice once it is issued, and dunning — what owners
-//! hear when a payment fails and when the grace period ends. Each failed attempt gives owners (and admins) an in-app notice and
+//! hear when a payment fails, when their bank asks them to confirm one
+//! (3-D Secure, with "Confirm payment" on the hosted invoice page) and when
+//! the grace period ends. Each failed attempt gives owners (and admins) an in-app notice and
 //! owners a mail, both pointing at "Pay now" on the billing page (Stripe: the
 //! hosted invoice page; local provider: a new charge of the card on file).
 //! Written in the transaction of the change that causes them.
@@ -37,6 +39,39 @@ pub fn payment_failed(
         conn,
         tenant,
         "Payment failed: pay now to keep your plan",
+        &body,
+        None,
+        now,
+    )
+}
+
+/// The bank asks the cardholder to confirm a payment (3-D Secure on a
+/// renewal): a notice, and a mail with "Confirm payment" on the invoice's
+/// hosted page. `attempt` keys the notice, and the mail goes only with a new
+/// notice, so each attempt is told once however often its event comes.
+pub fn payment_action_required(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    attempt: &str,
+    confirm_url: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let notice = "Your bank asks you to confirm a payment. Use Confirm payment on the \
+                  billing page so it can be collected.";
+    let key = format!("payment_action_required:{attempt}");
+    if notices::notify_admins(conn, tenant, "billing", notice, &key, now)? == 0 {
+        return Ok(());
+    }
+    let body = format!(
+        "Hello,\n\nyour bank asks you to confirm the payment for your Lead Dashboard \
+         subscription before it can be collected.\n\n\
+         Confirm payment: {confirm_url}\n\n\
+         Until you confirm it, the payment stays open.\n"
+    );
+    mail_owners(
+        conn,
+        tenant,
+        "Your bank asks you to confirm a payment",
         &body,
         None,
         now,

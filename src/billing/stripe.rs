@@ -21,6 +21,9 @@ pub const API_VERSION: &str = "2025-09-30.clover";
 pub struct StripeClient {
     base: String,
     secret_key: String,
+    /// Stripe Tax is on (`STRIPE_TAX`): Stripe computes the VAT, so every
+    /// Checkout and subscription change asks for `automatic_tax`.
+    pub automatic_tax: bool,
 }
 
 /// A form body: Stripe's bracketed parameter names and their values.
@@ -40,6 +43,16 @@ pub struct CheckoutRequest {
     pub trial_end: Option<i64>,
     pub success_url: String,
     pub cancel_url: String,
+    /// Stripe Tax computes the VAT from the customer's address.
+    pub automatic_tax: bool,
+}
+
+/// A Checkout Session as created: its id (to expire it when a newer one
+/// replaces it) and the URL to send the owner to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
 }
 
 /// A subscription as far as changing it needs: its item and current price.
@@ -81,6 +94,7 @@ impl StripeClient {
             (Some(key), Some(_)) => Some(StripeClient {
                 base: config.stripe_api_base.trim_end_matches('/').to_string(),
                 secret_key: key.expose_secret().to_owned(),
+                automatic_tax: config.vat.stripe_tax,
             }),
             _ => None,
         }
@@ -110,10 +124,22 @@ impl StripeClient {
         id_of(&self.post("/v1/prices", &form)?)
     }
 
-    /// Creates a Checkout Session and returns the URL to send the owner to.
-    pub fn create_checkout_session(&self, req: &CheckoutRequest) -> Result<String, String> {
+    /// Creates a Checkout Session.
+    pub fn create_checkout_session(
+        &self,
+        req: &CheckoutRequest,
+    ) -> Result<CheckoutSession, String> {
         let response = self.post("/v1/checkout/sessions", &checkout_form(req))?;
-        str_of(&response, "url")
+        Ok(CheckoutSession {
+            id: id_of(&response)?,
+            url: str_of(&response, "url")?,
+        })
+    }
+
+    /// Expires an open Checkout Session, so it can no longer be paid. Stripe
+    /// refuses when it is not open any more (completed or expired).
+    pub fn expire_checkout_session(&self, session: &str) -> Result<Value, String> {
+        self.post(&format!("/v1/checkout/sessions/{session}/expire"), &[])
     }
 
     /// Creates a customer-portal session (payment methods, billing details, invoices).
@@ -149,11 +175,15 @@ impl StripeClient {
         price: &str,
         proration_behavior: &str,
     ) -> Result<Value, String> {
-        let form = vec![
+        let mut form = vec![
             pair("items[0][id]", sub.item.as_str()),
             pair("items[0][price]", price),
             pair("proration_behavior", proration_behavior),
         ];
+        if self.automatic_tax {
+            // The proration invoice this change may issue is taxed like the rest.
+            form.push(pair("automatic_tax[enabled]", "true"));
+        }
         self.post(&format!("/v1/subscriptions/{}", sub.id), &form)
     }
 
@@ -167,6 +197,22 @@ impl StripeClient {
     /// period is over and Stripe must stop retrying.
     pub fn cancel_now(&self, sub: &str) -> Result<Value, String> {
         self.send("DELETE", &format!("/v1/subscriptions/{sub}"), &[], &[])
+    }
+
+    /// Ends a subscription that must not exist (a second one for the same
+    /// organization) at once, crediting its unused time: `prorate` credits
+    /// the rest of the period and `invoice_now` settles that credit on a
+    /// final invoice now. False when it had already ended (nothing to do).
+    pub fn cancel_second(&self, sub: &str) -> Result<bool, String> {
+        let current = self.get(&format!("/v1/subscriptions/{sub}"), &[])?;
+        let status = current.get("status").and_then(Value::as_str);
+        if matches!(status, Some("canceled" | "incomplete_expired")) {
+            return Ok(false);
+        }
+        // Stripe's libraries send a DELETE's parameters in the query string.
+        let query = [("prorate", "true"), ("invoice_now", "true")];
+        self.send("DELETE", &format!("/v1/subscriptions/{sub}"), &query, &[])?;
+        Ok(true)
     }
 
     /// Schedules `sub` to move to `price` at the end of its current period:
@@ -193,7 +239,7 @@ impl StripeClient {
                 .and_then(Value::as_i64)
                 .ok_or_else(|| format!("schedule phase has no {key}"))
         };
-        let form = vec![
+        let mut form = vec![
             pair("end_behavior", "release"),
             pair("proration_behavior", "none"),
             pair("phases[0][items][0][price]", sub.price.as_str()),
@@ -205,6 +251,11 @@ impl StripeClient {
             pair("phases[1][duration][interval]", interval.as_str()),
             pair("phases[1][duration][interval_count]", "1"),
         ];
+        if self.automatic_tax {
+            // Phases set here replace the subscription's settings: keep the tax.
+            form.push(pair("phases[0][automatic_tax][enabled]", "true"));
+            form.push(pair("phases[1][automatic_tax][enabled]", "true"));
+        }
         self.post(&format!("/v1/subscription_schedules/{id}"), &form)?;
         Ok(id)
     }
@@ -304,6 +355,15 @@ pub fn checkout_form(req: &CheckoutRequest) -> Form {
     match &req.customer {
         Some(customer) => form.push(pair("customer", customer.as_str())),
         None => form.push(pair("customer_email", req.customer_email.as_str())),
+    }
+    if req.automatic_tax {
+        form.push(pair("automatic_tax[enabled]", "true"));
+        // Stripe computes the tax from the address Checkout collects; an
+        // existing customer must let Checkout save it (`customer_update` is
+        // only allowed together with `customer`).
+        if req.customer.is_some() {
+            form.push(pair("customer_update[address]", "auto"));
+        }
     }
     form
 }

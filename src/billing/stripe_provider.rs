@@ -29,7 +29,8 @@ pub fn refused(message: String) -> DbError {
 
 impl StripeProvider {
     /// A Checkout Session for `purchase`; charged now unless it only
-    /// collects a card during the trial.
+    /// collects a card during the trial. The organization's previous session
+    /// is expired first, so of two tabs only the newest Checkout can be paid.
     pub fn checkout(
         &self,
         conn: &mut PgConnection,
@@ -56,10 +57,29 @@ impl StripeProvider {
             trial_end,
             success_url: format!("{}/billing?checkout=success", self.public_url),
             cancel_url: format!("{}/plans?checkout=canceled", self.public_url),
+            automatic_tax: self.client.automatic_tax,
         };
-        self.client
+        self.expire_previous_checkout(conn, tenant)?;
+        let session = self
+            .client
             .create_checkout_session(&request)
-            .map_err(refused)
+            .map_err(refused)?;
+        billing::set_checkout_session(conn, tenant, Some(&session.id))?;
+        Ok(session.url)
+    }
+
+    /// Expires the organization's previous Checkout Session. Stripe refuses
+    /// when it is no longer open (completed, expired): then it cannot be
+    /// paid any more, or its completion meets the second-subscription guard
+    /// at the webhook (`checkout.session.completed`).
+    fn expire_previous_checkout(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
+        if let Some(previous) = billing::stripe_link(conn, tenant)?.checkout_session {
+            if let Err(e) = self.client.expire_checkout_session(&previous) {
+                tracing::info!(error = %e, session = %previous, "previous Checkout not expired");
+            }
+            billing::set_checkout_session(conn, tenant, None)?;
+        }
+        Ok(())
     }
 }
 

@@ -484,14 +484,48 @@ pub fn set_status(
 
 /// Where the newest open invoice can be paid on the provider's page.
 pub fn open_hosted_url(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<String>> {
-    let url: Option<Option<String>> = scoped_invoices(tenant)
+    newest_open_hosted_url(conn, tenant, false)
+}
+
+/// Where the newest open invoice waiting for the cardholder's confirmation
+/// can be confirmed (the provider's hosted invoice page), if there is one.
+pub fn confirmation_url(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Option<String>> {
+    newest_open_hosted_url(conn, tenant, true)
+}
+
+/// The hosted page of the newest open invoice (only of those waiting for a
+/// confirmation when `needing_confirmation`).
+fn newest_open_hosted_url(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    needing_confirmation: bool,
+) -> QueryResult<Option<String>> {
+    let mut query = scoped_invoices(tenant)
         .filter(invoices::status.eq(InvoiceStatus::Open.as_str()))
         .filter(invoices::hosted_url.is_not_null())
+        .into_boxed();
+    if needing_confirmation {
+        query = query.filter(invoices::needs_confirmation);
+    }
+    let url: Option<Option<String>> = query
         .order((invoices::created_at.desc(), invoices::id.desc()))
         .select(invoices::hosted_url)
         .first(conn)
         .optional()?;
     Ok(url.flatten())
+}
+
+/// The bank asks the cardholder to confirm the payment of the provider
+/// invoice `provider_id` (shown while the invoice is open).
+pub fn mark_needs_confirmation(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    provider_id: &str,
+) -> QueryResult<()> {
+    diesel::update(scoped_invoices(tenant).filter(invoices::provider_invoice_id.eq(provider_id)))
+        .set(invoices::needs_confirmation.eq(true))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Every `invoice_lines` query of a tenant starts here.

@@ -114,6 +114,7 @@ diesel::table! {
         vat_cents -> Int8,
         vat_note -> Nullable<Text>,
         net_cents -> Int8,
+        needs_confirmation -> Bool,
     }
 }
 
@@ -418,6 +419,7 @@ diesel::table! {
         scheduled_interval -> Nullable<Text>,
         provider_schedule_id -> Nullable<Text>,
         card_last4 -> Nullable<Text>,
+        checkout_session_id -> Nullable<Text>,
     }
 }
 

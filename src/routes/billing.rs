@@ -67,12 +67,13 @@ async fn subscription_card(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ViewBilling)?;
-    let (link, card) = state
+    let (link, card, confirm) = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
                 billing::stripe_link(conn, &tenant)?,
                 billing::card_on_file(conn, &tenant)?,
+                invoices::confirmation_url(conn, &tenant)?,
             ))
         })
         .await?;
@@ -88,6 +89,7 @@ async fn subscription_card(
         stripe: payments::stripe_provider(&state.config).is_some(),
         pending: link.waiting(cur.now()),
         card_last4: card.as_deref(),
+        confirm_url: confirm.as_deref(),
         csrf: &cur.user.csrf,
     };
     Ok(html_response(&req, view::subscription_card(&p)))
@@ -102,7 +104,7 @@ async fn render(
     position: invoices::Position,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
-    let (list, stored, link, card) = state
+    let (list, stored, link, card, confirm) = state
         .db
         .run(move |conn| -> AppResult<_> {
             Ok((
@@ -110,6 +112,7 @@ async fn render(
                 billing::details(conn, &tenant)?,
                 billing::stripe_link(conn, &tenant)?,
                 billing::card_on_file(conn, &tenant)?,
+                invoices::confirmation_url(conn, &tenant)?,
             ))
         })
         .await?;
@@ -138,6 +141,7 @@ async fn render(
         stripe: payments::stripe_provider(&state.config).is_some(),
         pending: link.waiting(cur.now()),
         card_last4: card.as_deref(),
+        confirm_url: confirm.as_deref(),
         csrf: &cur.user.csrf,
     };
     let reply = if errors.is_empty() {
@@ -481,8 +485,9 @@ async fn webhook(
     };
     let site = state.config.public_url.trim_end_matches('/').to_string();
     let vat = state.config.vat;
+    let stripe = payments::stripe::StripeClient::from_config(&state.config);
     let outcome = state.db.run(move |conn| {
-        let setting = billing::Setting { site: &site, vat };
+        let setting = billing::Setting { site: &site, vat, stripe: stripe.as_ref() };
         billing::process(conn, &event, &setting, now)
     })
         .await?;

@@ -31,6 +31,9 @@ pub struct BillingPage<'a> {
     pub pending: Option<&'a str>,
     /// The local provider's card on file.
     pub card_last4: Option<&'a str>,
+    /// The hosted invoice page where the bank's confirmation (3-D Secure) of
+    /// an open invoice is given, while one waits for it.
+    pub confirm_url: Option<&'a str>,
     pub csrf: &'a str,
 }
 
@@ -62,6 +65,7 @@ pub fn subscription_card(p: &BillingPage) -> Markup {
                 dt { "Current period ends" } dd { (s.current_period_end.format("%e %B %Y")) }
                 dt { "Payment method" } dd { (payment_method_text(p)) }
             }
+            @if let Some(url) = p.confirm_url { (confirm_payment(p, url)) }
             @if s.status == Status::PastDue { (pay_now(p)) }
             @if p.can_manage {
                 form.stack method="post" action="/billing/payment-method" {
@@ -104,6 +108,22 @@ fn pay_now(p: &BillingPage) -> Markup {
                     (csrf(p.csrf))
                     button.btn.btn-primary type="submit" { "Pay now" }
                 }
+            }
+        }
+    }
+}
+
+/// The bank asks for the cardholder's confirmation: "Confirm payment" on
+/// the invoice's hosted page (owners; admins read it).
+fn confirm_payment(p: &BillingPage, url: &str) -> Markup {
+    html! {
+        div.banner.banner-warn role="alert" #confirm-payment {
+            div {
+                strong { "Your bank asks you to confirm a payment." }
+                " It is collected once you confirm it on the invoice page."
+            }
+            @if p.can_manage {
+                a.btn.btn-primary href=(url) rel="noopener" { "Confirm payment" }
             }
         }
     }

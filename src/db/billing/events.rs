@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::sync;
+use crate::billing::stripe::StripeClient;
 use crate::db::payments;
 use crate::db::schema::payment_events;
 use crate::db::{wall, Tenant};
@@ -94,11 +95,13 @@ pub enum Outcome {
 }
 
 /// What an event's effects take from the configuration: the public URL
-/// (links in the mail an event may cause) and the VAT setup (invoices).
+/// (links in the mail an event may cause), the VAT setup (invoices) and the
+/// Stripe client (to end a second subscription at once).
 #[derive(Debug, Clone, Copy)]
 pub struct Setting<'a> {
     pub site: &'a str,
     pub vat: VatSetup,
+    pub stripe: Option<&'a StripeClient>,
 }
 
 /// Processes one event in its own transaction.

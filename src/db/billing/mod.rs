@@ -136,6 +136,8 @@ pub struct StripeLink {
     pub pending_change: Option<String>,
     pub pending_since: Option<DateTime<Utc>>,
     pub scheduled_interval: Option<Interval>,
+    /// The newest Checkout Session, until it completes or a newer replaces it.
+    pub checkout_session: Option<String>,
 }
 
 /// How long a change sent to Stripe blocks the next one while its webhook
@@ -152,7 +154,7 @@ impl StripeLink {
 
 pub fn stripe_link(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<StripeLink> {
     type Text = Option<String>;
-    let row: (Text, Text, Text, Text, Text, Option<DateTime<Utc>>) = subscriptions::table
+    let row: (Text, Text, Text, Text, Text, Option<DateTime<Utc>>, Text) = subscriptions::table
         .find(tenant.org_id())
         .select((
             subscriptions::provider_customer_id,
@@ -161,10 +163,12 @@ pub fn stripe_link(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Stri
             subscriptions::pending_change,
             subscriptions::scheduled_interval,
             subscriptions::pending_since,
+            subscriptions::checkout_session_id,
         ))
         .first(conn)?;
-    let (customer, subscription, schedule, pending_change, interval, pending_since) = row;
+    let (customer, subscription, schedule, pending_change, interval, pending_since, checkout) = row;
     Ok(StripeLink {
+        checkout_session: checkout,
         customer,
         subscription,
         schedule,
@@ -188,6 +192,18 @@ pub fn set_pending(
             subscriptions::pending_since.eq(Some(now)),
             subscriptions::updated_at.eq(now),
         ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Remembers the organization's newest Checkout Session (`None`: none open).
+pub fn set_checkout_session(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    session: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(subscriptions::table.find(tenant.org_id()))
+        .set(subscriptions::checkout_session_id.eq(session))
         .execute(conn)
         .map(drop)
 }

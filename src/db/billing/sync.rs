@@ -62,7 +62,7 @@ pub(super) fn apply(
 ) -> QueryResult<Outcome> {
     let before = lock_status(conn, tenant.org_id())?;
     let outcome = match event.kind.as_str() {
-        "checkout.session.completed" => gated(conn, tenant, event, 0, checkout_completed)?,
+        "checkout.session.completed" => checkout_session_completed(conn, tenant, event, site, now)?,
         "customer.subscription.created" => subscription_event(conn, tenant, event, 1)?,
         "customer.subscription.updated" => subscription_event(conn, tenant, event, 2)?,
         "customer.subscription.deleted" => subscription_event(conn, tenant, event, 3)?,
@@ -194,6 +194,89 @@ fn map_status(stripe: &str) -> Option<Status> {
         "incomplete_expired" => Status::Expired,
         _ => return None,
     })
+}
+
+/// Checkout completed. The guard against a second subscription comes
+/// before the order check: whichever of two completed Checkouts arrives
+/// second, its subscription must end.
+fn checkout_session_completed(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    setting: &Setting,
+    now: DateTime<Utc>,
+) -> QueryResult<Outcome> {
+    let org = tenant.org_id();
+    if let Some(session) = event.str_at(&["id"]) {
+        diesel::update(
+            subscriptions::table
+                .find(org)
+                .filter(subscriptions::checkout_session_id.eq(session)),
+        )
+        .set(subscriptions::checkout_session_id.eq(None::<String>))
+        .execute(conn)?;
+    }
+    if let Some(pair) = second_subscription(conn, org, event)? {
+        end_second_subscription(conn, tenant, pair, setting, now)?;
+        return Ok(Outcome::Applied);
+    }
+    gated(conn, tenant, event, 0, checkout_completed)
+}
+
+/// (the live subscription, the session's other one) when the organization
+/// already runs a different subscription than the one this Checkout made.
+fn second_subscription(
+    conn: &mut PgConnection,
+    org: OrgId,
+    event: &ProviderEvent,
+) -> QueryResult<Option<(String, String)>> {
+    let Some(new) = event.str_at(&["subscription"]) else {
+        return Ok(None);
+    };
+    let (status, current): (Status, Option<String>) = subscriptions::table
+        .find(org)
+        .select((
+            subscriptions::status,
+            subscriptions::provider_subscription_id,
+        ))
+        .first(conn)?;
+    Ok(current
+        .filter(|c| running(status) && c != new)
+        .map(|c| (c, new.to_string())))
+}
+
+/// Ends the second subscription at Stripe now (its unused time credited),
+/// with an audit entry and a notice to owners and admins. Until Stripe has
+/// ended it the event is not done: the error rolls it back, the webhook
+/// answers 500 and Stripe delivers it again.
+fn end_second_subscription(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    (kept, second): (String, String),
+    setting: &Setting,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let ended = match setting.stripe {
+        Some(stripe) => stripe.cancel_second(&second),
+        None => Err("Stripe is not configured".into()),
+    };
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, subscription = %second, "ending a second subscription failed");
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    audit::record(
+        conn,
+        tenant,
+        "billing.second_subscription_canceled",
+        "subscription",
+        Some(serde_json::json!({ "subscription": kept })),
+        Some(serde_json::json!({ "canceled": second })),
+    )?;
+    let message = "A second subscription was started from another Checkout page. It was \
+                   canceled at once and its unused time credited at Stripe; your plan is unchanged.";
+    let key = format!("second_subscription:{second}");
+    notices::notify_admins(conn, tenant, "billing", message, &key, now)?;
+    Ok(())
 }
 
 fn checkout_completed(
@@ -389,14 +472,17 @@ fn trial_will_end(
 }
 
 /// The local status an invoice event means, and its rank among the events
-/// of one invoice (created < finalized < payment_failed < paid / voided).
+/// of one invoice (created < finalized < payment_failed, payment_action_required
+/// < paid / voided / deleted). A deleted draft becomes void: drafts are
+/// numbered when mirrored, so removing the row would leave a gap in the
+/// sequence; void is final, so a late `invoice.created` cannot bring it back.
 fn invoice_status(kind: &str) -> Option<(InvoiceStatus, i64)> {
     Some(match kind {
         "invoice.created" => (InvoiceStatus::Draft, 1),
         "invoice.finalized" => (InvoiceStatus::Open, 2),
-        "invoice.payment_failed" => (InvoiceStatus::Open, 3),
+        "invoice.payment_failed" | "invoice.payment_action_required" => (InvoiceStatus::Open, 3),
         "invoice.paid" => (InvoiceStatus::Paid, 4),
-        "invoice.voided" => (InvoiceStatus::Void, 4),
+        "invoice.voided" | "invoice.deleted" => (InvoiceStatus::Void, 4),
         _ => return None,
     })
 }
@@ -445,6 +531,9 @@ fn invoice_event(
         Synced::Issued(issued) => billing_mail::invoice_issued(conn, tenant, &issued, site, now)?,
         Synced::Updated => {}
     }
+    if event.kind == "invoice.payment_action_required" {
+        confirmation_requested(conn, tenant, event, id, site, now)?;
+    }
     if matches!(
         event.kind.as_str(),
         "invoice.paid" | "invoice.payment_failed"
@@ -476,13 +565,46 @@ fn payment_outcome(
         return Ok(());
     }
     // A failure while trialing is the first charge at the trial's end.
-    if matches!(status, Status::Trial | Status::Active | Status::PastDue) {
+    if running(status) {
         set_status(conn, org, Status::PastDue, event.created)?;
-        let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
-        let key = format!("{invoice}:{}", attempt.unwrap_or(1));
-        billing_mail::payment_failed(conn, tenant, &key, site, now)?;
+        billing_mail::payment_failed(conn, tenant, &attempt_key(event, invoice), site, now)?;
     }
     Ok(())
+}
+
+/// A subscription that is still being paid for (a trial converts at its end).
+fn running(status: Status) -> bool {
+    matches!(status, Status::Trial | Status::Active | Status::PastDue)
+}
+
+/// One payment attempt of an invoice (`attempt_count`): owners are told once per attempt.
+fn attempt_key(event: &ProviderEvent, invoice: &str) -> String {
+    let attempt = event.object.get("attempt_count").and_then(Value::as_i64);
+    format!("{invoice}:{}", attempt.unwrap_or(1))
+}
+
+/// The bank asks the cardholder to confirm a renewal (3-D Secure): the
+/// invoice offers "Confirm payment" on its hosted page, and the owners hear
+/// of it once per attempt. The subscription's status is left to Stripe's
+/// own subscription events.
+fn confirmation_requested(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    invoice: &str,
+    site: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    invoices::mark_needs_confirmation(conn, tenant, invoice)?;
+    if !running(lock_status(conn, tenant.org_id())?) {
+        return Ok(());
+    }
+    let confirm_url = event
+        .str_at(&["hosted_invoice_url"])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{site}/billing"));
+    let key = attempt_key(event, invoice);
+    billing_mail::payment_action_required(conn, tenant, &key, &confirm_url, now)
 }
 
 /// Whether a Stripe subscription is still linked (one that ended was unlinked).

@@ -4,6 +4,7 @@
 //! tenancy. The lifecycle scenarios, webhook ordering and dunning have
 //! their own modules.
 
+mod checkout_guards;
 mod dunning;
 mod invoices;
 mod invoices_mail;

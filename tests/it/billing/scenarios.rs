@@ -15,11 +15,11 @@ use super::*;
 use crate::common::Client;
 
 /// 15 June 2026, mid-month: periods and prorations are easy to read.
-fn june() -> DateTime<Utc> {
+pub(super) fn june() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 15, 10, 0, 0).unwrap()
 }
 
-async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
+pub(super) async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
     let stub = Stub::start(june().timestamp());
     let app = stripe_app_at(&stub.url, june()).await;
     let ann = app.signup("Ann", "ann@example.com").await;
@@ -27,7 +27,7 @@ async fn setup() -> (Stub, TestApp, Client, uuid::Uuid) {
     (stub, app, ann, org)
 }
 
-fn sub_row(app: &TestApp, cond: &str) -> i64 {
+pub(super) fn sub_row(app: &TestApp, cond: &str) -> i64 {
     app.count(&format!("SELECT count(*) FROM subscriptions WHERE {cond}"))
 }
 
@@ -77,7 +77,7 @@ async fn subscribe(
 }
 
 /// Stripe's webhook reporting the subscription as it now is.
-async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
+pub(super) async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
     let object = stub.subscription(sub);
     assert_eq!(
         send(app, "customer.subscription.updated", &object).await,
@@ -85,7 +85,7 @@ async fn confirm(stub: &Stub, app: &TestApp, sub: &str) {
     );
 }
 
-fn no_contract_violations(stub: &Stub) {
+pub(super) fn no_contract_violations(stub: &Stub) {
     assert!(
         stub.refused().is_empty(),
         "Stripe would refuse: {:?}",
@@ -179,6 +179,10 @@ async fn upgrade_mid_period_changes_the_one_subscription_and_prorates() {
     );
     let update = &stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))[0];
     assert_eq!(update.get("proration_behavior"), Some("always_invoice"));
+    // Without Stripe Tax the app never asks Stripe for it.
+    assert_eq!(update.get("automatic_tax[enabled]"), None);
+    let checkout = &stub.calls_to("POST", "/v1/checkout/sessions")[0];
+    assert_eq!(checkout.get("automatic_tax[enabled]"), None);
     assert_eq!(
         update.get("items[0][id]"),
         stub.subscription(&sub)["items"]["data"][0]["id"].as_str()
@@ -508,4 +512,61 @@ async fn a_refused_stripe_cancellation_does_not_hold_up_the_grace_expiry() {
     paid["status"] = json!("paid");
     send(&app, "invoice.paid", &paid).await;
     assert_eq!(sub_row(&app, "status = 'ACTIVE'"), 1);
+}
+
+#[actix_web::test]
+async fn a_renewal_the_bank_asks_to_confirm_is_told_once_and_offered_until_paid() {
+    let (stub, app, ann, org) = setup().await;
+    let sub = subscribe(&stub, &app, &ann, org, "STARTER").await;
+    let customer = stub.subscription(&sub)["customer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = "https://invoice.stripe.test/in_action_1";
+    let mut action = failed_invoice(&sub, &customer, 1);
+    action["id"] = json!("in_action_1");
+    action["hosted_invoice_url"] = json!(url);
+    let kind = "invoice.payment_action_required";
+    let body = event("evt_action_1", kind, now(&app), action.clone());
+    let sig = sign(&body, WEBHOOK_SECRET, now(&app));
+    assert_eq!(deliver(&app, &body, Some(sig.clone())).await, 200);
+    assert_eq!(deliver(&app, &body, Some(sig)).await, 200);
+    // The same attempt reported again as another event is not told twice.
+    assert_eq!(send(&app, kind, &action).await, 200);
+    let notices =
+        "SELECT count(*) FROM notices WHERE message LIKE 'Your bank asks you to confirm%'";
+    assert_eq!(app.count(notices), 1);
+    let mails = format!(
+        "SELECT count(*) FROM mail_outbox WHERE kind = 'billing' AND to_email = 'ann@example.com' \
+         AND subject = 'Your bank asks you to confirm a payment' AND body_text LIKE '%Confirm payment: {url}%'"
+    );
+    assert_eq!(app.count(&mails), 1);
+    assert_eq!(
+        sub_row(&app, "status = 'ACTIVE' AND past_due_since IS NULL"),
+        1,
+        "the status follows Stripe's subscription events"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM invoices WHERE provider_invoice_id = 'in_action_1' AND status = 'open' AND needs_confirmation"), 1);
+    let page = ann.get("/billing").await;
+    assert!(page.body.contains("Confirm payment"), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"{url}\"")));
+    let card = ann.get_htmx("/billing/subscription").await;
+    assert!(card.body.contains("Confirm payment"));
+    // Confirmed and paid: nothing to confirm any more.
+    let mut paid = action.clone();
+    paid["status"] = json!("paid");
+    send(&app, "invoice.paid", &paid).await;
+    assert!(!ann.get("/billing").await.body.contains("Confirm payment"));
+    // An older request for the paid invoice, arriving late, changes nothing.
+    action["attempt_count"] = json!(2);
+    let late = event("evt_action_late", kind, now(&app) - 3_600, action);
+    assert_eq!(
+        deliver(&app, &late, Some(sign(&late, WEBHOOK_SECRET, now(&app)))).await,
+        200
+    );
+    assert_eq!(app.count(notices), 1);
+    assert_eq!(app.count(&mails), 1);
+    assert_eq!(app.count("SELECT count(*) FROM invoices WHERE provider_invoice_id = 'in_action_1' AND status = 'paid'"), 1);
+    assert_eq!(sub_row(&app, "status = 'ACTIVE'"), 1);
+    no_contract_violations(&stub);
 }

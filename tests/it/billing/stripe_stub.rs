@@ -90,9 +90,12 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
             "subscription_data[trial_end]",
             "customer",
             "customer_email",
+            "automatic_tax[enabled]",
+            "customer_update[address]",
         ],
         &["mode", "success_url", "line_items[N][price]"],
     ),
+    ("POST", "/v1/checkout/sessions/{id}/expire", &[], &[]),
     (
         "POST",
         "/v1/billing_portal/sessions",
@@ -108,10 +111,21 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
             "items[N][price]",
             "proration_behavior",
             "cancel_at_period_end",
+            "automatic_tax[enabled]",
         ],
         &[],
     ),
-    ("DELETE", "/v1/subscriptions/{id}", &[], &[]),
+    (
+        "DELETE",
+        "/v1/subscriptions/{id}",
+        &[
+            "prorate",
+            "invoice_now",
+            "cancellation_details[comment]",
+            "cancellation_details[feedback]",
+        ],
+        &[],
+    ),
     (
         "POST",
         "/v1/subscription_schedules",
@@ -131,6 +145,7 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
             "phases[N][end_date]",
             "phases[N][duration][interval]",
             "phases[N][duration][interval_count]",
+            "phases[N][automatic_tax][enabled]",
         ],
         &[],
     ),
@@ -259,6 +274,10 @@ impl Stub {
     pub fn complete_checkout(&self, session: &str) -> Value {
         let mut st = self.state.lock().unwrap();
         let mut s = st.sessions[session].clone();
+        assert_eq!(
+            s["status"], "open",
+            "only an open Checkout Session can be paid"
+        );
         let sub_id = next_id(&mut st, "sub");
         let customer = s["customer"]
             .as_str()
@@ -391,6 +410,9 @@ fn respond(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Value, S
         }
         ("POST", "/v1/prices") => create_price(st, call),
         ("POST", "/v1/checkout/sessions") => create_session(st, call),
+        _ if call.path.starts_with("/v1/checkout/sessions/") => {
+            expire_session(st, id.unwrap_or_default())
+        }
         ("POST", "/v1/billing_portal/sessions") => {
             let id = next_id(st, "bps");
             Ok(
@@ -440,6 +462,20 @@ fn create_session(st: &mut StubState, call: &Call) -> Result<Value, String> {
             "You may only specify one of these parameters: customer, customer_email.".into(),
         );
     }
+    if call.get("customer_update[address]").is_some() && call.get("customer").is_none() {
+        return Err("customer_update can only be used with customer.".into());
+    }
+    // Automatic tax needs the customer's address: an existing customer's
+    // must be allowed to be saved from Checkout.
+    if call.get("automatic_tax[enabled]") == Some("true")
+        && call.get("customer").is_some()
+        && call.get("customer_update[address]") != Some("auto")
+    {
+        return Err(
+            "Automatic tax with an existing customer requires customer_update[address] to be 'auto'."
+                .into(),
+        );
+    }
     let price = price_by_id(st, call.get("line_items[0][price]").unwrap_or(""))?;
     let trial_end: Option<i64> = call
         .get("subscription_data[trial_end]")
@@ -468,6 +504,22 @@ fn create_session(st: &mut StubState, call: &Call) -> Result<Value, String> {
     });
     st.sessions.insert(id, session.clone());
     Ok(session)
+}
+
+/// Only an open session can be expired (Stripe's rule); it cannot be paid after.
+fn expire_session(st: &mut StubState, id: &str) -> Result<Value, String> {
+    let session = st
+        .sessions
+        .get_mut(id)
+        .ok_or_else(|| format!("No such checkout.session: '{id}'"))?;
+    if session["status"] != "open" {
+        return Err(format!(
+            "Only Checkout Sessions with a status in [\"open\"] can be expired; this one is {}.",
+            session["status"]
+        ));
+    }
+    session["status"] = json!("expired");
+    Ok(session.clone())
 }
 
 fn subscription_call(st: &mut StubState, call: &Call, id: &str) -> Result<Value, String> {

@@ -97,6 +97,7 @@ fn apply_in_order(
     let setting = Setting {
         site: "http://test",
         vat: Default::default(),
+        stripe: None,
     };
     for &i in order {
         let id = format!("evt_{tag}_{i}");
@@ -217,17 +218,23 @@ async fn an_event_for_a_customer_not_linked_yet_waits_for_the_link() {
     );
 }
 
-#[actix_web::test]
-async fn every_event_type_does_what_it_says() {
-    let (url, _stub) = start_stripe_stub();
+/// A Stripe app where Ann's organization is ACTIVE on STARTER, linked to `customer`.
+async fn app_linked_to(customer: &str) -> (TestApp, Stub) {
+    let (url, stub) = start_stripe_stub();
     let app = stripe_app(&url).await;
     app.signup("Ann", "ann@example.com").await;
     let org = org_id(&app, "ann-s-organization");
     diesel::sql_query(format!(
-        "UPDATE subscriptions SET provider_customer_id = 'cus_t', status = 'ACTIVE', plan = 'STARTER' WHERE organization_id = '{org}'"
+        "UPDATE subscriptions SET provider_customer_id = '{customer}', status = 'ACTIVE', plan = 'STARTER' WHERE organization_id = '{org}'"
     ))
     .execute(&mut app.conn())
     .unwrap();
+    (app, stub)
+}
+
+#[actix_web::test]
+async fn every_event_type_does_what_it_says() {
+    let (app, _stub) = app_linked_to("cus_t").await;
     let invoice = |status: &str| {
         json!({ "id": "in_t", "object": "invoice", "customer": "cus_t", "status": status,
         "amount_due": 4900, "hosted_invoice_url": "https://invoice.stripe.test/in_t",
@@ -322,5 +329,51 @@ async fn every_event_type_does_what_it_says() {
     assert_eq!(
         app.count("SELECT count(*) FROM subscriptions WHERE status = 'ACTIVE'"),
         1
+    );
+}
+
+/// Delivers `kind` about `object` as created at `created`, signed now.
+async fn deliver_at(app: &TestApp, id: &str, kind: &str, created: i64, object: &Value) -> u16 {
+    let body = event(id, kind, created, object.clone());
+    deliver(app, &body, Some(sign(&body, WEBHOOK_SECRET, now(app)))).await
+}
+
+#[actix_web::test]
+async fn a_deleted_draft_is_void_in_any_order_and_never_comes_back() {
+    let (app, _stub) = app_linked_to("cus_d").await;
+    let draft = |id: &str| {
+        json!({ "id": id, "object": "invoice", "customer": "cus_d", "status": "draft", "amount_due": 4900,
+        "lines": { "data": [{ "description": "Starter", "amount": 4900, "quantity": 1 }] } })
+    };
+    let status_of = |id: &str| {
+        app.count(&format!(
+            "SELECT count(*) FROM invoices WHERE provider_invoice_id = '{id}' AND status = 'void'"
+        ))
+    };
+    let t = now(&app);
+    // In order, the deletion delivered twice.
+    deliver_at(&app, "evt_d1_c", "invoice.created", t - 20, &draft("in_d1")).await;
+    for _ in 0..2 {
+        let status = deliver_at(&app, "evt_d1_d", "invoice.deleted", t - 10, &draft("in_d1")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(status_of("in_d1"), 1);
+    // Deleted before created: the late creation does not bring the draft back.
+    deliver_at(&app, "evt_d2_d", "invoice.deleted", t - 10, &draft("in_d2")).await;
+    deliver_at(&app, "evt_d2_c", "invoice.created", t - 20, &draft("in_d2")).await;
+    assert_eq!(status_of("in_d2"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM invoices"),
+        2,
+        "one row each"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM invoices WHERE status <> 'void'"),
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE subject LIKE 'Invoice %'"),
+        0,
+        "a draft is never issued"
     );
 }
