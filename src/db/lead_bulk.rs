@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::{not, sql, Eq, Filter};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
+use crate::db::job_claim::{self, JobTable};
 use crate::db::leads::{self, Lead, LeadFilter};
 use crate::db::schema::{lead_bulk_jobs, leads as leads_t};
 use crate::db::{audit, enrollments, sequences, stops, team, webhooks, Tenant};
@@ -326,22 +327,17 @@ pub struct Claimed {
     pub tag: String,
 }
 
+/// The bulk jobs table as the shared claim reads it.
+const JOBS: JobTable = JobTable {
+    table: "lead_bulk_jobs",
+    returning: &["organization_id", "id", "requested_by", "action", "tag"],
+    stale_after: Duration::minutes(STALE_AFTER_MINUTES),
+};
+
 /// Housekeeping for every organization (a job): marks the oldest queued
-/// (or stale running) bulk job running and returns it. SKIP LOCKED lets
-/// several instances claim different jobs at once.
+/// (or stale running) bulk job running and returns it.
 pub fn claim(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Option<Claimed>> {
-    diesel::sql_query(
-        "UPDATE lead_bulk_jobs j SET status = 'running', started_at = $1
-         WHERE (j.organization_id, j.id) = (
-             SELECT organization_id, id FROM lead_bulk_jobs
-             WHERE status = 'queued' OR (status = 'running' AND started_at < $2)
-             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING j.organization_id, j.id, j.requested_by, j.action, j.tag",
-    )
-    .bind::<Timestamptz, _>(now)
-    .bind::<Timestamptz, _>(now - Duration::minutes(STALE_AFTER_MINUTES))
-    .get_result(conn)
-    .optional()
+    job_claim::claim(conn, &JOBS, now)
 }
 
 /// Applies `change` to the job's next batch and records the progress, in
