@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::auth::ApiCaller;
 use crate::api::idempotency::{once, stored};
-use crate::api::leads::{cursor_after, page_size};
+use crate::api::paging::{cursor_after, next_link, page_size};
 use crate::api::problem::{ApiResult, Problem};
 use crate::api::resource;
 use crate::db::messages::{self, Cursor, MessageRow};
@@ -141,21 +141,11 @@ async fn list(
             created_at: r.message.created_at,
             id: r.message.id,
         };
-        next_link(lead, limit, at)
+        let lead = lead.map(|l| l.to_string()).unwrap_or_default();
+        next_link("/api/v1/messages", &[("lead_id", &lead)], limit, &at)
     });
     let data = rows.into_iter().map(MessageOut::from).collect();
     Ok(HttpResponse::Ok().json(MessagePage { data, next }))
-}
-
-/// The path and query of the page after `cursor`, for the same lead.
-fn next_link(lead: Option<LeadId>, limit: i64, cursor: Cursor) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    if let Some(lead) = lead {
-        q.append_pair("lead_id", &lead.to_string());
-    }
-    q.append_pair("limit", &limit.to_string());
-    q.append_pair("cursor", &cursor.encode());
-    format!("/api/v1/messages?{}", q.finish())
 }
 
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",

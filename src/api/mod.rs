@@ -9,6 +9,7 @@ pub mod leads;
 pub mod messages;
 pub mod openapi;
 pub mod organization;
+pub mod paging;
 pub mod problem;
 pub mod sequences;
 pub mod templates;
