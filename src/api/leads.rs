@@ -12,7 +12,7 @@ use crate::api::auth::ApiCaller;
 use crate::api::idempotency::{once, stored};
 use crate::api::paging::{cursor_after, next_link, page_size};
 use crate::api::problem::{ApiResult, Problem};
-use crate::api::resource;
+use crate::api::{read, resource};
 use crate::db::leads::{self, Lead};
 use crate::domain::leads::{validate, LeadFields, LeadInput, LeadSource};
 use crate::domain::roles::Action;
@@ -183,17 +183,14 @@ async fn list(
     caller: ApiCaller,
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let query = query.into_inner();
     let limit = page_size(query.limit)?;
     let filter = lead_filter(&query.q, &query.status, &query.tag)?;
     let after = cursor_after(query.cursor.as_deref())?;
-    let f = filter.clone();
-    let (rows, more) = state
-        .db
-        .run(move |conn| leads::list(conn, &tenant, &f, after, limit))
-        .await
-        .map_err(Problem::from)?;
+    let (rows, more) = read(&state, &caller, move |conn, tenant| {
+        leads::list(conn, tenant, &filter, after, limit)
+    })
+    .await?;
     let filters = [
         ("q", query.q.as_str()),
         ("status", &query.status),
@@ -255,13 +252,11 @@ async fn show(
     caller: ApiCaller,
     id: web::Path<LeadId>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let id = id.into_inner();
-    let lead = state
-        .db
-        .run(move |conn| leads::find(conn, &tenant, id))
-        .await
-        .map_err(Problem::from)?;
+    let lead = read(&state, &caller, move |conn, tenant| {
+        leads::find(conn, tenant, id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(LeadOut::from(lead)))
 }
 
