@@ -443,16 +443,21 @@ fn messages_chart(r: &Report) -> Markup {
 
 // ── Tables ──────────────────────────────────────────────────────────────
 
-/// A column heading of a table; counts are set right.
+/// A column of a table: its heading, which is also the label a cell shows
+/// when the table stacks on a narrow screen; counts are set right.
 #[derive(Clone, Copy)]
 enum Col<'a> {
     Text(&'a str),
     Num(&'a str),
 }
 
-/// A table of the report, its caption for screen readers (the card's
-/// heading names it for everyone else), and its rows.
-fn data_table(caption: &str, cols: &[Col], rows: Markup) -> Markup {
+/// A row of a table: its title (the first column) and the cells of the
+/// other columns, in order.
+type Row = (Markup, Vec<Markup>);
+
+/// A table of the report with its caption for screen readers (the card's
+/// heading names it for everyone else); `empty` stands in for no rows.
+fn data_table(caption: &str, cols: &[Col], rows: Vec<Row>, empty: Option<&str>) -> Markup {
     html! {
         div.table-wrap {
             table.data.stack.compact {
@@ -465,28 +470,51 @@ fn data_table(caption: &str, cols: &[Col], rows: Markup) -> Markup {
                         }
                     }
                 } }
-                tbody { (rows) }
+                tbody {
+                    @if let (true, Some(text)) = (rows.is_empty(), empty) {
+                        tr { td colspan=(cols.len()) { (text) } }
+                    }
+                    @for (title, cells) in rows {
+                        tr {
+                            td.stack-title { (title) }
+                            @for (col, cell) in cols.iter().skip(1).zip(cells) {
+                                @match col {
+                                    Col::Text(label) => { td data-label=(label) { (cell) } }
+                                    Col::Num(label) => { td.num data-label=(label) { (cell) } }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+/// A cell's content.
+fn cell(content: impl Render) -> Markup {
+    content.render()
+}
+
+fn day(date: NaiveDate) -> Markup {
+    html! { (date.format("%a %-d %b %Y")) }
 }
 
 fn leads_table(r: &Report) -> Markup {
     let mut cols = vec![Col::Text("Day")];
     cols.extend(LeadSource::ALL.iter().map(|s| Col::Num(s.label())));
     cols.push(Col::Num("Total"));
-    let rows = html! {
-        @for d in r.leads.iter().rev() {
-            tr {
-                td.stack-title { (d.date.format("%a %-d %b %Y")) }
-                @for (i, s) in LeadSource::ALL.iter().enumerate() {
-                    td.num data-label=(s.label()) { (d.by_source[i]) }
-                }
-                td.num data-label="Total" { (d.by_source.iter().sum::<i64>()) }
-            }
-        }
-    };
-    data_table("Leads created per day, by source", &cols, rows)
+    let rows = r.leads.iter().rev().map(|d| {
+        let mut cells: Vec<Markup> = d.by_source.iter().map(cell).collect();
+        cells.push(cell(d.by_source.iter().sum::<i64>()));
+        (day(d.date), cells)
+    });
+    data_table(
+        "Leads created per day, by source",
+        &cols,
+        rows.collect(),
+        None,
+    )
 }
 
 fn funnel_rows(r: &Report) -> Vec<(LeadStatus, i64, Option<f64>)> {
@@ -502,15 +530,9 @@ fn funnel_rows(r: &Report) -> Vec<(LeadStatus, i64, Option<f64>)> {
 }
 
 fn funnel_table(r: &Report) -> Markup {
-    let rows = html! {
-        @for (s, v, c) in funnel_rows(r) {
-            tr {
-                td.stack-title { (s.label()) }
-                td.num data-label="Leads" { (v) }
-                td.num data-label="From the step before" { (pct_opt(c)) }
-            }
-        }
-    };
+    let rows = funnel_rows(r)
+        .into_iter()
+        .map(|(s, v, c)| (cell(s.label()), vec![cell(v), cell(pct_opt(c))]));
     data_table(
         "Leads that reached each status, and the conversion from the step before",
         &[
@@ -518,24 +540,22 @@ fn funnel_table(r: &Report) -> Markup {
             Col::Num("Leads"),
             Col::Num("From the step before"),
         ],
-        rows,
+        rows.collect(),
+        None,
     )
 }
 
 fn messages_table(r: &Report) -> Markup {
-    let rows = html! {
-        @for d in r.messages.iter().rev() {
-            tr {
-                td.stack-title { (d.date.format("%a %-d %b %Y")) }
-                td.num data-label="Sent" { (d.sent) }
-                td.num data-label="Failed" { (d.failed) }
-            }
-        }
-    };
+    let rows = r
+        .messages
+        .iter()
+        .rev()
+        .map(|d| (day(d.date), vec![cell(d.sent), cell(d.failed)]));
     data_table(
         "Messages sent and failed per day",
         &[Col::Text("Day"), Col::Num("Sent"), Col::Num("Failed")],
-        rows,
+        rows.collect(),
+        None,
     )
 }
 
@@ -547,28 +567,19 @@ fn name_of<'a>(
     map.get(id).map_or(deleted, |s| s.as_str())
 }
 
-fn empty_row(cols: usize, text: &str) -> Markup {
-    html! { tr { td colspan=(cols) { (text) } } }
-}
-
 fn templates_table(r: &Report, names: &Names) -> Markup {
-    let rows = html! {
-        @if r.templates.is_empty() { (empty_row(4, "No messages with a template in this range.")) }
-        @for t in &r.templates {
-            tr {
-                td.stack-title { (name_of(&names.templates, &t.id, "Deleted template")) }
-                td.num data-label="Sent" { (t.sent) }
-                td.num data-label="Replied" { (t.replied) }
-                td.num data-label="Reply rate" { (pct_opt(t.reply_rate())) }
-            }
-        }
-    };
+    let rows = r.templates.iter().map(|t| {
+        let name = name_of(&names.templates, &t.id, "Deleted template");
+        let rate = pct_opt(t.reply_rate());
+        (cell(name), vec![cell(t.sent), cell(t.replied), cell(rate)])
+    });
     html! {
         p.muted.small { "A reply is a lead moved to Replied within 14 days after a message with the template." }
         (data_table(
             "Messages sent, replies and reply rate per template",
             &[Col::Text("Template"), Col::Num("Sent"), Col::Num("Replied"), Col::Num("Reply rate")],
-            rows,
+            rows.collect(),
+            Some("No messages with a template in this range."),
         ))
     }
 }
@@ -587,25 +598,28 @@ fn dropoff_text(s: &crate::domain::analytics::SequenceRow) -> String {
         .join("; ")
 }
 
-fn sequences_table(r: &Report, names: &Names) -> Markup {
-    let rows = html! {
-        @if r.sequences.is_empty() { (empty_row(6, "No sequence activity in this range.")) }
-        @for s in &r.sequences {
-            tr {
-                td.stack-title { (name_of(&names.sequences, &s.id, "Deleted sequence")) }
-                td.num data-label="Enrolled" { (s.enrolled) }
-                td.num data-label="Completed" { (s.completed) }
-                td data-label="Stopped (by reason)" {
-                    (s.stopped_total())
-                    @for (i, (_, label)) in STOP_REASONS.iter().enumerate() {
-                        @if s.stopped[i] > 0 { span.cell-sub { (label) ": " (s.stopped[i]) } }
-                    }
-                }
-                td.num data-label="Replied" { (s.replied) }
-                td data-label="Drop-off" { (dropoff_text(s)) }
-            }
+/// How many stopped, and beneath it how many for each reason that occurred.
+fn stopped_cell(s: &crate::domain::analytics::SequenceRow) -> Markup {
+    html! {
+        (s.stopped_total())
+        @for (i, (_, label)) in STOP_REASONS.iter().enumerate() {
+            @if s.stopped[i] > 0 { span.cell-sub { (label) ": " (s.stopped[i]) } }
         }
-    };
+    }
+}
+
+fn sequences_table(r: &Report, names: &Names) -> Markup {
+    let rows = r.sequences.iter().map(|s| {
+        let name = name_of(&names.sequences, &s.id, "Deleted sequence");
+        let cells = vec![
+            cell(s.enrolled),
+            cell(s.completed),
+            stopped_cell(s),
+            cell(s.replied),
+            cell(dropoff_text(s)),
+        ];
+        (cell(name), cells)
+    });
     data_table(
         "Enrolments, completions, stops by reason, replies and drop-off per sequence",
         &[
@@ -616,22 +630,19 @@ fn sequences_table(r: &Report, names: &Names) -> Markup {
             Col::Num("Replied"),
             Col::Text("Drop-off"),
         ],
-        rows,
+        rows.collect(),
+        Some("No sequence activity in this range."),
     )
 }
 
 fn members_table(r: &Report, names: &Names) -> Markup {
-    let rows = html! {
-        @if r.members.is_empty() { (empty_row(4, "No member activity in this range.")) }
-        @for m in &r.members {
-            tr {
-                td.stack-title { (name_of(&names.members, &m.id, "Former member")) }
-                td.num data-label="Leads created" { (m.leads) }
-                td.num data-label="Messages sent" { (m.sent) }
-                td.num data-label="Replies on their enrolments" { (m.replies) }
-            }
-        }
-    };
+    let rows = r.members.iter().map(|m| {
+        let name = name_of(&names.members, &m.id, "Former member");
+        (
+            cell(name),
+            vec![cell(m.leads), cell(m.sent), cell(m.replies)],
+        )
+    });
     data_table(
         "Leads created, messages sent and replies on their enrolments per member",
         &[
@@ -640,7 +651,8 @@ fn members_table(r: &Report, names: &Names) -> Markup {
             Col::Num("Messages sent"),
             Col::Num("Replies on their enrolments"),
         ],
-        rows,
+        rows.collect(),
+        Some("No member activity in this range."),
     )
 }
 
