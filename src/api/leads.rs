@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::auth::ApiCaller;
 use crate::api::idempotency::{once, stored};
+use crate::api::paging::{cursor_after, next_link, page_size};
 use crate::api::problem::{ApiResult, Problem};
-use crate::api::resource;
-use crate::db::leads::{self, Cursor, Lead};
+use crate::api::{read, resource};
+use crate::db::leads::{self, Lead};
 use crate::domain::leads::{validate, LeadFields, LeadInput, LeadSource};
 use crate::domain::roles::Action;
 use crate::error::AppError;
@@ -20,9 +21,6 @@ use crate::ids::{LeadId, UserId};
 use crate::routes::lead_filter;
 use crate::state::AppState;
 
-/// Most leads one page may hold.
-pub const MAX_LIMIT: i64 = 100;
-const DEFAULT_LIMIT: i64 = 50;
 /// Tags travel as a JSON array; validation splits a joined string, so they
 /// are joined with a control character that a valid tag cannot contain.
 const TAG_JOIN: char = '\u{1f}';
@@ -175,16 +173,6 @@ fn joined_tags(tags: Vec<String>) -> String {
         .join(&TAG_JOIN.to_string())
 }
 
-/// The page size a list asked for: 1 to `MAX_LIMIT`, `DEFAULT_LIMIT` if absent.
-pub(crate) fn page_size(limit: Option<i64>) -> ApiResult<i64> {
-    match limit.unwrap_or(DEFAULT_LIMIT) {
-        n @ 1..=MAX_LIMIT => Ok(n),
-        _ => Err(Problem::bad_request(format!(
-            "`limit` must be between 1 and {MAX_LIMIT}."
-        ))),
-    }
-}
-
 #[utoipa::path(get, path = "/api/v1/leads", tag = "leads",
     summary = "List leads",
     description = "Newest first, filtered like the leads page; `next` is the path of the next page (keyset cursor) or `null`.",
@@ -195,55 +183,25 @@ async fn list(
     caller: ApiCaller,
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let query = query.into_inner();
     let limit = page_size(query.limit)?;
     let filter = lead_filter(&query.q, &query.status, &query.tag)?;
     let after = cursor_after(query.cursor.as_deref())?;
-    let f = filter.clone();
-    let (rows, more) = state
-        .db
-        .run(move |conn| leads::list(conn, &tenant, &f, after, limit))
-        .await
-        .map_err(Problem::from)?;
-    let next = more
-        .then(|| rows.last().map(|l| next_link(&query, limit, l.cursor())))
-        .flatten();
-    let data = rows.into_iter().map(LeadOut::from).collect();
-    Ok(HttpResponse::Ok().json(LeadPage { data, next }))
-}
-
-/// The position a list's `cursor` parameter names; a 400 for anything this
-/// API did not issue.
-pub(crate) fn cursor_after<Id>(
-    cursor: Option<&str>,
-) -> ApiResult<Option<crate::db::cursor::Cursor<Id>>>
-where
-    Id: std::fmt::Display + std::str::FromStr,
-{
-    cursor
-        .map(|c| {
-            crate::db::cursor::Cursor::decode(c)
-                .ok_or_else(|| Problem::bad_request("`cursor` is not a cursor this API issued."))
-        })
-        .transpose()
-}
-
-/// The path and query of the page after `cursor`, with the same filters.
-fn next_link(query: &ListQuery, limit: i64, cursor: Cursor) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in [
-        ("q", &query.q),
+    let (rows, more) = read(&state, &caller, move |conn, tenant| {
+        leads::list(conn, tenant, &filter, after, limit)
+    })
+    .await?;
+    let filters = [
+        ("q", query.q.as_str()),
         ("status", &query.status),
         ("tag", &query.tag),
-    ] {
-        if !value.is_empty() {
-            q.append_pair(name, value);
-        }
-    }
-    q.append_pair("limit", &limit.to_string());
-    q.append_pair("cursor", &cursor.encode());
-    format!("/api/v1/leads?{}", q.finish())
+    ];
+    let next = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|l| next_link("/api/v1/leads", &filters, limit, &l.cursor()));
+    let data = rows.into_iter().map(LeadOut::from).collect();
+    Ok(HttpResponse::Ok().json(LeadPage { data, next }))
 }
 
 #[utoipa::path(post, path = "/api/v1/leads", tag = "leads",
@@ -294,13 +252,11 @@ async fn show(
     caller: ApiCaller,
     id: web::Path<LeadId>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let id = id.into_inner();
-    let lead = state
-        .db
-        .run(move |conn| leads::find(conn, &tenant, id))
-        .await
-        .map_err(Problem::from)?;
+    let lead = read(&state, &caller, move |conn, tenant| {
+        leads::find(conn, tenant, id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(LeadOut::from(lead)))
 }
 

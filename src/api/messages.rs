@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::auth::ApiCaller;
 use crate::api::idempotency::{once, stored};
-use crate::api::leads::{cursor_after, page_size};
+use crate::api::paging::{cursor_after, next_link, page_size};
 use crate::api::problem::{ApiResult, Problem};
-use crate::api::resource;
+use crate::api::{read, resource};
 use crate::db::messages::{self, Cursor, MessageRow};
 use crate::db::{api_keys, leads, templates, Tenant};
 use crate::domain::roles::Action;
@@ -121,41 +121,32 @@ async fn list(
     caller: ApiCaller,
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let query = query.into_inner();
     let limit = page_size(query.limit)?;
     let after: Option<Cursor> = cursor_after(query.cursor.as_deref())?;
     let lead = query.lead_id;
-    let (rows, more) = state
-        .db
-        .run(move |conn| -> Result<_, AppError> {
+    let (rows, more) = read(
+        &state,
+        &caller,
+        move |conn, tenant| -> Result<_, AppError> {
             if let Some(lead) = lead {
                 // A lead of another organization is a 404, not an empty list.
-                leads::find(conn, &tenant, lead)?;
+                leads::find(conn, tenant, lead)?;
             }
-            Ok(messages::list(conn, &tenant, lead, after, limit)?)
-        })
-        .await?;
+            Ok(messages::list(conn, tenant, lead, after, limit)?)
+        },
+    )
+    .await?;
     let next = more.then(|| rows.last()).flatten().map(|r| {
         let at = Cursor {
             created_at: r.message.created_at,
             id: r.message.id,
         };
-        next_link(lead, limit, at)
+        let lead = lead.map(|l| l.to_string()).unwrap_or_default();
+        next_link("/api/v1/messages", &[("lead_id", &lead)], limit, &at)
     });
     let data = rows.into_iter().map(MessageOut::from).collect();
     Ok(HttpResponse::Ok().json(MessagePage { data, next }))
-}
-
-/// The path and query of the page after `cursor`, for the same lead.
-fn next_link(lead: Option<LeadId>, limit: i64, cursor: Cursor) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    if let Some(lead) = lead {
-        q.append_pair("lead_id", &lead.to_string());
-    }
-    q.append_pair("limit", &limit.to_string());
-    q.append_pair("cursor", &cursor.encode());
-    format!("/api/v1/messages?{}", q.finish())
 }
 
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
@@ -167,13 +158,11 @@ async fn show(
     caller: ApiCaller,
     id: web::Path<MessageId>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let id = id.into_inner();
-    let row = state
-        .db
-        .run(move |conn| messages::find(conn, &tenant, id))
-        .await
-        .map_err(Problem::from)?;
+    let row = read(&state, &caller, move |conn, tenant| {
+        messages::find(conn, tenant, id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(MessageOut::from(row)))
 }
 

@@ -9,14 +9,20 @@ pub mod leads;
 pub mod messages;
 pub mod openapi;
 pub mod organization;
+pub mod paging;
 pub mod problem;
 pub mod sequences;
 pub mod templates;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest};
+use diesel::PgConnection;
 
-use problem::Problem;
+use crate::db::{RunError, Tenant};
+use crate::domain::roles::Action;
+use crate::state::AppState;
+use auth::ApiCaller;
+use problem::{ApiResult, Problem};
 
 /// Largest JSON body accepted (a lead with every field at its maximum fits
 /// many times over).
@@ -115,6 +121,23 @@ fn query_config() -> web::QueryConfig {
 
 fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err, _req| Problem::not_found().into())
+}
+
+/// Runs `work` as the key's organization when the key may read the
+/// workspace (403 otherwise); a database error becomes a problem document.
+pub async fn read<T, E, F>(state: &AppState, caller: &ApiCaller, work: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut PgConnection, &Tenant) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: RunError,
+    Problem: From<E::Out>,
+{
+    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
+    state
+        .db
+        .run(move |conn| work(conn, &tenant))
+        .await
+        .map_err(Problem::from)
 }
 
 /// Requests per minute a plan's keys may make (SPEC §8a); `None` for plans

@@ -14,7 +14,7 @@ use crate::api::auth::ApiCaller;
 use crate::api::idempotency::{once, stored};
 use crate::api::messages::sender;
 use crate::api::problem::{ApiResult, Problem};
-use crate::api::resource;
+use crate::api::{read, resource};
 use crate::db::sequences::{self, Sequence, StepView};
 use crate::db::{enrollments, leads};
 use crate::domain::roles::Action;
@@ -89,12 +89,7 @@ fn step_out(s: StepView) -> StepOut {
     description = "The organization's own sequences and the global ones, with `step_count` and `active_enrollments`.",
     responses((status = 200, description = "Every sequence.", body = SequenceList)))]
 async fn list(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
-    let rows = state
-        .db
-        .run(move |conn| sequences::list(conn, &tenant))
-        .await
-        .map_err(Problem::from)?;
+    let rows = read(&state, &caller, sequences::list).await?;
     let data = rows
         .into_iter()
         .map(|summary| SequenceOut {
@@ -115,17 +110,17 @@ async fn show(
     caller: ApiCaller,
     id: web::Path<SequenceId>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let id = id.into_inner();
-    let (seq, steps) = state
-        .db
-        .run(move |conn| -> Result<_, AppError> {
-            let seq = sequences::find(conn, &tenant, id)?;
-            let steps = sequences::steps(conn, &tenant, &seq)?;
+    let (seq, steps) = read(
+        &state,
+        &caller,
+        move |conn, tenant| -> Result<_, AppError> {
+            let seq = sequences::find(conn, tenant, id)?;
+            let steps = sequences::steps(conn, tenant, &seq)?;
             Ok((seq, steps))
-        })
-        .await
-        .map_err(Problem::from)?;
+        },
+    )
+    .await?;
     let body = SequenceOut {
         steps: Some(steps.into_iter().map(step_out).collect()),
         ..out(seq)

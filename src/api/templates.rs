@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::auth::ApiCaller;
 use crate::api::idempotency::{once, stored};
 use crate::api::problem::{ApiResult, Problem};
-use crate::api::resource;
+use crate::api::{read, resource};
 use crate::db::templates::{self, Template};
 use crate::domain::roles::Action;
 use crate::error::AppError;
@@ -98,12 +98,7 @@ fn read_only() -> Problem {
     description = "The organization's own templates and the global ones.",
     responses((status = 200, description = "Every template.", body = TemplateList)))]
 async fn list(state: web::Data<AppState>, caller: ApiCaller) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
-    let rows = state
-        .db
-        .run(move |conn| templates::list(conn, &tenant))
-        .await
-        .map_err(Problem::from)?;
+    let rows = read(&state, &caller, templates::list).await?;
     let data = rows.into_iter().map(TemplateOut::from).collect();
     Ok(HttpResponse::Ok().json(TemplateList { data }))
 }
@@ -117,13 +112,11 @@ async fn show(
     caller: ApiCaller,
     id: web::Path<TemplateId>,
 ) -> ApiResult<HttpResponse> {
-    let tenant = caller.tenant_for(Action::ReadWorkspace)?;
     let id = id.into_inner();
-    let t = state
-        .db
-        .run(move |conn| templates::find(conn, &tenant, id))
-        .await
-        .map_err(Problem::from)?;
+    let t = read(&state, &caller, move |conn, tenant| {
+        templates::find(conn, tenant, id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(TemplateOut::from(t)))
 }
 

@@ -13,12 +13,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::{not, sql, Eq, Filter};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
+use crate::db::job_claim::{self, JobTable};
 use crate::db::leads::{self, Lead, LeadFilter};
 use crate::db::schema::{lead_bulk_jobs, leads as leads_t};
 use crate::db::{audit, enrollments, sequences, stops, team, webhooks, Tenant};
@@ -66,8 +68,8 @@ pub fn apply(
 ) -> DbResult<usize> {
     Ok(match change {
         BulkChange::SetStatus(status) => set_status(conn, tenant, ids, *status, now)?,
-        BulkChange::AddTag(tag) => add_tag(conn, tenant, ids, tag, now)?,
-        BulkChange::RemoveTag(tag) => remove_tag(conn, tenant, ids, tag, now)?,
+        BulkChange::AddTag(tag) => change_tag(conn, tenant, ids, tag, TagChange::Add, now)?,
+        BulkChange::RemoveTag(tag) => change_tag(conn, tenant, ids, tag, TagChange::Remove, now)?,
         BulkChange::SetOwner(owner) => set_owner(conn, tenant, ids, *owner, now)?,
         BulkChange::Enrol(seq) => {
             let seq = sequences::find(conn, tenant, *seq)?;
@@ -135,47 +137,43 @@ fn set_status(
     Ok(changed.len())
 }
 
-/// Adds `tag` to the leads that lack it and have room for another tag.
-fn add_tag(
-    conn: &mut PgConnection,
-    tenant: &Tenant,
-    ids: &[LeadId],
-    tag: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
-    let appended = sql::<Array<Nullable<Text>>>("array_append(tags, ")
-        .bind::<Text, _>(tag.to_string())
-        .sql(")");
-    let room = sql::<Bool>("cardinality(tags) < ").bind::<Integer, _>(MAX_TAGS as i32);
-    let updated: Vec<Lead> = diesel::update(
-        scoped_bulk_leads(tenant)
-            .filter(leads_t::id.eq_any(ids))
-            .filter(not(leads_t::tags.contains(vec![tag.to_string()])))
-            .filter(room),
-    )
-    .set((leads_t::tags.eq(appended), leads_t::updated_at.eq(now)))
-    .returning(Lead::as_returning())
-    .get_results(conn)?;
-    unchanged_status(conn, tenant, updated, now)
+/// Which way a bulk tag change goes.
+#[derive(Debug, Clone, Copy)]
+enum TagChange {
+    Add,
+    Remove,
 }
 
-/// Removes `tag` from the leads that have it.
-fn remove_tag(
+/// Adds `tag` to the leads that lack it and have room for another tag, or
+/// removes it from the leads that have it.
+fn change_tag(
     conn: &mut PgConnection,
     tenant: &Tenant,
     ids: &[LeadId],
     tag: &str,
+    how: TagChange,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    let removed = sql::<Array<Nullable<Text>>>("array_remove(tags, ")
+    let has_tag = leads_t::tags.contains(vec![tag.to_string()]);
+    let (function, applies): (
+        &str,
+        Box<dyn BoxableExpression<leads_t::table, Pg, SqlType = Bool>>,
+    ) = match how {
+        TagChange::Add => {
+            let room = sql::<Bool>("cardinality(tags) < ").bind::<Integer, _>(MAX_TAGS as i32);
+            ("array_append", Box::new(not(has_tag).and(room)))
+        }
+        TagChange::Remove => ("array_remove", Box::new(has_tag)),
+    };
+    let tags = sql::<Array<Nullable<Text>>>(&format!("{function}(tags, "))
         .bind::<Text, _>(tag.to_string())
         .sql(")");
     let updated: Vec<Lead> = diesel::update(
         scoped_bulk_leads(tenant)
             .filter(leads_t::id.eq_any(ids))
-            .filter(leads_t::tags.contains(vec![tag.to_string()])),
+            .filter(applies),
     )
-    .set((leads_t::tags.eq(removed), leads_t::updated_at.eq(now)))
+    .set((leads_t::tags.eq(tags), leads_t::updated_at.eq(now)))
     .returning(Lead::as_returning())
     .get_results(conn)?;
     unchanged_status(conn, tenant, updated, now)
@@ -326,22 +324,17 @@ pub struct Claimed {
     pub tag: String,
 }
 
+/// The bulk jobs table as the shared claim reads it.
+const JOBS: JobTable = JobTable {
+    table: "lead_bulk_jobs",
+    returning: &["organization_id", "id", "requested_by", "action", "tag"],
+    stale_after: Duration::minutes(STALE_AFTER_MINUTES),
+};
+
 /// Housekeeping for every organization (a job): marks the oldest queued
-/// (or stale running) bulk job running and returns it. SKIP LOCKED lets
-/// several instances claim different jobs at once.
+/// (or stale running) bulk job running and returns it.
 pub fn claim(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Option<Claimed>> {
-    diesel::sql_query(
-        "UPDATE lead_bulk_jobs j SET status = 'running', started_at = $1
-         WHERE (j.organization_id, j.id) = (
-             SELECT organization_id, id FROM lead_bulk_jobs
-             WHERE status = 'queued' OR (status = 'running' AND started_at < $2)
-             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING j.organization_id, j.id, j.requested_by, j.action, j.tag",
-    )
-    .bind::<Timestamptz, _>(now)
-    .bind::<Timestamptz, _>(now - Duration::minutes(STALE_AFTER_MINUTES))
-    .get_result(conn)
-    .optional()
+    job_claim::claim(conn, &JOBS, now)
 }
 
 /// Applies `change` to the job's next batch and records the progress, in

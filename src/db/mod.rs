@@ -27,6 +27,7 @@ pub mod erasure;
 pub mod idempotency;
 pub mod invitations;
 pub mod invoices;
+pub mod job_claim;
 pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;

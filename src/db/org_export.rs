@@ -7,11 +7,12 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Uuid as SqlUuid};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
+use crate::db::job_claim::{self, JobTable};
 use crate::db::schema::{org_exports, users};
 use crate::db::{audit, unique_violation, Tenant};
 use crate::ids::{OrgId, UserId};
@@ -133,22 +134,17 @@ pub struct Claimed {
     pub requested_by: Option<UserId>,
 }
 
+/// The exports table as the shared claim reads it.
+const JOBS: JobTable = JobTable {
+    table: "org_exports",
+    returning: &["organization_id", "id", "requested_by"],
+    stale_after: Duration::minutes(STALE_AFTER_MINUTES),
+};
+
 /// Housekeeping for every organization (a job): marks the oldest queued (or
-/// stale running) export running and returns it. SKIP LOCKED lets several
-/// instances claim different exports at once.
+/// stale running) export running and returns it.
 pub fn claim(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Option<Claimed>> {
-    diesel::sql_query(
-        "UPDATE org_exports e SET status = 'running', started_at = $1
-         WHERE (e.organization_id, e.id) = (
-             SELECT organization_id, id FROM org_exports
-             WHERE status = 'queued' OR (status = 'running' AND started_at < $2)
-             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING e.organization_id, e.id, e.requested_by",
-    )
-    .bind::<Timestamptz, _>(now)
-    .bind::<Timestamptz, _>(now - Duration::minutes(STALE_AFTER_MINUTES))
-    .get_result(conn)
-    .optional()
+    job_claim::claim(conn, &JOBS, now)
 }
 
 /// Records the written archive; it can be downloaded for `KEEP_DAYS`.

@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use maud::{html, Markup};
+use maud::{html, Markup, Render};
 
 use crate::db::analytics::Names;
 use crate::domain::analytics::{
@@ -224,21 +224,59 @@ fn f(v: f64) -> String {
     format!("{v:.1}")
 }
 
-/// Axis, gridlines and date ticks of a day chart with `days` slots.
-fn frame(dates: &[NaiveDate], top: i64, y: impl Fn(i64) -> f64, slot: f64) -> Markup {
+/// Where a day chart puts things: one slot a day across, counts up to
+/// `top` (a round number above the largest) upwards.
+struct DayScale {
+    top: i64,
+    slot: f64,
+}
+
+impl DayScale {
+    fn new(days: usize, max: i64) -> DayScale {
+        DayScale {
+            top: axis_top(max),
+            slot: (W - LEFT - RIGHT) / days.max(1) as f64,
+        }
+    }
+
+    /// The height of a count.
+    fn y(&self, v: i64) -> f64 {
+        BASE - (BASE - TOP) * v as f64 / self.top as f64
+    }
+
+    /// `offset` slots into day `i`.
+    fn x(&self, i: usize, offset: f64) -> f64 {
+        LEFT + self.slot * (i as f64 + offset)
+    }
+}
+
+/// Axis, gridlines and date ticks of a day chart.
+fn frame(dates: &[NaiveDate], scale: &DayScale) -> Markup {
     let every = tick_every(dates.len());
     html! {
         @for step in 0..=4i64 {
-            @let value = top * step / 4;
-            line.chart-grid x1=(LEFT) x2=(W - RIGHT) y1=(f(y(value))) y2=(f(y(value))) {}
-            text.end x=(LEFT - 8.0) y=(f(y(value) + 4.0)) { (value) }
+            @let value = scale.top * step / 4;
+            line.chart-grid x1=(LEFT) x2=(W - RIGHT) y1=(f(scale.y(value))) y2=(f(scale.y(value))) {}
+            text.end x=(LEFT - 8.0) y=(f(scale.y(value) + 4.0)) { (value) }
         }
         @for (i, d) in dates.iter().enumerate() {
             @if (dates.len() - 1 - i).is_multiple_of(every) {
-                text.middle x=(f(LEFT + slot * (i as f64 + 0.5))) y=(f(H - 6.0)) { (d.format("%-d %b")) }
+                text.middle x=(f(scale.x(i, 0.5))) y=(f(H - 6.0)) { (d.format("%-d %b")) }
             }
         }
         line.chart-axis x1=(LEFT) x2=(W - RIGHT) y1=(BASE) y2=(BASE) {}
+    }
+}
+
+/// A chart, its text alternative (`label`) and its caption.
+fn chart(height: impl Render, label: &str, marks: Markup, caption: &str) -> Markup {
+    html! {
+        figure.chart {
+            svg viewBox={ "0 0 " (W) " " (height) } role="img" aria-label=(label) {
+                (marks)
+            }
+            figcaption { (caption) }
+        }
     }
 }
 
@@ -252,33 +290,35 @@ fn stacked_chart(r: &Report) -> Markup {
         .map(|d| d.by_source.iter().sum::<i64>())
         .max()
         .unwrap_or(0);
-    let top = axis_top(max);
-    let y = |v: i64| BASE - (BASE - TOP) * v as f64 / top as f64;
-    let slot = (W - LEFT - RIGHT) / dates.len().max(1) as f64;
+    let scale = DayScale::new(dates.len(), max);
     let totals: Vec<i64> = (0..3)
         .map(|i| r.leads.iter().map(|d| d.by_source[i]).sum())
         .collect();
-    html! {
-        figure.chart {
-            svg viewBox={ "0 0 " (W) " " (H) } role="img"
-                aria-label={ "Leads created per day by source: " (sources_in_words(&totals)) } {
-                (frame(&dates, top, y, slot))
-                @for (i, s, below, v) in stacks(r) {
-                    @let d = r.leads[i].date;
-                    rect class=(SERIES[s]) x=(f(LEFT + slot * (i as f64 + 0.15))) y=(f(y(below + v)))
-                        width=(f(slot * 0.7)) height=(f(y(below) - y(below + v))) {
-                        title { (d.format("%-d %b")) ": " (v) " from " (LeadSource::ALL[s].label()) }
-                    }
-                }
-                @for (s, source) in LeadSource::ALL.iter().enumerate() {
-                    text class={ "chart-label " (SERIES[s]) "-text" } x=(W - RIGHT + 6.0) y=(f(TOP + 14.0 + 18.0 * s as f64)) {
-                        (legend_name(*source)) " " (totals[s])
-                    }
-                }
+    let label = format!(
+        "Leads created per day by source: {}",
+        sources_in_words(&totals)
+    );
+    let marks = html! {
+        (frame(&dates, &scale))
+        @for (i, s, below, v) in stacks(r) {
+            @let d = r.leads[i].date;
+            rect class=(SERIES[s]) x=(f(scale.x(i, 0.15))) y=(f(scale.y(below + v)))
+                width=(f(scale.slot * 0.7)) height=(f(scale.y(below) - scale.y(below + v))) {
+                title { (d.format("%-d %b")) ": " (v) " from " (LeadSource::ALL[s].label()) }
             }
-            figcaption { "Bars stack by source; each source's total is written at the right." }
         }
-    }
+        @for (s, source) in LeadSource::ALL.iter().enumerate() {
+            text class={ "chart-label " (SERIES[s]) "-text" } x=(W - RIGHT + 6.0) y=(f(TOP + 14.0 + 18.0 * s as f64)) {
+                (legend_name(*source)) " " (totals[s])
+            }
+        }
+    };
+    chart(
+        H,
+        &label,
+        marks,
+        "Bars stack by source; each source's total is written at the right.",
+    )
 }
 
 /// A source's name beside the chart: short enough to fit the right margin
@@ -326,23 +366,28 @@ fn funnel_chart(r: &Report) -> Markup {
     let row_h = 34.0;
     let height = row_h * steps.len() as f64 + 8.0;
     let width_of = |v: i64| (W - 260.0) * v as f64 / max as f64;
-    html! {
-        figure.chart {
-            svg viewBox={ "0 0 " (W) " " (f(height)) } role="img"
-                aria-label={ "Leads that reached each status: " (steps.iter().map(|(s, v)| format!("{} {v}", s.label())).collect::<Vec<_>>().join(", ")) } {
-                @for (i, (status, v)) in steps.iter().enumerate() {
-                    @let yy = 4.0 + row_h * i as f64;
-                    text.chart-label x="0" y=(f(yy + 20.0)) { (status.label()) }
-                    rect class=(if *status == LeadStatus::Lost { SERIES[1] } else { SERIES[0] })
-                        x="110" y=(f(yy + 4.0)) width=(f(width_of(*v).max(1.0))) height="22" {
-                        title { (status.label()) ": " (v) " leads" }
-                    }
-                    text.chart-label x=(f(118.0 + width_of(*v))) y=(f(yy + 20.0)) { (v) }
-                }
+    let reached_in_words = steps
+        .iter()
+        .map(|(s, v)| format!("{} {v}", s.label()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let marks = html! {
+        @for (i, (status, v)) in steps.iter().enumerate() {
+            @let yy = 4.0 + row_h * i as f64;
+            text.chart-label x="0" y=(f(yy + 20.0)) { (status.label()) }
+            rect class=(if *status == LeadStatus::Lost { SERIES[1] } else { SERIES[0] })
+                x="110" y=(f(yy + 4.0)) width=(f(width_of(*v).max(1.0))) height="22" {
+                title { (status.label()) ": " (v) " leads" }
             }
-            figcaption { "Leads that reached each status for the first time in the range; Lost stands beside the funnel." }
+            text.chart-label x=(f(118.0 + width_of(*v))) y=(f(yy + 20.0)) { (v) }
         }
-    }
+    };
+    chart(
+        f(height),
+        &format!("Leads that reached each status: {reached_in_words}"),
+        marks,
+        "Leads that reached each status for the first time in the range; Lost stands beside the funnel.",
+    )
 }
 
 fn reached(r: &Report, s: LeadStatus) -> i64 {
@@ -361,69 +406,115 @@ fn messages_chart(r: &Report) -> Markup {
         .map(|d| d.sent.max(d.failed))
         .max()
         .unwrap_or(0);
-    let top = axis_top(max);
-    let y = |v: i64| BASE - (BASE - TOP) * v as f64 / top as f64;
-    let slot = (W - LEFT - RIGHT) / dates.len().max(1) as f64;
+    let scale = DayScale::new(dates.len(), max);
     let sent: i64 = r.messages.iter().map(|d| d.sent).sum();
     let failed: i64 = r.messages.iter().map(|d| d.failed).sum();
-    html! {
-        figure.chart {
-            svg viewBox={ "0 0 " (W) " " (H) } role="img"
-                aria-label={ "Messages per day: " (sent) " sent, " (failed) " failed" } {
-                defs {
-                    pattern #hatch-failed patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)" {
-                        rect.series-2 width="3" height="6" {}
-                    }
-                }
-                (frame(&dates, top, y, slot))
-                @for (i, d) in r.messages.iter().enumerate() {
-                    @if d.sent > 0 {
-                        rect.series-1 x=(f(LEFT + slot * (i as f64 + 0.1))) y=(f(y(d.sent)))
-                            width=(f(slot * 0.4)) height=(f(BASE - y(d.sent))) {
-                            title { (d.date.format("%-d %b")) ": " (d.sent) " sent" }
-                        }
-                    }
-                    @if d.failed > 0 {
-                        rect.hatched x=(f(LEFT + slot * (i as f64 + 0.5))) y=(f(y(d.failed)))
-                            width=(f(slot * 0.4)) height=(f(BASE - y(d.failed))) fill="url(#hatch-failed)" {
-                            title { (d.date.format("%-d %b")) ": " (d.failed) " failed" }
-                        }
-                    }
-                }
-                text class="chart-label series-1-text" x=(W - RIGHT + 6.0) y=(f(TOP + 14.0)) { "Sent " (sent) }
-                text class="chart-label series-2-text" x=(W - RIGHT + 6.0) y=(f(TOP + 32.0)) { "Failed " (failed) }
+    let marks = html! {
+        defs {
+            pattern #hatch-failed patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)" {
+                rect.series-2 width="3" height="6" {}
             }
-            figcaption { "Solid bars: sent; hatched bars: failed." }
         }
-    }
+        (frame(&dates, &scale))
+        @for (i, d) in r.messages.iter().enumerate() {
+            @if d.sent > 0 {
+                rect.series-1 x=(f(scale.x(i, 0.1))) y=(f(scale.y(d.sent)))
+                    width=(f(scale.slot * 0.4)) height=(f(BASE - scale.y(d.sent))) {
+                    title { (d.date.format("%-d %b")) ": " (d.sent) " sent" }
+                }
+            }
+            @if d.failed > 0 {
+                rect.hatched x=(f(scale.x(i, 0.5))) y=(f(scale.y(d.failed)))
+                    width=(f(scale.slot * 0.4)) height=(f(BASE - scale.y(d.failed))) fill="url(#hatch-failed)" {
+                    title { (d.date.format("%-d %b")) ": " (d.failed) " failed" }
+                }
+            }
+        }
+        text class="chart-label series-1-text" x=(W - RIGHT + 6.0) y=(f(TOP + 14.0)) { "Sent " (sent) }
+        text class="chart-label series-2-text" x=(W - RIGHT + 6.0) y=(f(TOP + 32.0)) { "Failed " (failed) }
+    };
+    chart(
+        H,
+        &format!("Messages per day: {sent} sent, {failed} failed"),
+        marks,
+        "Solid bars: sent; hatched bars: failed.",
+    )
 }
 
 // ── Tables ──────────────────────────────────────────────────────────────
 
-fn leads_table(r: &Report) -> Markup {
+/// A column of a table: its heading, which is also the label a cell shows
+/// when the table stacks on a narrow screen; counts are set right.
+#[derive(Clone, Copy)]
+enum Col<'a> {
+    Text(&'a str),
+    Num(&'a str),
+}
+
+/// A row of a table: its title (the first column) and the cells of the
+/// other columns, in order.
+type Row = (Markup, Vec<Markup>);
+
+/// A table of the report with its caption for screen readers (the card's
+/// heading names it for everyone else); `empty` stands in for no rows.
+fn data_table(caption: &str, cols: &[Col], rows: Vec<Row>, empty: Option<&str>) -> Markup {
     html! {
         div.table-wrap {
             table.data.stack.compact {
-                caption.sr-only { "Leads created per day, by source" }
+                caption.sr-only { (caption) }
                 thead { tr {
-                    th scope="col" { "Day" }
-                    @for s in LeadSource::ALL { th.num scope="col" { (s.label()) } }
-                    th.num scope="col" { "Total" }
+                    @for col in cols {
+                        @match col {
+                            Col::Text(label) => { th scope="col" { (label) } }
+                            Col::Num(label) => { th.num scope="col" { (label) } }
+                        }
+                    }
                 } }
                 tbody {
-                    @for d in r.leads.iter().rev() {
+                    @if let (true, Some(text)) = (rows.is_empty(), empty) {
+                        tr { td colspan=(cols.len()) { (text) } }
+                    }
+                    @for (title, cells) in rows {
                         tr {
-                            td.stack-title { (d.date.format("%a %-d %b %Y")) }
-                            @for (i, s) in LeadSource::ALL.iter().enumerate() {
-                                td.num data-label=(s.label()) { (d.by_source[i]) }
+                            td.stack-title { (title) }
+                            @for (col, cell) in cols.iter().skip(1).zip(cells) {
+                                @match col {
+                                    Col::Text(label) => { td data-label=(label) { (cell) } }
+                                    Col::Num(label) => { td.num data-label=(label) { (cell) } }
+                                }
                             }
-                            td.num data-label="Total" { (d.by_source.iter().sum::<i64>()) }
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// A cell's content.
+fn cell(content: impl Render) -> Markup {
+    content.render()
+}
+
+fn day(date: NaiveDate) -> Markup {
+    html! { (date.format("%a %-d %b %Y")) }
+}
+
+fn leads_table(r: &Report) -> Markup {
+    let mut cols = vec![Col::Text("Day")];
+    cols.extend(LeadSource::ALL.iter().map(|s| Col::Num(s.label())));
+    cols.push(Col::Num("Total"));
+    let rows = r.leads.iter().rev().map(|d| {
+        let mut cells: Vec<Markup> = d.by_source.iter().map(cell).collect();
+        cells.push(cell(d.by_source.iter().sum::<i64>()));
+        (day(d.date), cells)
+    });
+    data_table(
+        "Leads created per day, by source",
+        &cols,
+        rows.collect(),
+        None,
+    )
 }
 
 fn funnel_rows(r: &Report) -> Vec<(LeadStatus, i64, Option<f64>)> {
@@ -439,51 +530,33 @@ fn funnel_rows(r: &Report) -> Vec<(LeadStatus, i64, Option<f64>)> {
 }
 
 fn funnel_table(r: &Report) -> Markup {
-    html! {
-        div.table-wrap {
-            table.data.stack.compact {
-                caption.sr-only { "Leads that reached each status, and the conversion from the step before" }
-                thead { tr {
-                    th scope="col" { "Status" }
-                    th.num scope="col" { "Leads" }
-                    th.num scope="col" { "From the step before" }
-                } }
-                tbody {
-                    @for (s, v, c) in funnel_rows(r) {
-                        tr {
-                            td.stack-title { (s.label()) }
-                            td.num data-label="Leads" { (v) }
-                            td.num data-label="From the step before" { (pct_opt(c)) }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let rows = funnel_rows(r)
+        .into_iter()
+        .map(|(s, v, c)| (cell(s.label()), vec![cell(v), cell(pct_opt(c))]));
+    data_table(
+        "Leads that reached each status, and the conversion from the step before",
+        &[
+            Col::Text("Status"),
+            Col::Num("Leads"),
+            Col::Num("From the step before"),
+        ],
+        rows.collect(),
+        None,
+    )
 }
 
 fn messages_table(r: &Report) -> Markup {
-    html! {
-        div.table-wrap {
-            table.data.stack.compact {
-                caption.sr-only { "Messages sent and failed per day" }
-                thead { tr {
-                    th scope="col" { "Day" }
-                    th.num scope="col" { "Sent" }
-                    th.num scope="col" { "Failed" }
-                } }
-                tbody {
-                    @for d in r.messages.iter().rev() {
-                        tr {
-                            td.stack-title { (d.date.format("%a %-d %b %Y")) }
-                            td.num data-label="Sent" { (d.sent) }
-                            td.num data-label="Failed" { (d.failed) }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let rows = r
+        .messages
+        .iter()
+        .rev()
+        .map(|d| (day(d.date), vec![cell(d.sent), cell(d.failed)]));
+    data_table(
+        "Messages sent and failed per day",
+        &[Col::Text("Day"), Col::Num("Sent"), Col::Num("Failed")],
+        rows.collect(),
+        None,
+    )
 }
 
 fn name_of<'a>(
@@ -494,35 +567,20 @@ fn name_of<'a>(
     map.get(id).map_or(deleted, |s| s.as_str())
 }
 
-fn empty_row(cols: usize, text: &str) -> Markup {
-    html! { tr { td colspan=(cols) { (text) } } }
-}
-
 fn templates_table(r: &Report, names: &Names) -> Markup {
+    let rows = r.templates.iter().map(|t| {
+        let name = name_of(&names.templates, &t.id, "Deleted template");
+        let rate = pct_opt(t.reply_rate());
+        (cell(name), vec![cell(t.sent), cell(t.replied), cell(rate)])
+    });
     html! {
         p.muted.small { "A reply is a lead moved to Replied within 14 days after a message with the template." }
-        div.table-wrap {
-            table.data.stack.compact {
-                caption.sr-only { "Messages sent, replies and reply rate per template" }
-                thead { tr {
-                    th scope="col" { "Template" }
-                    th.num scope="col" { "Sent" }
-                    th.num scope="col" { "Replied" }
-                    th.num scope="col" { "Reply rate" }
-                } }
-                tbody {
-                    @if r.templates.is_empty() { (empty_row(4, "No messages with a template in this range.")) }
-                    @for t in &r.templates {
-                        tr {
-                            td.stack-title { (name_of(&names.templates, &t.id, "Deleted template")) }
-                            td.num data-label="Sent" { (t.sent) }
-                            td.num data-label="Replied" { (t.replied) }
-                            td.num data-label="Reply rate" { (pct_opt(t.reply_rate())) }
-                        }
-                    }
-                }
-            }
-        }
+        (data_table(
+            "Messages sent, replies and reply rate per template",
+            &[Col::Text("Template"), Col::Num("Sent"), Col::Num("Replied"), Col::Num("Reply rate")],
+            rows.collect(),
+            Some("No messages with a template in this range."),
+        ))
     }
 }
 
@@ -540,67 +598,62 @@ fn dropoff_text(s: &crate::domain::analytics::SequenceRow) -> String {
         .join("; ")
 }
 
-fn sequences_table(r: &Report, names: &Names) -> Markup {
+/// How many stopped, and beneath it how many for each reason that occurred.
+fn stopped_cell(s: &crate::domain::analytics::SequenceRow) -> Markup {
     html! {
-        div.table-wrap {
-            table.data.stack.compact {
-                caption.sr-only { "Enrolments, completions, stops by reason, replies and drop-off per sequence" }
-                thead { tr {
-                    th scope="col" { "Sequence" }
-                    th.num scope="col" { "Enrolled" }
-                    th.num scope="col" { "Completed" }
-                    th scope="col" { "Stopped (by reason)" }
-                    th.num scope="col" { "Replied" }
-                    th scope="col" { "Drop-off" }
-                } }
-                tbody {
-                    @if r.sequences.is_empty() { (empty_row(6, "No sequence activity in this range.")) }
-                    @for s in &r.sequences {
-                        tr {
-                            td.stack-title { (name_of(&names.sequences, &s.id, "Deleted sequence")) }
-                            td.num data-label="Enrolled" { (s.enrolled) }
-                            td.num data-label="Completed" { (s.completed) }
-                            td data-label="Stopped (by reason)" {
-                                (s.stopped_total())
-                                @for (i, (_, label)) in STOP_REASONS.iter().enumerate() {
-                                    @if s.stopped[i] > 0 { span.cell-sub { (label) ": " (s.stopped[i]) } }
-                                }
-                            }
-                            td.num data-label="Replied" { (s.replied) }
-                            td data-label="Drop-off" { (dropoff_text(s)) }
-                        }
-                    }
-                }
-            }
+        (s.stopped_total())
+        @for (i, (_, label)) in STOP_REASONS.iter().enumerate() {
+            @if s.stopped[i] > 0 { span.cell-sub { (label) ": " (s.stopped[i]) } }
         }
     }
 }
 
+fn sequences_table(r: &Report, names: &Names) -> Markup {
+    let rows = r.sequences.iter().map(|s| {
+        let name = name_of(&names.sequences, &s.id, "Deleted sequence");
+        let cells = vec![
+            cell(s.enrolled),
+            cell(s.completed),
+            stopped_cell(s),
+            cell(s.replied),
+            cell(dropoff_text(s)),
+        ];
+        (cell(name), cells)
+    });
+    data_table(
+        "Enrolments, completions, stops by reason, replies and drop-off per sequence",
+        &[
+            Col::Text("Sequence"),
+            Col::Num("Enrolled"),
+            Col::Num("Completed"),
+            Col::Text("Stopped (by reason)"),
+            Col::Num("Replied"),
+            Col::Text("Drop-off"),
+        ],
+        rows.collect(),
+        Some("No sequence activity in this range."),
+    )
+}
+
 fn members_table(r: &Report, names: &Names) -> Markup {
-    html! {
-        div.table-wrap {
-            table.data.stack.compact {
-                caption.sr-only { "Leads created, messages sent and replies on their enrolments per member" }
-                thead { tr {
-                    th scope="col" { "Member" }
-                    th.num scope="col" { "Leads created" }
-                    th.num scope="col" { "Messages sent" }
-                    th.num scope="col" { "Replies on their enrolments" }
-                } }
-                tbody {
-                    @if r.members.is_empty() { (empty_row(4, "No member activity in this range.")) }
-                    @for m in &r.members {
-                        tr {
-                            td.stack-title { (name_of(&names.members, &m.id, "Former member")) }
-                            td.num data-label="Leads created" { (m.leads) }
-                            td.num data-label="Messages sent" { (m.sent) }
-                            td.num data-label="Replies on their enrolments" { (m.replies) }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let rows = r.members.iter().map(|m| {
+        let name = name_of(&names.members, &m.id, "Former member");
+        (
+            cell(name),
+            vec![cell(m.leads), cell(m.sent), cell(m.replies)],
+        )
+    });
+    data_table(
+        "Leads created, messages sent and replies on their enrolments per member",
+        &[
+            Col::Text("Member"),
+            Col::Num("Leads created"),
+            Col::Num("Messages sent"),
+            Col::Num("Replies on their enrolments"),
+        ],
+        rows.collect(),
+        Some("No member activity in this range."),
+    )
 }
 
 // ── CSV ────────────────────────────────────────────────────────────────
@@ -724,9 +777,7 @@ fn csv_text(s: &str) -> String {
 /// read) and the way to the plans.
 pub fn upsell(today: NaiveDate, can_upgrade: bool) -> Markup {
     let example: [i64; 14] = [3, 5, 4, 7, 6, 9, 8, 6, 10, 12, 9, 13, 11, 14];
-    let top = axis_top(14);
-    let slot = (W - LEFT - RIGHT) / example.len() as f64;
-    let y = |v: i64| BASE - (BASE - TOP) * v as f64 / top as f64;
+    let scale = DayScale::new(example.len(), 14);
     let dates: Vec<NaiveDate> = (0..example.len())
         .map(|i| today - chrono::Duration::days((example.len() - 1 - i) as i64))
         .collect();
@@ -746,10 +797,10 @@ pub fn upsell(today: NaiveDate, can_upgrade: bool) -> Markup {
             }
             figure.chart.analytics-example aria-hidden="true" {
                 svg viewBox={ "0 0 " (W) " " (H) } {
-                    (frame(&dates, top, y, slot))
+                    (frame(&dates, &scale))
                     @for (i, v) in example.iter().enumerate() {
-                        rect.series-1 x=(f(LEFT + slot * (i as f64 + 0.15))) y=(f(y(*v)))
-                            width=(f(slot * 0.7)) height=(f(BASE - y(*v))) {}
+                        rect.series-1 x=(f(scale.x(i, 0.15))) y=(f(scale.y(*v)))
+                            width=(f(scale.slot * 0.7)) height=(f(BASE - scale.y(*v))) {}
                     }
                 }
             }
