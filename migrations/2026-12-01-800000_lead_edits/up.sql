@@ -32,7 +32,10 @@ CREATE FUNCTION ld_leads_edited() RETURNS trigger
     AS $$
 BEGIN
     INSERT INTO lead_edits (organization_id, lead_id, changed_by, changes, changed_at)
-        SELECT n.organization_id, n.id, ld_current_user(), d.changes,
+        -- The acting user, while their account exists: deleting an account
+        -- sets its leads' owner to NULL by a foreign key's action, and a row
+        -- naming the user being deleted would break the key.
+        SELECT n.organization_id, n.id, (SELECT u.id FROM users u WHERE u.id = ld_current_user()), d.changes,
                CASE WHEN n.updated_at IS DISTINCT FROM o.updated_at THEN n.updated_at ELSE now() END
         FROM new_leads n
         JOIN old_leads o ON o.organization_id = n.organization_id AND o.id = n.id
