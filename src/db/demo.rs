@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::db::leads::NewLead;
 use crate::db::schema::{leads, organization_members, organizations, users};
-use crate::db::{accounts, orgs, Tenant};
+use crate::db::{accounts, orgs, wall, Tenant};
 use crate::domain::roles::Role;
 use crate::ids::{LeadId, OrgId, UserId};
 use crate::{password, tokens};
@@ -55,6 +55,9 @@ pub fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Seeded> 
 /// The demo organization with 30 days of history (`history`).
 fn build(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> QueryResult<OrgId> {
     let org = orgs::create(conn, user, &orgs::default_name(DEMO_NAME), now)?;
+    // The owner adds the leads and hands them out; the triggers that record
+    // lead history name them for it.
+    wall::enter_user(conn, user)?;
     let leads = insert_leads(conn, org, user, now)?;
     history::fill(conn, Tenant::from_membership_row(org, user), &leads, now)?;
     Ok(org)
@@ -103,6 +106,7 @@ const TITLES: &[&str] = &[
     "Founder",
     "VP Marketing",
 ];
+/// Where lead `i` is headed (`STATUSES[i % 5]`); `history` moves it there.
 const STATUSES: &[&str] = &["new", "contacted", "replied", "qualified", "lost"];
 
 /// The demo's leads, newest first, one every 16 hours or so: created on
@@ -133,7 +137,8 @@ fn insert_leads(
                 )),
                 leads::company.eq(company),
                 leads::title.eq(TITLES[i % TITLES.len()]),
-                leads::status.eq(STATUSES[i % STATUSES.len()]),
+                // Each starts as New; `history` moves it along its path.
+                leads::status.eq("new"),
                 leads::tags.eq(vec![
                     if i % 3 == 0 { "priority" } else { "inbound" }.to_string()
                 ]),

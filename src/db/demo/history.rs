@@ -1,8 +1,9 @@
 //! The demo's last 30 days: a Professional trial (so the API and webhooks
 //! can be tried too), a teammate and a pending
 //! invitation, an intro message to every lead past "New" (a few failed), a
-//! follow-up to those who replied, and the newest leads enrolled in a
-//! sequence. Usage is counted through `usage::consume_at` at the time each
+//! follow-up to those who replied, leads moving New → Contacted → Replied →
+//! Qualified (or Lost) over the days after they came in, and the newest
+//! leads enrolled in a sequence. Usage is counted through `usage::consume_at` at the time each
 //! thing happened, so the meters and the 30-day chart agree with the rows.
 //! Deterministic: the same `now` gives the same history.
 
@@ -16,7 +17,9 @@ use crate::db::schema::{
 };
 use crate::db::team::NewMember;
 use crate::db::usage::{self, UsageKind};
-use crate::db::{audit, enrollments, invitations, messages as sent, sequences, templates, Tenant};
+use crate::db::{
+    audit, enrollments, invitations, messages as sent, sequences, templates, wall, Tenant,
+};
 use crate::domain::plans::Plan;
 use crate::domain::roles::Role;
 use crate::ids::{LeadId, MessageId, OrgId, UserId};
@@ -50,12 +53,62 @@ pub fn fill(
                 .filter(scoped_leads(&tenant))
                 .filter(leads::id.eq(lead)),
         )
-        .set(leads::owner_user_id.eq(owner))
+        // Given to its owner a few minutes after it came in.
+        .set((
+            leads::owner_user_id.eq(owner),
+            leads::updated_at.eq(*at + Duration::minutes(4)),
+        ))
         .execute(conn)?;
         consume(conn, &tenant, UsageKind::LeadCreated, lead.0, *at)?;
     }
     send_history(conn, &tenant, teammate, leads, now)?;
+    move_through_funnel(conn, &tenant, teammate, leads, now)?;
     enrol_newest(conn, &tenant, leads, now)
+}
+
+/// The statuses lead `i` reaches, with the hours after it was added: its
+/// status in `super::STATUSES` is where it is headed.
+fn path_for(i: usize) -> &'static [(i64, &'static str)] {
+    match super::STATUSES[i % super::STATUSES.len()] {
+        "contacted" => &[(3, "contacted")],
+        "replied" => &[(3, "contacted"), (30, "replied")],
+        "qualified" => &[(3, "contacted"), (30, "replied"), (60, "qualified")],
+        "lost" => &[(3, "contacted"), (72, "lost")],
+        _ => &[],
+    }
+}
+
+/// Moves every lead along its path as far as `now`, one status change at a
+/// time at the hour it happened, so the funnel, the reply rates and each
+/// lead's timeline show how it got where it is (the status trigger records
+/// each step; a reply is credited to the intro sent before it).
+fn move_through_funnel(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    teammate: UserId,
+    leads: &[(LeadId, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    for (i, (lead, created)) in leads.iter().enumerate() {
+        // The lead's owner works it (the status trigger names them).
+        if let Some(owner) = owner_of(i, tenant, teammate) {
+            wall::enter_user(conn, owner)?;
+        }
+        for (hours, status) in path_for(i) {
+            let at = *created + Duration::hours(*hours);
+            if at > now {
+                break;
+            }
+            diesel::update(
+                leads::table
+                    .filter(scoped_leads(tenant))
+                    .filter(leads::id.eq(lead)),
+            )
+            .set((leads::status.eq(*status), leads::updated_at.eq(at)))
+            .execute(conn)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every third lead is the teammate's.
@@ -98,7 +151,7 @@ fn add_teammate(
     Ok(user)
 }
 
-/// What the demo sends to lead `i` (by its status in `insert_leads`):
+/// What the demo sends to lead `i` (by the status it is headed for):
 /// nothing to "New" leads, an intro to the rest, a follow-up two days
 /// later to those who replied or qualified; one intro in eleven bounced.
 fn sends_for(i: usize) -> &'static [(i64, bool)] {
