@@ -56,7 +56,7 @@ pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
 pub fn subscription_card(p: &BillingPage) -> Markup {
     let s = p.subscription;
     html! {
-        section.card #(SUBSCRIPTION_ID) {
+        section.card.stack #(SUBSCRIPTION_ID) {
             h2 { "Subscription" }
             @if let Some(what) = p.pending { (pending_banner(what, ("/billing/subscription", SUBSCRIPTION_ID), "/billing")) }
             dl.kv {
@@ -181,16 +181,16 @@ fn invoice_table(p: &BillingPage) -> Markup {
                 div.empty { p { "No invoices yet. They appear here for every paid period." } }
                 @if !p.on_first { p { a href="/billing" { "Newest invoices" } } }
             } @else {
-                div.table-wrap { table.data {
+                div.table-wrap { table.data.stack {
                     thead { tr { th { "Number" } th { "Period" } th.num { "Total" } th { "Status" } th { span.sr-only { "Open" } } } }
                     tbody {
                         @for i in invoices {
                             tr {
-                                td.mono { (i.number) }
-                                td { (i.period_start.format("%e %b %Y")) " – " (i.period_end.format("%e %b %Y")) }
-                                td.num { (format_euros(i.total_cents)) }
-                                td { (status_badge(&i.status)) }
-                                td.actions { a href={ "/billing/invoices/" (i.id) } { "View" } }
+                                td.mono.stack-title { (i.number) }
+                                td data-label="Period" { (i.period_start.format("%e %b %Y")) " – " (i.period_end.format("%e %b %Y")) }
+                                td.num data-label="Total" { (format_euros(i.total_cents)) }
+                                td data-label="Status" { (status_badge(&i.status)) }
+                                td.actions { a href={ "/billing/invoices/" (i.id) } { "View" span.sr-only { " invoice " (i.number) } } }
                             }
                         }
                     }
@@ -245,7 +245,7 @@ pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]
                         div { strong { "Lead Dashboard" } br; "Outreach software" }
                     }
                     dl.kv {
-                        dt { "Billed to" } dd { (text("name")) br; (text("address")) @if !text("country").is_empty() { br; (text("country")) } @if !text("vat_id").is_empty() { br; "VAT " (text("vat_id")) } }
+                        dt { "Billed to" } dd { (text("name")) br; span.prewrap { (text("address")) } @if !text("country").is_empty() { br; (text("country")) } @if !text("vat_id").is_empty() { br; "VAT " (text("vat_id")) } }
                         dt { "Organization" } dd { (org.name) }
                         dt { "Issued" } dd { (invoice.issued_at.unwrap_or(invoice.created_at).format("%e %B %Y")) }
                         dt { "Period" } dd { (invoice.period_start.format("%e %B %Y")) " – " (invoice.period_end.format("%e %B %Y")) }
