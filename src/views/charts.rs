@@ -2,8 +2,10 @@
 //! a line for a second, nice round gridlines, and an `aria-label` that says the
 //! data in words. Colours come from the `.chart-*` classes of app.css.
 
+use std::fmt::Write as _;
+
 use chrono::NaiveDate;
-use maud::{html, Markup};
+use maud::{html, Markup, Render};
 
 /// One day of a two-series chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +65,11 @@ fn draw(days: &[DayPoint], bar_name: &str, line_name: Option<&str>, label: &str)
     let slot = (WIDTH - LEFT - RIGHT) / days.len().max(1) as f64;
     let y = |v: i64| BASE - (BASE - TOP) * v as f64 / top as f64;
     let x_mid = |i: usize| LEFT + slot * (i as f64 + 0.5);
-    let points: Vec<String> = days
-        .iter()
-        .enumerate()
-        .map(|(i, d)| format!("{:.1},{:.1}", x_mid(i), y(d.line)))
-        .collect();
+    let mut points = String::with_capacity(days.len() * 12);
+    for (i, d) in days.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        let _ = write!(points, "{sep}{},{}", fmt(x_mid(i)), fmt(y(d.line)));
+    }
     html! {
         svg viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" aria-label=(label) {
             @for step in 0..=4i64 {
@@ -80,15 +82,15 @@ fn draw(days: &[DayPoint], bar_name: &str, line_name: Option<&str>, label: &str)
                 rect.chart-bar x=(fmt(x_mid(i) - slot * 0.3)) y=(fmt(y(d.bars))) width=(fmt(slot * 0.6))
                     height=(fmt(height)) rx="2" {
                     title {
-                        (d.date.format("%-d %b")) ": " (d.bars) " " (bar_name)
+                        (ShortDate(d.date)) ": " (d.bars) " " (bar_name)
                         @if let Some(line_name) = line_name { ", " (d.line) " " (line_name) }
                     }
                 }
                 @if tick(i, days.len()) {
-                    text.middle x=(fmt(x_mid(i))) y=(fmt(HEIGHT - 6.0)) { (d.date.format("%-d %b")) }
+                    text.middle x=(fmt(x_mid(i))) y=(fmt(HEIGHT - 6.0)) { (ShortDate(d.date)) }
                 }
             }
-            @if line_name.is_some() { polyline.chart-line.alt points=(points.join(" ")) {} }
+            @if line_name.is_some() { polyline.chart-line.alt points=(points) {} }
             line.chart-axis x1=(LEFT) x2=(WIDTH - RIGHT) y1=(BASE) y2=(BASE) {}
         }
     }
@@ -99,8 +101,44 @@ fn tick(i: usize, len: usize) -> bool {
     (len - 1 - i).is_multiple_of(7)
 }
 
-fn fmt(v: f64) -> String {
-    format!("{v:.1}")
+/// A coordinate to one decimal. The usage chart has a few hundred of them
+/// per page; printed as whole tenths with integer formatting, not float
+/// formatting (which was the largest item of the page's own CPU profile,
+/// bench/README.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tenths(i64);
+
+fn fmt(v: f64) -> Tenths {
+    Tenths((v * 10.0).round() as i64)
+}
+
+impl std::fmt::Display for Tenths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{}", abs / 10, abs % 10)
+    }
+}
+
+/// "7 Nov": a day as the chart labels it (what chrono's `%-d %b` prints,
+/// without parsing a format string for each of the chart's sixty labels).
+struct ShortDate(NaiveDate);
+
+impl Render for ShortDate {
+    fn render_to(&self, buffer: &mut String) {
+        use chrono::Datelike;
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let month = MONTHS[self.0.month0() as usize];
+        let _ = write!(buffer, "{} {month}", self.0.day());
+    }
+}
+
+impl Render for Tenths {
+    fn render_to(&self, buffer: &mut String) {
+        let _ = write!(buffer, "{self}");
+    }
 }
 
 /// "12 leads in total, most on 20 November (4)" or "no leads".
@@ -128,6 +166,21 @@ mod tests {
         assert_eq!(axis_top(45), 80);
         assert_eq!(axis_top(92), 100);
         assert_eq!(axis_top(1_300), 2_000);
+    }
+
+    #[test]
+    fn coordinates_print_to_one_decimal() {
+        let printed = |v: f64| fmt(v).to_string();
+        assert_eq!(printed(176.0), "176.0");
+        assert_eq!(printed(40.25), "40.3");
+        assert_eq!(printed(0.04), "0.0");
+        assert_eq!(printed(-0.5), "-0.5");
+        assert_eq!(printed(63.666), "63.7");
+        for (y, m, d) in [(2026, 1, 1), (2026, 11, 7), (2026, 12, 31)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let ours = ShortDate(date).render().into_string();
+            assert_eq!(ours, date.format("%-d %b").to_string());
+        }
     }
 
     #[test]
