@@ -193,9 +193,12 @@ async fn load_session(
     now: DateTime<Utc>,
 ) -> Result<Option<SessionContext>, AppError> {
     let idle = session::idle_timeout(&state.config);
-    // The cookie's organization is only a claim: the query proves the
-    // membership, and the wall lets it see that organization's rows alone.
-    let claimed = Scope::new(carried.org, None);
+    // The cookie's organization and user are only claims: the query proves
+    // the session and the membership, and the wall lets it see that
+    // organization's rows alone. Claiming the user as well makes this scope
+    // the page's own (built from the loaded session in `prepare`), so the
+    // pooled connection is set up once for both, not once for each.
+    let claimed = Scope::new(carried.org, carried.user);
     let load = state.db.run(move |conn| -> AppResult<_> {
         let ctx = context::load(conn, &carried.token, carried.org, idle, now)?;
         if let Some(ctx) = &ctx {

@@ -1,7 +1,10 @@
 //! The session cookie, carried by actix-session's cookie store: a private
-//! (encrypted, authenticated) cookie holding the session token and the current
-//! organization. The `sessions` row stays the authority — a cookie whose row is
-//! gone, expired or idle signs nobody in — so sign-out ends a session on the server.
+//! (encrypted, authenticated) cookie holding the session token, its user and
+//! the current organization. The `sessions` row stays the authority — a cookie
+//! whose row is gone, expired or idle signs nobody in — so sign-out ends a
+//! session on the server. The user and organization in the cookie are claims
+//! the session query checks; they let that query run in the same database
+//! scope as the page after it (`auth::middleware::load_session`).
 
 use secrecy::ExposeSecret;
 use std::path::Path;
@@ -22,13 +25,16 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "ld_session";
 const TOKEN: &str = "token";
 const ORG: &str = "org";
+const USER: &str = "user";
 /// Where a generated key is kept when `SESSION_KEY` is unset.
 const KEY_FILE: &str = "session.key";
 
-/// What the cookie carries: the session token and the current organization.
+/// What the cookie carries: the session token, the session's user (absent
+/// in cookies issued before it was added) and the current organization.
 #[derive(Debug, Clone)]
 pub struct Carried {
     pub token: String,
+    pub user: Option<UserId>,
     pub org: Option<OrgId>,
 }
 
@@ -48,18 +54,20 @@ pub fn middleware(state: &AppState) -> SessionMiddleware<CookieSessionStore> {
         .build()
 }
 
-/// The token and organization the request's cookie carries, if any.
+/// The token, user and organization the request's cookie carries, if any.
 pub fn carried(session: &Session) -> Option<Carried> {
     let token = session.get::<String>(TOKEN).ok().flatten()?;
+    let user = session.get::<UserId>(USER).ok().flatten();
     let org = session.get::<OrgId>(ORG).ok().flatten();
-    Some(Carried { token, org })
+    Some(Carried { token, user, org })
 }
 
-/// Puts a fresh session into the cookie (renewed: a new cookie value).
-pub fn begin(session: &Session, token: String, org: Option<OrgId>) -> AppResult<()> {
+/// Puts a fresh session of `user` into the cookie (renewed: a new cookie value).
+pub fn begin(session: &Session, token: String, user: UserId, org: Option<OrgId>) -> AppResult<()> {
     session.renew();
     session.clear();
     session.insert(TOKEN, token).map_err(AppError::unexpected)?;
+    session.insert(USER, user).map_err(AppError::unexpected)?;
     if let Some(org) = org {
         set_org(session, org)?;
     }
@@ -97,7 +105,7 @@ pub async fn start(
             )?)
         })
         .await?;
-    begin(session, token, org)
+    begin(session, token, user, org)
 }
 
 /// The configured absolute lifetime of a session.

@@ -110,7 +110,7 @@ async fn change(
             )?)
         })
         .await?;
-    auth_session::begin(&session, token, org)?;
+    auth_session::begin(&session, token, id, org)?;
     let notice = "Your password is changed. Every other session was signed out.";
     answer.done(Card::Password, notice).await
 }
@@ -299,13 +299,13 @@ async fn reset(
             rate_limit::clear(conn, &format!("login:account:{}", account.email))?;
             let org = orgs::first_org_at_sign_in(conn, id)?;
             let token = sessions::renew(conn, previous, id, &client, lifetime, None, now)?;
-            Ok(Some((token, org)))
+            Ok(Some((token, id, org)))
         })
         .await?;
-    let Some((token, org)) = started else {
+    let Some((token, user, org)) = started else {
         return Ok(reset_link_invalid(&req));
     };
-    auth_session::begin(&session, token, org)?;
+    auth_session::begin(&session, token, user, org)?;
     Ok(crate::routes::redirect_with_flash(
         &req,
         "/dashboard",
