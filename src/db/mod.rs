@@ -7,6 +7,7 @@
 
 mod column_types;
 pub mod error;
+mod health;
 mod pool;
 mod schema;
 pub mod tenant;
@@ -88,6 +89,9 @@ pub struct Db {
     gate: Arc<tokio::sync::Semaphore>,
     /// How long a request may wait for a connection, queue and pool together.
     timeout: Duration,
+    /// The database check in flight for `/healthz`, shared by the requests
+    /// that ask meanwhile (`health`).
+    health: health::InFlight,
 }
 
 impl Db {
@@ -105,6 +109,7 @@ impl Db {
             pool,
             gate: Arc::new(tokio::sync::Semaphore::new(size as usize)),
             timeout,
+            health: health::InFlight::default(),
         }
     }
 
@@ -129,36 +134,7 @@ impl Db {
         T: Send + 'static,
         E: RunError,
     {
-        let pool = self.pool.clone();
-        let scope = wall::current();
-        let started = Instant::now();
-        // Waiting past the pool's timeout is the same outage as an empty
-        // pool: `DbError::Unavailable`, a 503 with Retry-After.
-        let permit =
-            match tokio::time::timeout(self.timeout, self.gate.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                _ => {
-                    tracing::warn!("database pool unavailable: no connection within the timeout");
-                    return Err(E::Out::from(DbError::Unavailable));
-                }
-            };
-        // The pool gets what is left of the time (at least a moment: a
-        // connection the jobs hold may come back).
-        let left = self
-            .timeout
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_millis(10));
-        actix_web::web::block(move || {
-            let _permit = permit;
-            let mut conn = pool::checkout_within(&pool, pool::Side::Request(scope), left)?;
-            let done = work(&mut conn);
-            if done.is_err() {
-                conn.forget_side();
-            }
-            done.map_err(E::Out::from)
-        })
-        .await
-        .map_err(|e| E::Out::from(DbError::Blocking(e.to_string())))?
+        run_pooled(self.pool.clone(), self.gate.clone(), self.timeout, work).await
     }
 
     /// Like `run`, inside one transaction.
@@ -171,16 +147,64 @@ impl Db {
         self.run(move |conn| conn.transaction(work)).await
     }
 
-    /// True when the database answers a trivial query.
+    /// True when the database answers a trivial query: a check that was
+    /// still running when this call began, shared with the other callers
+    /// waiting for it (`health`).
     pub async fn ping(&self) -> bool {
-        self.run(|conn| {
-            diesel::sql_query("SELECT 1")
-                .execute(conn)
-                .map_err(DbError::from)
-        })
-        .await
-        .is_ok()
+        let (pool, gate, timeout) = (self.pool.clone(), self.gate.clone(), self.timeout);
+        self.health
+            .join_or_start(move || async move {
+                run_pooled(pool, gate, timeout, |conn| {
+                    diesel::sql_query("SELECT 1")
+                        .execute(conn)
+                        .map_err(DbError::from)
+                })
+                .await
+                .is_ok()
+            })
+            .await
     }
+}
+
+/// `Db::run` on its parts (the health check holds them without the `Db`).
+async fn run_pooled<T, E, F>(
+    pool: PgPool,
+    gate: Arc<tokio::sync::Semaphore>,
+    timeout: Duration,
+    work: F,
+) -> Result<T, E::Out>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: RunError,
+{
+    let scope = wall::current();
+    let started = Instant::now();
+    // Waiting past the pool's timeout is the same outage as an empty
+    // pool: `DbError::Unavailable`, a 503 with Retry-After.
+    let permit = match tokio::time::timeout(timeout, gate.acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            tracing::warn!("database pool unavailable: no connection within the timeout");
+            return Err(E::Out::from(DbError::Unavailable));
+        }
+    };
+    // The pool gets what is left of the time (at least a moment: a
+    // connection the jobs hold may come back).
+    let left = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(10));
+    actix_web::web::block(move || {
+        let _permit = permit;
+        let mut conn = pool::checkout_within(&pool, pool::Side::Request(scope), left)?;
+        let done = work(&mut conn);
+        if done.is_err() {
+            conn.forget_side();
+        }
+        done.map_err(E::Out::from)
+    })
+    .await
+    .map_err(|e| E::Out::from(DbError::Blocking(e.to_string())))?
 }
 
 /// An error a `Db::run` closure may return, and the error `run` hands back
