@@ -128,6 +128,16 @@ pub struct LeadFilter {
     pub owner: Option<OwnerFilter>,
 }
 
+impl LeadFilter {
+    /// No search, status, tag or owner: every lead.
+    pub fn is_empty(&self) -> bool {
+        self.q.trim().is_empty()
+            && self.status.is_none()
+            && self.tag.is_none()
+            && self.owner.is_none()
+    }
+}
+
 /// Whose leads a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerFilter {
@@ -263,6 +273,9 @@ pub fn list_page(
     position: Position,
     limit: i64,
 ) -> QueryResult<Page<Lead>> {
+    if filter.is_empty() && position.is_newest() {
+        return newest_page(conn, tenant, limit);
+    }
     let mut query = filtered(tenant, filter);
     if let Some((op, c)) = position.bound() {
         query = query.filter(
@@ -283,6 +296,18 @@ pub fn list_page(
         .select(Lead::as_select())
         .load(conn)?;
     Ok(Page::from_rows(rows, &position, limit))
+}
+
+/// The list as it opens: no filter, the newest leads. A statement of one
+/// fixed shape (the filtered list is built per request, boxed), so diesel
+/// keeps it prepared on each connection and PostgreSQL plans it once.
+fn newest_page(conn: &mut PgConnection, tenant: &Tenant, limit: i64) -> QueryResult<Page<Lead>> {
+    let rows = scoped_leads(tenant)
+        .order((leads::created_at.desc(), leads::id.desc()))
+        .limit(limit + 1)
+        .select(Lead::as_select())
+        .load(conn)?;
+    Ok(Page::from_rows(rows, &Position::Newest, limit))
 }
 
 /// One lead of the tenant; NotFound for other organizations' ids.

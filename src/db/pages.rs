@@ -24,7 +24,7 @@ use crate::db::Tenant;
 use crate::domain::plans::{LimitKind, Plan};
 use crate::domain::roles::Role;
 use crate::domain::subscription::{day_start, month_start};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, SequenceId, UserId};
 
 /// What every signed-in page's shell reads: the user's organizations (by
 /// name, as `orgs::memberships`) and their unread notices in the current one
@@ -207,6 +207,45 @@ macro_rules! memberships_sql {
     };
 }
 
+/// Parts shared by the page statements, each with the binds it uses:
+/// `$1` organization, `$2` user, `$3` now, `$4` first day of the local month.
+/// Leads created this month: its counter row, by primary key.
+macro_rules! leads_this_month_sql {
+    () => {
+        "(SELECT c.count FROM usage_counters c WHERE c.organization_id = $1
+     AND c.kind = 'lead_created' AND c.period = 'month' AND c.period_start = $4)"
+    };
+}
+
+/// Seats taken: members plus invitations still open (`usage::used`, `Users`).
+macro_rules! seats_sql {
+    () => {
+        "(SELECT count(*) FROM organization_members m WHERE m.organization_id = $1)
+    + (SELECT count(*) FROM invitations i WHERE i.organization_id = $1
+         AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $3)"
+    };
+}
+
+/// The user's unread notices here (`notices::unread_count`).
+macro_rules! unread_notices_sql {
+    () => {
+        "(SELECT count(*) FROM notices n WHERE n.organization_id = $1
+     AND n.user_id = $2 AND n.read_at IS NULL)"
+    };
+}
+
+/// The limit overrides in force, as parallel arrays `ov.kinds`, `ov.vals`,
+/// `ov.ends` (`usage::effective_limits`).
+macro_rules! overrides_sql {
+    () => {
+        "(SELECT coalesce(array_agg(o.limit_kind), '{}') AS kinds,
+          coalesce(array_agg(o.value), '{}') AS vals,
+          coalesce(array_agg(o.ends_at), '{}') AS ends
+     FROM limit_overrides o WHERE o.organization_id = $1
+      AND (o.ends_at IS NULL OR o.ends_at > $3)) ov"
+    };
+}
+
 /// `$1` organization, `$2` user, `$3` now, `$4` first day of the local month,
 /// `$5` local today, `$6` first day of the chart. Every subquery filters by
 /// organization (and the wall's policies hold as for any query); the
@@ -217,28 +256,28 @@ macro_rules! memberships_sql {
 const USAGE_SQL: &str = concat!(
     "
 SELECT
-  (SELECT c.count FROM usage_counters c WHERE c.organization_id = $1
-     AND c.kind = 'lead_created' AND c.period = 'month' AND c.period_start = $4),
+  ",
+    leads_this_month_sql!(),
+    ",
   (SELECT c.count FROM usage_counters c WHERE c.organization_id = $1
      AND c.kind = 'message_sent' AND c.period = 'day' AND c.period_start = $5),
   (SELECT c.count FROM usage_counters c WHERE c.organization_id = $1
      AND c.kind = 'api_call' AND c.period = 'day' AND c.period_start = $5),
-  (SELECT count(*) FROM organization_members m WHERE m.organization_id = $1)
-    + (SELECT count(*) FROM invitations i WHERE i.organization_id = $1
-         AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $3),
+  ",
+    seats_sql!(),
+    ",
   (SELECT count(*) FROM message_templates t WHERE t.organization_id = $1),
   (SELECT count(*) FROM sequences s WHERE s.organization_id = $1),
   ov.kinds, ov.vals, ov.ends,
   d.kinds, d.dates, d.counts,
   ms.ids, ms.names, ms.slugs, ms.roles, ms.plans,
-  (SELECT count(*) FROM notices n WHERE n.organization_id = $1
-     AND n.user_id = $2 AND n.read_at IS NULL)
+  ",
+    unread_notices_sql!(),
+    "
 FROM
-  (SELECT coalesce(array_agg(o.limit_kind), '{}') AS kinds,
-          coalesce(array_agg(o.value), '{}') AS vals,
-          coalesce(array_agg(o.ends_at), '{}') AS ends
-     FROM limit_overrides o WHERE o.organization_id = $1
-      AND (o.ends_at IS NULL OR o.ends_at > $3)) ov,
+  ",
+    overrides_sql!(),
+    ",
   (SELECT coalesce(array_agg(c.kind), '{}') AS kinds,
           coalesce(array_agg(c.period_start), '{}') AS dates,
           coalesce(array_agg(c.count), '{}') AS counts
@@ -326,8 +365,9 @@ struct ShellRow {
 const SHELL_SQL: &str = concat!(
     "
 SELECT ms.ids, ms.names, ms.slugs, ms.roles, ms.plans,
-  (SELECT count(*) FROM notices n WHERE n.organization_id = $1
-     AND n.user_id = $2 AND n.read_at IS NULL)
+  ",
+    unread_notices_sql!(),
+    "
 FROM (",
     memberships_sql!(),
     ") ms"
@@ -500,9 +540,191 @@ SELECT
     OR EXISTS (SELECT 1 FROM sequence_enrollments e WHERE e.organization_id = $1),
   EXISTS (SELECT 1 FROM invitations i WHERE i.organization_id = $1),
   ms.ids, ms.names, ms.slugs, ms.roles, ms.plans,
-  (SELECT count(*) FROM notices n WHERE n.organization_id = $1
-     AND n.user_id = $2 AND n.read_at IS NULL)
+  ",
+    unread_notices_sql!(),
+    "
 FROM (",
     memberships_sql!(),
     ") ms"
 );
+
+/// What the lead list and the team page read beside their own rows, with
+/// the shell, in one statement: the limits in force, the counts they are
+/// judged against, the member and sequence pickers and the reader's role.
+#[derive(Debug, Clone)]
+pub struct WorkspaceSide {
+    pub effective: usage::EffectiveLimits,
+    /// Leads created this local month (`usage::used`, `LeadsPerMonth`).
+    pub leads_this_month: i64,
+    /// Members plus pending invitations (`usage::used`, `Users`).
+    pub seats_used: i64,
+    /// The reader's role here (`team::my_role`); None when not a member.
+    pub my_role: Option<Role>,
+    /// Members' ids and names, by name (`team::names`).
+    pub member_names: Vec<(UserId, String)>,
+    /// Visible sequences, own first (`sequences::options`).
+    pub sequence_options: Vec<(SequenceId, String)>,
+    pub shell: ShellData,
+}
+
+/// Reads the `WorkspaceSide` of `tenant` at `now`. `organization` and
+/// `subscription` are the request's own (loaded with its session).
+pub fn workspace_side(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    organization: &Organization,
+    subscription: &Subscription,
+    now: DateTime<Utc>,
+) -> QueryResult<WorkspaceSide> {
+    let statement = SideStatement {
+        org: tenant.org_id(),
+        user: tenant.user_id().unwrap_or(UserId(uuid::Uuid::nil())),
+        now,
+        month: month_start(organization.tz(), now),
+    };
+    let row: SideRow = statement.get_result(conn)?;
+    let overrides = row
+        .override_kinds
+        .into_iter()
+        .zip(row.override_values)
+        .zip(row.override_ends)
+        .map(|((kind, value), ends_at)| (kind, value, ends_at));
+    Ok(WorkspaceSide {
+        effective: usage::effective_from(subscription, now, overrides),
+        leads_this_month: row.leads_this_month.unwrap_or(0),
+        seats_used: row.seats_used,
+        my_role: row.my_role,
+        member_names: row.member_ids.into_iter().zip(row.member_names).collect(),
+        sequence_options: row
+            .sequence_ids
+            .into_iter()
+            .zip(row.sequence_names)
+            .collect(),
+        shell: ShellData {
+            orgs: memberships_from(
+                row.org_ids,
+                row.org_names,
+                row.org_slugs,
+                row.org_roles,
+                row.org_plans,
+            ),
+            unread_notices: row.unread_notices,
+        },
+    })
+}
+
+#[derive(Queryable)]
+struct SideRow {
+    leads_this_month: Option<i64>,
+    seats_used: i64,
+    my_role: Option<Role>,
+    override_kinds: Vec<String>,
+    override_values: Vec<Option<i64>>,
+    override_ends: Vec<Option<DateTime<Utc>>>,
+    member_ids: Vec<UserId>,
+    member_names: Vec<String>,
+    sequence_ids: Vec<SequenceId>,
+    sequence_names: Vec<String>,
+    org_ids: Vec<OrgId>,
+    org_names: Vec<String>,
+    org_slugs: Vec<String>,
+    org_roles: Vec<Role>,
+    org_plans: Vec<Plan>,
+    unread_notices: i64,
+}
+
+type SideRowSql = (
+    Nullable<BigInt>,
+    BigInt,
+    Nullable<Text>,
+    Array<Text>,
+    Array<Nullable<BigInt>>,
+    Array<Nullable<Timestamptz>>,
+    Array<SqlUuid>,
+    Array<Text>,
+    Array<SqlUuid>,
+    Array<Text>,
+    Array<SqlUuid>,
+    Array<Text>,
+    Array<Text>,
+    Array<Text>,
+    Array<Text>,
+    BigInt,
+);
+
+/// The binds, in the order of `$1`…`$4` in `SIDE_SQL`.
+struct SideStatement {
+    org: OrgId,
+    user: UserId,
+    now: DateTime<Utc>,
+    month: NaiveDate,
+}
+
+/// `$1` organization (also the owner key of its own sequences), `$2` user,
+/// `$3` now, `$4` first day of the local month. Each part is the per-query
+/// reader's query in meaning, as in `USAGE_SQL`; global sequences have the
+/// nil owner key (`ids::GLOBAL_OWNER`) and sort after the organization's own.
+const SIDE_SQL: &str = concat!(
+    "
+SELECT
+  ",
+    leads_this_month_sql!(),
+    ",
+  ",
+    seats_sql!(),
+    ",
+  (SELECT m.role FROM organization_members m WHERE m.organization_id = $1
+     AND m.user_id = $2),
+  ov.kinds, ov.vals, ov.ends,
+  mn.ids, mn.names,
+  sq.ids, sq.names,
+  ms.ids, ms.names, ms.slugs, ms.roles, ms.plans,
+  ",
+    unread_notices_sql!(),
+    "
+FROM
+  ",
+    overrides_sql!(),
+    ",
+  (SELECT coalesce(array_agg(u.id ORDER BY u.name, u.id), '{}') AS ids,
+          coalesce(array_agg(u.name ORDER BY u.name, u.id), '{}') AS names
+     FROM organization_members m JOIN users u ON u.id = m.user_id
+    WHERE m.organization_id = $1) mn,
+  (SELECT coalesce(array_agg(s.id ORDER BY s.owner_key = '00000000-0000-0000-0000-000000000000',
+                                           s.name, s.id), '{}') AS ids,
+          coalesce(array_agg(s.name ORDER BY s.owner_key = '00000000-0000-0000-0000-000000000000',
+                                             s.name, s.id), '{}') AS names
+     FROM sequences s
+    WHERE s.owner_key IN ($1, '00000000-0000-0000-0000-000000000000')) sq,
+  (",
+    memberships_sql!(),
+    ") ms"
+);
+
+impl QueryId for SideStatement {
+    type QueryId = SideStatement;
+    // One SQL text for every value: diesel keeps it prepared per connection.
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for SideStatement {
+    type SqlType = SideRowSql;
+}
+
+impl QueryFragment<Pg> for SideStatement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH binds AS NOT MATERIALIZED (SELECT ");
+        out.push_bind_param::<SqlUuid, _>(&self.org)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&self.user)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Date, _>(&self.month)?;
+        out.push_sql(")");
+        out.push_sql(SIDE_SQL);
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for SideStatement {}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter, Position};
-use crate::db::{cursor, enrollments, pages, sequences, team, templates, timeline};
+use crate::db::{cursor, enrollments, pages, team, templates, timeline};
 use crate::domain::leads::{validate, LeadInput, LeadSource, LeadStatus};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::ids::{LeadId, UserId};
 use crate::routes::{
-    fragment, lead_filter, owner_filter, page, redirect_with_flash, usage_changed, usage_of, wants_fragment,
+    fragment, lead_filter, owner_filter, page, redirect_with_flash, usage_changed, wants_fragment,
     Reply,
 };
 use crate::views::layout::{flash_oob, Nav};
@@ -80,24 +80,28 @@ async fn render_list(
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant();
     let perms = perms(cur);
-    let (f, sub, now) = (filter.clone(), cur.ctx.subscription.clone(), cur.now());
-    let user = cur.user.id();
-    let (list, seqs, month, members, shell) = state
+    let f = filter.clone();
+    let (org, sub, now) = (cur.ctx.org.clone(), cur.ctx.subscription.clone(), cur.now());
+    // Two statements in one checkout: the page of leads, and the rest of
+    // the page (limits, pickers, shell).
+    let (list, side) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let page = leads::list_page(conn, &tenant, &f, position, leads::PAGE_SIZE)?;
-            let members = team::names(conn, &tenant)?;
-            let seqs = if perms.send {
-                sequences::options(conn, &tenant)?
-            } else {
-                Vec::new()
-            };
-            let month = usage_of(conn, &tenant, &sub, LimitKind::LeadsPerMonth, now)?;
-            // The shell in the same checkout.
-            let shell = pages::shell_data(conn, user, Some(&tenant))?;
-            Ok((page, seqs, month, members, shell))
+            let side = pages::workspace_side(conn, &tenant, &org, &sub, now)?;
+            Ok((page, side))
         })
         .await?;
+    let seqs = if perms.send {
+        side.sequence_options
+    } else {
+        Vec::new()
+    };
+    let month = (
+        side.leads_this_month,
+        side.effective.limits.get(LimitKind::LeadsPerMonth),
+    );
+    let (members, shell) = (side.member_names, side.shell);
     let rows = &list.rows;
     let older_href = list
         .has_older
@@ -233,26 +237,28 @@ async fn show(
     let id = path.into_inner();
     let perms = perms(&cur);
     let position = cursor::Position::from_query(&query.after, &query.before);
-    let user = cur.user.id();
-    let (lead, activity, enrolled, tpls, seqs, members, shell) = state
+    let (org, sub, now) = (cur.ctx.org.clone(), cur.ctx.subscription.clone(), cur.now());
+    let (lead, activity, enrolled, tpls, side) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let lead = leads::find(conn, &tenant, id)?;
-            let members = team::names(conn, &tenant)?;
             let activity = timeline::page(conn, &tenant, id, &position)?;
             let enrolled = enrollments::for_lead(conn, &tenant, id)?;
-            let (tpls, seqs) = if perms.send {
-                (
-                    templates::list(conn, &tenant)?,
-                    sequences::options(conn, &tenant)?,
-                )
+            let tpls = if perms.send {
+                templates::list(conn, &tenant)?
             } else {
-                (Vec::new(), Vec::new())
+                Vec::new()
             };
-            let shell = pages::shell_data(conn, user, Some(&tenant))?;
-            Ok((lead, activity, enrolled, tpls, seqs, members, shell))
+            let side = pages::workspace_side(conn, &tenant, &org, &sub, now)?;
+            Ok((lead, activity, enrolled, tpls, side))
         })
         .await?;
+    let seqs = if perms.send {
+        side.sequence_options
+    } else {
+        Vec::new()
+    };
+    let (members, shell) = (side.member_names, side.shell);
     let body = lead_detail::page(&DetailPage {
         lead: &lead,
         activity: &activity,

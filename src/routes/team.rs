@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::invitations::{self, Created, Invitation};
 use crate::db::pages::{self, ShellData};
-use crate::db::{team, usage, DbResult, Tenant};
+use crate::db::{team, DbError, DbResult, Tenant};
 use crate::domain::membership;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::{Action, MemberFlags, Role};
@@ -51,30 +51,30 @@ async fn load(
     cur: &CurrentOrg,
     with_shell: bool,
 ) -> AppResult<(TeamData, Option<ShellData>)> {
-    let (tenant, now, user) = (cur.tenant(), cur.now(), cur.user_id());
-    state
+    let (tenant, now) = (cur.tenant(), cur.now());
+    let (org, sub) = (cur.ctx.org.clone(), cur.ctx.subscription.clone());
+    // Three statements in one checkout: members, invitations, and the rest
+    // (seats, limits, role, shell).
+    let (members, invitations, side) = state
         .db
         .run(move |conn| -> AppResult<_> {
-            let (_, sub) = usage::org_and_subscription(conn, &tenant)?;
-            let effective = usage::effective_limits(conn, &tenant, &sub, now)?;
-            let shell = if with_shell {
-                Some(pages::shell_data(conn, user, Some(&tenant))?)
-            } else {
-                None
-            };
-            let data = TeamData {
-                members: team::members(conn, &tenant)?,
-                invitations: invitations::open(conn, &tenant)?,
-                seats: Seats {
-                    used: usage::used(conn, &tenant, LimitKind::Users, now)?,
-                    limit: effective.limits.get(LimitKind::Users),
-                    plan_name: effective.plan.name(),
-                },
-                my_role: team::my_role(conn, &tenant)?,
-            };
-            Ok((data, shell))
+            let members = team::members(conn, &tenant)?;
+            let invitations = invitations::open(conn, &tenant)?;
+            let side = pages::workspace_side(conn, &tenant, &org, &sub, now)?;
+            Ok((members, invitations, side))
         })
-        .await
+        .await?;
+    let data = TeamData {
+        members,
+        invitations,
+        seats: Seats {
+            used: side.seats_used,
+            limit: side.effective.limits.get(LimitKind::Users),
+            plan_name: side.effective.plan.name(),
+        },
+        my_role: side.my_role.ok_or(DbError::NoOrganization)?,
+    };
+    Ok((data, with_shell.then_some(side.shell)))
 }
 
 /// Renders the team page (or its `#team` fragment).
