@@ -484,10 +484,10 @@ async fn webhook(
         return Ok(HttpResponse::BadRequest().body("malformed event"));
     };
     let site = state.config.public_url.trim_end_matches('/').to_string();
-    let vat = state.config.vat;
+    let vat = state.config.vat.clone();
     let stripe = payments::stripe::StripeClient::from_config(&state.config);
     let outcome = state.db.run(move |conn| {
-        let setting = billing::Setting { site: &site, vat, stripe: stripe.as_ref() };
+        let setting = billing::Setting { site: &site, vat: &vat, stripe: stripe.as_ref() };
         billing::process(conn, &event, &setting, now)
     })
         .await?;
