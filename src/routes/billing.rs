@@ -440,9 +440,10 @@ async fn invoice(
     id: web::Path<InvoiceId>,
 ) -> AppResult<HttpResponse> {
     let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
+    let seller = inv.seller_or(&state.config.vat.identity.name);
     Ok(html_response(
         &req,
-        view::invoice_page(&cur.ctx.org, &inv, &lines),
+        view::invoice_page(&cur.ctx.org, &inv, &lines, &seller),
     ))
 }
 
@@ -453,7 +454,8 @@ async fn invoice_pdf(
     id: web::Path<InvoiceId>,
 ) -> AppResult<HttpResponse> {
     let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
-    let pdf = crate::views::invoice_pdf::invoice_pdf(&cur.ctx.org, &inv, &lines);
+    let seller = inv.seller_or(&state.config.vat.identity.name);
+    let pdf = crate::views::invoice_pdf::invoice_pdf(&cur.ctx.org, &inv, &lines, &seller);
     let disposition = format!("attachment; filename=\"{}.pdf\"", inv.number);
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
