@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::domain::seller::{self, Identity};
 use crate::domain::vat::{Country, VatSetup};
 
 /// Application settings. `Config::from_env` is the only constructor used in
@@ -59,7 +60,10 @@ pub struct Config {
     /// development and tests only, never in production (SSRF).
     pub webhook_allow_private_targets: bool,
     /// `VAT_SELLER_COUNTRY` (default `DE`, an EU member state) and
-    /// `STRIPE_TAX=1` (default off: Stripe Tax computes the VAT of Stripe's invoices).
+    /// `STRIPE_TAX=1` (default off: Stripe Tax computes the VAT of Stripe's invoices);
+    /// `SELLER_NAME` (default `Lead Dashboard`), `SELLER_ADDRESS` (lines
+    /// separated by newlines or `\n`; default none) and `SELLER_VAT_ID`
+    /// (default none): the seller the invoices name.
     pub vat: VatSetup,
     /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges (e.g.
     /// `127.0.0.1, 10.0.0.0/8`) of the load balancers in front of the app.
@@ -175,7 +179,37 @@ fn vat_setup(
                 )
             })?;
     }
+    setup.identity = seller_identity(vars, setup.seller)?;
     Ok(setup)
+}
+
+/// `SELLER_NAME`, `SELLER_ADDRESS` and `SELLER_VAT_ID`: who the invoices
+/// name as the supplier. The VAT id, when set, must be one of the seller
+/// country's (its prefix, Greece: EL): an invoice must not print a wrong one.
+fn seller_identity(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    country: Country,
+) -> Result<Identity, ConfigError> {
+    let vat_id = vars
+        .get("SELLER_VAT_ID")
+        .map(|v| v.trim().to_ascii_uppercase());
+    if let Some(problem) = vat_id
+        .as_deref()
+        .and_then(|v| seller::vat_id_problem(v, country))
+    {
+        return Err(ConfigError::new("SELLER_VAT_ID", problem));
+    }
+    Ok(Identity {
+        name: vars
+            .get("SELLER_NAME")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| seller::DEFAULT_NAME.into()),
+        address: vars
+            .get("SELLER_ADDRESS")
+            .map(|v| seller::address_lines(&v))
+            .unwrap_or_default(),
+        vat_id,
+    })
 }
 
 /// `TRUSTED_PROXIES`: addresses (a bare address is a /32 or /128) or CIDR
@@ -428,6 +462,67 @@ mod tests {
             "VAT_SELLER_COUNTRY"
         );
         assert_eq!(refused(&[("STRIPE_TAX", "maybe")]), "STRIPE_TAX");
+    }
+
+    #[test]
+    fn the_seller_is_named_with_address_and_vat_id() {
+        let defaults = from_map(&[]).vat.identity;
+        assert_eq!(defaults.name, "Lead Dashboard");
+        assert!(defaults.address.is_empty() && defaults.vat_id.is_none());
+        let set = from_map(&[
+            ("SELLER_NAME", " Acme Outreach GmbH "),
+            ("SELLER_ADDRESS", "Musterstraße 1\\n10115 Berlin"),
+            ("SELLER_VAT_ID", "de123456789"),
+        ])
+        .vat;
+        assert_eq!(set.identity.name, "Acme Outreach GmbH");
+        assert_eq!(set.identity.address, ["Musterstraße 1", "10115 Berlin"]);
+        assert_eq!(set.identity.vat_id.as_deref(), Some("DE123456789"));
+        let lines = from_map(&[("SELLER_ADDRESS", "Rue 1\n75001 Paris\n")]).vat;
+        assert_eq!(
+            lines.identity.address,
+            ["Rue 1", "75001 Paris"],
+            "real newlines"
+        );
+        let snapshot = set.seller_snapshot();
+        assert_eq!(
+            snapshot.country.as_deref(),
+            Some("DE"),
+            "the country is part of it"
+        );
+    }
+
+    #[test]
+    fn a_seller_vat_id_must_be_the_seller_countrys() {
+        let greece = ("VAT_SELLER_COUNTRY", "GR");
+        let el = from_map(&[greece, ("SELLER_VAT_ID", "EL123456789")]).vat;
+        assert_eq!(el.identity.vat_id.as_deref(), Some("EL123456789"));
+        assert_eq!(
+            refused(&[greece, ("SELLER_VAT_ID", "GR123456789")]),
+            "SELLER_VAT_ID",
+            "Greece's VAT ids start with EL"
+        );
+        for bad in [
+            "FR12345678901",
+            "DE1",
+            "DE1234567890123",
+            "DE 123 456 789",
+            "123456789",
+        ] {
+            assert_eq!(refused(&[("SELLER_VAT_ID", bad)]), "SELLER_VAT_ID", "{bad}");
+        }
+        let e = try_from_map(&[("SELLER_VAT_ID", "FR1")]).unwrap_err();
+        assert!(e.problem.contains("DE followed by 2 to 12"), "{e}");
+        let at = from_map(&[
+            ("VAT_SELLER_COUNTRY", "AT"),
+            ("SELLER_VAT_ID", "ATU12345678"),
+        ]);
+        assert_eq!(at.vat.identity.vat_id.as_deref(), Some("ATU12345678"));
+        assert!(from_map(&[("SELLER_VAT_ID", " ")])
+            .vat
+            .identity
+            .vat_id
+            .is_none());
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn provider(config: &Config) -> Box<dyn PaymentProvider> {
 pub fn local_provider(config: &Config) -> LocalProvider {
     LocalProvider {
         public_url: config.public_url.trim_end_matches('/').to_string(),
-        vat: config.vat,
+        vat: config.vat.clone(),
     }
 }
 

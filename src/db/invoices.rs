@@ -3,7 +3,9 @@
 //! organization row lock, inside the transaction that inserts the invoice,
 //! so concurrent creations get consecutive numbers and a rolled-back
 //! creation leaves no hole. The VAT is decided in the same place, from the
-//! billing details read under that lock, and stored with the invoice.
+//! billing details read under that lock, and stored with the invoice, as
+//! are the customer and the seller it names (snapshots: a later change of
+//! billing details or configuration never rewrites an issued invoice).
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::dsl::{Eq, Filter};
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{invoice_lines, invoices, organizations};
 use crate::db::Tenant;
+use crate::domain::seller::Seller;
 use crate::domain::vat::{self, Country, VatSetup};
 use crate::ids::{InvoiceId, OrgId};
 
@@ -37,6 +40,20 @@ pub struct Invoice {
     pub issued_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The seller as issued (`Seller`); none on invoices from before
+    /// snapshots were kept.
+    pub seller: Option<Value>,
+}
+
+impl Invoice {
+    /// The seller this invoice names: its snapshot, or, for an invoice from
+    /// before snapshots were kept, only `current_name` (the configured one).
+    pub fn seller_or(&self, current_name: &str) -> Seller {
+        self.seller
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_else(|| Seller::named(current_name))
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -101,19 +118,23 @@ impl Taxing {
 }
 
 /// Where an invoice comes from: the provider's invoice id (none for the
-/// local provider's charges) and how its VAT is found.
-#[derive(Debug, Clone, Copy)]
+/// local provider's charges), how its VAT is found and the seller it names
+/// (from the configuration at the moment of issue).
+#[derive(Debug, Clone)]
 pub struct Source<'a> {
     pub provider_invoice_id: Option<&'a str>,
     pub taxing: Taxing,
+    pub seller: Seller,
 }
 
 impl Source<'static> {
-    /// A charge the app took itself (the local provider): the VAT rule applies.
+    /// A charge the app took itself (the local provider): the VAT rule
+    /// applies, the seller is the one configured now.
     pub fn local(vat: &VatSetup) -> Source<'static> {
         Source {
             provider_invoice_id: None,
             taxing: Taxing::rule(vat.seller),
+            seller: vat.seller_snapshot(),
         }
     }
 }
@@ -211,6 +232,7 @@ pub fn create(
             period_start: period.0,
             period_end: period.1,
             customer: billed.customer(),
+            seller: snapshot(&source.seller),
             provider_invoice_id,
             issued_at: (status != InvoiceStatus::Draft).then_some(now),
             paid_at: (status == InvoiceStatus::Paid).then_some(now),
@@ -224,6 +246,11 @@ pub fn create(
         .values(rows)
         .execute(conn)?;
     find(conn, tenant, id)
+}
+
+/// The seller as the `invoices.seller` column keeps it.
+fn snapshot(seller: &Seller) -> Value {
+    serde_json::to_value(seller).unwrap_or(Value::Null)
 }
 
 /// The organization as an invoice names it.
@@ -298,6 +325,7 @@ struct NewInvoice<'a> {
     period_start: DateTime<Utc>,
     period_end: DateTime<Utc>,
     customer: Value,
+    seller: Value,
     provider_invoice_id: Option<&'a str>,
     issued_at: Option<DateTime<Utc>>,
     paid_at: Option<DateTime<Utc>>,
@@ -399,6 +427,8 @@ pub struct ProviderInvoice<'a> {
     pub lines: &'a [NewLine],
     pub period: (DateTime<Utc>, DateTime<Utc>),
     pub taxing: Taxing,
+    /// The seller as configured now.
+    pub seller: &'a Seller,
 }
 
 /// What mirroring a provider invoice did.
@@ -432,6 +462,7 @@ pub fn sync_provider_invoice(
             let source = Source {
                 provider_invoice_id: Some(p.id),
                 taxing: p.taxing,
+                seller: p.seller.clone(),
             };
             let id = create(conn, tenant, p.lines, p.period, p.status, &source, now)?.id;
             (id, issues)
@@ -441,8 +472,15 @@ pub fn sync_provider_invoice(
         }
         Some((_, _, Some(at))) if p.version < at => return Ok(Synced::Unchanged),
         Some((id, status, _)) => {
+            let issued = issues && status == "draft";
+            if issued {
+                // Issued now, not when the draft was made: the seller as configured now.
+                diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
+                    .set(invoices::seller.eq(Some(snapshot(p.seller))))
+                    .execute(conn)?;
+            }
             set_status(conn, tenant, id, p.status, now)?;
-            (id, issues && status == "draft")
+            (id, issued)
         }
     };
     diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))

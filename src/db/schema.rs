@@ -115,6 +115,7 @@ diesel::table! {
         vat_note -> Nullable<Text>,
         net_cents -> Int8,
         needs_confirmation -> Bool,
+        seller -> Nullable<Jsonb>,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod membership;
 pub mod placeholders;
 pub mod plans;
 pub mod roles;
+pub mod seller;
 pub mod settings;
 pub mod subscription;
 pub mod user_agent;

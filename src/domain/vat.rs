@@ -3,6 +3,8 @@
 //! (`VAT_SELLER_COUNTRY`); plan prices are final prices, so the amount
 //! charged is the gross and the VAT is contained in it (docs/billing.md).
 
+use super::seller::{Identity, Seller};
+
 /// ISO 3166-1 alpha-2 codes, all 249 assigned ones (from the tz database's
 /// `iso3166.tab`, which follows the ISO 3166 maintenance agency).
 const ISO_3166_ALPHA2: &str = "\
@@ -92,11 +94,14 @@ impl Country {
 }
 
 /// How VAT is worked out for invoices: the seller's country and whether
-/// Stripe Tax computes it (then Stripe's amounts are taken as they are).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stripe Tax computes it (then Stripe's amounts are taken as they are);
+/// and the rest of the seller's identity, which invoices print with that
+/// country.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VatSetup {
     pub seller: Country,
     pub stripe_tax: bool,
+    pub identity: Identity,
 }
 
 impl Default for VatSetup {
@@ -104,7 +109,15 @@ impl Default for VatSetup {
         VatSetup {
             seller: Country(*b"DE"),
             stripe_tax: false,
+            identity: Identity::default(),
         }
+    }
+}
+
+impl VatSetup {
+    /// The seller as an invoice issued now names it.
+    pub fn seller_snapshot(&self) -> Seller {
+        self.identity.seller(self.seller)
     }
 }
 

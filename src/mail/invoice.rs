@@ -1,12 +1,14 @@
 //! The invoice mail: a plain-text body and an HTML alternative carrying the
 //! numbered invoice (lines, net, VAT with its rate, gross, the VAT note) and
-//! links to the printable page and its PDF. Both parts say the same.
+//! links to the printable page and its PDF, and the seller it names. Both
+//! parts say the same.
 
 use maud::{html, Markup};
 
 use super::{link, MailText};
 use crate::db::invoices::{Invoice, InvoiceLine};
 use crate::domain::plans::format_euros;
+use crate::domain::seller::{self, Seller};
 use crate::domain::vat::format_rate;
 
 /// The invoice mail: subject, plain text and HTML.
@@ -23,12 +25,15 @@ pub fn issued(invoice: &Invoice, lines: &[InvoiceLine], public_url: &str) -> Inv
         invoice.number,
         format_euros(invoice.total_cents)
     );
+    // Mailed as it is issued, so its snapshot is there; the default name
+    // only stands in for a row without one.
+    let seller = invoice.seller_or(seller::DEFAULT_NAME);
     InvoiceMail {
         text: MailText {
             subject,
-            body: plain(invoice, lines, &page),
+            body: plain(invoice, lines, &seller, &page),
         },
-        html: rich(invoice, lines, &page).into_string(),
+        html: rich(invoice, lines, &seller, &page).into_string(),
     }
 }
 
@@ -40,7 +45,7 @@ fn period(invoice: &Invoice) -> String {
     )
 }
 
-fn plain(invoice: &Invoice, lines: &[InvoiceLine], page: &str) -> String {
+fn plain(invoice: &Invoice, lines: &[InvoiceLine], seller: &Seller, page: &str) -> String {
     let mut body = format!(
         "Hello,\n\nyour Lead Dashboard invoice {} for {} is {}.\n\n",
         invoice.number,
@@ -61,11 +66,15 @@ fn plain(invoice: &Invoice, lines: &[InvoiceLine], page: &str) -> String {
     if let Some(note) = &invoice.vat_note {
         body.push_str(&format!("{note}\n"));
     }
+    body.push_str(&format!("\nIssued by:\n{}\n", seller.name));
+    for line in seller.lines() {
+        body.push_str(&format!("{line}\n"));
+    }
     body.push_str(&format!("\nView and print it: {page}\nPDF: {page}.pdf\n"));
     body
 }
 
-fn rich(invoice: &Invoice, lines: &[InvoiceLine], page: &str) -> Markup {
+fn rich(invoice: &Invoice, lines: &[InvoiceLine], seller: &Seller, page: &str) -> Markup {
     let cell = "padding:4px 8px;border-bottom:1px solid #ddd";
     let num = "padding:4px 8px;border-bottom:1px solid #ddd;text-align:right";
     html! {
@@ -83,6 +92,7 @@ fn rich(invoice: &Invoice, lines: &[InvoiceLine], page: &str) -> Markup {
                     }
                 }
                 @if let Some(note) = &invoice.vat_note { p { (note) } }
+                p { "Issued by:" br; strong { (seller.name) } @for line in seller.lines() { br; (line) } }
                 p { a href=(page) { "View and print the invoice" } " · " a href={ (page) ".pdf" } { "PDF" } }
             }
         }

@@ -440,9 +440,10 @@ async fn invoice(
     id: web::Path<InvoiceId>,
 ) -> AppResult<HttpResponse> {
     let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
+    let seller = inv.seller_or(&state.config.vat.identity.name);
     Ok(html_response(
         &req,
-        view::invoice_page(&cur.ctx.org, &inv, &lines),
+        view::invoice_page(&cur.ctx.org, &inv, &lines, &seller),
     ))
 }
 
@@ -453,7 +454,8 @@ async fn invoice_pdf(
     id: web::Path<InvoiceId>,
 ) -> AppResult<HttpResponse> {
     let (inv, lines) = load_invoice(&state, &cur, id.into_inner()).await?;
-    let pdf = crate::views::invoice_pdf::invoice_pdf(&cur.ctx.org, &inv, &lines);
+    let seller = inv.seller_or(&state.config.vat.identity.name);
+    let pdf = crate::views::invoice_pdf::invoice_pdf(&cur.ctx.org, &inv, &lines, &seller);
     let disposition = format!("attachment; filename=\"{}.pdf\"", inv.number);
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
@@ -484,10 +486,10 @@ async fn webhook(
         return Ok(HttpResponse::BadRequest().body("malformed event"));
     };
     let site = state.config.public_url.trim_end_matches('/').to_string();
-    let vat = state.config.vat;
+    let vat = state.config.vat.clone();
     let stripe = payments::stripe::StripeClient::from_config(&state.config);
     let outcome = state.db.run(move |conn| {
-        let setting = billing::Setting { site: &site, vat, stripe: stripe.as_ref() };
+        let setting = billing::Setting { site: &site, vat: &vat, stripe: stripe.as_ref() };
         billing::process(conn, &event, &setting, now)
     })
         .await?;

@@ -9,6 +9,7 @@ use crate::db::invoices::{Invoice, InvoiceLine};
 use crate::db::models::{Organization, Subscription};
 use crate::domain::billing::Interval;
 use crate::domain::plans::format_euros;
+use crate::domain::seller::Seller;
 use crate::domain::subscription::Status;
 use crate::domain::vat::format_rate;
 use crate::forms::FieldErrors;
@@ -218,8 +219,13 @@ fn invoice_totals(invoice: &Invoice) -> Markup {
     }
 }
 
-/// A standalone printable invoice.
-pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]) -> Markup {
+/// A standalone printable invoice, naming `seller` (`Invoice::seller_or`).
+pub fn invoice_page(
+    org: &Organization,
+    invoice: &Invoice,
+    lines: &[InvoiceLine],
+    seller: &Seller,
+) -> Markup {
     let customer = &invoice.customer;
     let text = |k: &str| {
         customer
@@ -242,7 +248,7 @@ pub fn invoice_page(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]
                     p.no-print { a href="/billing" { "← Back to billing" } " · " a href={ "/billing/invoices/" (invoice.id) ".pdf" } { "Download PDF" } }
                     header.invoice-head {
                         div { h1 { "Invoice" } p.mono { (invoice.number) } }
-                        div { strong { "Lead Dashboard" } br; "Outreach software" }
+                        div { strong { (seller.name) } @for line in seller.lines() { br; (line) } }
                     }
                     dl.kv {
                         dt { "Billed to" } dd { (text("name")) br; span.prewrap { (text("address")) } @if !text("country").is_empty() { br; (text("country")) } @if !text("vat_id").is_empty() { br; "VAT " (text("vat_id")) } }

@@ -1,5 +1,5 @@
 //! The invoice as a PDF: one A4 page with what the printable page shows
-//! (number, billed customer, period, lines, net, VAT, gross, the VAT note),
+//! (seller, number, billed customer, period, lines, net, VAT, gross, the VAT note),
 //! written with `pdf-writer` in Helvetica (a base-14 font, nothing embedded)
 //! and uncompressed, so the text stays searchable and readable by tools.
 
@@ -8,6 +8,7 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 use crate::db::invoices::{Invoice, InvoiceLine};
 use crate::db::models::Organization;
 use crate::domain::plans::format_euros;
+use crate::domain::seller::Seller;
 use crate::domain::vat::format_rate;
 
 const FONT: Name = Name(b"F1");
@@ -17,8 +18,13 @@ const PAGE: (f32, f32) = (595.0, 842.0);
 const LEFT: f32 = 56.0;
 const RIGHT: f32 = 539.0;
 
-/// The PDF bytes of one invoice.
-pub fn invoice_pdf(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]) -> Vec<u8> {
+/// The PDF bytes of one invoice, naming `seller` (`Invoice::seller_or`).
+pub fn invoice_pdf(
+    org: &Organization,
+    invoice: &Invoice,
+    lines: &[InvoiceLine],
+    seller: &Seller,
+) -> Vec<u8> {
     let [catalog, tree, page, font, bold, content] = [1, 2, 3, 4, 5, 6].map(Ref::new);
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
@@ -34,7 +40,7 @@ pub fn invoice_pdf(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine])
             .base_font(Name(name.as_bytes()))
             .encoding_predefined(Name(b"WinAnsiEncoding"));
     }
-    pdf.stream(content, &body(org, invoice, lines).finish());
+    pdf.stream(content, &body(org, invoice, lines, seller).finish());
     pdf.finish()
 }
 
@@ -65,16 +71,20 @@ impl Writer {
     }
 }
 
-fn body(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]) -> Content {
+fn body(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine], seller: &Seller) -> Content {
+    let top = PAGE.1 - 72.0;
     let mut w = Writer {
         content: Content::new(),
-        y: PAGE.1 - 72.0,
+        y: top,
     };
+    let below_seller = seller_block(&mut w, seller);
+    w.y = top;
     w.text(BOLD, 22.0, LEFT, "Invoice");
-    w.right(BOLD, 11.0, RIGHT, "Lead Dashboard");
     w.down(20.0);
     w.text(FONT, 12.0, LEFT, &invoice.number);
     w.down(36.0);
+    // The rows start under the seller's block too, however many lines it has.
+    w.y = w.y.min(below_seller - 24.0);
     for (label, value) in header_rows(org, invoice) {
         w.text(BOLD, 10.0, LEFT, label);
         w.text(FONT, 10.0, LEFT + 100.0, &value);
@@ -107,6 +117,17 @@ fn body(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine]) -> Content
         w.text(FONT, 10.0, LEFT, note);
     }
     w.content
+}
+
+/// The seller, top right: the name, then its address, VAT id and country.
+/// Returns where the block ends.
+fn seller_block(w: &mut Writer, seller: &Seller) -> f32 {
+    w.right(BOLD, 11.0, RIGHT, &seller.name);
+    for line in seller.lines() {
+        w.down(13.0);
+        w.right(FONT, 9.0, RIGHT, &line);
+    }
+    w.y
 }
 
 /// An amount without the currency sign (the column heads name it), so each

@@ -100,7 +100,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy)]
 pub struct Setting<'a> {
     pub site: &'a str,
-    pub vat: VatSetup,
+    pub vat: &'a VatSetup,
     pub stripe: Option<&'a StripeClient>,
 }
 

@@ -506,6 +506,7 @@ fn invoice_event(
         seller: setting.vat.seller,
         provider: setting.vat.stripe_tax.then(|| stripe_tax(event)).flatten(),
     };
+    let seller = setting.vat.seller_snapshot();
     let total: i64 = lines
         .iter()
         .map(|l| l.unit_cents * i64::from(l.quantity))
@@ -521,6 +522,7 @@ fn invoice_event(
         hosted_url: event.str_at(&["hosted_invoice_url"]),
         lines: &lines,
         taxing,
+        seller: &seller,
         period: (
             event.time_at("period_start").unwrap_or(event.created),
             event.time_at("period_end").unwrap_or(event.created),

@@ -21,7 +21,7 @@ async fn save_details(ann: &common::Client, country: &str, vat_id: &str) -> u16 
 
 /// Ann's organization on STARTER, PAST_DUE with the test card that pays on
 /// file: "Pay now" charges it through the route, with the app's VAT setup.
-fn past_due_with_a_card(app: &TestApp) {
+pub(super) fn past_due_with_a_card(app: &TestApp) {
     let org = org_id(app, "ann-s-organization");
     diesel::sql_query(format!(
         "UPDATE subscriptions SET status = 'PAST_DUE', plan = 'STARTER', trial_ends_at = NULL, \

@@ -10,7 +10,7 @@ use crate::workspace_mail::{config_for, SmtpSink};
 
 /// The part of a MIME message with `content_type`, soft line breaks of
 /// quoted-printable undone (what the test reads: numbers and markup).
-fn part(mail: &str, content_type: &str) -> String {
+pub(super) fn part(mail: &str, content_type: &str) -> String {
     let start = mail
         .find(&format!("Content-Type: {content_type}"))
         .unwrap_or_else(|| panic!("no {content_type} part in {mail}"));

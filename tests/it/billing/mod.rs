@@ -9,6 +9,7 @@ mod dunning;
 mod invoices;
 mod invoices_mail;
 mod invoices_pdf;
+mod invoices_seller;
 mod scenarios;
 mod stripe_stub;
 mod webhooks;

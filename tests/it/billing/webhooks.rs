@@ -96,7 +96,7 @@ fn apply_in_order(
 ) {
     let setting = Setting {
         site: "http://test",
-        vat: Default::default(),
+        vat: &Default::default(),
         stripe: None,
     };
     for &i in order {
