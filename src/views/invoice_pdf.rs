@@ -119,13 +119,15 @@ fn body(org: &Organization, invoice: &Invoice, lines: &[InvoiceLine], seller: &S
     w.content
 }
 
-/// The seller, top right: the name, then its address, VAT id and country.
+/// The seller, top right: the name, then its address, VAT id and country,
+/// left-aligned on the column of the totals' labels (text widths are only
+/// estimated here, so right-aligned lines of letters came out ragged).
 /// Returns where the block ends.
 fn seller_block(w: &mut Writer, seller: &Seller) -> f32 {
-    w.right(BOLD, 11.0, RIGHT, &seller.name);
+    w.text(BOLD, 11.0, RIGHT - 200.0, &seller.name);
     for line in seller.lines() {
-        w.down(13.0);
-        w.right(FONT, 9.0, RIGHT, &line);
+        w.down(14.0);
+        w.text(FONT, 10.0, RIGHT - 200.0, &line);
     }
     w.y
 }
