@@ -191,6 +191,40 @@ struct UsageStatement {
     first: NaiveDate,
 }
 
+/// Makes `$name` (a struct of binds) a prepared statement of `$sql` with
+/// rows of `$row`: the binds first, typed, in a clause that selects nothing
+/// (`binds`), in the order given; the SQL then refers to them as `$1`, `$2`,
+/// …. One SQL text for every value, so diesel keeps it prepared per
+/// connection.
+macro_rules! page_statement {
+    ($name:ident, $row:ty, $sql:expr, $first:ident: $first_ty:ty $(, $field:ident: $ty:ty)* $(,)?) => {
+        impl QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl Query for $name {
+            type SqlType = $row;
+        }
+
+        impl QueryFragment<Pg> for $name {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                out.push_sql("WITH binds AS NOT MATERIALIZED (SELECT ");
+                out.push_bind_param::<$first_ty, _>(&self.$first)?;
+                $(
+                    out.push_sql(", ");
+                    out.push_bind_param::<$ty, _>(&self.$field)?;
+                )*
+                out.push_sql(")");
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl RunQueryDsl<PgConnection> for $name {}
+    };
+}
+
 /// The user's (`$2`) organizations as parallel arrays, ordered by name then
 /// id: `orgs::memberships` as one lateral aggregate.
 macro_rules! memberships_sql {
@@ -289,39 +323,8 @@ FROM
     ") ms"
 );
 
-impl QueryId for UsageStatement {
-    type QueryId = UsageStatement;
-    // One SQL text for every value: diesel keeps it prepared per connection.
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for UsageStatement {
-    type SqlType = UsageRowSql;
-}
-
-impl QueryFragment<Pg> for UsageStatement {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // The binds first, typed, in a clause that selects nothing; the
-        // statement then refers to them by number.
-        out.push_sql("WITH binds AS NOT MATERIALIZED (SELECT ");
-        out.push_bind_param::<SqlUuid, _>(&self.org)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SqlUuid, _>(&self.user)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamptz, _>(&self.now)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Date, _>(&self.month)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Date, _>(&self.today)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Date, _>(&self.first)?;
-        out.push_sql(")");
-        out.push_sql(USAGE_SQL);
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<PgConnection> for UsageStatement {}
+page_statement!(UsageStatement, UsageRowSql, USAGE_SQL,
+    org: SqlUuid, user: SqlUuid, now: Timestamptz, month: Date, today: Date, first: Date);
 
 /// The shell's data alone, in one statement (pages that have not been
 /// folded into one statement of their own yet). Without a current
@@ -701,30 +704,5 @@ FROM
     ") ms"
 );
 
-impl QueryId for SideStatement {
-    type QueryId = SideStatement;
-    // One SQL text for every value: diesel keeps it prepared per connection.
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for SideStatement {
-    type SqlType = SideRowSql;
-}
-
-impl QueryFragment<Pg> for SideStatement {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH binds AS NOT MATERIALIZED (SELECT ");
-        out.push_bind_param::<SqlUuid, _>(&self.org)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SqlUuid, _>(&self.user)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamptz, _>(&self.now)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Date, _>(&self.month)?;
-        out.push_sql(")");
-        out.push_sql(SIDE_SQL);
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<PgConnection> for SideStatement {}
+page_statement!(SideStatement, SideRowSql, SIDE_SQL,
+    org: SqlUuid, user: SqlUuid, now: Timestamptz, month: Date);
