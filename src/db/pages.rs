@@ -93,13 +93,6 @@ pub fn usage_page(
             .zip(row.day_counts)
             .map(|((kind, date), count)| (kind, date, count)),
     );
-    let orgs = memberships_from(
-        row.org_ids,
-        row.org_names,
-        row.org_slugs,
-        row.org_roles,
-        row.org_plans,
-    );
     Ok(UsagePageData {
         snapshot: UsageSnapshot {
             organization,
@@ -109,10 +102,7 @@ pub fn usage_page(
             api_calls_today: row.api_calls_today.unwrap_or(0),
         },
         history,
-        shell: ShellData {
-            orgs,
-            unread_notices: row.unread_notices,
-        },
+        shell: row.shell,
     })
 }
 
@@ -152,12 +142,7 @@ struct UsageRow {
     day_kinds: Vec<String>,
     day_dates: Vec<NaiveDate>,
     day_counts: Vec<i64>,
-    org_ids: Vec<OrgId>,
-    org_names: Vec<String>,
-    org_slugs: Vec<String>,
-    org_roles: Vec<Role>,
-    org_plans: Vec<Plan>,
-    unread_notices: i64,
+    shell: ShellData,
 }
 
 type UsageRowSql = (
@@ -173,12 +158,7 @@ type UsageRowSql = (
     Array<Text>,
     Array<Date>,
     Array<BigInt>,
-    Array<SqlUuid>,
-    Array<Text>,
-    Array<Text>,
-    Array<Text>,
-    Array<Text>,
-    BigInt,
+    ShellColumns,
 );
 
 /// The binds, in the order of `$1`…`$6` in `USAGE_SQL`.
@@ -334,17 +314,7 @@ pub fn shell_data(
     user: UserId,
     tenant: Option<&Tenant>,
 ) -> QueryResult<ShellData> {
-    let row: ShellRow = scoped_shell_statement(user, tenant).get_result(conn)?;
-    Ok(ShellData {
-        orgs: memberships_from(
-            row.org_ids,
-            row.org_names,
-            row.org_slugs,
-            row.org_roles,
-            row.org_plans,
-        ),
-        unread_notices: row.unread_notices,
-    })
+    scoped_shell_statement(user, tenant).get_result(conn)
 }
 
 fn scoped_shell_statement(user: UserId, tenant: Option<&Tenant>) -> OrgUserStatement<ShellSql> {
@@ -352,16 +322,6 @@ fn scoped_shell_statement(user: UserId, tenant: Option<&Tenant>) -> OrgUserState
         tenant.map_or(OrgId(uuid::Uuid::nil()), |t| t.org_id()),
         user,
     )
-}
-
-#[derive(Queryable)]
-struct ShellRow {
-    org_ids: Vec<OrgId>,
-    org_names: Vec<String>,
-    org_slugs: Vec<String>,
-    org_roles: Vec<Role>,
-    org_plans: Vec<Plan>,
-    unread_notices: i64,
 }
 
 /// `$1` organization, `$2` user.
@@ -404,32 +364,13 @@ trait OrgUserSql: 'static {
 struct ShellSql;
 impl OrgUserSql for ShellSql {
     const SQL: &'static str = SHELL_SQL;
-    type Row = (
-        Array<SqlUuid>,
-        Array<Text>,
-        Array<Text>,
-        Array<Text>,
-        Array<Text>,
-        BigInt,
-    );
+    type Row = ShellColumns;
 }
 
 struct DashboardSql;
 impl OrgUserSql for DashboardSql {
     const SQL: &'static str = DASHBOARD_SQL;
-    type Row = (
-        BigInt,
-        BigInt,
-        Bool,
-        Bool,
-        Bool,
-        Array<SqlUuid>,
-        Array<Text>,
-        Array<Text>,
-        Array<Text>,
-        Array<Text>,
-        BigInt,
-    );
+    type Row = (BigInt, BigInt, Bool, Bool, Bool, ShellColumns);
 }
 
 impl<S: OrgUserSql> QueryId for OrgUserStatement<S> {
@@ -456,26 +397,49 @@ impl<S: OrgUserSql> QueryFragment<Pg> for OrgUserStatement<S> {
 
 impl<S: OrgUserSql> RunQueryDsl<PgConnection> for OrgUserStatement<S> {}
 
-fn memberships_from(
-    ids: Vec<OrgId>,
-    names: Vec<String>,
-    slugs: Vec<String>,
-    roles: Vec<Role>,
-    plans: Vec<Plan>,
-) -> Vec<Membership> {
-    ids.into_iter()
-        .zip(names)
-        .zip(slugs)
-        .zip(roles)
-        .zip(plans)
-        .map(|((((org_id, name), slug), role), plan)| Membership {
-            org_id,
-            name,
-            slug,
-            role,
-            plan,
+/// The shell's columns, last in every page statement: the user's
+/// organizations as parallel arrays (`memberships_sql!`) and the unread
+/// notices here.
+type ShellColumns = (
+    Array<SqlUuid>,
+    Array<Text>,
+    Array<Text>,
+    Array<Text>,
+    Array<Text>,
+    BigInt,
+);
+
+impl Queryable<ShellColumns, Pg> for ShellData {
+    type Row = (
+        Vec<OrgId>,
+        Vec<String>,
+        Vec<String>,
+        Vec<Role>,
+        Vec<Plan>,
+        i64,
+    );
+
+    fn build(row: Self::Row) -> diesel::deserialize::Result<Self> {
+        let (ids, names, slugs, roles, plans, unread_notices) = row;
+        let orgs = ids
+            .into_iter()
+            .zip(names)
+            .zip(slugs)
+            .zip(roles)
+            .zip(plans)
+            .map(|((((org_id, name), slug), role), plan)| Membership {
+                org_id,
+                name,
+                slug,
+                role,
+                plan,
+            })
+            .collect();
+        Ok(ShellData {
+            orgs,
+            unread_notices,
         })
-        .collect()
+    }
 }
 
 /// The dashboard: its overview (as `orgs::overview`) and the shell.
@@ -496,16 +460,7 @@ pub fn dashboard(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Dashbo
             has_sequence: row.has_sequence,
             has_team: row.members > 1 || row.invited,
         },
-        shell: ShellData {
-            orgs: memberships_from(
-                row.org_ids,
-                row.org_names,
-                row.org_slugs,
-                row.org_roles,
-                row.org_plans,
-            ),
-            unread_notices: row.unread_notices,
-        },
+        shell: row.shell,
     })
 }
 
@@ -523,12 +478,7 @@ struct DashboardRow {
     has_template: bool,
     has_sequence: bool,
     invited: bool,
-    org_ids: Vec<OrgId>,
-    org_names: Vec<String>,
-    org_slugs: Vec<String>,
-    org_roles: Vec<Role>,
-    org_plans: Vec<Plan>,
-    unread_notices: i64,
+    shell: ShellData,
 }
 
 /// `$1` organization (also the owner key of its own templates and
@@ -603,16 +553,7 @@ pub fn workspace_side(
             .into_iter()
             .zip(row.sequence_names)
             .collect(),
-        shell: ShellData {
-            orgs: memberships_from(
-                row.org_ids,
-                row.org_names,
-                row.org_slugs,
-                row.org_roles,
-                row.org_plans,
-            ),
-            unread_notices: row.unread_notices,
-        },
+        shell: row.shell,
     })
 }
 
@@ -628,12 +569,7 @@ struct SideRow {
     member_names: Vec<String>,
     sequence_ids: Vec<SequenceId>,
     sequence_names: Vec<String>,
-    org_ids: Vec<OrgId>,
-    org_names: Vec<String>,
-    org_slugs: Vec<String>,
-    org_roles: Vec<Role>,
-    org_plans: Vec<Plan>,
-    unread_notices: i64,
+    shell: ShellData,
 }
 
 type SideRowSql = (
@@ -647,12 +583,7 @@ type SideRowSql = (
     Array<Text>,
     Array<SqlUuid>,
     Array<Text>,
-    Array<SqlUuid>,
-    Array<Text>,
-    Array<Text>,
-    Array<Text>,
-    Array<Text>,
-    BigInt,
+    ShellColumns,
 );
 
 /// The binds, in the order of `$1`…`$4` in `SIDE_SQL`.
