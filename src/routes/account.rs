@@ -6,13 +6,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db::accounts;
 use crate::error::AppResult;
 use crate::forms;
 use crate::routes::shared::account_card::{load, one_error, Answer};
 use crate::routes::user_page;
+use crate::state::AppState;
 use crate::views::account::{self as view, Card, Outcome};
 use crate::views::layout::Nav;
 

@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::reauth;
 use crate::auth::session as auth_session;
 use crate::auth::CurrentUser;
@@ -15,6 +14,7 @@ use crate::db::account_deletion::{self, Deleted, Fate};
 use crate::error::AppResult;
 use crate::routes::html_response;
 use crate::routes::shared::account_card::{one_error, Answer};
+use crate::state::AppState;
 use crate::views::account::{self as view, Card};
 
 route_table! {

@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::limits::{EMAIL_CHANGES, VERIFY_RESENDS};
 use crate::auth::reauth;
 use crate::auth::{CurrentUser, MaybeUser};
@@ -20,6 +19,7 @@ use crate::mail::{account as mail, queue_account};
 use crate::routes::shared::account_card::{one_error, Answer, Refusal};
 use crate::routes::shared::link_token::LinkToken;
 use crate::routes::{html_response, see_other_with_flash};
+use crate::state::AppState;
 use crate::views::account::{Card, Outcome};
 use crate::views::password::{email_confirmed_page, link_invalid_page};
 
@@ -160,7 +160,8 @@ async fn confirm_email_change(
     let result = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::ChangeEmail, now)? else {
+            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::ChangeEmail, now)?
+            else {
                 return Ok(EmailChange::Invalid);
             };
             let Some(new_email) = redeemed.email else {
@@ -228,7 +229,8 @@ async fn verify_email(
     let verified = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::VerifyEmail, now)? else {
+            let Some(redeemed) = account_tokens::redeem(conn, &token, Purpose::VerifyEmail, now)?
+            else {
                 return Ok(None);
             };
             let Some(email) = redeemed.email else {

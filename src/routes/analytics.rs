@@ -1,4 +1,4 @@
-//! Advanced analytics (SPEC §8c): `/analytics` for every role of an
+//! Advanced analytics (docs/product.md, "Analytics"): `/analytics` for every role of an
 //! organization whose plan has advanced analytics, and a CSV of each of its
 //! tables. The range form is a plain GET; with HTMX only the report swaps.
 //! Plans without the feature get a static example and the upgrade link: no
@@ -137,7 +137,14 @@ async fn load(
             } else {
                 None
             };
-            Ok((Loaded { report, previous, names }, shell))
+            Ok((
+                Loaded {
+                    report,
+                    previous,
+                    names,
+                },
+                shell,
+            ))
         })
         .await
 }

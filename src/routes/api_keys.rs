@@ -1,4 +1,4 @@
-//! API keys (SPEC §8a): owners create and revoke them, admins see the list.
+//! API keys (docs/product.md, "API"): owners create and revoke them, admins see the list.
 //! A new key is shown once, in the response to the request that created it
 //! (never in a redirect or a cookie). Creating needs a plan with API access;
 //! revoking always works, so keys can be cleaned up after a downgrade.
@@ -58,7 +58,10 @@ fn keys_view<'a>(cur: &'a CurrentOrg, keys: &'a [KeyRow]) -> KeysView<'a> {
 
 async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<Vec<KeyRow>> {
     let tenant = cur.tenant_for(Action::ViewBilling)?;
-    Ok(state.db.run(move |conn| db_keys::list(conn, &tenant)).await?)
+    Ok(state
+        .db
+        .run(move |conn| db_keys::list(conn, &tenant))
+        .await?)
 }
 
 /// The page, or for HTMX the card, with `status`.

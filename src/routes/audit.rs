@@ -5,12 +5,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::audit::{self, Actor, Cursor, Filter, Position};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::routes::{Part, Reply};
+use crate::state::AppState;
 use crate::views::audit::{self as view, AuditView};
 use crate::views::layout::Nav;
 

@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::limits::{self, SIGNUPS_PER_IP};
 use crate::auth::session as auth_session;
 use crate::auth::MaybeUser;
@@ -22,6 +21,7 @@ use crate::mail::account::queue_verification;
 use crate::password;
 use crate::routes::shared::invitation_link::{self as invitations, Joined};
 use crate::routes::{client_info, client_ip, html_response, see_other};
+use crate::state::AppState;
 use crate::views::auth::{self as view, SignupValues};
 
 route_table! {
@@ -294,7 +294,11 @@ async fn login(
     ];
     let allowed = limits::reserve(&state, slots, now).await?;
     // Only same-site paths are followed after sign-in (no open redirect).
-    let next = form.next.as_deref().and_then(forms::local_path).map(str::to_string);
+    let next = form
+        .next
+        .as_deref()
+        .and_then(forms::local_path)
+        .map(str::to_string);
     if !allowed {
         return Ok(login_failed(
             &who,
@@ -370,10 +374,7 @@ async fn logout(
 ) -> AppResult<HttpResponse> {
     if let Some(current) = who.session {
         let id = current.session_id;
-        state
-            .db
-            .run(move |conn| sessions::delete(conn, id))
-            .await?;
+        state.db.run(move |conn| sessions::delete(conn, id)).await?;
     }
     auth_session::end(&session);
     Ok(see_other("/"))

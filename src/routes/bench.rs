@@ -7,12 +7,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::orgs::Membership;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::routes::html_response;
+use crate::state::AppState;
 use crate::views::layout::{self, Nav, Shell};
 
 route_table! {

@@ -8,7 +8,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::billing::stripe_flows::{self, FlowOutcome};
 use crate::billing::{self as payments, signature};
@@ -22,6 +21,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::InvoiceId;
 use crate::routes::{html_response, redirect, redirect_with_flash, wants_fragment, Part, Reply};
+use crate::state::AppState;
 use crate::views::billing::{self as view, BillingPage};
 use crate::views::layout::Nav;
 
@@ -248,7 +248,17 @@ async fn save_details(
     cur.require(Action::ManageBilling)?;
     let details = match validate_details(&form) {
         Ok(v) => v,
-        Err(errors) => return render(&state, &cur, &req, &errors, Some(&form), invoices::Position::Newest).await,
+        Err(errors) => {
+            return render(
+                &state,
+                &cur,
+                &req,
+                &errors,
+                Some(&form),
+                invoices::Position::Newest,
+            )
+            .await
+        }
     };
     let tenant = cur.tenant();
     state
@@ -256,13 +266,27 @@ async fn save_details(
         .tx(move |conn| -> AppResult<_> {
             let before = billing::details(conn, &tenant)?;
             billing::save_details(conn, &tenant, &details)?;
-            audit::record(conn, &tenant, "billing.details_updated", "billing details",
-                Some(serde_json::json!(before)), Some(serde_json::json!(details)))?;
+            audit::record(
+                conn,
+                &tenant,
+                "billing.details_updated",
+                "billing details",
+                Some(serde_json::json!(before)),
+                Some(serde_json::json!(details)),
+            )?;
             Ok(())
         })
         .await?;
     if wants_fragment(&req) {
-        return render(&state, &cur, &req, &FieldErrors::new(), None, invoices::Position::Newest).await;
+        return render(
+            &state,
+            &cur,
+            &req,
+            &FieldErrors::new(),
+            None,
+            invoices::Position::Newest,
+        )
+        .await;
     }
     Ok(redirect_with_flash(
         &req,
@@ -336,11 +360,22 @@ async fn payment_method(
         .tx(move |conn| -> AppResult<_> {
             billing::record_payment_method(conn, &tenant, &last4)?;
             let after = serde_json::json!({ "card": format!("ending {last4}") });
-            audit::record(conn, &tenant, "billing.payment_method_added", "payment method", None, Some(after))?;
+            audit::record(
+                conn,
+                &tenant,
+                "billing.payment_method_added",
+                "payment method",
+                None,
+                Some(after),
+            )?;
             Ok(())
         })
         .await?;
-    Ok(redirect_with_flash(&req, "/billing", "Payment method saved."))
+    Ok(redirect_with_flash(
+        &req,
+        "/billing",
+        "Payment method saved.",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -408,7 +443,11 @@ async fn pay_now(
         .tx(move |conn| -> DbResult<_> { payments::local_pay_now(conn, &tenant, &local, now) })
         .await?;
     match charged {
-        Ok(()) => Ok(redirect_with_flash(&req, "/billing", "Paid. Your plan continues.")),
+        Ok(()) => Ok(redirect_with_flash(
+            &req,
+            "/billing",
+            "Paid. Your plan continues.",
+        )),
         Err(problem) => Err(AppError::Conflict(format!(
             "{problem} Nothing was charged; try another card or try again."
         ))),
@@ -488,10 +527,16 @@ async fn webhook(
     let site = state.config.public_url.trim_end_matches('/').to_string();
     let vat = state.config.vat.clone();
     let stripe = payments::stripe::StripeClient::from_config(&state.config);
-    let outcome = state.db.run(move |conn| {
-        let setting = billing::Setting { site: &site, vat: &vat, stripe: stripe.as_ref() };
-        billing::process(conn, &event, &setting, now)
-    })
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let setting = billing::Setting {
+                site: &site,
+                vat: &vat,
+                stripe: stripe.as_ref(),
+            };
+            billing::process(conn, &event, &setting, now)
+        })
         .await?;
     tracing::info!(outcome = ?outcome, "webhook processed");
     Ok(HttpResponse::Ok()

@@ -7,12 +7,12 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::settings as db_settings;
 use crate::domain::settings::parse_brand_color;
 use crate::error::{AppError, AppResult};
 use crate::routes::white_label;
+use crate::state::AppState;
 
 route_table! {
     GET "/brand.css" => brand_css,

@@ -2,11 +2,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::pages;
 use crate::error::AppResult;
 use crate::routes::page_with;
+use crate::state::AppState;
 use crate::views::dashboard::{self, DashboardData};
 use crate::views::layout::Nav;
 

@@ -4,13 +4,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::{enrollments, sequences};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::{EnrollmentId, LeadId, SequenceId};
 use crate::routes::{form_id, redirect_with_flash};
+use crate::state::AppState;
 
 route_table! {
     POST "/sequences/enrol" => enrol,

@@ -1,4 +1,4 @@
-//! Erasure of a person: `POST /leads/{id}/forget` (SPEC §8e), for members
+//! Erasure of a person: `POST /leads/{id}/forget` (docs/product.md, "Data rights"), for members
 //! who may manage leads. The work is `db::erasure`; the answer is the lead
 //! list with a message that names no one.
 

@@ -9,7 +9,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::auth::session as auth_session;
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::db::invitations::{self, Found};
@@ -18,6 +17,7 @@ use crate::ids::OrgId;
 use crate::routes::see_other_with_flash;
 use crate::routes::shared::invitation_link::{pending, problem_of, problem_page, respond};
 use crate::routes::shared::link_token::LinkToken;
+use crate::state::AppState;
 use crate::views::invitations::{self as view, LinkView, Problem};
 
 route_table! {
@@ -124,7 +124,15 @@ async fn accept(
         Accepted::Problem(problem) => problem_page(&state, &who, &req, problem).await,
         Accepted::Unverified => {
             let body = view::unverified_email_body(&link_view(&token, &found));
-            respond(&state, &who, &req, "Invitation", body, StatusCode::FORBIDDEN).await
+            respond(
+                &state,
+                &who,
+                &req,
+                "Invitation",
+                body,
+                StatusCode::FORBIDDEN,
+            )
+            .await
         }
         Accepted::WrongEmail => {
             let body = view::wrong_email_body(&link_view(&token, &found), &user.session.user.email);

@@ -19,8 +19,8 @@ use crate::error::{AppError, AppResult};
 use crate::ids::LeadId;
 use crate::routes::{lead_filter, owner_filter, page, redirect, redirect_with_flash};
 use crate::state::AppState;
-use crate::views::lead_bulk::{self as view, Confirm};
 use crate::views::layout::Nav;
+use crate::views::lead_bulk::{self as view, Confirm};
 use crate::views::workspace::query_string;
 
 route_table! {
@@ -146,7 +146,9 @@ async fn apply(
                 return Ok(Outcome::Nothing);
             }
             if ids.len() > INLINE_MAX {
-                return Ok(Outcome::Queued(lead_bulk::queue(conn, &tenant, &todo, &ids, now)?));
+                return Ok(Outcome::Queued(lead_bulk::queue(
+                    conn, &tenant, &todo, &ids, now,
+                )?));
             }
             let changed = lead_bulk::apply(conn, &tenant, &todo, &ids, now)?;
             lead_bulk::record(conn, &tenant, &todo, ids.len(), changed)?;
@@ -182,7 +184,11 @@ async fn confirm(
         .await?;
     let back = form.back();
     if ids.is_empty() {
-        return Ok(redirect_with_flash(req, &back, "No leads matched; nothing changed."));
+        return Ok(redirect_with_flash(
+            req,
+            &back,
+            "No leads matched; nothing changed.",
+        ));
     }
     let picked: Vec<String> = if form.matching {
         Vec::new()
@@ -253,5 +259,13 @@ async fn progress(
     if crate::routes::wants_fragment(&req) {
         return Ok(crate::routes::fragment(view::progress(&job, &what)));
     }
-    page(&state, &cur, &req, Nav::Leads, "Bulk change", view::progress_page(&job, &what)).await
+    page(
+        &state,
+        &cur,
+        &req,
+        Nav::Leads,
+        "Bulk change",
+        view::progress_page(&job, &what),
+    )
+    .await
 }

@@ -10,7 +10,6 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db;
 use crate::db::leads::{self, Cursor, LeadFilter};
@@ -21,6 +20,7 @@ use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::routes::shared::lead_csv;
 use crate::routes::{lead_filter, owner_filter, usage_changed, usage_of, Part, Reply};
+use crate::state::AppState;
 use crate::views::layout::Nav;
 use crate::views::lead_import::{self as view, Allowance};
 

@@ -6,7 +6,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter, Position};
 use crate::db::{cursor, enrollments, pages, team, templates, timeline};
@@ -20,6 +19,7 @@ use crate::routes::{
     fragment, lead_filter, owner_filter, page, redirect_with_flash, usage_changed, wants_fragment,
     Reply,
 };
+use crate::state::AppState;
 use crate::views::layout::{flash_oob, Nav};
 use crate::views::lead_detail::{self, DetailPage};
 use crate::views::leads::{self as view, FormState, ListPage, Perms};
@@ -105,11 +105,17 @@ async fn render_list(
     let rows = &list.rows;
     let older_href = list
         .has_older
-        .then(|| rows.last().map(|l| page_href(&filter, ("after", l.cursor()))))
+        .then(|| {
+            rows.last()
+                .map(|l| page_href(&filter, ("after", l.cursor())))
+        })
         .flatten();
     let newer_href = list
         .has_newer
-        .then(|| rows.first().map(|l| page_href(&filter, ("before", l.cursor()))))
+        .then(|| {
+            rows.first()
+                .map(|l| page_href(&filter, ("before", l.cursor())))
+        })
         .flatten();
     let body = view::list_page(&ListPage {
         leads: rows,
@@ -192,7 +198,16 @@ async fn create(
         return Ok(reply.fragment(view::create_form(&state, &cur.user.csrf)));
     }
     let form = (input, errors, limit);
-    render_list(&state, &cur, &req, LeadFilter::default(), Position::Newest, form, reply).await
+    render_list(
+        &state,
+        &cur,
+        &req,
+        LeadFilter::default(),
+        Position::Newest,
+        form,
+        reply,
+    )
+    .await
 }
 
 fn created(cur: &CurrentOrg, req: &HttpRequest, lead: &leads::Lead) -> HttpResponse {
@@ -291,11 +306,7 @@ async fn edit(
         limit: None,
     };
     if wants_fragment(&req) {
-        return Ok(fragment(view::edit_row(
-            lead.id,
-            &form,
-            view::COLUMNS,
-        )));
+        return Ok(fragment(view::edit_row(lead.id, &form, view::COLUMNS)));
     }
     let body = view::edit_page(&lead, &form, &cur.user.csrf);
     page(&state, &cur, &req, Nav::Leads, "Edit lead", body).await

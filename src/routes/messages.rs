@@ -6,7 +6,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::Markup;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads;
 use crate::db::messages::{Cursor, Position};
@@ -17,6 +16,7 @@ use crate::ids::{LeadId, MessageId, TemplateId};
 use crate::routes::{
     form_id, fragment, page, redirect_with_flash, usage_changed, wants_fragment, Reply,
 };
+use crate::state::AppState;
 use crate::views::layout::Nav;
 use crate::views::messages::{self as view, ListPage};
 use crate::views::workspace::upgrade_prompt;

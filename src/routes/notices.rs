@@ -5,13 +5,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::notices;
 use crate::domain::roles::Action;
 use crate::error::AppResult;
 use crate::ids::NoticeId;
 use crate::routes::{fragment, page, redirect_with_flash, wants_fragment};
+use crate::state::AppState;
 use crate::views::layout::Nav;
 use crate::views::notices as view;
 

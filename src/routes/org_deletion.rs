@@ -76,7 +76,10 @@ async fn check(
 ) -> AppResult<Result<(), (FieldErrors, StatusCode)>> {
     let mut errors = FieldErrors::new();
     if form.password.is_empty() {
-        errors.add("password", "Enter your password to delete the organization.");
+        errors.add(
+            "password",
+            "Enter your password to delete the organization.",
+        );
     }
     if form.confirm_name != cur.ctx.org.name {
         errors.add(
@@ -102,7 +105,15 @@ async fn refused(
     let mut res = if wants_fragment(req) {
         fragment(card)
     } else {
-        page(state, cur, req, Nav::Settings, "Delete organization", view::body(card)).await?
+        page(
+            state,
+            cur,
+            req,
+            Nav::Settings,
+            "Delete organization",
+            view::body(card),
+        )
+        .await?
     };
     *res.status_mut() = status;
     Ok(res)
@@ -126,8 +137,10 @@ async fn cancel(
         .tx(move |conn| org_deletion::cancel(conn, &tenant, now))
         .await?;
     let text = match outcome {
-        Cancelled::Done => "The deletion is cancelled: the organization and all its data stay. \
-                            Choose a plan again on the plans page if you need one.",
+        Cancelled::Done => {
+            "The deletion is cancelled: the organization and all its data stay. \
+                            Choose a plan again on the plans page if you need one."
+        }
         Cancelled::NotScheduled => "This organization is not scheduled for deletion.",
         Cancelled::TooLate => {
             return Err(AppError::Conflict(

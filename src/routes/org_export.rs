@@ -5,8 +5,8 @@
 
 use std::io::Read;
 
-use actix_web::http::{header, StatusCode};
 use actix_web::body::SizedStream;
+use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;

@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::limits::{self, ORGS_PER_ACCOUNT, ORGS_PER_IP};
 use crate::auth::{session as auth_session, CurrentUser};
 use crate::db::orgs;
@@ -16,6 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
 use crate::ids::OrgId;
 use crate::routes::{client_ip, see_other, see_other_with_flash, Reply};
+use crate::state::AppState;
 use crate::views::layout::Nav;
 
 route_table! {

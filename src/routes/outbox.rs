@@ -6,11 +6,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db::outbox;
 use crate::error::{AppError, AppResult};
 use crate::routes::user_page;
+use crate::state::AppState;
 use crate::views::layout::Nav;
 
 route_table! {
@@ -26,7 +26,10 @@ async fn index(
         return Err(AppError::NotFound);
     }
     let account = &user.session.user;
-    let email = account.email_verified_at.is_some().then(|| account.email.clone());
+    let email = account
+        .email_verified_at
+        .is_some()
+        .then(|| account.email.clone());
     let tenant = user.session.org.as_ref().map(|o| o.tenant);
     let tz = user
         .session

@@ -12,7 +12,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::limits::{self, RESETS_PER_EMAIL, RESETS_PER_IP, RESET_SUBMITS_PER_LINK};
 use crate::auth::reauth;
 use crate::auth::session as auth_session;
@@ -27,6 +26,7 @@ use crate::password;
 use crate::routes::shared::account_card::{one_error, Answer};
 use crate::routes::shared::link_token::LinkToken;
 use crate::routes::{client_info, client_ip, html_response, see_other};
+use crate::state::AppState;
 use crate::tokens;
 use crate::views::account::Card;
 use crate::views::password as view;
@@ -184,7 +184,12 @@ async fn forgot(
 }
 
 /// Counts the request per address and per network address.
-async fn reset_rate_limited(state: &AppState, email: &str, ip: &str, now: DateTime<Utc>) -> AppResult<bool> {
+async fn reset_rate_limited(
+    state: &AppState,
+    email: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
     let email_over = RESETS_PER_EMAIL.exceeded(state, email, now).await?;
     let ip_over = RESETS_PER_IP.exceeded(state, ip, now).await?;
     Ok(email_over || ip_over)
@@ -227,11 +232,16 @@ fn reset_link_invalid(req: &HttpRequest) -> HttpResponse {
 }
 
 /// The address a live reset token belongs to.
-async fn reset_target(state: &AppState, token: String, now: DateTime<Utc>) -> AppResult<Option<String>> {
+async fn reset_target(
+    state: &AppState,
+    token: String,
+    now: DateTime<Utc>,
+) -> AppResult<Option<String>> {
     state
         .db
         .run(move |conn| -> AppResult<_> {
-            let Some(found) = account_tokens::check(conn, &token, Purpose::PasswordReset, now)? else {
+            let Some(found) = account_tokens::check(conn, &token, Purpose::PasswordReset, now)?
+            else {
                 return Ok(None);
             };
             Ok(Some(accounts::find(conn, found.user)?.email))
@@ -286,7 +296,8 @@ async fn reset(
     let started = state
         .db
         .tx(move |conn| -> AppResult<_> {
-            let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset, now)? else {
+            let Some(found) = account_tokens::redeem(conn, &token, Purpose::PasswordReset, now)?
+            else {
                 return Ok(None);
             };
             let account = accounts::find(conn, found.user)?;

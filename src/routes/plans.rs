@@ -9,7 +9,6 @@ use diesel::PgConnection;
 use maud::Markup;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::billing::stripe_flows::{self, FlowOutcome};
 use crate::billing::{self, CheckoutOutcome};
@@ -23,6 +22,7 @@ use crate::error::AppResult;
 use crate::routes::{
     fragment, page, redirect, redirect_with_flash, usage_changed, wants_fragment, Reply,
 };
+use crate::state::AppState;
 use crate::views::format::local_date;
 use crate::views::layout::Nav;
 use crate::views::plans::{self as view, DowngradeView, PlansView};
@@ -145,7 +145,9 @@ async fn change(
     if let Some(stripe) = billing::stripe_provider(&state.config) {
         let outcome = state
             .db
-            .tx(move |conn| stripe_flows::change_plan(conn, &tenant, &stripe, target, interval, now))
+            .tx(move |conn| {
+                stripe_flows::change_plan(conn, &tenant, &stripe, target, interval, now)
+            })
             .await?;
         return flow_done(&state, &cur, &req, outcome, (target, interval, in_trial)).await;
     }
@@ -190,14 +192,22 @@ async fn flow_done(
             local_date(at, tz)
         ),
         FlowOutcome::Resumed(true) => {
-            format!("Your {} subscription continues.", cur.ctx.subscription.plan.name())
+            format!(
+                "Your {} subscription continues.",
+                cur.ctx.subscription.plan.name()
+            )
         }
         FlowOutcome::Resumed(false) => "There was no pending change to withdraw.".to_string(),
         FlowOutcome::Local(ChangeOutcome::Redirect(url)) => return Ok(redirect(req, &url)),
         FlowOutcome::Local(ChangeOutcome::Applied { to, .. }) if in_trial && to.is_paid() => {
-            format!("You are now trying {} — free until your trial ends.", to.name())
+            format!(
+                "You are now trying {} — free until your trial ends.",
+                to.name()
+            )
         }
-        FlowOutcome::Local(ChangeOutcome::Applied { to, .. }) => format!("You are now on {}.", to.name()),
+        FlowOutcome::Local(ChangeOutcome::Applied { to, .. }) => {
+            format!("You are now on {}.", to.name())
+        }
         FlowOutcome::Local(ChangeOutcome::Scheduled { to, at }) => format!(
             "Downgrade to {} scheduled for {}.",
             to.name(),
@@ -282,13 +292,24 @@ async fn end_or_resume(
         match (stripe, action) {
             (Some(s), EndOrResume::Cancel) => stripe_flows::cancel(conn, tenant, &s, now),
             (Some(s), EndOrResume::Resume) => stripe_flows::resume(conn, tenant, &s, now),
-            (None, EndOrResume::Cancel) => Ok(FlowOutcome::EndsAt(db_plans::cancel(conn, tenant, now)?)),
-            (None, EndOrResume::Resume) => Ok(FlowOutcome::Resumed(db_plans::resume(conn, tenant, now)?)),
+            (None, EndOrResume::Cancel) => {
+                Ok(FlowOutcome::EndsAt(db_plans::cancel(conn, tenant, now)?))
+            }
+            (None, EndOrResume::Resume) => {
+                Ok(FlowOutcome::Resumed(db_plans::resume(conn, tenant, now)?))
+            }
         }
     })
     .await?;
     let sub = &cur.ctx.subscription;
-    flow_done(state, cur, req, outcome, (sub.plan, sub.billing_interval, false)).await
+    flow_done(
+        state,
+        cur,
+        req,
+        outcome,
+        (sub.plan, sub.billing_interval, false),
+    )
+    .await
 }
 
 async fn payment_method(

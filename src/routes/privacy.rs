@@ -26,7 +26,10 @@ fn to_html(markdown: &str) -> String {
 }
 
 async fn privacy(req: HttpRequest) -> AppResult<HttpResponse> {
-    Ok(html_response(&req, crate::views::privacy::page(&PRIVACY_HTML)))
+    Ok(html_response(
+        &req,
+        crate::views::privacy::page(&PRIVACY_HTML),
+    ))
 }
 
 #[cfg(test)]

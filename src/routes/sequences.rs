@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
 use crate::db::{enrollments, templates, DbError, Tenant};
@@ -20,6 +19,7 @@ use crate::ids::{SequenceId, StepId, TemplateId};
 use crate::routes::{
     form_id, list_with_usage, redirect_with_flash, wants_fragment, within_limit, Part, Reply,
 };
+use crate::state::AppState;
 use crate::views::layout::Nav;
 use crate::views::sequences::{self as view, DetailPage, ListPage};
 

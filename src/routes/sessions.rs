@@ -5,13 +5,13 @@
 use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::auth::session::{self as auth_session, idle_timeout};
 use crate::auth::CurrentUser;
 use crate::db::sessions;
 use crate::error::{AppError, AppResult};
 use crate::ids::SessionId;
 use crate::routes::{fragment, redirect, see_other_with_flash, user_page, wants_fragment};
+use crate::state::AppState;
 use crate::views::layout::Nav;
 use crate::views::sessions as view;
 

@@ -8,7 +8,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::org_export;
 use crate::db::settings::{self as db_settings, Logo, OrgSettings, Saved};
@@ -21,6 +20,7 @@ use crate::forms::{self, FieldErrors};
 use crate::routes::{
     fragment, page, redirect_with_flash, wants_fragment, white_label, Part, Reply,
 };
+use crate::state::AppState;
 use crate::views::format::date;
 use crate::views::layout::Nav;
 use crate::views::org_export as export_view;
@@ -65,7 +65,12 @@ fn deletion_card(cur: &CurrentOrg) -> Option<maud::Markup> {
     let org = &cur.ctx.org;
     let day = org.deletion_scheduled_at.map(|at| date(at, org.tz()));
     (cur.role() == crate::domain::roles::Role::Owner).then(|| {
-        crate::views::org_deletion::card(&cur.user.csrf, &org.name, day.as_deref(), &FieldErrors::new())
+        crate::views::org_deletion::card(
+            &cur.user.csrf,
+            &org.name,
+            day.as_deref(),
+            &FieldErrors::new(),
+        )
     })
 }
 

@@ -1,6 +1,6 @@
-//! The suppression list (SPEC §8e): `GET /settings/suppression` lists it,
+//! The suppression list (docs/product.md, "Data rights"): `GET /settings/suppression` lists it,
 //! `POST` adds an address, `POST …/{id}/delete` removes one with a reason.
-//! Organization settings, so OWNER and ADMIN (SPEC §2); every change is
+//! Organization settings, so OWNER and ADMIN (docs/product.md, "Roles"); every change is
 //! audited with the masked address only.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -50,7 +50,11 @@ async fn load(state: &AppState, cur: &CurrentOrg) -> AppResult<(Vec<SuppressionR
         .await?)
 }
 
-fn list_view<'a>(cur: &'a CurrentOrg, rows: &'a [SuppressionRow], total: i64) -> SuppressionView<'a> {
+fn list_view<'a>(
+    cur: &'a CurrentOrg,
+    rows: &'a [SuppressionRow],
+    total: i64,
+) -> SuppressionView<'a> {
     SuppressionView {
         csrf: &cur.user.csrf,
         rows,
@@ -102,7 +106,14 @@ async fn index(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let (rows, total) = load(&state, &cur).await?;
-    respond(&state, &cur, &req, Reply::Ok, &list_view(&cur, &rows, total)).await
+    respond(
+        &state,
+        &cur,
+        &req,
+        Reply::Ok,
+        &list_view(&cur, &rows, total),
+    )
+    .await
 }
 
 fn validate_add(form: &AddForm) -> Result<(String, String), FieldErrors> {
@@ -181,7 +192,9 @@ async fn remove(
         .tx(move |conn| suppression::remove(conn, &tenant, id, &why))
         .await?;
     let text = match hint {
-        Some(address) => format!("{address} was removed from the suppression list and may be mailed again."),
+        Some(address) => {
+            format!("{address} was removed from the suppression list and may be mailed again.")
+        }
         None => "The entry was removed from the suppression list.".to_string(),
     };
     changed(&state, &cur, &req, &text).await

@@ -3,12 +3,12 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::assets;
 use crate::auth::MaybeUser;
 use crate::db::DbError;
 use crate::error::{AppError, AppResult};
 use crate::routes::{html_response, see_other};
+use crate::state::AppState;
 
 route_table! {
     GET "/" => home,

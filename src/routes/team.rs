@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde::Deserialize;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::invitations::{self, Created, Invitation};
 use crate::db::pages::{self, ShellData};
@@ -21,6 +20,7 @@ use crate::forms::{self, FieldErrors};
 use crate::ids::{InvitationId, UserId};
 use crate::mail::invitations::MailContext;
 use crate::routes::{redirect_with_flash, usage_changed, wants_fragment, Reply};
+use crate::state::AppState;
 use crate::views::layout::{Flash, FlashKind, Nav};
 use crate::views::team::{self as view, InviteValues, Seats, TeamView};
 
@@ -447,7 +447,10 @@ async fn leave(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let (tenant, now) = (cur.tenant(), cur.now());
-    state.db.tx(move |conn| team::leave(conn, &tenant, now)).await?;
+    state
+        .db
+        .tx(move |conn| team::leave(conn, &tenant, now))
+        .await?;
     let message = format!("You left {}.", cur.ctx.org.name);
     Ok(redirect_with_flash(&req, "/orgs", &message))
 }

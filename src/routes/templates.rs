@@ -8,11 +8,11 @@ use maud::Markup;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Lead};
 use crate::db::messages;
 use crate::db::templates::{self, Template, TemplateFields};
+use crate::domain::leads::{LeadFields, LeadStatus};
 use crate::domain::placeholders;
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
@@ -23,9 +23,9 @@ use crate::routes::{
     fragment, list_with_usage, page, redirect, redirect_with_flash, wants_fragment, within_limit,
     Part, Reply,
 };
+use crate::state::AppState;
 use crate::views::layout::Nav;
 use crate::views::templates::{self as view, Editor, ListPage};
-use crate::domain::leads::{LeadFields, LeadStatus};
 
 route_table! {
     GET "/templates" => index,

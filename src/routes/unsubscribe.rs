@@ -1,4 +1,4 @@
-//! Unsubscribe links (SPEC §8e, RFC 8058): `GET /u/{token}` shows what the
+//! Unsubscribe links (docs/product.md, "Data rights", RFC 8058): `GET /u/{token}` shows what the
 //! link does and a button; `POST /u/{token}` unsubscribes at once — what a
 //! mail provider's one-click button sends, with no cookies and no CSRF token.
 //! The path is sessionless and outside CSRF on purpose (`auth::middleware`):

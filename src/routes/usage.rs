@@ -4,12 +4,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::state::AppState;
 use crate::auth::CurrentOrg;
 use crate::db::{meters, pages};
 use crate::domain::roles::Action;
 use crate::error::AppResult;
 use crate::routes::{fragment, html_response, shell_from};
+use crate::state::AppState;
 use crate::views::layout::{self, Nav};
 use crate::views::usage::{self as view, UsagePage};
 

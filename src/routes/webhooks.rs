@@ -1,4 +1,4 @@
-//! Webhook endpoints (SPEC §8b): OWNER and ADMIN list, add, change, rotate
+//! Webhook endpoints (docs/product.md, "Webhooks"): OWNER and ADMIN list, add, change, rotate
 //! the secret of, test and delete endpoints, read each one's delivery log
 //! and redeliver failed events; other roles get 403. A new or rotated
 //! secret is shown once, in the response to the request that made it.
@@ -119,7 +119,10 @@ fn validate(f: &FormValues, allow_private: bool) -> Result<EndpointInput, FieldE
 
 async fn load_list(state: &AppState, cur: &CurrentOrg) -> AppResult<Vec<Endpoint>> {
     let tenant = cur.tenant_for(Action::ManageSettings)?;
-    Ok(state.db.run(move |conn| db_hooks::list(conn, &tenant)).await?)
+    Ok(state
+        .db
+        .run(move |conn| db_hooks::list(conn, &tenant))
+        .await?)
 }
 
 fn list_view<'a>(cur: &'a CurrentOrg, endpoints: &'a [Endpoint]) -> ListView<'a> {
@@ -222,7 +225,13 @@ async fn detail(
         now: cur.now(),
     };
     status
-        .page(state, &cur.user, req, (Nav::Settings, TITLE), view::detail(&v))
+        .page(
+            state,
+            &cur.user,
+            req,
+            (Nav::Settings, TITLE),
+            view::detail(&v),
+        )
         .await
 }
 
@@ -260,7 +269,11 @@ async fn update(
         .db
         .tx(move |conn| db_hooks::update(conn, &tenant, id, &input, now))
         .await?;
-    Ok(redirect_with_flash(&req, &endpoint_path(id), "The endpoint is saved."))
+    Ok(redirect_with_flash(
+        &req,
+        &endpoint_path(id),
+        "The endpoint is saved.",
+    ))
 }
 
 fn endpoint_path(id: Uuid) -> String {
@@ -316,7 +329,11 @@ async fn delete(
         .db
         .tx(move |conn| db_hooks::delete(conn, &tenant, id))
         .await?;
-    Ok(redirect_with_flash(&req, PATH, &format!("The endpoint {url} is deleted.")))
+    Ok(redirect_with_flash(
+        &req,
+        PATH,
+        &format!("The endpoint {url} is deleted."),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,9 +372,16 @@ async fn redeliver(
                 .db
                 .tx(move |conn| db_hooks::redeliver_failed_since(conn, &tenant, id, since, now))
                 .await?;
-            format!("{n} failed event{} queued for delivery again.", if n == 1 { " is" } else { "s are" })
+            format!(
+                "{n} failed event{} queued for delivery again.",
+                if n == 1 { " is" } else { "s are" }
+            )
         }
-        _ => return Err(AppError::validation("Choose an event, or a time since which to redeliver failed events.")),
+        _ => {
+            return Err(AppError::validation(
+                "Choose an event, or a time since which to redeliver failed events.",
+            ))
+        }
     };
     Ok(redirect_with_flash(&req, &endpoint_path(id), &text))
 }

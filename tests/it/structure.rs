@@ -1,8 +1,9 @@
-//! The layout rules of ARCHITECTURE.md that the compiler cannot check on its
-//! own, read from the source: the tenant filter is written only in scoped
-//! bases, the schema stays private to `db`, route modules do not import each
-//! other, the system capability never reaches a handler, and nothing but
-//! `clock.rs` reads the wall clock.
+//! The layout rules that the compiler cannot check on its own, read from the
+//! source: the tenant filter is written only in scoped bases, the schema
+//! stays private to `db`, route modules do not import each other and are all
+//! listed for serving, the system capability never reaches a handler,
+//! nothing but `clock.rs` reads the wall clock, and rustfmt has formatted
+//! every file.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -332,4 +333,102 @@ fn only_the_identity_middleware_sets_a_request_scope() {
         .map(|p| p.display().to_string())
         .collect();
     assert!(found.is_empty(), "request scopes built in {found:?}");
+}
+
+/// Route modules (files under src/routes with a `route_table!`) that the
+/// `features!` list in routes/mod.rs does not name: they would compile and
+/// never be served or swept.
+fn unlisted_route_modules(mod_rs: &str, route_files: &[(String, String)]) -> Vec<String> {
+    let listed: BTreeSet<&str> = mod_rs
+        .split("features![")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    route_files
+        .iter()
+        .filter(|(_, text)| text.contains("route_table!"))
+        .map(|(name, _)| name.clone())
+        .filter(|name| !listed.contains(name.as_str()))
+        .collect()
+}
+
+fn route_files() -> Vec<(String, String)> {
+    rust_files(&src().join("routes"))
+        .into_iter()
+        .filter(|p| p.parent() == Some(src().join("routes").as_path()))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn every_route_module_is_listed_once_for_serving_and_the_sweep() {
+    let mod_rs = fs::read_to_string(src().join("routes/mod.rs")).unwrap();
+    let unlisted = unlisted_route_modules(&mod_rs, &route_files());
+    assert!(
+        unlisted.is_empty(),
+        "route modules missing from features!: {unlisted:?}"
+    );
+}
+
+#[test]
+fn the_route_listing_check_can_fail() {
+    let mod_rs = "pub mod leads;\npub mod hidden;\nfeatures![\n    leads,\n];\n";
+    let files = vec![
+        (
+            "leads".to_string(),
+            "route_table! { GET \"/leads\" => list }".to_string(),
+        ),
+        (
+            "hidden".to_string(),
+            "route_table! { GET \"/hidden\" => show }".to_string(),
+        ),
+    ];
+    assert_eq!(
+        unlisted_route_modules(mod_rs, &files),
+        vec!["hidden".to_string()]
+    );
+}
+
+/// The files among `paths` that rustfmt would change (rustfmt run on each
+/// file by itself, so modules declared inside macros are covered too).
+fn unformatted(paths: &[PathBuf]) -> Vec<String> {
+    let output = std::process::Command::new("rustfmt")
+        .args(["--edition", "2021", "--check", "-l"])
+        .args(paths)
+        .output()
+        .expect("rustfmt runs (it comes with the Rust toolchain)");
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() || !listed.trim().is_empty(),
+        "rustfmt failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    listed.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn every_source_file_is_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = rust_files(&src());
+    files.extend(rust_files(&root.join("tests")));
+    let found = unformatted(&files);
+    assert!(found.is_empty(), "files rustfmt would change: {found:?}");
+}
+
+#[test]
+fn the_formatting_check_can_fail() {
+    let dir = std::env::temp_dir().join(format!("ld-fmt-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let planted = dir.join("planted_route.rs");
+    fs::write(&planted, "pub fn handler( ) -> u8 {1}\n").unwrap();
+    let found = unformatted(std::slice::from_ref(&planted));
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
 }
