@@ -59,6 +59,14 @@ pub struct Config {
     /// `http://` and to loopback, private and link-local addresses. For
     /// development and tests only, never in production (SSRF).
     pub webhook_allow_private_targets: bool,
+    /// `MAILBOX_KEY`: secret the mailbox passwords are encrypted with (at
+    /// least 32 characters, the same on every instance); unset, one is
+    /// generated and kept in `LD_VAR_DIR/mailbox.key`.
+    pub mailbox_key: Option<SecretString>,
+    /// `MAILBOX_ALLOW_PRIVATE_HOSTS=1` (default off): mailbox SMTP/IMAP hosts
+    /// may be loopback, private or link-local addresses. For development and
+    /// tests only, like `WEBHOOK_ALLOW_PRIVATE_TARGETS`.
+    pub mailbox_allow_private_hosts: bool,
     /// `VAT_SELLER_COUNTRY` (default `DE`, an EU member state) and
     /// `STRIPE_TAX=1` (default off: Stripe Tax computes the VAT of Stripe's invoices);
     /// `SELLER_NAME` (default `Lead Dashboard`), `SELLER_ADDRESS` (lines
@@ -279,24 +287,32 @@ fn secure_cookies(
     Ok(secure)
 }
 
-/// Shortest `SESSION_KEY` accepted: the key encrypts and signs every
-/// session cookie, so a short one could be guessed offline from a cookie.
-const SESSION_KEY_MIN_CHARS: usize = 32;
+/// Shortest secret key accepted (`SESSION_KEY`, `MAILBOX_KEY`): a short one
+/// could be guessed offline from a cookie or a stolen database dump.
+const SECRET_KEY_MIN_CHARS: usize = 32;
 
-/// `SESSION_KEY`, when set, must be long enough to be a real secret; unset,
-/// a random key is generated and kept (see `auth::session::key`).
 fn session_key(
     vars: &Vars<impl Fn(&str) -> Option<String>>,
 ) -> Result<Option<SecretString>, ConfigError> {
-    let Some(key) = vars.get("SESSION_KEY") else {
+    secret_key(vars, "SESSION_KEY")
+}
+
+/// A secret key setting (`SESSION_KEY`, `MAILBOX_KEY`): when set it must be
+/// long enough to be a real secret; unset, a random key is generated and
+/// kept in the var dir (see `auth::session::key`, `mailboxes::secrets`).
+fn secret_key(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    name: &'static str,
+) -> Result<Option<SecretString>, ConfigError> {
+    let Some(key) = vars.get(name) else {
         return Ok(None);
     };
     let chars = key.trim().chars().count();
-    if chars < SESSION_KEY_MIN_CHARS {
+    if chars < SECRET_KEY_MIN_CHARS {
         return Err(ConfigError::new(
-            "SESSION_KEY",
+            name,
             format!(
-                "is {chars} characters long; use at least {SESSION_KEY_MIN_CHARS} random \
+                "is {chars} characters long; use at least {SECRET_KEY_MIN_CHARS} random \
                  characters (e.g. `openssl rand -base64 48`), or unset it to have one generated"
             ),
         ));
@@ -373,6 +389,8 @@ impl Config {
             login_attempts_per_window: vars.positive("LOGIN_RATE_LIMIT", 10)?,
             bench_routes: vars.flag("BENCH_ROUTES", false)?,
             webhook_allow_private_targets: vars.flag("WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
+            mailbox_key: secret_key(&vars, "MAILBOX_KEY")?,
+            mailbox_allow_private_hosts: vars.flag("MAILBOX_ALLOW_PRIVATE_HOSTS", false)?,
             vat,
             trusted_proxies: trusted_proxies(&vars)?,
             shutdown_grace: Duration::from_secs(vars.parse_or("SHUTDOWN_GRACE_SECONDS", 30)?),
@@ -397,6 +415,7 @@ impl Config {
             // The outage tests set their own, shorter timeouts.
             pool_timeout: Duration::from_secs(5),
             session_key: Some(crate::tokens::random_token().into()),
+            mailbox_key: Some(crate::tokens::random_token().into()),
             ..defaults
         }
     }

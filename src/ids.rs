@@ -68,6 +68,8 @@ macro_rules! with_every_id {
             ApiKeyId,
             NoticeId,
             SuppressionId,
+            MailboxId,
+            InboundMessageId,
         );
     };
 }

@@ -1,6 +1,6 @@
 //! Lead Dashboard: a multi-tenant SaaS for B2B lead outreach.
 //!
-//! Layout (see ARCHITECTURE.md): `routes` parse, authorize and pick a page or
+//! Layout (see docs/architecture.md): `routes` parse, authorize and pick a page or
 //! fragment; `views` render; `db` queries (tenant data only through a
 //! `Tenant`); `domain` holds the pure rules; `jobs` the background work.
 
@@ -21,6 +21,7 @@ pub mod ids;
 pub mod jobs;
 pub mod local_pg;
 pub mod mail;
+pub mod mailboxes;
 pub mod observe;
 pub mod password;
 pub mod routes;

@@ -19,6 +19,36 @@ pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A secret generated once and kept in the private file `path` (created
+/// with mode 0600), read back on later starts. When the file cannot be
+/// written, `Err` carries a fresh secret that lasts until the process ends.
+pub fn kept_secret(path: &std::path::Path) -> Result<String, (String, std::io::Error)> {
+    if let Ok(secret) = std::fs::read_to_string(path) {
+        if !secret.trim().is_empty() {
+            return Ok(secret.trim().to_string());
+        }
+    }
+    let secret = random_token();
+    match write_private(path, &secret) {
+        Ok(()) => Ok(secret),
+        Err(e) => Err((secret, e)),
+    }
+}
+
+fn write_private(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(secret.as_bytes())
+}
+
 /// Constant-time comparison of two secrets.
 pub fn same(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;

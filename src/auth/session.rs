@@ -137,29 +137,10 @@ fn derive(secret: &str) -> Key {
 
 fn stored_key(dir: &Path) -> Key {
     let path = dir.join(KEY_FILE);
-    if let Ok(secret) = std::fs::read_to_string(&path) {
-        if !secret.trim().is_empty() {
-            return derive(secret.trim());
-        }
-    }
-    let secret = crate::tokens::random_token();
-    if let Err(e) = write_private(&path, &secret) {
+    let secret = crate::tokens::kept_secret(&path).unwrap_or_else(|(secret, e)| {
         tracing::warn!(path = %path.display(), error = %e,
             "cannot keep the session key; sessions end when the server restarts (set SESSION_KEY)");
-    }
+        secret
+    });
     derive(&secret)
-}
-
-fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(secret.as_bytes())
 }

@@ -33,6 +33,7 @@ pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;
 pub mod lifecycle;
+pub mod mailboxes;
 pub mod messages;
 pub mod meters;
 pub mod models;

@@ -178,6 +178,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         source -> Text,
+        time_zone -> Nullable<Text>,
     }
 }
 
@@ -253,6 +254,11 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        mailbox_id -> Nullable<Uuid>,
+        rfc_message_id -> Nullable<Text>,
+        in_reply_to -> Nullable<Text>,
+        thread_references -> Nullable<Text>,
+        bounced_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -354,6 +360,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         paused_reason -> Nullable<Text>,
+        mailbox_id -> Nullable<Uuid>,
     }
 }
 
@@ -530,6 +537,90 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inbound_messages (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        mailbox_id -> Uuid,
+        kind -> Text,
+        lead_id -> Nullable<Uuid>,
+        message_id -> Nullable<Uuid>,
+        dedupe_key -> Text,
+        from_email -> Text,
+        subject -> Text,
+        body_text -> Text,
+        bounce_status -> Nullable<Text>,
+        bounce_recipient -> Nullable<Text>,
+        received_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mailboxes (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        owner_user_id -> Nullable<Uuid>,
+        display_name -> Text,
+        email -> Text,
+        smtp_host -> Text,
+        smtp_port -> Int4,
+        smtp_security -> Text,
+        smtp_username -> Text,
+        smtp_password -> Bytea,
+        imap_host -> Text,
+        imap_port -> Int4,
+        imap_security -> Text,
+        imap_username -> Text,
+        imap_password -> Bytea,
+        imap_folder -> Text,
+        daily_cap -> Int4,
+        min_gap_seconds -> Int4,
+        gap_jitter_percent -> Int4,
+        send_days -> Int4,
+        window_start_minute -> Int4,
+        window_end_minute -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mailbox_states (organization_id, mailbox_id) {
+        organization_id -> Uuid,
+        mailbox_id -> Uuid,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamptz>,
+        next_send_at -> Nullable<Timestamptz>,
+        last_send_at -> Nullable<Timestamptz>,
+        imap_uid_validity -> Nullable<Int8>,
+        imap_last_uid -> Int8,
+        last_poll_at -> Nullable<Timestamptz>,
+        next_poll_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sequence_mailboxes (organization_id, sequence_owner_key, sequence_id, mailbox_id) {
+        organization_id -> Uuid,
+        sequence_owner_key -> Uuid,
+        sequence_id -> Uuid,
+        mailbox_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    sequence_senders (organization_id, sequence_owner_key, sequence_id) {
+        organization_id -> Uuid,
+        sequence_owner_key -> Uuid,
+        sequence_id -> Uuid,
+        mode -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(api_idempotency_keys -> organizations (organization_id));
 diesel::joinable!(api_keys -> organizations (organization_id));
@@ -537,6 +628,7 @@ diesel::joinable!(api_keys -> users (created_by));
 diesel::joinable!(audit_events -> organizations (organization_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(inbound_messages -> organizations (organization_id));
 diesel::joinable!(invoices -> organizations (organization_id));
 diesel::joinable!(lead_bulk_jobs -> organizations (organization_id));
 diesel::joinable!(lead_bulk_jobs -> users (requested_by));
@@ -546,6 +638,8 @@ diesel::joinable!(leads -> organizations (organization_id));
 diesel::joinable!(leads -> users (owner_user_id));
 diesel::joinable!(limit_overrides -> organizations (organization_id));
 diesel::joinable!(mail_outbox -> organizations (organization_id));
+diesel::joinable!(mailboxes -> organizations (organization_id));
+diesel::joinable!(mailboxes -> users (owner_user_id));
 diesel::joinable!(message_templates -> organizations (organization_id));
 diesel::joinable!(messages -> organizations (organization_id));
 diesel::joinable!(messages -> users (sender_user_id));
@@ -577,6 +671,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_idempotency_keys,
     api_keys,
     audit_events,
+    inbound_messages,
     invitations,
     invoice_lines,
     invoices,
@@ -587,6 +682,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     leads,
     limit_overrides,
     mail_outbox,
+    mailbox_states,
+    mailboxes,
     message_templates,
     messages,
     notices,
@@ -596,6 +693,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_events,
     rate_limits,
     sequence_enrollments,
+    sequence_mailboxes,
+    sequence_senders,
     sequence_steps,
     sequences,
     sessions,
