@@ -1,6 +1,6 @@
 -- Lead Dashboard schema.
 --
--- Tenancy rules (ARCHITECTURE "Tenancy that cannot be forgotten"):
+-- Tenancy rules (docs/architecture.md, "The tenant wall"):
 --  * every tenant table has organization_id NOT NULL (global templates and
 --    sequences excepted: NULL there means "provided to every organization");
 --  * primary keys, unique constraints and indexes lead with organization_id;

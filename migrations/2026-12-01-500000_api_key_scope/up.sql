@@ -1,4 +1,4 @@
--- API keys (SPEC §8a): each key acts with a scope, `read` or `read_write`,
+-- API keys (docs/product.md, "API"): each key acts with a scope, `read` or `read_write`,
 -- chosen at creation; a row written without one can only read. Keys are
 -- listed newest first per organization.
 ALTER TABLE api_keys

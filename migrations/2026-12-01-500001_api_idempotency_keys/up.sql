@@ -1,4 +1,4 @@
--- Idempotency-Key on API POSTs (SPEC §8a): the first response to a key is
+-- Idempotency-Key on API POSTs (docs/product.md, "API"): the first response to a key is
 -- kept for 24 hours per organization, with the hash of the request it
 -- answered; a retry with the same key and request gets it again, a
 -- different request with the same key is refused. The claim row is written

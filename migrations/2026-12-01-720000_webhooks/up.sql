@@ -1,4 +1,4 @@
--- Outgoing webhooks (SPEC §8b). Endpoints per organization; events are
+-- Outgoing webhooks (docs/product.md, "Webhooks"). Endpoints per organization; events are
 -- written in the transaction of their cause, one row per (event, endpoint)
 -- so each endpoint keeps its own delivery state and order; every delivery
 -- attempt is logged (kept 30 days).

@@ -1,4 +1,4 @@
--- Lawful outreach (SPEC §8e): the organization's suppression list and the
+-- Lawful outreach (docs/product.md, "Data rights"): the organization's suppression list and the
 -- unsubscribe links of message mail.
 --
 -- Addresses are kept only as a salted SHA-256 (salt per organization), so

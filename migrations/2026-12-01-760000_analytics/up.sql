@@ -1,4 +1,4 @@
--- Advanced analytics (issue 17, SPEC §8c; definitions in docs/analytics.md).
+-- Advanced analytics (docs/product.md, "Analytics"; definitions in docs/analytics.md).
 --
 -- 1. leads.source: where a lead came from (a page form, a CSV import, the API).
 -- 2. lead_status_changes: who moved a lead from which status to which, and

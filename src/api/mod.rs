@@ -1,4 +1,4 @@
-//! The JSON API under `/api/v1` (SPEC §8a): key authentication (`auth`),
+//! The JSON API under `/api/v1` (docs/product.md, "API"): key authentication (`auth`),
 //! problem documents for every error (`problem`), and one module per
 //! resource. Handlers reuse the `db` and `domain` functions of the pages, so
 //! the same rules, limits and permissions hold; they never render HTML.
@@ -140,7 +140,7 @@ where
         .map_err(Problem::from)
 }
 
-/// Requests per minute a plan's keys may make (SPEC §8a); `None` for plans
+/// Requests per minute a plan's keys may make (docs/product.md, "API"); `None` for plans
 /// without API access.
 pub fn rate_limit_per_minute(plan: crate::domain::plans::Plan) -> Option<i64> {
     plan.api_calls_per_minute()

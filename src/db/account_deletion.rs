@@ -1,4 +1,4 @@
-//! Deleting a user's account (SPEC §8, §10a). Each organization the user
+//! Deleting a user's account (docs/product.md, "API" and "Accounts"). Each organization the user
 //! belongs to either blocks the deletion (they are its last OWNER and others
 //! remain), is deleted with them (they are its only member), or simply loses
 //! the membership (audited as `member.account_deleted`). `delete` locks the

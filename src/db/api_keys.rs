@@ -1,4 +1,4 @@
-//! An organization's API keys (SPEC §8a): created (shown once), listed by
+//! An organization's API keys (docs/product.md, "API"): created (shown once), listed by
 //! prefix, revoked, and looked up by the SHA-256 hash of the whole key.
 //! Creating and revoking write an audit event in the same transaction.
 //! `authenticate` is the one read across organizations (the hash is a secret

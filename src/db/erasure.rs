@@ -1,4 +1,4 @@
-//! Erasure of a person ("Forget this lead", SPEC §8e): the lead, its
+//! Erasure of a person ("Forget this lead", docs/product.md, "Data rights"): the lead, its
 //! messages (bodies included) and enrolments, and the mail queued or kept
 //! for those messages are deleted in one transaction; what stays is the
 //! salted hash of the address on the suppression list, so an import cannot

@@ -1,4 +1,4 @@
-//! Idempotency keys of API POSTs (SPEC §8a), per organization, for 24 hours.
+//! Idempotency keys of API POSTs (docs/product.md, "API"), per organization, for 24 hours.
 //! `claim` is called first in the transaction that does the work: the first
 //! request with a key inserts the claim and does the work; a concurrent
 //! retry waits on the claim's row and then reads the stored response; a

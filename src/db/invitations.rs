@@ -1,4 +1,4 @@
-//! Invitations (SPEC §3): created, resent and revoked by the organization
+//! Invitations (docs/product.md, "Invitations"): created, resent and revoked by the organization
 //! (through a `Tenant`), accepted by whoever holds the link — the token is the
 //! key there, so those lookups take a token, not a tenant. Only the token's
 //! hash is stored; creating or reviving one holds a seat (`guard_count_limit`).

@@ -1,4 +1,4 @@
-//! Moves subscriptions through SPEC §5 when their time comes: trial end, grace
+//! Moves subscriptions through docs/product.md, "Limits" when their time comes: trial end, grace
 //! expiry, cancellation, scheduled downgrade and period roll-over. Due rows are
 //! claimed with `FOR UPDATE SKIP LOCKED` and re-checked under the lock, so any
 //! number of runners apply each transition exactly once, each with one audit event.

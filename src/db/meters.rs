@@ -24,7 +24,7 @@ pub struct Meter {
     pub limit: Limit,
 }
 
-/// The order of the meters on the page (SPEC §5 lists them so).
+/// The order of the meters on the page (docs/product.md, "Limits" lists them so).
 pub const METER_ORDER: [LimitKind; 5] = [
     LimitKind::LeadsPerMonth,
     LimitKind::MessagesPerDay,
@@ -149,7 +149,7 @@ pub(crate) fn history_from(
 }
 
 /// API calls on the organization's local day of `now` (the `api_call`
-/// meter, SPEC §8a); it has no limit, only the per-minute rate limit.
+/// meter, docs/product.md, "API"); it has no limit, only the per-minute rate limit.
 pub fn api_calls_today(
     conn: &mut PgConnection,
     tenant: &Tenant,

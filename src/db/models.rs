@@ -85,7 +85,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The plan whose limits and features apply now (SPEC §5).
+    /// The plan whose limits and features apply now (docs/product.md, "Limits").
     pub fn effective_plan(&self, now: DateTime<Utc>) -> Plan {
         crate::domain::subscription::effective_plan(
             self.plan,

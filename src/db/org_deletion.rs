@@ -1,4 +1,4 @@
-//! Deleting an organization (SPEC §8e): an OWNER schedules it seven days
+//! Deleting an organization (docs/product.md, "Data rights"): an OWNER schedules it seven days
 //! ahead (the subscription ends at once, every member is mailed), any OWNER
 //! may cancel until the date, and then `erase_due` removes every row of the
 //! organization except its invoices, which the law says we keep

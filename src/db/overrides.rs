@@ -1,4 +1,4 @@
-//! Negotiated per-organization limits (SPEC §4): one override per limit,
+//! Negotiated per-organization limits (docs/product.md, "Plans"): one override per limit,
 //! replacing the plan's value until an optional end. Setting and removing one
 //! is audited (`limit.overridden`, `limit.override_removed`) in the same transaction.
 

@@ -1,4 +1,4 @@
-//! The owner's plan changes (SPEC §5): upgrade at once (through the payment
+//! The owner's plan changes (docs/product.md, "Limits"): upgrade at once (through the payment
 //! provider, free during the trial), downgrade at the end of the period,
 //! cancel at period end, resume. Each runs in the caller's transaction with
 //! the subscription row locked, and writes exactly one audit event.

@@ -1,4 +1,4 @@
-//! The organization's suppression list (SPEC §8e) and the unsubscribe links
+//! The organization's suppression list (docs/product.md, "Data rights") and the unsubscribe links
 //! of message mail. An address is stored only as SHA-256(salt ‖ address)
 //! with the organization's own salt, so a person who asked to be forgotten
 //! stays unmailable without their address being kept; `email_hint` is a

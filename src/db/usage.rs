@@ -30,7 +30,7 @@ use crate::domain::settings::TimeZone;
 use crate::domain::subscription::{day_start, month_start};
 use crate::ids::{OrgId, UserId};
 
-/// Kinds of counted actions (SPEC §5), as stored in `usage_records.kind`.
+/// Kinds of counted actions (docs/product.md, "Limits"), as stored in `usage_records.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageKind {
     LeadCreated,
@@ -435,7 +435,7 @@ pub(crate) fn used_in(
     }
 }
 
-/// SPEC §5 `can_add_lead` & co.: true when one more fits the effective limit
+/// docs/product.md, "Limits" `can_add_lead` & co.: true when one more fits the effective limit
 /// right now (for showing or hiding buttons; creation itself still goes
 /// through `consume_at` / `guard_count_limit`).
 pub fn can_add(

@@ -1,5 +1,5 @@
 //! Webhook endpoints, the event outbox and the delivery log of one
-//! organization (SPEC §8b). `emit` is called by the change that causes an
+//! organization (docs/product.md, "Webhooks"). `emit` is called by the change that causes an
 //! event, in its transaction: it writes one row per subscribed endpoint, or
 //! nothing (after one indexed lookup) when no enabled endpoint wants the
 //! type or the plan has no custom integrations. The worker's side (`claim_due`,

@@ -1,4 +1,4 @@
-//! Advanced analytics (SPEC §8c, docs/analytics.md): the date ranges a page
+//! Advanced analytics (docs/product.md, "Analytics", docs/analytics.md): the date ranges a page
 //! may ask for, and the report built from per-day counts. Pure: the counts
 //! come from `db::analytics` (rows of `analytics_daily`), so the cost of a
 //! report depends on the range and the number of templates, sequences and

@@ -1,4 +1,4 @@
-//! API keys (SPEC §8a): the scope a key acts with and the shape of a key,
+//! API keys (docs/product.md, "API"): the scope a key acts with and the shape of a key,
 //! `ld_<8-character public prefix>_<secret>`. Only the prefix is ever shown
 //! again after creation; the whole key is what gets hashed and looked up.
 

@@ -1,4 +1,4 @@
-//! Plan changes and the subscription lifecycle as pure decisions (SPEC §5): what a requested
+//! Plan changes and the subscription lifecycle as pure decisions (docs/product.md, "Limits"): what a requested
 //! plan change does, which transition a subscription is due for at a given instant, how periods
 //! roll over, and what a downgrade would leave over its target's limits. No I/O here.
 use chrono::{DateTime, Months, Utc};
@@ -101,7 +101,7 @@ impl SubscriptionState {
     }
 }
 
-/// SPEC §5: during the trial every change applies at once and costs nothing (the team tries what
+/// docs/product.md, "Limits": during the trial every change applies at once and costs nothing (the team tries what
 /// it would buy; a downgrade is still confirmed first by the caller). A running subscription
 /// upgrades at once with a payment and downgrades at the end of the period. A subscription that
 /// no longer keeps its plan (canceled, expired, past grace) starts afresh at once.
@@ -203,7 +203,7 @@ pub struct Excess {
     pub limit: i64,
 }
 
-/// The limits that SPEC §5 shows before a downgrade (members, templates, sequences, leads this
+/// The limits that docs/product.md, "Limits" shows before a downgrade (members, templates, sequences, leads this
 /// month — messages/day resets daily and is left out).
 pub const DOWNGRADE_CHECKS: [LimitKind; 4] = [
     LimitKind::Users,

@@ -1,4 +1,4 @@
-//! Rules for changing memberships (SPEC §2): who may re-role, re-permission,
+//! Rules for changing memberships (docs/product.md, "Roles"): who may re-role, re-permission,
 //! remove, promote or demote whom, and the last-owner rule. Callers pass the
 //! roles as read inside their transaction, after locking the owner rows.
 use super::roles::{may_assign_role, may_manage_member, removes_last_owner, Role};

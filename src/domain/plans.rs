@@ -1,4 +1,4 @@
-//! The plan catalogue (SPEC §4) and how usage compares to a limit.
+//! The plan catalogue (docs/product.md, "Plans") and how usage compares to a limit.
 //! `CATALOGUE` is the one place holding prices, limits and features; a limit of `None` means
 //! unlimited. Per-organization overrides are applied on top with `Limits::set`.
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ pub enum Plan {
 }
 
 impl Plan {
-    /// API calls a minute the plan's keys may make (SPEC §8a); `None` for
+    /// API calls a minute the plan's keys may make (docs/product.md, "API"); `None` for
     /// plans without API access.
     pub fn api_calls_per_minute(self) -> Option<i64> {
         match self {
@@ -244,7 +244,7 @@ const NO_FEATURES: Features = Features {
     dedicated_account_manager: false,
 };
 
-/// SPEC §4, indexed by `Plan::rank`.
+/// docs/product.md, "Plans", indexed by `Plan::rank`.
 static CATALOGUE: [PlanSpec; 4] = [
     PlanSpec {
         plan: Plan::Free,

@@ -1,4 +1,4 @@
-//! Roles, member permission flags and the one permission table of SPEC §2.
+//! Roles, member permission flags and the one permission table of docs/product.md, "Roles".
 //! `allows` is the only place that decides role × action; member flags refine MEMBER only.
 //! Member-management rules keep ADMINs away from OWNERs; the last-owner rule is `removes_last_owner`.
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,7 @@ impl Action {
     ];
 }
 
-/// SPEC §2: may `role` (with `flags`, which matter for MEMBER only) do `action`?
+/// docs/product.md, "Roles": may `role` (with `flags`, which matter for MEMBER only) do `action`?
 pub fn allows(role: Role, flags: MemberFlags, action: Action) -> bool {
     use Action::*;
     match role {

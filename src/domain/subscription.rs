@@ -1,4 +1,4 @@
-//! Subscription lifecycle (SPEC §5): statuses, trial, grace period, effective plan, and the
+//! Subscription lifecycle (docs/product.md, "Limits"): statuses, trial, grace period, effective plan, and the
 //! local "today" / "this month" of an organization's time zone for usage counters.
 //! All instants are UTC; local dates only come out of `day_start` / `month_start`.
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, TimeZone, Utc};

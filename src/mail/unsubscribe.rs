@@ -1,4 +1,4 @@
-//! The unsubscribe part of every message mail (SPEC §8e): a footer with the
+//! The unsubscribe part of every message mail (docs/product.md, "Data rights"): a footer with the
 //! link to `/u/{token}` and the RFC 8058 one-click headers, added by the
 //! delivery worker from the token stored with the outbox row.
 

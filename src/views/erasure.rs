@@ -1,4 +1,4 @@
-//! The "Forget this lead" card of the lead page (SPEC §8e): what erasure
+//! The "Forget this lead" card of the lead page (docs/product.md, "Data rights"): what erasure
 //! deletes and what it keeps, and the button.
 
 use maud::{html, Markup};

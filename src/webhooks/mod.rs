@@ -1,4 +1,4 @@
-//! Outgoing webhooks (SPEC §8b) below the web and job layers: the event
+//! Outgoing webhooks (docs/product.md, "Webhooks") below the web and job layers: the event
 //! catalogue and payload builders (`events`), Standard Webhooks signing
 //! (`signing`) and the rules for where a delivery may go (`target`). The
 //! queries live in `db::webhooks`, the delivery worker in `jobs::webhooks`.

@@ -1,4 +1,4 @@
-//! Organization deletion (SPEC §8e): an owner schedules it a week ahead with
+//! Organization deletion (docs/product.md, "Data rights"): an owner schedules it a week ahead with
 //! the password and the organization's name; cancelling loses nothing; when
 //! the date has passed the job leaves no row of the organization in any
 //! tenant table (found by walking the catalogue) except its invoices.

@@ -1,4 +1,4 @@
-//! The public API (SPEC §8a): API keys on the settings page, and the JSON
+//! The public API (docs/product.md, "API"): API keys on the settings page, and the JSON
 //! API under `/api/v1` driven with those keys.
 
 mod access;

@@ -30,7 +30,7 @@ async fn the_invoice_pdf_follows_the_invoice_page_permissions() {
         page.body.contains(&format!("href=\"{path}\"")),
         "the page links the PDF"
     );
-    // Roles: admins read billing, members and viewers do not (SPEC §2).
+    // Roles: admins read billing, members and viewers do not (docs/product.md, "Roles").
     let org = org_id(&app, "ann-s-organization").to_string();
     for (name, role, status) in [
         ("Adam", "ADMIN", 200),

@@ -1,4 +1,4 @@
-//! Data rights and lawful outreach (SPEC §8e): unsubscribe links and the
+//! Data rights and lawful outreach (docs/product.md, "Data rights"): unsubscribe links and the
 //! suppression list. Shared setup: an organization whose owner has one lead
 //! enrolled in the global three-step sequence.
 

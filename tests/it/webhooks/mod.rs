@@ -1,4 +1,4 @@
-//! Outgoing webhooks (SPEC §8b): events from every source written with their
+//! Outgoing webhooks (docs/product.md, "Webhooks"): events from every source written with their
 //! change, signed delivery to a real receiver, retries and order, the SSRF
 //! guard, the pages with their bad input, roles and other organizations.
 
