@@ -1,6 +1,7 @@
 //! Erasure of a person ("Forget this lead", docs/product.md, "Data rights"): the lead, its
-//! messages (bodies included) and enrolments, and the mail queued or kept
-//! for those messages are deleted in one transaction; what stays is the
+//! messages (bodies included) and enrolments, the mail queued or kept for
+//! those messages, and whatever came back from or about the address
+//! (replies, auto-replies, bounce reports) are deleted in one transaction; what stays is the
 //! salted hash of the address on the suppression list, so an import cannot
 //! bring the person back silently, and an audit event without their data.
 
@@ -9,7 +10,7 @@ use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::schema::{leads, mail_outbox, messages, sequence_enrollments};
+use crate::db::schema::{inbound_messages, leads, mail_outbox, messages, sequence_enrollments};
 use crate::db::suppression::{self, Reason};
 use crate::db::{audit, leads as lead_rows, Tenant};
 use crate::ids::{LeadId, MessageId, OrgId};
@@ -33,6 +34,19 @@ pub fn forget_lead(
     // the body: both go.
     diesel::delete(scoped_mail_outbox(tenant).filter(mail_outbox::message_id.eq_any(&message_ids)))
         .execute(conn)?;
+    // Their replies go with the lead (a foreign key); mail about the address
+    // that matched no lead row (a bounce report) goes by the address.
+    let email = lead.fields.email.to_lowercase();
+    diesel::delete(
+        scoped_inbound(tenant).filter(
+            inbound_messages::lead_id
+                .eq(id)
+                .or(inbound_messages::from_email
+                    .eq(&email)
+                    .or(inbound_messages::bounce_recipient.eq(&email))),
+        ),
+    )
+    .execute(conn)?;
     let enrolments =
         diesel::delete(scoped_enrollments(tenant).filter(sequence_enrollments::lead_id.eq(id)))
             .execute(conn)?;
@@ -66,6 +80,12 @@ fn scoped_enrollments(
     tenant: &Tenant,
 ) -> Filter<sequence_enrollments::table, Eq<sequence_enrollments::organization_id, OrgId>> {
     sequence_enrollments::table.filter(sequence_enrollments::organization_id.eq(tenant.org_id()))
+}
+
+fn scoped_inbound(
+    tenant: &Tenant,
+) -> Filter<inbound_messages::table, Eq<inbound_messages::organization_id, OrgId>> {
+    inbound_messages::table.filter(inbound_messages::organization_id.eq(tenant.org_id()))
 }
 
 fn scoped_leads(tenant: &Tenant) -> Filter<leads::table, Eq<leads::organization_id, OrgId>> {

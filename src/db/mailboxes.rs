@@ -92,6 +92,15 @@ pub struct NewMailbox {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The state row a new mailbox starts with.
+#[derive(Insertable)]
+#[diesel(table_name = mailbox_states)]
+struct NewMailboxState {
+    organization_id: OrgId,
+    mailbox_id: MailboxId,
+    next_poll_at: DateTime<Utc>,
+}
+
 /// Stores a new mailbox of the tenant (its `organization_id` is the
 /// tenant's) with its state row, due for its first inbox poll at once.
 pub fn insert(conn: &mut PgConnection, tenant: &Tenant, new: NewMailbox) -> QueryResult<Mailbox> {
@@ -104,11 +113,11 @@ pub fn insert(conn: &mut PgConnection, tenant: &Tenant, new: NewMailbox) -> Quer
         .returning(Mailbox::as_returning())
         .get_result(conn)?;
     diesel::insert_into(mailbox_states::table)
-        .values((
-            mailbox_states::organization_id.eq(tenant.org_id()),
-            mailbox_states::mailbox_id.eq(mailbox.id),
-            mailbox_states::next_poll_at.eq(new.created_at),
-        ))
+        .values(NewMailboxState {
+            organization_id: tenant.org_id(),
+            mailbox_id: mailbox.id,
+            next_poll_at: new.created_at,
+        })
         .execute(conn)?;
     Ok(mailbox)
 }

@@ -29,7 +29,7 @@ pub const ALREADY_PREPARING: &str =
     "An export is already being prepared. You will get a notice and an email when it is ready.";
 
 /// Columns never written to an archive, whatever table they appear in.
-pub const SECRET_COLUMNS: [&str; 11] = [
+pub const SECRET_COLUMNS: [&str; 13] = [
     "previous_secret",
     // Salted address hashes and their salt: of no use outside, and together
     // they would let anyone check whether an address is on the list.
@@ -43,6 +43,9 @@ pub const SECRET_COLUMNS: [&str; 11] = [
     "secret_hash",
     "csrf_token",
     "logo_data",
+    // Mailbox passwords, even sealed, never leave the database.
+    "smtp_password",
+    "imap_password",
 ];
 
 /// An export as the settings page and the download show it.
@@ -281,7 +284,7 @@ const fn section(
 }
 
 /// Every JSON file of the archive, in the order they are written.
-pub const SECTIONS: [Section; 19] = [
+pub const SECTIONS: [Section; 21] = [
     Section {
         file: "organization.json",
         about: "the organization: name, slug, time zone, brand and billing details (the logo image is not included)",
@@ -319,6 +322,20 @@ pub const SECTIONS: [Section; 19] = [
     section("sequence_steps.json", "the steps of those sequences", "sequence_steps t", "t.id", Key::Uuid),
     section("enrollments.json", "leads enrolled in sequences", "sequence_enrollments t", "t.id", Key::Uuid),
     section("messages.json", "every message sent or attempted, with its text", "messages t", "t.id", Key::Uuid),
+    section(
+        "replies.json",
+        "what came back into the mailboxes: replies, auto-replies and bounce reports, with their text",
+        "inbound_messages t",
+        "t.id",
+        Key::Uuid,
+    ),
+    section(
+        "mailboxes.json",
+        "sender mailboxes: address, servers, user names, pacing (never the passwords)",
+        "mailboxes t",
+        "t.id",
+        Key::Uuid,
+    ),
     section(
         "usage_counters.json",
         "usage counted per day and month (leads created, messages sent, API calls)",

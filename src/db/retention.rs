@@ -9,13 +9,17 @@
 use chrono::{DateTime, Duration, Months, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{account_tokens, mail_outbox, usage_records};
+use crate::db::schema::{account_tokens, inbound_messages, mail_outbox, usage_records};
 
 /// Days a sent mail's text stays in the outbox (for delivery questions).
 pub const OUTBOX_BODY_DAYS: i64 = 30;
 /// Months raw usage records are kept; the per-day and per-month counters,
 /// which the usage page and limits read, stay.
 pub const USAGE_RECORD_MONTHS: u32 = 13;
+/// Days a mail that came back into a mailbox is kept once it belongs to no
+/// lead (its lead was deleted or it never matched one); mail that belongs to
+/// a lead is part of its conversation and goes with the lead.
+pub const UNATTACHED_INBOUND_DAYS: i64 = 30;
 /// Days a used account token (password reset, email change) is kept.
 pub const USED_TOKEN_DAYS: i64 = 1;
 
@@ -52,4 +56,16 @@ pub fn prune_usage_records(conn: &mut PgConnection, now: DateTime<Utc>) -> Query
 pub fn prune_used_tokens(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     let cutoff = now - Duration::days(USED_TOKEN_DAYS);
     diesel::delete(account_tokens::table.filter(account_tokens::used_at.lt(cutoff))).execute(conn)
+}
+
+/// Deletes inbound mail (replies, auto-replies, bounce reports) that belongs
+/// to no lead and came in more than `UNATTACHED_INBOUND_DAYS` ago.
+pub fn prune_unattached_inbound(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    let cutoff = now - Duration::days(UNATTACHED_INBOUND_DAYS);
+    diesel::delete(
+        inbound_messages::table
+            .filter(inbound_messages::lead_id.is_null())
+            .filter(inbound_messages::received_at.lt(cutoff)),
+    )
+    .execute(conn)
 }

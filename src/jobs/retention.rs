@@ -1,6 +1,7 @@
 //! The retention job: once an hour, blanks the text of mail sent over 30
 //! days ago, deletes raw usage records older than 13 months and used account
-//! tokens (`db::retention`). Safe on several instances: each statement is
+//! tokens, and inbound mail that belongs to no lead after 30 days
+//! (`db::retention`). Safe on several instances: each statement is
 //! idempotent.
 
 use chrono::{DateTime, Utc};
@@ -18,5 +19,6 @@ pub fn run(
     let mail = retention::blank_sent_mail(conn, now).map_err(|e| e.to_string())?;
     let usage = retention::prune_usage_records(conn, now).map_err(|e| e.to_string())?;
     let tokens = retention::prune_used_tokens(conn, now).map_err(|e| e.to_string())?;
-    Ok(mail + usage + tokens)
+    let inbound = retention::prune_unattached_inbound(conn, now).map_err(|e| e.to_string())?;
+    Ok(mail + usage + tokens + inbound)
 }

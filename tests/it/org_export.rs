@@ -22,7 +22,7 @@ const INVITE_HASH_HEX: &str = "deadbeefcafe0002";
 const PASSWORD_HASH: &str = "argon2-sentinel-password-hash";
 
 /// Archive files and the query counting the same rows of organization `{org}`.
-const FILES: [(&str, &str); 19] = [
+const FILES: [(&str, &str); 21] = [
     ("organization.json", "organizations WHERE id = '{org}'"),
     (
         "subscription.json",
@@ -62,6 +62,14 @@ const FILES: [(&str, &str); 19] = [
         "sequence_enrollments WHERE organization_id = '{org}'",
     ),
     ("messages.json", "messages WHERE organization_id = '{org}'"),
+    (
+        "replies.json",
+        "inbound_messages WHERE organization_id = '{org}'",
+    ),
+    (
+        "mailboxes.json",
+        "mailboxes WHERE organization_id = '{org}'",
+    ),
     (
         "usage_counters.json",
         "usage_counters WHERE organization_id = '{org}'",
@@ -215,6 +223,11 @@ async fn the_archive_holds_every_row_of_the_organization_and_nothing_else() {
     assert!(
         !all.contains("whsec_"),
         "no webhook signing secret in the archive"
+    );
+    assert!(
+        files["mailboxes.json"].contains("smtp.example.com")
+            && !files["mailboxes.json"].contains("password"),
+        "mailboxes are exported without their passwords"
     );
     let ann_own = org_id(&app, "ann-s-organization");
     for foreign in [

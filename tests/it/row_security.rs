@@ -62,7 +62,7 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
 /// One row in every tenant table for organization `org` (numbered `n` to keep
 /// globally unique values apart).
 pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
-    let (hook, event) = (Uuid::new_v4(), Uuid::new_v4());
+    let (hook, event, mailbox) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let (user, lead, tpl, seq, inv) = (
         Uuid::new_v4(),
         Uuid::new_v4(),
@@ -127,7 +127,20 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
          INSERT INTO lead_edits (organization_id, lead_id, changes, changed_at)
              VALUES ('{org}', '{lead}', '{{\"company\": {{\"from\": \"A\", \"to\": \"B\"}}}}', now());
          INSERT INTO analytics_daily (organization_id, day, metric, dim, count)
-             VALUES ('{org}', current_date - 400, 'lead_created', 'page', 1);"
+             VALUES ('{org}', current_date - 400, 'lead_created', 'page', 1);
+         INSERT INTO mailboxes (organization_id, id, display_name, email, smtp_host, smtp_port,
+                 smtp_security, smtp_username, smtp_password, imap_host, imap_port, imap_security,
+                 imap_username, imap_password, created_at, updated_at)
+             VALUES ('{org}', '{mailbox}', 'M', 'm{n}@example.com', 'smtp.example.com', 465, 'tls',
+                 'm', '\\x0{n}', 'imap.example.com', 993, 'tls', 'm', '\\x0{n}', now(), now());
+         INSERT INTO mailbox_states (organization_id, mailbox_id) VALUES ('{org}', '{mailbox}');
+         INSERT INTO inbound_messages (organization_id, id, mailbox_id, kind, lead_id, dedupe_key,
+                 received_at, created_at)
+             VALUES ('{org}', gen_random_uuid(), '{mailbox}', 'reply', '{lead}', 'd{n}', now(), now());
+         INSERT INTO sequence_senders (organization_id, sequence_owner_key, sequence_id, mode, updated_at)
+             VALUES ('{org}', '{org}', '{seq}', 'mailboxes', now());
+         INSERT INTO sequence_mailboxes (organization_id, sequence_owner_key, sequence_id, mailbox_id)
+             VALUES ('{org}', '{org}', '{seq}', '{mailbox}');"
     ))
     .expect("fixture rows");
 }

@@ -359,7 +359,9 @@ fn unlisted_route_modules(mod_rs: &str, route_files: &[(String, String)]) -> Vec
 fn route_files() -> Vec<(String, String)> {
     rust_files(&src().join("routes"))
         .into_iter()
-        .filter(|p| p.parent() == Some(src().join("routes").as_path()))
+        .filter(|p| {
+            p.parent() == Some(src().join("routes").as_path()) && p.file_name().unwrap() != "mod.rs"
+        })
         .map(|p| {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
             (name, fs::read_to_string(&p).unwrap())

@@ -41,13 +41,36 @@ async fn forgetting_a_lead_erases_it_and_keeps_only_the_hash() {
     let (c, lead) = enrolled_and_mailed(&app).await;
     let link = unsubscribe_path(&app);
     assert!(!tables_mentioning(&app, "anna@x.example").is_empty());
+    // A reply of hers and a bounce report about her address that matched no lead.
+    crate::team::support::exec(
+        &app,
+        "INSERT INTO mailboxes (organization_id, id, display_name, email, smtp_host, smtp_port, \
+             smtp_security, smtp_username, smtp_password, imap_host, imap_port, imap_security, \
+             imap_username, imap_password, created_at, updated_at) \
+           SELECT id, gen_random_uuid(), 'M', 'm@x.example', 'smtp.x.example', 465, 'tls', 'm', \
+             '\\x00', 'imap.x.example', 993, 'tls', 'm', '\\x00', now(), now() FROM organizations; \
+         INSERT INTO inbound_messages (organization_id, id, mailbox_id, kind, lead_id, dedupe_key, \
+             from_email, body_text, bounce_recipient, received_at, created_at) \
+           SELECT m.organization_id, gen_random_uuid(), m.id, k.kind, k.lead, k.key, k.sender, \
+             'Thanks, Anna', k.rcpt, now(), now() \
+           FROM mailboxes m CROSS JOIN (VALUES \
+             ('reply', (SELECT id FROM leads), 'r1', 'anna@x.example', NULL), \
+             ('bounce', NULL::uuid, 'b1', 'mailer-daemon@x.example', 'anna@x.example')) \
+             AS k (kind, lead, key, sender, rcpt);",
+    );
     let page = c.get(&format!("/leads/{lead}")).await;
     assert!(page.body.contains("Forget this lead"));
 
     let r = c.post(&format!("/leads/{lead}/forget"), &[]).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.location(), Some("/leads"));
-    for table in ["leads", "messages", "sequence_enrollments", "mail_outbox"] {
+    for table in [
+        "leads",
+        "messages",
+        "sequence_enrollments",
+        "mail_outbox",
+        "inbound_messages",
+    ] {
         assert_eq!(
             app.count(&format!("SELECT count(*) FROM {table}")),
             0,

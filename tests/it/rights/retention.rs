@@ -109,3 +109,45 @@ async fn the_privacy_page_lists_the_periods_and_every_page_links_to_it() {
     assert!(c.get("/dashboard").await.body.contains("href=\"/privacy\""));
     assert!(c.get("/privacy").await.status == 200);
 }
+
+#[actix_web::test]
+async fn inbound_mail_without_a_lead_goes_after_30_days_a_leads_conversation_stays() {
+    let app = TestApp::new().await;
+    let _c = owner(&app).await;
+    let now = app.now();
+    let at = |days: i64| (now - Duration::days(days)).to_rfc3339();
+    crate::team::support::exec(
+        &app,
+        &format!(
+            "INSERT INTO leads (organization_id, id, first_name, email) \
+               SELECT id, gen_random_uuid(), 'Lea', 'lea@x.example' FROM organizations; \
+             INSERT INTO mailboxes (organization_id, id, display_name, email, smtp_host, smtp_port, \
+                 smtp_security, smtp_username, smtp_password, imap_host, imap_port, imap_security, \
+                 imap_username, imap_password, created_at, updated_at) \
+               SELECT id, gen_random_uuid(), 'M', 'm@x.example', 'smtp.x.example', 465, 'tls', 'm', \
+                 '\\x00', 'imap.x.example', 993, 'tls', 'm', '\\x00', now(), now() FROM organizations; \
+             INSERT INTO inbound_messages (organization_id, id, mailbox_id, kind, lead_id, dedupe_key, \
+                 body_text, received_at, created_at) \
+               SELECT m.organization_id, gen_random_uuid(), m.id, k.kind, k.lead, k.key, 'text', k.at::timestamptz, now() \
+               FROM mailboxes m CROSS JOIN (VALUES \
+                 ('reply', (SELECT id FROM leads), 'old-with-lead', '{old}'), \
+                 ('bounce', NULL::uuid, 'old-without-lead', '{old}'), \
+                 ('bounce', NULL::uuid, 'new-without-lead', '{new}')) AS k (kind, lead, key, at);",
+            old = at(31),
+            new = at(29),
+        ),
+    );
+    assert_eq!(run_retention(&app), 1, "one old mail without a lead");
+    let keys = |key: &str| {
+        app.count(&format!(
+            "SELECT count(*) FROM inbound_messages WHERE dedupe_key = '{key}'"
+        ))
+    };
+    assert_eq!(keys("old-without-lead"), 0);
+    assert_eq!(
+        keys("old-with-lead"),
+        1,
+        "a lead's conversation stays with it"
+    );
+    assert_eq!(keys("new-without-lead"), 1);
+}
