@@ -15,6 +15,13 @@ impl FieldErrors {
         Self::default()
     }
 
+    /// Errors with one message for one field.
+    pub fn one(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = Self::new();
+        errors.add(field, message);
+        errors
+    }
+
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         self.0.entry(field.to_string()).or_insert(message.into());
     }

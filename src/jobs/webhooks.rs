@@ -194,9 +194,17 @@ fn post(due: &Due, allow_private: bool, now: DateTime<Utc>) -> Result<(u16, Stri
     Ok((code, String::from_utf8_lossy(&kept).into_owned()))
 }
 
-/// The client's error without the URL it starts with (the page shows it).
+/// The client's error in words for the delivery log: a refused or unknown
+/// host is said plainly, anything else without the URL it starts with.
 fn transport_error(t: &ureq::Transport, url: &str) -> String {
     let text = t.to_string();
+    if t.kind() == ureq::ErrorKind::Dns {
+        return if text.contains(target::PRIVATE_HOST) {
+            target::PRIVATE_HOST.to_string()
+        } else {
+            target::UNRESOLVED_HOST.to_string()
+        };
+    }
     let text = text.strip_prefix(&format!("{url}: ")).unwrap_or(&text);
     text.chars().take(500).collect()
 }

@@ -76,8 +76,26 @@ fn read_form(body: &[u8]) -> FormValues {
     }
 }
 
-/// The validated input, or the fields' errors.
-fn validate(f: &FormValues, allow_private: bool) -> Result<EndpointInput, FieldErrors> {
+/// The validated input, or the fields' errors. The host is resolved as a
+/// delivery would resolve it (off the async threads), so a target that
+/// every delivery would refuse is refused now.
+async fn validate(f: &FormValues, allow_private: bool) -> Result<EndpointInput, FieldErrors> {
+    let input = validate_fields(f, allow_private)?;
+    let url =
+        url::Url::parse(&input.url).map_err(|_| FieldErrors::one("url", "Enter a full URL."))?;
+    let host = web::block(move || target::check_host(&url, allow_private)).await;
+    match host {
+        Ok(Ok(())) => Ok(input),
+        Ok(Err(e)) => Err(FieldErrors::one("url", e)),
+        Err(_) => Err(FieldErrors::one(
+            "url",
+            "The URL could not be checked; try again.",
+        )),
+    }
+}
+
+/// The form's fields checked on their own.
+fn validate_fields(f: &FormValues, allow_private: bool) -> Result<EndpointInput, FieldErrors> {
     let mut errors = FieldErrors::new();
     let url = target::check_url(&f.url, allow_private)
         .map(|u| u.to_string())
@@ -167,7 +185,7 @@ async fn create(
     let tenant = cur.tenant_for(Action::ManageSettings)?;
     require_integrations(&cur)?;
     let form = read_form(&body);
-    let input = match validate(&form, state.config.webhook_allow_private_targets) {
+    let input = match validate(&form, state.config.webhook_allow_private_targets).await {
         Ok(input) => input,
         Err(errors) => {
             let endpoints = load_list(&state, &cur).await?;
@@ -257,7 +275,7 @@ async fn update(
     let tenant = cur.tenant_for(Action::ManageSettings)?;
     let id = path.into_inner();
     let form = read_form(&body);
-    let input = match validate(&form, state.config.webhook_allow_private_targets) {
+    let input = match validate(&form, state.config.webhook_allow_private_targets).await {
         Ok(input) => input,
         Err(errors) => {
             let shown = (Reply::Invalid, Some(form), errors, None);

@@ -1,11 +1,14 @@
 //! Where a webhook may be delivered (the SSRF guard). A URL must be
-//! `https://` without credentials; at delivery time its host is resolved
-//! once, every address that is loopback, private, link-local, multicast,
-//! unspecified or otherwise not public (v4 and v6, including v4-mapped and
-//! NAT64 forms) is refused, and the connection goes to the checked address
-//! (the HTTP client's resolver is `resolve` itself, so there is no second
-//! lookup). `WEBHOOK_ALLOW_PRIVATE_TARGETS=1` lifts both rules, for
-//! development and tests only.
+//! `https://` without credentials, on port 443, 80 or 1024–65535 except the
+//! well-known database ports (`BLOCKED_PORTS`). Its host is resolved when
+//! the endpoint is saved and again, once, at each delivery: every address
+//! that is loopback, private, link-local, multicast, unspecified or
+//! otherwise not public (v4 and v6, v4-mapped and NAT64 forms included) is
+//! refused, and the connection goes to the checked address (the HTTP
+//! client's resolver is `resolve` itself, so there is no second lookup).
+//! Refusals never name the address a host resolved to, so the delivery log
+//! cannot be used to map internal networks. `WEBHOOK_ALLOW_PRIVATE_TARGETS=1`
+//! lifts these rules, for development and tests only.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -14,6 +17,18 @@ use url::Url;
 
 /// Longest URL accepted.
 pub const MAX_URL_LEN: usize = 2000;
+
+/// Ports above 1023 that databases, caches and search servers listen on by
+/// default: a webhook never needs them, an attacker probing a network would.
+pub const BLOCKED_PORTS: [u16; 14] = [
+    1433, 1521, 2375, 2379, 3306, 5432, 5984, 6379, 7000, 7001, 9042, 9200, 11211, 27017,
+];
+
+/// What a person is told when the host is private or local.
+pub const PRIVATE_HOST: &str =
+    "The URL's host is a private or local address; events go to public hosts only.";
+/// What the delivery log says when the host name does not resolve.
+pub const UNRESOLVED_HOST: &str = "The URL's host name does not resolve (DNS).";
 
 /// The URL as saved, or why it is refused (a sentence for the form).
 pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, &'static str> {
@@ -42,13 +57,43 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, &'static str> {
     if !allow_private {
         if let Some(ip) = literal_ip(&url) {
             if !is_public(ip) {
-                return Err(
-                    "The URL points to a private or local address; events go to public hosts only.",
-                );
+                return Err(PRIVATE_HOST);
             }
+        }
+        if !port_allowed(url.port_or_known_default().unwrap_or(443)) {
+            return Err("Use port 443, 80 or a port from 1024 to 65535 that is not a database's.");
         }
     }
     Ok(url)
+}
+
+/// True for the ports a webhook may be sent to (see `BLOCKED_PORTS`).
+pub fn port_allowed(port: u16) -> bool {
+    port == 443 || port == 80 || (port >= 1024 && !BLOCKED_PORTS.contains(&port))
+}
+
+/// The save-time half of the delivery check: a host that resolves only to
+/// private or local addresses is refused now, as delivery would refuse it.
+/// A name that does not resolve yet is accepted (its DNS record may come
+/// later); each delivery checks again and logs why it failed.
+pub fn check_host(url: &Url, allow_private: bool) -> Result<(), &'static str> {
+    if allow_private {
+        return Ok(());
+    }
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return Err("The URL needs a host name.");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match (host, port).to_socket_addrs() {
+        Ok(found) => {
+            let found: Vec<SocketAddr> = found.collect();
+            if !found.is_empty() && !found.iter().any(|a| is_public(a.ip())) {
+                return Err(PRIVATE_HOST);
+            }
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
 }
 
 fn literal_ip(url: &Url) -> Option<IpAddr> {
@@ -69,13 +114,10 @@ pub fn resolve(netloc: &str, allow_private: bool) -> io::Result<Vec<SocketAddr>>
         .filter(|a| allow_private || is_public(a.ip()))
         .collect();
     if allowed.is_empty() {
-        let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+        // The address itself is not named: the log would map the network.
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!(
-                "refused: {netloc} resolves to a private or local address ({})",
-                shown.join(", ")
-            ),
+            PRIVATE_HOST,
         ));
     }
     Ok(allowed)
@@ -99,6 +141,8 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_broadcast()
         || ip.is_documentation()
         || a == 0
+        // IETF protocol assignments, 192.0.0.0/24.
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
         // Shared address space (carrier-grade NAT), 100.64.0.0/10.
         || (a == 100 && (64..128).contains(&b))
         // Benchmarking 198.18.0.0/15 and reserved 240.0.0.0/4.
@@ -107,10 +151,16 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
+    // v4-mapped ::ffff:0:0/96 never leaves the host's own stack as v6:
+    // refused whatever address it embeds.
+    if ip.to_ipv4_mapped().is_some() {
+        return false;
     }
     let s = ip.segments();
+    // Local-use NAT64, 64:ff9b:1::/48, translates into private networks.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        return false;
+    }
     // NAT64 (64:ff9b::/96) reaches the embedded v4 address.
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
         let [_, _, _, _, _, _, hi, lo] = s;
@@ -152,10 +202,13 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::7f00:1",
+            "192.0.0.8",
+            "::ffff:93.184.216.34",
+            "64:ff9b:1::5db8:d822",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "::ffff:93.184.216.34"] {
+        for ip in ["93.184.216.34", "2606:4700::1111", "64:ff9b::5db8:d822"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -170,6 +223,32 @@ mod tests {
         assert!(check_url("not a url", false).is_err());
         assert!(check_url("https://[::1]/", false).is_err());
         assert!(check_url("https://10.0.0.1/", false).is_err());
+    }
+
+    #[test]
+    fn only_web_ports_and_high_ports_other_than_databases() {
+        assert!(check_url("https://hooks.example.com:8443/x", false).is_ok());
+        assert!(check_url("https://hooks.example.com:80/x", false).is_ok());
+        for port in [22, 25, 1023, 5432, 6379, 27017] {
+            let url = format!("https://hooks.example.com:{port}/x");
+            assert!(check_url(&url, false).is_err(), "{port}");
+            assert!(
+                check_url(&url, true).is_ok(),
+                "{port} allowed in development"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_for_a_local_address_is_refused_when_saved_and_the_refusal_hides_it() {
+        let url = check_url("https://localhost:18777/hook", false).expect("the form is fine");
+        assert_eq!(check_host(&url, false), Err(PRIVATE_HOST));
+        assert_eq!(check_host(&url, true), Ok(()));
+        let unknown = check_url("https://hooks.example.invalid/", false).unwrap();
+        assert_eq!(check_host(&unknown, false), Ok(()), "may resolve later");
+        let refused = resolve("localhost:18777", false).unwrap_err().to_string();
+        assert!(!refused.contains("127.0.0.1"), "{refused}");
+        assert!(!refused.contains("::1"), "{refused}");
     }
 
     #[test]
