@@ -8,6 +8,7 @@ pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;
 pub mod membership;
+pub mod pacing;
 pub mod placeholders;
 pub mod plans;
 pub mod roles;

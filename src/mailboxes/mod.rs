@@ -4,3 +4,4 @@
 
 pub mod net;
 pub mod secrets;
+pub mod smtp;
