@@ -243,6 +243,12 @@ pub fn pacing_zone(
     Ok(zone.tz())
 }
 
+/// Whether the tenant's organization has connected any mailbox (without one
+/// replies cannot be read, and the pages say so).
+pub fn any(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(scoped_mailboxes(tenant))).get_result(conn)
+}
+
 /// Every `mailbox_states` query of a tenant starts here.
 fn scoped_mailbox_states(
     tenant: &Tenant,

@@ -147,12 +147,13 @@ fn claim(
             return mark_claimed(conn, access, mail, None, rfc_message_id, now).map(Some);
         };
         let tenant = access.tenant(org);
-        let Some((status, booked)) = mailbox_rows::lock_booking(conn, &tenant, mailbox_id)? else {
+        let booking = mailbox_rows::lock_booking(conn, &tenant, mailbox_id)?;
+        let Some((_, booked)) = booking.filter(|(status, _)| status == "active") else {
+            // The mailbox stopped sending since the row was picked: the mail
+            // waits (and is skipped by the next pick while it is not active).
+            outbox::wait_until(conn, mail.id, now + backoff(0))?;
             continue;
         };
-        if status != "active" {
-            continue;
-        }
         let mailbox = mailbox_rows::find(conn, &tenant, mailbox_id)?;
         let zone = mailbox_rows::pacing_zone(conn, &tenant, mail.message_id)?;
         let rules = mailbox.pacing();

@@ -107,7 +107,7 @@ fn connect_any(
 fn connect_error(e: &SmtpError) -> ConnectError {
     if e.is_timeout() {
         ConnectError::Timeout
-    } else if e.is_tls() {
+    } else if e.is_tls() || is_tls_record_error(e) {
         ConnectError::Tls(describe(e))
     } else if e.is_permanent() || e.is_transient() {
         ConnectError::Protocol(format!(
@@ -117,6 +117,19 @@ fn connect_error(e: &SmtpError) -> ConnectError {
     } else {
         ConnectError::Connect(describe(e))
     }
+}
+
+/// A TLS handshake that read something not TLS (implicit TLS against a
+/// plain-text port) surfaces as an I/O error of kind `InvalidData`.
+fn is_tls_record_error(e: &SmtpError) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::InvalidData;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn starttls_error(e: SmtpError) -> ConnectError {
