@@ -262,3 +262,52 @@ fn scoped_mailboxes(
 ) -> Filter<mailboxes::table, Eq<mailboxes::organization_id, OrgId>> {
     mailboxes::table.filter(mailboxes::organization_id.eq(tenant.org_id()))
 }
+
+/// The mailbox a claim returned: its organization and id.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct Due {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub organization_id: OrgId,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub mailbox_id: MailboxId,
+}
+
+/// Housekeeping for every organization (the inbox job): the mailbox whose
+/// inbox has waited longest (`next_poll_at` ≤ `now`), whatever its
+/// organization, is given its next turn at `next` and returned. SKIP
+/// LOCKED lets instances claim different mailboxes; the caller commits
+/// before talking to the server.
+pub fn claim_due_poll(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    next: DateTime<Utc>,
+) -> QueryResult<Option<Due>> {
+    diesel::sql_query(
+        "UPDATE mailbox_states s SET next_poll_at = $2, last_poll_at = $1
+         WHERE (s.organization_id, s.mailbox_id) = (
+             SELECT organization_id, mailbox_id FROM mailbox_states
+             WHERE next_poll_at <= $1
+             ORDER BY next_poll_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING s.organization_id, s.mailbox_id",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Timestamptz, _>(next)
+    .get_result(conn)
+    .optional()
+}
+
+/// Where the inbox of `id` has been read to (UIDVALIDITY and last UID).
+pub fn set_inbox_position(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    uid_validity: i64,
+    last_uid: i64,
+) -> QueryResult<usize> {
+    diesel::update(scoped_mailbox_states(tenant).filter(mailbox_states::mailbox_id.eq(id)))
+        .set((
+            mailbox_states::imap_uid_validity.eq(Some(uid_validity)),
+            mailbox_states::imap_last_uid.eq(last_uid),
+        ))
+        .execute(conn)
+}

@@ -191,6 +191,7 @@ diesel::table! {
         from_status -> Nullable<Text>,
         to_status -> Text,
         changed_at -> Timestamptz,
+        note -> Nullable<Text>,
     }
 }
 

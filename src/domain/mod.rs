@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod billing;
+pub mod inbound;
 pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;

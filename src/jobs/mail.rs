@@ -25,7 +25,7 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::db::mailboxes::{self as mailbox_rows, password_context};
 use crate::db::outbox::{self, PendingMail as Pending};
-use crate::db::{messages, SystemAccess, Tenant};
+use crate::db::{conversations, messages, DbError, DbResult, SystemAccess};
 use crate::domain::pacing;
 use crate::mail::unsubscribe;
 use crate::mailboxes::net::{Protocol, Security, Server};
@@ -209,7 +209,10 @@ enum Outcome {
     /// The mail itself is unusable (bad address): retrying cannot help.
     Unusable(String),
     /// The receiving side refused the mail for good (5xx): a hard bounce.
-    Refused(String),
+    Refused {
+        status: String,
+        detail: String,
+    },
     /// The mailbox's login was refused: the mail waits for it to be fixed.
     LoginRefused(String),
     Temporary(String),
@@ -273,7 +276,7 @@ fn send_through_mailbox(
         Ok(()) => Outcome::Sent,
         Err(SendError::Server(e)) if e.is_authentication() => Outcome::LoginRefused(e.to_string()),
         Err(SendError::Server(e)) => Outcome::Temporary(e.to_string()),
-        Err(SendError::Refused(e)) => Outcome::Refused(e),
+        Err(SendError::Refused { status, detail }) => Outcome::Refused { status, detail },
         Err(SendError::Temporary(e)) => Outcome::Temporary(e),
     }
 }
@@ -346,17 +349,29 @@ fn record(
     claimed: &Claimed,
     outcome: Outcome,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     let mail = &claimed.mail;
     let (label, result) = match outcome {
-        Outcome::Sent => ("sent", record_sent(conn, access, mail, now)),
-        Outcome::Unusable(e) => ("failed", record_failure(conn, access, mail, &e, now, true)),
-        Outcome::Refused(e) => ("bounced", record_refusal(conn, access, mail, &e, now)),
+        Outcome::Sent => (
+            "sent",
+            record_sent(conn, access, mail, now).map_err(DbError::from),
+        ),
+        Outcome::Unusable(e) => (
+            "failed",
+            record_failure(conn, access, mail, &e, now, true).map_err(DbError::from),
+        ),
+        Outcome::Refused { status, detail } => (
+            "bounced",
+            record_refusal(conn, access, mail, &status, &detail, now),
+        ),
         Outcome::LoginRefused(e) => (
             "waiting",
             record_login_refused(conn, access, claimed, &e, now),
         ),
-        Outcome::Temporary(e) => ("retry", record_failure(conn, access, mail, &e, now, false)),
+        Outcome::Temporary(e) => (
+            "retry",
+            record_failure(conn, access, mail, &e, now, false).map_err(DbError::from),
+        ),
     };
     crate::observe::delivery("mail", label);
     result
@@ -394,33 +409,44 @@ fn record_failure(
     Ok(())
 }
 
-/// The receiving server refused the mail for good: failed, never retried.
+/// The receiving server refused the mail for good: the mail failed, never
+/// retried, and its message is a hard bounce (address suppressed, the
+/// lead's enrolments stopped, the mailbox's bounce rate checked).
 fn record_refusal(
     conn: &mut PgConnection,
     access: &SystemAccess,
     mail: &Pending,
-    error: &str,
+    status: &str,
+    detail: &str,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let error = format!("refused by the receiving server: {error}");
-    record_failure(conn, access, mail, &error, now, true)
+) -> DbResult<()> {
+    let error: String = format!("refused by the receiving server: {detail}")
+        .chars()
+        .take(500)
+        .collect();
+    outbox::mark_attempt_failed(conn, mail, &error, true, now)?;
+    if let (Some(org), Some(message)) = (mail.organization_id, mail.message_id) {
+        conversations::record_hard_bounce(conn, &access.tenant(org), message, status, detail, now)?;
+    }
+    Ok(())
 }
 
-/// The mailbox's login was refused: the mail waits (no try counted) and
-/// the mailbox stops sending until its settings are saved again.
+/// The mailbox's login was refused (or its password cannot be opened):
+/// the mail waits (no try counted) and the mailbox needs attention, so it
+/// sends nothing until a login works again.
 fn record_login_refused(
     conn: &mut PgConnection,
     access: &SystemAccess,
     claimed: &Claimed,
     error: &str,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     tracing::warn!(mail = %claimed.mail.id, error = %error, "mailbox login refused");
-    let tenant: Option<Tenant> = claimed.mail.organization_id.map(|org| access.tenant(org));
-    if let (Some(_tenant), Some(_mailbox)) = (tenant, &claimed.mailbox) {
-        // Marking the mailbox for attention comes with the inbox reading.
+    outbox::wait_until(conn, claimed.mail.id, now + backoff(0))?;
+    if let (Some(org), Some(mailbox)) = (claimed.mail.organization_id, &claimed.mailbox) {
+        conversations::mark_needs_attention(conn, &access.tenant(org), mailbox.id, error, now)?;
     }
-    outbox::wait_until(conn, claimed.mail.id, now + backoff(0))
+    Ok(())
 }
 
 #[cfg(test)]

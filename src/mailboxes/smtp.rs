@@ -26,8 +26,9 @@ pub enum SendError {
     /// (an authentication failure also marks the mailbox for attention).
     Server(ServerError),
     /// The server permanently refused the message (5xx on MAIL, RCPT or
-    /// DATA): a hard bounce, never retried.
-    Refused(String),
+    /// DATA): a hard bounce, never retried. `status` is the enhanced status
+    /// code when the server gave one (`5.1.1`), else the reply code (`550`).
+    Refused { status: String, detail: String },
     /// A temporary refusal (4xx) or a broken conversation: retried later.
     Temporary(String),
 }
@@ -162,10 +163,26 @@ fn authentication_error(e: SmtpError) -> ConnectError {
 /// may pass on a later try.
 fn refusal(e: SmtpError) -> SendError {
     if e.is_permanent() {
-        SendError::Refused(describe(&e))
+        let detail = describe(&e);
+        let status = enhanced_status(&detail)
+            .or_else(|| e.status().map(|code| code.to_string()))
+            .unwrap_or_else(|| "5.0.0".into());
+        SendError::Refused { status, detail }
     } else {
         SendError::Temporary(describe(&e))
     }
+}
+
+/// The first enhanced status code (`5.1.1`) in a server's answer.
+fn enhanced_status(text: &str) -> Option<String> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            parts.len() == 3
+                && parts[0] == "5"
+                && parts[1..].iter().all(|p| !p.is_empty() && p.len() <= 3)
+        })
+        .map(str::to_string)
 }
 
 /// The error with its cause, on one line.
@@ -216,6 +233,18 @@ mod tests {
             .port();
         let e = check_login(&server("127.0.0.1", port, Security::None), true).unwrap_err();
         assert!(matches!(e.error, ConnectError::Connect(_)), "{e:?}");
+    }
+
+    #[test]
+    fn enhanced_status_codes_are_found_in_the_answer() {
+        assert_eq!(
+            enhanced_status("permanent error (550): 5.1.1 user unknown").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(
+            enhanced_status("permanent error (550): mailbox unavailable"),
+            None
+        );
     }
 
     #[test]

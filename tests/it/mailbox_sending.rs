@@ -1,7 +1,8 @@
 //! Sending from sender mailboxes against real SMTP on loopback (the sink of
 //! tests/support/smtp_sink.py, requiring the mailbox's own login): From,
 //! Message-ID and the login used; the platform fallback with Reply-To; a
-//! refused login keeps the mail waiting; sequence follow-ups thread onto the
+//! refused login keeps the mail waiting and the mailbox needs attention; a
+//! permanent refusal is a hard bounce; sequence follow-ups thread onto the
 //! first step; pacing (gap, daily cap) holds with two runners at once; and a
 //! mail whose outcome was never recorded is failed, never sent twice.
 
@@ -187,6 +188,47 @@ async fn a_refused_login_keeps_the_mail_waiting_and_nothing_is_lost() {
     assert_eq!(
         app.count("SELECT count(*) FROM messages WHERE status = 'failed'"),
         0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM mailbox_states WHERE status = 'needs_attention'"),
+        1,
+        "the mailbox needs attention"
+    );
+    deliver(
+        &app,
+        &delivery_config(&app, None),
+        app.now() + Duration::hours(1),
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE kind = 'message' AND status = 'pending' AND attempts = 0"),
+        1,
+        "its mail keeps waiting"
+    );
+}
+
+#[actix_web::test]
+async fn a_permanent_refusal_at_send_time_is_a_hard_bounce() {
+    let app = TestApp::new().await;
+    let sink = SmtpSink::start_with(true, Some(LOGIN));
+    let c = owner(&app).await;
+    connect_mailbox(&app, &sink, "owen-smtp", "s3cret");
+    send_to(&app, &c, "Anna", "anna@x.example").await;
+    deliver(&app, &delivery_config(&app, None), app.now());
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM messages WHERE status = 'bounced' AND bounced_at IS NOT NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM suppressions WHERE reason = 'bounced'"),
+        1,
+        "the address is suppressed"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE kind = 'message' AND status = 'failed' AND attempts = 1"),
+        1,
+        "never retried"
     );
 }
 

@@ -41,7 +41,7 @@ impl SmtpSink {
         Self::start_with(false, Some(user_password))
     }
 
-    fn start_with(refuse: bool, login: Option<&str>) -> SmtpSink {
+    pub(crate) fn start_with(refuse: bool, login: Option<&str>) -> SmtpSink {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("ld-smtp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
