@@ -4,13 +4,15 @@
 //! stored only sealed (`mailboxes::secrets`); opening them needs the mailbox
 //! key, which this module never holds.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{Eq, Filter};
 use diesel::prelude::*;
 
-use crate::db::schema::{mailbox_states, mailboxes};
+use crate::db::schema::{mailbox_states, mailboxes, organizations};
 use crate::db::Tenant;
-use crate::ids::{MailboxId, OrgId, UserId};
+use crate::domain::pacing::{Booked, Pacing};
+use crate::domain::settings::TimeZone;
+use crate::ids::{MailboxId, MessageId, OrgId, UserId};
 
 /// A mailbox row as stored (passwords sealed).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -146,6 +148,116 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Mailbox
         .load(conn)
 }
 
+impl Mailbox {
+    /// The pacing settings of this mailbox.
+    pub fn pacing(&self) -> Pacing {
+        let positive = |v: i32| u32::try_from(v).unwrap_or(0);
+        Pacing {
+            daily_cap: positive(self.daily_cap),
+            min_gap_seconds: positive(self.min_gap_seconds),
+            jitter_percent: positive(self.gap_jitter_percent),
+            send_days: u8::try_from(self.send_days & 0x7f).unwrap_or(0),
+            window_start_minute: positive(self.window_start_minute),
+            window_end_minute: positive(self.window_end_minute),
+        }
+    }
+}
+
+/// The first mailbox (by address) that `user` owns in the tenant's
+/// organization: where their messages go out from by default.
+pub fn own_mailbox(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    user: UserId,
+) -> QueryResult<Option<MailboxId>> {
+    scoped_mailboxes(tenant)
+        .filter(mailboxes::owner_user_id.eq(user))
+        .order(mailboxes::email.asc())
+        .select(mailboxes::id)
+        .first(conn)
+        .optional()
+}
+
+/// Status, next free moment, booked day and count, as stored.
+type BookingRow = (String, Option<DateTime<Utc>>, Option<NaiveDate>, i32);
+
+/// Locks a mailbox's state row (`FOR UPDATE`) and reads what it has
+/// booked: concurrent senders of one mailbox queue here, so its daily cap
+/// and gap hold across instances. `None` when the mailbox is gone.
+pub fn lock_booking(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+) -> QueryResult<Option<(String, Booked)>> {
+    let row: Option<BookingRow> = scoped_mailbox_states(tenant)
+        .filter(mailbox_states::mailbox_id.eq(id))
+        .select((
+            mailbox_states::status,
+            mailbox_states::next_send_at,
+            mailbox_states::booked_day,
+            mailbox_states::booked_count,
+        ))
+        .for_update()
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(status, next_free, last_day, count)| {
+        let booked = Booked {
+            next_free,
+            last_day,
+            count_on_last_day: u32::try_from(count).unwrap_or(0),
+        };
+        (status, booked)
+    }))
+}
+
+/// Stores a booking made under `lock_booking`'s lock; `sent_at` is the
+/// slot just taken.
+pub fn store_booking(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    booked: &Booked,
+    sent_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(scoped_mailbox_states(tenant).filter(mailbox_states::mailbox_id.eq(id)))
+        .set((
+            mailbox_states::next_send_at.eq(booked.next_free),
+            mailbox_states::booked_day.eq(booked.last_day),
+            mailbox_states::booked_count
+                .eq(i32::try_from(booked.count_on_last_day).unwrap_or(i32::MAX)),
+            mailbox_states::last_send_at.eq(Some(sent_at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The time zone a message to a lead is paced in: the lead's when it has a
+/// valid one, else the organization's.
+pub fn pacing_zone(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    message: Option<MessageId>,
+) -> QueryResult<chrono_tz::Tz> {
+    let lead_zone = match message {
+        Some(id) => crate::db::messages::lead_time_zone(conn, tenant, id)?,
+        None => None,
+    };
+    if let Some(zone) = lead_zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
+        return Ok(zone);
+    }
+    let zone: TimeZone = organizations::table
+        .find(tenant.org_id())
+        .select(organizations::time_zone)
+        .first(conn)?;
+    Ok(zone.tz())
+}
+
+/// Whether the tenant's organization has connected any mailbox (without one
+/// replies cannot be read, and the pages say so).
+pub fn any(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(scoped_mailboxes(tenant))).get_result(conn)
+}
+
 /// Every `mailbox_states` query of a tenant starts here.
 fn scoped_mailbox_states(
     tenant: &Tenant,
@@ -158,4 +270,53 @@ fn scoped_mailboxes(
     tenant: &Tenant,
 ) -> Filter<mailboxes::table, Eq<mailboxes::organization_id, OrgId>> {
     mailboxes::table.filter(mailboxes::organization_id.eq(tenant.org_id()))
+}
+
+/// The mailbox a claim returned: its organization and id.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct Due {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub organization_id: OrgId,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub mailbox_id: MailboxId,
+}
+
+/// Housekeeping for every organization (the inbox job): the mailbox whose
+/// inbox has waited longest (`next_poll_at` ≤ `now`), whatever its
+/// organization, is given its next turn at `next` and returned. SKIP
+/// LOCKED lets instances claim different mailboxes; the caller commits
+/// before talking to the server.
+pub fn claim_due_poll(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    next: DateTime<Utc>,
+) -> QueryResult<Option<Due>> {
+    diesel::sql_query(
+        "UPDATE mailbox_states s SET next_poll_at = $2, last_poll_at = $1
+         WHERE (s.organization_id, s.mailbox_id) = (
+             SELECT organization_id, mailbox_id FROM mailbox_states
+             WHERE next_poll_at <= $1
+             ORDER BY next_poll_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING s.organization_id, s.mailbox_id",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Timestamptz, _>(next)
+    .get_result(conn)
+    .optional()
+}
+
+/// Where the inbox of `id` has been read to (UIDVALIDITY and last UID).
+pub fn set_inbox_position(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    uid_validity: i64,
+    last_uid: i64,
+) -> QueryResult<usize> {
+    diesel::update(scoped_mailbox_states(tenant).filter(mailbox_states::mailbox_id.eq(id)))
+        .set((
+            mailbox_states::imap_uid_validity.eq(Some(uid_validity)),
+            mailbox_states::imap_last_uid.eq(last_uid),
+        ))
+        .execute(conn)
 }

@@ -19,7 +19,7 @@ use crate::db::templates::Template;
 use crate::db::usage::{self, UsageKind};
 use crate::db::{webhooks, Tenant};
 use crate::domain::placeholders::{self, Values};
-use crate::ids::{EnrollmentId, LeadId, MessageId, OrgId, TemplateId, UserId};
+use crate::ids::{EnrollmentId, LeadId, MailboxId, MessageId, OrgId, TemplateId, UserId};
 use crate::webhooks::events::{self as hook_events, EventType};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -130,6 +130,9 @@ struct NewMessage<'a> {
     body: &'a str,
     sender_user_id: Option<UserId>,
     created_at: DateTime<Utc>,
+    mailbox_id: Option<MailboxId>,
+    in_reply_to: Option<&'a str>,
+    thread_references: Option<&'a str>,
 }
 
 /// Stores a queued message, counts it (`message_sent` at `now`) and queues
@@ -149,6 +152,7 @@ pub fn queue(
     crate::db::suppression::refuse_suppressed(conn, tenant, &lead.fields.email)?;
     usage::consume_at(conn, tenant, UsageKind::MessageSent, Some(id.uuid()), now)?;
     let org = tenant.org_id();
+    let thread = threading(conn, tenant, origin, rendered)?;
     let inserted: Option<Message> = diesel::insert_into(messages::table)
         .values(NewMessage {
             organization_id: org,
@@ -159,10 +163,13 @@ pub fn queue(
             enrollment_id: origin.step.map(|s| s.0),
             step_position: origin.step.map(|s| s.1),
             to_email: &lead.fields.email,
-            subject: &rendered.subject,
+            subject: &thread.subject,
             body: &rendered.body,
             sender_user_id: origin.sender,
             created_at: now,
+            mailbox_id: thread.mailbox,
+            in_reply_to: thread.in_reply_to.as_deref(),
+            thread_references: thread.references.as_deref(),
         })
         .on_conflict_do_nothing()
         .returning(Message::as_returning())
@@ -177,11 +184,25 @@ pub fn queue(
             org: Some(org),
             message: Some(id),
             to: &lead.fields.email,
-            subject: &rendered.subject,
+            subject: &thread.subject,
             body: &rendered.body,
             html: None,
         },
         now,
+    )?;
+    let reply_to = match thread.mailbox {
+        Some(_) => None,
+        None => reply_address(conn, origin.sender)?,
+    };
+    outbox::attach_sending_details(
+        conn,
+        mail,
+        &outbox::SendingDetails {
+            mailbox: thread.mailbox,
+            in_reply_to: thread.in_reply_to.as_deref(),
+            references: thread.references.as_deref(),
+            reply_to: reply_to.as_deref(),
+        },
     )?;
     let unsubscribe = crate::db::suppression::issue_link(conn, tenant, lead, now)?;
     outbox::attach_unsubscribe(conn, mail, &unsubscribe)?;
@@ -345,6 +366,140 @@ pub fn mark_delivery(
     Ok(())
 }
 
+/// The time zone of the lead a message goes to, if the lead has one.
+pub fn lead_time_zone(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MessageId,
+) -> QueryResult<Option<String>> {
+    Ok(scoped_messages(tenant)
+        .inner_join(
+            leads::table.on(leads::organization_id
+                .eq(messages::organization_id)
+                .and(leads::id.eq(messages::lead_id))),
+        )
+        .filter(messages::id.eq(id))
+        .select(leads::time_zone)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Stores the `Message-ID` a message's mail is sent with.
+pub fn set_rfc_message_id(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MessageId,
+    rfc_message_id: &str,
+) -> QueryResult<()> {
+    diesel::update(scoped_messages(tenant).filter(messages::id.eq(id)))
+        .set(messages::rfc_message_id.eq(Some(rfc_message_id)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What a later step of an enrolment continues: the mailbox, Message-ID,
+/// references and subject of the enrolment's latest message.
+#[derive(Debug, Clone, Queryable)]
+pub struct ThreadTip {
+    pub mailbox_id: Option<MailboxId>,
+    pub rfc_message_id: Option<String>,
+    pub thread_references: Option<String>,
+    pub subject: String,
+}
+
+/// The enrolment's first and latest messages, if it has sent any.
+fn thread_of(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    enrollment: EnrollmentId,
+) -> QueryResult<Option<(ThreadTip, ThreadTip)>> {
+    let tips: Vec<ThreadTip> = scoped_messages(tenant)
+        .filter(messages::enrollment_id.eq(enrollment))
+        .order((messages::step_position.asc(), messages::created_at.asc()))
+        .select((
+            messages::mailbox_id,
+            messages::rfc_message_id,
+            messages::thread_references,
+            messages::subject,
+        ))
+        .load(conn)?;
+    Ok(match (tips.first(), tips.last()) {
+        (Some(first), Some(last)) => Some((first.clone(), last.clone())),
+        _ => None,
+    })
+}
+
+/// The subject of a later step: "Re: <first subject>" when the step's
+/// rendered subject is the first step's (the usual follow-up), else its own.
+pub fn follow_up_subject(first_subject: &str, step_subject: &str) -> String {
+    let first = first_subject.trim();
+    if step_subject.trim() != first {
+        return step_subject.to_string();
+    }
+    if first.to_ascii_lowercase().starts_with("re:") {
+        first.to_string()
+    } else {
+        format!("Re: {first}")
+    }
+}
+
+/// Threading of a new step onto what the enrolment sent before.
+struct Threading {
+    mailbox: Option<MailboxId>,
+    in_reply_to: Option<String>,
+    references: Option<String>,
+    subject: String,
+}
+
+fn threading(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    origin: &Origin,
+    rendered: &Rendered,
+) -> QueryResult<Threading> {
+    let thread = match origin.step {
+        Some((enrollment, _)) => thread_of(conn, tenant, enrollment)?,
+        None => None,
+    };
+    let Some((first, last)) = thread else {
+        let mailbox = match origin.sender {
+            Some(user) => crate::db::mailboxes::own_mailbox(conn, tenant, user)?,
+            None => None,
+        };
+        return Ok(Threading {
+            mailbox,
+            in_reply_to: None,
+            references: None,
+            subject: rendered.subject.clone(),
+        });
+    };
+    let references = match (&last.thread_references, &last.rfc_message_id) {
+        (Some(chain), Some(id)) => Some(format!("{chain} {id}")),
+        (None, Some(id)) => Some(id.clone()),
+        (chain, None) => chain.clone(),
+    };
+    Ok(Threading {
+        // The enrolment keeps the mailbox its first step went out from.
+        mailbox: first.mailbox_id,
+        in_reply_to: last.rfc_message_id.clone(),
+        references,
+        subject: follow_up_subject(&first.subject, &rendered.subject),
+    })
+}
+
+/// The sending member's address, where replies go when no mailbox sends.
+fn reply_address(conn: &mut PgConnection, sender: Option<UserId>) -> QueryResult<Option<String>> {
+    match sender {
+        Some(id) => users::table
+            .find(id)
+            .select(users::email)
+            .first(conn)
+            .optional(),
+        None => Ok(None),
+    }
+}
+
 /// Every `messages` query of a tenant starts here.
 fn scoped_messages(
     tenant: &Tenant,
@@ -355,4 +510,16 @@ fn scoped_messages(
 /// The condition every `messages` row of a tenant meets (for joined queries).
 fn scoped_messages_rows(tenant: &Tenant) -> Eq<messages::organization_id, OrgId> {
     messages::organization_id.eq(tenant.org_id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::follow_up_subject;
+
+    #[test]
+    fn a_follow_up_with_the_first_subject_replies_to_it() {
+        assert_eq!(follow_up_subject("Hello Ada", "Hello Ada"), "Re: Hello Ada");
+        assert_eq!(follow_up_subject("Re: Hello", "Re: Hello"), "Re: Hello");
+        assert_eq!(follow_up_subject("Hello Ada", "Last chance"), "Last chance");
+    }
 }

@@ -1,6 +1,10 @@
 //! The mail outbox: every outgoing email is first a row here, written in the
 //! transaction of whatever caused it. The delivery worker sends pending rows
-//! over SMTP when `SMTP_URL` is set; otherwise they stay for `/dev/outbox`.
+//! through the row's sender mailbox, or over `SMTP_URL` when it has none
+//! (without `SMTP_URL` such rows stay for `/dev/outbox`). A row is claimed
+//! ('sending', with `claimed_at`) in a short transaction, sent outside it and
+//! its outcome recorded in another; a row left 'sending' past the timeout is
+//! failed, never sent again (at most once, see docs/mailboxes.md).
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::Eq;
@@ -8,8 +12,9 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::mail_outbox;
+use crate::db::schema::mailbox_states;
 use crate::db::{wall, Tenant};
-use crate::ids::{MessageId, OrgId};
+use crate::ids::{MailboxId, MessageId, OrgId};
 
 /// What kind of mail, as stored in `mail_outbox.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +98,32 @@ pub fn attach_unsubscribe(conn: &mut PgConnection, id: Uuid, token: &str) -> Que
     Ok(())
 }
 
+/// How a queued message mail is sent: through which mailbox (none = the
+/// platform server, replies going to `reply_to`), and the thread it continues.
+pub struct SendingDetails<'a> {
+    pub mailbox: Option<MailboxId>,
+    pub in_reply_to: Option<&'a str>,
+    pub references: Option<&'a str>,
+    pub reply_to: Option<&'a str>,
+}
+
+/// Stores how a queued mail is sent (in the transaction that queued it).
+pub fn attach_sending_details(
+    conn: &mut PgConnection,
+    id: Uuid,
+    details: &SendingDetails,
+) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::mailbox_id.eq(details.mailbox),
+            mail_outbox::in_reply_to.eq(details.in_reply_to),
+            mail_outbox::thread_references.eq(details.references),
+            mail_outbox::reply_to.eq(details.reply_to),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// An outbox row as the development page shows it.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mail_outbox)]
@@ -160,19 +191,106 @@ pub struct PendingMail {
     pub body_html: Option<String>,
     pub attempts: i32,
     pub unsubscribe_token: Option<String>,
+    pub mailbox_id: Option<MailboxId>,
+    pub rfc_message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub thread_references: Option<String>,
+    pub reply_to: Option<String>,
 }
 
-/// Claims the longest-due pending mail (`FOR UPDATE SKIP LOCKED`).
-pub fn claim_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Option<PendingMail>> {
+/// Locks the longest-due pending mail that can go now (`FOR UPDATE SKIP
+/// LOCKED`): mail of an active mailbox, or platform mail when
+/// `platform_ready` (`SMTP_URL` is set). Mail of a mailbox that needs
+/// attention or is paused waits.
+pub fn lock_due(
+    conn: &mut PgConnection,
+    platform_ready: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<PendingMail>> {
+    let active = mailbox_states::table
+        .filter(mailbox_states::status.eq("active"))
+        .select(mailbox_states::mailbox_id.nullable());
+    let sendable = mail_outbox::mailbox_id
+        .is_null()
+        .and(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            if platform_ready { "TRUE" } else { "FALSE" },
+        ))
+        .or(mail_outbox::mailbox_id.eq_any(active));
     mail_outbox::table
         .filter(mail_outbox::status.eq("pending"))
         .filter(mail_outbox::next_attempt_at.le(now))
+        .filter(sendable)
         .order(mail_outbox::next_attempt_at.asc())
         .select(PendingMail::as_select())
         .for_update()
         .skip_locked()
         .first(conn)
         .optional()
+}
+
+/// Marks a locked mail as being sent now, with its `Message-ID`.
+pub fn mark_sending(
+    conn: &mut PgConnection,
+    id: Uuid,
+    rfc_message_id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::status.eq("sending"),
+            mail_outbox::claimed_at.eq(Some(now)),
+            mail_outbox::rfc_message_id.eq(Some(rfc_message_id)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Puts a mail back to wait until `at` without counting a try (its
+/// mailbox's pacing slot, or a mailbox whose login must be fixed first).
+pub fn wait_until(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::status.eq("pending"),
+            mail_outbox::next_attempt_at.eq(at),
+            mail_outbox::claimed_at.eq(None::<DateTime<Utc>>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A mail whose sending outcome was never recorded.
+#[derive(Debug, Clone, Queryable)]
+pub struct UnknownOutcome {
+    pub id: Uuid,
+    pub organization_id: Option<OrgId>,
+    pub message_id: Option<MessageId>,
+}
+
+/// What a mail left 'sending' is marked with: it may or may not have
+/// reached the server, and sending it again could deliver it twice.
+pub const UNKNOWN_OUTCOME: &str = "delivery state unknown, not retried to avoid a duplicate";
+
+/// Fails every mail claimed before `claimed_before` and still 'sending'
+/// (its sender stopped between the SMTP call and recording the outcome).
+pub fn fail_unknown_outcomes(
+    conn: &mut PgConnection,
+    claimed_before: DateTime<Utc>,
+) -> QueryResult<Vec<UnknownOutcome>> {
+    diesel::update(
+        mail_outbox::table
+            .filter(mail_outbox::status.eq("sending"))
+            .filter(mail_outbox::claimed_at.lt(claimed_before)),
+    )
+    .set((
+        mail_outbox::status.eq("failed"),
+        mail_outbox::last_error.eq(Some(UNKNOWN_OUTCOME)),
+    ))
+    .returning((
+        mail_outbox::id,
+        mail_outbox::organization_id,
+        mail_outbox::message_id,
+    ))
+    .get_results(conn)
 }
 
 /// Records a delivered mail.

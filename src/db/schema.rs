@@ -191,6 +191,7 @@ diesel::table! {
         from_status -> Nullable<Text>,
         to_status -> Text,
         changed_at -> Timestamptz,
+        note -> Nullable<Text>,
     }
 }
 
@@ -221,6 +222,12 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         body_html -> Nullable<Text>,
         unsubscribe_token -> Nullable<Text>,
+        mailbox_id -> Nullable<Uuid>,
+        rfc_message_id -> Nullable<Text>,
+        in_reply_to -> Nullable<Text>,
+        thread_references -> Nullable<Text>,
+        reply_to -> Nullable<Text>,
+        claimed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -599,6 +606,8 @@ diesel::table! {
         imap_last_uid -> Int8,
         last_poll_at -> Nullable<Timestamptz>,
         next_poll_at -> Timestamptz,
+        booked_day -> Nullable<Date>,
+        booked_count -> Int4,
     }
 }
 

@@ -20,6 +20,7 @@ pub const UNSUBSCRIBED: &str = "Stopped: the lead unsubscribed.";
 pub const SUPPRESSED: &str = "Stopped: this address is on the suppression list.";
 pub const REPLIED: &str = "Stopped: the lead replied.";
 pub const LOST: &str = "Stopped: the lead was marked lost.";
+pub const BOUNCED: &str = "Stopped: mail to this address bounced.";
 
 /// Why a lead with `status` leaves sequences that stop on reply, if it does.
 pub fn status_reason(status: LeadStatus) -> Option<&'static str> {

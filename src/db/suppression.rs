@@ -27,6 +27,8 @@ pub enum Reason {
     Forgotten,
     /// A member put the address on the list by hand.
     Added,
+    /// Mail to the address bounced for good.
+    Bounced,
 }
 
 impl Reason {
@@ -35,6 +37,7 @@ impl Reason {
             Reason::Unsubscribed => "unsubscribed",
             Reason::Forgotten => "forgotten",
             Reason::Added => "added",
+            Reason::Bounced => "bounced",
         }
     }
 
@@ -44,12 +47,14 @@ impl Reason {
             Reason::Unsubscribed => "unsubscribed",
             Reason::Forgotten => "asked to be forgotten",
             Reason::Added => "added by a member",
+            Reason::Bounced => "bounced",
         }
     }
 
     fn parse(s: &str) -> Reason {
         match s {
             "unsubscribed" => Reason::Unsubscribed,
+            "bounced" => Reason::Bounced,
             "forgotten" => Reason::Forgotten,
             // The column's CHECK allows nothing else.
             _ => Reason::Added,
@@ -357,6 +362,7 @@ pub fn suppress_lead(
     }
     let stop = match reason {
         Reason::Unsubscribed => stops::UNSUBSCRIBED,
+        Reason::Bounced => stops::BOUNCED,
         _ => stops::SUPPRESSED,
     };
     stops::stop_for_lead(conn, tenant, lead.id, stop, now)?;

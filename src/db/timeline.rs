@@ -2,8 +2,10 @@
 //! keyset pages, read in one statement from the rows that already record
 //! it — status changes (`lead_status_changes`, its creation included),
 //! messages with their delivery state, sequence enrolments and where they
-//! stand, and field edits (`lead_edits`, written by a trigger of migration
-//! `800000_lead_edits` on every update of a lead).
+//! stand, field edits (`lead_edits`, written by a trigger of migration
+//! `800000_lead_edits` on every update of a lead), and what came back from
+//! the lead (`inbound_messages`: replies with their text, automatic answers,
+//! bounces with their status), so the page reads as the conversation.
 //!
 //! An enrolment shows twice at most: when it began, and its present state
 //! when that is paused, completed or stopped (at the time it got there);
@@ -53,8 +55,23 @@ impl Entry {
 pub enum Activity {
     /// The lead was added with `status`, from `source` (page, csv, api).
     Created { status: String, source: String },
-    /// Its status moved.
-    Status { from: String, to: String },
+    /// Its status moved; `note` says why when the app moved it (e.g.
+    /// "reply detected").
+    Status {
+        from: String,
+        to: String,
+        note: Option<String>,
+    },
+    /// Mail that came back: `kind` is `reply`, `auto_reply`, `bounce` or
+    /// `soft_bounce`; `text` is plain text (never HTML) to show escaped.
+    Inbound {
+        #[serde(rename = "inbound_kind")]
+        kind: String,
+        from: String,
+        subject: String,
+        text: String,
+        bounce_status: Option<String>,
+    },
     /// A message to the lead, with its delivery state; `step` and
     /// `sequence` when a sequence sent it.
     Message {
@@ -108,7 +125,7 @@ const ENTRIES_SQL: &str = "
     SELECT c.changed_at AS at, c.id AS key, c.changed_by AS actor,
            CASE WHEN c.from_status IS NULL
                 THEN jsonb_build_object('kind', 'created', 'status', c.to_status, 'source', l.source)
-                ELSE jsonb_build_object('kind', 'status', 'from', c.from_status, 'to', c.to_status)
+                ELSE jsonb_build_object('kind', 'status', 'from', c.from_status, 'to', c.to_status, 'note', c.note)
            END AS entry
     FROM lead_status_changes c
     JOIN leads l ON l.organization_id = c.organization_id AND l.id = c.lead_id
@@ -137,7 +154,13 @@ const ENTRIES_SQL: &str = "
     UNION ALL
     SELECT d.changed_at, d.id, d.changed_by, jsonb_build_object('kind', 'edited', 'changes', d.changes)
     FROM lead_edits d
-    WHERE d.organization_id = $1 AND d.lead_id = $2";
+    WHERE d.organization_id = $1 AND d.lead_id = $2
+    UNION ALL
+    SELECT i.received_at, i.id, NULL::uuid,
+           jsonb_build_object('kind', 'inbound', 'inbound_kind', i.kind, 'from', i.from_email,
+                              'subject', i.subject, 'text', i.body_text, 'bounce_status', i.bounce_status)
+    FROM inbound_messages i
+    WHERE i.organization_id = $1 AND i.lead_id = $2";
 
 /// One page of lead `lead`'s timeline at `position`, newest first.
 pub fn page(

@@ -163,11 +163,12 @@ pub mod metric {
 }
 
 /// Why enrolments stop (the `sequence_stopped` dimension's suffix).
-pub const STOP_REASONS: [(&str, &str); 5] = [
+pub const STOP_REASONS: [(&str, &str); 6] = [
     ("replied", "Replied"),
     ("lost", "Marked lost"),
     ("unsubscribed", "Unsubscribed"),
     ("suppressed", "Suppressed"),
+    ("bounced", "Bounced"),
     ("member", "By a member"),
 ];
 
@@ -216,7 +217,7 @@ pub struct SequenceRow {
     pub enrolled: i64,
     pub completed: i64,
     /// By reason, in `STOP_REASONS` order.
-    pub stopped: [i64; 5],
+    pub stopped: [i64; STOP_REASONS.len()],
     pub replied: i64,
     /// Stopped enrolments by the last step they had been sent (0 = none).
     pub dropoff: BTreeMap<i32, i64>,
@@ -449,7 +450,7 @@ mod tests {
         assert_eq!(report.leads[6].by_source, [0, 3, 0]);
         assert_eq!(report.reached, [5, 2, 0, 0, 0]);
         assert_eq!(report.templates[0].reply_rate(), Some(25.0));
-        assert_eq!(report.sequences[0].stopped, [0, 1, 0, 0, 0]);
+        assert_eq!(report.sequences[0].stopped, [0, 1, 0, 0, 0, 0]);
         assert_eq!(report.sequences[0].dropoff.get(&2), Some(&1));
         assert_eq!(change_percent(5, 4), Some(25.0));
         assert_eq!(change_percent(5, 0), None);

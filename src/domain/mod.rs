@@ -4,10 +4,12 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod billing;
+pub mod inbound;
 pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;
 pub mod membership;
+pub mod pacing;
 pub mod placeholders;
 pub mod plans;
 pub mod roles;

@@ -87,10 +87,15 @@ pub enum Action {
     /// Transfer ownership or make another OWNER.
     TransferOwnership,
     ViewAudit,
+    /// Connect a sender mailbox of one's own and manage it (a MEMBER needs
+    /// `can_send_messages`; see `may_manage_mailbox`).
+    ConnectOwnMailbox,
+    /// Manage every sender mailbox of the organization.
+    ManageAllMailboxes,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::ReadWorkspace,
         Action::ManageLeads,
         Action::ManageTemplates,
@@ -101,6 +106,8 @@ impl Action {
         Action::ManageBilling,
         Action::TransferOwnership,
         Action::ViewAudit,
+        Action::ConnectOwnMailbox,
+        Action::ManageAllMailboxes,
     ];
 }
 
@@ -114,7 +121,7 @@ pub fn allows(role: Role, flags: MemberFlags, action: Action) -> bool {
             ReadWorkspace => true,
             ManageLeads => flags.can_manage_leads,
             ManageTemplates => flags.can_manage_templates,
-            SendMessages => flags.can_send_messages,
+            SendMessages | ConnectOwnMailbox => flags.can_send_messages,
             _ => false,
         },
         Role::Viewer => action == ReadWorkspace,
@@ -140,7 +147,20 @@ pub fn denial_message(action: Action) -> &'static str {
         }
         Action::TransferOwnership => "Only an owner can transfer ownership or make another owner.",
         Action::ViewAudit => "Only owners and admins can see the audit log.",
+        Action::ConnectOwnMailbox => {
+            "Your role does not allow connecting a mailbox. Ask an owner or admin."
+        }
+        Action::ManageAllMailboxes => {
+            "Only owners and admins can manage other members' mailboxes."
+        }
     }
+}
+
+/// May someone manage a mailbox owned by `mailbox_owner` (`None` = shared)?
+/// Owners and admins manage all; a MEMBER only their own; a VIEWER none.
+pub fn may_manage_mailbox(role: Role, flags: MemberFlags, is_own_mailbox: bool) -> bool {
+    allows(role, flags, Action::ManageAllMailboxes)
+        || (is_own_mailbox && allows(role, flags, Action::ConnectOwnMailbox))
 }
 
 /// May `actor` invite, re-role, re-permission or remove a member whose role is `target`?
@@ -189,7 +209,7 @@ mod tests {
     };
 
     /// Expected rows in `Action::ALL` order: Owner, Admin, Member (default flags), Viewer.
-    const MATRIX: [(Action, [bool; 4]); 10] = [
+    const MATRIX: [(Action, [bool; 4]); 12] = [
         (ReadWorkspace, [true, true, true, true]),
         (ManageLeads, [true, true, true, false]),
         (ManageTemplates, [true, true, true, false]),
@@ -200,6 +220,8 @@ mod tests {
         (ManageBilling, [true, false, false, false]),
         (TransferOwnership, [true, false, false, false]),
         (ViewAudit, [true, true, false, false]),
+        (ConnectOwnMailbox, [true, true, true, false]),
+        (ManageAllMailboxes, [true, true, false, false]),
     ];
 
     #[test]
@@ -225,15 +247,15 @@ mod tests {
 
     #[test]
     fn each_member_flag_gates_exactly_its_action() {
-        let cases = [
-            (NO_LEADS, ManageLeads),
-            (NO_SEND, SendMessages),
-            (NO_TEMPLATES, ManageTemplates),
+        let cases: [(MemberFlags, &[Action]); 3] = [
+            (NO_LEADS, &[ManageLeads]),
+            (NO_SEND, &[SendMessages, ConnectOwnMailbox]),
+            (NO_TEMPLATES, &[ManageTemplates]),
         ];
         for (flags, gated) in cases {
             for action in Action::ALL {
-                let expected =
-                    action != gated && allows(Role::Member, MemberFlags::default(), action);
+                let expected = !gated.contains(&action)
+                    && allows(Role::Member, MemberFlags::default(), action);
                 assert_eq!(allows(Role::Member, flags, action), expected, "{action:?}");
             }
         }
@@ -245,6 +267,17 @@ mod tests {
             let got = allows(Role::Member, MemberFlags::NONE, action);
             assert_eq!(got, action == ReadWorkspace, "{action:?}");
         }
+    }
+
+    #[test]
+    fn members_manage_only_their_own_mailbox() {
+        let d = MemberFlags::DEFAULT_MEMBER;
+        assert!(may_manage_mailbox(Role::Owner, d, false));
+        assert!(may_manage_mailbox(Role::Admin, d, false));
+        assert!(may_manage_mailbox(Role::Member, d, true));
+        assert!(!may_manage_mailbox(Role::Member, d, false));
+        assert!(!may_manage_mailbox(Role::Member, NO_SEND, true));
+        assert!(!may_manage_mailbox(Role::Viewer, d, true));
     }
 
     #[test]

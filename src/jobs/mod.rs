@@ -4,6 +4,7 @@
 //! function over a connection, so tests call it directly.
 
 pub mod account_cleanup;
+pub mod inbox;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,6 +30,16 @@ pub mod webhooks;
 /// returns how many items it handled.
 pub type JobFn =
     fn(&mut PgConnection, &SystemAccess, &Config, DateTime<Utc>) -> Result<usize, String>;
+
+/// A pass of a job that checks connections out itself, so it can return
+/// them while it waits on a remote server (the inbox job).
+pub type PoolJobFn =
+    fn(&crate::db::Db, &SystemAccess, &Config, DateTime<Utc>) -> Result<usize, String>;
+
+/// The jobs that hold no connection through a pass, with their intervals.
+fn pool_schedule() -> Vec<(&'static str, Duration, PoolJobFn)> {
+    vec![("inbox", Duration::from_secs(15), inbox::run)]
+}
 
 /// The jobs this instance runs, with their intervals.
 fn schedule() -> Vec<(&'static str, Duration, JobFn)> {
@@ -104,7 +115,21 @@ pub fn spawn(state: Arc<AppState>, access: SystemAccess) -> Workers {
     if !state.config.run_jobs {
         return spawn_schedule(state, access, Vec::new());
     }
-    spawn_schedule(state, access, schedule())
+    let mut workers = spawn_schedule(state.clone(), access, schedule());
+    for (name, every, job) in pool_schedule() {
+        let (state, shutdown) = (state.clone(), workers.shutdown.clone());
+        workers.tasks.push(actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(every);
+            loop {
+                tick.tick().await;
+                if shutdown.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                run_pool_job_once(&state, access, name, job, &shutdown).await;
+            }
+        }));
+    }
+    workers
 }
 
 /// Starts one worker per entry of `jobs` (the schedule, or a test's).
@@ -180,6 +205,26 @@ impl Drop for Running {
     }
 }
 
+async fn run_pool_job_once(
+    state: &Arc<AppState>,
+    access: SystemAccess,
+    name: &'static str,
+    job: PoolJobFn,
+    shutdown: &Arc<Shutdown>,
+) {
+    let db = state.db.clone();
+    let config = state.config.clone();
+    let now = state.clock.now();
+    let shutdown = shutdown.clone();
+    shutdown.running.fetch_add(1, Ordering::SeqCst);
+    let outcome = actix_web::web::block(move || {
+        let _running = Running::new(shutdown);
+        job(&db, &access, &config, now)
+    })
+    .await;
+    log_outcome(name, outcome);
+}
+
 async fn run_once(
     state: &Arc<AppState>,
     access: SystemAccess,
@@ -199,6 +244,13 @@ async fn run_once(
             .and_then(|mut conn| job(&mut conn, &access, &config, now))
     })
     .await;
+    log_outcome(name, outcome);
+}
+
+fn log_outcome(
+    name: &'static str,
+    outcome: Result<Result<usize, String>, actix_web::error::BlockingError>,
+) {
     match outcome {
         Ok(Ok(0)) => {}
         Ok(Ok(n)) => tracing::info!(job = name, handled = n, "job pass"),

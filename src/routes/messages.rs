@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::CurrentOrg;
 use crate::db::leads;
 use crate::db::messages::{Cursor, Position};
-use crate::db::{messages, templates};
+use crate::db::{mailboxes, messages, templates};
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
 use crate::ids::{LeadId, MessageId, TemplateId};
@@ -47,9 +47,12 @@ async fn index(
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::ReadWorkspace)?;
     let position = Position::from_query(&query.after, &query.before);
-    let list = state
+    let (list, has_mailbox) = state
         .db
-        .run(move |conn| messages::list_page(conn, &tenant, None, position, PAGE_SIZE))
+        .run(move |conn| -> AppResult<_> {
+            let list = messages::list_page(conn, &tenant, None, position, PAGE_SIZE)?;
+            Ok((list, mailboxes::any(conn, &tenant)?))
+        })
         .await?;
     let (newer, older) = list.link_cursors(|r| Cursor {
         created_at: r.message.created_at,
@@ -61,6 +64,7 @@ async fn index(
         older_href: older.map(|c| format!("/messages?after={}", c.encode())),
         on_first: position.is_newest(),
         tz: cur.ctx.org.tz(),
+        has_mailbox,
     });
     page(&state, &cur, &req, Nav::Messages, "Messages", body).await
 }

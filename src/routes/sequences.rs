@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
-use crate::db::{enrollments, templates, DbError, Tenant};
+use crate::db::{enrollments, mailboxes, templates, DbError, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
 use crate::error::{AppError, AppResult};
@@ -63,6 +63,11 @@ async fn render_list(
 ) -> AppResult<HttpResponse> {
     let (list, own, limit) =
         list_with_usage(state, cur, LimitKind::Sequences, sequences::list).await?;
+    let tenant = cur.tenant_for(Action::ReadWorkspace)?;
+    let has_mailbox = state
+        .db
+        .run(move |conn| mailboxes::any(conn, &tenant))
+        .await?;
     let p = ListPage {
         sequences: &list,
         own_count: own,
@@ -72,6 +77,7 @@ async fn render_list(
         name,
         errors,
         limit_message,
+        has_mailbox,
     };
     let page = (Nav::Sequences, "Sequences");
     if reply == Reply::Ok {

@@ -77,6 +77,11 @@ fn kind(a: &Activity) -> &'static str {
         Activity::Enrolled { .. } => "enrolled",
         Activity::EnrolmentState { .. } => "enrolment",
         Activity::Edited { .. } => "edited",
+        Activity::Inbound { kind, .. } => match kind.as_str() {
+            "reply" => "reply",
+            "auto_reply" => "auto-reply",
+            _ => "bounce",
+        },
     }
 }
 
@@ -85,9 +90,17 @@ fn what(c: &ActivityCard, a: &Activity) -> Markup {
         Activity::Created { status, source } => html! {
             "Added as " (status_badge(status)) span.muted { " · " (source_label(source)) }
         },
-        Activity::Status { from, to } => html! {
+        Activity::Status { from, to, note } => html! {
             "Status " (status_badge(from)) " → " (status_badge(to))
+            @if let Some(note) = note { span.muted { " · " (note) } }
         },
+        Activity::Inbound {
+            kind,
+            from,
+            subject,
+            text,
+            bounce_status,
+        } => inbound(kind, from, subject, text, bounce_status.as_deref()),
         Activity::Message {
             id,
             subject,
@@ -116,6 +129,22 @@ fn what(c: &ActivityCard, a: &Activity) -> Markup {
             @if let Some(reason) = reason { span.muted { " · " (reason) } }
         },
         Activity::Edited { changes } => edited(c, changes),
+    }
+}
+
+/// Mail that came back from the lead. Its text is shown as text (maud
+/// escapes it), never as HTML.
+fn inbound(kind: &str, from: &str, subject: &str, text: &str, status: Option<&str>) -> Markup {
+    let status = status.unwrap_or("");
+    html! {
+        @match kind {
+            "reply" => { "Reply from " (from) },
+            "auto_reply" => { "Automatic reply from " (from) span.muted { " · not counted as a reply" } },
+            "bounce" => { "Bounced " span.badge.badge-red { (status) } span.muted { " · the address is suppressed" } },
+            _ => { "Delivery delayed " span.badge.badge-gray { (status) } },
+        }
+        @if !subject.is_empty() { p.muted { "“" (subject) "”" } }
+        @if !text.is_empty() { p.prewrap.inbound-text { (text) } }
     }
 }
 

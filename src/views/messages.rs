@@ -11,7 +11,7 @@ use crate::db::templates::Template;
 use crate::views::components::csrf;
 use crate::views::format::date_time;
 use crate::views::lead_detail::message_status;
-use crate::views::workspace::{pagination, upgrade_prompt, Pager};
+use crate::views::workspace::{no_mailbox_banner, pagination, upgrade_prompt, Pager};
 
 pub struct ListPage<'a> {
     pub rows: &'a [MessageRow],
@@ -19,6 +19,8 @@ pub struct ListPage<'a> {
     pub older_href: Option<String>,
     pub on_first: bool,
     pub tz: Tz,
+    /// False shows the "connect a mailbox" banner.
+    pub has_mailbox: bool,
 }
 
 pub fn list_page(p: &ListPage) -> Markup {
@@ -27,6 +29,7 @@ pub fn list_page(p: &ListPage) -> Markup {
             div { h1 { "Messages" } p.muted { "Every message sent to your leads, newest first." } }
         }
         div.stack {
+            @if !p.has_mailbox { (no_mailbox_banner()) }
             div.table-wrap { table.data.stack {
                 caption.sr-only { "Messages, newest first" }
                 thead { tr {

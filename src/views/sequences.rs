@@ -24,6 +24,8 @@ pub struct ListPage<'a> {
     pub name: &'a str,
     pub errors: &'a FieldErrors,
     pub limit_message: Option<&'a str>,
+    /// False shows the "connect a mailbox" banner.
+    pub has_mailbox: bool,
 }
 
 pub fn create_form(p: &ListPage) -> Markup {
@@ -57,6 +59,7 @@ pub fn list_page(p: &ListPage) -> Markup {
             }
         }
         div.stack {
+            @if !p.has_mailbox { (crate::views::workspace::no_mailbox_banner()) }
             @if p.can_manage {
                 section.card aria-labelledby="new-seq" { h2 #new-seq { "New sequence" } (create_form(p)) }
             }

@@ -88,6 +88,7 @@ fn reason_badge(reason: Reason) -> Markup {
         Reason::Unsubscribed => "badge badge-gray",
         Reason::Forgotten => "badge badge-red",
         Reason::Added => "badge badge-blue",
+        Reason::Bounced => "badge badge-amber",
     };
     html! { span class=(class) { (reason.label()) } }
 }

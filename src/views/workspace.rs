@@ -64,6 +64,17 @@ fn labelled(
     }
 }
 
+/// Shown on the messages and sequences pages while the organization has no
+/// sender mailbox: mail then goes out from the platform address.
+pub fn no_mailbox_banner() -> Markup {
+    html! {
+        div.banner.banner-info role="status" {
+            "Replies cannot be detected until you connect a mailbox. "
+            a href="/settings/mailboxes" { "Connect a mailbox" }
+        }
+    }
+}
+
 /// The box shown when a plan limit stopped an action, with the way out.
 pub fn upgrade_prompt(message: &str) -> Markup {
     html! {

@@ -11,7 +11,7 @@ use crate::db::leads::Lead;
 use crate::db::messages::Message;
 use crate::db::models::Subscription;
 use crate::domain::leads::LeadFields;
-use crate::ids::{LeadId, OrgId, UserId};
+use crate::ids::{LeadId, MailboxId, OrgId, UserId};
 
 /// An event type as stored and sent (`type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,31 +22,37 @@ pub enum EventType {
     LeadStatusChanged,
     MessageSent,
     MessageFailed,
+    MessageBounced,
+    MessageReplied,
     EnrollmentCreated,
     EnrollmentCompleted,
     MemberJoined,
     MemberRemoved,
     SubscriptionUpdated,
     UsageLimitReached,
+    MailboxPaused,
     /// "Send test event": only to the endpoint it was asked for.
     Test,
 }
 
 impl EventType {
     /// The types an endpoint can subscribe to (the test event is not one).
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 15] = [
         EventType::LeadCreated,
         EventType::LeadUpdated,
         EventType::LeadDeleted,
         EventType::LeadStatusChanged,
         EventType::MessageSent,
         EventType::MessageFailed,
+        EventType::MessageBounced,
+        EventType::MessageReplied,
         EventType::EnrollmentCreated,
         EventType::EnrollmentCompleted,
         EventType::MemberJoined,
         EventType::MemberRemoved,
         EventType::SubscriptionUpdated,
         EventType::UsageLimitReached,
+        EventType::MailboxPaused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,12 +63,15 @@ impl EventType {
             EventType::LeadStatusChanged => "lead.status_changed",
             EventType::MessageSent => "message.sent",
             EventType::MessageFailed => "message.failed",
+            EventType::MessageBounced => "message.bounced",
+            EventType::MessageReplied => "message.replied",
             EventType::EnrollmentCreated => "enrollment.created",
             EventType::EnrollmentCompleted => "enrollment.completed",
             EventType::MemberJoined => "member.joined",
             EventType::MemberRemoved => "member.removed",
             EventType::SubscriptionUpdated => "subscription.updated",
             EventType::UsageLimitReached => "usage.limit_reached",
+            EventType::MailboxPaused => "mailbox.paused",
             EventType::Test => "webhook.test",
         }
     }
@@ -165,6 +174,12 @@ pub fn usage_limit_reached(limit: &str, plan: &str, used: i64, value: i64, perio
     json!({ "limit": limit, "plan": plan, "used": used, "value": value, "period": period })
 }
 
+/// A mailbox that stopped sending: `status` is `needs_attention` (its
+/// login failed) or `paused` (its bounce rate); `reason` says which.
+pub fn mailbox_paused(id: MailboxId, email: &str, status: &str, reason: &str) -> Value {
+    json!({ "mailbox_id": id, "email": email, "status": status, "reason": reason })
+}
+
 /// The subscription: the plan bought and the one that applies now.
 pub fn subscription(s: &Subscription, now: DateTime<Utc>) -> Value {
     json!({
@@ -192,6 +207,12 @@ pub fn summary(t: EventType) -> &'static str {
         }
         EventType::MessageSent => "A message was delivered to the mail server.",
         EventType::MessageFailed => "A message could not be delivered.",
+        EventType::MessageBounced => {
+            "A message bounced for good (a 5.x.x delivery report or refusal); its address is suppressed."
+        }
+        EventType::MessageReplied => {
+            "The lead replied to a message (read from the sending mailbox's inbox)."
+        }
         EventType::EnrollmentCreated => "A lead was enrolled in a sequence.",
         EventType::EnrollmentCompleted => "An enrolment sent its last step.",
         EventType::MemberJoined => "Someone joined the organization.",
@@ -200,6 +221,9 @@ pub fn summary(t: EventType) -> &'static str {
             "The plan, billing interval or subscription status changed."
         }
         EventType::UsageLimitReached => "A plan limit was used up for its period.",
+        EventType::MailboxPaused => {
+            "A sender mailbox stopped sending: its login failed or its bounce rate passed 5 %."
+        }
         EventType::Test => "A test event sent from the endpoint's page.",
     }
 }
@@ -224,7 +248,10 @@ pub fn data_schema(t: EventType) -> Value {
     match t {
         EventType::LeadCreated | EventType::LeadUpdated | EventType::LeadDeleted => lead,
         EventType::LeadStatusChanged => object(json!({ "lead": lead, "previous_status": text })),
-        EventType::MessageSent | EventType::MessageFailed => object(json!({
+        EventType::MessageSent
+        | EventType::MessageFailed
+        | EventType::MessageBounced
+        | EventType::MessageReplied => object(json!({
             "id": uuid, "lead_id": uuid, "template_id": uuid_or_null,
             "enrollment_id": uuid_or_null, "step_position": { "type": ["integer", "null"] },
             "to_email": text, "subject": text, "status": text, "error": text_or_null,
@@ -247,6 +274,9 @@ pub fn data_schema(t: EventType) -> Value {
         EventType::UsageLimitReached => object(json!({
             "limit": text, "plan": text, "used": { "type": "integer" },
             "value": { "type": "integer" }, "period": text,
+        })),
+        EventType::MailboxPaused => object(json!({
+            "mailbox_id": uuid, "email": text, "status": text, "reason": text,
         })),
         EventType::Test => object(json!({ "endpoint_id": uuid, "message": text })),
     }

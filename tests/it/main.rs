@@ -18,6 +18,8 @@ mod hardening_flood;
 mod hostile;
 mod html_valid;
 mod isolation;
+mod mailbox_inbound;
+mod mailbox_sending;
 mod org_deletion;
 mod org_export;
 mod production;

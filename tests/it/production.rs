@@ -133,14 +133,16 @@ async fn plain_http_through_a_trusted_proxy_is_sent_to_https() {
     assert_ne!(r.status, 308);
 }
 
-/// An instance that dies mid-send (its connection closes with the claim's
-/// transaction open) loses nothing: the row lock goes with the connection
-/// and another instance claims the same mail; while the first holds it,
-/// nobody else can (no double send).
+/// An instance that dies while claiming (its connection closes with the
+/// claim's transaction open, before the mail is marked 'sending') loses
+/// nothing: the row lock goes with the connection and another instance
+/// claims the same mail; while the first holds it, nobody else can (no
+/// double send). A death after the claim is covered in mailbox_sending.rs.
 #[actix_web::test]
 async fn a_claim_held_by_a_dead_instance_is_taken_over() {
     use diesel::connection::SimpleConnection;
-    use lead_dashboard::db::outbox::claim_due;
+    use lead_dashboard::db::outbox::lock_due;
+    let claim_due = |conn: &mut diesel::PgConnection, at| lock_due(conn, true, at);
 
     let app = TestApp::new().await;
     app.signup("Ann", "ann@example.com").await;

@@ -32,6 +32,16 @@ fn free_port() -> u16 {
 
 impl SmtpSink {
     pub(crate) fn start(refuse: bool) -> SmtpSink {
+        Self::start_with(refuse, None)
+    }
+
+    /// A sink that requires a login as `user:password` and records the user
+    /// on each stored mail's second line ("AUTH: user").
+    pub(crate) fn start_with_login(user_password: &str) -> SmtpSink {
+        Self::start_with(false, Some(user_password))
+    }
+
+    pub(crate) fn start_with(refuse: bool, login: Option<&str>) -> SmtpSink {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("ld-smtp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -40,6 +50,9 @@ impl SmtpSink {
         cmd.arg(script).arg(port.to_string()).arg(&dir);
         if refuse {
             cmd.arg("--refuse");
+        }
+        if let Some(login) = login {
+            cmd.arg("--auth").arg(login);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -52,6 +65,10 @@ impl SmtpSink {
             .unwrap();
         assert_eq!(line.trim(), "ready", "SMTP sink did not start");
         SmtpSink { child, port, dir }
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
     }
 
     pub(crate) fn url(&self) -> String {

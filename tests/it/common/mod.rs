@@ -18,6 +18,8 @@ use lead_dashboard::db::Db;
 use lead_dashboard::state::AppState;
 use sha2::{Digest, Sha256};
 
+pub mod dovecot;
+
 /// Server holding the test databases (`TEST_DATABASE_URL`, default: the
 /// local server on 127.0.0.1:5432 as user postgres).
 pub fn admin_url() -> String {

@@ -5,4 +5,4 @@
 mod delivery;
 mod events;
 mod pages;
-mod support;
+pub mod support;
