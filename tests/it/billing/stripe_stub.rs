@@ -58,8 +58,11 @@ pub struct StubState {
     pub down: bool,
     /// POST answers by `Idempotency-Key`: a repeat gets the first answer
     /// back (Stripe keeps them 24 hours), with the parameters it was made with.
-    idempotent: BTreeMap<String, (Vec<(String, String)>, u16, Value)>,
+    idempotent: BTreeMap<String, SavedAnswer>,
 }
+
+/// A POST's parameters, and the status and body Stripe answered it with.
+type SavedAnswer = (Vec<(String, String)>, u16, Value);
 
 pub struct Stub {
     pub url: String,
