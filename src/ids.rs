@@ -70,6 +70,7 @@ macro_rules! with_every_id {
             SuppressionId,
             MailboxId,
             InboundMessageId,
+            StripeOperationId,
         );
     };
 }

@@ -115,6 +115,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         None => None,
     };
     tracing::info!(address = %bind, "serving on http://{bind}");
+    crate::billing::announce_provider(&state.config);
     println!("Lead Dashboard is running on http://{bind}");
     let app_state = state.clone();
     HttpServer::new(move || app::build(app_state.clone()))

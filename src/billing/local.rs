@@ -5,6 +5,7 @@
 //! off-session charge cannot get, so it fails too). A paid charge is
 //! recorded as a paid invoice and mailed to the owners.
 
+use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use super::{CheckoutOutcome, PaymentProvider, Purchase};
@@ -99,7 +100,7 @@ impl PaymentProvider for LocalProvider {
         Ok(self.charge(conn, tenant, purchase)?.is_ok())
     }
 
-    fn end_subscription(&self, _: &mut PgConnection, _: &Tenant) -> DbResult<()> {
+    fn end_subscription(&self, _: &mut PgConnection, _: &Tenant, _: DateTime<Utc>) -> DbResult<()> {
         Ok(())
     }
 

@@ -69,8 +69,16 @@ pub trait PaymentProvider: Send + Sync {
         purchase: &Purchase,
     ) -> DbResult<bool>;
 
-    /// The grace period is over: stop collecting (Stripe: end the subscription).
-    fn end_subscription(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()>;
+    /// The grace period is over or the organization is being deleted: stop
+    /// collecting. Stripe: the cancellation is recorded as an operation in
+    /// the caller's transaction and made by the lifecycle job, retried until
+    /// Stripe confirms it (never a Stripe call inside the transaction).
+    fn end_subscription(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &Tenant,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
 
     /// The site's public URL, for links in billing mail.
     fn public_url(&self) -> &str;
@@ -85,6 +93,18 @@ pub fn provider(config: &Config) -> Box<dyn PaymentProvider> {
     match stripe_provider(config) {
         Some(stripe) => Box::new(stripe),
         None => Box::new(local_provider(config)),
+    }
+}
+
+/// Says loudly at start-up when no payment provider is configured: the
+/// local provider only simulates payments, and an operator must not take
+/// it for a working billing set-up.
+pub fn announce_provider(config: &Config) {
+    if stripe_provider(config).is_none() {
+        tracing::warn!(
+            "PAYMENTS ARE SIMULATED: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not both \
+             set, so the local provider charges test cards and no money is collected"
+        );
     }
 }
 

@@ -62,6 +62,9 @@ pub struct LiveSubscription {
     pub item: String,
     pub price: String,
     pub schedule: Option<String>,
+    /// A cancellation at a date (`cancel_at`): how the customer portal
+    /// cancels in flexible billing mode, with `cancel_at_period_end` false.
+    pub cancel_at: Option<i64>,
 }
 
 /// The lookup key of the Price of `plan` billed every `interval`
@@ -118,6 +121,9 @@ impl StripeClient {
                 format!("Lead Dashboard {}", plan.name()),
             ),
             pair("lookup_key", key),
+            // The pricing page promises prices excl. VAT: Stripe Tax adds
+            // the VAT on top (an unspecified behaviour cannot be taxed).
+            pair("tax_behavior", "exclusive"),
             pair("metadata[plan]", plan.as_str()),
             pair("metadata[interval]", interval.as_str()),
         ];
@@ -164,27 +170,40 @@ impl StripeClient {
             price: text(item.and_then(|i| i.pointer("/price/id")))
                 .ok_or("subscription item has no price")?,
             schedule: text(sub.get("schedule")),
+            cancel_at: sub.get("cancel_at").and_then(Value::as_i64),
         })
     }
 
     /// Moves the subscription's item to `price` now. `always_invoice` charges
     /// the prorated difference at once; `none` changes nothing owed (a trial).
+    ///
+    /// A charged change is sent with `payment_behavior=pending_if_incomplete`:
+    /// Stripe's default applies an update whether or not its invoice is paid,
+    /// so a declined card would get the higher plan. With a pending update the
+    /// subscription stays as paid and the change waits in `pending_update`
+    /// until the invoice is paid (or expires). Only the parameters Stripe
+    /// supports for pending updates may be sent then, so `automatic_tax` is
+    /// left out: the subscription keeps the setting Checkout gave it.
     pub fn change_price(
         &self,
         sub: &LiveSubscription,
         price: &str,
         proration_behavior: &str,
-    ) -> Result<Value, String> {
+    ) -> Result<PriceChange, String> {
+        let charged = proration_behavior == "always_invoice";
         let mut form = vec![
             pair("items[0][id]", sub.item.as_str()),
             pair("items[0][price]", price),
             pair("proration_behavior", proration_behavior),
         ];
-        if self.automatic_tax {
-            // The proration invoice this change may issue is taxed like the rest.
+        if charged {
+            form.push(pair("payment_behavior", "pending_if_incomplete"));
+        } else if self.automatic_tax {
+            // Keeps the subscription's tax setting explicit on uncharged changes.
             form.push(pair("automatic_tax[enabled]", "true"));
         }
-        self.post(&format!("/v1/subscriptions/{}", sub.id), &form)
+        let answer = self.post(&format!("/v1/subscriptions/{}", sub.id), &form)?;
+        Ok(price_change_of(&answer))
     }
 
     /// Sets or withdraws the cancellation at the end of the current period.
@@ -193,10 +212,37 @@ impl StripeClient {
         self.post(&format!("/v1/subscriptions/{sub}"), &form)
     }
 
+    /// Withdraws a pending cancellation, whichever way it was set: an empty
+    /// `cancel_at` unsets a dated one (the portal's), else
+    /// `cancel_at_period_end=false`.
+    pub fn withdraw_cancellation(&self, sub: &LiveSubscription) -> Result<Value, String> {
+        let form = match sub.cancel_at {
+            Some(_) => vec![pair("cancel_at", "")],
+            None => vec![pair("cancel_at_period_end", "false")],
+        };
+        self.post(&format!("/v1/subscriptions/{}", sub.id), &form)
+    }
+
     /// Ends the subscription now (`DELETE /v1/subscriptions/{id}`): the grace
     /// period is over and Stripe must stop retrying.
     pub fn cancel_now(&self, sub: &str) -> Result<Value, String> {
         self.send("DELETE", &format!("/v1/subscriptions/{sub}"), &[], &[])
+    }
+
+    /// Ends the subscription now and makes sure it ended: when the DELETE
+    /// fails (refused, unreachable, an unknown outcome) the subscription is
+    /// read back, and one already `canceled` (or `incomplete_expired`)
+    /// counts as done. A DELETE needs no idempotency key: Stripe treats
+    /// DELETE as idempotent by definition.
+    pub fn end_for_good(&self, sub: &str) -> Result<(), String> {
+        let Err(error) = self.cancel_now(sub) else {
+            return Ok(());
+        };
+        let current = self.get(&format!("/v1/subscriptions/{sub}"), &[])?;
+        match current.get("status").and_then(Value::as_str) {
+            Some("canceled" | "incomplete_expired") => Ok(()),
+            _ => Err(error),
+        }
     }
 
     /// Ends a subscription that must not exist (a second one for the same
@@ -233,9 +279,12 @@ impl StripeClient {
             )?,
         };
         let id = id_of(&schedule)?;
+        // The phase running now (`current_phase`): a schedule kept from an
+        // earlier change starts with phases that have already ended.
         let phase = |key: &str| {
             schedule
-                .pointer(&format!("/phases/0/{key}"))
+                .pointer(&format!("/current_phase/{key}"))
+                .or_else(|| schedule.pointer(&format!("/phases/0/{key}")))
                 .and_then(Value::as_i64)
                 .ok_or_else(|| format!("schedule phase has no {key}"))
         };
@@ -276,6 +325,13 @@ impl StripeClient {
         self.send("POST", path, &[], form)
     }
 
+    /// One API call. A POST carries an `Idempotency-Key`, the same on every
+    /// retry, so Stripe applies it at most once and answers a repeat with the
+    /// first answer. Retried with backoff: network errors and timeouts (the
+    /// same key makes a request that did arrive harmless), 429 (rate limit)
+    /// and answers Stripe marks `Stripe-Should-Retry: true`. Any other 5xx is
+    /// not retried with the same key (Stripe would replay it); its outcome is
+    /// reported as unknown, never as "nothing changed".
     fn send(
         &self,
         method: &str,
@@ -283,10 +339,36 @@ impl StripeClient {
         query: &[(&str, &str)],
         form: &[(String, String)],
     ) -> Result<Value, String> {
+        let key = (method == "POST").then(|| uuid::Uuid::new_v4().to_string());
+        let mut attempt = 0;
+        loop {
+            match self.send_once(method, path, query, form, key.as_deref()) {
+                Attempt::Answer(result) => return result,
+                Attempt::Retry(error) if attempt < MAX_RETRIES => {
+                    tracing::info!(%error, attempt, "Stripe call retried");
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Attempt::Retry(error) => return Err(format!("{UNKNOWN_OUTCOME}: {error}")),
+            }
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        form: &[(String, String)],
+        idempotency_key: Option<&str>,
+    ) -> Attempt {
         let mut request = ureq::request(method, &format!("{}{path}", self.base))
             .set("Authorization", &format!("Bearer {}", self.secret_key))
             .set("Stripe-Version", API_VERSION)
             .timeout(std::time::Duration::from_secs(15));
+        if let Some(key) = idempotency_key {
+            request = request.set("Idempotency-Key", key);
+        }
         for (k, v) in query {
             request = request.query(k, v);
         }
@@ -298,13 +380,75 @@ impl StripeClient {
         };
         let response = match result {
             Ok(r) => r,
-            Err(ureq::Error::Status(code, r)) => return Err(stripe_error(path, code, r)),
-            Err(e) => return Err(format!("Stripe could not be reached ({path}): {e}")),
+            Err(ureq::Error::Status(code, r)) => return failed(path, code, r),
+            Err(e) => return Attempt::Retry(format!("Stripe could not be reached ({path}): {e}")),
         };
-        let body = response
-            .into_string()
-            .map_err(|e| format!("Stripe answer unreadable: {e}"))?;
-        serde_json::from_str(&body).map_err(|e| format!("Stripe answered with invalid JSON: {e}"))
+        let body = match response.into_string() {
+            Ok(body) => body,
+            Err(e) => return Attempt::Retry(format!("Stripe answer unreadable ({path}): {e}")),
+        };
+        Attempt::Answer(
+            serde_json::from_str(&body)
+                .map_err(|e| format!("Stripe answered with invalid JSON: {e}")),
+        )
+    }
+}
+
+/// How often a retryable failure is tried again (Stripe's own libraries
+/// default to a few network retries with exponential backoff).
+const MAX_RETRIES: u32 = 3;
+
+/// The start of every error whose outcome at Stripe is not known (a 5xx
+/// Stripe did not mark retryable, or retries exhausted): the change may
+/// have been made, so nobody may be told "nothing changed".
+pub const UNKNOWN_OUTCOME: &str = "Stripe did not confirm the outcome";
+
+/// 0.5 s, 1 s, 2 s: the backoff before retry `attempt` (from 0).
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(500 << attempt)
+}
+
+/// One try of a call: Stripe's answer (or refusal), or a failure to retry.
+enum Attempt {
+    Answer(Result<Value, String>),
+    Retry(String),
+}
+
+/// A non-2xx answer: 429 and `Stripe-Should-Retry: true` are retried; a
+/// 4xx is a refusal with Stripe's message; any other 5xx has an unknown outcome.
+fn failed(path: &str, code: u16, response: ureq::Response) -> Attempt {
+    let should_retry = response.header("Stripe-Should-Retry").map(str::to_string);
+    let message = stripe_error(path, code, response);
+    match (code, should_retry.as_deref()) {
+        (_, Some("false")) => Attempt::Answer(Err(message)),
+        (429, _) | (_, Some("true")) => Attempt::Retry(message),
+        (500.., _) => Attempt::Answer(Err(format!("{UNKNOWN_OUTCOME}: {message}"))),
+        _ => Attempt::Answer(Err(message)),
+    }
+}
+
+/// What Stripe did with a price change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriceChange {
+    /// The item moved to the new price (its invoice, if any, was paid).
+    Applied,
+    /// The invoice was not paid: the change waits in `pending_update` and the
+    /// subscription stays on the price already paid for. `invoice` is the
+    /// unpaid invoice (`latest_invoice`) when Stripe names it.
+    PaymentPending { invoice: Option<String> },
+}
+
+/// Reads a subscription update's answer: a non-null `pending_update` means
+/// the payment did not go through and nothing changed yet.
+pub fn price_change_of(subscription: &Value) -> PriceChange {
+    match subscription.get("pending_update") {
+        Some(pending) if !pending.is_null() => PriceChange::PaymentPending {
+            invoice: subscription
+                .get("latest_invoice")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        },
+        _ => PriceChange::Applied,
     }
 }
 
@@ -358,11 +502,16 @@ pub fn checkout_form(req: &CheckoutRequest) -> Form {
     }
     if req.automatic_tax {
         form.push(pair("automatic_tax[enabled]", "true"));
+        // A business customer enters its VAT id at Checkout, so Stripe Tax
+        // can apply the reverse charge.
+        form.push(pair("tax_id_collection[enabled]", "true"));
         // Stripe computes the tax from the address Checkout collects; an
-        // existing customer must let Checkout save it (`customer_update` is
-        // only allowed together with `customer`).
+        // existing customer must let Checkout save it, and the business
+        // name that comes with a tax id (`customer_update` is only allowed
+        // together with `customer`).
         if req.customer.is_some() {
             form.push(pair("customer_update[address]", "auto"));
+            form.push(pair("customer_update[name]", "auto"));
         }
     }
     form

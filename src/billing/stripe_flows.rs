@@ -2,7 +2,9 @@
 //! subscription per organization: the first paid plan goes through Checkout
 //! (with `trial_end` during the trial); afterwards the subscription is changed
 //! in place — an upgrade moves its item to the new price with
-//! `proration_behavior=always_invoice` (the difference charged now), a
+//! `proration_behavior=always_invoice` (the difference charged now) and
+//! `payment_behavior=pending_if_incomplete` (a declined payment leaves the
+//! plan as paid and the change pending at Stripe, never granted), a
 //! downgrade or interval switch is a subscription schedule for the period end,
 //! cancel and resume set `cancel_at_period_end`. The plan and status change
 //! locally only when Stripe's webhook confirms; meanwhile the change is
@@ -13,7 +15,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde_json::json;
 
-use super::stripe::LiveSubscription;
+use super::stripe::{LiveSubscription, PriceChange};
 use super::stripe_provider::{refused, StripeProvider};
 use super::Purchase;
 use crate::db::models::Subscription;
@@ -30,6 +32,9 @@ pub enum FlowOutcome {
     Redirect(String),
     /// Stripe accepted the change; the webhook applies it.
     Pending(String),
+    /// The payment for an upgrade to `to` was declined: Stripe left the
+    /// change pending and the plan stays as paid.
+    PaymentDeclined { to: Plan },
     /// Stripe will switch to `to` billed every `interval` at `at`.
     Scheduled {
         to: Plan,
@@ -138,12 +143,36 @@ fn move_price(
     if let Some(schedule) = &live.schedule {
         release(conn, tenant, stripe, schedule, now)?;
     }
-    stripe
+    let change = stripe
         .client
         .change_price(live, price, proration)
         .map_err(refused)?;
+    if let PriceChange::PaymentPending { invoice } = change {
+        return payment_declined(conn, tenant, target, invoice);
+    }
     let what = format!("Change to {}", target.name());
     requested(conn, tenant, "plan.change_requested", &what, now)
+}
+
+/// The upgrade's payment did not go through: Stripe kept the change pending
+/// and the subscription on the plan already paid for. Nothing waits for a
+/// webhook here (the plan does not change); the owner is told, and the
+/// attempt is audited.
+fn payment_declined(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    target: Plan,
+    invoice: Option<String>,
+) -> DbResult<FlowOutcome> {
+    audit::record(
+        conn,
+        tenant,
+        "plan.change_payment_declined",
+        "subscription",
+        None,
+        Some(json!({ "requested": target.as_str(), "invoice": invoice })),
+    )?;
+    Ok(FlowOutcome::PaymentDeclined { to: target })
 }
 
 /// Drops the scheduled change at Stripe (its answer confirms it) and here.
@@ -263,7 +292,11 @@ pub fn resume(
     let Some(live) = live else {
         return Ok(FlowOutcome::Resumed(plans::resume(conn, tenant, now)?));
     };
-    if let Some(schedule) = &link.schedule {
+    if let Some(schedule) = link
+        .schedule
+        .as_ref()
+        .filter(|_| sub.scheduled_plan.is_some())
+    {
         release(conn, tenant, stripe, schedule, now)?;
         let before = json!({ "scheduled_plan": sub.scheduled_plan.map(Plan::as_str) });
         audit::record(
@@ -279,9 +312,10 @@ pub fn resume(
     if !sub.cancel_at_period_end {
         return Ok(FlowOutcome::Resumed(false));
     }
+    let live = stripe.client.subscription(&live).map_err(refused)?;
     stripe
         .client
-        .set_cancel_at_period_end(&live, false)
+        .withdraw_cancellation(&live)
         .map_err(refused)?;
     requested(conn, tenant, "plan.resume_requested", "Resumption", now)
 }

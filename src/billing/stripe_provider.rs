@@ -1,13 +1,16 @@
 //! The Stripe implementation of `PaymentProvider`: a purchase becomes a
 //! Checkout Session (the owner continues on Stripe's page; during the trial
-//! with `subscription_data[trial_end]`, so nothing is charged before it ends)
+//! with `subscription_data[trial_end]`, so nothing is charged before it ends,
+//! except in the trial's last 49 hours, where Stripe refuses a `trial_end`
+//! and the trial ends at Checkout with the first charge)
 //! and the change is applied when Stripe's webhook confirms it. Renewals of a
 //! linked subscription are Stripe's; their outcome arrives as `invoice.paid`
 //! / `invoice.payment_failed`, and nothing here assumes them.
 
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::billing::stripe::{CheckoutRequest, StripeClient};
+use crate::billing::stripe::{CheckoutRequest, StripeClient, UNKNOWN_OUTCOME};
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
 use crate::db::{billing, plans, Tenant};
 use crate::db::{DbError, DbResult};
@@ -19,12 +22,29 @@ pub struct StripeProvider {
     pub public_url: String,
 }
 
-/// A refused or failed Stripe call: nothing changed, and the owner is told why.
+/// A refused or failed Stripe call, and the owner is told why: "nothing
+/// was changed" only when Stripe said so (a 4xx); when the outcome is not
+/// known the owner is asked to look again before repeating the change.
 pub fn refused(message: String) -> DbError {
     tracing::warn!(error = %message, "Stripe call failed");
+    if message.starts_with(UNKNOWN_OUTCOME) {
+        return DbError::Conflict(format!(
+            "Stripe did not confirm the change; it may still arrive. Reload this page \
+             in a minute before trying again. ({message})"
+        ));
+    }
     DbError::Conflict(format!(
         "Stripe did not accept the change, so nothing was changed. ({message})"
     ))
+}
+
+/// Stripe refuses a Checkout `subscription_data[trial_end]` less than 48
+/// hours ahead. Closer to the trial's end the trial ends at Checkout: no
+/// `trial_end`, so the first period starts and is charged at once (the
+/// Checkout page shows the amount). An hour of margin covers the time
+/// between our clock and Stripe's check.
+fn checkout_trial_end(end: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64> {
+    (end - now >= Duration::hours(49)).then(|| end.timestamp())
 }
 
 impl StripeProvider {
@@ -39,7 +59,7 @@ impl StripeProvider {
     ) -> DbResult<String> {
         let sub = plans::lock(conn, tenant)?;
         let trial_end = match (purchase.charge_now, sub.status, sub.trial_ends_at) {
-            (false, Status::Trial, Some(end)) => Some(end.timestamp()),
+            (false, Status::Trial, Some(end)) => checkout_trial_end(end, purchase.made_at),
             _ => None,
         };
         let (customer, email) = billing::checkout_contact(conn, tenant)?;
@@ -106,15 +126,17 @@ impl PaymentProvider for StripeProvider {
         Ok(purchase.interval.price_cents(purchase.plan) == 0)
     }
 
-    fn end_subscription(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
-        // A refusal (already canceled in the portal, Stripe unreachable) must
-        // not hold up every other organization's transitions in this pass:
-        // the plan ends here anyway, and a payment Stripe still collects
-        // later brings the linked subscription back (`invoice.paid`).
+    fn end_subscription(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &Tenant,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        // The plan ends here at once; the Stripe call is a durable operation
+        // the lifecycle job makes (and retries while Stripe is unreachable),
+        // so the customer is never charged again for want of one call.
         if let Some(sub) = billing::stripe_link(conn, tenant)?.subscription {
-            if let Err(e) = self.client.cancel_now(&sub) {
-                tracing::warn!(error = %e, subscription = %sub, "ending the Stripe subscription failed");
-            }
+            billing::operations::cancel_subscription(conn, tenant, &sub, now)?;
         }
         Ok(())
     }

@@ -472,6 +472,12 @@ pub fn sync_provider_invoice(
         }
         Some((_, _, Some(at))) if p.version < at => return Ok(Synced::Unchanged),
         Some((id, status, _)) => {
+            if status == "draft" {
+                // Stripe computes tax (and may change lines) until it
+                // finalizes: a draft takes each newer event's amounts, and
+                // the amounts freeze when it leaves draft.
+                refresh_draft(conn, tenant, id, p)?;
+            }
             let issued = issues && status == "draft";
             if issued {
                 // Issued now, not when the draft was made: the seller as configured now.
@@ -495,6 +501,42 @@ pub fn sync_provider_invoice(
         return Ok(Synced::Issued(Box::new(find(conn, tenant, id)?)));
     }
     Ok(Synced::Updated)
+}
+
+/// Replaces a draft's lines, totals, VAT and period with the provider's newer figures.
+fn refresh_draft(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: InvoiceId,
+    p: &ProviderInvoice,
+) -> QueryResult<()> {
+    let billed = lock_billed_organization(conn, tenant)?;
+    let vat = vat_of(
+        &p.taxing,
+        &billed,
+        p.lines.iter().map(NewLine::amount_cents).sum(),
+    );
+    diesel::update(scoped_invoices(tenant).filter(invoices::id.eq(id)))
+        .set((
+            invoices::total_cents.eq(vat.gross),
+            invoices::vat_rate_bp.eq(vat.rate_bp),
+            invoices::vat_cents.eq(vat.vat),
+            invoices::vat_note.eq(vat.note),
+            invoices::period_start.eq(p.period.0),
+            invoices::period_end.eq(p.period.1),
+        ))
+        .execute(conn)?;
+    diesel::delete(scoped_invoice_lines(tenant).filter(invoice_lines::invoice_id.eq(id)))
+        .execute(conn)?;
+    let rows: Vec<_> = p
+        .lines
+        .iter()
+        .map(|line| NewInvoiceLine::of(tenant, id, line))
+        .collect();
+    diesel::insert_into(invoice_lines::table)
+        .values(rows)
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Moves one invoice to `status`; issued when it leaves draft, paid when paid.

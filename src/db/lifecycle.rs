@@ -114,7 +114,7 @@ fn apply(
         }
         Transition::TrialEnded { to } => ended(before, to),
         Transition::GraceExpired => {
-            provider.end_subscription(conn, tenant)?;
+            provider.end_subscription(conn, tenant, now)?;
             billing_mail::grace_expired(conn, tenant, provider.public_url(), now)?;
             ended(before, Status::Expired)
         }

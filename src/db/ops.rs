@@ -38,7 +38,10 @@ pub fn queues(
              UNION ALL SELECT 'sequence', next_run_at FROM sequence_enrollments
               WHERE status = 'active' AND next_run_at <= $1
              UNION ALL SELECT 'export', created_at FROM org_exports WHERE status = 'queued'
-             UNION ALL SELECT k, NULL FROM unnest(ARRAY['mail', 'webhook', 'sequence', 'export']) k
+             UNION ALL SELECT 'stripe_operation', next_attempt_at FROM stripe_operations
+              WHERE status = 'pending' AND next_attempt_at <= $1
+             UNION ALL SELECT k, NULL
+              FROM unnest(ARRAY['mail', 'webhook', 'sequence', 'export', 'stripe_operation']) k
          ) q
          GROUP BY kind ORDER BY kind",
     )

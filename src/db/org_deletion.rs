@@ -134,7 +134,7 @@ fn end_subscription(
     if matches!(sub.status, Status::Canceled | Status::Expired) {
         return Ok(false);
     }
-    provider.end_subscription(conn, tenant)?;
+    provider.end_subscription(conn, tenant, now)?;
     diesel::update(subscriptions::table.find(tenant.org_id()))
         .set((
             subscriptions::status.eq(Status::Canceled),

@@ -346,6 +346,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    stripe_operations (organization_id, id) {
+        organization_id -> Uuid,
+        id -> Uuid,
+        kind -> Text,
+        target -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        done_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     rate_limits (bucket) {
         bucket -> Text,
         window_start -> Timestamptz,
@@ -707,6 +722,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sequence_steps,
     sequences,
     sessions,
+    stripe_operations,
     subscriptions,
     suppressions,
     unsubscribe_tokens,

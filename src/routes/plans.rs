@@ -181,6 +181,12 @@ async fn flow_done(
         FlowOutcome::Pending(what) => {
             format!("{what} sent to Stripe: waiting for its confirmation.")
         }
+        FlowOutcome::PaymentDeclined { to } => format!(
+            "The payment for {} was declined, so your plan stays {} as paid. \
+             Update your payment method on the billing page, then try again.",
+            to.name(),
+            cur.ctx.subscription.plan.name()
+        ),
         FlowOutcome::Scheduled { to, interval, at } => format!(
             "Your plan changes to {} ({}) on {}.",
             to.name(),

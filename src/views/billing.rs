@@ -45,6 +45,12 @@ pub fn body(p: &BillingPage, errors: &FieldErrors) -> Markup {
     html! {
         div.page-head { h1 { "Billing" } }
         @if !p.can_manage { div.banner.banner-info role="status" { "Only owners can change billing. You can view it." } }
+        @if p.can_manage && !p.stripe {
+            div.banner.banner-warn role="status" {
+                strong { "Payments are simulated." }
+                " No payment provider is configured, so cards are test cards and no money is collected."
+            }
+        }
         div.grid.grid-2 {
             (subscription_card(p))
             (details_form(p, errors))

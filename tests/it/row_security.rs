@@ -120,6 +120,8 @@ pub(crate) fn fill_organization(conn: &mut PgConnection, org: Uuid, n: u32) {
          INSERT INTO unsubscribe_tokens (organization_id, token_hash, lead_id, email_hash, created_at)
              VALUES ('{org}', '\\x0{n}', '{lead}', '\\x0{n}', now());
          INSERT INTO org_exports (organization_id, id, status, created_at) VALUES ('{org}', gen_random_uuid(), 'failed', now());
+         INSERT INTO stripe_operations (organization_id, id, kind, target, next_attempt_at, created_at)
+             VALUES ('{org}', gen_random_uuid(), 'cancel_subscription', 'sub_{n}', now(), now());
          INSERT INTO lead_bulk_jobs (organization_id, id, action, lead_ids, total, created_at)
              VALUES ('{org}', gen_random_uuid(), 'delete', ARRAY['{lead}']::uuid[], 1, now());
          INSERT INTO lead_status_changes (organization_id, lead_id, from_status, to_status, changed_at)

@@ -15,6 +15,7 @@ use crate::domain::roles::Role;
 use crate::ids::OrgId;
 
 mod events;
+pub mod operations;
 mod sync;
 
 pub use events::{process, Outcome, ProviderEvent, Setting};

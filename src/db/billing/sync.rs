@@ -1,12 +1,16 @@
 //! What one provider event changes, applied under the subscription row lock.
 //! Order safety is per object: a subscription keeps the version of the last
-//! event applied to it (`provider_state_at`: the event's `created` plus a
-//! microsecond rank created < updated < deleted, so same-second events still
-//! order), an invoice keeps its own (`invoices.provider_state_at`), and an
-//! older event never rolls either back. The invoice is recorded before its
-//! effect on the subscription is considered, and each is checked on its own.
+//! of its own events applied to it (`provider_state_at`: the event's
+//! `created` plus a microsecond rank created < updated < deleted, so
+//! same-second events still order), an invoice keeps its own
+//! (`invoices.provider_state_at`), and an older event never rolls either
+//! back. Invoice events drive invoices and dunning only (a failed payment
+//! makes a running subscription PAST_DUE and tells the owners once per
+//! attempt; a payment ends PAST_DUE); they never stamp the subscription's
+//! version, so they cannot make its own events look stale. An invoice of
+//! another subscription than the linked one is filed but moves nothing.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -68,6 +72,9 @@ pub(super) fn apply(
         "customer.subscription.deleted" => subscription_event(conn, tenant, event, 3)?,
         "customer.subscription.trial_will_end" => trial_will_end(conn, tenant, event, now)?,
         "payment_method.attached" => payment_method_attached(conn, tenant)?,
+        "subscription_schedule.released" | "subscription_schedule.completed" => {
+            schedule_ended(conn, tenant, event)?
+        }
         kind if kind.starts_with("invoice.") => invoice_event(conn, tenant, event, site, now)?,
         _ => Outcome::Ignored,
     };
@@ -328,13 +335,23 @@ fn subscription_changed(
         set_plan(conn, org, plan, interval)?;
     }
     set_period(conn, org, event)?;
+    if let Some(schedule) = event.object.get("schedule") {
+        // Stripe's word on the attached schedule (null once released).
+        diesel::update(subscriptions::table.find(org))
+            .set(subscriptions::provider_schedule_id.eq(schedule.as_str()))
+            .execute(conn)?;
+    }
     if let Some(cancel) = event
         .object
         .get("cancel_at_period_end")
         .and_then(Value::as_bool)
     {
+        // In flexible billing mode the customer portal cancels with a date
+        // (`cancel_at`) and leaves `cancel_at_period_end` false: either one
+        // is a pending end.
+        let dated = event.object.get("cancel_at").is_some_and(|v| !v.is_null());
         diesel::update(subscriptions::table.find(org))
-            .set(subscriptions::cancel_at_period_end.eq(cancel))
+            .set(subscriptions::cancel_at_period_end.eq(cancel || dated))
             .execute(conn)?;
     }
     Ok(())
@@ -357,7 +374,9 @@ fn set_period(conn: &mut PgConnection, org: OrgId, event: &ProviderEvent) -> Que
 }
 
 /// The subscription ended: CANCELED (the Free limits apply, nothing is
-/// deleted) and unlinked, so a later plan starts a new one.
+/// deleted) and unlinked, so a later plan starts a new one. A subscription
+/// that had already EXPIRED here (its grace period ran out and the app ended
+/// it at Stripe) keeps that cause: CANCELED means the owner chose to end it.
 fn subscription_deleted(
     conn: &mut PgConnection,
     org: OrgId,
@@ -367,9 +386,13 @@ fn subscription_deleted(
         set_plan(conn, org, plan, interval)?;
     }
     set_period(conn, org, event)?;
+    let ended = match lock_status(conn, org)? {
+        Status::Expired => Status::Expired,
+        _ => Status::Canceled,
+    };
     diesel::update(subscriptions::table.find(org))
         .set((
-            subscriptions::status.eq(Status::Canceled),
+            subscriptions::status.eq(ended),
             subscriptions::past_due_since.eq(None::<DateTime<Utc>>),
             subscriptions::cancel_at_period_end.eq(false),
             subscriptions::scheduled_plan.eq(None::<Plan>),
@@ -409,11 +432,13 @@ fn set_plan(
         && (scheduled_interval.is_none()
             || scheduled_interval.as_deref() == interval.map(Interval::as_str));
     if reached {
+        // The schedule itself stays attached at Stripe until its last phase
+        // ends (then it is released): its id is kept, so a later cancel or
+        // change releases it first.
         diesel::update(row)
             .set((
                 subscriptions::scheduled_plan.eq(None::<Plan>),
                 subscriptions::scheduled_interval.eq(None::<String>),
-                subscriptions::provider_schedule_id.eq(None::<String>),
             ))
             .execute(conn)?;
     }
@@ -442,6 +467,30 @@ fn set_status(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Stripe released (or completed) a schedule: it no longer manages the
+/// subscription, so nothing needs releasing before a cancel.
+fn schedule_ended(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+) -> QueryResult<Outcome> {
+    let Some(id) = event.str_at(&["id"]) else {
+        return Ok(Outcome::Ignored);
+    };
+    let cleared = diesel::update(
+        subscriptions::table
+            .find(tenant.org_id())
+            .filter(subscriptions::provider_schedule_id.eq(id)),
+    )
+    .set(subscriptions::provider_schedule_id.eq(None::<String>))
+    .execute(conn)?;
+    Ok(if cleared == 1 {
+        Outcome::Applied
+    } else {
+        Outcome::Ignored
+    })
 }
 
 fn payment_method_attached(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Outcome> {
@@ -523,10 +572,7 @@ fn invoice_event(
         lines: &lines,
         taxing,
         seller: &seller,
-        period: (
-            event.time_at("period_start").unwrap_or(event.created),
-            event.time_at("period_end").unwrap_or(event.created),
-        ),
+        period: billed_period(event),
     };
     match invoices::sync_provider_invoice(conn, tenant, &invoice, now)? {
         Synced::Unchanged => return Ok(Outcome::Stale),
@@ -536,14 +582,43 @@ fn invoice_event(
     if event.kind == "invoice.payment_action_required" {
         confirmation_requested(conn, tenant, event, id, site, now)?;
     }
-    if matches!(
+    // Ordered by the invoice's own version above; the subscription's version
+    // is its own events' alone, so an invoice event never makes a
+    // subscription event look stale (nor the reverse).
+    let paid_or_failed = matches!(
         event.kind.as_str(),
         "invoice.paid" | "invoice.payment_failed"
-    ) && claim_subscription_version(conn, tenant.org_id(), event.created)?
-    {
+    );
+    if paid_or_failed && of_linked_subscription(conn, tenant.org_id(), event)? {
         payment_outcome(conn, tenant, event, id, site, now)?;
     }
     Ok(Outcome::Applied)
+}
+
+/// The subscription an invoice bills: `subscription` (older API versions)
+/// or `parent.subscription_details.subscription` (2025-03-31 and later).
+fn invoice_subscription(event: &ProviderEvent) -> Option<&str> {
+    event
+        .str_at(&["subscription"])
+        .or_else(|| event.str_at(&["parent", "subscription_details", "subscription"]))
+}
+
+/// Whether the invoice bills the organization's linked subscription (or
+/// names none): an ended or second subscription's invoice is filed, but its
+/// payment outcome must not move the current subscription.
+fn of_linked_subscription(
+    conn: &mut PgConnection,
+    org: OrgId,
+    event: &ProviderEvent,
+) -> QueryResult<bool> {
+    let Some(billed) = invoice_subscription(event) else {
+        return Ok(true);
+    };
+    let linked: Option<String> = subscriptions::table
+        .find(org)
+        .select(subscriptions::provider_subscription_id)
+        .first(conn)?;
+    Ok(linked.is_none_or(|l| l == billed))
 }
 
 /// A payment settles PAST_DUE (or an expired grace whose Stripe subscription
@@ -564,6 +639,12 @@ fn payment_outcome(
         if status == Status::PastDue || (status == Status::Expired && still_linked(conn, org)?) {
             set_status(conn, org, Status::Active, event.created)?;
         }
+        return Ok(());
+    }
+    // A declined upgrade's invoice (`subscription_update`) leaves a pending
+    // update at Stripe and the subscription as paid: the owner was told on
+    // the spot, and nothing is past due.
+    if event.str_at(&["billing_reason"]) == Some("subscription_update") {
         return Ok(());
     }
     // A failure while trialing is the first charge at the trial's end.
@@ -635,6 +716,30 @@ fn stripe_tax(event: &ProviderEvent) -> Option<ProviderTax> {
         vat_cents,
         gross_cents,
     })
+}
+
+/// The period an invoice bills: its lines' `period` (earliest start, latest
+/// end). Stripe's invoice-level `period_start`/`period_end` look back one
+/// period on subscription invoices (a January renewal reports December), so
+/// they are only the fallback, and the event's time after them.
+fn billed_period(event: &ProviderEvent) -> (DateTime<Utc>, DateTime<Utc>) {
+    let lines = event
+        .object
+        .pointer("/lines/data")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let at = |l: &Value, key: &str| l.pointer(&format!("/period/{key}")).and_then(Value::as_i64);
+    let time = |secs: Option<i64>| secs.and_then(|s| Utc.timestamp_opt(s, 0).single());
+    let start = time(lines.iter().filter_map(|l| at(l, "start")).min());
+    let end = time(lines.iter().filter_map(|l| at(l, "end")).max());
+    match (start, end) {
+        (Some(start), Some(end)) => (start, end),
+        _ => (
+            event.time_at("period_start").unwrap_or(event.created),
+            event.time_at("period_end").unwrap_or(event.created),
+        ),
+    }
 }
 
 fn invoice_lines(event: &ProviderEvent) -> Vec<NewLine> {

@@ -38,6 +38,13 @@ async fn with_stripe_tax_checkout_and_plan_changes_ask_stripe_for_the_tax() {
     ann.post("/plans/change", &STARTER).await;
     let new_customer = &stub.calls_to("POST", "/v1/checkout/sessions")[0];
     assert_eq!(new_customer.get("automatic_tax[enabled]"), Some("true"));
+    assert_eq!(new_customer.get("tax_id_collection[enabled]"), Some("true"));
+    let price = &stub.calls_to("POST", "/v1/prices")[0];
+    assert_eq!(
+        price.get("tax_behavior"),
+        Some("exclusive"),
+        "prices excl. VAT"
+    );
     assert_eq!(
         new_customer.get("customer_update[address]"),
         None,
@@ -54,17 +61,28 @@ async fn with_stripe_tax_checkout_and_plan_changes_ask_stripe_for_the_tax() {
     assert_eq!(known.get("customer"), Some("cus_known"));
     assert_eq!(known.get("automatic_tax[enabled]"), Some("true"));
     assert_eq!(known.get("customer_update[address]"), Some("auto"));
+    assert_eq!(known.get("customer_update[name]"), Some("auto"));
     let completed = stub.complete_checkout(&session_of(&second));
     let sub = completed["subscription"].as_str().unwrap().to_string();
     send(&app, "checkout.session.completed", &completed).await;
     assert_eq!(sub_row(&app, "plan = 'STARTER' AND status = 'ACTIVE'"), 1);
-    // The upgrade's proration invoice is taxed too.
+    // The upgrade's proration invoice is taxed too: the subscription keeps
+    // the automatic tax Checkout gave it (a pending-update change may not
+    // send `automatic_tax`, Stripe refuses it there).
+    assert_eq!(
+        stub.subscription(&sub)["automatic_tax"]["enabled"],
+        json!(true)
+    );
     stub.state.lock().unwrap().now += 15 * 86_400;
     let form = [("plan", "PROFESSIONAL"), ("interval", "monthly")];
     assert_eq!(ann.post("/plans/change", &form).await.status, 303);
     let update = &stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))[0];
     assert_eq!(update.get("proration_behavior"), Some("always_invoice"));
-    assert_eq!(update.get("automatic_tax[enabled]"), Some("true"));
+    assert_eq!(
+        update.get("payment_behavior"),
+        Some("pending_if_incomplete")
+    );
+    assert_eq!(update.get("automatic_tax[enabled]"), None);
     confirm(&stub, &app, &sub).await;
     // So are the phases of a change at the period end.
     let form = [
@@ -189,4 +207,51 @@ async fn a_second_completed_checkout_has_its_subscription_ended_at_once() {
         0
     );
     assert_eq!(sub_row(&app, &kept), 1);
+}
+
+/// Stripe computes the tax when it finalizes an invoice: the draft's
+/// amounts (`invoice.created`) give way to the finalized ones, and a
+/// finalized invoice never changes afterwards.
+#[actix_web::test]
+async fn invoice_amounts_are_taken_at_finalization_and_then_frozen() {
+    let (_stub, app, _ann, org) = setup_with_stripe_tax().await;
+    diesel::sql_query(format!(
+        "UPDATE subscriptions SET provider_customer_id = 'cus_tax', provider = 'stripe' \
+         WHERE organization_id = '{org}'"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let invoice = |status: &str, net: i64, tax: i64| {
+        json!({
+            "id": "in_taxed", "object": "invoice", "customer": "cus_tax", "status": status,
+            "amount_due": net + tax, "total": net + tax,
+            "total_taxes": [{ "amount": tax }],
+            "lines": { "data": [{ "description": "Lead Dashboard Starter", "amount": net, "quantity": 1 }] },
+        })
+    };
+    let stored = |app: &TestApp| {
+        app.count(
+            "SELECT count(*) FROM invoices WHERE provider_invoice_id = 'in_taxed' \
+             AND total_cents = 5831 AND vat_cents = 931",
+        )
+    };
+    assert_eq!(
+        send(&app, "invoice.created", &invoice("draft", 4900, 0)).await,
+        200
+    );
+    assert_eq!(stored(&app), 0, "the draft has no tax yet");
+    assert_eq!(
+        send(&app, "invoice.finalized", &invoice("open", 4900, 931)).await,
+        200
+    );
+    assert_eq!(stored(&app), 1, "amounts at finalization");
+    assert_eq!(
+        send(&app, "invoice.paid", &invoice("paid", 4900, 0)).await,
+        200
+    );
+    assert_eq!(stored(&app), 1, "frozen once finalized");
+    assert_eq!(
+        app.count("SELECT count(*) FROM invoices WHERE provider_invoice_id = 'in_taxed' AND status = 'paid'"),
+        1
+    );
 }

@@ -149,3 +149,26 @@ async fn unpaid_past_the_grace_period_ends_on_free_with_a_mail() {
     assert_eq!(billing_mail(&app), 2);
     assert_eq!(ann.post("/billing/pay", &[]).await.status, 409);
 }
+
+/// Without Stripe keys the local provider only simulates payments: the
+/// owner is told so on the billing page; with Stripe configured, not.
+#[actix_web::test]
+async fn without_stripe_the_owner_is_told_payments_are_simulated() {
+    let app = TestApp::pinned(pinned_at()).await;
+    let ann = app.signup("Ann", "ann@example.com").await;
+    let page = ann.get("/billing").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Payments are simulated."),
+        "{}",
+        page.body
+    );
+    let (_url, stub) = start_stripe_stub();
+    let stripe = stripe_app(&stub.url).await;
+    let bob = stripe.signup("Bob", "bob@example.com").await;
+    assert!(!bob
+        .get("/billing")
+        .await
+        .body
+        .contains("Payments are simulated."));
+}

@@ -20,6 +20,8 @@ pub struct Call {
     pub method: String,
     pub path: String,
     pub params: Vec<(String, String)>,
+    /// The `Idempotency-Key` header, when sent.
+    pub idempotency_key: Option<String>,
 }
 
 impl Call {
@@ -46,7 +48,21 @@ pub struct StubState {
     seq: u32,
     /// The stub's "now" (unix seconds): the app's pinned clock.
     pub now: i64,
+    /// The customer's card is declined: invoices the app's calls create
+    /// stay open (Stripe's test card `4000 0000 0000 0341`).
+    pub card_declines: bool,
+    /// Answers given to the next POSTs before they are processed: the HTTP
+    /// status and the `Stripe-Should-Retry` header (429, a retryable 5xx).
+    pub failures: std::collections::VecDeque<(u16, Option<&'static str>)>,
+    /// Stripe is down: every call is answered 503 and nothing is processed.
+    pub down: bool,
+    /// POST answers by `Idempotency-Key`: a repeat gets the first answer
+    /// back (Stripe keeps them 24 hours), with the parameters it was made with.
+    idempotent: BTreeMap<String, SavedAnswer>,
 }
+
+/// A POST's parameters, and the status and body Stripe answered it with.
+type SavedAnswer = (Vec<(String, String)>, u16, Value);
 
 pub struct Stub {
     pub url: String,
@@ -71,6 +87,7 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
             "recurring[interval]",
             "product_data[name]",
             "lookup_key",
+            "tax_behavior",
             "metadata[*]",
         ],
         &["currency"],
@@ -91,7 +108,9 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
             "customer",
             "customer_email",
             "automatic_tax[enabled]",
+            "tax_id_collection[enabled]",
             "customer_update[address]",
+            "customer_update[name]",
         ],
         &["mode", "success_url", "line_items[N][price]"],
     ),
@@ -110,7 +129,9 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
             "items[N][id]",
             "items[N][price]",
             "proration_behavior",
+            "payment_behavior",
             "cancel_at_period_end",
+            "cancel_at",
             "automatic_tax[enabled]",
         ],
         &[],
@@ -186,9 +207,11 @@ fn path_matches(pattern: &str, path: &str) -> Option<Option<String>> {
 }
 
 fn invalid(message: String) -> HttpResponse {
-    HttpResponse::BadRequest().json(json!({
-        "error": { "type": "invalid_request_error", "message": message }
-    }))
+    HttpResponse::BadRequest().json(refusal(message))
+}
+
+fn refusal(message: String) -> Value {
+    json!({ "error": { "type": "invalid_request_error", "message": message } })
 }
 
 /// Checks a call against the contract; the error Stripe would answer.
@@ -291,8 +314,9 @@ impl Stub {
         let sub = json!({
             "id": sub_id, "object": "subscription", "customer": customer,
             "status": if trial_end.is_some() { "trialing" } else { "active" },
-            "cancel_at_period_end": false, "schedule": null, "trial_end": trial_end,
-            "metadata": s["subscription_metadata"].clone(),
+            "cancel_at_period_end": false, "cancel_at": null, "schedule": null, "trial_end": trial_end,
+            "metadata": s["subscription_metadata"].clone(), "pending_update": null,
+            "automatic_tax": { "enabled": s["automatic_tax"] == json!(true) },
             "items": { "object": "list", "data": [{
                 "id": item, "object": "subscription_item", "quantity": 1, "price": price,
                 "current_period_start": start, "current_period_end": end }] },
@@ -314,25 +338,55 @@ impl Stub {
         s
     }
 
+    /// The customer cancels in the portal, in flexible billing mode: a
+    /// `cancel_at` at the period end, `cancel_at_period_end` left false.
+    pub fn portal_cancel(&self, sub_id: &str) -> Value {
+        let mut st = self.state.lock().unwrap();
+        let sub = st.subscriptions.get_mut(sub_id).unwrap();
+        sub["cancel_at"] = sub["items"]["data"][0]["current_period_end"].clone();
+        sub["cancel_at_period_end"] = json!(false);
+        sub.clone()
+    }
+
     /// The current period ends: a schedule moves the subscription to its
-    /// next phase's price (and is released), a cancellation ends it.
+    /// next phase's price and stays attached while that phase runs; once
+    /// its last phase ends it is released (`end_behavior=release`), as
+    /// Stripe documents. A cancellation ends the subscription.
     pub fn end_period(&self, sub_id: &str) -> Value {
         let mut st = self.state.lock().unwrap();
         let mut sub = st.subscriptions[sub_id].clone();
-        if sub["cancel_at_period_end"] == json!(true) {
+        let this_end = sub["items"]["data"][0]["current_period_end"].as_i64();
+        let dated_end = sub["cancel_at"]
+            .as_i64()
+            .is_some_and(|at| Some(at) <= this_end);
+        if sub["cancel_at_period_end"] == json!(true) || dated_end {
             sub["status"] = json!("canceled");
         } else {
             if let Some(schedule) = sub["schedule"].as_str().map(str::to_string) {
-                let next = st.schedules[&schedule]["phases"][1]["items"][0]["price"].clone();
-                let price = st
-                    .prices
-                    .values()
-                    .find(|p| p["id"] == next)
-                    .cloned()
+                let ends = sub["items"]["data"][0]["current_period_end"]
+                    .as_i64()
                     .unwrap();
-                sub["items"]["data"][0]["price"] = price;
-                sub["schedule"] = Value::Null;
-                st.schedules.get_mut(&schedule).unwrap()["status"] = json!("released");
+                let phases = st.schedules[&schedule]["phases"].clone();
+                let next = phases
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["start_date"].as_i64() == Some(ends))
+                    .cloned();
+                match next {
+                    Some(phase) => {
+                        let price =
+                            price_by_id(&st, phase["items"][0]["price"].as_str().unwrap()).unwrap();
+                        sub["items"]["data"][0]["price"] = price.clone();
+                        let s = st.schedules.get_mut(&schedule).unwrap();
+                        s["current_phase"] = json!({
+                            "start_date": ends, "end_date": period_end(ends, &price) });
+                    }
+                    None => {
+                        sub["schedule"] = Value::Null;
+                        st.schedules.get_mut(&schedule).unwrap()["status"] = json!("released");
+                    }
+                }
             }
             let start = sub["items"]["data"][0]["current_period_end"]
                 .as_i64()
@@ -362,13 +416,43 @@ fn period_end(start: i64, price: &Value) -> i64 {
 }
 
 fn issue_invoice(st: &mut StubState, sub: &str, customer: &str, amount: i64, what: &str) {
+    issue_invoice_as(st, sub, customer, amount, what, true);
+}
+
+/// An invoice of a subscription update, paid or left open (declined card);
+/// returns its id.
+fn issue_invoice_as(
+    st: &mut StubState,
+    sub: &str,
+    customer: &str,
+    amount: i64,
+    what: &str,
+    paid: bool,
+) -> String {
     let id = next_id(st, "in");
+    // Every line carries the period it bills (Stripe's line items always
+    // do): from now, or the period's start, to the period's end.
+    let item = &st.subscriptions[sub]["items"]["data"][0];
+    let (start, end) = (
+        item["current_period_start"].as_i64().unwrap(),
+        item["current_period_end"].as_i64().unwrap(),
+    );
+    let period = json!({ "start": st.now.max(start), "end": end });
+    let reason = if what == "Subscription" {
+        "subscription_create"
+    } else {
+        "subscription_update"
+    };
     st.invoices.push(json!({
         "id": id, "object": "invoice", "customer": customer, "subscription": sub,
-        "status": "paid", "amount_due": amount, "amount_paid": amount,
+        "billing_reason": reason, "attempt_count": 1,
+        "status": if paid { "paid" } else { "open" }, "amount_due": amount,
+        "amount_paid": if paid { amount } else { 0 },
         "hosted_invoice_url": format!("https://invoice.stripe.test/{id}"),
-        "lines": { "object": "list", "data": [{ "description": what, "amount": amount, "quantity": 1 }] },
+        "lines": { "object": "list", "data": [{ "description": what, "amount": amount,
+            "quantity": 1, "period": period }] },
     }));
+    id
 }
 
 fn answer(shared: &Mutex<StubState>, req: &HttpRequest, body: &[u8]) -> HttpResponse {
@@ -379,25 +463,68 @@ fn answer(shared: &Mutex<StubState>, req: &HttpRequest, body: &[u8]) -> HttpResp
         method: req.method().to_string(),
         path: req.path().to_string(),
         params,
+        idempotency_key: req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     let mut st = shared.lock().unwrap();
     st.calls.push(call.clone());
-    let id = match check(&call, req) {
-        Ok(id) => id,
-        Err(message) => {
-            st.refused
-                .push(format!("{} {}: {message}", call.method, call.path));
-            return invalid(message);
-        }
-    };
-    match respond(&mut st, &call, id.as_deref()) {
-        Ok(v) => HttpResponse::Ok().json(v),
-        Err(message) => {
-            st.refused
-                .push(format!("{} {}: {message}", call.method, call.path));
-            invalid(message)
+    if st.down {
+        return failure(503, None);
+    }
+    if call.method == "POST" {
+        if let Some((status, should_retry)) = st.failures.pop_front() {
+            return failure(status, should_retry);
         }
     }
+    let key = call
+        .idempotency_key
+        .clone()
+        .filter(|_| call.method == "POST");
+    if let Some((params, status, body)) = key.as_ref().and_then(|k| st.idempotent.get(k)) {
+        if *params != call.params {
+            return invalid(
+                "Keys for idempotent requests can only be used with the same parameters \
+                 they were first used with."
+                    .into(),
+            );
+        }
+        let status = actix_web::http::StatusCode::from_u16(*status).unwrap();
+        return HttpResponse::build(status)
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(body.clone());
+    }
+    let (status, body) =
+        match check(&call, req).and_then(|id| respond(&mut st, &call, id.as_deref())) {
+            Ok(v) => (200, v),
+            Err(message) => {
+                st.refused
+                    .push(format!("{} {}: {message}", call.method, call.path));
+                (400, refusal(message))
+            }
+        };
+    if let Some(key) = key {
+        st.idempotent
+            .insert(key, (call.params.clone(), status, body.clone()));
+    }
+    let status = actix_web::http::StatusCode::from_u16(status).unwrap();
+    HttpResponse::build(status).json(body)
+}
+
+/// A failure injected by a test: nothing was processed.
+fn failure(status: u16, should_retry: Option<&str>) -> HttpResponse {
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if let Some(value) = should_retry {
+        response.insert_header(("Stripe-Should-Retry", value));
+    }
+    let kind = if status == 429 {
+        "rate_limit_error"
+    } else {
+        "api_error"
+    };
+    response.json(json!({ "error": { "type": kind, "message": "Injected failure" } }))
 }
 
 fn respond(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Value, String> {
@@ -462,7 +589,10 @@ fn create_session(st: &mut StubState, call: &Call) -> Result<Value, String> {
             "You may only specify one of these parameters: customer, customer_email.".into(),
         );
     }
-    if call.get("customer_update[address]").is_some() && call.get("customer").is_none() {
+    if (call.get("customer_update[address]").is_some()
+        || call.get("customer_update[name]").is_some())
+        && call.get("customer").is_none()
+    {
         return Err("customer_update can only be used with customer.".into());
     }
     // Automatic tax needs the customer's address: an existing customer's
@@ -501,6 +631,7 @@ fn create_session(st: &mut StubState, call: &Call) -> Result<Value, String> {
         "payment_status": "unpaid", "url": format!("https://checkout.stripe.test/c/{id}"),
         // Kept for `complete_checkout` (Stripe keeps them on its side).
         "price": price, "trial_end": trial_end, "subscription_metadata": meta("subscription_data[metadata]["),
+        "automatic_tax": call.get("automatic_tax[enabled]") == Some("true"),
     });
     st.sessions.insert(id, session.clone());
     Ok(session)
@@ -542,8 +673,50 @@ fn subscription_call(st: &mut StubState, call: &Call, id: &str) -> Result<Value,
     Ok(sub)
 }
 
+/// The parameters Stripe accepts with `payment_behavior=pending_if_incomplete`
+/// (its "Pending updates reference"); any other is refused.
+const PENDING_UPDATE_PARAMS: &[&str] = &[
+    "expand",
+    "payment_behavior",
+    "proration_behavior",
+    "proration_date",
+    "billing_cycle_anchor",
+    "items[N][id]",
+    "items[N][price]",
+    "items[N][quantity]",
+    "trial_end",
+    "trial_from_plan",
+];
+
 fn update_subscription(st: &mut StubState, call: &Call, sub: &mut Value) -> Result<(), String> {
+    let pending_if_incomplete = call.get("payment_behavior") == Some("pending_if_incomplete");
+    if pending_if_incomplete {
+        if let Some((k, _)) = call
+            .params
+            .iter()
+            .find(|(k, _)| !PENDING_UPDATE_PARAMS.contains(&template_of(k).as_str()))
+        {
+            return Err(format!(
+                "When `payment_behavior` is `pending_if_incomplete`, only the parameters \
+                 supported by pending updates may be passed; received {k}."
+            ));
+        }
+    }
+    if let Some(at) = call.get("cancel_at") {
+        // An empty value unsets it (Stripe's form encoding of null).
+        sub["cancel_at"] = match at {
+            "" => Value::Null,
+            at => json!(at.parse::<i64>().map_err(|_| "Invalid cancel_at")?),
+        };
+    }
     if let Some(cancel) = call.get("cancel_at_period_end") {
+        if let Some(schedule) = sub["schedule"].as_str() {
+            return Err(format!(
+                "The subscription is managed by the subscription schedule `{schedule}`, and \
+                 updating any cancelation behavior directly is not allowed. Please update the \
+                 schedule instead."
+            ));
+        }
         sub["cancel_at_period_end"] = json!(cancel == "true");
     }
     let Some(new_price) = call.get("items[0][price]") else {
@@ -556,27 +729,48 @@ fn update_subscription(st: &mut StubState, call: &Call, sub: &mut Value) -> Resu
     let old = sub["items"]["data"][0]["price"]["unit_amount"]
         .as_i64()
         .unwrap();
-    sub["items"]["data"][0]["price"] = price.clone();
-    if call.get("proration_behavior") == Some("always_invoice") && sub["status"] == "active" {
-        let item = &sub["items"]["data"][0];
-        let (start, end) = (
-            item["current_period_start"].as_i64().unwrap(),
-            item["current_period_end"].as_i64().unwrap(),
-        );
-        let left = (end - st.now) as f64 / (end - start) as f64;
-        let new = price["unit_amount"].as_i64().unwrap();
-        let amount = ((new - old) as f64 * left).round() as i64;
-        let (sid, customer) = (
-            sub["id"].as_str().unwrap().to_string(),
-            sub["customer"].as_str().unwrap().to_string(),
-        );
-        issue_invoice(
-            st,
-            &sid,
-            &customer,
-            amount,
-            "Proration: remaining time on the new plan",
-        );
+    let charged =
+        call.get("proration_behavior") == Some("always_invoice") && sub["status"] == "active";
+    if !charged {
+        sub["items"]["data"][0]["price"] = price;
+        return Ok(());
+    }
+    let item = &sub["items"]["data"][0];
+    let (start, end) = (
+        item["current_period_start"].as_i64().unwrap(),
+        item["current_period_end"].as_i64().unwrap(),
+    );
+    let left = (end - st.now) as f64 / (end - start) as f64;
+    let new = price["unit_amount"].as_i64().unwrap();
+    let amount = ((new - old) as f64 * left).round() as i64;
+    let (sid, customer) = (
+        sub["id"].as_str().unwrap().to_string(),
+        sub["customer"].as_str().unwrap().to_string(),
+    );
+    let paid = !(st.card_declines && amount > 0);
+    let invoice = issue_invoice_as(
+        st,
+        &sid,
+        &customer,
+        amount,
+        "Proration: remaining time on the new plan",
+        paid,
+    );
+    sub["latest_invoice"] = json!(invoice);
+    if paid {
+        sub["items"]["data"][0]["price"] = price;
+    } else if pending_if_incomplete {
+        // Stripe: the subscription "will continue to cycle as if no update
+        // request was made"; the change waits in `pending_update` (23 hours).
+        sub["pending_update"] = json!({
+            "expires_at": st.now + 23 * 3600,
+            "subscription_items": [{ "id": sub["items"]["data"][0]["id"], "price": price }],
+        });
+    } else {
+        // The default (`allow_incomplete`): the update is applied whether or
+        // not its invoice is paid, and the subscription becomes past_due.
+        sub["items"]["data"][0]["price"] = price;
+        sub["status"] = json!("past_due");
     }
     Ok(())
 }
@@ -599,6 +793,7 @@ fn schedule_call(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Va
         let schedule = json!({
             "id": id, "object": "subscription_schedule", "status": "active", "subscription": sub_id,
             "end_behavior": "release",
+            "current_phase": { "start_date": item["current_period_start"], "end_date": item["current_period_end"] },
             "phases": [{ "start_date": item["current_period_start"], "end_date": item["current_period_end"],
                 "items": [{ "price": item["price"]["id"], "quantity": 1 }] }],
         });
@@ -650,6 +845,14 @@ fn phases_of(call: &Call) -> Result<Value, String> {
     }
     if phases.is_empty() {
         return Err("phases expected".into());
+    }
+    // A phase without `start_date` starts when the one before it ends.
+    let mut previous_end = Value::Null;
+    for phase in &mut phases {
+        if phase["start_date"].is_null() {
+            phase["start_date"] = previous_end.clone();
+        }
+        previous_end = phase["end_date"].clone();
     }
     Ok(json!(phases))
 }
