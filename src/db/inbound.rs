@@ -119,7 +119,7 @@ fn store(
     let id = InboundMessageId::new();
     let inserted = diesel::insert_into(inbound_messages::table)
         .values((
-            inbound_messages::organization_id.eq(tenant.org_id()),
+            scoped_inbound_owner(tenant),
             inbound_messages::id.eq(id),
             inbound_messages::mailbox_id.eq(source.mailbox),
             inbound_messages::kind.eq(kind),
@@ -288,4 +288,9 @@ fn scoped_status_changes(
     tenant: &Tenant,
 ) -> Filter<lead_status_changes::table, Eq<lead_status_changes::organization_id, OrgId>> {
     lead_status_changes::table.filter(lead_status_changes::organization_id.eq(tenant.org_id()))
+}
+
+/// The organization every `inbound_messages` row written here belongs to.
+fn scoped_inbound_owner(tenant: &Tenant) -> Eq<inbound_messages::organization_id, OrgId> {
+    inbound_messages::organization_id.eq(tenant.org_id())
 }

@@ -201,13 +201,13 @@ fn run<T>(
 where
     T: Send,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(|e| ServerError::new(server, ConnectError::Connect(e.to_string())))?;
+    // The runtime is built, used and dropped on the same thread.
     let converse = || {
-        runtime
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| ConnectError::Connect(e.to_string()))?
             .block_on(async { tokio::time::timeout(budget, conversation).await })
             .unwrap_or(Err(ConnectError::Timeout))
     };
