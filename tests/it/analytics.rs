@@ -156,7 +156,7 @@ async fn every_metric_matches_the_hand_computed_fixture_in_auckland_days() {
     assert_eq!((s.enrolled, s.completed, s.replied), (1, 0, 1));
     assert_eq!(
         s.stopped,
-        [1, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 0],
         "stopped because the lead replied"
     );
     assert_eq!(s.dropoff.get(&1), Some(&1), "dropped off after step 1");
