@@ -258,6 +258,58 @@ pub fn any(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(scoped_mailboxes(tenant))).get_result(conn)
 }
 
+/// Locks the tenant's organization row (`FOR UPDATE`) for the rest of the
+/// transaction: concurrent connects of one organization queue here, so the
+/// mailbox count they check cannot be passed by two at once.
+pub fn lock_organization(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<()> {
+    organizations::table
+        .find(tenant.org_id())
+        .select(organizations::id)
+        .for_update()
+        .first::<OrgId>(conn)?;
+    Ok(())
+}
+
+/// How many mailboxes the tenant's organization has connected.
+pub fn count(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<i64> {
+    scoped_mailboxes(tenant).count().get_result(conn)
+}
+
+/// Sets a mailbox's daily cap (a new mailbox is stored with the default).
+pub fn set_daily_cap(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    daily_cap: i32,
+) -> QueryResult<usize> {
+    diesel::update(scoped_mailboxes(tenant).filter(mailboxes::id.eq(id)))
+        .set(mailboxes::daily_cap.eq(daily_cap))
+        .execute(conn)
+}
+
+/// The day a mailbox last booked sends and how many it booked that day.
+pub fn booked_day(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+) -> QueryResult<(Option<NaiveDate>, i32)> {
+    scoped_mailbox_states(tenant)
+        .filter(mailbox_states::mailbox_id.eq(id))
+        .select((mailbox_states::booked_day, mailbox_states::booked_count))
+        .first(conn)
+}
+
+/// Deletes one of the tenant's mailboxes with its state and read inbox
+/// (messages sent from it keep their history, without the mailbox).
+/// Another organization's id is `NotFound`.
+pub fn delete(conn: &mut PgConnection, tenant: &Tenant, id: MailboxId) -> QueryResult<usize> {
+    let n = diesel::delete(scoped_mailboxes(tenant).filter(mailboxes::id.eq(id))).execute(conn)?;
+    if n == 0 {
+        return Err(diesel::result::Error::NotFound);
+    }
+    Ok(n)
+}
+
 /// Every `mailbox_states` query of a tenant starts here.
 fn scoped_mailbox_states(
     tenant: &Tenant,

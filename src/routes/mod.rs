@@ -88,6 +88,7 @@ pub mod invitations;
 pub mod lead_bulk;
 pub mod lead_import;
 pub mod leads;
+pub mod mailboxes;
 pub mod messages;
 pub mod notices;
 pub mod org_deletion;
@@ -125,6 +126,7 @@ features![
     org_export,
     api_keys,
     webhooks,
+    mailboxes,
     team,
     invitations,
     audit,

@@ -24,6 +24,7 @@ pub mod lead_csv;
 pub mod lead_detail;
 pub mod lead_import;
 pub mod leads;
+pub mod mailboxes;
 pub mod messages;
 pub mod notices;
 pub mod org_deletion;

@@ -52,6 +52,7 @@ pub fn body(v: &SettingsView) -> Markup {
                 a.btn href="/settings/suppression" { "Suppression list" }
                 a.btn href="/audit" { "Audit log" }
                 a.btn href="/settings/webhooks" { "Webhooks" }
+                a.btn href="/settings/mailboxes" { "Mailboxes" }
             }
         }
         div.grid-2 {

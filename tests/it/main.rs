@@ -20,6 +20,7 @@ mod html_valid;
 mod isolation;
 mod mailbox_inbound;
 mod mailbox_sending;
+mod mailbox_settings;
 mod org_deletion;
 mod org_export;
 mod production;
