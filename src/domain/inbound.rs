@@ -468,7 +468,7 @@ Action: failed\r\n\
 Status: 5.1.1\r\n\
 Remote-MTA: dns; mx.customer.example\r\n\
 Diagnostic-Code: smtp; 550 5.1.1 <gone@customer.example>: Recipient address\r\n\
-    rejected: User unknown in virtual mailbox table\r\n\
+    \x20rejected: User unknown in virtual mailbox table\r\n\
 \r\n\
 --B1\r\n\
 Content-Description: Undelivered Message Headers\r\n\
