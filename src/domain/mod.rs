@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod billing;
+pub mod country;
 pub mod inbound;
 pub mod lead_bulk;
 pub mod lead_import;

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::vat::Country;
+use super::country::Country;
 
 /// The seller's name when `SELLER_NAME` is not set.
 pub const DEFAULT_NAME: &str = "Lead Dashboard";
