@@ -16,9 +16,11 @@ use crate::ids::OrgId;
 
 mod events;
 pub mod operations;
+mod provider_event;
 mod sync;
 
-pub use events::{process, Outcome, ProviderEvent, Setting};
+pub use events::process;
+pub use provider_event::{Outcome, ProviderEvent, Setting};
 
 /// The organization's billing details: (company, address, VAT id).
 /// The billing details an invoice names, empty strings where unset.

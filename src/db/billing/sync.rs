@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::events::{Outcome, ProviderEvent, Setting};
+use super::provider_event::{Outcome, ProviderEvent, Setting};
 use crate::billing::billing_mail;
 use crate::billing::stripe::parse_lookup_key;
 use crate::db::invoices::{
