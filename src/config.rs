@@ -299,7 +299,7 @@ fn session_key(
 
 /// A secret key setting (`SESSION_KEY`, `MAILBOX_KEY`): when set it must be
 /// long enough to be a real secret; unset, a random key is generated and
-/// kept in the var dir (see `auth::session::key`, `mailboxes::secrets`).
+/// kept in the var dir (see `auth::session_key::key`, `mailboxes::secrets`).
 fn secret_key(
     vars: &Vars<impl Fn(&str) -> Option<String>>,
     name: &'static str,

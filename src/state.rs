@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::cookie::Key;
 
-use crate::auth::session;
+use crate::auth::session_key;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -34,7 +34,7 @@ impl AppState {
     pub fn with_clock(db: Db, config: Config, clock: Clock) -> AppState {
         AppState {
             db,
-            session_key: session::key(&config),
+            session_key: session_key::key(&config),
             config: Arc::new(config),
             clock,
             hasher: Hasher::per_cpu(),

@@ -9,5 +9,6 @@ pub mod limits;
 pub mod middleware;
 pub mod reauth;
 pub mod session;
+pub mod session_key;
 
 pub use extractors::{CurrentOrg, CurrentUser, MaybeUser};

@@ -6,15 +6,11 @@
 //! the session query checks; they let that query run in the same database
 //! scope as the page after it (`auth::middleware::load_session`).
 
-use secrecy::ExposeSecret;
-use std::path::Path;
-
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionMiddleware};
-use actix_web::cookie::{Key, SameSite};
+use actix_web::cookie::SameSite;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha512};
 
 use crate::config::Config;
 use crate::db::sessions::{self, ClientInfo};
@@ -26,8 +22,6 @@ pub const SESSION_COOKIE: &str = "ld_session";
 const TOKEN: &str = "token";
 const ORG: &str = "org";
 const USER: &str = "user";
-/// Where a generated key is kept when `SESSION_KEY` is unset.
-const KEY_FILE: &str = "session.key";
 
 /// What the cookie carries: the session token, the session's user (absent
 /// in cookies issued before it was added) and the current organization.
@@ -116,31 +110,4 @@ pub fn lifetime(config: &Config) -> AppResult<chrono::Duration> {
 /// The configured idle timeout of a session.
 pub fn idle_timeout(config: &Config) -> chrono::Duration {
     chrono::Duration::from_std(config.session_idle).unwrap_or(chrono::Duration::hours(2))
-}
-
-/// The cookie key: derived from `SESSION_KEY`, or generated once and kept in
-/// `LD_VAR_DIR/session.key` so a restart does not sign everybody out.
-pub fn key(config: &Config) -> Key {
-    match &config.session_key {
-        Some(secret) => derive(secret.expose_secret()),
-        // Beside the local cluster's default home (`LD_VAR_DIR`, else `./var`).
-        None => stored_key(config.var_dir.as_deref().unwrap_or(Path::new("var"))),
-    }
-}
-
-fn derive(secret: &str) -> Key {
-    if secret.len() < 32 {
-        tracing::warn!("SESSION_KEY is shorter than 32 characters; use a long random value");
-    }
-    Key::from(&Sha512::digest(secret.as_bytes()))
-}
-
-fn stored_key(dir: &Path) -> Key {
-    let path = dir.join(KEY_FILE);
-    let secret = crate::tokens::kept_secret(&path).unwrap_or_else(|(secret, e)| {
-        tracing::warn!(path = %path.display(), error = %e,
-            "cannot keep the session key; sessions end when the server restarts (set SESSION_KEY)");
-        secret
-    });
-    derive(&secret)
 }
