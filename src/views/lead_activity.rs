@@ -13,8 +13,8 @@ use crate::db::cursor::Page;
 use crate::db::timeline::{Activity, Change, Entry};
 use crate::domain::leads::LeadStatus;
 use crate::ids::{LeadId, UserId};
+use crate::views::badges::{enrollment_status, message_status};
 use crate::views::format::{date_time, machine_time};
-use crate::views::lead_detail::{enrollment_status, message_status};
 use crate::views::workspace::{pagination, Pager};
 
 pub struct ActivityCard<'a> {

@@ -11,7 +11,7 @@ use crate::domain::lead_bulk::{leads_count, BulkChange};
 use crate::domain::leads::LeadStatus;
 use crate::ids::{SequenceId, UserId};
 use crate::views::components::csrf;
-use crate::views::leads::Perms;
+use crate::views::lead_perms::Perms;
 
 /// The id of the bulk form; the row checkboxes belong to it (`form=`).
 pub const FORM_ID: &str = "bulk-form";

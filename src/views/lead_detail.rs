@@ -11,10 +11,12 @@ use crate::db::leads::Lead;
 use crate::db::templates::Template;
 use crate::db::timeline::Entry;
 use crate::ids::{LeadId, SequenceId, UserId};
+use crate::views::badges::enrollment_status;
 use crate::views::components::{csrf, data_table};
 use crate::views::format::{date, date_time};
 use crate::views::lead_activity::{self, ActivityCard};
-use crate::views::leads::{delete_button, Perms};
+use crate::views::lead_perms::Perms;
+use crate::views::leads::delete_button;
 
 pub struct DetailPage<'a> {
     pub lead: &'a Lead,
@@ -29,27 +31,6 @@ pub struct DetailPage<'a> {
     pub perms: Perms,
     pub tz: Tz,
     pub csrf: &'a str,
-}
-
-/// Badge for a message status.
-pub fn message_status(status: &str) -> Markup {
-    let (class, label) = match status {
-        "sent" => ("badge-green", "Sent"),
-        "failed" => ("badge-red", "Failed"),
-        _ => ("badge-amber", "Queued"),
-    };
-    html! { span.badge.(class) { (label) } }
-}
-
-/// Badge for an enrolment status.
-pub fn enrollment_status(status: &str) -> Markup {
-    let (class, label) = match status {
-        "active" => ("badge-green", "Active"),
-        "paused" => ("badge-amber", "Paused"),
-        "completed" => ("badge-blue", "Completed"),
-        _ => ("badge-gray", "Stopped"),
-    };
-    html! { span.badge.(class) { (label) } }
 }
 
 fn details(lead: &Lead, tz: Tz) -> Markup {

@@ -16,12 +16,7 @@ use crate::views::format::date;
 use crate::views::lead_bulk;
 use crate::views::workspace::{self, form_problems, pagination, query_string, select, Pager};
 
-/// What the current member may do here (buttons are shown accordingly).
-#[derive(Debug, Clone, Copy)]
-pub struct Perms {
-    pub manage: bool,
-    pub send: bool,
-}
+pub use crate::views::lead_perms::Perms;
 
 /// A lead form's state: what was typed, and what is wrong with it.
 pub struct FormState<'a> {

@@ -8,9 +8,9 @@ use maud::{html, Markup};
 use crate::db::leads::Lead;
 use crate::db::messages::{MessageRow, Rendered};
 use crate::db::templates::Template;
+use crate::views::badges::message_status;
 use crate::views::components::csrf;
 use crate::views::format::date_time;
-use crate::views::lead_detail::message_status;
 use crate::views::workspace::{no_mailbox_banner, pagination, upgrade_prompt, Pager};
 
 pub struct ListPage<'a> {

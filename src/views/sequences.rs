@@ -10,9 +10,10 @@ use crate::db::sequences::{Sequence, SequenceSummary, StepView};
 use crate::db::templates::Template;
 use crate::domain::plans::{format_limit, Limit};
 use crate::forms::FieldErrors;
+use crate::views::badges::enrollment_status;
 use crate::views::components::{csrf, Field};
 use crate::views::format::date_time;
-use crate::views::lead_detail::{enrollment_status, pause_resume};
+use crate::views::lead_detail::pause_resume;
 use crate::views::workspace::form_problems;
 
 pub struct ListPage<'a> {
