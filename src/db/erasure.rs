@@ -1,7 +1,8 @@
 //! Erasure of a person ("Forget this lead", docs/product.md, "Data rights"): the lead, its
 //! messages (bodies included) and enrolments, the mail queued or kept for
 //! those messages, and whatever came back from or about the address
-//! (replies, auto-replies, bounce reports) are deleted in one transaction; what stays is the
+//! (replies, auto-replies, bounce reports), and API responses kept for
+//! replays that name the lead, are deleted in one transaction; what stays is the
 //! salted hash of the address on the suppression list, so an import cannot
 //! bring the person back silently, and an audit event without their data.
 
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use crate::db::schema::{inbound_messages, leads, mail_outbox, messages, sequence_enrollments};
 use crate::db::suppression::{self, Reason};
-use crate::db::{audit, leads as lead_rows, Tenant};
+use crate::db::{audit, idempotency, leads as lead_rows, Tenant};
 use crate::ids::{LeadId, MessageId, OrgId};
 
 /// Forgets lead `id` of the tenant (NotFound for another organization's).
@@ -53,6 +54,8 @@ pub fn forget_lead(
     let messages =
         diesel::delete(scoped_messages(tenant).filter(messages::lead_id.eq(id))).execute(conn)?;
     diesel::delete(scoped_leads(tenant).filter(leads::id.eq(id))).execute(conn)?;
+    // An API response kept for replays may carry the lead.
+    idempotency::forget_responses_naming(conn, tenant, &[&id.to_string(), &email])?;
     let after = json!({ "messages": messages, "enrolments": enrolments });
     audit::record(
         conn,

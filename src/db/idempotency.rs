@@ -111,6 +111,39 @@ pub fn release(conn: &mut PgConnection, tenant: &Tenant, key: &str) -> QueryResu
         .map(|_| ())
 }
 
+/// Deletes the stored responses that name a forgotten lead (its id or its
+/// address): a replay would otherwise hand the person's data back.
+pub fn forget_responses_naming(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    needles: &[&str],
+) -> QueryResult<usize> {
+    let mut deleted = 0;
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let pattern = format!("%{}%", escape_like(needle));
+        deleted += diesel::delete(
+            scoped_keys(tenant).filter(keys::response_body.ilike(pattern).escape('\\')),
+        )
+        .execute(conn)?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes keys older than `KEEP_HOURS` of every organization: past that a
+/// key is taken over as new anyway, so the row only holds data. Run by the
+/// retention job.
+pub fn prune_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    let cutoff = now - Duration::hours(KEEP_HOURS);
+    diesel::delete(keys::table.filter(keys::created_at.lt(cutoff))).execute(conn)
+}
+
+/// `text` as a LIKE pattern that matches only itself (`\` escapes).
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Every `api_idempotency_keys` query of a tenant starts here.
 fn scoped_keys(tenant: &Tenant) -> Filter<keys::table, Eq<keys::organization_id, OrgId>> {
     keys::table.filter(keys::organization_id.eq(tenant.org_id()))

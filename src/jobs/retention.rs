@@ -1,14 +1,15 @@
 //! The retention job: once an hour, blanks the text of mail sent over 30
 //! days ago, deletes raw usage records older than 13 months and used account
 //! tokens, and inbound mail that belongs to no lead after 30 days
-//! (`db::retention`). Safe on several instances: each statement is
+//! (`db::retention`), and API idempotency keys after their 24 hours
+//! (`db::idempotency`). Safe on several instances: each statement is
 //! idempotent.
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::config::Config;
-use crate::db::{retention, SystemAccess};
+use crate::db::{idempotency, retention, SystemAccess};
 
 pub fn run(
     conn: &mut PgConnection,
@@ -20,5 +21,6 @@ pub fn run(
     let usage = retention::prune_usage_records(conn, now).map_err(|e| e.to_string())?;
     let tokens = retention::prune_used_tokens(conn, now).map_err(|e| e.to_string())?;
     let inbound = retention::prune_unattached_inbound(conn, now).map_err(|e| e.to_string())?;
-    Ok(mail + usage + tokens + inbound)
+    let keys = idempotency::prune_expired(conn, now).map_err(|e| e.to_string())?;
+    Ok(mail + usage + tokens + inbound + keys)
 }

@@ -131,3 +131,45 @@ async fn only_members_with_lead_rights_forget_and_never_another_organizations_le
     assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
     assert_eq!(app.count("SELECT count(*) FROM suppressions"), 0);
 }
+
+#[actix_web::test]
+async fn forgetting_a_lead_erases_api_responses_kept_for_replays() {
+    use crate::api::support::{create_key, raw};
+    let t = crate::api::support::team_app("PROFESSIONAL").await;
+    let app = &t.app;
+    let key = create_key(&t.owner, "Replay", "read_write").await;
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", "lead-mia"),
+    ];
+    let body = br#"{"first_name":"Mia","email":"Mia_Lee@x.example"}"#.to_vec();
+    let created = raw(app, "POST", "/api/v1/leads", &headers, body).await;
+    assert_eq!(created.status, 201);
+    let lead = created.json["id"].as_str().unwrap().to_string();
+    // Another lead's kept response stays.
+    let other = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", "lead-max"),
+    ];
+    let body = br#"{"first_name":"Max","email":"max@x.example"}"#.to_vec();
+    assert_eq!(
+        raw(app, "POST", "/api/v1/leads", &other, body).await.status,
+        201
+    );
+    assert_eq!(app.count("SELECT count(*) FROM api_idempotency_keys"), 2);
+
+    let r = t.owner.post(&format!("/leads/{lead}/forget"), &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        app.count("SELECT count(*) FROM api_idempotency_keys WHERE idempotency_key = 'lead-mia'"),
+        0,
+        "the kept response named the forgotten lead"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM api_idempotency_keys WHERE idempotency_key = 'lead-max'"),
+        1
+    );
+}

@@ -151,3 +151,32 @@ async fn inbound_mail_without_a_lead_goes_after_30_days_a_leads_conversation_sta
     );
     assert_eq!(keys("new-without-lead"), 1);
 }
+
+#[actix_web::test]
+async fn api_idempotency_keys_go_after_their_24_hours() {
+    let app = TestApp::new().await;
+    let _c = owner(&app).await;
+    let now = app.now();
+    let at = |hours: i64| (now - Duration::hours(hours)).to_rfc3339();
+    crate::team::support::exec(
+        &app,
+        &format!(
+            "INSERT INTO api_idempotency_keys (organization_id, idempotency_key, request_hash, \
+                 response_status, response_body, created_at) \
+               SELECT o.id, k.key, '\\x00', 201, '{{}}', k.at::timestamptz \
+               FROM organizations o CROSS JOIN (VALUES ('old', '{old}'), ('young', '{young}')) \
+                 AS k (key, at);",
+            old = at(25),
+            young = at(23),
+        ),
+    );
+    assert_eq!(run_retention(&app), 1, "the key older than 24 hours");
+    assert_eq!(
+        app.count("SELECT count(*) FROM api_idempotency_keys WHERE idempotency_key = 'young'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM api_idempotency_keys WHERE idempotency_key = 'old'"),
+        0
+    );
+}
