@@ -13,7 +13,7 @@ use crate::db::schema::{invitations, organization_members, organizations, users}
 use crate::db::team::NewMember;
 use crate::db::{audit, usage, wall, Tenant};
 use crate::domain::plans::LimitKind;
-use crate::domain::roles::Role;
+use crate::domain::roles::{may_assign_role, Role};
 use crate::ids::{InvitationId, OrgId, UserId};
 use crate::tokens;
 
@@ -276,6 +276,31 @@ pub(in crate::db) fn revoke_all_by(
     diesel::update(
         scoped_invitations(tenant)
             .filter(invitations::invited_by.eq(inviter))
+            .filter(invitations::accepted_at.is_null())
+            .filter(invitations::revoked_at.is_null()),
+    )
+    .set(invitations::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Revokes the open invitations `inviter` created for roles that `role`,
+/// their new role, may not grant: a demoted admin's invitation must not
+/// let anyone in as an admin after them. Returns how many.
+pub(in crate::db) fn revoke_beyond_role(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    inviter: UserId,
+    role: Role,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let out_of_reach: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|invited| !may_assign_role(role, *invited))
+        .collect();
+    diesel::update(
+        scoped_invitations(tenant)
+            .filter(invitations::invited_by.eq(inviter))
+            .filter(invitations::role.eq_any(out_of_reach))
             .filter(invitations::accepted_at.is_null())
             .filter(invitations::revoked_at.is_null()),
     )

@@ -147,12 +147,15 @@ fn set_role(conn: &mut PgConnection, tenant: &Tenant, user: UserId, role: Role) 
     Ok(())
 }
 
-/// Gives `target` the role `new_role`. Returns false when it already had it.
+/// Gives `target` the role `new_role` and revokes the open invitations
+/// they created that the new role may not grant. Returns false when they
+/// already had the role.
 pub fn change_role(
     conn: &mut PgConnection,
     tenant: &Tenant,
     target: UserId,
     new_role: Role,
+    now: DateTime<Utc>,
 ) -> DbResult<bool> {
     let s = scene(conn, tenant, target)?;
     let old = s.target.role();
@@ -162,13 +165,14 @@ pub fn change_role(
         return Ok(false);
     }
     set_role(conn, tenant, s.target.user_id(), new_role)?;
+    let revoked = invitations::revoke_beyond_role(conn, tenant, target, new_role, now)?;
     audit::record(
         conn,
         tenant,
         "member.role_changed",
         &s.target.label(),
         Some(json!({ "role": old.as_str() })),
-        Some(json!({ "role": new_role.as_str() })),
+        Some(json!({ "role": new_role.as_str(), "invitations_revoked": revoked })),
     )?;
     Ok(true)
 }
@@ -308,19 +312,21 @@ pub fn make_owner(conn: &mut PgConnection, tenant: &Tenant, target: UserId) -> D
     Ok(s.target.name)
 }
 
-/// The acting owner becomes an admin, if another owner remains.
-pub fn step_down(conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
+/// The acting owner becomes an admin, if another owner remains; their open
+/// invitations that an admin may not grant are revoked.
+pub fn step_down(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> DbResult<()> {
     let owners = lock_owners(conn, tenant)?;
     let me = actor(conn, tenant)?;
     membership::check_step_down(me.role(), owners).map_err(refused)?;
     set_role(conn, tenant, me.user_id(), STEP_DOWN_ROLE)?;
+    let revoked = invitations::revoke_beyond_role(conn, tenant, me.user_id(), STEP_DOWN_ROLE, now)?;
     audit::record(
         conn,
         tenant,
         "ownership.stepped_down",
         &me.label(),
         Some(json!({ "role": Role::Owner.as_str() })),
-        Some(json!({ "role": STEP_DOWN_ROLE.as_str() })),
+        Some(json!({ "role": STEP_DOWN_ROLE.as_str(), "invitations_revoked": revoked })),
     )?;
     Ok(())
 }

@@ -307,11 +307,12 @@ async fn change_role(
         cur.require(Action::TransferOwnership)?;
     }
     let (tenant, target) = (cur.tenant(), path.into_inner());
+    let now = cur.now();
     state
         .db
         .tx(move |conn| match role {
             Role::Owner => team::make_owner(conn, &tenant, target).map(|_| ()),
-            _ => team::change_role(conn, &tenant, target, role).map(|_| ()),
+            _ => team::change_role(conn, &tenant, target, role, now).map(|_| ()),
         })
         .await?;
     let message = format!("Role changed to {}.", role.label());
@@ -425,9 +426,10 @@ async fn step_down(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let tenant = cur.tenant_for(Action::TransferOwnership)?;
+    let now = cur.now();
     state
         .db
-        .tx(move |conn| team::step_down(conn, &tenant))
+        .tx(move |conn| team::step_down(conn, &tenant, now))
         .await?;
     done(
         &state,

@@ -360,3 +360,82 @@ async fn resending_kills_the_old_link_and_needs_a_seat_when_expired() {
     assert_eq!(t.owner.post(&resend, &[]).await.status, 409);
     assert_eq!(fingerprint(app), before);
 }
+
+#[actix_web::test]
+async fn a_demoted_admins_invitations_that_their_new_role_cannot_grant_stop_working() {
+    let t = team_app("PROFESSIONAL").await;
+    let app = &t.app;
+    let adam = join(app, ORG, "Adam", "adam@example.com", "ADMIN").await;
+    let adam_id = user_id(app, "adam@example.com");
+    // Adam invites his own second address as an admin, and a colleague.
+    for (email, role) in [
+        ("adam2@example.com", "ADMIN"),
+        ("meg@example.com", "MEMBER"),
+    ] {
+        let r = adam
+            .post("/team/invitations", &[("email", email), ("role", role)])
+            .await;
+        assert_eq!(r.status, 303, "invite {email}: {}", r.body);
+    }
+    let token = mailed_token(app, "adam2@example.com");
+
+    let r = t
+        .owner
+        .post(
+            &format!("/team/members/{adam_id}/role"),
+            &[("role", "MEMBER")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        invitation_count(&t, "adam2@example.com", "revoked_at IS NOT NULL"),
+        1,
+        "a member may not invite an admin"
+    );
+    assert_eq!(
+        invitation_count(&t, "meg@example.com", "revoked_at IS NOT NULL"),
+        1,
+        "a member may invite nobody"
+    );
+    // The link no longer lets the second address in as an admin.
+    let second = app.signup("Adam Two", "adam2@example.com").await;
+    app.verify_email("adam2@example.com");
+    second.post(&format!("/invitations/{token}"), &[]).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM organization_members m JOIN users u ON u.id = m.user_id \
+             WHERE u.email = 'adam2@example.com' AND m.organization_id = '{}'",
+            t.org
+        )),
+        0
+    );
+    let (action, _, _, _, after) = last_event(app);
+    assert_eq!(action, "member.role_changed");
+    assert!(after.contains("\"invitations_revoked\": 2"), "{after}");
+}
+
+#[actix_web::test]
+async fn an_owner_stepping_down_keeps_the_invitations_an_admin_may_send() {
+    let t = team_app("PROFESSIONAL").await;
+    let app = &t.app;
+    join(app, ORG, "Owen", "owen@example.com", "OWNER").await;
+    let r = t
+        .owner
+        .post(
+            "/team/invitations",
+            &[("email", "amy@example.com"), ("role", "ADMIN")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = t.owner.post("/team/step-down", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        role_of(app, user_id(app, "olivia@example.com"), t.org),
+        "ADMIN"
+    );
+    assert_eq!(
+        invitation_count(&t, "amy@example.com", "revoked_at IS NULL"),
+        1,
+        "an admin may still invite an admin"
+    );
+}
