@@ -2,6 +2,8 @@
 //! change needs the current password and takes effect only when the link
 //! sent to the new address is opened — if that address is still free then.
 //! Links to an address act only while it is still the account's address.
+//! Opening a link shows a button; only its POST acts, so a mail scanner
+//! that fetches links confirms nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -21,13 +23,16 @@ use crate::routes::shared::link_token::LinkToken;
 use crate::routes::{html_response, see_other_with_flash};
 use crate::state::AppState;
 use crate::views::account::{Card, Outcome};
-use crate::views::password::{email_confirmed_page, link_invalid_page};
+use crate::views::password::{confirm_link_page, email_confirmed_page, link_invalid_page};
 
 route_table! {
     POST "/account/email" => request_email_change,
-    GET "/account/email/confirm/{token}" => confirm_email_change,
-    GET "/account/verify/{token}" => verify_email,
+    GET "/account/email/confirm/{token}" => confirm_email_change_form,
+    POST "/account/email/confirm/{token}" => confirm_email_change,
+    // Before `{token}`, which would take "resend" for a token.
     POST "/account/verify/resend" => resend_verification,
+    GET "/account/verify/{token}" => verify_email_form,
+    POST "/account/verify/{token}" => verify_email,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +154,39 @@ enum EmailChange {
     Changed { user: UserId, email: String },
 }
 
+/// Whether `token` is a live link of `purpose`, without using it.
+async fn link_is_live(
+    state: &AppState,
+    token: String,
+    purpose: Purpose,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<bool> {
+    let found = state
+        .db
+        .run(move |conn| account_tokens::check(conn, &token, purpose, now))
+        .await?;
+    Ok(found.is_some())
+}
+
+async fn confirm_email_change_form(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    LinkToken(token): LinkToken,
+) -> AppResult<HttpResponse> {
+    if !link_is_live(&state, token.clone(), Purpose::ChangeEmail, who.now).await? {
+        let markup = link_invalid_page("email change", "/account", "Go to your account");
+        return Ok(link_error(&req, markup));
+    }
+    let page = confirm_link_page(
+        &who.csrf,
+        &format!("/account/email/confirm/{token}"),
+        "Confirm your new email address",
+        "Your account's address changes to this one when you confirm.",
+    );
+    Ok(html_response(&req, page))
+}
+
 async fn confirm_email_change(
     state: web::Data<AppState>,
     who: MaybeUser,
@@ -217,6 +255,29 @@ fn link_error(req: &HttpRequest, markup: maud::Markup) -> HttpResponse {
     let mut res = html_response(req, markup);
     *res.status_mut() = StatusCode::NOT_FOUND;
     res
+}
+
+async fn verify_email_form(
+    state: web::Data<AppState>,
+    who: MaybeUser,
+    req: HttpRequest,
+    LinkToken(token): LinkToken,
+) -> AppResult<HttpResponse> {
+    if !link_is_live(&state, token.clone(), Purpose::VerifyEmail, who.now).await? {
+        let markup = link_invalid_page(
+            "confirmation",
+            "/account",
+            "Send a new link from your account",
+        );
+        return Ok(link_error(&req, markup));
+    }
+    let page = confirm_link_page(
+        &who.csrf,
+        &format!("/account/verify/{token}"),
+        "Confirm your email address",
+        "Confirm that this address is yours to finish setting up your account.",
+    );
+    Ok(html_response(&req, page))
 }
 
 async fn verify_email(

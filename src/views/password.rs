@@ -92,6 +92,26 @@ pub fn link_invalid_page(what: &str, retry_href: &str, retry_label: &str) -> Mar
     )
 }
 
+/// The page an email link opens: one button that does what the link is
+/// for. A GET never acts, so a mail scanner that fetches the link changes
+/// nothing.
+pub fn confirm_link_page(token: &str, action: &str, heading: &str, text: &str) -> Markup {
+    layout::public_page(
+        heading,
+        Some(token),
+        html! {
+            section.auth-card {
+                h1 { (heading) }
+                p { (text) }
+                form.stack method="post" action=(action) {
+                    (csrf(token))
+                    button.btn.btn-primary type="submit" { (heading) }
+                }
+            }
+        },
+    )
+}
+
 /// Email confirmed, for someone who is not signed in on this browser.
 pub fn email_confirmed_page(email: &str) -> Markup {
     layout::public_page(

@@ -51,9 +51,11 @@ const steps = {
     expect(banner.includes("14 days left"), `trial banner: ${banner}`);
   },
 
-  // Opens a link (e.g. from an email) and expects some text.
+  // Opens a link (e.g. from an email), presses its button when `click`
+  // names one, and expects some text.
   async open(page) {
     await page.goto(opts.url);
+    if (opts.click) await submit(page, page.getByRole("button", { name: opts.click }));
     const body = await text(page);
     expect(body.includes(opts.expect), `page at ${opts.url} lacks "${opts.expect}": ${body.slice(0, 300)}`);
   },

@@ -110,7 +110,14 @@ async fn team_flow(js: bool) {
         .await;
     let verify = link_in_mail(&app, "olivia@example.com", "account", "/account/verify/");
     owner
-        .step("open", &[("url", &verify), ("expect", "confirmed")])
+        .step(
+            "open",
+            &[
+                ("url", &verify),
+                ("click", "Confirm your email address"),
+                ("expect", "confirmed"),
+            ],
+        )
         .await;
     // FREE has one seat: the owner first tries Starter (the trial allows it).
     owner.step("upgrade", &[("plan", "Starter")]).await;

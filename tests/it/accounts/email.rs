@@ -113,7 +113,17 @@ async fn email_changes_only_when_the_new_address_confirms() {
         "Confirm your new email address",
     );
     let token = token_in(&mail, "/account/email/confirm/");
-    let r = me.get(&format!("/account/email/confirm/{token}")).await;
+    // Opening the link only shows a button: a mail scanner's fetch changes nothing.
+    let page = me.get(&format!("/account/email/confirm/{token}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<button") && page.body.contains("Confirm your new email address"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email = 'ann.new@example.com'"),
+        0
+    );
+    let r = me
+        .post(&format!("/account/email/confirm/{token}"), &[])
+        .await;
     assert_eq!((r.status, r.location()), (303, Some("/account")));
     assert_eq!(
         app.count("SELECT count(*) FROM users WHERE email = 'ann.new@example.com' AND email_verified_at IS NOT NULL"),
@@ -165,7 +175,10 @@ async fn an_email_change_fails_when_the_address_was_taken_meanwhile() {
     );
     app.signup("Sam", "shared@example.com").await;
     let anon = app.client();
-    let r = anon.get(&format!("/account/email/confirm/{token}")).await;
+    anon.get(&format!("/account/email/confirm/{token}")).await;
+    let r = anon
+        .post(&format!("/account/email/confirm/{token}"), &[])
+        .await;
     assert_eq!(r.status, 409);
     assert_eq!(
         text_of(&app, "SELECT email FROM users WHERE name = 'Ann'").as_deref(),
@@ -189,7 +202,15 @@ async fn sign_up_sends_a_verification_link_and_the_link_confirms() {
     assert!(dash.body.contains("Please confirm your email address"));
     let account = me.get("/account").await;
     assert!(account.body.contains("Not confirmed") && account.body.contains("Resend the link"));
-    let r = me.get(&format!("/account/verify/{token}")).await;
+    let page = me.get(&format!("/account/verify/{token}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<button") && page.body.contains("Confirm your email address"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL"),
+        0,
+        "opening the link confirms nothing"
+    );
+    let r = me.post(&format!("/account/verify/{token}"), &[]).await;
     assert_eq!((r.status, r.location()), (303, Some("/account")));
     assert_eq!(
         app.count("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL"),
@@ -209,7 +230,8 @@ async fn sign_up_sends_a_verification_link_and_the_link_confirms() {
         "/account/verify/",
     );
     let anon = app.client();
-    let r = anon.get(&format!("/account/verify/{token}")).await;
+    anon.get(&format!("/account/verify/{token}")).await;
+    let r = anon.post(&format!("/account/verify/{token}"), &[]).await;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("Email address confirmed"));
     assert_eq!(
@@ -229,7 +251,9 @@ async fn a_verification_link_for_an_old_address_confirms_nothing() {
     // The address changed by other means (e.g. an administrator) after the link went out.
     exec(&app, "UPDATE users SET email = 'other@example.com'");
     assert_eq!(
-        me.get(&format!("/account/verify/{token}")).await.status,
+        me.post(&format!("/account/verify/{token}"), &[])
+            .await
+            .status,
         404
     );
     assert_eq!(
