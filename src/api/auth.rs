@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::api::problem::{ApiResult, Problem};
 use crate::db::api_keys::{self, KeyContext, RateWindow};
+use crate::db::models::BEING_DELETED;
 use crate::db::usage::{self, UsageKind};
 use crate::db::wall::{self, Scope};
 use crate::db::Tenant;
@@ -149,6 +150,9 @@ async fn identify(req: &ServiceRequest) -> ApiResult<(web::Data<AppState>, ApiCa
         None => return Err(Problem::unauthenticated("This API key is not valid.")),
     };
     let now = state.clock.now();
+    if !req.method().is_safe() && key.org.is_being_deleted(now) {
+        return Err(Problem::from(AppError::Conflict(BEING_DELETED.into())));
+    }
     let plan = key.subscription.effective_plan(now);
     if !plan.spec().features.has(Feature::ApiAccess) {
         return Err(Problem::forbidden(format!(

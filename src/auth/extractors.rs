@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::middleware::Identity;
 use crate::db::context::{OrgContext, SessionContext};
+use crate::db::models::BEING_DELETED;
 use crate::db::Tenant;
 use crate::domain::roles::{self, Action, Role};
 use crate::error::AppError;
@@ -146,6 +147,10 @@ impl FromRequest for CurrentOrg {
         ready(identity(req).and_then(|id| {
             let session = id.session.ok_or(AppError::Unauthenticated)?;
             let ctx = session.org.clone().ok_or(AppError::NoOrganization)?;
+            // From its deletion date on, an organization only reads.
+            if !req.method().is_safe() && ctx.org.is_being_deleted(id.now) {
+                return Err(AppError::Conflict(BEING_DELETED.into()));
+            }
             Ok(CurrentOrg {
                 user: CurrentUser {
                     session,

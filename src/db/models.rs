@@ -37,10 +37,21 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
+/// Why nothing of an organization can change once its deletion date has come.
+pub const BEING_DELETED: &str =
+    "This organization is being deleted: its deletion date has passed. \
+     Its data can still be read and exported until it is erased, but nothing can be changed.";
+
 impl Organization {
     /// The organization's time zone.
     pub fn tz(&self) -> chrono_tz::Tz {
         self.time_zone.tz()
+    }
+
+    /// True from the scheduled deletion date on: the organization is then
+    /// read-only until the erasure job removes it.
+    pub fn is_being_deleted(&self, now: DateTime<Utc>) -> bool {
+        self.deletion_scheduled_at.is_some_and(|date| date <= now)
     }
 }
 

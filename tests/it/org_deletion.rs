@@ -239,3 +239,69 @@ async fn the_job_erases_every_row_but_the_invoices_and_nothing_else() {
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+#[actix_rt::test]
+async fn from_its_deletion_date_an_organization_reads_but_changes_nothing() {
+    let app = TestApp::pinned(start()).await;
+    let owner = app.signup("Ann", "ann@example.com").await;
+    let slug = "ann-s-organization";
+    let org = org_id(&app, slug);
+    crate::team::support::set_plan(&app, slug, "PROFESSIONAL");
+    owner
+        .post(
+            "/leads",
+            &[("first_name", "Lea"), ("email", "lea@x.example")],
+        )
+        .await;
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 1);
+    let key = crate::api::support::create_key(&owner, "Sync", "read_write").await;
+    let r = owner
+        .post(
+            "/settings/delete",
+            &[("password", PASSWORD), ("confirm_name", ORG)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Before the date, changes still go through.
+    owner
+        .post(
+            "/leads",
+            &[("first_name", "Max"), ("email", "max@x.example")],
+        )
+        .await;
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 2);
+
+    // The date comes (a minute ago); the erasure job has not run yet.
+    crate::team::support::exec(
+        &app,
+        &format!(
+            "UPDATE organizations SET deletion_scheduled_at = '{}' WHERE id = '{org}'",
+            (start() - Duration::minutes(1)).to_rfc3339()
+        ),
+    );
+    // The API's call counter and the key's last use may move; nothing else.
+    let skip = ["api_keys", "usage_records", "usage_counters"];
+    let before = dump(&app, org, &skip);
+    let r = owner
+        .post(
+            "/leads",
+            &[("first_name", "Zoe"), ("email", "zoe@x.example")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("being deleted"), "{}", r.body);
+    assert!(!r.body.contains("SELECT"));
+    let auth = format!("Bearer {key}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let body = br#"{"first_name":"Zoe","email":"zoe@x.example"}"#.to_vec();
+    let api = crate::api::support::raw(&app, "POST", "/api/v1/leads", &headers, body).await;
+    assert_eq!(api.status, 409);
+    assert_eq!(dump(&app, org, &skip), before);
+    // Reading still works.
+    let page = owner.get("/leads").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("lea@x.example"));
+}
