@@ -5,7 +5,9 @@
 //! A step over the messages/day limit waits for the organization's next day.
 //! An enroller who left or may no longer send pauses the enrolment, with the
 //! reason shown on the lead page; a lead whose address is suppressed, or that
-//! replied or was lost in a sequence that stops on reply, stops it.
+//! replied or was lost in a sequence that stops on reply, stops it. The
+//! first step's mailbox is picked by the sequence's sending mode
+//! (`db::senders`) and kept on the enrolment for the later steps.
 
 use chrono::{DateTime, Days, Utc};
 use diesel::prelude::*;
@@ -15,7 +17,7 @@ use crate::db::enrollments::{self, Enrollment};
 use crate::db::leads;
 use crate::db::messages::{self, Origin};
 use crate::db::usage;
-use crate::db::{stops, suppression};
+use crate::db::{senders, stops, suppression};
 use crate::db::{DbError, DbResult};
 use crate::db::{SystemAccess, Tenant};
 use crate::domain::subscription::{day_start, local_date_start_utc};
@@ -87,13 +89,23 @@ fn advance_one(
         enrollments::finish(conn, &tenant, &e, "stopped", now)?;
         return Ok(true);
     };
+    let first_step = e.next_step <= 1;
+    let mailbox = if first_step {
+        senders::first_step_mailbox(conn, &tenant, &e, lead.owner_user_id)?
+    } else {
+        e.mailbox_id
+    };
     let origin = Origin {
         template: Some(step.template),
         step: Some((e.id, step.position)),
         sender: e.enrolled_by,
+        mailbox,
     };
     let queued =
         conn.transaction(|conn| messages::queue(conn, &tenant, &lead, &rendered, &origin, now));
+    if first_step && queued.is_ok() {
+        enrollments::set_mailbox(conn, &tenant, &e, mailbox)?;
+    }
     match queued {
         Ok(_) | Err(DbError::Conflict(_)) => enrollments::advance(conn, &tenant, &e, now)?,
         Err(DbError::LimitReached(_)) => wait_for_next_day(conn, &tenant, &e, now)?,
