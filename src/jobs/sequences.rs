@@ -21,6 +21,7 @@ use crate::db::{senders, stops, suppression};
 use crate::db::{DbError, DbResult};
 use crate::db::{SystemAccess, Tenant};
 use crate::domain::subscription::{day_start, local_date_start_utc};
+use crate::ids::MailboxId;
 
 /// Enrolments handled per pass at most (the next pass continues).
 const BATCH: usize = 100;
@@ -90,11 +91,7 @@ fn advance_one(
         return Ok(true);
     };
     let first_step = e.next_step <= 1;
-    let mailbox = if first_step {
-        senders::first_step_mailbox(conn, &tenant, &e, lead.owner_user_id)?
-    } else {
-        e.mailbox_id
-    };
+    let mailbox = step_mailbox(conn, &tenant, &e, &lead, first_step)?;
     let origin = Origin {
         template: Some(step.template),
         step: Some((e.id, step.position)),
@@ -112,6 +109,26 @@ fn advance_one(
         Err(other) => return Err(other),
     }
     Ok(true)
+}
+
+/// The mailbox a step goes out from: for the first, picked by the
+/// sequence's sending mode; later ones keep the enrolment's.
+fn step_mailbox(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    lead: &leads::Lead,
+    first_step: bool,
+) -> DbResult<Option<MailboxId>> {
+    if !first_step {
+        return Ok(e.mailbox_id);
+    }
+    Ok(senders::first_step_mailbox(
+        conn,
+        tenant,
+        e,
+        lead.owner_user_id,
+    )?)
 }
 
 /// The limit is used up today: try again at the start of the organization's
