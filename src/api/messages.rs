@@ -204,7 +204,7 @@ async fn send(
         let lead = leads::find(conn, &tenant, body.lead_id)?;
         let template = templates::find(conn, &tenant, body.template_id)?;
         // Over the daily limit is an error: the whole transaction rolls back.
-        let message = messages::send(conn, &tenant, &lead, &template, now)?;
+        let message = messages::send(conn, &tenant, &lead, &template, None, now)?;
         let row = messages::find(conn, &tenant, message.id)?;
         let location = format!("/api/v1/messages/{}", message.id);
         Ok(Ok(stored(

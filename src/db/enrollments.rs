@@ -1,5 +1,6 @@
 //! Sequence enrolments of leads: enrol (once per lead and sequence), pause,
-//! resume, and the lists on the lead and sequence pages. The sequence worker
+//! resume, and the lists on the lead and sequence pages (with their queued
+//! steps' "next send at", `db::next_send`). The sequence worker
 //! (jobs/sequences.rs) advances them.
 
 use chrono::{DateTime, Duration, Utc};
@@ -9,13 +10,14 @@ use uuid::Uuid;
 
 use crate::db::error::DbResult;
 use crate::db::models::Member;
+use crate::db::next_send::{self, QueuedSend};
 use crate::db::schema::{
     leads, message_templates, organization_members, sequence_enrollments, sequence_steps, sequences,
 };
 use crate::db::sequences::{self as seqs, Sequence};
 use crate::db::{webhooks, SystemAccess, Tenant};
 use crate::domain::roles::{self, Action};
-use crate::ids::{EnrollmentId, LeadId, OrgId, SequenceId, TemplateId, UserId};
+use crate::ids::{EnrollmentId, LeadId, MailboxId, OrgId, SequenceId, TemplateId, UserId};
 use crate::webhooks::events::{self as hook_events, EventType};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -32,6 +34,9 @@ pub struct Enrollment {
     pub created_at: DateTime<Utc>,
     /// Why the sequence worker paused it (None when a member paused it).
     pub paused_reason: Option<String>,
+    /// The mailbox its steps go out from, picked when its first step was
+    /// queued (None: not yet, the platform server, or a deleted mailbox).
+    pub mailbox_id: Option<MailboxId>,
 }
 
 /// An enrolment with a readable name: the lead's (sequence page) or the
@@ -41,6 +46,27 @@ pub struct EnrollmentRow {
     pub enrollment: Enrollment,
     pub label: String,
     pub sub: String,
+    /// Its steps queued and not yet sent, with what each waits for.
+    pub queued: Vec<QueuedSend>,
+}
+
+/// Gives each row its queued steps (`db::next_send`) as of `now`.
+fn with_queued(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    mut rows: Vec<EnrollmentRow>,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<EnrollmentRow>> {
+    let ids: Vec<EnrollmentId> = rows.iter().map(|r| r.enrollment.id).collect();
+    let queued = next_send::queued_sends(conn, tenant, &ids, now)?;
+    for row in &mut rows {
+        row.queued = queued
+            .iter()
+            .filter(|q| q.enrollment == row.enrollment.id)
+            .cloned()
+            .collect();
+    }
+    Ok(rows)
 }
 
 /// An enrolment as created: the tenant's organization, enrolled by the
@@ -99,11 +125,12 @@ pub fn enrol(
     Ok((added, leads.len() - added))
 }
 
-/// Enrolments of one lead, with the sequence names.
+/// Enrolments of one lead, with the sequence names and their queued steps.
 pub fn for_lead(
     conn: &mut PgConnection,
     tenant: &Tenant,
     lead: LeadId,
+    now: DateTime<Utc>,
 ) -> QueryResult<Vec<EnrollmentRow>> {
     let rows: Vec<(Enrollment, String)> = sequence_enrollments::table
         .inner_join(
@@ -116,22 +143,26 @@ pub fn for_lead(
         .order(sequence_enrollments::created_at.desc())
         .select((Enrollment::as_select(), sequences::name))
         .load(conn)?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|(enrollment, name)| EnrollmentRow {
             enrollment,
             label: name,
             sub: String::new(),
+            queued: Vec::new(),
         })
-        .collect())
+        .collect();
+    with_queued(conn, tenant, rows, now)
 }
 
-/// The newest enrolments of one sequence in the tenant's organization.
+/// The newest enrolments of one sequence in the tenant's organization,
+/// with their queued steps.
 pub fn for_sequence(
     conn: &mut PgConnection,
     tenant: &Tenant,
     seq: &Sequence,
     limit: i64,
+    now: DateTime<Utc>,
 ) -> QueryResult<Vec<EnrollmentRow>> {
     let rows: Vec<(Enrollment, String, String, String)> = sequence_enrollments::table
         .inner_join(
@@ -150,14 +181,16 @@ pub fn for_sequence(
             leads::email,
         ))
         .load(conn)?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|(enrollment, first, last, email)| EnrollmentRow {
             enrollment,
             label: format!("{first} {last}").trim().to_string(),
             sub: email,
+            queued: Vec::new(),
         })
-        .collect())
+        .collect();
+    with_queued(conn, tenant, rows, now)
 }
 
 /// Pauses an active enrolment or resumes a paused one; NotFound for other
@@ -373,6 +406,20 @@ pub fn advance(
             sequence_enrollments::next_run_at.eq(Some(now + Duration::days(i64::from(delay)))),
             sequence_enrollments::updated_at.eq(now),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the mailbox an enrolment's first step went out from; its later
+/// steps keep it.
+pub fn set_mailbox(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    mailbox: Option<MailboxId>,
+) -> QueryResult<()> {
+    diesel::update(scoped_sequence_enrollments(tenant).filter(sequence_enrollments::id.eq(e.id)))
+        .set(sequence_enrollments::mailbox_id.eq(mailbox))
         .execute(conn)?;
     Ok(())
 }

@@ -233,8 +233,14 @@ fn by_message_ids(
     if ids.is_empty() {
         return Ok(None);
     }
+    // `ids` are bare (`id@host`); the delivery job stores a message's
+    // Message-ID as it sent it, in angle brackets. Both forms match.
+    let forms: Vec<String> = ids
+        .iter()
+        .flat_map(|id| [id.clone(), format!("<{id}>")])
+        .collect();
     let found: Vec<(String, MessageId, LeadId)> = scoped_messages(tenant)
-        .filter(messages::rfc_message_id.eq_any(ids))
+        .filter(messages::rfc_message_id.eq_any(forms))
         .select((
             messages::rfc_message_id.assume_not_null(),
             messages::id,
@@ -244,7 +250,7 @@ fn by_message_ids(
     Ok(ids.iter().find_map(|id| {
         found
             .iter()
-            .find(|(rfc, _, _)| rfc == id)
+            .find(|(rfc, _, _)| rfc.trim_start_matches('<').trim_end_matches('>') == id)
             .map(|(_, m, l)| (*m, *l))
     }))
 }

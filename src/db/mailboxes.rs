@@ -189,17 +189,38 @@ pub fn lock_booking(
     tenant: &Tenant,
     id: MailboxId,
 ) -> QueryResult<Option<(String, Booked)>> {
-    let row: Option<BookingRow> = scoped_mailbox_states(tenant)
+    read_booking(conn, tenant, id, true)
+}
+
+/// A mailbox's status and what it has booked, without a lock (for showing
+/// when its next send may go). `None` when the mailbox is gone.
+pub fn booking(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+) -> QueryResult<Option<(String, Booked)>> {
+    read_booking(conn, tenant, id, false)
+}
+
+fn read_booking(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    lock: bool,
+) -> QueryResult<Option<(String, Booked)>> {
+    let query = scoped_mailbox_states(tenant)
         .filter(mailbox_states::mailbox_id.eq(id))
         .select((
             mailbox_states::status,
             mailbox_states::next_send_at,
             mailbox_states::booked_day,
             mailbox_states::booked_count,
-        ))
-        .for_update()
-        .first(conn)
-        .optional()?;
+        ));
+    let row: Option<BookingRow> = if lock {
+        query.for_update().first(conn).optional()?
+    } else {
+        query.first(conn).optional()?
+    };
     Ok(row.map(|(status, next_free, last_day, count)| {
         let booked = Booked {
             next_free,

@@ -112,6 +112,9 @@ pub struct Origin {
     pub template: Option<(Uuid, TemplateId)>,
     pub step: Option<(EnrollmentId, i32)>,
     pub sender: Option<UserId>,
+    /// The mailbox it goes out from (None: the platform server). A later
+    /// step of an enrolment without one keeps the mailbox of its first step.
+    pub mailbox: Option<MailboxId>,
 }
 
 /// A queued message as stored, in the tenant's organization.
@@ -214,15 +217,18 @@ pub const LEAD_GONE: &str = "This lead was deleted in the meantime; nothing was 
 /// Why nothing was sent when the template was deleted after the form was loaded.
 pub const TEMPLATE_GONE: &str = "This template was deleted in the meantime; nothing was sent.";
 
-/// Sends `template` to `lead` now, as the acting user (see `queue`). Both
-/// are read again and share-locked in the caller's transaction: one deleted
-/// since the caller loaded it is a `Conflict` with a clear message, and
-/// neither can be deleted until the message is stored.
+/// Sends `template` to `lead` now, as the acting user (see `queue`), from
+/// `from` (a mailbox the caller has checked the user may use), else from
+/// the user's own mailbox, else through the platform server. Lead and
+/// template are read again and share-locked in the caller's transaction:
+/// one deleted since the caller loaded it is a `Conflict` with a clear
+/// message, and neither can be deleted until the message is stored.
 pub fn send(
     conn: &mut PgConnection,
     tenant: &Tenant,
     lead: &Lead,
     template: &Template,
+    from: Option<MailboxId>,
     now: DateTime<Utc>,
 ) -> DbResult<Message> {
     let lead = &crate::db::leads::lock_shared(conn, tenant, lead.id)?
@@ -239,10 +245,16 @@ pub fn send(
         &organization,
     )
     .map_err(|e| DbError::invalid(e.to_string()))?;
+    let mailbox = match (from, sender) {
+        (Some(chosen), _) => Some(chosen),
+        (None, Some(user)) => crate::db::mailboxes::own_mailbox(conn, tenant, user)?,
+        (None, None) => None,
+    };
     let origin = Origin {
         template: Some((template.owner_key, template.id)),
         step: None,
         sender,
+        mailbox,
     };
     queue(conn, tenant, lead, &rendered, &origin, now)
 }
@@ -463,12 +475,8 @@ fn threading(
         None => None,
     };
     let Some((first, last)) = thread else {
-        let mailbox = match origin.sender {
-            Some(user) => crate::db::mailboxes::own_mailbox(conn, tenant, user)?,
-            None => None,
-        };
         return Ok(Threading {
-            mailbox,
+            mailbox: origin.mailbox,
             in_reply_to: None,
             references: None,
             subject: rendered.subject.clone(),
@@ -481,7 +489,7 @@ fn threading(
     };
     Ok(Threading {
         // The enrolment keeps the mailbox its first step went out from.
-        mailbox: first.mailbox_id,
+        mailbox: origin.mailbox.or(first.mailbox_id),
         in_reply_to: last.rfc_message_id.clone(),
         references,
         subject: follow_up_subject(&first.subject, &rendered.subject),

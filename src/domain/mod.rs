@@ -15,6 +15,7 @@ pub mod placeholders;
 pub mod plans;
 pub mod roles;
 pub mod seller;
+pub mod senders;
 pub mod settings;
 pub mod subscription;
 pub mod user_agent;

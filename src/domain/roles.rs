@@ -163,6 +163,14 @@ pub fn may_manage_mailbox(role: Role, flags: MemberFlags, is_own_mailbox: bool) 
         || (is_own_mailbox && allows(role, flags, Action::ConnectOwnMailbox))
 }
 
+/// May someone send a single message from a mailbox (`is_own_mailbox`: they
+/// connected it)? Only who may send messages: owners and admins from any of
+/// the organization's mailboxes, a MEMBER only from their own.
+pub fn may_send_from_mailbox(role: Role, flags: MemberFlags, is_own_mailbox: bool) -> bool {
+    allows(role, flags, Action::SendMessages)
+        && (is_own_mailbox || allows(role, flags, Action::ManageAllMailboxes))
+}
+
 /// May `actor` invite, re-role, re-permission or remove a member whose role is `target`?
 /// OWNER: anyone. ADMIN: anyone but an OWNER. Others: nobody.
 pub fn may_manage_member(actor: Role, target: Role) -> bool {
@@ -207,6 +215,17 @@ mod tests {
         can_manage_templates: false,
         ..MemberFlags::DEFAULT_MEMBER
     };
+
+    #[test]
+    fn a_member_sends_only_from_their_own_mailbox_owners_and_admins_from_any() {
+        let d = MemberFlags::DEFAULT_MEMBER;
+        assert!(may_send_from_mailbox(Role::Owner, d, false));
+        assert!(may_send_from_mailbox(Role::Admin, d, false));
+        assert!(may_send_from_mailbox(Role::Member, d, true));
+        assert!(!may_send_from_mailbox(Role::Member, d, false));
+        assert!(!may_send_from_mailbox(Role::Member, NO_SEND, true));
+        assert!(!may_send_from_mailbox(Role::Viewer, d, true));
+    }
 
     /// Expected rows in `Action::ALL` order: Owner, Admin, Member (default flags), Viewer.
     const MATRIX: [(Action, [bool; 4]); 12] = [

@@ -5,7 +5,9 @@
 //! A step over the messages/day limit waits for the organization's next day.
 //! An enroller who left or may no longer send pauses the enrolment, with the
 //! reason shown on the lead page; a lead whose address is suppressed, or that
-//! replied or was lost in a sequence that stops on reply, stops it.
+//! replied or was lost in a sequence that stops on reply, stops it. The
+//! first step's mailbox is picked by the sequence's sending mode
+//! (`db::senders`) and kept on the enrolment for the later steps.
 
 use chrono::{DateTime, Days, Utc};
 use diesel::prelude::*;
@@ -15,10 +17,11 @@ use crate::db::enrollments::{self, Enrollment};
 use crate::db::leads;
 use crate::db::messages::{self, Origin};
 use crate::db::usage;
-use crate::db::{stops, suppression};
+use crate::db::{senders, stops, suppression};
 use crate::db::{DbError, DbResult};
 use crate::db::{SystemAccess, Tenant};
 use crate::domain::subscription::{day_start, local_date_start_utc};
+use crate::ids::MailboxId;
 
 /// Enrolments handled per pass at most (the next pass continues).
 const BATCH: usize = 100;
@@ -87,19 +90,45 @@ fn advance_one(
         enrollments::finish(conn, &tenant, &e, "stopped", now)?;
         return Ok(true);
     };
+    let first_step = e.next_step <= 1;
+    let mailbox = step_mailbox(conn, &tenant, &e, &lead, first_step)?;
     let origin = Origin {
         template: Some(step.template),
         step: Some((e.id, step.position)),
         sender: e.enrolled_by,
+        mailbox,
     };
     let queued =
         conn.transaction(|conn| messages::queue(conn, &tenant, &lead, &rendered, &origin, now));
+    if first_step && queued.is_ok() {
+        enrollments::set_mailbox(conn, &tenant, &e, mailbox)?;
+    }
     match queued {
         Ok(_) | Err(DbError::Conflict(_)) => enrollments::advance(conn, &tenant, &e, now)?,
         Err(DbError::LimitReached(_)) => wait_for_next_day(conn, &tenant, &e, now)?,
         Err(other) => return Err(other),
     }
     Ok(true)
+}
+
+/// The mailbox a step goes out from: for the first, picked by the
+/// sequence's sending mode; later ones keep the enrolment's.
+fn step_mailbox(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    e: &Enrollment,
+    lead: &leads::Lead,
+    first_step: bool,
+) -> DbResult<Option<MailboxId>> {
+    if !first_step {
+        return Ok(e.mailbox_id);
+    }
+    Ok(senders::first_step_mailbox(
+        conn,
+        tenant,
+        e,
+        lead.owner_user_id,
+    )?)
 }
 
 /// The limit is used up today: try again at the start of the organization's

@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use crate::auth::CurrentOrg;
 use crate::db::leads::{self, Cursor, LeadFilter, Position};
-use crate::db::{cursor, enrollments, pages, team, templates, timeline};
+use crate::db::{cursor, enrollments, mailboxes, pages, team, templates, timeline, Tenant};
 use crate::domain::leads::{validate, LeadInput, LeadSource, LeadStatus};
 use crate::domain::plans::LimitKind;
-use crate::domain::roles::Action;
+use crate::domain::roles::{self, Action, MemberFlags, Role};
 use crate::error::{AppError, AppResult};
 use crate::forms::FieldErrors;
 use crate::ids::{LeadId, UserId};
@@ -21,7 +21,7 @@ use crate::routes::{
 };
 use crate::state::AppState;
 use crate::views::layout::{flash_oob, Nav};
-use crate::views::lead_detail::{self, DetailPage};
+use crate::views::lead_detail::{self, DetailPage, SendFrom};
 use crate::views::leads::{self as view, FormState, ListPage, Perms};
 use crate::views::workspace::query_string;
 
@@ -241,6 +241,21 @@ pub struct ActivityQuery {
     before: String,
 }
 
+/// The mailboxes the acting member may send a message from (their own;
+/// owners and admins any), labelled, with their own first mailbox as the
+/// default.
+fn send_from(all: Vec<mailboxes::Mailbox>, tenant: &Tenant, who: (Role, MemberFlags)) -> SendFrom {
+    let me = tenant.user_id();
+    let own = |m: &mailboxes::Mailbox| m.owner_user_id.is_some() && m.owner_user_id == me;
+    let default = all.iter().find(|m| own(m)).map(|m| m.id);
+    let options = all
+        .iter()
+        .filter(|m| roles::may_send_from_mailbox(who.0, who.1, own(m)))
+        .map(|m| (m.id, format!("{} <{}>", m.display_name, m.email)))
+        .collect();
+    SendFrom { options, default }
+}
+
 async fn show(
     state: web::Data<AppState>,
     cur: CurrentOrg,
@@ -253,19 +268,21 @@ async fn show(
     let perms = perms(&cur);
     let position = cursor::Position::from_query(&query.after, &query.before);
     let (org, sub, now) = (cur.ctx.org.clone(), cur.ctx.subscription.clone(), cur.now());
-    let (lead, activity, enrolled, tpls, side) = state
+    let who = (cur.role(), cur.ctx.member.flags());
+    let (lead, activity, enrolled, (tpls, send_from), side) = state
         .db
         .run(move |conn| -> AppResult<_> {
             let lead = leads::find(conn, &tenant, id)?;
             let activity = timeline::page(conn, &tenant, id, &position)?;
-            let enrolled = enrollments::for_lead(conn, &tenant, id)?;
-            let tpls = if perms.send {
-                templates::list(conn, &tenant)?
+            let enrolled = enrollments::for_lead(conn, &tenant, id, now)?;
+            let compose = if perms.send {
+                let from = send_from(mailboxes::list(conn, &tenant)?, &tenant, who);
+                (templates::list(conn, &tenant)?, from)
             } else {
-                Vec::new()
+                Default::default()
             };
             let side = pages::workspace_side(conn, &tenant, &org, &sub, now)?;
-            Ok((lead, activity, enrolled, tpls, side))
+            Ok((lead, activity, enrolled, compose, side))
         })
         .await?;
     let seqs = if perms.send {
@@ -282,6 +299,7 @@ async fn show(
         templates: &tpls,
         sequences: &seqs,
         members: &members,
+        send_from: &send_from,
         perms,
         tz: cur.ctx.org.tz(),
         csrf: &cur.user.csrf,

@@ -1,18 +1,20 @@
 //! Messages: preview a template for a lead, send it (stored, counted against
 //! messages/day and queued for delivery in one transaction), and the history.
-//! Sending needs `can_send_messages` and a confirmed email address.
+//! Sending needs `can_send_messages` and a confirmed email address; the
+//! chosen mailbox must be the organization's and one the sender may use.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::{OptionalExtension, PgConnection};
 use maud::Markup;
 use serde::Deserialize;
 
 use crate::auth::CurrentOrg;
 use crate::db::leads;
 use crate::db::messages::{Cursor, Position};
-use crate::db::{mailboxes, messages, templates};
-use crate::domain::roles::Action;
+use crate::db::{mailboxes, messages, templates, Tenant};
+use crate::domain::roles::{self, Action, MemberFlags, Role};
 use crate::error::{AppError, AppResult};
-use crate::ids::{LeadId, MessageId, TemplateId};
+use crate::ids::{LeadId, MailboxId, MessageId, TemplateId};
 use crate::routes::{
     form_id, fragment, page, redirect_with_flash, usage_changed, wants_fragment, Reply,
 };
@@ -90,6 +92,46 @@ async fn show(
 pub struct SendForm {
     lead_id: String,
     template_id: String,
+    /// The mailbox to send from; empty: the sender's own mailbox, else the
+    /// platform server.
+    mailbox_id: String,
+}
+
+/// Why a chosen mailbox was refused (nothing is sent).
+pub const FOREIGN_MAILBOX: &str =
+    "That mailbox is not one of this organization's mailboxes. Nothing was sent.";
+pub const NOT_YOUR_MAILBOX: &str =
+    "You may send only from your own mailbox; owners and admins may send from any. Nothing was sent.";
+
+/// The mailbox a send form chose, checked: one of the organization's, and
+/// one the acting member may send from (their own, or any for owners and
+/// admins). Empty is `None`: the sender's default.
+fn checked_mailbox(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    who: (Role, MemberFlags),
+    raw: &str,
+) -> AppResult<Option<MailboxId>> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let id: MailboxId = raw
+        .parse()
+        .map_err(|_| AppError::validation(FOREIGN_MAILBOX))?;
+    let mailbox = mailboxes::find(conn, tenant, id)
+        .optional()?
+        .ok_or_else(|| AppError::validation(FOREIGN_MAILBOX))?;
+    let own = mailbox.owner_user_id.is_some() && mailbox.owner_user_id == tenant.user_id();
+    if !roles::may_send_from_mailbox(who.0, who.1, own) {
+        return Err(AppError::validation(NOT_YOUR_MAILBOX));
+    }
+    Ok(Some(id))
+}
+
+/// The acting member's role and flags, for `checked_mailbox`.
+fn member_of(cur: &CurrentOrg) -> (Role, MemberFlags) {
+    (cur.role(), cur.ctx.member.flags())
 }
 
 /// The lead and template a send form names, for a member who may send
@@ -102,13 +144,14 @@ async fn lead_and_template(
     let tenant = cur.tenant_for(Action::SendMessages)?;
     let lead: LeadId = form_id(&form.lead_id)?;
     let template: TemplateId = form_id(&form.template_id)?;
+    let (who, chosen) = (member_of(cur), form.mailbox_id.clone());
     state
         .db
         .run(move |conn| -> AppResult<_> {
-            Ok((
-                leads::find(conn, &tenant, lead)?,
-                templates::find(conn, &tenant, template)?,
-            ))
+            let lead = leads::find(conn, &tenant, lead)?;
+            let template = templates::find(conn, &tenant, template)?;
+            checked_mailbox(conn, &tenant, who, &chosen)?;
+            Ok((lead, template))
         })
         .await
 }
@@ -128,7 +171,13 @@ async fn preview(
         &cur.ctx.org.name,
     )
     .map_err(|e| AppError::validation(e.to_string()))?;
-    let markup = view::send_preview(&lead, &template, &rendered, &cur.user.csrf);
+    let markup = view::send_preview(
+        &lead,
+        &template,
+        &rendered,
+        form.mailbox_id.trim(),
+        &cur.user.csrf,
+    );
     if wants_fragment(&req) {
         return Ok(fragment(markup));
     }
@@ -163,11 +212,14 @@ async fn send(
     let (lead, template) = lead_and_template(&state, &cur, &form).await?;
     let tenant = cur.tenant();
     let lead_id = lead.id;
+    let (who, chosen) = (member_of(&cur), form.mailbox_id.clone());
     let outcome = state
         .db
-        .tx(move |conn| messages::send(conn, &tenant, &lead, &template, now))
-        .await
-        .map_err(AppError::from);
+        .tx(move |conn| -> AppResult<_> {
+            let from = checked_mailbox(conn, &tenant, who, &chosen)?;
+            Ok(messages::send(conn, &tenant, &lead, &template, from, now)?)
+        })
+        .await;
     match outcome {
         Ok(_) => {
             let note = "Message queued for delivery.";

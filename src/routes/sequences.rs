@@ -1,7 +1,8 @@
 //! Sequences: list and create (within the sequences limit), rename, delete,
 //! copy a global one, add/remove/reorder steps (own or global templates
-//! only), enrol leads, pause and resume enrolments. Editing needs
-//! `can_manage_templates`; enrolling and pausing need `can_send_messages`.
+//! only), choose the mailboxes it sends from, enrol leads, pause and resume
+//! enrolments. Editing (mailboxes included) needs `can_manage_templates`;
+//! enrolling and pausing need `can_send_messages`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -10,12 +11,13 @@ use serde::Deserialize;
 
 use crate::auth::CurrentOrg;
 use crate::db::sequences::{self, Sequence};
-use crate::db::{enrollments, mailboxes, templates, DbError, Tenant};
+use crate::db::{enrollments, mailboxes, senders, templates, DbError, Tenant};
 use crate::domain::plans::LimitKind;
 use crate::domain::roles::Action;
+use crate::domain::senders::SenderMode;
 use crate::error::{AppError, AppResult};
 use crate::forms::{self, FieldErrors};
-use crate::ids::{SequenceId, StepId, TemplateId};
+use crate::ids::{MailboxId, SequenceId, StepId, TemplateId};
 use crate::routes::{
     form_id, list_with_usage, redirect_with_flash, wants_fragment, within_limit, Part, Reply,
 };
@@ -31,6 +33,7 @@ route_table! {
     POST "/sequences/{id}/delete" => delete,
     POST "/sequences/{id}/copy" => copy,
     POST "/sequences/{id}/stop-on-reply" => stop_on_reply,
+    POST "/sequences/{id}/senders" => set_senders,
     POST "/sequences/{id}/steps" => add_step,
     POST "/steps/{id}/up" => change_step::<STEP_UP>,
     POST "/steps/{id}/down" => change_step::<STEP_DOWN>,
@@ -129,25 +132,29 @@ async fn create(
 }
 
 /// Everything the detail page shows.
-async fn detail(
-    state: &AppState,
-    cur: &CurrentOrg,
-    id: SequenceId,
-) -> AppResult<(
-    Sequence,
-    Vec<sequences::StepView>,
-    Vec<templates::Template>,
-    Vec<enrollments::EnrollmentRow>,
-)> {
-    let tenant = cur.tenant();
+struct Detail {
+    seq: Sequence,
+    steps: Vec<sequences::StepView>,
+    templates: Vec<templates::Template>,
+    enrolled: Vec<enrollments::EnrollmentRow>,
+    senders: senders::Senders,
+    mailboxes: Vec<mailboxes::Mailbox>,
+}
+
+async fn detail(state: &AppState, cur: &CurrentOrg, id: SequenceId) -> AppResult<Detail> {
+    let (tenant, now) = (cur.tenant(), cur.now());
     state
         .db
         .run(move |conn| -> AppResult<_> {
             let seq = sequences::find(conn, &tenant, id)?;
-            let steps = sequences::steps(conn, &tenant, &seq)?;
-            let tpls = templates::list(conn, &tenant)?;
-            let enrolled = enrollments::for_sequence(conn, &tenant, &seq, 100)?;
-            Ok((seq, steps, tpls, enrolled))
+            Ok(Detail {
+                steps: sequences::steps(conn, &tenant, &seq)?,
+                templates: templates::list(conn, &tenant)?,
+                enrolled: enrollments::for_sequence(conn, &tenant, &seq, 100, now)?,
+                senders: senders::get(conn, &tenant, &seq)?,
+                mailboxes: mailboxes::list(conn, &tenant)?,
+                seq,
+            })
         })
         .await
 }
@@ -164,19 +171,22 @@ async fn render_detail(
     refused_name: Option<&str>,
     reply: Reply,
 ) -> AppResult<HttpResponse> {
-    let (seq, steps, tpls, enrolled) = detail(state, cur, id).await?;
+    let d = detail(state, cur, id).await?;
+    let seq = &d.seq;
     let p = DetailPage {
-        sequence: &seq,
+        sequence: seq,
         name_value: refused_name.unwrap_or(&seq.name),
-        steps: &steps,
-        templates: &tpls,
-        enrollments: &enrolled,
+        steps: &d.steps,
+        templates: &d.templates,
+        enrollments: &d.enrolled,
         editable: !seq.is_global() && cur.can(Action::ManageTemplates),
         can_manage: cur.can(Action::ManageTemplates),
         can_send: cur.can(Action::SendMessages),
         tz: cur.ctx.org.tz(),
         csrf: &cur.user.csrf,
         errors,
+        senders: &d.senders,
+        mailboxes: &d.mailboxes,
     };
     reply
         .page_or_fragment(
@@ -265,6 +275,51 @@ async fn stop_on_reply(
         "Leads stay in this sequence when they reply or are lost."
     };
     Ok(redirect_with_flash(&req, &format!("/sequences/{id}"), text))
+}
+
+/// Sets which mailboxes the sequence sends from (`mode`, and the ticked
+/// `mailbox_id`s for a rotation), for a member who may edit sequences; an
+/// unknown mode or another organization's mailbox is refused with a clear
+/// message and changes nothing.
+async fn set_senders(
+    state: web::Data<AppState>,
+    cur: CurrentOrg,
+    req: HttpRequest,
+    path: web::Path<SequenceId>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    let (tenant, now) = (cur.tenant_for(Action::ManageTemplates)?, cur.now());
+    let id = path.into_inner();
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let choice = sender_choice(&fields);
+    state
+        .db
+        .tx(move |conn| -> AppResult<_> {
+            // Another organization's sequence is 404 before the form is judged.
+            sequences::find(conn, &tenant, id)?;
+            let (mode, chosen) = choice?;
+            Ok(senders::set(conn, &tenant, id, mode, &chosen, now)?)
+        })
+        .await?;
+    let text = "Sending mailboxes saved: they apply to enrolments whose first step is still to go.";
+    Ok(redirect_with_flash(&req, &format!("/sequences/{id}"), text))
+}
+
+/// The mode and mailboxes a "Sends from" form submitted; a mode or id that
+/// cannot be read is a clear 400.
+fn sender_choice(fields: &[(String, String)]) -> AppResult<(SenderMode, Vec<MailboxId>)> {
+    let mode = fields
+        .iter()
+        .find(|(k, _)| k == "mode")
+        .and_then(|(_, v)| v.parse::<SenderMode>().ok())
+        .ok_or_else(|| AppError::validation("Choose how this sequence sends."))?;
+    let chosen = fields
+        .iter()
+        .filter(|(k, _)| k == "mailbox_id")
+        .map(|(_, v)| v.trim().parse::<MailboxId>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| AppError::validation(senders::FOREIGN_MAILBOX))?;
+    Ok((mode, chosen))
 }
 
 /// Runs `change` on sequence `id` in one transaction, for a member who may

@@ -8,12 +8,13 @@ use maud::{html, Markup};
 use crate::db::cursor::Page;
 use crate::db::enrollments::EnrollmentRow;
 use crate::db::leads::Lead;
+use crate::db::next_send::Wait;
 use crate::db::templates::Template;
 use crate::db::timeline::Entry;
-use crate::ids::{LeadId, SequenceId, UserId};
+use crate::ids::{LeadId, MailboxId, SequenceId, UserId};
 use crate::views::badges::enrollment_status;
 use crate::views::components::{csrf, data_table};
-use crate::views::format::{date, date_time};
+use crate::views::format::{date, date_time, machine_time};
 use crate::views::lead_activity::{self, ActivityCard};
 use crate::views::lead_perms::Perms;
 use crate::views::leads::delete_button;
@@ -28,6 +29,8 @@ pub struct DetailPage<'a> {
     pub sequences: &'a [(SequenceId, String)],
     /// Members (id, name): the lead's owner and who it can be given to.
     pub members: &'a [(UserId, String)],
+    /// The mailboxes the viewer may send a message from.
+    pub send_from: &'a SendFrom,
     pub perms: Perms,
     pub tz: Tz,
     pub csrf: &'a str,
@@ -89,8 +92,34 @@ fn owner_card(p: &DetailPage) -> Markup {
     }
 }
 
-/// Choose a template, preview it for this lead, then send.
-pub fn send_form(lead_id: LeadId, templates: &[Template], token: &str) -> Markup {
+/// The mailboxes a member may send a single message from: (id, label), and
+/// their own, the default (none: the platform server is the default).
+#[derive(Debug, Clone, Default)]
+pub struct SendFrom {
+    pub options: Vec<(MailboxId, String)>,
+    pub default: Option<MailboxId>,
+}
+
+/// The "Send from" select: the sender's own mailbox first chosen, or the
+/// platform server when they have none.
+fn send_from_select(from: &SendFrom) -> Markup {
+    html! {
+        div.field {
+            label for="send-mailbox" { "Send from" }
+            select #send-mailbox name="mailbox_id" {
+                @if from.default.is_none() {
+                    option value="" selected { "Platform server (replies are not read)" }
+                }
+                @for (id, label) in &from.options {
+                    option value=(id) selected[from.default == Some(*id)] { (label) }
+                }
+            }
+        }
+    }
+}
+
+/// Choose a template and a mailbox, preview it for this lead, then send.
+pub fn send_form(lead_id: LeadId, templates: &[Template], from: &SendFrom, token: &str) -> Markup {
     html! {
         section.card aria-labelledby="send-title" {
             h2 #send-title { "Send a message" }
@@ -109,6 +138,7 @@ pub fn send_form(lead_id: LeadId, templates: &[Template], token: &str) -> Markup
                             }
                         }
                     }
+                    (send_from_select(from))
                     div.form-actions {
                         button.btn type="submit" { "Preview" }
                         span.htmx-indicator { span.spinner {} }
@@ -136,6 +166,43 @@ fn enrol_form(lead_id: LeadId, sequences: &[(SequenceId, String)], token: &str) 
                 button.btn.btn-sm type="submit" { "Enrol" }
             }
         }
+    }
+}
+
+/// The "Next send at" cell of an enrolment: each queued step and what it
+/// waits for (a mailbox's next free slot is an estimate, and says so), then
+/// when its next step is due.
+pub fn next_send(e: &EnrollmentRow, tz: Tz) -> Markup {
+    let en = &e.enrollment;
+    html! {
+        @for q in &e.queued {
+            span.next-send { "Step " (q.step) " queued: " (queued_wait(&q.wait, tz)) } br;
+        }
+        @match (en.status.as_str(), en.next_run_at) {
+            ("active" | "paused", Some(at)) => { "Step " (en.next_step) " due " span.cell-sub { (date_time(at, tz)) } },
+            _ => { @if e.queued.is_empty() { span.muted { "—" } } },
+        }
+    }
+}
+
+fn queued_wait(wait: &Wait, tz: Tz) -> Markup {
+    html! {
+        @match wait {
+            Wait::Nothing => "goes out with the next delivery",
+            Wait::Until(at) => {
+                "next send at about " time datetime=(machine_time(*at)) { (date_time(*at, tz)) }
+                " (an estimate: it waits for its mailbox's sending window, gap or daily cap)"
+            },
+            Wait::Mailbox(status) => { "waits for its mailbox, which " (mailbox_halt(status)) },
+        }
+    }
+}
+
+/// Why a mailbox sends nothing, for the "Next send at" cell.
+fn mailbox_halt(status: &str) -> &'static str {
+    match status {
+        "paused" => "is paused (too many bounces); it sends again once resumed",
+        _ => "needs attention (its login failed); it sends again once that is fixed",
     }
 }
 
@@ -180,16 +247,11 @@ fn enrollments(p: &DetailPage) -> Markup {
                 (enrollment_status(&e.enrollment.status))
                 @if let Some(reason) = &e.enrollment.paused_reason { span.cell-sub.pause-reason { (reason) } }
             }
-            td {
-                @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
-                    ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },
-                    _ => span.muted { "—" },
-                }
-            }
+            td { (next_send(e, p.tz)) }
             td.actions { @if p.perms.send { (pause_resume(e, p.csrf, &format!("/leads/{}", p.lead.id))) } }
         } }
     };
-    let columns = ["Sequence", "Status", "Next step"];
+    let columns = ["Sequence", "Status", "Next send at"];
     let table = (!p.enrollments.is_empty()).then(|| data_table(&columns, true, rows));
     let footer = html! {
         @if p.perms.send { div.bulk-bar.enrol-bar { "Enrol in" (enrol_form(p.lead.id, p.sequences, p.csrf)) } }
@@ -220,7 +282,7 @@ pub fn page(p: &DetailPage) -> Markup {
                     (details(lead, p.tz))
                     (owner_card(p))
                 }
-                @if p.perms.send { (send_form(lead.id, p.templates, p.csrf)) }
+                @if p.perms.send { (send_form(lead.id, p.templates, p.send_from, p.csrf)) }
             }
             (enrollments(p))
             (lead_activity::card(&ActivityCard {

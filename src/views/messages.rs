@@ -103,8 +103,15 @@ pub fn detail_page(r: &MessageRow, tz: Tz) -> Markup {
     }
 }
 
-/// The rendered message and the button that sends it.
-pub fn send_preview(lead: &Lead, template: &Template, rendered: &Rendered, token: &str) -> Markup {
+/// The rendered message and the button that sends it (from `mailbox_id`,
+/// empty for the sender's default).
+pub fn send_preview(
+    lead: &Lead,
+    template: &Template,
+    rendered: &Rendered,
+    mailbox_id: &str,
+    token: &str,
+) -> Markup {
     html! {
         div.mail-preview {
             p.mail-subject { strong { "Subject: " } (rendered.subject) }
@@ -115,6 +122,7 @@ pub fn send_preview(lead: &Lead, template: &Template, rendered: &Rendered, token
             (csrf(token))
             input type="hidden" name="lead_id" value=(lead.id);
             input type="hidden" name="template_id" value=(template.id);
+            input type="hidden" name="mailbox_id" value=(mailbox_id);
             button.btn.btn-primary type="submit" { "Send to " (lead.fields.email) }
             span.htmx-indicator { span.spinner {} " Sending…" }
         }

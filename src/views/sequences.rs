@@ -1,19 +1,22 @@
 //! Sequence pages: the list (own and global, with the create form), and one
 //! sequence with its ordered steps (add, remove, reorder) and enrolments
-//! (pause, resume). The steps card is the fragment HTMX swaps.
+//! (pause, resume, next send at) and the mailboxes it sends from. The steps
+//! card is the fragment HTMX swaps.
 
 use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use crate::db::enrollments::EnrollmentRow;
+use crate::db::mailboxes::Mailbox;
+use crate::db::senders::Senders;
 use crate::db::sequences::{Sequence, SequenceSummary, StepView};
 use crate::db::templates::Template;
 use crate::domain::plans::{format_limit, Limit};
+use crate::domain::senders::SenderMode;
 use crate::forms::FieldErrors;
 use crate::views::badges::enrollment_status;
 use crate::views::components::{csrf, Field};
-use crate::views::format::date_time;
-use crate::views::lead_detail::pause_resume;
+use crate::views::lead_detail::{next_send, pause_resume};
 use crate::views::workspace::form_problems;
 
 pub struct ListPage<'a> {
@@ -97,6 +100,10 @@ pub struct DetailPage<'a> {
     pub tz: Tz,
     pub csrf: &'a str,
     pub errors: &'a FieldErrors,
+    /// How the sequence sends in this organization, and the organization's
+    /// mailboxes to choose from.
+    pub senders: &'a Senders,
+    pub mailboxes: &'a [Mailbox],
 }
 
 fn step_button(step: &StepView, action: &str, label: &str, disabled: bool) -> Markup {
@@ -170,17 +177,71 @@ fn enrollments_card(p: &DetailPage) -> Markup {
                 p.muted { "Nobody is enrolled yet. Select leads on the " a href="/leads" { "lead list" } ", tick them and choose “Enrol in …” under Action." }
             } @else {
                 div.table-wrap { table.data {
-                    thead { tr { th scope="col" { "Lead" } th scope="col" { "Status" } th scope="col" { "Next step" } th scope="col" { span.sr-only { "Actions" } } } }
+                    thead { tr { th scope="col" { "Lead" } th scope="col" { "Status" } th scope="col" { "Next send at" } th scope="col" { span.sr-only { "Actions" } } } }
                     tbody { @for e in p.enrollments { tr {
                         td { a href={ "/leads/" (e.enrollment.lead_id) } { (e.label) } span.cell-sub { (e.sub) } }
                         td { (enrollment_status(&e.enrollment.status)) }
-                        td { @match (e.enrollment.status.as_str(), e.enrollment.next_run_at) {
-                            ("active" | "paused", Some(at)) => { "Step " (e.enrollment.next_step) span.cell-sub { (date_time(at, p.tz)) } },
-                            _ => span.muted { "—" },
-                        } }
+                        td { (next_send(e, p.tz)) }
                         td.actions { @if p.can_send { (pause_resume(e, p.csrf, &format!("/sequences/{}", p.sequence.id))) } }
                     } } }
                 } }
+            }
+        }
+    }
+}
+
+/// What each way of sending means, under its radio button.
+fn mode_hint(mode: SenderMode) -> &'static str {
+    match mode {
+        SenderMode::Enroller => "Each lead's steps go out from the mailbox of the member who enrolled it (the platform server if they have none).",
+        SenderMode::Mailboxes => "Each new enrolment takes the ticked mailbox with the fewest running enrolments of this sequence (ties: by address); mailboxes that need attention or are paused are passed over while another can send.",
+        SenderMode::LeadOwner => "Steps go out from the mailbox of the lead's owner; without an owner or a mailbox, from the enrolling member's.",
+    }
+}
+
+/// "Sends from": which mailbox an enrolment's first step goes out from (its
+/// later steps keep it). Members who may edit sequences change it.
+fn senders_card(p: &DetailPage) -> Markup {
+    let action = format!("/sequences/{}/senders", p.sequence.id);
+    html! {
+        section.card #senders aria-labelledby="senders-title" {
+            h2 #senders-title { "Sends from" }
+            @if p.can_manage {
+                form.stack method="post" action=(action) {
+                    (csrf(p.csrf))
+                    fieldset.plain.checks {
+                        legend { "Each enrolment's steps go out from" }
+                        @for mode in SenderMode::ALL {
+                            label.radio {
+                                input type="radio" name="mode" value=(mode.as_str()) checked[p.senders.mode == mode];
+                                span { (mode.label()) span.hint { (mode_hint(mode)) } }
+                            }
+                        }
+                    }
+                    (rotation_choices(p))
+                    div.form-actions { button.btn type="submit" { "Save" } }
+                }
+            } @else {
+                p { (p.senders.mode.label()) "." }
+            }
+        }
+    }
+}
+
+/// The mailboxes a rotation may use: every mailbox of the organization.
+fn rotation_choices(p: &DetailPage) -> Markup {
+    html! {
+        @if p.mailboxes.is_empty() {
+            p.muted { "No mailbox is connected yet: " a href="/settings/mailboxes" { "connect one" } " to send from it." }
+        } @else {
+            fieldset.plain.checks {
+                legend { "Mailboxes of the rotation" }
+                @for m in p.mailboxes {
+                    label.checkbox {
+                        input type="checkbox" name="mailbox_id" value=(m.id) checked[p.senders.mailboxes.contains(&m.id)];
+                        span { (m.display_name) " <" (m.email) ">" }
+                    }
+                }
             }
         }
     }
@@ -224,6 +285,7 @@ pub fn detail_page(p: &DetailPage) -> Markup {
             div.stack {
                 (steps_card(p))
                 (enrollments_card(p))
+                (senders_card(p))
             }
             @if p.editable {
                 div.stack {

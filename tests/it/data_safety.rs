@@ -455,7 +455,8 @@ async fn sending_to_a_lead_or_with_a_template_deleted_meanwhile_is_a_clear_refus
             template_id.uuid()
         ),
     );
-    let sent = conn.transaction(|conn| messages::send(conn, &tenant, &lead, &template, app.now()));
+    let sent =
+        conn.transaction(|conn| messages::send(conn, &tenant, &lead, &template, None, app.now()));
     assert!(
         matches!(&sent, Err(DbError::Conflict(m)) if m == messages::TEMPLATE_GONE),
         "{sent:?}"
@@ -471,7 +472,8 @@ async fn sending_to_a_lead_or_with_a_template_deleted_meanwhile_is_a_clear_refus
         &app,
         &format!("DELETE FROM leads WHERE id = '{}'", lead_id.uuid()),
     );
-    let sent = conn.transaction(|conn| messages::send(conn, &tenant, &lead, &template, app.now()));
+    let sent =
+        conn.transaction(|conn| messages::send(conn, &tenant, &lead, &template, None, app.now()));
     assert!(
         matches!(&sent, Err(DbError::Conflict(m)) if m == messages::LEAD_GONE),
         "{sent:?}"

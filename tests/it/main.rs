@@ -19,6 +19,7 @@ mod hostile;
 mod html_valid;
 mod isolation;
 mod mailbox_inbound;
+mod mailbox_senders;
 mod mailbox_sending;
 mod mailbox_settings;
 mod org_deletion;
