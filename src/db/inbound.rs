@@ -224,7 +224,9 @@ fn match_answer(
 }
 
 /// The first of `ids` (in their order) that is one of the tenant's
-/// messages.
+/// messages. The ids come without angle brackets; a sent message keeps its
+/// Message-ID as it went out, in them (`<uuid@domain>`), so both forms are
+/// looked up.
 fn by_message_ids(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -233,8 +235,12 @@ fn by_message_ids(
     if ids.is_empty() {
         return Ok(None);
     }
+    let wanted: Vec<String> = ids
+        .iter()
+        .flat_map(|id| [id.clone(), format!("<{id}>")])
+        .collect();
     let found: Vec<(String, MessageId, LeadId)> = scoped_messages(tenant)
-        .filter(messages::rfc_message_id.eq_any(ids))
+        .filter(messages::rfc_message_id.eq_any(&wanted))
         .select((
             messages::rfc_message_id.assume_not_null(),
             messages::id,
@@ -244,7 +250,7 @@ fn by_message_ids(
     Ok(ids.iter().find_map(|id| {
         found
             .iter()
-            .find(|(rfc, _, _)| rfc == id)
+            .find(|(rfc, _, _)| rfc.trim_start_matches('<').trim_end_matches('>') == id)
             .map(|(_, m, l)| (*m, *l))
     }))
 }
