@@ -35,6 +35,9 @@ pub enum Command {
     Org(OrgCommand),
     /// Fill the database with organizations, leads and usage history (for benchmarks).
     Seed(SeedArgs),
+    /// Read the inboxes whose turn has come, once, as the inbox job's pass
+    /// does, and print how many mailboxes were read (for benchmarks).
+    InboxPass,
 }
 
 #[derive(Debug, Subcommand)]

@@ -66,6 +66,15 @@ fn run_seed(config: &Config, args: SeedArgs, now: DateTime<Utc>) -> Result<(), S
     Ok(())
 }
 
+/// One pass of the inbox job, in this process (`bench/run-inbox` times it).
+fn run_inbox_pass(config: &Config, now: DateTime<Utc>) -> Result<(), String> {
+    let (url, _local) = server::resolve_database(config)?;
+    let (db, access) = server::connect_and_migrate(&url, config, Duration::from_secs(30))?;
+    let read = lead_dashboard::jobs::inbox::run(&db, &access, config, now)?;
+    println!("mailboxes={read}");
+    Ok(())
+}
+
 fn run_migrate(config: &Config) -> Result<(), String> {
     let (url, _local) = server::resolve_database(config)?;
     server::connect_and_migrate(&url, config, Duration::from_secs(30)).map(|_| ())
@@ -89,6 +98,7 @@ fn main() -> ExitCode {
         Command::Migrate => run_migrate(&config),
         Command::Org(command) => run_org(&config, &command, now),
         Command::Seed(args) => run_seed(&config, args, now),
+        Command::InboxPass => run_inbox_pass(&config, now),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

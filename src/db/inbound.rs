@@ -224,7 +224,9 @@ fn match_answer(
 }
 
 /// The first of `ids` (in their order) that is one of the tenant's
-/// messages.
+/// messages. The ids come without angle brackets; a sent message keeps its
+/// Message-ID as it went out, in them (`<uuid@domain>`), so both forms are
+/// looked up.
 fn by_message_ids(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -233,14 +235,12 @@ fn by_message_ids(
     if ids.is_empty() {
         return Ok(None);
     }
-    // `ids` are bare (`id@host`); the delivery job stores a message's
-    // Message-ID as it sent it, in angle brackets. Both forms match.
-    let forms: Vec<String> = ids
+    let wanted: Vec<String> = ids
         .iter()
         .flat_map(|id| [id.clone(), format!("<{id}>")])
         .collect();
     let found: Vec<(String, MessageId, LeadId)> = scoped_messages(tenant)
-        .filter(messages::rfc_message_id.eq_any(forms))
+        .filter(messages::rfc_message_id.eq_any(&wanted))
         .select((
             messages::rfc_message_id.assume_not_null(),
             messages::id,

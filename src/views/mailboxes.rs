@@ -118,24 +118,24 @@ fn row(v: &ListView, r: &Row, removable: bool) -> Markup {
     let m = &r.mailbox;
     html! {
         tr {
-            td.wrap {
+            td.wrap.stack-title {
                 strong { (m.email) }
                 span.cell-sub { (m.display_name) }
                 @if m.owner_user_id.is_some() && m.owner_user_id == v.me { span.cell-sub { "Yours" } }
             }
-            td.wrap {
+            td.wrap data-label="Status" {
                 (status(&r.state))
                 @if let (Some(err), Some(at)) = (&r.state.last_error, r.state.last_error_at) {
                     span.cell-sub { "Last error " (date_time(at, v.tz)) ": " (err) }
                 }
             }
-            td {
+            td data-label="Inbox read" {
                 @match r.state.last_poll_at {
                     Some(at) => (date_time(at, v.tz)),
                     None => span.muted { "Not yet" },
                 }
             }
-            td { (r.sent_today) " / " (m.daily_cap) }
+            td data-label="Sent today" { (r.sent_today) " / " (m.daily_cap) }
             td.actions {
                 @if removable {
                     form.inline-form method="post" action={ "/settings/mailboxes/" (m.id) "/delete" } {

@@ -18,6 +18,10 @@ for (let i = 0; i < rest.length; i++) {
 }
 const base = opts.base;
 const js = !opts["no-js"];
+// The screen: a desktop unless `--width` asks for another (390: a phone).
+const viewport = opts.width
+  ? { width: Number(opts.width), height: Number(opts.width) <= 480 ? 844 : 900 }
+  : { width: 1280, height: 900 };
 
 function expect(condition, message) {
   if (!condition) throw new Error(`expectation failed: ${message}`);
@@ -30,6 +34,71 @@ async function text(page) {
 // With htmx an answer is swapped in after the request: wait for its text.
 async function waitText(page, t) {
   await page.waitForFunction((t) => document.body.innerText.includes(t), t, { timeout: 15000 }).catch(() => {});
+}
+
+// What sticks out past the right edge of the screen: the page's scroll
+// width, the screen's width, and the elements in the page body that reach
+// past it. Tables and their cells count: a table that merely scrolls inside
+// its box still hides its right side. Visually hidden content (clipped, for
+// screen readers) does not count.
+async function overflowAt(page) {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const clipped = (el) => {
+      for (let a = el; a; a = a.parentElement) {
+        const style = getComputedStyle(a);
+        if ((style.clip && style.clip !== "auto") || (style.clipPath && style.clipPath !== "none")) return true;
+      }
+      return false;
+    };
+    const wide = [...document.querySelectorAll("main *")]
+      .filter((el) => {
+        const box = el.getBoundingClientRect();
+        return box.width > 1 && box.right > width + 1 && !clipped(el);
+      })
+      .map((el) => el.outerHTML.slice(0, 80));
+    return { scroll: document.documentElement.scrollWidth, width, wide };
+  });
+}
+
+// Fails when the page at `path` scrolls sideways or has anything past the right edge.
+async function expectNoOverflow(page, path) {
+  const overflow = await overflowAt(page);
+  expect(overflow.scroll <= overflow.width, `${path} scrolls sideways at ${overflow.width} px (${overflow.scroll} > ${overflow.width})`);
+  expect(overflow.wide.length === 0, `${path} has elements past the right edge: ${overflow.wide.join(" | ")}`);
+}
+
+// Every visible form control of the page has a label (a <label>, aria-label
+// or aria-labelledby).
+async function expectLabelled(page, path) {
+  const bare = await page.evaluate(() => [...document.querySelectorAll("input, select, textarea")]
+    .filter((el) => el.type !== "hidden" && !el.labels?.length
+      && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+    .map((el) => el.outerHTML.slice(0, 80)));
+  expect(bare.length === 0, `${path} has inputs without a label: ${bare.join(" | ")}`);
+}
+
+// axe-core on the open page (WCAG 2 A/AA and best practices): returns its
+// serious or critical violations and prints the counts by impact. axe works
+// through promises and timers, which do not run while the page's scripts
+// are off: without JavaScript this checks nothing (the server sends the
+// same HTML either way, so the JavaScript run covers it).
+async function axeProblems(page, path) {
+  if (!js) return [];
+  const source = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  await page.evaluate(source);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const counts = {};
+  const problems = [];
+  for (const v of result.violations) {
+    counts[v.impact] = (counts[v.impact] || 0) + v.nodes.length;
+    if (v.impact === "serious" || v.impact === "critical") {
+      const where = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
+      problems.push(`${path}: ${v.id} (${v.impact}) ${v.help} at ${where}`);
+    }
+  }
+  console.log(`axe ${path}: ${JSON.stringify(counts)}`);
+  return problems;
 }
 
 async function submit(page, locator) {
@@ -183,26 +252,7 @@ Object.assign(steps, {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const path of opts.paths.split(",")) {
       await page.goto(`${base}${path}`);
-      const overflow = await page.evaluate(() => {
-        const width = document.documentElement.clientWidth;
-        // Anything in the page body, tables and their cells included: a
-        // table that merely scrolls inside its box still hides its right side.
-        // Visually hidden content (clipped, for screen readers) does not count.
-        const clipped = (el) => {
-          for (let a = el; a; a = a.parentElement) {
-            const style = getComputedStyle(a);
-            if ((style.clip && style.clip !== "auto") || (style.clipPath && style.clipPath !== "none")) return true;
-          }
-          return false;
-        };
-        const wide = [...document.querySelectorAll("main *")]
-          .filter((el) => {
-            const box = el.getBoundingClientRect();
-            return box.width > 1 && box.right > width + 1 && !clipped(el);
-          })
-          .map((el) => el.outerHTML.slice(0, 80));
-        return { scroll: document.documentElement.scrollWidth, width, wide };
-      });
+      const overflow = await overflowAt(page);
       if (opts.shots) {
         mkdirSync(opts.shots, { recursive: true });
         const name = path.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "");
@@ -219,7 +269,6 @@ Object.assign(steps, {
   // (WCAG 2 A/AA and best practices): any serious or critical violation
   // fails the step; the counts by impact are printed for every page.
   async axe(page) {
-    const source = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
     const problems = [];
     for (const path of opts.paths.split(",")) {
       await page.goto(`${base}${path}`);
@@ -228,22 +277,62 @@ Object.assign(steps, {
         const name = path.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "");
         await page.screenshot({ path: `${opts.shots}/desktop-${name}${js ? "" : "-nojs"}.png`, fullPage: true });
       }
-      // axe works through promises and timers, which do not run while the
-      // page's scripts are off; the server sends the same HTML either way,
-      // so the JavaScript run checks it and this one only takes pictures.
-      if (!js) continue;
-      await page.evaluate(source);
-      const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-      const counts = {};
-      for (const v of result.violations) {
-        counts[v.impact] = (counts[v.impact] || 0) + v.nodes.length;
-        if (v.impact === "serious" || v.impact === "critical") {
-          const where = v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ");
-          problems.push(`${path}: ${v.id} (${v.impact}) ${v.help} at ${where}`);
-        }
-      }
-      console.log(`axe ${path}: ${JSON.stringify(counts)}`);
+      problems.push(...(await axeProblems(page, path)));
     }
+    expect(problems.length === 0, `accessibility violations:\n${problems.join("\n")}`);
+  },
+});
+
+Object.assign(steps, {
+  // From the dashboard through the navigation to Settings → Mailboxes, where
+  // the owner connects a mailbox (SMTP and IMAP on loopback, no TLS) and sees
+  // it listed as active. At phone width nothing sticks out, before and after;
+  // every field has a label; axe checks the page with its listed mailbox.
+  async "connect-mailbox"(page) {
+    await page.goto(`${base}/dashboard`);
+    await submit(page, page.locator("nav.sidenav").getByRole("link", { name: "Settings", exact: true }));
+    await submit(page, page.locator("main").getByRole("link", { name: "Mailboxes", exact: true }));
+    expect(new URL(page.url()).pathname === "/settings/mailboxes", `the Mailboxes link led to ${page.url()}`);
+    await expectLabelled(page, "/settings/mailboxes");
+    await expectNoOverflow(page, "/settings/mailboxes (empty)");
+    await page.fill("#f-display_name", opts.name);
+    await page.fill("#f-email", opts.email);
+    for (const server of ["smtp", "imap"]) {
+      await page.fill(`#f-${server}_host`, "127.0.0.1");
+      await page.fill(`#f-${server}_port`, opts[`${server}-port`]);
+      await page.selectOption(`#f-${server}_security`, "none");
+      await page.fill(`#f-${server}_username`, opts.user);
+      await page.fill(`#f-${server}_password`, opts[`${server}-password`]);
+    }
+    await submit(page, page.getByRole("button", { name: "Connect mailbox" }));
+    await waitText(page, opts.email);
+    const row = page.locator("tr", { hasText: opts.email });
+    expect(await row.count() === 1, `the mailbox is listed: ${(await text(page)).slice(0, 600)}`);
+    const cells = (await row.innerText()).replace(/\s+/g, " ");
+    expect(cells.includes("Active"), `the mailbox is active: ${cells}`);
+    expect(!(await text(page)).includes(opts["imap-password"]), "no password shown");
+    await expectNoOverflow(page, "/settings/mailboxes");
+    const problems = await axeProblems(page, "/settings/mailboxes");
+    expect(problems.length === 0, `accessibility violations:\n${problems.join("\n")}`);
+  },
+
+  // From the dashboard through the navigation to the leads, then the lead
+  // named `--lead`: its activity shows the reply with its text.
+  async "read-conversation"(page) {
+    await page.goto(`${base}/dashboard`);
+    await submit(page, page.locator("nav.sidenav").getByRole("link", { name: "Leads", exact: true }));
+    await submit(page, page.locator("main").getByRole("link", { name: opts.lead }).first());
+    const path = new URL(page.url()).pathname;
+    expect(/^\/leads\/[0-9a-f-]{36}$/.test(path), `the lead's link led to ${page.url()}`);
+    const reply = page.locator("#activity li.timeline-item[data-kind=reply]");
+    expect(await reply.count() === 1, `one reply in the activity: ${(await text(page)).slice(0, 800)}`);
+    const said = (await reply.innerText()).replace(/\s+/g, " ");
+    expect(said.includes(opts.expect), `the reply reads "${opts.expect}": ${said}`);
+    const sent = page.locator("#activity li.timeline-item[data-kind=message]");
+    expect(await sent.count() === 1, "the message it answers is in the activity");
+    await expectNoOverflow(page, path);
+    await expectLabelled(page, path);
+    const problems = await axeProblems(page, path);
     expect(problems.length === 0, `accessibility violations:\n${problems.join("\n")}`);
   },
 });
@@ -264,7 +353,7 @@ let failed = false;
 try {
   const context = await browser.newContext({
     javaScriptEnabled: js,
-    viewport: { width: 1280, height: 900 },
+    viewport,
     storageState: opts.state && existsSync(opts.state) ? opts.state : undefined,
   });
   const page = await context.newPage();

@@ -2,12 +2,18 @@
 //! (tests/browser/steps.mjs), one process per step, cookies kept between
 //! steps like a returning user. Each flow runs against a real server on its
 //! own database, with JavaScript (htmx) and without it (plain forms).
-//! Screenshots of each final state land in target/browser-shots/.
+//! Screenshots of each final state land in target/browser-shots/. The
+//! mailbox flow runs at desktop and phone width, with real SMTP and IMAP
+//! servers on loopback.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use lead_dashboard::db::SystemAccess;
+
+use crate::common::dovecot::Dovecot;
 use crate::common::{TestApp, PASSWORD};
+use crate::workspace_mail::SmtpSink;
 
 /// A browser profile (one person's cookies) for the steps of one flow.
 struct Browser {
@@ -299,4 +305,163 @@ async fn lead_limit_upgrade_and_csv_import_in_chromium() {
 #[actix_web::test]
 async fn lead_limit_upgrade_and_csv_import_without_javascript() {
     limits_flow(false).await;
+}
+
+/// The mailbox flow's servers: an SMTP sink and a Dovecot that both want
+/// the same login.
+const MAIL_USER: &str = "olivia";
+const SMTP_PASSWORD: &str = "smtp-Pa55word-xyz";
+const IMAP_PASSWORD: &str = "imap-Pa55word-xyz";
+const REPLY: &str = "Thursday at 10 works for me, talk then.";
+
+/// An owner connects her mailbox in the browser at `width` px; the app sends
+/// a message from it to Lea, Lea's reply lands in the inbox and one inbox
+/// pass reads it; the owner opens Lea's page and reads the reply there.
+async fn mailbox_flow(width: u32, js: bool) {
+    let flow = format!("mailbox-{width}{}", if js { "" } else { "-nojs" });
+    let app = TestApp::with_config(|c| c.mailbox_allow_private_hosts = true).await;
+    let sink = SmtpSink::start_with_login(&format!("{MAIL_USER}:{SMTP_PASSWORD}"));
+    let dovecot = Dovecot::start(&[(MAIL_USER, IMAP_PASSWORD)]);
+    let owner = Browser::new(&app, &flow, "owner", js);
+    let width = width.to_string();
+    let email = "olivia@example.com";
+    owner
+        .step(
+            "signup",
+            &[("name", "Olivia"), ("email", email), ("password", PASSWORD)],
+        )
+        .await;
+    app.verify_email(email);
+    let (smtp_port, imap_port) = (sink.port().to_string(), dovecot.port().to_string());
+    owner
+        .step(
+            "connect-mailbox",
+            &[
+                ("width", &width),
+                ("name", "Olivia Sales"),
+                ("email", "olivia@sales.example"),
+                ("user", MAIL_USER),
+                ("smtp-port", &smtp_port),
+                ("smtp-password", SMTP_PASSWORD),
+                ("imap-port", &imap_port),
+                ("imap-password", IMAP_PASSWORD),
+            ],
+        )
+        .await;
+    send_to_lea(&app, email).await;
+    let sent = sink.received();
+    assert_eq!(sent.len(), 1, "one message went out through the sink");
+    let message_id = header(&sent[0], "Message-ID").expect("the sent mail has a Message-ID");
+    // Lea answers a minute later: the reply is the newest entry of her page.
+    let reply = lea_replies(&message_id, app.now() + chrono::Duration::minutes(1));
+    dovecot.append(MAIL_USER, IMAP_PASSWORD, "INBOX", &reply);
+    read_inboxes(&app).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM inbound_messages WHERE kind = 'reply'"),
+        1,
+        "the reply was read and matched"
+    );
+    owner
+        .step(
+            "read-conversation",
+            &[("width", &width), ("lead", "Lea Test"), ("expect", REPLY)],
+        )
+        .await;
+}
+
+/// The owner sends the global intro to a new lead, Lea, through the send
+/// form (as a signed-in client); the delivery job hands it to her mailbox.
+async fn send_to_lea(app: &TestApp, email: &str) {
+    use diesel::RunQueryDsl;
+    // The mailbox sends at any hour and day, without a gap, for the test.
+    diesel::sql_query(
+        "UPDATE mailboxes SET send_days = 127, window_start_minute = 0, \
+         window_end_minute = 1440, min_gap_seconds = 0, gap_jitter_percent = 0",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let lead = uuid::Uuid::now_v7();
+    diesel::sql_query(format!(
+        "INSERT INTO leads (organization_id, id, first_name, last_name, email, company, status) \
+         SELECT id, '{lead}', 'Lea', 'Test', 'lea@customer.example', 'Customer', 'new' FROM organizations"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let c = app.login(email).await;
+    let lead = lead.to_string();
+    let r = c
+        .post(
+            "/messages",
+            &[
+                ("lead_id", lead.as_str()),
+                ("template_id", "00000000-0000-7000-8000-000000000001"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "send: {}", r.body);
+    let delivered = lead_dashboard::jobs::mail::deliver_due(
+        &mut app.conn(),
+        &SystemAccess::grant_at_startup(),
+        &app.state.config,
+        app.now(),
+    )
+    .unwrap();
+    assert_eq!(delivered, 1, "the message was delivered");
+}
+
+/// Lea's answer, written `at`, to the mail with `message_id` (brackets included).
+fn lea_replies(message_id: &str, at: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    format!(
+        "From: Lea Test <lea@customer.example>\r\nTo: olivia@sales.example\r\n\
+Subject: Re: Quick question\r\nDate: {}\r\n\
+Message-ID: <lea-1@customer.example>\r\nIn-Reply-To: {message_id}\r\n\
+References: {message_id}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{REPLY}\r\n",
+        at.to_rfc2822()
+    )
+    .into_bytes()
+}
+
+/// The value of header `name` in a mail as the sink stored it.
+fn header(mail: &str, name: &str) -> Option<String> {
+    let prefix = format!("{name}: ");
+    mail.lines()
+        .find(|l| l.starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
+}
+
+/// One pass of the inbox job with every mailbox due.
+async fn read_inboxes(app: &TestApp) {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("UPDATE mailbox_states SET next_poll_at = '2000-01-01T00:00:00Z'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let state = app.state.clone();
+    let now = app.now();
+    let read = actix_web::web::block(move || {
+        let access = SystemAccess::grant_at_startup();
+        lead_dashboard::jobs::inbox::run(&state.db, &access, &state.config, now).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(read, 1, "one mailbox read");
+}
+
+#[actix_web::test]
+async fn connect_a_mailbox_and_read_a_reply_on_the_desktop() {
+    mailbox_flow(1280, true).await;
+}
+
+#[actix_web::test]
+async fn connect_a_mailbox_and_read_a_reply_on_the_desktop_without_javascript() {
+    mailbox_flow(1280, false).await;
+}
+
+#[actix_web::test]
+async fn connect_a_mailbox_and_read_a_reply_on_a_phone() {
+    mailbox_flow(390, true).await;
+}
+
+#[actix_web::test]
+async fn connect_a_mailbox_and_read_a_reply_on_a_phone_without_javascript() {
+    mailbox_flow(390, false).await;
 }

@@ -2,7 +2,8 @@
 //! answers and bounces act on the lead and its enrolments; the same mail is
 //! kept once; another organization's Message-ID never attaches; oversized
 //! and malformed mail is skipped; a refused login needs attention; a silent
-//! server times out; the inbox is never changed.
+//! server times out; the inbox is never changed; a Message-ID matches
+//! whether or not it is stored in angle brackets.
 
 use std::time::{Duration, Instant};
 
@@ -496,4 +497,31 @@ async fn check_login_opens_the_folder_and_names_a_missing_one() {
     assert!(refused.is_authentication(), "{refused}");
     let private = imap::check_login(&server(PASSWORD), "INBOX", false).unwrap_err();
     assert_eq!(private.error, ConnectError::PrivateAddress);
+}
+
+#[actix_rt::test]
+async fn a_reply_matches_a_message_id_kept_in_angle_brackets_as_the_delivery_job_stores_it() {
+    let t = inbox().await;
+    exec(
+        &t.app,
+        "UPDATE messages SET rfc_message_id = '<first@seller.example>'",
+    );
+    // A subject that names nothing sent: only the Message-ID can match.
+    let raw = String::from_utf8(reply(
+        "r9@customer.example",
+        "first@seller.example",
+        "Sure.",
+    ))
+    .unwrap()
+    .replace("Subject: Re: Quick question", "Subject: Re: Something else");
+    t.dovecot.append(USER, PASSWORD, "INBOX", raw.as_bytes());
+    assert_eq!(read_inboxes(&t.app).await, 1);
+    assert_eq!(
+        text(
+            &t.app,
+            "SELECT kind || '|' || message_id::text FROM inbound_messages"
+        ),
+        format!("reply|{}", t.message)
+    );
+    assert_eq!(text(&t.app, "SELECT status FROM leads"), "replied");
 }
