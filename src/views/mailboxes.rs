@@ -191,7 +191,7 @@ pub fn list(v: &ListView) -> Markup {
             @if v.rows.is_empty() {
                 (empty_state("No mailbox connected yet: messages go out from the platform's address and replies are not read.", None))
             } @else {
-                (data_table(&["Mailbox", "Status", "Sent today", "Next free slot", "Last inbox read", "Bounce rate", "Replies (7 days)"], true,
+                (data_table(&["Mailbox", "Status", "Sending", "Inbox"], true,
                     html! { @for (i, r) in v.rows.iter().enumerate() {
                         (row(v, r, v.manageable.get(i).copied().unwrap_or(false)))
                     } }))
@@ -224,7 +224,11 @@ fn row(v: &ListView, r: &Row, manage: bool) -> Markup {
     html! {
         tr {
             td.wrap.stack-title {
-                strong { (m.email) }
+                @if manage {
+                    a href={ "/settings/mailboxes/" (m.id) "/edit" } title="Edit this mailbox's settings" { strong { (m.email) } }
+                } @else {
+                    strong { (m.email) }
+                }
                 span.cell-sub { (m.display_name) }
                 @if m.owner_user_id.is_some() && m.owner_user_id == v.me { span.cell-sub { "Yours" } }
             }
@@ -233,40 +237,41 @@ fn row(v: &ListView, r: &Row, manage: bool) -> Markup {
                 @if let (Some(err), Some(at)) = (&r.state.last_error, r.state.last_error_at) {
                     span.cell-sub { "Last error " (date_time(at, v.tz)) ": " (err) }
                 }
-            }
-            td data-label="Sent today" { (r.sent_today) " / " (m.daily_cap) }
-            td data-label="Next free slot" {
-                @match r.next_slot {
-                    None => span.muted { "Not sending" },
-                    Some(at) if at <= v.now => "Now",
-                    Some(at) => (date_time(at, v.tz)),
-                }
-            }
-            td data-label="Last inbox read" {
-                @match r.state.last_poll_at {
-                    Some(at) => (date_time(at, v.tz)),
-                    None => span.muted { "Not yet" },
-                }
-            }
-            td data-label="Bounce rate" {
-                @match r.bounce_rate.percent() {
-                    Some(pct) => {
-                        (format!("{pct:.1} %"))
-                        span.cell-sub { (r.bounce_rate.bounced) " of " (r.bounce_rate.sends) " sends" }
+                @if manage && r.state.status != "active" && !m.has_no_server() {
+                    form.inline-form method="post" action={ "/settings/mailboxes/" (m.id) "/resume" } {
+                        (csrf(v.csrf))
+                        button.btn.btn-sm type="submit" { "Resume" }
                     }
-                    None => span.muted { "No sends yet" },
                 }
             }
-            td data-label="Replies (7 days)" { (r.replies_7_days) }
+            td data-label="Sending" {
+                (r.sent_today) " / " (m.daily_cap) " today"
+                span.cell-sub {
+                    "Next: "
+                    @match r.next_slot {
+                        None => "not sending",
+                        Some(at) if at <= v.now => "now",
+                        Some(at) => (date_time(at, v.tz)),
+                    }
+                }
+                span.cell-sub {
+                    @match r.bounce_rate.percent() {
+                        Some(pct) => { "Bounced: " (format!("{pct:.1} %")) " of " (r.bounce_rate.sends) " sends" }
+                        None => "No sends yet",
+                    }
+                }
+            }
+            td data-label="Inbox" {
+                @match r.state.last_poll_at {
+                    Some(at) => { "Read " (date_time(at, v.tz)) },
+                    None => span.muted { "Not read yet" },
+                }
+                span.cell-sub {
+                    (r.replies_7_days) @if r.replies_7_days == 1 { " reply" } @else { " replies" } " in 7 days"
+                }
+            }
             td.actions {
                 @if manage {
-                    @if r.state.status != "active" && !m.has_no_server() {
-                        form.inline-form method="post" action={ "/settings/mailboxes/" (m.id) "/resume" } {
-                            (csrf(v.csrf))
-                            button.btn.btn-sm type="submit" { "Resume" }
-                        }
-                    }
-                    a.btn.btn-sm href={ "/settings/mailboxes/" (m.id) "/edit" } { "Edit" }
                     form.inline-form method="post" action={ "/settings/mailboxes/" (m.id) "/delete" } {
                         (csrf(v.csrf))
                         button.btn.btn-sm.btn-danger-outline type="submit"
@@ -423,7 +428,7 @@ fn days_field(f: &FormValues, e: &FieldErrors) -> Markup {
     html! {
         fieldset.plain.field.has-error[error.is_some()] {
             legend { "Sending days" }
-            div.checks {
+            div.cluster {
                 @for (name, label) in DAYS {
                     label.checkbox { input type="checkbox" name=(name) value="on" checked[f.day(name)]; " " (label) }
                 }

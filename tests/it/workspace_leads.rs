@@ -413,6 +413,12 @@ async fn a_lead_has_an_optional_time_zone_and_an_unknown_one_saves_nothing() {
         app.count("SELECT count(*) FROM leads WHERE time_zone = 'Europe/Berlin'"),
         1
     );
+    let page = c.get(&path).await;
+    assert!(
+        page.body.contains("Time zone") && page.body.contains("America/New_York → Europe/Berlin"),
+        "the change is on the lead's timeline: {}",
+        page.body
+    );
     let r = c.post(&path, &change("")).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(
