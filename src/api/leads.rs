@@ -82,6 +82,10 @@ pub struct LeadFieldsDoc {
     #[schema(example = json!(["vip"]))]
     tags: Vec<String>,
     notes: String,
+    /// The lead's own IANA time zone, which sending hours follow; `null`:
+    /// the organization's.
+    #[schema(example = "Europe/Berlin")]
+    time_zone: Option<String>,
 }
 
 /// A lead's status.
@@ -137,6 +141,21 @@ pub struct LeadBody {
     status: Option<String>,
     tags: Option<Vec<String>>,
     notes: Option<String>,
+    /// An IANA time zone such as `Europe/Berlin`; `null` or `""` clears it
+    /// (the organization's applies), absent keeps it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "Europe/Berlin")]
+    time_zone: Option<Option<String>>,
+}
+
+/// A field that was sent, even as `null` (`Some(None)`), told apart from
+/// one that was not sent at all (`None`, through `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 impl LeadBody {
@@ -160,6 +179,10 @@ impl LeadBody {
                 .unwrap_or_default(),
             tags: joined_tags(self.tags.or(old_tags).unwrap_or_default()),
             notes: keep(self.notes, base.map(|b| &b.notes)),
+            time_zone: match self.time_zone {
+                Some(sent) => sent.unwrap_or_default(),
+                None => base.map(|b| b.time_zone.clone()).unwrap_or_default(),
+            },
         }
     }
 }

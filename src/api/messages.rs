@@ -16,6 +16,7 @@ use crate::api::idempotency::{once, stored};
 use crate::api::paging::{cursor_after, next_link, page_size};
 use crate::api::problem::{ApiResult, Problem};
 use crate::api::{read, resource};
+use crate::db::conversations::{self, BounceSummary, MessageOutcome, ReplySummary};
 use crate::db::messages::{self, Cursor, MessageRow};
 use crate::db::{api_keys, leads, templates, Tenant};
 use crate::domain::roles::Action;
@@ -46,7 +47,7 @@ pub struct MessageOut {
     pub to_email: String,
     pub subject: String,
     pub body: String,
-    /// `queued`, `sent` or `failed`.
+    /// `queued`, `sent`, `failed` or `bounced`.
     pub status: String,
     pub sender_user_id: Option<UserId>,
     pub sender_name: Option<String>,
@@ -54,10 +55,45 @@ pub struct MessageOut {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The lead's latest reply to this message, read from the sending
+    /// mailbox's inbox; `null` when none came.
+    #[schema(value_type = Option<ReplyDoc>)]
+    pub reply: Option<ReplySummary>,
+    /// The hard bounce of this message; `null` unless `status` is `bounced`.
+    #[schema(value_type = Option<BounceDoc>)]
+    pub bounce: Option<BounceSummary>,
 }
 
-impl From<MessageRow> for MessageOut {
-    fn from(row: MessageRow) -> MessageOut {
+/// The schema of a message's `reply` (the same in webhooks).
+#[derive(utoipa::ToSchema)]
+#[schema(as = MessageReply)]
+#[allow(dead_code)]
+pub struct ReplyDoc {
+    received_at: DateTime<Utc>,
+    /// The sender's address.
+    #[schema(example = "anna@example.com")]
+    from: String,
+    subject: String,
+    /// Plain text (HTML is reduced to text).
+    text: String,
+}
+
+/// The schema of a message's `bounce` (the same in webhooks).
+#[derive(utoipa::ToSchema)]
+#[schema(as = MessageBounce)]
+#[allow(dead_code)]
+pub struct BounceDoc {
+    bounced_at: DateTime<Utc>,
+    /// The enhanced status code, when known.
+    #[schema(example = "5.1.1")]
+    status: Option<String>,
+    /// What the receiving side said.
+    diagnostic: Option<String>,
+}
+
+impl MessageOut {
+    /// A message with what came back for it (`conversations::outcomes`).
+    fn new(row: MessageRow, outcome: MessageOutcome) -> MessageOut {
         let m = row.message;
         MessageOut {
             id: m.id,
@@ -75,6 +111,8 @@ impl From<MessageRow> for MessageOut {
             error: m.error,
             created_at: m.created_at,
             sent_at: m.sent_at,
+            reply: outcome.reply,
+            bounce: outcome.bounce,
         }
     }
 }
@@ -125,7 +163,7 @@ async fn list(
     let limit = page_size(query.limit)?;
     let after: Option<Cursor> = cursor_after(query.cursor.as_deref())?;
     let lead = query.lead_id;
-    let (rows, more) = read(
+    let (rows, more, mut outcomes) = read(
         &state,
         &caller,
         move |conn, tenant| -> Result<_, AppError> {
@@ -133,7 +171,10 @@ async fn list(
                 // A lead of another organization is a 404, not an empty list.
                 leads::find(conn, tenant, lead)?;
             }
-            Ok(messages::list(conn, tenant, lead, after, limit)?)
+            let (rows, more) = messages::list(conn, tenant, lead, after, limit)?;
+            let ids: Vec<MessageId> = rows.iter().map(|r| r.message.id).collect();
+            let outcomes = conversations::outcomes(conn, tenant, &ids)?;
+            Ok((rows, more, outcomes))
         },
     )
     .await?;
@@ -145,7 +186,13 @@ async fn list(
         let lead = lead.map(|l| l.to_string()).unwrap_or_default();
         next_link("/api/v1/messages", &[("lead_id", &lead)], limit, &at)
     });
-    let data = rows.into_iter().map(MessageOut::from).collect();
+    let data = rows
+        .into_iter()
+        .map(|row| {
+            let outcome = outcomes.remove(&row.message.id).unwrap_or_default();
+            MessageOut::new(row, outcome)
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(MessagePage { data, next }))
 }
 
@@ -159,11 +206,14 @@ async fn show(
     id: web::Path<MessageId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let row = read(&state, &caller, move |conn, tenant| {
-        messages::find(conn, tenant, id)
+    let (row, outcome) = read(&state, &caller, move |conn, tenant| {
+        Ok::<_, diesel::result::Error>((
+            messages::find(conn, tenant, id)?,
+            conversations::outcome(conn, tenant, id)?,
+        ))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(MessageOut::from(row)))
+    Ok(HttpResponse::Ok().json(MessageOut::new(row, outcome)))
 }
 
 /// The tenant the key acts as when it sends (its creator, still allowed to
@@ -209,7 +259,7 @@ async fn send(
         let location = format!("/api/v1/messages/{}", message.id);
         Ok(Ok(stored(
             StatusCode::CREATED,
-            &MessageOut::from(row),
+            &MessageOut::new(row, MessageOutcome::default()),
             Some(location),
         )?))
     })

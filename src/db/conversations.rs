@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use crate::db::error::DbResult;
 use crate::db::mailboxes::{self, Mailbox};
 use crate::db::outbox::{self, MailKind, OutgoingMail};
-use crate::db::schema::{mailbox_states, messages, organization_members, users};
+use crate::db::schema::{inbound_messages, mailbox_states, messages, organization_members, users};
 use crate::db::suppression::{self, Reason};
 use crate::db::{leads, notices, webhooks, Tenant};
 use crate::domain::roles::Role;
@@ -65,8 +65,10 @@ pub fn record_hard_bounce(
         suppression::suppress_lead(conn, tenant, &lead, Reason::Bounced, now)?;
     }
     webhooks::emit(conn, tenant, EventType::MessageBounced, now, |c| {
-        Ok(vec![hook_events::message(
-            &crate::db::messages::find(c, tenant, message)?.message,
+        let sent = crate::db::messages::find(c, tenant, message)?.message;
+        Ok(vec![hook_events::message_with_outcome(
+            &sent,
+            &outcome(c, tenant, message)?,
         )])
     })?;
     if let Some(mailbox) = mailbox {
@@ -75,7 +77,8 @@ pub fn record_hard_bounce(
     Ok(())
 }
 
-/// The message's `error` after a bounce, short enough for a list.
+/// The message's `error` after a bounce, short enough for a list
+/// (`bounce_status_of` reads the status back).
 fn bounce_error(status: &str, detail: &str) -> String {
     let detail: String = detail.trim().chars().take(500).collect();
     if detail.is_empty() {
@@ -85,13 +88,150 @@ fn bounce_error(status: &str, detail: &str) -> String {
     }
 }
 
-/// Pauses `mailbox` when more than 5 % of its last 100 sends bounced.
-fn pause_if_bouncing(
+/// The status code `bounce_error` wrote into a bounced message's error.
+fn bounce_status_of(error: &str) -> Option<String> {
+    let rest = error.strip_prefix("Bounced (")?;
+    let (status, _) = rest.split_once(')')?;
+    (!status.is_empty()).then(|| status.to_string())
+}
+
+/// The latest reply to a message, as the API and webhooks show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplySummary {
+    pub received_at: DateTime<Utc>,
+    pub from: String,
+    pub subject: String,
+    /// Plain text (HTML was reduced to text when it was read).
+    pub text: String,
+}
+
+/// A message's hard bounce: when, the status code and the server's words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BounceSummary {
+    pub bounced_at: DateTime<Utc>,
+    /// The enhanced status code (`5.1.1`), when known.
+    pub status: Option<String>,
+    /// What the receiving side said.
+    pub diagnostic: Option<String>,
+}
+
+/// What came back for one message: its latest reply and its bounce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageOutcome {
+    pub reply: Option<ReplySummary>,
+    pub bounce: Option<BounceSummary>,
+}
+
+/// A bounced message as stored: its id, when it bounced and its error.
+type BouncedRow = (MessageId, Option<DateTime<Utc>>, Option<String>);
+/// An inbound row: message, kind, time, sender, subject, text, bounce status.
+type InboundRow = (
+    Option<MessageId>,
+    String,
+    DateTime<Utc>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+/// The outcome of each of `ids` (the tenant's messages; others match
+/// nothing): the latest reply kept for it and, when it bounced, the bounce
+/// with the report's status code where a report was read.
+pub fn outcomes(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    ids: &[MessageId],
+) -> QueryResult<std::collections::HashMap<MessageId, MessageOutcome>> {
+    let mut out = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let bounced: Vec<BouncedRow> = scoped_messages(tenant)
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::status.eq("bounced"))
+        .select((messages::id, messages::bounced_at, messages::error))
+        .load(conn)?;
+    let inbound: Vec<InboundRow> = scoped_inbound(tenant)
+        .filter(inbound_messages::message_id.eq_any(ids))
+        .filter(inbound_messages::kind.eq_any(["reply", "bounce"]))
+        .order(inbound_messages::received_at.desc())
+        .select((
+            inbound_messages::message_id,
+            inbound_messages::kind,
+            inbound_messages::received_at,
+            inbound_messages::from_email,
+            inbound_messages::subject,
+            inbound_messages::body_text,
+            inbound_messages::bounce_status,
+        ))
+        .load(conn)?;
+    for (id, at, error) in bounced {
+        let report_status = inbound.iter().find_map(|r| {
+            (r.0 == Some(id) && r.1 == "bounce")
+                .then(|| r.6.clone())
+                .flatten()
+        });
+        let status = report_status.or_else(|| error.as_deref().and_then(bounce_status_of));
+        let entry: &mut MessageOutcome = out.entry(id).or_default();
+        entry.bounce = at.map(|bounced_at| BounceSummary {
+            bounced_at,
+            status,
+            diagnostic: error,
+        });
+    }
+    // Newest first: the first reply met for a message is its latest.
+    for (id, kind, received_at, from, subject, text, _) in inbound {
+        let Some(id) = id.filter(|_| kind == "reply") else {
+            continue;
+        };
+        let entry = out.entry(id).or_default();
+        if entry.reply.is_none() {
+            entry.reply = Some(ReplySummary {
+                received_at,
+                from,
+                subject,
+                text,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The outcome of one message (see `outcomes`).
+pub fn outcome(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MessageId,
+) -> QueryResult<MessageOutcome> {
+    Ok(outcomes(conn, tenant, &[id])?
+        .remove(&id)
+        .unwrap_or_default())
+}
+
+/// A mailbox's bounce rate: hard bounces among its last `BOUNCE_WINDOW`
+/// sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BounceRate {
+    pub bounced: i64,
+    /// Sends counted (at most `BOUNCE_WINDOW`).
+    pub sends: i64,
+}
+
+impl BounceRate {
+    /// The rate in percent; `None` before the first send.
+    pub fn percent(&self) -> Option<f64> {
+        (self.sends > 0).then(|| self.bounced as f64 * 100.0 / self.sends as f64)
+    }
+}
+
+/// The bounce rate of `mailbox` over its last `BOUNCE_WINDOW` sends (what
+/// pauses it, and what its settings page shows).
+pub fn bounce_rate(
     conn: &mut PgConnection,
     tenant: &Tenant,
     mailbox: MailboxId,
-    now: DateTime<Utc>,
-) -> DbResult<()> {
+) -> QueryResult<BounceRate> {
     let recent: Vec<String> = scoped_messages(tenant)
         .filter(messages::mailbox_id.eq(mailbox))
         .filter(messages::status.eq_any(["sent", "bounced"]))
@@ -102,13 +242,26 @@ fn pause_if_bouncing(
         .limit(BOUNCE_WINDOW)
         .select(messages::status)
         .load(conn)?;
-    let bounced = recent.iter().filter(|s| *s == "bounced").count() as i64;
-    if bounced <= MAX_BOUNCES_IN_WINDOW {
+    Ok(BounceRate {
+        bounced: recent.iter().filter(|s| *s == "bounced").count() as i64,
+        sends: recent.len() as i64,
+    })
+}
+
+/// Pauses `mailbox` when more than 5 % of its last 100 sends bounced.
+fn pause_if_bouncing(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    mailbox: MailboxId,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let rate = bounce_rate(conn, tenant, mailbox)?;
+    if rate.bounced <= MAX_BOUNCES_IN_WINDOW {
         return Ok(());
     }
     let reason = format!(
-        "Paused: {bounced} of the last {} messages sent from this mailbox bounced (more than 5 %).",
-        recent.len()
+        "Paused: {} of the last {} messages sent from this mailbox bounced (more than 5 %).",
+        rate.bounced, rate.sends
     );
     let paused = diesel::update(
         scoped_states(tenant)
@@ -178,6 +331,24 @@ pub fn mark_healthy(
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// A person resumed a mailbox that was paused or needed attention (for the
+/// latter, after its logins were checked): it is active again, its reason
+/// and last error cleared. Returns whether it changed.
+pub fn resume(conn: &mut PgConnection, tenant: &Tenant, mailbox: MailboxId) -> QueryResult<bool> {
+    let changed = diesel::update(
+        scoped_states(tenant)
+            .filter(mailbox_states::mailbox_id.eq(mailbox))
+            .filter(mailbox_states::status.ne(ACTIVE)),
+    )
+    .set((
+        mailbox_states::status.eq(ACTIVE),
+        mailbox_states::status_reason.eq(None::<String>),
+        mailbox_states::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
 }
 
 /// The notice, mail and `mailbox.paused` webhook of a mailbox that stopped
@@ -250,6 +421,13 @@ fn scoped_messages(
     tenant: &Tenant,
 ) -> Filter<messages::table, Eq<messages::organization_id, OrgId>> {
     messages::table.filter(messages::organization_id.eq(tenant.org_id()))
+}
+
+/// Every `inbound_messages` query of this module starts here.
+fn scoped_inbound(
+    tenant: &Tenant,
+) -> Filter<inbound_messages::table, Eq<inbound_messages::organization_id, OrgId>> {
+    inbound_messages::table.filter(inbound_messages::organization_id.eq(tenant.org_id()))
 }
 
 /// Every `mailbox_states` query of this module starts here.

@@ -1,8 +1,10 @@
 //! The demo organization: user behar@example.com, "Behar's Organization"
 //! on a Professional trial with 45 leads and 30 days of history (messages sent
 //! and a few failed, replies, a sequence with enrolments, a teammate and a
-//! pending invitation), so a newcomer signs in to something that looks
-//! used. `lead-dashboard demo` builds it again from scratch.
+//! pending invitation) and conversations without a mail server (a demo
+//! mailbox, replies, an automatic reply and a bounce), so a newcomer signs
+//! in to something that looks used. `lead-dashboard demo` builds it again
+//! from scratch.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -14,7 +16,10 @@ use crate::domain::roles::Role;
 use crate::ids::{LeadId, OrgId, UserId};
 use crate::{password, tokens};
 
+mod conversations;
 mod history;
+
+pub use conversations::{DEMO_MAILBOX, NO_SERVER_REASON};
 
 pub const DEMO_EMAIL: &str = "behar@example.com";
 pub const DEMO_NAME: &str = "Behar";
@@ -59,7 +64,9 @@ fn build(conn: &mut PgConnection, user: UserId, now: DateTime<Utc>) -> QueryResu
     // lead history name them for it.
     wall::enter_user(conn, user)?;
     let leads = insert_leads(conn, org, user, now)?;
-    history::fill(conn, Tenant::from_membership_row(org, user), &leads, now)?;
+    let tenant = Tenant::from_membership_row(org, user);
+    history::fill(conn, tenant, &leads, now)?;
+    conversations::fill(conn, &tenant, &leads, now)?;
     Ok(org)
 }
 

@@ -165,8 +165,10 @@ fn reply_effects(
     }
     stops::after_status_change_of(conn, tenant, &[lead], LeadStatus::Replied, now)?;
     webhooks::emit(conn, tenant, EventType::MessageReplied, now, |c| {
-        Ok(vec![hook_events::message(
-            &crate::db::messages::find(c, tenant, message)?.message,
+        let sent = crate::db::messages::find(c, tenant, message)?.message;
+        Ok(vec![hook_events::message_with_outcome(
+            &sent,
+            &conversations::outcome(c, tenant, message)?,
         )])
     })?;
     Ok(())
@@ -280,6 +282,29 @@ fn match_bounce(
         .select((messages::id, messages::lead_id))
         .first(conn)
         .optional()
+}
+
+/// How many replies (not automatic answers) came into `mailbox` since
+/// `since`.
+pub fn replies_since(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    mailbox: MailboxId,
+    since: DateTime<Utc>,
+) -> QueryResult<i64> {
+    scoped_inbound(tenant)
+        .filter(inbound_messages::mailbox_id.eq(mailbox))
+        .filter(inbound_messages::kind.eq("reply"))
+        .filter(inbound_messages::received_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+/// Every `inbound_messages` query of this module starts here.
+fn scoped_inbound(
+    tenant: &Tenant,
+) -> Filter<inbound_messages::table, Eq<inbound_messages::organization_id, OrgId>> {
+    inbound_messages::table.filter(inbound_messages::organization_id.eq(tenant.org_id()))
 }
 
 /// Every `messages` query of this module starts here.

@@ -51,6 +51,7 @@ impl Selectable<Pg> for LeadFields {
         leads::status,
         leads::tags,
         leads::notes,
+        leads::time_zone,
     );
 
     fn construct_selection() -> Self::SelectExpression {
@@ -69,6 +70,7 @@ impl Queryable<SqlTypeOf<<LeadFields as Selectable<Pg>>::SelectExpression>, Pg> 
         LeadStatus,
         TagList,
         String,
+        Option<String>,
     );
 
     fn build(row: Self::Row) -> diesel::deserialize::Result<Self> {
@@ -82,6 +84,7 @@ impl Queryable<SqlTypeOf<<LeadFields as Selectable<Pg>>::SelectExpression>, Pg> 
             status: row.6,
             tags: row.7.into(),
             notes: row.8,
+            time_zone: row.9.unwrap_or_default(),
         })
     }
 }
@@ -456,6 +459,7 @@ type Values<'a> = (
     diesel::dsl::Eq<leads::status, LeadStatus>,
     diesel::dsl::Eq<leads::tags, &'a Vec<String>>,
     diesel::dsl::Eq<leads::notes, &'a str>,
+    diesel::dsl::Eq<leads::time_zone, Option<&'a str>>,
 );
 
 fn values(f: &LeadFields) -> Values<'_> {
@@ -469,6 +473,8 @@ fn values(f: &LeadFields) -> Values<'_> {
         leads::status.eq(f.status),
         leads::tags.eq(&f.tags),
         leads::notes.eq(f.notes.as_str()),
+        // Empty: no zone of its own (the organization's applies).
+        leads::time_zone.eq(Some(f.time_zone.as_str()).filter(|z| !z.is_empty())),
     )
 }
 

@@ -94,6 +94,63 @@ pub struct NewMailbox {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A mailbox's settings as edited: everything but its address. A password
+/// left `None` keeps the stored one (diesel skips `None` in a changeset).
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = mailboxes)]
+pub struct Settings {
+    pub display_name: String,
+    pub smtp_host: String,
+    pub smtp_port: i32,
+    pub smtp_security: String,
+    pub smtp_username: String,
+    pub smtp_password: Option<Vec<u8>>,
+    pub imap_host: String,
+    pub imap_port: i32,
+    pub imap_security: String,
+    pub imap_username: String,
+    pub imap_password: Option<Vec<u8>>,
+    pub imap_folder: String,
+    pub daily_cap: i32,
+    pub min_gap_seconds: i32,
+    pub send_days: i32,
+    pub window_start_minute: i32,
+    pub window_end_minute: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Stores edited settings of one of the tenant's mailboxes; another
+/// organization's id is `NotFound`.
+pub fn update_settings(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    settings: &Settings,
+) -> QueryResult<Mailbox> {
+    diesel::update(scoped_mailboxes(tenant).filter(mailboxes::id.eq(id)))
+        .set(settings)
+        .returning(Mailbox::as_returning())
+        .get_result(conn)
+}
+
+/// The inbox is read again from its first message, at once: its server,
+/// login or folder changed, so the remembered position belongs to another
+/// folder (messages already kept are recognised and not kept twice).
+pub fn restart_inbox(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    id: MailboxId,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(scoped_mailbox_states(tenant).filter(mailbox_states::mailbox_id.eq(id)))
+        .set((
+            mailbox_states::imap_uid_validity.eq(None::<i64>),
+            mailbox_states::imap_last_uid.eq(0),
+            mailbox_states::next_poll_at.eq(now),
+        ))
+        .execute(conn)
+}
+
 /// The state row a new mailbox starts with.
 #[derive(Insertable)]
 #[diesel(table_name = mailbox_states)]
@@ -148,7 +205,18 @@ pub fn list(conn: &mut PgConnection, tenant: &Tenant) -> QueryResult<Vec<Mailbox
         .load(conn)
 }
 
+/// The host name of a mailbox that has no server: the demo's. Names under
+/// `.invalid` never resolve (RFC 6761), so no mailbox connected through the
+/// form (whose logins are checked) can have it.
+pub const NO_SERVER_HOST: &str = "no-server.invalid";
+
 impl Mailbox {
+    /// A mailbox without a server (the demo's): never read, never sent
+    /// from, never resumed.
+    pub fn has_no_server(&self) -> bool {
+        self.smtp_host == NO_SERVER_HOST || self.imap_host == NO_SERVER_HOST
+    }
+
     /// The pacing settings of this mailbox.
     pub fn pacing(&self) -> Pacing {
         let positive = |v: i32| u32::try_from(v).unwrap_or(0);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::domain::leads::{validate, LeadFields, LeadInput};
 
 /// Lead fields a column can fill, as written in the header.
-pub const FIELDS: [&str; 9] = [
+pub const FIELDS: [&str; 10] = [
     "first_name",
     "last_name",
     "email",
@@ -20,6 +20,7 @@ pub const FIELDS: [&str; 9] = [
     "status",
     "tags",
     "notes",
+    "time_zone",
 ];
 
 /// First characters that make a spreadsheet read a cell as a formula.
@@ -151,6 +152,7 @@ fn row_input(mapping: &Mapping, record: &csv::ByteRecord) -> Result<LeadInput, S
             "phone" => input.phone = value,
             "status" => input.status = value,
             "tags" => input.tags = value,
+            "time_zone" => input.time_zone = value,
             _ => input.notes = value,
         }
     }
@@ -266,6 +268,19 @@ mod tests {
         assert!(reasons[3].contains("Status must be"));
         assert!(reasons[4].contains("duplicate of line 2"));
         assert!(reasons[5].contains("has 2 fields"));
+    }
+
+    #[test]
+    fn an_optional_time_zone_column_is_read_and_checked() {
+        let file = "first_name,email,time_zone\nAnn,ann@x.io,Europe/Berlin\nBo,bo@x.io,\nCy,cy@x.io,Mars/Olympus\n";
+        let rows = parse(file.as_bytes()).unwrap().rows;
+        assert_eq!(rows[0].outcome.clone().unwrap().time_zone, "Europe/Berlin");
+        assert_eq!(rows[1].outcome.clone().unwrap().time_zone, "");
+        assert!(rows[2]
+            .outcome
+            .clone()
+            .unwrap_err()
+            .contains("not a known time zone"));
     }
 
     #[test]

@@ -116,6 +116,20 @@ pub struct LeadRecord<Status, Tags> {
     pub status: Status,
     pub tags: Tags,
     pub notes: String,
+    /// The lead's own IANA time zone (`Europe/Berlin`), which a mailbox's
+    /// sending window is read in; empty: the organization's. Written as
+    /// `null` when empty.
+    #[serde(serialize_with = "empty_as_null")]
+    pub time_zone: String,
+}
+
+/// An empty text as `null`, anything else as itself.
+fn empty_as_null<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    if value.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(value)
+    }
 }
 
 /// A lead as typed in or read from a file.
@@ -183,6 +197,19 @@ pub fn tags(value: &str, separator: char) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// A lead's time zone: empty stays empty (the organization's applies),
+/// anything else must be an IANA name and is stored as the zone spells it.
+pub fn time_zone(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    if value.len() > 64 {
+        return Err("Enter a time zone name such as Europe/Berlin.".into());
+    }
+    crate::domain::pacing::parse_time_zone(value).map(|tz| tz.name().to_string())
+}
+
 /// Validates every field; errors are keyed by field name.
 pub fn validate(input: &LeadInput, tag_separator: char) -> Result<LeadFields, FieldErrors> {
     let mut errors = FieldErrors::new();
@@ -206,6 +233,7 @@ pub fn validate(input: &LeadInput, tag_separator: char) -> Result<LeadFields, Fi
     let title = take("title", short_text(&input.title, "Title", 0, 120));
     let phone = take("phone", phone(&input.phone));
     let notes = take("notes", forms::text(&input.notes, "Notes", 0, MAX_NOTES));
+    let time_zone = take("time_zone", time_zone(&input.time_zone));
     let status = status(&input.status).unwrap_or_else(|e| {
         errors.add("status", e);
         LeadStatus::New
@@ -227,6 +255,7 @@ pub fn validate(input: &LeadInput, tag_separator: char) -> Result<LeadFields, Fi
         status,
         tags,
         notes,
+        time_zone,
     })
 }
 
@@ -266,6 +295,26 @@ mod tests {
         for field in ["first_name", "email", "company", "status", "phone"] {
             assert!(errors.get(field).is_some(), "{field} reported");
         }
+    }
+
+    #[test]
+    fn a_time_zone_is_optional_and_must_be_known() {
+        let mut lead = input();
+        assert_eq!(validate(&lead, ',').unwrap().time_zone, "");
+        lead.time_zone = " America/New_York ".into();
+        assert_eq!(validate(&lead, ',').unwrap().time_zone, "America/New_York");
+        lead.time_zone = "Mars/Olympus".into();
+        let errors = validate(&lead, ',').unwrap_err();
+        assert!(errors
+            .get("time_zone")
+            .is_some_and(|e| e.contains("not a known time zone")));
+    }
+
+    #[test]
+    fn an_empty_time_zone_is_written_as_null() {
+        let lead = validate(&input(), ',').unwrap();
+        let json = serde_json::to_value(&lead).unwrap();
+        assert!(json["time_zone"].is_null(), "{json}");
     }
 
     #[test]

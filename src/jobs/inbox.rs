@@ -13,7 +13,7 @@
 //! logged, and the poll goes on. Mailboxes that need attention or are paused
 //! are still read: a login that works again makes one that needed attention
 //! healthy; a failed login (or a password that does not open) makes it need
-//! attention.
+//! attention. A mailbox without a server (the demo's) is never read.
 
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,11 @@ fn read_inbox(
         mailbox,
         state,
     } = turn;
+    if mailbox.has_no_server() {
+        // The demo's mailbox: there is nothing to read. Its turn never comes
+        // (its next poll is never due); this only guards against a claim.
+        return Ok(());
+    }
     let server = match imap_server(&mailbox, key) {
         Ok(server) => server,
         Err(problem) => {

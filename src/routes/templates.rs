@@ -93,6 +93,7 @@ fn sample_lead(now: DateTime<Utc>) -> Lead {
             status: LeadStatus::New,
             tags: Vec::new(),
             notes: String::new(),
+            time_zone: String::new(),
         },
         owner_user_id: None,
         created_at: now,

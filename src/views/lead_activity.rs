@@ -210,6 +210,7 @@ fn field_label(field: &str) -> &str {
         "phone" => "Phone",
         "tags" => "Tags",
         "notes" => "Notes",
+        "time_zone" => "Time zone",
         "owner" => "Owner",
         other => other,
     }

@@ -32,6 +32,7 @@ pub fn write<W: Write>(
             &status,
             &tags,
             &l.fields.notes,
+            &l.fields.time_zone,
             &created,
         ];
         w.write_record(cells.map(|c| lead_import::neutralise_cell(c).into_owned()))?;

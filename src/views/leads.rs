@@ -61,6 +61,7 @@ pub fn input_of(lead: &Lead) -> LeadInput {
         status: lead.fields.status.to_string(),
         tags: lead.fields.tags.join(", "),
         notes: lead.fields.notes.clone(),
+        time_zone: lead.fields.time_zone.clone(),
     }
 }
 
@@ -98,6 +99,8 @@ fn fields(input: &LeadInput, errors: &FieldErrors, with_notes: bool) -> Markup {
         div.form-row {
             (select("status", "Status", &status_options(false), status, errors))
             (Field::new("tags", "Tags", &input.tags).hint("Separate tags with commas.").render(errors))
+            (Field::new("time_zone", "Time zone", &input.time_zone).autocomplete("off")
+                .hint("Such as Europe/Berlin. Sending hours follow it; empty: the organization's.").render(errors))
         }
         @if with_notes {
             (workspace::textarea("notes", "Notes", &input.notes, Some("Only your team sees notes. Up to 2,000 characters."), errors))

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::db::conversations::MessageOutcome;
 use crate::db::enrollments::Enrollment;
 use crate::db::leads::Lead;
 use crate::db::messages::Message;
@@ -132,8 +133,15 @@ pub fn lead_status_changed(l: &Lead, from: &str) -> Value {
     json!({ "lead": lead(l), "previous_status": from })
 }
 
-/// A message (without its body, which can be long and personal).
+/// A message (without its body, which can be long and personal), before
+/// anything came back: `reply` and `bounce` are `null`.
 pub fn message(m: &Message) -> Value {
+    message_with_outcome(m, &MessageOutcome::default())
+}
+
+/// A message with what came back for it: its latest reply and its bounce
+/// (each `null` when there is none), as the API's message shows them.
+pub fn message_with_outcome(m: &Message, outcome: &MessageOutcome) -> Value {
     json!({
         "id": m.id,
         "lead_id": m.lead_id,
@@ -147,6 +155,8 @@ pub fn message(m: &Message) -> Value {
         "sender_user_id": m.sender_user_id,
         "created_at": m.created_at,
         "sent_at": m.sent_at,
+        "reply": outcome.reply,
+        "bounce": outcome.bounce,
     })
 }
 
@@ -245,6 +255,7 @@ pub fn data_schema(t: EventType) -> Value {
             .unwrap_or_default();
         json!({ "type": "object", "properties": props, "required": required })
     };
+    let nullable = |schema: Value| json!({ "oneOf": [schema, { "type": "null" }] });
     match t {
         EventType::LeadCreated | EventType::LeadUpdated | EventType::LeadDeleted => lead,
         EventType::LeadStatusChanged => object(json!({ "lead": lead, "previous_status": text })),
@@ -256,6 +267,12 @@ pub fn data_schema(t: EventType) -> Value {
             "enrollment_id": uuid_or_null, "step_position": { "type": ["integer", "null"] },
             "to_email": text, "subject": text, "status": text, "error": text_or_null,
             "sender_user_id": uuid_or_null, "created_at": time, "sent_at": time_or_null,
+            "reply": nullable(object(json!({
+                "received_at": time, "from": text, "subject": text, "text": text,
+            }))),
+            "bounce": nullable(object(json!({
+                "bounced_at": time, "status": text_or_null, "diagnostic": text_or_null,
+            }))),
         })),
         EventType::EnrollmentCreated | EventType::EnrollmentCompleted => object(json!({
             "id": uuid, "lead_id": uuid, "sequence_id": uuid, "status": text,

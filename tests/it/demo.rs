@@ -1,7 +1,9 @@
 //! The demo organization looks used on first sign-in: 30 days of leads,
 //! messages (a few failed), replies, a sequence at work, a teammate and a
-//! pending invitation, with usage counters that agree with the rows; and
-//! `lead-dashboard demo` builds it again from scratch.
+//! pending invitation, with usage counters that agree with the rows;
+//! conversations (replies, an automatic reply, a bounce) on its leads'
+//! timelines from a mailbox with no server, which no job reads or sends
+//! from; and `lead-dashboard demo` builds it again from scratch.
 
 use lead_dashboard::db::demo::{self, Seeded};
 
@@ -25,6 +27,7 @@ fn figures(app: &TestApp) -> Vec<(&'static str, i64)> {
         ("days with new leads in the last 30", q("SELECT count(DISTINCT created_at::date) FROM leads WHERE created_at > now() - interval '30 days'")),
         ("sent", q("SELECT count(*) FROM messages WHERE status = 'sent'")),
         ("failed", q("SELECT count(*) FROM messages WHERE status = 'failed'")),
+        ("bounced", q("SELECT count(*) FROM messages WHERE status = 'bounced'")),
         ("replied", q("SELECT count(*) FROM leads WHERE status = 'replied'")),
         ("enrolments due later", q("SELECT count(*) FROM sequence_enrollments WHERE status = 'active' AND next_run_at > now()")),
         ("teammate's leads", q("SELECT count(*) FROM leads l JOIN users u ON u.id = l.owner_user_id WHERE u.email = 'maya.okafor@example.com'")),
@@ -62,7 +65,7 @@ async fn the_demo_has_a_month_of_history_that_the_counters_agree_with() {
     );
     assert_eq!(
         app.count("SELECT count(*) FROM usage_records WHERE kind = 'message_sent'"),
-        get(&f, "sent") + get(&f, "failed")
+        get(&f, "sent") + get(&f, "failed") + get(&f, "bounced")
     );
 
     let c = app.client();
@@ -94,5 +97,116 @@ async fn seeding_again_rebuilds_the_demo_with_a_new_password() {
     assert_eq!(
         app.count("SELECT count(*) FROM users WHERE email IN ('behar@example.com', 'maya.okafor@example.com')"),
         2
+    );
+}
+
+#[actix_web::test]
+async fn the_demo_shows_replies_an_auto_reply_and_a_bounce_with_no_mail_server() {
+    let app = TestApp::new().await;
+    let password = seed(&app);
+    let q = |sql: &str| app.count(sql);
+    assert!(q("SELECT count(*) FROM inbound_messages WHERE kind = 'reply'") >= 3);
+    assert_eq!(
+        q("SELECT count(*) FROM inbound_messages WHERE kind = 'auto_reply'"),
+        1
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM inbound_messages WHERE kind = 'bounce'"),
+        1
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM messages WHERE status = 'bounced' AND bounced_at IS NOT NULL"),
+        1
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM suppressions WHERE reason = 'bounced'"),
+        1,
+        "the bounced address is suppressed"
+    );
+    // A reply belongs to a lead that reached Replied, detected from it.
+    assert_eq!(
+        q(
+            "SELECT count(*) FROM inbound_messages i JOIN lead_status_changes c
+             ON c.lead_id = i.lead_id AND c.to_status = 'replied' AND c.note = 'reply detected'
+           WHERE i.kind = 'reply'"
+        ),
+        q("SELECT count(*) FROM inbound_messages WHERE kind = 'reply'")
+    );
+    // Every reply answers a message sent from the demo mailbox, found by its Message-ID.
+    assert_eq!(
+        q(
+            "SELECT count(*) FROM inbound_messages i JOIN messages m ON m.id = i.message_id
+           WHERE m.mailbox_id = i.mailbox_id AND m.rfc_message_id IS NOT NULL"
+        ),
+        q("SELECT count(*) FROM inbound_messages")
+    );
+    // The mailbox has no server: paused, saying why, never read or sent from.
+    assert_eq!(
+        q(&format!(
+            "SELECT count(*) FROM mailboxes m JOIN mailbox_states s ON s.mailbox_id = m.id
+             WHERE m.email = '{}' AND s.status = 'paused' AND s.status_reason = '{}'",
+            demo::DEMO_MAILBOX,
+            demo::NO_SERVER_REASON.replace('\'', "''")
+        )),
+        1
+    );
+    let state = app.state.clone();
+    let now = app.now();
+    actix_web::rt::task::spawn_blocking(move || {
+        let access = lead_dashboard::db::SystemAccess::grant_at_startup();
+        lead_dashboard::jobs::inbox::run(&state.db, &access, &state.config, now).unwrap();
+        lead_dashboard::jobs::inbox::run(
+            &state.db,
+            &access,
+            &state.config,
+            now + chrono::Duration::days(2),
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        q("SELECT count(*) FROM mailbox_states WHERE last_poll_at IS NULL AND last_error IS NULL AND status = 'paused'"),
+        1,
+        "the inbox job never read it"
+    );
+
+    let c = app.client();
+    c.get("/login").await;
+    let r = c
+        .post(
+            "/login",
+            &[("email", demo::DEMO_EMAIL), ("password", &password)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    for (kind, words) in [
+        ("reply", "Reply from"),
+        ("auto_reply", "Automatic reply from"),
+        ("bounce", "Bounced"),
+    ] {
+        let lead = crate::common::uuid_of(
+            &mut app.conn(),
+            &format!("SELECT lead_id AS id FROM inbound_messages WHERE kind = '{kind}' LIMIT 1"),
+        );
+        let page = c.get(&format!("/leads/{lead}")).await;
+        assert_eq!(page.status, 200);
+        let marker = format!("data-kind=\"{}\"", kind.replace('_', "-"));
+        assert!(
+            page.body.contains(&marker) && page.body.contains(words),
+            "{kind} on the lead's timeline"
+        );
+    }
+    let mailboxes = c.get("/settings/mailboxes").await;
+    assert!(mailboxes.body.contains(demo::DEMO_MAILBOX));
+    assert!(mailboxes.body.contains("Demo mailbox: no server"));
+    let id = crate::common::uuid_of(&mut app.conn(), "SELECT id FROM mailboxes");
+    let r = c
+        .post(&format!("/settings/mailboxes/{id}/resume"), &[])
+        .await;
+    assert_eq!(r.status, 422, "the demo mailbox cannot be resumed");
+    assert_eq!(
+        q("SELECT count(*) FROM mailbox_states WHERE status = 'paused'"),
+        1
     );
 }

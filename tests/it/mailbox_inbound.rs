@@ -236,6 +236,15 @@ async fn a_reply_moves_the_lead_stops_its_sequence_shows_on_its_page_and_leaves_
     assert_eq!(got.len(), 1, "one delivery");
     assert_eq!(got[0].json()["type"], "message.replied");
     assert_eq!(got[0].json()["data"]["id"], t.message.to_string());
+    let data = &got[0].json()["data"];
+    assert!(
+        data["reply"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("call me Thursday")),
+        "the reply travels with the event: {data}"
+    );
+    assert_eq!(data["reply"]["from"], "lea@customer.example");
+    assert!(data["bounce"].is_null());
 
     // Reading changed nothing: same messages, no flag (\Seen) added.
     assert_eq!(t.dovecot.flags(USER, PASSWORD, "INBOX"), before);

@@ -18,6 +18,7 @@ mod hardening_flood;
 mod hostile;
 mod html_valid;
 mod isolation;
+mod mailbox_health;
 mod mailbox_inbound;
 mod mailbox_senders;
 mod mailbox_sending;

@@ -40,6 +40,7 @@ fn grace(status: LeadStatus) -> LeadFields {
         status,
         tags: Vec::new(),
         notes: String::new(),
+        time_zone: String::new(),
     }
 }
 

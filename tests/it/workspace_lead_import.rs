@@ -328,3 +328,53 @@ async fn export_streams_the_current_filter_as_csv() {
     assert_eq!(n as i64, expected);
     assert!(n > 0);
 }
+
+#[actix_web::test]
+async fn the_time_zone_column_is_imported_checked_and_exported() {
+    let app = TestApp::new().await;
+    let c = owner(&app).await;
+    let file = b"first_name,email,time_zone\nAnn,ann@x.example,Europe/Berlin\nBo,bo@x.example,\nCy,cy@x.example,Mars/Olympus\n";
+    let preview = upload(&c, file).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("Line 4:") && preview.body.contains("not a known time zone"),
+        "{}",
+        preview.body
+    );
+    let id = upload_id(&preview);
+    let report = c.post(&format!("/leads/import/{id}"), &[]).await;
+    assert!(report.body.contains("Imported 2 leads."), "{}", report.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE email = 'ann@x.example' AND time_zone = 'Europe/Berlin'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE email = 'bo@x.example' AND time_zone IS NULL"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE email = 'cy@x.example'"),
+        0
+    );
+    let r = c.get("/leads/export").await;
+    let mut reader = csv::Reader::from_reader(r.body.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let zone = headers
+        .iter()
+        .position(|h| h == "time_zone")
+        .expect("a time_zone column");
+    let email = headers.iter().position(|h| h == "email").unwrap();
+    let zones: Vec<(String, String)> = reader
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[email].to_string(), r[zone].to_string()))
+        .collect();
+    assert!(
+        zones.contains(&("ann@x.example".into(), "Europe/Berlin".into())),
+        "{zones:?}"
+    );
+    assert!(
+        zones.contains(&("bo@x.example".into(), String::new())),
+        "{zones:?}"
+    );
+}

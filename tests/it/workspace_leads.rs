@@ -368,3 +368,62 @@ async fn search_filters_and_keyset_pages_cover_every_lead_once() {
     let page = c.get("/leads?q=nobody-matches").await;
     assert!(page.body.contains("No leads match"));
 }
+
+#[actix_web::test]
+async fn a_lead_has_an_optional_time_zone_and_an_unknown_one_saves_nothing() {
+    let app = TestApp::new().await;
+    let c = owner(&app).await;
+    let mut form = lead_form("Anna", "anna@northwind.example");
+    form.push(("time_zone", "Mars/Olympus"));
+    let r = c.post("/leads", &form).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("not a known time zone"), "{}", r.body);
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 0);
+    form.pop();
+    form.push(("time_zone", " America/New_York "));
+    let r = c.post("/leads", &form).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE time_zone = 'America/New_York'"),
+        1
+    );
+    let id = crate::common::uuid_of(&mut app.conn(), "SELECT id FROM leads");
+    let edit = c.get(&format!("/leads/{id}/edit")).await;
+    assert_eq!(edit.status, 200);
+    assert!(edit.body.contains("value=\"America/New_York\""));
+    let path = format!("/leads/{id}");
+    let change = |zone: &'static str| {
+        [
+            ("first_name", "Anna"),
+            ("email", "anna@northwind.example"),
+            ("time_zone", zone),
+        ]
+    };
+    let r = c.post(&path, &change("Europe/Nowhere")).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("not a known time zone"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE time_zone = 'America/New_York'"),
+        1,
+        "a refused edit changes nothing"
+    );
+    let r = c.post(&path, &change("Europe/Berlin")).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE time_zone = 'Europe/Berlin'"),
+        1
+    );
+    let page = c.get(&path).await;
+    assert!(
+        page.body.contains("Time zone") && page.body.contains("America/New_York → Europe/Berlin"),
+        "the change is on the lead's timeline: {}",
+        page.body
+    );
+    let r = c.post(&path, &change("")).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE time_zone IS NULL"),
+        1,
+        "empty: the organization's zone"
+    );
+}

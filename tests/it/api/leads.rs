@@ -379,3 +379,82 @@ async fn every_authenticated_call_is_metered_as_an_api_call() {
         "the 30-day history charts them"
     );
 }
+
+#[actix_web::test]
+async fn a_leads_time_zone_is_read_set_kept_cleared_and_checked() {
+    let t = team_app("PROFESSIONAL").await;
+    let app = &t.app;
+    let key = create_key(&t.owner, "CRM", "read_write").await;
+    let body =
+        json!({ "first_name": "Anna", "email": "anna@example.com", "time_zone": "Asia/Tokyo" });
+    let r = call(app, "POST", "/api/v1/leads", Some(&key), Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["time_zone"], "Asia/Tokyo");
+    let path = format!("/api/v1/leads/{}", r.json["id"].as_str().unwrap());
+
+    let bad = json!({ "first_name": "Bo", "email": "bo@example.com", "time_zone": "Mars/Olympus" });
+    let r = call(app, "POST", "/api/v1/leads", Some(&key), Some(bad)).await;
+    r.assert_problem(422, "unknown time zone");
+    assert!(r.json["errors"]["time_zone"]
+        .as_str()
+        .unwrap()
+        .contains("not a known time zone"));
+    assert_eq!(app.count("SELECT count(*) FROM leads"), 1);
+
+    let before = leads_fingerprint(app);
+    let r = call(
+        app,
+        "PATCH",
+        &path,
+        Some(&key),
+        Some(json!({ "time_zone": "Nowhere/Town" })),
+    )
+    .await;
+    r.assert_problem(422, "unknown zone on update");
+    assert_eq!(leads_fingerprint(app), before, "nothing changed");
+
+    let r = call(
+        app,
+        "PATCH",
+        &path,
+        Some(&key),
+        Some(json!({ "title": "CTO" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["time_zone"], "Asia/Tokyo", "absent keeps it");
+    let r = call(app, "GET", &path, Some(&key), None).await;
+    assert_eq!(r.json["time_zone"], "Asia/Tokyo");
+    let r = call(
+        app,
+        "PATCH",
+        &path,
+        Some(&key),
+        Some(json!({ "time_zone": null })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json["time_zone"].is_null(), "null clears it: {}", r.json);
+    assert_eq!(
+        app.count("SELECT count(*) FROM leads WHERE time_zone IS NULL"),
+        1
+    );
+    let r = call(
+        app,
+        "PATCH",
+        &path,
+        Some(&key),
+        Some(json!({ "time_zone": "Europe/Berlin" })),
+    )
+    .await;
+    assert_eq!(r.json["time_zone"], "Europe/Berlin");
+    let r = call(
+        app,
+        "PATCH",
+        &path,
+        Some(&key),
+        Some(json!({ "time_zone": "" })),
+    )
+    .await;
+    assert!(r.json["time_zone"].is_null(), "empty clears it too");
+}

@@ -426,3 +426,88 @@ async fn leads_are_enrolled_in_the_creators_name_once_each() {
         "nothing enrolled"
     );
 }
+
+#[actix_web::test]
+async fn messages_carry_their_latest_reply_and_their_bounce() {
+    let (t, key, anna) = mailer().await;
+    let app = &t.app;
+    let ben = add_lead(app, t.org, "Ben");
+    let org = t.org;
+    let (mailbox, replied, bounced) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    exec(
+        app,
+        &format!(
+            "INSERT INTO mailboxes (organization_id, id, display_name, email, smtp_host, smtp_port, smtp_security,
+                 smtp_username, smtp_password, imap_host, imap_port, imap_security, imap_username, imap_password,
+                 created_at, updated_at)
+             VALUES ('{org}', '{mailbox}', 'Sam', 'sam@seller.example', 'smtp.seller.example', 465, 'tls', 'sam', '',
+                 'imap.seller.example', 993, 'tls', 'sam', '', now(), now());
+             INSERT INTO messages (organization_id, id, lead_id, to_email, subject, body, status, created_at, sent_at, mailbox_id)
+                 VALUES ('{org}', '{replied}', '{anna}', 'anna@l.example', 'Hello', 'Hi', 'sent',
+                         '2026-12-01T10:00:00Z', '2026-12-01T10:00:00Z', '{mailbox}'),
+                        ('{org}', '{bounced}', '{ben}', 'ben@l.example', 'Hello', 'Hi', 'bounced',
+                         '2026-12-01T11:00:00Z', '2026-12-01T11:00:00Z', '{mailbox}');
+             UPDATE messages SET bounced_at = '2026-12-01T11:05:00Z',
+                 error = 'Bounced (5.1.1): 550 5.1.1 User unknown' WHERE id = '{bounced}';
+             INSERT INTO inbound_messages (organization_id, id, mailbox_id, kind, lead_id, message_id, dedupe_key,
+                 from_email, subject, body_text, received_at, created_at)
+             VALUES ('{org}', gen_random_uuid(), '{mailbox}', 'reply', '{anna}', '{replied}', 'a', 'anna@l.example',
+                     'Re: Hello', 'First answer', '2026-12-01T12:00:00Z', now()),
+                    ('{org}', gen_random_uuid(), '{mailbox}', 'reply', '{anna}', '{replied}', 'b', 'anna@l.example',
+                     'Re: Hello', 'Second answer', '2026-12-02T12:00:00Z', now()),
+                    ('{org}', gen_random_uuid(), '{mailbox}', 'auto_reply', '{anna}', '{replied}', 'c', 'anna@l.example',
+                     'Out of office', 'Away', '2026-12-03T12:00:00Z', now());"
+        ),
+    );
+    let r = call(
+        app,
+        "GET",
+        &format!("/api/v1/messages/{replied}"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["reply"]["text"], "Second answer",
+        "the latest reply, not the auto-reply"
+    );
+    assert_eq!(r.json["reply"]["from"], "anna@l.example");
+    assert_eq!(r.json["reply"]["subject"], "Re: Hello");
+    assert_eq!(r.json["reply"]["received_at"], "2026-12-02T12:00:00Z");
+    assert!(r.json["bounce"].is_null());
+
+    let r = call(
+        app,
+        "GET",
+        &format!("/api/v1/messages/{bounced}"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(r.json["status"], "bounced");
+    assert!(r.json["reply"].is_null());
+    assert_eq!(r.json["bounce"]["bounced_at"], "2026-12-01T11:05:00Z");
+    assert_eq!(r.json["bounce"]["status"], "5.1.1");
+    assert_eq!(
+        r.json["bounce"]["diagnostic"],
+        "Bounced (5.1.1): 550 5.1.1 User unknown"
+    );
+
+    let r = call(app, "GET", "/api/v1/messages", Some(&key), None).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let data = r.json["data"].as_array().unwrap();
+    let by_id = |id: uuid::Uuid| data.iter().find(|m| m["id"] == id.to_string()).unwrap();
+    assert_eq!(by_id(replied)["reply"]["text"], "Second answer");
+    assert_eq!(by_id(bounced)["bounce"]["status"], "5.1.1");
+    let doc = super::openapi_check::served_document(app).await;
+    let props = &doc["components"]["schemas"]["MessageOut"]["properties"];
+    assert!(
+        props["reply"].is_object() && props["bounce"].is_object(),
+        "{props}"
+    );
+}

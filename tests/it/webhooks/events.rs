@@ -213,6 +213,7 @@ fn create_in_tx(app: &TestApp, org: uuid::Uuid, user: uuid::Uuid, email: &str, c
         status: LeadStatus::New,
         tags: Vec::new(),
         notes: String::new(),
+        time_zone: String::new(),
     };
     let result: Result<(), DbError> = conn.transaction(|c| {
         let tenant = Tenant::for_member(c, OrgId(org), UserId(user))?;
