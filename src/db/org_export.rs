@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::db::error::{DbError, DbResult};
 use crate::db::job_claim::{self, JobTable};
-use crate::db::schema::{org_exports, users};
+use crate::db::schema::{org_exports, organizations, users};
 use crate::db::{audit, unique_violation, Tenant};
 use crate::ids::{OrgId, UserId};
 
@@ -23,6 +23,10 @@ pub const KEEP_DAYS: i64 = 7;
 /// A running export whose worker has been silent this long is taken again
 /// (its instance stopped mid-way).
 pub const STALE_AFTER_MINUTES: i64 = 60;
+
+/// Exports an organization may request in any 24 hours: each one reads every
+/// row of the organization.
+pub const PER_DAY: i64 = 3;
 
 /// Shown when an export is requested while one is queued or running.
 pub const ALREADY_PREPARING: &str =
@@ -83,6 +87,7 @@ struct NewOrgExport {
 /// queued or running.
 pub fn request(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> DbResult<Uuid> {
     conn.transaction(|conn| {
+        refuse_beyond_daily_limit(conn, tenant, now)?;
         let id = Uuid::now_v7();
         let row = NewOrgExport {
             organization_id: tenant.org_id(),
@@ -107,6 +112,29 @@ pub fn request(conn: &mut PgConnection, tenant: &Tenant, now: DateTime<Utc>) -> 
         )?;
         Ok(id)
     })
+}
+
+/// Conflict once `PER_DAY` exports were requested in the last 24 hours,
+/// naming when the next one may be.
+fn refuse_beyond_daily_limit(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
+    let recent: Vec<DateTime<Utc>> = scoped_org_exports(tenant)
+        .filter(org_exports::created_at.gt(now - Duration::days(1)))
+        .order(org_exports::created_at.desc())
+        .select(org_exports::created_at)
+        .limit(PER_DAY)
+        .load(conn)?;
+    match recent.get(usize::try_from(PER_DAY - 1).unwrap_or(0)) {
+        Some(oldest) => Err(DbError::conflict(format!(
+            "An organization can request {PER_DAY} exports a day. The next one can be \
+             requested after {} UTC.",
+            (*oldest + Duration::days(1)).format("%Y-%m-%d %H:%M")
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The tenant's newest export, if any.
@@ -215,6 +243,24 @@ pub fn expired_files(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult
             org_exports::id,
             org_exports::file_path,
         ))
+        .load(conn)
+}
+
+/// Housekeeping for every organization (a job): the archive files of the
+/// organizations whose deletion date has come. The erasure job deletes them
+/// before it erases the rows that name them, so no file outlives its
+/// organization.
+pub fn files_due_for_erasure(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<String>> {
+    let due = organizations::table
+        .filter(organizations::deletion_scheduled_at.le(now))
+        .select(organizations::id);
+    org_exports::table
+        .filter(org_exports::organization_id.eq_any(due))
+        .filter(org_exports::file_path.is_not_null())
+        .select(org_exports::file_path.assume_not_null())
         .load(conn)
 }
 

@@ -1,11 +1,13 @@
-//! The organization erasure job: every pass erases, batch by batch, the
-//! organizations whose deletion date has come (`db::org_deletion`).
+//! The organization erasure job: every pass deletes the export archives of
+//! the organizations whose deletion date has come, then erases them, batch
+//! by batch (`db::org_deletion`).
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::config::Config;
-use crate::db::SystemAccess;
+use crate::db::{org_export, SystemAccess};
+use crate::jobs::org_export::remove_archive;
 
 /// One pass as if it were `now` (the scheduled `JobFn`).
 pub fn run(
@@ -14,5 +16,9 @@ pub fn run(
     _: &Config,
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
+    let files = org_export::files_due_for_erasure(conn, now).map_err(|e| e.to_string())?;
+    for path in &files {
+        remove_archive(path)?;
+    }
     crate::db::org_deletion::erase_due(conn, access, now).map_err(|e| e.to_string())
 }

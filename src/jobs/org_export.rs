@@ -70,16 +70,21 @@ fn delete_expired(
     let expired = org_export::expired_files(conn, now).map_err(|e| e.to_string())?;
     for file in &expired {
         if let Some(path) = &file.path {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("deleting {path}: {e}")),
-            }
+            remove_archive(path)?;
         }
         let tenant = access.tenant(file.organization_id);
         org_export::forget_file(conn, &tenant, file.id).map_err(|e| e.to_string())?;
     }
     Ok(expired.len())
+}
+
+/// Deletes an archive file; one already gone is fine.
+pub fn remove_archive(path: &str) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("deleting {path}: {e}")),
+    }
 }
 
 /// Writes one claimed export and records the outcome.
@@ -103,7 +108,14 @@ fn export_one(
         });
     match written {
         Ok(bytes) => {
-            announce(conn, &tenant, config, claimed, &path, bytes, now).map_err(|e| e.to_string())
+            let announced = announce(conn, &tenant, config, claimed, &path, bytes, now)
+                .map_err(|e| e.to_string())?;
+            if !announced {
+                // The organization was erased while the archive was written:
+                // no row names the file any more, so it must not stay.
+                remove_archive(&path.to_string_lossy())?;
+            }
+            Ok(())
         }
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -114,7 +126,8 @@ fn export_one(
     }
 }
 
-/// Marks the export ready and tells the requester (notice and mail), together.
+/// Marks the export ready and tells the requester (notice and mail),
+/// together; false when the export's row is gone (its organization erased).
 fn announce(
     conn: &mut PgConnection,
     tenant: &Tenant,
@@ -123,12 +136,14 @@ fn announce(
     path: &Path,
     bytes: i64,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     conn.transaction(|conn| {
         let path = path.to_string_lossy();
-        org_export::finish(conn, tenant, claimed.id, &path, bytes, now)?;
+        if org_export::finish(conn, tenant, claimed.id, &path, bytes, now)? == 0 {
+            return Ok(false);
+        }
         let Some(user) = claimed.requested_by else {
-            return Ok(());
+            return Ok(true);
         };
         let name = orgs::load(conn, tenant)?.0.name;
         let message = format!(
@@ -141,7 +156,7 @@ fn announce(
             let text = export_mail::ready(&config.public_url, &name, claimed.id);
             export_mail::queue_ready(conn, tenant.org_id(), &email, text, now)?;
         }
-        Ok(())
+        Ok(true)
     })
 }
 

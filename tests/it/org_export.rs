@@ -433,3 +433,66 @@ async fn large_export_in_this_process() {
         .count();
     assert_eq!(csv_rows, 100_002, "a header and every lead");
 }
+
+#[actix_web::test]
+async fn three_exports_a_day_then_a_clear_refusal() {
+    let app = TestApp::new().await;
+    let (ann, one, _) = two_organizations(&app).await;
+    // The fixture's own export row is from long ago.
+    app.conn()
+        .batch_execute("UPDATE org_exports SET created_at = created_at - interval '2 days'")
+        .unwrap();
+    for _ in 0..3 {
+        request(&app, &ann, one).await;
+        run_job(&app);
+    }
+    let count = format!("SELECT count(*) FROM org_exports WHERE organization_id = '{one}'");
+    let before = app.count(&count);
+    let r = ann.post("/settings/export", &[]).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("3 exports a day") && r.body.contains("UTC"),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.count(&count), before, "the refusal changed nothing");
+    // A day later (moved in the rows), one may be asked for again.
+    app.conn()
+        .batch_execute(&format!(
+            "UPDATE org_exports SET created_at = created_at - interval '25 hours' \
+             WHERE organization_id = '{one}'"
+        ))
+        .unwrap();
+    assert_eq!(ann.post("/settings/export", &[]).await.status, 303);
+}
+
+#[actix_web::test]
+async fn erasing_an_organization_deletes_its_archives_first() {
+    let app = TestApp::new().await;
+    let (ann, one, _) = two_organizations(&app).await;
+    let id = request(&app, &ann, one).await;
+    run_job(&app);
+    let path = text(
+        &app,
+        &format!("SELECT file_path FROM org_exports WHERE id = '{id}'"),
+    );
+    assert!(std::path::Path::new(&path).exists());
+    // The deletion date has come (a minute ago).
+    app.conn()
+        .batch_execute(&format!(
+            "UPDATE organizations SET deletion_scheduled_at = '{}' WHERE id = '{one}'",
+            (app.now() - Duration::minutes(1)).to_rfc3339()
+        ))
+        .unwrap();
+    lead_dashboard::jobs::org_deletion::run(
+        &mut app.conn(),
+        &SystemAccess::grant_at_startup(),
+        &app.state.config,
+        app.now(),
+    )
+    .expect("erasure job");
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the archive went before its rows"
+    );
+}
