@@ -52,6 +52,8 @@ pub enum CheckoutOutcome {
 /// holds the organization's subscription row.
 pub trait PaymentProvider: Send + Sync {
     /// Collects a payment method and, when `purchase.charge_now`, the payment.
+    /// The local provider only; Stripe's Checkout is opened by its plan
+    /// flows outside any transaction (`stripe_flows`), and refuses here.
     fn start_checkout(
         &self,
         conn: &mut PgConnection,

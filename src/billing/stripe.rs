@@ -206,6 +206,73 @@ impl StripeClient {
         Ok(price_change_of(&answer))
     }
 
+    /// Moves the subscription's item to `price` and makes sure of the
+    /// outcome: after an answer that leaves it unknown (a 5xx Stripe did not
+    /// mark retryable, a timeout) the subscription is read back; a price
+    /// already moved (or waiting in `pending_update`) is the answer, else
+    /// the change is sent again under a new key (the old key would only
+    /// replay the saved failure).
+    pub fn move_price(
+        &self,
+        sub: &LiveSubscription,
+        price: &str,
+        proration_behavior: &str,
+    ) -> Result<PriceChange, String> {
+        self.made_sure(
+            &sub.id,
+            || self.change_price(sub, price, proration_behavior),
+            |now| price_moved(now, price),
+        )
+    }
+
+    /// Asks Stripe to end the subscription at its period end, reading it
+    /// back after an unknown outcome (`move_price`).
+    pub fn request_cancellation(&self, sub: &str) -> Result<(), String> {
+        self.made_sure(
+            sub,
+            || self.set_cancel_at_period_end(sub, true).map(drop),
+            |now| (now.get("cancel_at_period_end") == Some(&Value::Bool(true))).then_some(()),
+        )
+    }
+
+    /// Withdraws the pending cancellation of `sub` however it was set
+    /// (read first), reading it back after an unknown outcome (`move_price`).
+    pub fn withdraw_cancellation_of(&self, sub: &str) -> Result<(), String> {
+        let live = self.subscription(sub)?;
+        self.made_sure(
+            sub,
+            || self.withdraw_cancellation(&live).map(drop),
+            |now| {
+                let dated = now.get("cancel_at").is_some_and(|v| !v.is_null());
+                let at_end = now.get("cancel_at_period_end") == Some(&Value::Bool(true));
+                (!dated && !at_end).then_some(())
+            },
+        )
+    }
+
+    /// Makes `change` and, when its outcome is unknown, reads the
+    /// subscription back: `applied` finds the change there (its result), or
+    /// the change is made once more under a new idempotency key. Nobody is
+    /// told "nothing changed" before this check.
+    fn made_sure<T>(
+        &self,
+        sub: &str,
+        change: impl Fn() -> Result<T, String>,
+        applied: impl Fn(&Value) -> Option<T>,
+    ) -> Result<T, String> {
+        let error = match change() {
+            Err(error) if error.starts_with(UNKNOWN_OUTCOME) => error,
+            done => return done,
+        };
+        let Ok(now) = self.get(&format!("/v1/subscriptions/{sub}"), &[]) else {
+            return Err(error);
+        };
+        match applied(&now) {
+            Some(done) => Ok(done),
+            None => change(),
+        }
+    }
+
     /// Sets or withdraws the cancellation at the end of the current period.
     pub fn set_cancel_at_period_end(&self, sub: &str, cancel: bool) -> Result<Value, String> {
         let form = vec![pair("cancel_at_period_end", cancel.to_string())];
@@ -259,6 +326,37 @@ impl StripeClient {
         let query = [("prorate", "true"), ("invoice_now", "true")];
         self.send("DELETE", &format!("/v1/subscriptions/{sub}"), &query, &[])?;
         Ok(true)
+    }
+
+    /// Makes the customer's EU VAT ids at Stripe exactly `vat_id` (none
+    /// when empty), so Stripe Tax can apply the reverse charge:
+    /// `GET /v1/customers/{id}/tax_ids`, then `DELETE …/tax_ids/{tax_id}`
+    /// for every `eu_vat` of another value and `POST …/tax_ids` with
+    /// `type=eu_vat` and `value` when it is missing. Made again after any
+    /// failure, it starts from what Stripe has, so a create whose answer was
+    /// lost is found rather than made twice.
+    pub fn sync_tax_id(&self, customer: &str, vat_id: &str) -> Result<(), String> {
+        let path = format!("/v1/customers/{customer}/tax_ids");
+        let listed = self.get(&path, &[("limit", "100")])?;
+        let eu_vat_ids = listed
+            .get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|t| t.get("type").and_then(Value::as_str) == Some("eu_vat"));
+        let mut present = false;
+        for tax_id in eu_vat_ids {
+            if !vat_id.is_empty() && tax_id.get("value").and_then(Value::as_str) == Some(vat_id) {
+                present = true;
+                continue;
+            }
+            let id = id_of(tax_id)?;
+            self.send("DELETE", &format!("{path}/{id}"), &[], &[])?;
+        }
+        if !present && !vat_id.is_empty() {
+            self.post(&path, &[pair("type", "eu_vat"), pair("value", vat_id)])?;
+        }
+        Ok(())
     }
 
     /// Schedules `sub` to move to `price` at the end of its current period:
@@ -450,6 +548,22 @@ pub fn price_change_of(subscription: &Value) -> PriceChange {
         },
         _ => PriceChange::Applied,
     }
+}
+
+/// The subscription as read back already carries `price`: moved (its item
+/// is on it) or waiting for its payment (`pending_update`).
+fn price_moved(subscription: &Value, price: &str) -> Option<PriceChange> {
+    let on_item = subscription
+        .pointer("/items/data/0/price/id")
+        .and_then(Value::as_str);
+    if on_item == Some(price) {
+        return Some(PriceChange::Applied);
+    }
+    let pending = subscription
+        .pointer("/pending_update/subscription_items/0/price")
+        .map(|p| p.get("id").unwrap_or(p))
+        .and_then(Value::as_str);
+    (pending == Some(price)).then(|| price_change_of(subscription))
 }
 
 /// Stripe's own message for a refused request (`error.message`).

@@ -10,12 +10,14 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::billing::stripe::{CheckoutRequest, StripeClient, UNKNOWN_OUTCOME};
+use crate::billing::stripe::{CheckoutRequest, CheckoutSession, StripeClient, UNKNOWN_OUTCOME};
 use crate::billing::{CheckoutOutcome, PaymentProvider, Purchase};
-use crate::db::{billing, plans, Tenant};
+use crate::db::models::Subscription;
+use crate::db::{billing, Tenant};
 use crate::db::{DbError, DbResult};
 use crate::domain::subscription::Status;
 
+#[derive(Debug, Clone)]
 pub struct StripeProvider {
     pub client: StripeClient,
     /// The site's public URL, without a trailing slash.
@@ -47,71 +49,99 @@ fn checkout_trial_end(end: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64> {
     (end - now >= Duration::hours(49)).then(|| end.timestamp())
 }
 
-impl StripeProvider {
-    /// A Checkout Session for `purchase`; charged now unless it only
-    /// collects a card during the trial. The organization's previous session
-    /// is expired first, so of two tabs only the newest Checkout can be paid.
-    pub fn checkout(
-        &self,
+/// A Checkout Session decided in the plan transaction: everything read
+/// from the database, so the Stripe calls need no connection.
+#[derive(Debug, Clone)]
+pub struct CheckoutWork {
+    org: crate::ids::OrgId,
+    purchase: Purchase,
+    trial_end: Option<i64>,
+    customer: Option<String>,
+    email: String,
+    /// The organization's newest session, expired before a new one opens.
+    previous: Option<String>,
+}
+
+impl CheckoutWork {
+    /// Reads what a Checkout for `purchase` needs (the row is locked by the caller).
+    pub fn of(
         conn: &mut PgConnection,
         tenant: &Tenant,
-        purchase: &Purchase,
-    ) -> DbResult<String> {
-        let sub = plans::lock(conn, tenant)?;
+        sub: &Subscription,
+        link: &billing::StripeLink,
+        purchase: Purchase,
+    ) -> DbResult<CheckoutWork> {
         let trial_end = match (purchase.charge_now, sub.status, sub.trial_ends_at) {
             (false, Status::Trial, Some(end)) => checkout_trial_end(end, purchase.made_at),
             _ => None,
         };
         let (customer, email) = billing::checkout_contact(conn, tenant)?;
-        let price = self
-            .client
-            .price_id(purchase.plan, purchase.interval)
-            .map_err(refused)?;
-        let request = CheckoutRequest {
+        Ok(CheckoutWork {
             org: tenant.org_id(),
+            purchase,
+            trial_end,
+            customer,
+            email,
+            previous: link.checkout_session.clone(),
+        })
+    }
+}
+
+impl StripeProvider {
+    /// Opens a Checkout Session for `work` (no transaction open); charged
+    /// now unless it only collects a card during the trial. The
+    /// organization's previous session is expired first, so of two tabs
+    /// only the newest Checkout can be paid. Also answers whether the
+    /// previous session is gone (expired, or no longer open).
+    pub fn open_checkout(&self, work: &CheckoutWork) -> (bool, Result<CheckoutSession, String>) {
+        let purchase = &work.purchase;
+        let price = match self.client.price_id(purchase.plan, purchase.interval) {
+            Ok(price) => price,
+            Err(e) => return (false, Err(e)),
+        };
+        let request = CheckoutRequest {
+            org: work.org,
             plan: purchase.plan,
             interval: purchase.interval,
             price,
-            customer,
-            customer_email: email,
-            trial_end,
+            customer: work.customer.clone(),
+            customer_email: work.email.clone(),
+            trial_end: work.trial_end,
             success_url: format!("{}/billing?checkout=success", self.public_url),
             cancel_url: format!("{}/plans?checkout=canceled", self.public_url),
             automatic_tax: self.client.automatic_tax,
         };
-        self.expire_previous_checkout(conn, tenant)?;
-        let session = self
-            .client
-            .create_checkout_session(&request)
-            .map_err(refused)?;
-        billing::set_checkout_session(conn, tenant, Some(&session.id))?;
-        Ok(session.url)
+        if let Some(previous) = &work.previous {
+            self.expire_previous_checkout(previous);
+        }
+        (
+            work.previous.is_some(),
+            self.client.create_checkout_session(&request),
+        )
     }
 
     /// Expires the organization's previous Checkout Session. Stripe refuses
     /// when it is no longer open (completed, expired): then it cannot be
     /// paid any more, or its completion meets the second-subscription guard
     /// at the webhook (`checkout.session.completed`).
-    fn expire_previous_checkout(&self, conn: &mut PgConnection, tenant: &Tenant) -> DbResult<()> {
-        if let Some(previous) = billing::stripe_link(conn, tenant)?.checkout_session {
-            if let Err(e) = self.client.expire_checkout_session(&previous) {
-                tracing::info!(error = %e, session = %previous, "previous Checkout not expired");
-            }
-            billing::set_checkout_session(conn, tenant, None)?;
+    fn expire_previous_checkout(&self, previous: &str) {
+        if let Err(e) = self.client.expire_checkout_session(previous) {
+            tracing::info!(error = %e, session = %previous, "previous Checkout not expired");
         }
-        Ok(())
     }
 }
 
 impl PaymentProvider for StripeProvider {
     fn start_checkout(
         &self,
-        conn: &mut PgConnection,
-        tenant: &Tenant,
-        purchase: &Purchase,
+        _: &mut PgConnection,
+        _: &Tenant,
+        _: &Purchase,
     ) -> DbResult<CheckoutOutcome> {
-        Ok(CheckoutOutcome::Redirect(
-            self.checkout(conn, tenant, purchase)?,
+        // Checkout is opened by the plan flows with no transaction open
+        // (`stripe_flows`): a Stripe call never runs inside one.
+        Err(DbError::Conflict(
+            "Checkout opens from the plans page; try again there.".into(),
         ))
     }
 

@@ -46,7 +46,7 @@ pub fn make_operations(
         let Some(op) = operations::claim_due(conn, now)? else {
             break;
         };
-        match make(stripe, &op) {
+        match make(conn, stripe, &op) {
             Ok(()) => {
                 operations::mark_done(conn, &op, now)?;
                 confirmed += 1;
@@ -61,9 +61,15 @@ pub fn make_operations(
     Ok(confirmed)
 }
 
-fn make(stripe: &StripeClient, op: &Operation) -> Result<(), String> {
+/// One operation's Stripe calls (no transaction open: `conn` only reads).
+fn make(conn: &mut PgConnection, stripe: &StripeClient, op: &Operation) -> Result<(), String> {
     match op.kind.as_str() {
         "cancel_subscription" => stripe.end_for_good(&op.target),
+        "sync_tax_id" => {
+            let vat_id =
+                operations::eu_vat_id_of(conn, op.organization_id).map_err(|e| e.to_string())?;
+            stripe.sync_tax_id(&op.target, &vat_id)
+        }
         other => Err(format!("unknown operation {other}")),
     }
 }

@@ -261,11 +261,15 @@ async fn save_details(
         }
     };
     let tenant = cur.tenant();
+    let (now, stripe_tax) = (cur.now(), state.config.vat.stripe_tax);
     state
         .db
         .tx(move |conn| -> AppResult<_> {
             let before = billing::details(conn, &tenant)?;
             billing::save_details(conn, &tenant, &details)?;
+            if stripe_tax {
+                billing::vat_id_changed(conn, &tenant, (&before, &details), now)?;
+            }
             audit::record(
                 conn,
                 &tenant,
@@ -348,10 +352,7 @@ async fn payment_method(
     let tenant = cur.tenant_for(Action::ManageBilling)?;
     let now = cur.now();
     if let Some(stripe) = payments::stripe_provider(&state.config) {
-        let url = state
-            .db
-            .tx(move |conn| stripe_flows::payment_method(conn, &tenant, &stripe, now))
-            .await?;
+        let url = stripe_flows::payment_method(&state.db, tenant, &stripe, now).await?;
         return Ok(redirect(&req, &url));
     }
     let last4 = card_last4(&form.card_number)?;
@@ -411,10 +412,8 @@ async fn checkout(
         return Ok(redirect(&req, "/plans"));
     };
     let now = cur.now();
-    let outcome = state
-        .db
-        .tx(move |conn| stripe_flows::change_plan(conn, &tenant, &stripe, plan, interval, now))
-        .await?;
+    let outcome =
+        stripe_flows::change_plan(&state.db, tenant, &stripe, plan, interval, now).await?;
     match outcome {
         FlowOutcome::Redirect(url) => Ok(redirect(&req, &url)),
         _ => Ok(redirect(&req, "/plans")),

@@ -143,12 +143,8 @@ async fn change(
     let in_trial = current.status == Status::Trial;
     let tenant = cur.tenant();
     if let Some(stripe) = billing::stripe_provider(&state.config) {
-        let outcome = state
-            .db
-            .tx(move |conn| {
-                stripe_flows::change_plan(conn, &tenant, &stripe, target, interval, now)
-            })
-            .await?;
+        let outcome =
+            stripe_flows::change_plan(&state.db, tenant, &stripe, target, interval, now).await?;
         return flow_done(&state, &cur, &req, outcome, (target, interval, in_trial)).await;
     }
     let provider = billing::provider(&state.config);
@@ -293,20 +289,31 @@ async fn end_or_resume(
     req: &HttpRequest,
     action: EndOrResume,
 ) -> AppResult<HttpResponse> {
-    let stripe = billing::stripe_provider(&state.config);
-    let outcome = change_subscription(state, cur, move |conn, tenant, now| {
-        match (stripe, action) {
-            (Some(s), EndOrResume::Cancel) => stripe_flows::cancel(conn, tenant, &s, now),
-            (Some(s), EndOrResume::Resume) => stripe_flows::resume(conn, tenant, &s, now),
-            (None, EndOrResume::Cancel) => {
-                Ok(FlowOutcome::EndsAt(db_plans::cancel(conn, tenant, now)?))
-            }
-            (None, EndOrResume::Resume) => {
-                Ok(FlowOutcome::Resumed(db_plans::resume(conn, tenant, now)?))
+    let outcome = match billing::stripe_provider(&state.config) {
+        // Stripe is asked with no transaction open (`stripe_flows`).
+        Some(stripe) => {
+            let (tenant, now) = (cur.tenant_for(Action::ManageBilling)?, cur.now());
+            match action {
+                EndOrResume::Cancel => {
+                    stripe_flows::cancel(&state.db, tenant, &stripe, now).await?
+                }
+                EndOrResume::Resume => {
+                    stripe_flows::resume(&state.db, tenant, &stripe, now).await?
+                }
             }
         }
-    })
-    .await?;
+        None => {
+            change_subscription(state, cur, move |conn, tenant, now| match action {
+                EndOrResume::Cancel => {
+                    Ok(FlowOutcome::EndsAt(db_plans::cancel(conn, tenant, now)?))
+                }
+                EndOrResume::Resume => {
+                    Ok(FlowOutcome::Resumed(db_plans::resume(conn, tenant, now)?))
+                }
+            })
+            .await?
+        }
+    };
     let sub = &cur.ctx.subscription;
     flow_done(
         state,
@@ -324,10 +331,8 @@ async fn payment_method(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     if let Some(stripe) = billing::stripe_provider(&state.config) {
-        let url = change_subscription(&state, &cur, move |conn, tenant, now| {
-            stripe_flows::payment_method(conn, tenant, &stripe, now)
-        })
-        .await?;
+        let (tenant, now) = (cur.tenant_for(Action::ManageBilling)?, cur.now());
+        let url = stripe_flows::payment_method(&state.db, tenant, &stripe, now).await?;
         return Ok(redirect(&req, &url));
     }
     let provider = billing::provider(&state.config);

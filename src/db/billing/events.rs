@@ -41,6 +41,10 @@ pub fn process(
         let newly_linked = sync::link_customer(conn, &tenant, event)?;
         let outcome = sync::apply(conn, &tenant, event, site, now)?;
         if let Some(customer) = newly_linked {
+            if site.vat.stripe_tax && !super::details(conn, &tenant)?.vat_id.is_empty() {
+                // Stripe Tax reads the reverse charge from the customer's VAT id.
+                super::operations::sync_tax_id(conn, &tenant, &customer, now)?;
+            }
             replay_pending(conn, &tenant, &customer, site, now)?;
         }
         Ok(outcome)

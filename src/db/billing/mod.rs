@@ -70,6 +70,29 @@ pub fn save_details(conn: &mut PgConnection, tenant: &Tenant, d: &Details) -> Qu
     Ok(())
 }
 
+/// The billing details changed from `before` to `after`: when the VAT id
+/// (or the country that decides whether it is an EU one) differs and Stripe
+/// knows the customer, the customer's VAT id at Stripe is brought in line by
+/// a durable operation (made by the lifecycle job, never in this transaction).
+pub fn vat_id_changed(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    (before, after): (&Details, &Details),
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    if (&before.vat_id, &before.country) == (&after.vat_id, &after.country) {
+        return Ok(());
+    }
+    let customer: Option<String> = subscriptions::table
+        .find(tenant.org_id())
+        .select(subscriptions::provider_customer_id)
+        .first(conn)?;
+    match customer {
+        Some(customer) => operations::sync_tax_id(conn, tenant, &customer, now),
+        None => Ok(()),
+    }
+}
+
 /// Local provider: `card_last4` is now the payment method on file.
 pub fn record_payment_method(
     conn: &mut PgConnection,
@@ -197,6 +220,28 @@ pub fn set_pending(
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// Withdraws the change `what` marked at `since`, unless it was replaced
+/// meanwhile (a newer change, or Stripe's webhook confirming it).
+pub fn clear_pending(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    what: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        subscriptions::table
+            .find(tenant.org_id())
+            .filter(subscriptions::pending_change.eq(what))
+            .filter(subscriptions::pending_since.eq(since)),
+    )
+    .set((
+        subscriptions::pending_change.eq(None::<String>),
+        subscriptions::pending_since.eq(None::<DateTime<Utc>>),
+    ))
+    .execute(conn)
+    .map(drop)
 }
 
 /// Remembers the organization's newest Checkout Session (`None`: none open).

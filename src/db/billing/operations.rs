@@ -55,6 +55,53 @@ pub fn cancel_subscription(
     .map(drop)
 }
 
+/// Records that the Stripe customer `customer` must carry the
+/// organization's current VAT id (read when the operation is made, so the
+/// newest value wins); due at once. Recorded again after a change, it is
+/// due again from the start, and an attempt already under way cannot mark
+/// it done (`mark_done` checks the attempt it claimed).
+pub fn sync_tax_id(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    customer: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO stripe_operations
+             (organization_id, id, kind, target, next_attempt_at, created_at)
+         VALUES ($1, $2, 'sync_tax_id', $3, $4, $4)
+         ON CONFLICT (organization_id, kind, target) DO UPDATE
+         SET status = 'pending', attempts = 0, next_attempt_at = $4,
+             last_error = NULL, done_at = NULL",
+    )
+    .bind::<SqlUuid, _>(tenant.org_id())
+    .bind::<SqlUuid, _>(StripeOperationId::new())
+    .bind::<Text, _>(customer)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+    .map(drop)
+}
+
+/// The EU VAT id the organization's Stripe customer must carry: its VAT id
+/// when its billing country is an EU member state (Stripe's `eu_vat`),
+/// otherwise none (empty). Read by the job with its system connection.
+pub fn eu_vat_id_of(conn: &mut PgConnection, org: OrgId) -> QueryResult<String> {
+    use crate::db::schema::organizations;
+    use crate::domain::vat::Country;
+    let (vat, country): (Option<String>, Option<String>) = organizations::table
+        .find(org)
+        .select((
+            organizations::billing_vat_id,
+            organizations::billing_country,
+        ))
+        .first(conn)?;
+    let eu = country
+        .as_deref()
+        .and_then(Country::parse)
+        .is_some_and(|c| c.eu_rate().is_some());
+    Ok(vat.filter(|_| eu).unwrap_or_default())
+}
+
 /// Claims the next due operation (its own short transaction): counts the
 /// attempt and leases it, so no other worker takes it meanwhile.
 pub fn claim_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Option<Operation>> {
@@ -76,15 +123,17 @@ pub fn claim_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Opt
     })
 }
 
-/// Stripe confirmed the operation.
+/// Stripe confirmed the operation (unless it was recorded again meanwhile:
+/// then it stays due, for the newer value).
 pub fn mark_done(conn: &mut PgConnection, op: &Operation, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE stripe_operations SET status = 'done', done_at = $3, last_error = NULL
-         WHERE organization_id = $1 AND id = $2",
+         WHERE organization_id = $1 AND id = $2 AND attempts = $4",
     )
     .bind::<SqlUuid, _>(op.organization_id)
     .bind::<SqlUuid, _>(op.id)
     .bind::<Timestamptz, _>(now)
+    .bind::<Integer, _>(op.attempts)
     .execute(conn)
     .map(drop)
 }
@@ -104,13 +153,14 @@ pub fn mark_failed(
     };
     diesel::sql_query(
         "UPDATE stripe_operations SET status = $3, last_error = $4, next_attempt_at = $5
-         WHERE organization_id = $1 AND id = $2",
+         WHERE organization_id = $1 AND id = $2 AND attempts = $6",
     )
     .bind::<SqlUuid, _>(op.organization_id)
     .bind::<SqlUuid, _>(op.id)
     .bind::<Text, _>(status)
     .bind::<Text, _>(error)
     .bind::<Timestamptz, _>(now + backoff(op.attempts))
+    .bind::<Integer, _>(op.attempts)
     .execute(conn)
     .map(drop)
 }

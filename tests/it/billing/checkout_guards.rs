@@ -18,7 +18,7 @@ fn session_of(r: &common::Resp) -> String {
     location.rsplit('/').next().unwrap().to_string()
 }
 
-async fn setup_with_stripe_tax() -> (Stub, TestApp, Client, uuid::Uuid) {
+pub(super) async fn setup_with_stripe_tax() -> (Stub, TestApp, Client, uuid::Uuid) {
     let stub = Stub::start(june().timestamp());
     let url = stub.url.clone();
     let app = TestApp::with_clock_and_config(Clock::fixed(june()), move |c| {

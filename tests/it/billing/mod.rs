@@ -11,6 +11,7 @@ mod invoices_mail;
 mod invoices_pdf;
 mod invoices_seller;
 mod scenarios;
+mod stripe_calls;
 mod stripe_stub;
 mod webhooks;
 

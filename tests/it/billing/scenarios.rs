@@ -33,7 +33,7 @@ pub(super) fn sub_row(app: &TestApp, cond: &str) -> i64 {
 
 /// From FREE (trial over) to `plan` through Checkout, confirmed by the
 /// webhooks Stripe sends; returns the subscription id.
-async fn subscribe(
+pub(super) async fn subscribe(
     stub: &Stub,
     app: &TestApp,
     ann: &Client,
@@ -453,7 +453,7 @@ async fn cancel_and_resume_then_cancel_to_the_end() {
     no_contract_violations(&stub);
 }
 
-fn failed_invoice(sub: &str, customer: &str, attempt: i64) -> serde_json::Value {
+pub(super) fn failed_invoice(sub: &str, customer: &str, attempt: i64) -> serde_json::Value {
     json!({
         "id": "in_failed_1", "object": "invoice", "customer": customer, "subscription": sub,
         "status": "open", "amount_due": 4900, "attempt_count": attempt,
@@ -787,17 +787,33 @@ async fn stripe_calls_are_idempotent_and_retried_as_stripe_says() {
         .collect();
     assert!(posts.iter().all(|c| c.idempotency_key.is_some()));
     confirm(&stub, &app, &sub).await;
-    // An ambiguous 500: one try only, and an honest message.
+    // An ambiguous 500 is not retried with its key (Stripe would replay
+    // it): the subscription is read back, and as the change is not there it
+    // is sent again under a new key.
     stub.state.lock().unwrap().failures.push_back((500, None));
+    let r = ann.post("/plans/resume", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let tries = stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"));
+    assert_eq!(tries.len(), 5);
+    assert_ne!(tries[3].idempotency_key, tries[4].idempotency_key);
+    assert_eq!(
+        stub.subscription(&sub)["cancel_at_period_end"],
+        json!(false)
+    );
+    // Unconfirmed twice: an honest message, never "nothing was changed".
+    confirm(&stub, &app, &sub).await;
+    assert_eq!(ann.post("/plans/cancel", &[]).await.status, 303);
+    confirm(&stub, &app, &sub).await;
+    stub.state
+        .lock()
+        .unwrap()
+        .failures
+        .extend([(500, None), (500, None)]);
     let r = ann.post("/plans/resume", &[]).await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(!r.body.contains("nothing was changed"), "{}", r.body);
     assert!(r.body.contains("did not confirm"), "{}", r.body);
-    assert_eq!(
-        stub.calls_to("POST", &format!("/v1/subscriptions/{sub}"))
-            .len(),
-        4
-    );
+    assert_eq!(sub_row(&app, "pending_change IS NULL"), 1, "mark withdrawn");
 }
 
 /// The stub itself: a repeated `Idempotency-Key` gets the first answer back
@@ -836,7 +852,7 @@ async fn the_stub_replays_the_first_answer_for_an_idempotency_key() {
 }
 
 /// A job pass with Stripe configured, at `at`.
-fn pass(app: &TestApp, stub: &Stub, at: DateTime<Utc>) -> usize {
+pub(super) fn pass(app: &TestApp, stub: &Stub, at: DateTime<Utc>) -> usize {
     let mut config = Config::for_tests(&app.db.url);
     use_stripe(&mut config, &stub.url);
     run_at(

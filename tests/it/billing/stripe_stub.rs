@@ -56,6 +56,16 @@ pub struct StubState {
     pub failures: std::collections::VecDeque<(u16, Option<&'static str>)>,
     /// Stripe is down: every call is answered 503 and nothing is processed.
     pub down: bool,
+    /// The next POST to each path here is processed, then answered with
+    /// its 5xx status and no `Stripe-Should-Retry` (an answer lost after the
+    /// change was made); Stripe saves that answer for the key and replays it.
+    pub lost_answers: Vec<(String, u16)>,
+    /// POSTs to this path wait (without blocking the stub) until it is
+    /// cleared: a slow Stripe. `held` counts the calls waiting.
+    pub hold: Option<String>,
+    pub held: usize,
+    /// Each customer's tax ids (`tax_id` objects), by customer id.
+    pub tax_ids: BTreeMap<String, Vec<Value>>,
     /// POST answers by `Idempotency-Key`: a repeat gets the first answer
     /// back (Stripe keeps them 24 hours), with the parameters it was made with.
     idempotent: BTreeMap<String, SavedAnswer>,
@@ -154,6 +164,14 @@ const CONTRACT: &[(&str, &str, &[&str], &[&str])] = &[
         &["from_subscription"],
     ),
     ("GET", "/v1/subscription_schedules/{id}", &[], &[]),
+    ("GET", "/v1/customers/{id}/tax_ids", &["limit"], &[]),
+    (
+        "POST",
+        "/v1/customers/{id}/tax_ids",
+        &["type", "value"],
+        &["type", "value"],
+    ),
+    ("DELETE", "/v1/customers/{cus}/tax_ids/{id}", &[], &[]),
     (
         "POST",
         "/v1/subscription_schedules/{id}",
@@ -197,6 +215,9 @@ fn path_matches(pattern: &str, path: &str) -> Option<Option<String>> {
     }
     let mut id = None;
     for (p, a) in p.iter().zip(&a) {
+        if *p == "{cus}" {
+            continue;
+        }
         if *p == "{id}" {
             id = Some(a.to_string());
         } else if p != a {
@@ -258,7 +279,10 @@ impl Stub {
             let shared = shared.clone();
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
                 let shared = shared.clone();
-                async move { answer(&shared, &req, &body) }
+                async move {
+                    wait_while_held(&shared, &req).await;
+                    answer(&shared, &req, &body)
+                }
             }))
         })
         .workers(1)
@@ -455,6 +479,19 @@ fn issue_invoice_as(
     id
 }
 
+/// A POST to the held path waits until the test clears `hold`.
+async fn wait_while_held(shared: &Mutex<StubState>, req: &HttpRequest) {
+    let held = |st: &StubState| req.method() == "POST" && st.hold.as_deref() == Some(req.path());
+    if !held(&shared.lock().unwrap()) {
+        return;
+    }
+    shared.lock().unwrap().held += 1;
+    while held(&shared.lock().unwrap()) {
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    shared.lock().unwrap().held -= 1;
+}
+
 fn answer(shared: &Mutex<StubState>, req: &HttpRequest, body: &[u8]) -> HttpResponse {
     let mut params: Vec<(String, String)> =
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
@@ -505,6 +542,20 @@ fn answer(shared: &Mutex<StubState>, req: &HttpRequest, body: &[u8]) -> HttpResp
                 (400, refusal(message))
             }
         };
+    let lost = (call.method == "POST")
+        .then(|| {
+            st.lost_answers
+                .iter()
+                .position(|(path, _)| *path == call.path)
+        })
+        .flatten();
+    let (status, body) = match lost.map(|i| st.lost_answers.remove(i)) {
+        Some((_, lost)) => (
+            lost,
+            json!({ "error": { "type": "api_error", "message": "Injected failure" } }),
+        ),
+        None => (status, body),
+    };
     if let Some(key) = key {
         st.idempotent
             .insert(key, (call.params.clone(), status, body.clone()));
@@ -547,8 +598,42 @@ fn respond(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Value, S
                 "return_url": call.get("return_url"), "url": format!("https://billing.stripe.test/p/{id}") }),
             )
         }
+        _ if call.path.starts_with("/v1/customers/") => tax_id_call(st, call, id),
         _ if call.path.starts_with("/v1/subscription_schedules") => schedule_call(st, call, id),
         _ => subscription_call(st, call, id.unwrap_or_default()),
+    }
+}
+
+/// A customer's tax ids: listed, created (`type` must be one Stripe knows
+/// for the EU here), deleted.
+fn tax_id_call(st: &mut StubState, call: &Call, id: Option<&str>) -> Result<Value, String> {
+    let customer = call.path.split('/').nth(3).unwrap_or_default().to_string();
+    match call.method.as_str() {
+        "GET" => {
+            let data = st.tax_ids.get(&customer).cloned().unwrap_or_default();
+            Ok(json!({ "object": "list", "data": data, "has_more": false }))
+        }
+        "POST" => {
+            if call.get("type") != Some("eu_vat") {
+                return Err("Invalid value for type.".into());
+            }
+            let value = call.get("value").unwrap_or_default().to_string();
+            let tax_id = json!({ "id": next_id(st, "txi"), "object": "tax_id", "customer": customer,
+                "type": "eu_vat", "value": value, "country": &value[..2],
+                "verification": { "status": "pending" } });
+            st.tax_ids.entry(customer).or_default().push(tax_id.clone());
+            Ok(tax_id)
+        }
+        _ => {
+            let id = id.unwrap_or_default();
+            let ids = st.tax_ids.entry(customer).or_default();
+            let before = ids.len();
+            ids.retain(|t| t["id"] != id);
+            if ids.len() == before {
+                return Err(format!("No such tax id: '{id}'"));
+            }
+            Ok(json!({ "id": id, "object": "tax_id", "deleted": true }))
+        }
     }
 }
 
