@@ -176,12 +176,12 @@ fn enrollments_card(p: &DetailPage) -> Markup {
             @if p.enrollments.is_empty() {
                 p.muted { "Nobody is enrolled yet. Select leads on the " a href="/leads" { "lead list" } ", tick them and choose “Enrol in …” under Action." }
             } @else {
-                div.table-wrap { table.data {
+                div.table-wrap { table.data.stack {
                     thead { tr { th scope="col" { "Lead" } th scope="col" { "Status" } th scope="col" { "Next send at" } th scope="col" { span.sr-only { "Actions" } } } }
                     tbody { @for e in p.enrollments { tr {
-                        td { a href={ "/leads/" (e.enrollment.lead_id) } { (e.label) } span.cell-sub { (e.sub) } }
-                        td { (enrollment_status(&e.enrollment.status)) }
-                        td { (next_send(e, p.tz)) }
+                        td.stack-title { a href={ "/leads/" (e.enrollment.lead_id) } { (e.label) } span.cell-sub { (e.sub) } }
+                        td data-label="Status" { (enrollment_status(&e.enrollment.status)) }
+                        td data-label="Next send" { (next_send(e, p.tz)) }
                         td.actions { @if p.can_send { (pause_resume(e, p.csrf, &format!("/sequences/{}", p.sequence.id))) } }
                     } } }
                 } }
